@@ -1,0 +1,61 @@
+/** Shared CLI plumbing: reading files and keys, number parsing, output. @module */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { type AsymKey, loadKey } from '../crypto/index.ts';
+import { asU8 } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
+
+export function readInput(path: string, what = 'input file'): Uint8Array {
+  try {
+    return asU8(readFileSync(path));
+  } catch (e) {
+    throw new RseError('E_IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      field: path,
+    });
+  }
+}
+
+export const isHexPath = (p: string): boolean => extname(p).toLowerCase() === '.hex';
+
+/** Reads a binary or (by extension) Intel HEX file; HEX gaps are filled with 0xff. */
+export function readImageFile(path: string): { data: Uint8Array; baseAddr?: number } {
+  const raw = readInput(path);
+  if (!isHexPath(path)) return { data: raw };
+  const { base, data } = hexToBinary(parseIntelHex(Buffer.from(raw).toString('latin1')));
+  return { data, baseAddr: base };
+}
+
+/** Loads a key file; an encrypted one takes its passphrase from RSE_KEY_PASSPHRASE. */
+export function readKey(path: string, what = 'key'): AsymKey {
+  const data = readInput(path, what);
+  const pass = process.env.RSE_KEY_PASSPHRASE;
+  try {
+    return loadKey(data, pass === undefined || pass === '' ? undefined : pass);
+  } catch (e) {
+    if (e instanceof RseError && e.field === 'passphrase') {
+      throw new RseError('E_KEY', `${path} is encrypted: set RSE_KEY_PASSPHRASE to its passphrase`, { field: path });
+    }
+    if (e instanceof RseError) throw new RseError(e.code, `${path}: ${e.message}`, { field: path });
+    throw e;
+  }
+}
+
+/** imgtool's integer syntax: decimal, 0x, 0o, 0b. */
+export function parseInteger(value: string): number {
+  const v = value.trim().toLowerCase();
+  const m = /^(0x[0-9a-f_]+|0o[0-7_]+|0b[01_]+|0|[1-9][0-9_]*)$/.exec(v);
+  if (m === null) {
+    throw new InvalidArgumentError(
+      `${value} is not a valid integer. Please use code literals prefixed with 0b/0B, 0o/0O, or 0x/0X as necessary.`,
+    );
+  }
+  const n = Number(v.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${value} is too large`);
+  return n;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,59 @@
+/** The `rse` command line. @module */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { RseError } from '../lib/errors.ts';
+import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
+import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
+import { extractPairs, signCommand } from './sign.ts';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Runs the CLI on `argv` (without node and script); returns the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const { rest, pairs } = extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file']);
+  const program = new Command('rse')
+    .description('rsekit: MCUboot/RSE image toolchain (imgtool-compatible)')
+    .version(packageVersion(), '-V, --version', 'print the rsekit version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  for (const cmd of [
+    signCommand(() => pairs),
+    verifyCommand(),
+    dumpinfoCommand(),
+    keygenCommand(),
+    getpubCommand(),
+    getpubhashCommand(),
+    keyinfoCommand(),
+  ]) {
+    cmd
+      .helpOption('-h, --help', 'show help')
+      .exitOverride()
+      .configureOutput({ outputError: () => {} });
+    program.addCommand(cmd as unknown as Command);
+  }
+  try {
+    await program.parseAsync([...rest], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      process.stderr.write(`rse: E_USAGE: ${e.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    if (e instanceof RseError) {
+      process.stderr.write(`rse: ${e.describe()}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`rse: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 70;
+  }
+}

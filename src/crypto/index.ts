@@ -1,0 +1,306 @@
+/**
+ * One facade over node:crypto for every algorithm rsekit uses. Nothing else in rsekit imports
+ * node:crypto directly, so the algorithms in use are listed here and nowhere else.
+ * @module
+ */
+import {
+  constants,
+  createCipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSign,
+  createVerify,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes as nodeRandomBytes,
+  sign as nodeSign,
+  verify as nodeVerify,
+  privateDecrypt,
+  publicEncrypt,
+  timingSafeEqual,
+} from 'node:crypto';
+import { asU8 } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+
+export type { KeyObject };
+
+export type HashAlg = 'sha256' | 'sha384' | 'sha512';
+
+export const HASH_SIZES: Readonly<Record<HashAlg, number>> = { sha256: 32, sha384: 48, sha512: 64 };
+
+/** Hashes the concatenation of `parts` without concatenating them. */
+export function hash(alg: HashAlg, ...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash(alg);
+  for (const p of parts) h.update(p);
+  return asU8(h.digest());
+}
+
+export function sha1(...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash('sha1');
+  for (const p of parts) h.update(p);
+  return asU8(h.digest());
+}
+
+export function hmac(alg: HashAlg, key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHmac(alg, key);
+  for (const p of parts) h.update(p);
+  return asU8(h.digest());
+}
+
+/** HKDF (RFC 5869); an empty salt is the same as HashLen zero bytes. */
+export function hkdf(alg: HashAlg, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return new Uint8Array(hkdfSync(alg, ikm, salt, info, length));
+}
+
+/** AES-CTR with a 16-byte initial counter block (128-bit big-endian counter). Encrypts or decrypts. */
+export function aesCtr(key: Uint8Array, counter: Uint8Array, data: Uint8Array): Uint8Array {
+  if (key.length !== 16 && key.length !== 32) {
+    throw new RseError('E_BAD_FIELD', `AES key must be 16 or 32 bytes, got ${key.length}`, { field: 'aes key' });
+  }
+  const c = createCipheriv(key.length === 16 ? 'aes-128-ctr' : 'aes-256-ctr', key, counter);
+  const out = new Uint8Array(data.length);
+  const a = c.update(data);
+  out.set(a, 0);
+  out.set(c.final(), a.length);
+  return out;
+}
+
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Random bytes; callers that need determinism in tests inject their own source instead. */
+export function randomBytes(n: number): Uint8Array {
+  return asU8(nodeRandomBytes(n));
+}
+
+export type RandomSource = (n: number) => Uint8Array;
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+export type AsymKeyType = 'rsa-2048' | 'rsa-3072' | 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519' | 'x25519';
+
+export const ASYM_KEY_TYPES: readonly AsymKeyType[] = ['rsa-2048', 'rsa-3072', 'ecdsa-p256', 'ecdsa-p384', 'ed25519', 'x25519'];
+
+/** A loaded key: its type, whether it holds the private half, and the node key objects. */
+export interface AsymKey {
+  readonly type: AsymKeyType;
+  readonly isPrivate: boolean;
+  readonly publicKey: KeyObject;
+  readonly privateKey?: KeyObject;
+}
+
+function keyTypeOf(k: KeyObject): AsymKeyType {
+  const t = k.asymmetricKeyType;
+  const d = k.asymmetricKeyDetails;
+  if (t === 'rsa') {
+    if (d?.modulusLength === 2048) return 'rsa-2048';
+    if (d?.modulusLength === 3072) return 'rsa-3072';
+    throw new RseError('E_KEY', `unsupported RSA key size: ${d?.modulusLength ?? '?'} bits (2048 or 3072 only)`);
+  }
+  if (t === 'ec') {
+    if (d?.namedCurve === 'prime256v1') return 'ecdsa-p256';
+    if (d?.namedCurve === 'secp384r1') return 'ecdsa-p384';
+    throw new RseError('E_KEY', `unsupported EC curve: ${d?.namedCurve ?? '?'} (P-256 or P-384 only)`);
+  }
+  if (t === 'ed25519' || t === 'x25519') return t;
+  throw new RseError('E_KEY', `unsupported key type: ${t ?? 'unknown'}`);
+}
+
+/**
+ * Loads a PEM (PKCS#8, PKCS#1, SEC1 private keys; SubjectPublicKeyInfo or PKCS#1 public keys) or
+ * DER key. Encrypted private keys need `passphrase`.
+ */
+export function loadKey(data: Uint8Array, passphrase?: string): AsymKey {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const text = buf.toString('latin1');
+  const isPem = text.includes('-----BEGIN');
+  const isPrivatePem = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
+  try {
+    if (isPem && !isPrivatePem) {
+      const publicKey = createPublicKey(buf);
+      return { type: keyTypeOf(publicKey), isPrivate: false, publicKey };
+    }
+    if (isPem && /ENCRYPTED/.test(text) && passphrase === undefined) {
+      throw new RseError('E_KEY', 'the key is encrypted: a passphrase is needed', { field: 'passphrase' });
+    }
+    let privateKey: KeyObject;
+    try {
+      privateKey = isPem
+        ? createPrivateKey(passphrase === undefined ? buf : { key: buf, passphrase })
+        : createPrivateKey({ key: buf, format: 'der', type: 'pkcs8' });
+    } catch (e) {
+      if (isPem) throw e;
+      const publicKey = createPublicKey({ key: buf, format: 'der', type: 'spki' });
+      return { type: keyTypeOf(publicKey), isPrivate: false, publicKey };
+    }
+    const publicKey = createPublicKey(privateKey);
+    return { type: keyTypeOf(privateKey), isPrivate: true, publicKey, privateKey };
+  } catch (e) {
+    if (e instanceof RseError) throw e;
+    throw new RseError('E_KEY', `cannot read key: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Generates a key pair of the given type (RSA with e = 65537). */
+export function generateKey(type: AsymKeyType): AsymKey {
+  let pair: { publicKey: KeyObject; privateKey: KeyObject };
+  switch (type) {
+    case 'rsa-2048':
+    case 'rsa-3072':
+      pair = generateKeyPairSync('rsa', { modulusLength: type === 'rsa-2048' ? 2048 : 3072, publicExponent: 65537 });
+      break;
+    case 'ecdsa-p256':
+    case 'ecdsa-p384':
+      pair = generateKeyPairSync('ec', { namedCurve: type === 'ecdsa-p256' ? 'prime256v1' : 'secp384r1' });
+      break;
+    case 'ed25519':
+      pair = generateKeyPairSync('ed25519');
+      break;
+    case 'x25519':
+      pair = generateKeyPairSync('x25519');
+      break;
+  }
+  return { type, isPrivate: true, publicKey: pair.publicKey, privateKey: pair.privateKey };
+}
+
+/** PKCS#8 PEM of a private key, optionally encrypted (AES-256-CBC, PBKDF2). */
+export function exportPrivatePem(key: AsymKey, passphrase?: string): string {
+  const priv = requirePrivate(key);
+  return priv.export(
+    passphrase === undefined ? { type: 'pkcs8', format: 'pem' } : { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase },
+  ) as string;
+}
+
+export function exportPrivateDer(key: AsymKey, format: 'pkcs8' | 'pkcs1' | 'sec1'): Uint8Array {
+  return asU8(requirePrivate(key).export({ type: format, format: 'der' } as never) as Buffer);
+}
+
+export function exportPublicPem(key: AsymKey): string {
+  return key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+}
+
+export function exportPublicDer(key: AsymKey, format: 'spki' | 'pkcs1'): Uint8Array {
+  return asU8(key.publicKey.export({ type: format, format: 'der' }) as Buffer);
+}
+
+/** An EC public point (uncompressed) or raw X25519/Ed25519 public key. */
+export function rawPublicKey(key: AsymKey): Uint8Array {
+  const jwk = key.publicKey.export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x ?? '', 'base64url');
+  if (key.type === 'ecdsa-p256' || key.type === 'ecdsa-p384') {
+    const y = Buffer.from(jwk.y ?? '', 'base64url');
+    return asU8(Buffer.concat([Buffer.from([4]), x, y]));
+  }
+  return asU8(x);
+}
+
+/** Imports a raw public key: an uncompressed SEC1 point for EC, 32 bytes for X25519/Ed25519. */
+export function importRawPublicKey(type: AsymKeyType, raw: Uint8Array): AsymKey {
+  try {
+    let jwk: { kty: string; crv: string; x: string; y?: string };
+    if (type === 'ecdsa-p256' || type === 'ecdsa-p384') {
+      const n = type === 'ecdsa-p256' ? 32 : 48;
+      if (raw.length !== 2 * n + 1 || raw[0] !== 4) throw new Error(`expected a ${2 * n + 1}-byte uncompressed point`);
+      jwk = {
+        kty: 'EC',
+        crv: type === 'ecdsa-p256' ? 'P-256' : 'P-384',
+        x: Buffer.from(raw.subarray(1, 1 + n)).toString('base64url'),
+        y: Buffer.from(raw.subarray(1 + n)).toString('base64url'),
+      };
+    } else if (type === 'x25519' || type === 'ed25519') {
+      if (raw.length !== 32) throw new Error('expected 32 bytes');
+      jwk = { kty: 'OKP', crv: type === 'x25519' ? 'X25519' : 'Ed25519', x: Buffer.from(raw).toString('base64url') };
+    } else {
+      throw new Error('raw import is for EC and Montgomery/Edwards keys');
+    }
+    const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
+    return { type, isPrivate: false, publicKey };
+  } catch (e) {
+    throw new RseError('E_BAD_FIELD', `invalid ${type} public key: ${(e as Error).message}`, { field: 'public key', cause: e });
+  }
+}
+
+function requirePrivate(key: AsymKey): KeyObject {
+  if (key.privateKey === undefined) throw new RseError('E_KEY', `a private ${key.type} key is needed`);
+  return key.privateKey;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures
+
+const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } as const;
+
+/** RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) over the concatenation of `parts`. */
+export function rsaPssSign(key: AsymKey, parts: readonly Uint8Array[]): Uint8Array {
+  const s = createSign('sha256');
+  for (const p of parts) s.update(p);
+  return asU8(s.sign({ key: requirePrivate(key), ...PSS }));
+}
+
+export function rsaPssVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean {
+  const v = createVerify('sha256');
+  for (const p of parts) v.update(p);
+  try {
+    return v.verify({ key: key.publicKey, ...PSS }, sig);
+  } catch {
+    return false;
+  }
+}
+
+/** ECDSA with the curve's hash (P-256/SHA-256, P-384/SHA-384), DER signature. */
+export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[]): Uint8Array {
+  const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  for (const p of parts) s.update(p);
+  return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: 'der' }));
+}
+
+export function ecdsaVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean {
+  const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  for (const p of parts) v.update(p);
+  try {
+    return v.verify({ key: key.publicKey, dsaEncoding: 'der' }, sig);
+  } catch {
+    return false;
+  }
+}
+
+/** Plain Ed25519 over `message`. */
+export function ed25519Sign(key: AsymKey, message: Uint8Array): Uint8Array {
+  return asU8(nodeSign(null, message, requirePrivate(key)));
+}
+
+export function ed25519Verify(key: AsymKey, message: Uint8Array, sig: Uint8Array): boolean {
+  try {
+    return nodeVerify(null, message, key.publicKey, sig);
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key transport
+
+/** RSA-OAEP with SHA-256 and MGF1-SHA-256, empty label. */
+export function rsaOaepEncrypt(key: AsymKey, data: Uint8Array): Uint8Array {
+  return asU8(publicEncrypt({ key: key.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, data));
+}
+
+export function rsaOaepDecrypt(key: AsymKey, data: Uint8Array): Uint8Array {
+  try {
+    return asU8(privateDecrypt({ key: requirePrivate(key), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, data));
+  } catch (e) {
+    if (e instanceof RseError) throw e;
+    throw new RseError('E_DECRYPT', 'RSA-OAEP decryption of the image key failed', { cause: e });
+  }
+}
+
+/** ECDH (P-256) or X25519 shared secret. */
+export function ecdh(privateKey: AsymKey, publicKey: AsymKey): Uint8Array {
+  return asU8(diffieHellman({ privateKey: requirePrivate(privateKey), publicKey: publicKey.publicKey }));
+}

@@ -1,0 +1,100 @@
+/**
+ * Typed errors with stable codes. Every failure rsekit reports on untrusted input is an
+ * {@link RseError}: a stable `code`, the `field` being read and, for binary formats, the byte
+ * `offset`. The CLI turns the code's category into an exit status.
+ * @module
+ */
+
+/** Error categories: `usage` and `input` exit 2, `check` (the artifact failed a check) exits 1. */
+export type RseErrorCategory = 'usage' | 'input' | 'check';
+
+/** Every stable error code and its category. */
+export const ERROR_CODES = {
+  /** The command line is malformed (unknown flag, missing argument, conflicting options). */
+  E_USAGE: 'usage',
+  /** An argument has an invalid value (version syntax, header size, TLV tag...). */
+  E_ARGUMENT: 'usage',
+  /** A file could not be read or written. */
+  E_IO: 'input',
+  /** A key file is unreadable, of an unsupported type, or the wrong kind for the operation. */
+  E_KEY: 'input',
+  /** The image (with trailer) does not fit the requested slot size. */
+  E_SIZE: 'input',
+  /** An Intel HEX file is malformed. */
+  E_HEX: 'input',
+  /** The operation is not supported for this input. */
+  E_UNSUPPORTED: 'input',
+  /** The input ends before a field it declares. */
+  E_TRUNCATED: 'check',
+  /** A magic number is wrong (image header, TLV info header, trailer). */
+  E_BAD_MAGIC: 'check',
+  /** A declared length or offset points outside the area that must contain it. */
+  E_BOUNDS: 'check',
+  /** A field holds a value the format does not allow. */
+  E_BAD_FIELD: 'check',
+  /** The hash TLV does not match the hashed region. */
+  E_BAD_HASH: 'check',
+  /** No signature in the image verifies with the given key. */
+  E_NO_SIGNATURE: 'check',
+  /** The hash algorithm or signature type in the image does not fit the key. */
+  E_KEY_MISMATCH: 'check',
+  /** The image has no hash TLV. */
+  E_NO_HASH: 'check',
+  /** An encrypted image could not be decrypted with the given key. */
+  E_DECRYPT: 'check',
+} as const satisfies Record<string, RseErrorCategory>;
+
+export type RseErrorCode = keyof typeof ERROR_CODES;
+
+export interface RseErrorDetails {
+  /** The field being read or checked, e.g. `header.ih_magic` or `tlv[3].len`. */
+  readonly field?: string;
+  /** Byte offset in the input where the problem is. */
+  readonly offset?: number;
+  readonly cause?: unknown;
+}
+
+/** The one error type rsekit throws for bad input or a failed check. */
+export class RseError extends Error {
+  readonly code: RseErrorCode;
+  readonly field: string | undefined;
+  readonly offset: number | undefined;
+
+  constructor(code: RseErrorCode, message: string, details: RseErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'RseError';
+    this.code = code;
+    this.field = details.field;
+    this.offset = details.offset;
+  }
+
+  get category(): RseErrorCategory {
+    return ERROR_CODES[this.code];
+  }
+
+  /** Exit status for the CLI: 1 when an artifact failed a check, 2 for usage or input errors. */
+  get exitCode(): 1 | 2 {
+    return this.category === 'check' ? 1 : 2;
+  }
+
+  /** One line: code, message, and where. */
+  describe(): string {
+    const where: string[] = [];
+    if (this.field !== undefined) where.push(`field ${this.field}`);
+    if (this.offset !== undefined) where.push(`offset 0x${this.offset.toString(16)}`);
+    return `${this.code}: ${this.message}${where.length > 0 ? ` (${where.join(', ')})` : ''}`;
+  }
+
+  toJSON(): { code: RseErrorCode; message: string; field?: string; offset?: number } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.field === undefined ? {} : { field: this.field }),
+      ...(this.offset === undefined ? {} : { offset: this.offset }),
+    };
+  }
+}
+
+export function isRseError(e: unknown): e is RseError {
+  return e instanceof RseError;
+}

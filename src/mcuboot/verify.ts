@@ -1,0 +1,175 @@
+/**
+ * Checking an MCUboot image: structure with the bootloader's bound rules, the hash over the
+ * (decrypted, when a key is given) plaintext, the signature against a key, the key TLV against
+ * that key, and the trailer magic of a padded slot. Stricter than `imgtool verify`, which ignores
+ * key TLVs and trailers and crashes on truncated files.
+ * @module
+ */
+import { type AsymKey, constantTimeEqual, HASH_SIZES, type HashAlg, hash } from '../crypto/index.ts';
+import { bytesEqual } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { IMAGE_FLAGS, TLV, tlvName } from './constants.ts';
+import { cryptPayload, unwrapImageKey } from './encrypt.ts';
+import { type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
+import { allowedHashes, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
+import type { ImageVersion } from './version.ts';
+
+const HASH_OF_TLV = new Map<number, HashAlg>([
+  [TLV.SHA256, 'sha256'],
+  [TLV.SHA384, 'sha384'],
+  [TLV.SHA512, 'sha512'],
+]);
+
+const ENC_TLVS = new Set<number>([TLV.ENCRSA2048, TLV.ENCKW, TLV.ENCEC256, TLV.ENCX25519, TLV.ENCX25519_SHA512]);
+
+export interface VerifyOptions {
+  /** The signing key (private or public). Without it only the hash is checked. */
+  readonly key?: AsymKey;
+  /** The private encryption key, to verify an encrypted image over its plaintext. */
+  readonly encKey?: AsymKey;
+}
+
+export interface VerifyReport {
+  readonly version: ImageVersion;
+  readonly hashAlg: HashAlg;
+  readonly digest: Uint8Array;
+  /** The verified signature TLV's type name, when a key was given. */
+  readonly signatureType: string | undefined;
+  /** `--pure` images: the signature over the whole image. */
+  readonly pureSignature: Uint8Array | undefined;
+  /** KEYHASH or PUBKEY, when the image carries one. */
+  readonly keyTlv: 'KEYHASH' | 'PUBKEY' | undefined;
+  readonly encrypted: boolean;
+  readonly decrypted: boolean;
+  readonly trailer: TrailerInfo | undefined;
+  /** What was checked, one line each, in order. */
+  readonly checks: readonly string[];
+}
+
+function fail(
+  code: 'E_BAD_HASH' | 'E_NO_SIGNATURE' | 'E_KEY_MISMATCH' | 'E_NO_HASH' | 'E_BAD_FIELD' | 'E_BAD_MAGIC',
+  msg: string,
+  entry?: TlvEntry,
+  field?: string,
+): RseError {
+  return new RseError(code, msg, {
+    ...(field === undefined ? (entry === undefined ? {} : { field: tlvName(entry.type) }) : { field }),
+    ...(entry === undefined ? {} : { offset: entry.offset }),
+  });
+}
+
+/** Verifies `bytes` (a whole image file, possibly a padded slot). Throws `RseError` on any failure. */
+export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}): VerifyReport {
+  const checks: string[] = [];
+  const img: ParsedImage = parseImage(bytes);
+  const h = img.header;
+  checks.push(`header: magic ok, ${h.hdrSize}-byte header, ${h.imgSize}-byte payload, flags 0x${h.flags.toString(16)}`);
+  checks.push(
+    `TLV areas: ${img.protectedArea ? `protected ${img.protectedArea.tot} bytes, ` : ''}unprotected ${img.unprotectedArea.tot} bytes, all entries in bounds`,
+  );
+  const entries = img.unprotectedArea.entries;
+  const hashEntry = entries.find((e) => HASH_OF_TLV.has(e.type));
+  if (hashEntry === undefined) throw fail('E_NO_HASH', 'the image has no SHA256/SHA384/SHA512 TLV');
+  const hashAlg = HASH_OF_TLV.get(hashEntry.type) as HashAlg;
+  if (o.key !== undefined && !allowedHashes(o.key, false).includes(hashAlg)) {
+    throw fail(
+      'E_KEY_MISMATCH',
+      `Key type does not match TLV record: a ${o.key.type} key cannot sign a ${tlvName(hashEntry.type)} image`,
+      hashEntry,
+    );
+  }
+  if (hashEntry.value.length !== HASH_SIZES[hashAlg]) {
+    throw fail(
+      'E_BAD_FIELD',
+      `${tlvName(hashEntry.type)} TLV is ${hashEntry.value.length} bytes, expected ${HASH_SIZES[hashAlg]}`,
+      hashEntry,
+    );
+  }
+
+  const encFlags = h.flags & (IMAGE_FLAGS.ENCRYPTED_AES128 | IMAGE_FLAGS.ENCRYPTED_AES256);
+  const encrypted = encFlags !== 0;
+  if (encFlags === (IMAGE_FLAGS.ENCRYPTED_AES128 | IMAGE_FLAGS.ENCRYPTED_AES256)) {
+    throw fail('E_BAD_FIELD', 'both AES-128 and AES-256 encryption flags are set', undefined, 'header.ih_flags');
+  }
+  const rawPayload = bytes.subarray(h.hdrSize, h.hdrSize + h.imgSize);
+  const before = bytes.subarray(0, h.hdrSize);
+  const after = bytes.subarray(h.hdrSize + h.imgSize, img.hashedEnd);
+  let payload = rawPayload;
+  let digest = hash(hashAlg, before, payload, after);
+  let decrypted = false;
+  if (encrypted && o.encKey !== undefined && !constantTimeEqual(digest, hashEntry.value)) {
+    // Not a --clear image: hash the plaintext.
+    const encEntry = entries.find((e) => ENC_TLVS.has(e.type));
+    if (encEntry === undefined)
+      throw fail('E_BAD_FIELD', 'the image is flagged encrypted but has no encryption key TLV', undefined, 'header.ih_flags');
+    const aesKey = unwrapImageKey(
+      { tlvType: encEntry.type, value: encEntry.value },
+      o.encKey,
+      encFlags === IMAGE_FLAGS.ENCRYPTED_AES256 ? 32 : 16,
+    );
+    payload = cryptPayload(aesKey, rawPayload);
+    digest = hash(hashAlg, before, payload, after);
+    decrypted = true;
+    checks.push(`encryption: ${tlvName(encEntry.type)} key unwrapped, payload decrypted (AES-${aesKey.length * 8}-CTR)`);
+  } else if (encrypted) {
+    checks.push('encryption: flagged encrypted, payload hashed as stored (clear text)');
+  }
+  const region = [before, payload, after];
+  if (!constantTimeEqual(digest, hashEntry.value)) {
+    const hint = encrypted && !decrypted ? ' (the image is encrypted: give the private encryption key to hash its plaintext)' : '';
+    throw fail('E_BAD_HASH', `Image has an invalid hash${hint}`, hashEntry);
+  }
+  checks.push(`hash: ${tlvName(hashEntry.type)} matches header..protected TLVs (${img.hashedEnd} bytes)`);
+
+  const keyEntry = entries.find((e) => e.type === TLV.KEYHASH || e.type === TLV.PUBKEY);
+  const pure = entries.some((e) => e.type === TLV.SIG_PURE);
+  let signatureType: string | undefined;
+  let pureSignature: Uint8Array | undefined;
+  if (o.key !== undefined) {
+    const sigType = signatureTlvType(o.key);
+    const candidates = entries.filter((e) => e.type === sigType);
+    const good = candidates.find((e) => verifyImageSignature(o.key as AsymKey, region, digest, e.value, pure));
+    if (good === undefined) {
+      throw fail(
+        'E_NO_SIGNATURE',
+        candidates.length === 0
+          ? `No signature found for the given key: the image has no ${sigType === undefined ? 'usable' : tlvName(sigType)} signature TLV`
+          : `No signature found for the given key: ${candidates.length} ${tlvName(sigType as number)} signature(s) do not verify`,
+        candidates[0],
+      );
+    }
+    signatureType = tlvName(good.type);
+    if (pure) pureSignature = good.value;
+    checks.push(`signature: ${signatureType}${pure ? ' (pure, over the whole image)' : ''} verifies with the ${o.key.type} key`);
+    if (keyEntry !== undefined) {
+      const pub = mcubootPublicKeyBytes(o.key);
+      const matches = keyEntry.type === TLV.PUBKEY ? bytesEqual(pub, keyEntry.value) : bytesEqual(hash(hashAlg, pub), keyEntry.value);
+      if (!matches) throw fail('E_KEY_MISMATCH', `the image's ${tlvName(keyEntry.type)} TLV does not match the given key`, keyEntry);
+      checks.push(`key: ${tlvName(keyEntry.type)} TLV matches the key`);
+    }
+  }
+
+  let trailer: TrailerInfo | undefined;
+  if (bytes.length > img.tlvEnd) {
+    trailer = readTrailer(bytes);
+    if (trailer?.magicState === 'bad') {
+      throw new RseError('E_BAD_MAGIC', 'the trailer magic at the end of the slot is corrupt (neither erased nor a boot magic)', {
+        field: 'trailer.magic',
+        offset: bytes.length - 16,
+      });
+    }
+    checks.push(`trailer: magic ${trailer?.magicState ?? 'absent'}`);
+  }
+  return {
+    version: h.version,
+    hashAlg,
+    digest,
+    signatureType,
+    pureSignature,
+    keyTlv: keyEntry === undefined ? undefined : keyEntry.type === TLV.PUBKEY ? 'PUBKEY' : 'KEYHASH',
+    encrypted,
+    decrypted,
+    trailer,
+    checks,
+  };
+}
