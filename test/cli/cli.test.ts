@@ -139,7 +139,7 @@ describe('rse CLI', () => {
     writeFileSync(input, new Uint8Array(0x9000));
     const r = await runCli(['sign', '-v', '1', '-H', '0x200', '--pad-header', '-S', '0x8000', input, out]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^rse: E_SIZE: Image size \(0x9224\) \+ trailer \(0x1b0\) exceeds requested size 0x8000/);
+    assert.match(r.stderr, /^rse: E_SIZE: Image size \(0x9228\) \+ trailer \(0x1b0\) exceeds requested size 0x8000/);
     assert.equal(existsSync(out), false);
   });
 });
