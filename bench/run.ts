@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: rse against imgtool 2.4.0 (found on PATH) doing the same work in the same run,
+ * and in-process SHA-256 against `openssl speed`. Figures are medians of wall time; ratios < 1
+ * mean rse is faster. Nothing here is a pass/fail test.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rseBin = resolve(here, '../src/cli/rse.js');
+const work = mkdtempSync(join(tmpdir(), 'rsekit-bench-'));
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function timeRun(cmd: string, args: readonly string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
+  return ms;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+const imgtool = which('imgtool');
+const rse = (args: readonly string[]): [string, string[]] => [process.execPath, [rseBin, ...args]];
+
+// Inputs and keys.
+const p1k = join(work, 'p1k.bin');
+const p16m = join(work, 'p16m.bin');
+writeFileSync(p1k, randomBytes(1024));
+writeFileSync(p16m, randomBytes(16 * 1024 * 1024));
+const keys: Record<string, string> = {};
+for (const t of ['rsa-3072', 'ed25519']) {
+  keys[t] = join(work, `${t}.pem`);
+  const [c, a] = rse(['keygen', '-t', t, '-k', keys[t] as string]);
+  timeRun(c, a);
+}
+
+const RSE_FLAGS = [
+  '--public-key-format',
+  'full',
+  '--max-align',
+  '8',
+  '--align',
+  '1',
+  '-v',
+  '0.0.1',
+  '-s',
+  '1',
+  '-H',
+  '0x2000',
+  '--pad-header',
+  '--pad',
+  '-L',
+  '0x70000000',
+];
+
+interface Row {
+  readonly what: string;
+  readonly rseMs: number;
+  readonly refMs: number | undefined;
+}
+const rows: Row[] = [];
+
+function compare(what: string, rseArgs: string[], refArgs: string[] | undefined, runs: number): void {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const [c, a] = rse(rseArgs);
+    ours.push(timeRun(c, a));
+    if (imgtool !== undefined && refArgs !== undefined) theirs.push(timeRun(imgtool, refArgs));
+  }
+  rows.push({ what, rseMs: median(ours), refMs: theirs.length > 0 ? median(theirs) : undefined });
+}
+
+for (const [label, input, slot, runs] of [
+  ['1 KiB', p1k, '0x80000', 9],
+  ['16 MiB', p16m, '0x1200000', 5],
+] as const) {
+  for (const t of ['rsa-3072', 'ed25519']) {
+    const key = keys[t] as string;
+    const outR = join(work, `r-${t}-${label}.bin`);
+    const outI = join(work, `i-${t}-${label}.bin`);
+    const args = (out: string): string[] => ['sign', '-k', key, ...RSE_FLAGS, '-S', slot, input, out];
+    compare(`sign ${t} ${label}`, args(outR), args(outI), runs);
+    compare(`verify ${t} ${label}`, ['verify', '-k', key, outR], ['verify', '-k', key, imgtool === undefined ? outR : outI], runs);
+  }
+}
+
+// Hashing: in-process SHA-256 over 16 MiB in 1 MiB updates vs `openssl speed -evp sha256` (16 KiB blocks).
+const buf = randomBytes(16 * 1024 * 1024);
+let bytes = 0;
+const t0 = process.hrtime.bigint();
+while (Number(process.hrtime.bigint() - t0) < 1.5e9) {
+  const h = createHash('sha256');
+  for (let off = 0; off < buf.length; off += 1 << 20) h.update(buf.subarray(off, off + (1 << 20)));
+  h.digest();
+  bytes += buf.length;
+}
+const nodeMBs = bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9);
+let opensslMBs: number | undefined;
+const os = spawnSync('openssl', ['speed', '-seconds', '2', '-bytes', '16384', '-evp', 'sha256'], { encoding: 'utf8' });
+const line = os.stdout?.split('\n').find((l) => /^sha256\s/i.test(l.trim()));
+const k = line?.trim().split(/\s+/).at(-1);
+if (k !== undefined && k.endsWith('k')) opensslMBs = (Number(k.slice(0, -1)) * 1000) / 1e6;
+
+rmSync(work, { recursive: true, force: true });
+
+const fmt = (n: number): string => n.toFixed(1).padStart(8);
+process.stdout.write(`rsekit bench (node ${process.version}); reference: ${imgtool ?? 'imgtool not found on PATH: ratios skipped'}\n\n`);
+process.stdout.write(`${'case'.padEnd(26)}${'rse ms'.padStart(8)}${'imgtool'.padStart(9)}  ratio (target)\n`);
+for (const r of rows) {
+  const target = r.what.startsWith('sign') ? (r.what.endsWith('16 MiB') ? 0.4 : 0.5) : undefined;
+  const ratio = r.refMs === undefined ? '     -' : (r.rseMs / r.refMs).toFixed(2).padStart(6);
+  process.stdout.write(
+    `${r.what.padEnd(26)}${fmt(r.rseMs)} ${r.refMs === undefined ? '       -' : fmt(r.refMs)}  ${ratio}${target === undefined ? '' : ` (<= ${target})`}\n`,
+  );
+}
+process.stdout.write(
+  `\nSHA-256 in-process ${nodeMBs.toFixed(0)} MB/s; openssl speed -evp sha256 (16 KiB) ${opensslMBs === undefined ? 'unavailable' : `${opensslMBs.toFixed(0)} MB/s; ratio ${(nodeMBs / opensslMBs).toFixed(2)} (target >= 0.8)`}\n`,
+);
