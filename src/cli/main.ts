@@ -7,12 +7,16 @@ import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from 
 import { extractPairs, signCommand } from './sign.ts';
 
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  // The package root is one level above the bundle (dist/rse.mjs), three above src/cli/main.ts.
+  for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'rsekit' && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // try the next level
+    }
   }
+  return '0.0.0';
 }
 
 /** Runs the CLI on `argv` (without node and script); returns the exit status. */

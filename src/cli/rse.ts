@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** Entry point of the `rse` binary. @module */
 import { main } from './main.ts';
 

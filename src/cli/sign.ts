@@ -229,9 +229,9 @@ export function signCommand(pairs: () => [string, string, string][]) {
             field: '--hex-addr',
           });
         }
-        writeFileAtomic(outfile, writeIntelHex(imageHexSegments(img, base)));
+        writeFileAtomic(outfile, writeIntelHex(imageHexSegments(img, base)), { durable: false });
       } else {
-        writeFileAtomic(outfile, imageFileParts(img));
+        writeFileAtomic(outfile, imageFileParts(img), { durable: false });
       }
       if (o.sigOut !== undefined && img.signature !== undefined) {
         writeFileAtomic(o.sigOut, Buffer.from(img.signature).toString('base64'));
@@ -243,7 +243,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
           hash: img.hashAlg,
           digest: toHex(img.digest),
           signature: img.signature === undefined ? null : toHex(img.signature),
-          size: img.body.length,
+          size: img.size,
           slotSize: img.slotSize,
           padded: img.pad,
         });

@@ -9,8 +9,16 @@ import { RseError } from './errors.ts';
 
 let counter = 0;
 
+export interface AtomicWriteOptions {
+  /**
+   * fsync before the rename, so the new content survives a power cut (device state). Off for
+   * build outputs: the rename alone already guarantees old-or-new, never a partial file.
+   */
+  readonly durable?: boolean;
+}
+
 /** Writes `parts` (concatenated) to `path` atomically. */
-export function writeFileAtomic(path: string, parts: Uint8Array | readonly Uint8Array[] | string): void {
+export function writeFileAtomic(path: string, parts: Uint8Array | readonly Uint8Array[] | string, options: AtomicWriteOptions = {}): void {
   const list: readonly Uint8Array[] =
     typeof parts === 'string' ? [new TextEncoder().encode(parts)] : parts instanceof Uint8Array ? [parts] : parts;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
@@ -21,7 +29,7 @@ export function writeFileAtomic(path: string, parts: Uint8Array | readonly Uint8
       let off = 0;
       while (off < p.length) off += writeSync(fd, p, off, p.length - off);
     }
-    fsyncSync(fd);
+    if (options.durable !== false) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);

@@ -12,8 +12,8 @@ import {
   ed25519Verify,
   exportPublicDer,
   type HashAlg,
-  rsaPssSign,
-  rsaPssVerify,
+  rsaPssSignDigest,
+  rsaPssVerifyDigest,
 } from '../crypto/index.ts';
 import { concatBytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
@@ -106,14 +106,16 @@ export function ecdsaPaddedLength(key: AsymKey): number {
 }
 
 /**
- * Signs an image: RSA-PSS and ECDSA sign the hashed region itself; Ed25519 signs the digest,
- * or with `pure` the whole region.
+ * Signs an image: RSA-PSS and ECDSA sign the hashed region (RSA from its SHA-256 digest, which is
+ * the same thing); Ed25519 signs the digest, or with `pure` the whole region. `digest` must be
+ * the SHA-256 of the region for RSA keys (imgtool allows only SHA-256 with RSA).
  */
 export function signImage(key: AsymKey, region: readonly Uint8Array[], digest: Uint8Array, pure: boolean, padSig = false): Uint8Array {
   switch (key.type) {
     case 'rsa-2048':
     case 'rsa-3072':
-      return rsaPssSign(key, region);
+      // PSS over SHA-256(region) == PSS over the region: the image digest is that hash.
+      return rsaPssSignDigest(key, digest);
     case 'ecdsa-p256':
     case 'ecdsa-p384': {
       const sig = ecdsaSign(key, region);
@@ -140,7 +142,7 @@ export function verifyImageSignature(
   switch (key.type) {
     case 'rsa-2048':
     case 'rsa-3072':
-      return rsaPssVerify(key, region, sig);
+      return rsaPssVerifyDigest(key, digest, sig);
     case 'ecdsa-p256':
     case 'ecdsa-p384':
       return ecdsaVerify(key, region, stripDerPadding(sig));

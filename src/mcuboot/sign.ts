@@ -97,8 +97,10 @@ export interface SignInput {
 /** A built image (or signing vector) before it is padded and written. */
 export interface SignedImage {
   readonly kind: 'image' | 'vector';
-  /** Header .. end of TLVs, or the vector to sign. */
-  readonly body: Uint8Array;
+  /** Header .. end of TLVs (or the vector to sign), as consecutive pieces: not copied into one buffer. */
+  readonly parts: readonly Uint8Array[];
+  /** Total length of `parts`. */
+  readonly size: number;
   /** Address of `body[0]` for Intel HEX output (input base moved down by a padded header). */
   readonly baseAddr: number | undefined;
   readonly hashAlg: HashAlg;
@@ -344,8 +346,9 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
   if (pure) unprot.add(TLV.SIG_PURE, new Uint8Array([1]));
 
   if (o.vectorToSign !== undefined) {
-    const body = o.vectorToSign === 'payload' ? concatBytes(region) : digest;
-    return { kind: 'vector', body, baseAddr, signature: undefined, trailerSize: tsizeFor(0), ...common };
+    const parts = o.vectorToSign === 'payload' ? region : [digest];
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    return { kind: 'vector', parts, size, baseAddr, signature: undefined, trailerSize: tsizeFor(0), ...common };
   }
 
   let signature: Uint8Array | undefined;
@@ -371,16 +374,15 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
   }
 
   const unprotBytes = unprot.finish();
-  const body = concatBytes([headerBlock, payload, protBytes, unprotBytes]);
+  const parts = [headerBlock, payload, protBytes, unprotBytes];
+  const size = hashedSize + unprotBytes.length;
   const tsize = tsizeFor(encTlvLen);
-  if (o.slotSize > 0 && body.length + tsize > o.slotSize) {
-    throw new RseError(
-      'E_SIZE',
-      `Image size (${hex0x(body.length)}) + trailer (${hex0x(tsize)}) exceeds requested size ${hex0x(o.slotSize)}`,
-      { field: '--slot-size' },
-    );
+  if (o.slotSize > 0 && size + tsize > o.slotSize) {
+    throw new RseError('E_SIZE', `Image size (${hex0x(size)}) + trailer (${hex0x(tsize)}) exceeds requested size ${hex0x(o.slotSize)}`, {
+      field: '--slot-size',
+    });
   }
-  return { kind: 'image', body, baseAddr, signature, trailerSize: tsize, ...common };
+  return { kind: 'image', parts, size, baseAddr, signature, trailerSize: tsize, ...common };
 }
 
 function parseUuidArg(value: string, namespace: Uint8Array | undefined, field: string): Uint8Array {
@@ -396,17 +398,17 @@ function parseUuidArg(value: string, namespace: Uint8Array | undefined, field: s
  * size, the trailer magic and (with `--confirm`) image_ok.
  */
 export function imageFileParts(img: SignedImage): Uint8Array[] {
-  if (!img.pad) return [img.body];
-  const padLen = Math.max(0, img.slotSize - img.body.length - img.trailerSize) + img.trailerSize;
+  if (!img.pad) return [...img.parts];
+  const padLen = Math.max(0, img.slotSize - img.size - img.trailerSize) + img.trailerSize;
   const tail = new Uint8Array(padLen).fill(img.erasedVal);
   tail.set(img.magic, padLen - img.magic.length);
   if (img.confirm && !img.overwriteOnly) tail[padLen + imageOkFromEnd(img.maxAlign)] = 0x01;
-  return [img.body, tail];
+  return [...img.parts, tail];
 }
 
 /** The segments of an Intel HEX output: the body at `base`, and with `--pad` only the trailer fields. */
 export function imageHexSegments(img: SignedImage, base: number): { address: number; data: Uint8Array }[] {
-  const segs = [{ address: base, data: img.body }];
+  const segs = [{ address: base, data: concatBytes(img.parts) }];
   if (img.pad) {
     const end = base + img.slotSize;
     if ((img.test || img.confirm) && !img.overwriteOnly) {
