@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOST_IMAGE_SIGN_FLAGS } from '../src/profiles/rse-2.1.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rseBin = resolve(here, '../rse.mjs');
@@ -47,24 +48,7 @@ for (const t of ['rsa-3072', 'ed25519']) {
   timeRun(c, a);
 }
 
-const RSE_FLAGS = [
-  '--public-key-format',
-  'full',
-  '--max-align',
-  '8',
-  '--align',
-  '1',
-  '-v',
-  '0.0.1',
-  '-s',
-  '1',
-  '-H',
-  '0x2000',
-  '--pad-header',
-  '--pad',
-  '-L',
-  '0x70000000',
-];
+const RSE_FLAGS = [...HOST_IMAGE_SIGN_FLAGS, '-L', '0x70000000'];
 
 interface Row {
   readonly what: string;

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../cli/main.ts';
+import { FIRST_HOST_IMAGE_LOAD_ADDR, HOST_IMAGE_SIGN_FLAGS, HOST_IMAGE_SLOT_SIZE } from '../profiles/rse-2.1.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsekit-demo-'));
 const f = (name: string): string => join(dir, name);
@@ -38,24 +39,11 @@ await step("Sign a host image with the RSE documentation's flags (RAM-load at 0x
   'sign',
   '-k',
   f('root-EC-P256.pem'),
-  '--public-key-format',
-  'full',
-  '--max-align',
-  '8',
-  '--align',
-  '1',
-  '-v',
-  '0.0.1',
-  '-s',
-  '1',
-  '-H',
-  '0x2000',
-  '--pad-header',
+  ...HOST_IMAGE_SIGN_FLAGS,
   '-S',
-  '0x80000',
-  '--pad',
+  `0x${HOST_IMAGE_SLOT_SIZE.toString(16)}`,
   '-L',
-  '0x70000000',
+  `0x${FIRST_HOST_IMAGE_LOAD_ADDR.toString(16)}`,
   '--boot-record',
   'HOST',
   f('bl32.bin'),
