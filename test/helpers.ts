@@ -25,25 +25,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `rse <args>` in this process, capturing stdout and stderr. */
+/** Runs `rse <args>` in this process, capturing what it writes. */
 export async function runCli(args: readonly string[]): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  const cap =
-    (sink: string[]) =>
-    (chunk: string | Uint8Array): boolean => {
-      sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1'));
-      return true;
-    };
-  process.stdout.write = cap(out) as typeof process.stdout.write;
-  process.stderr.write = cap(err) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
+  const code = await main(args, {
+    out: (d) => out.push(typeof d === 'string' ? d : Buffer.from(d).toString('latin1')),
+    err: (d) => err.push(d),
+  });
+  return { code, stdout: out.join(''), stderr: err.join('') };
 }

@@ -56,6 +56,20 @@ export function parseInteger(value: string): number {
   return n;
 }
 
+/** Where the CLI writes: the process's streams, or a caller's sinks (tests, embedding). */
+export interface CliIo {
+  out(data: string | Uint8Array): void;
+  err(data: string): void;
+}
+
+export const processIo: CliIo = {
+  out: (d) => void process.stdout.write(d),
+  err: (d) => void process.stderr.write(d),
+};
+
+/** The sinks of the command being run; `main` sets them for the duration of a call. */
+export const io: CliIo = { out: (d) => processIo.out(d), err: (d) => processIo.err(d) };
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -6,7 +6,7 @@ import { toHex } from '../lib/hex.ts';
 import { dumpInfo, dumpInfoJson, dumpInfoText } from '../mcuboot/dumpinfo.ts';
 import { verifyImage } from '../mcuboot/verify.ts';
 import { formatVersion } from '../mcuboot/version.ts';
-import { printJson, readImageFile, readKey } from './common.ts';
+import { io, printJson, readImageFile, readKey } from './common.ts';
 
 export function verifyCommand() {
   return new Command('verify')
@@ -47,7 +47,7 @@ export function verifyCommand() {
       if (r.pureSignature !== undefined) lines.push(`Image signature over image: ${toHex(r.pureSignature)}`);
       else lines.push(`Image digest: ${toHex(r.digest)}`);
       if (key === undefined) lines.push('(no key given: the signature was not checked)');
-      process.stdout.write(`${lines.join('\n')}\n`);
+      io.out(`${lines.join('\n')}\n`);
     });
 }
 
@@ -63,7 +63,7 @@ export function dumpinfoCommand() {
       const info = dumpInfo(readImageFile(imgfile).data, basename(imgfile));
       const format = o.json ? 'json' : (o.format ?? (o.outfile === undefined ? 'human' : 'json'));
       const text = format === 'json' ? `${dumpInfoJson(info)}${o.outfile === undefined ? '\n' : ''}` : dumpInfoText(info);
-      if (o.outfile === undefined) process.stdout.write(text);
+      if (o.outfile === undefined) io.out(text);
       else writeFileAtomic(o.outfile, text);
     });
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
+import { type CliIo, io, processIo } from './common.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
 import { extractPairs, signCommand } from './sign.ts';
@@ -20,7 +21,20 @@ function packageVersion(): string {
 }
 
 /** Runs the CLI on `argv` (without node and script); returns the exit status. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], sinks: CliIo = processIo): Promise<number> {
+  const saved = { out: io.out, err: io.err };
+  io.out = sinks.out;
+  io.err = sinks.err;
+  try {
+    return await run(argv);
+  } finally {
+    io.out = saved.out;
+    io.err = saved.err;
+  }
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
   const { rest, pairs } = extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file']);
   const program = new Command('rse')
     .description('rsekit: MCUboot/RSE image toolchain (imgtool-compatible)')
@@ -28,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ outputError: () => {} });
+    .configureOutput(output);
   for (const cmd of [
     signCommand(() => pairs),
     verifyCommand(),
@@ -38,10 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     getpubhashCommand(),
     keyinfoCommand(),
   ]) {
-    cmd
-      .helpOption('-h, --help', 'show help')
-      .exitOverride()
-      .configureOutput({ outputError: () => {} });
+    cmd.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
     program.addCommand(cmd as unknown as Command);
   }
   try {
@@ -50,14 +61,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      process.stderr.write(`rse: E_USAGE: ${e.message.replace(/^error: /, '')}\n`);
+      io.err(`rse: E_USAGE: ${e.message.replace(/^error: /, '')}\n`);
       return 2;
     }
     if (e instanceof RseError) {
-      process.stderr.write(`rse: ${e.describe()}\n`);
+      io.err(`rse: ${e.describe()}\n`);
       return e.exitCode;
     }
-    process.stderr.write(`rse: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    io.err(`rse: internal error: ${(e as Error).stack ?? String(e)}\n`);
     return 70;
   }
 }

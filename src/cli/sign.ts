@@ -4,9 +4,11 @@ import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { writeIntelHex } from '../lib/intel-hex.ts';
-import { type Dependency, imageFileParts, imageHexSegments, type SignOptions, signImageFile } from '../mcuboot/sign.ts';
+import { signCompressed } from '../mcuboot/compress.ts';
+import { type Dependency, imageFileParts, imageHexSegments, type SignedImage, type SignOptions, signImageFile } from '../mcuboot/sign.ts';
 import { parseVersion } from '../mcuboot/version.ts';
-import { isHexPath, parseInteger, printJson, readImageFile, readInput, readKey } from './common.ts';
+import { io, isHexPath, parseInteger, printJson, readImageFile, readInput, readKey } from './common.ts';
+import { liblzmaCompressor } from './lzma.ts';
 
 /** imgtool's dependency syntax: `(id, maj.min.rev+build), ...`. */
 export function parseDependencies(value: string): Dependency[] {
@@ -100,7 +102,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
     .option('-E, --encrypt <filename>', 'encrypt the payload for this public key (RSA, P-256 or X25519)')
     .addOption(new Option('--encrypt-keylen <bits>', 'AES key length').choices(['128', '256'] as const).default('128' as const))
     .addOption(
-      new Option('--compression <type>', 'payload compression (only "disabled" is supported)')
+      new Option('--compression <type>', 'LZMA2 payload compression (kept only if smaller; needs the optional lzma-native package)')
         .choices(['disabled', 'lzma2', 'lzma2armthumb'] as const)
         .default('disabled' as const),
     )
@@ -137,10 +139,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
         '  rse sign --fix-sig-pubkey pub.pem -v 1.0.0 -H 0x400 --pad-header -S 0x20000 --vector-to-sign digest in.bin tbs.bin\n' +
         '  rse sign --fix-sig sig.b64 --fix-sig-pubkey pub.pem -v 1.0.0 -H 0x400 --pad-header -S 0x20000 in.bin out.bin',
     )
-    .action((infile, outfile, o) => {
-      if (o.compression !== 'disabled') {
-        throw new RseError('E_UNSUPPORTED', `--compression ${o.compression} is not supported yet`, { field: '--compression' });
-      }
+    .action(async (infile, outfile, o) => {
       const version = parseVersion(o.version, '--version');
       let securityCounter: number | 'auto' | undefined;
       if (o.securityCounter !== undefined) {
@@ -221,7 +220,17 @@ export function signCommand(pairs: () => [string, string, string][]) {
             }),
       };
       const input = readImageFile(infile);
-      const img = signImageFile(input, opts);
+      let img: SignedImage;
+      if (o.compression === 'disabled') img = signImageFile(input, opts);
+      else {
+        const r = await signCompressed(input, opts, o.compression, liblzmaCompressor);
+        img = r.image;
+        if (!o.json) {
+          io.err(
+            `compressed ${r.originalSize} -> ${r.compressedSize} bytes${r.compressed ? '' : ': not smaller, image left uncompressed'}\n`,
+          );
+        }
+      }
       if (isHexPath(outfile)) {
         const base = o.hexAddr ?? img.baseAddr;
         if (base === undefined) {

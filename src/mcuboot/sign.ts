@@ -86,6 +86,10 @@ export interface SignOptions {
   readonly padSig?: boolean;
   readonly vectorToSign?: 'payload' | 'digest';
   readonly random?: RandomSource;
+  /** Protected TLVs placed after the dependencies (compression TLVs, built by `compress.ts`). */
+  readonly extraProtectedTlvs?: readonly (readonly [number, Uint8Array])[];
+  /** Header flags to add (compression flags). */
+  readonly extraFlags?: number;
 }
 
 export interface SignInput {
@@ -272,6 +276,7 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
     w.u8(d.imageId).fill(0, 3).u8(d.version.major).u8(d.version.minor).u16(d.version.revision).u32(d.version.build);
     prot.add(TLV.DEPENDENCY, w.finish());
   }
+  for (const [type, value] of o.extraProtectedTlvs ?? []) prot.add(type, value);
   let vidBytes: Uint8Array | undefined;
   if (o.vid !== undefined) {
     vidBytes = parseUuidArg(o.vid, NAMESPACE_DNS, '--vid');
@@ -295,7 +300,7 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
   if (protBytes.length > 0xffff) throw usage(`protected TLV area of ${protBytes.length} bytes exceeds 65535`, 'tlv');
 
   // Header.
-  let flags = 0;
+  let flags = o.extraFlags ?? 0;
   if (enc !== undefined) flags |= enc.keyLen === 256 ? IMAGE_FLAGS.ENCRYPTED_AES256 : IMAGE_FLAGS.ENCRYPTED_AES128;
   if (loadAddr !== 0) flags |= IMAGE_FLAGS.RAM_LOAD;
   if (romFixed !== 0) flags |= IMAGE_FLAGS.ROM_FIXED;
