@@ -314,7 +314,6 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
     .u32(imgSize)
     .u32(flags);
   hw.u8(v.major).u8(v.minor).u16(v.revision).u32(v.build).u32(0);
-  headerBlock = headerBlock === input.data ? headerBlock.slice() : headerBlock;
   headerBlock.set(hw.finish(), 0);
 
   // Hash over the plaintext: header block, payload, protected TLVs.
