@@ -93,12 +93,25 @@ export function parseIntelHex(text: string): HexImage {
   return startAddress === undefined ? { segments } : { segments, startAddress };
 }
 
-/** Flattens a HEX image from its lowest to its highest address, filling gaps with `fill`. */
-export function hexToBinary(img: HexImage, fill = 0xff): { base: number; data: Uint8Array } {
+/** Largest span {@link hexToBinary} will flatten unless told otherwise: 256 MiB. */
+export const MAX_FLAT_HEX_SIZE = 256 * 1024 * 1024;
+
+/**
+ * Flattens a HEX image from its lowest to its highest address, filling gaps with `fill`. Two
+ * records far apart would ask for gigabytes: a span over `maxSize` is an `E_HEX` error.
+ */
+export function hexToBinary(img: HexImage, fill = 0xff, maxSize = MAX_FLAT_HEX_SIZE): { base: number; data: Uint8Array } {
   const first = img.segments[0];
   if (first === undefined) return { base: 0, data: new Uint8Array(0) };
   const last = img.segments[img.segments.length - 1] as HexSegment;
   const end = last.address + last.data.length;
+  if (end - first.address > maxSize) {
+    throw new RseError(
+      'E_HEX',
+      `Intel HEX data spans 0x${first.address.toString(16)}..0x${end.toString(16)} (${end - first.address} bytes), more than ${maxSize}`,
+      { field: 'address range' },
+    );
+  }
   const data = new Uint8Array(end - first.address).fill(fill);
   for (const s of img.segments) data.set(s.data, s.address - first.address);
   return { base: first.address, data };

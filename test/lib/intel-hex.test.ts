@@ -31,6 +31,19 @@ describe('Intel HEX', () => {
     );
   });
 
+  it('refuses to flatten a span larger than the limit instead of allocating it', () => {
+    const far = parseIntelHex(
+      writeIntelHex([
+        { address: 0, data: new Uint8Array([1]) },
+        { address: 0xfffffff0, data: new Uint8Array([2]) },
+      ]),
+    );
+    assert.throws(
+      () => hexToBinary(far),
+      (e: unknown) => e instanceof RseError && e.code === 'E_HEX',
+    );
+  });
+
   it('fills gaps with 0xff when flattened', () => {
     const { base, data } = hexToBinary({
       segments: [
