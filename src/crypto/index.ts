@@ -177,10 +177,6 @@ export function exportPrivatePem(key: AsymKey, passphrase?: string): string {
   ) as string;
 }
 
-export function exportPrivateDer(key: AsymKey, format: 'pkcs8' | 'pkcs1' | 'sec1'): Uint8Array {
-  return asU8(requirePrivate(key).export({ type: format, format: 'der' } as never) as Buffer);
-}
-
 export function exportPublicPem(key: AsymKey): string {
   return key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
 }

@@ -18,8 +18,3 @@ export function uuid5(namespace: Uint8Array, name: string): Uint8Array {
   h[8] = ((h[8] as number) & 0x3f) | 0x80;
   return h;
 }
-
-export function formatUuid(b: Uint8Array): string {
-  const h = Buffer.from(b).toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
