@@ -52,6 +52,16 @@ function customTlvValue(value: string): Uint8Array {
   return new TextEncoder().encode(value);
 }
 
+/** `-s`: an integer (0x/0o/0b allowed) or `auto`. */
+function parseSecurityCounter(value: string): number | 'auto' {
+  if (value.toLowerCase() === 'auto') return 'auto';
+  try {
+    return parseInteger(value);
+  } catch (e) {
+    throw new RseError('E_ARGUMENT', (e as Error).message, { field: '--security-counter' });
+  }
+}
+
 function tlvTag(tag: string): number {
   try {
     return parseInteger(tag);
@@ -141,29 +151,16 @@ export function signCommand(pairs: () => [string, string, string][]) {
     )
     .action(async (infile, outfile, o) => {
       const version = parseVersion(o.version, '--version');
-      let securityCounter: number | 'auto' | undefined;
-      if (o.securityCounter !== undefined) {
-        securityCounter =
-          o.securityCounter.toLowerCase() === 'auto'
-            ? 'auto'
-            : (() => {
-                try {
-                  return parseInteger(o.securityCounter);
-                } catch (e) {
-                  throw new RseError('E_ARGUMENT', (e as Error).message, { field: '--security-counter' });
-                }
-              })();
-      }
-      const customTlvs: [number, Uint8Array][] = pairs().map(([flag, tag, value]) => [
-        tlvTag(tag),
-        flag === '--custom-tlv' ? customTlvValue(value) : readInput(value, 'custom TLV file'),
-      ]);
-      // imgtool adds --custom-tlv ones before --custom-tlv-file ones.
-      const order = pairs().map(([flag]) => (flag === '--custom-tlv' ? 0 : 1));
-      const sortedTlvs = customTlvs
-        .map((t, i) => [order[i] as number, i, t] as const)
-        .sort((a, b) => a[0] - b[0] || a[1] - b[1])
-        .map((x) => x[2]);
+      const securityCounter = o.securityCounter === undefined ? undefined : parseSecurityCounter(o.securityCounter);
+      // imgtool adds the --custom-tlv ones first, then the --custom-tlv-file ones, each in order.
+      const customTlvs: [number, Uint8Array][] = [
+        ...pairs()
+          .filter(([flag]) => flag === '--custom-tlv')
+          .map(([, tag, value]): [number, Uint8Array] => [tlvTag(tag), customTlvValue(value)]),
+        ...pairs()
+          .filter(([flag]) => flag === '--custom-tlv-file')
+          .map(([, tag, file]): [number, Uint8Array] => [tlvTag(tag), readInput(file, 'custom TLV file')]),
+      ];
       const key = o.key === undefined ? undefined : readKey(o.key, 'signing key');
       const fixPub = o.fixSigPubkey === undefined ? undefined : readKey(o.fixSigPubkey, 'public key');
       let fixedSignature: SignOptions['fixedSignature'];
@@ -200,7 +197,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
         ...(o.cid === undefined ? {} : { cid: o.cid }),
         ...(o.dependencies === undefined ? {} : { dependencies: parseDependencies(o.dependencies) }),
         ...(o.bootRecord === undefined ? {} : { bootRecord: o.bootRecord }),
-        customTlvs: sortedTlvs,
+        customTlvs,
         sha: o.sha,
         pure: o.pure === true,
         padSig: o.padSig === true,

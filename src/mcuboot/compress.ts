@@ -6,6 +6,7 @@
  * DECOMP_* TLVs. The compressor is injected: its output must be liblzma's for byte equality.
  * @module
  */
+import { ByteWriter } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { IMAGE_FLAGS, TLV } from './constants.ts';
 import { type SignedImage, type SignInput, type SignOptions, signImageFile } from './sign.ts';
@@ -49,30 +50,21 @@ export async function signCompressed(
   const plain = signImageFile(input, o);
   const raw = o.padHeader ? input.data : input.data.subarray(o.headerSize);
   const data = await compress(raw, type === 'lzma2armthumb');
-  const le = (n: number): Uint8Array => {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, n, o.endian !== 'big');
-    return b;
-  };
   const tlvs: [number, Uint8Array][] = [
-    [TLV.DECOMP_SIZE, le(raw.length)],
+    [TLV.DECOMP_SIZE, new ByteWriter(4, o.endian ?? 'little').u32(raw.length).finish()],
     [TLV.DECOMP_SHA, plain.digest],
   ];
   if (plain.signature !== undefined) tlvs.push([TLV.DECOMP_SIGNATURE, plain.signature]);
   const tlvSize = tlvs.reduce((n, [, v]) => n + v.length, 0);
   if (data.length + tlvSize >= raw.length)
     return { image: plain, compressed: false, compressedSize: data.length, originalSize: raw.length };
+  // The compressed payload follows the header space: erased bytes added by --pad-header, or zeros.
   const header = lzma2Header();
-  const payload = new Uint8Array(header.length + data.length);
-  payload.set(header);
-  payload.set(data, header.length);
-  let body: SignInput;
-  if (o.padHeader) body = { data: payload, ...(input.baseAddr === undefined ? {} : { baseAddr: input.baseAddr }) };
-  else {
-    const withHeader = new Uint8Array(o.headerSize + payload.length);
-    withHeader.set(payload, o.headerSize);
-    body = { data: withHeader, ...(input.baseAddr === undefined ? {} : { baseAddr: input.baseAddr }) };
-  }
+  const lead = o.padHeader ? 0 : o.headerSize;
+  const payload = new Uint8Array(lead + header.length + data.length);
+  payload.set(header, lead);
+  payload.set(data, lead + header.length);
+  const body: SignInput = { ...input, data: payload };
   // As imgtool: the compressed image is made without --test and --non-bootable.
   const image = signImageFile(body, {
     ...o,

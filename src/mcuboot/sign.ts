@@ -105,7 +105,7 @@ export interface SignedImage {
   readonly parts: readonly Uint8Array[];
   /** Total length of `parts`. */
   readonly size: number;
-  /** Address of `body[0]` for Intel HEX output (input base moved down by a padded header). */
+  /** Address of the first byte of `parts` for Intel HEX output (input base moved down by a padded header). */
   readonly baseAddr: number | undefined;
   readonly hashAlg: HashAlg;
   readonly digest: Uint8Array;
