@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, io, processIo } from './common.ts';
+import { runFip } from './fip.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
 import { extractPairs, signCommand } from './sign.ts';
@@ -34,6 +35,8 @@ export async function main(argv: readonly string[], sinks: CliIo = processIo): P
 }
 
 async function run(argv: readonly string[]): Promise<number> {
+  // Commands that mirror a C tool's own command line parse it themselves.
+  if (argv[0] === 'fip') return guard(() => runFip(argv.slice(1)));
   const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
   const { rest, pairs } = extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file']);
   const program = new Command('rse')
@@ -55,20 +58,34 @@ async function run(argv: readonly string[]): Promise<number> {
     cmd.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
     program.addCommand(cmd as unknown as Command);
   }
+  // Listed for help only: these verbs are dispatched before commander (see the top of run()).
+  program.command('fip').description('FIP create/update/remove/unpack/info, fiptool-compatible (rse fip help)');
   try {
     await program.parseAsync([...rest], { from: 'user' });
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      io.err(`rse: E_USAGE: ${e.message.replace(/^error: /, '')}\n`);
-      return 2;
-    }
-    if (e instanceof RseError) {
-      io.err(`rse: ${e.describe()}\n`);
-      return e.exitCode;
-    }
-    io.err(`rse: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 70;
+    return report(e);
   }
+}
+
+function guard(f: () => number): number {
+  try {
+    return f();
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    io.err(`rse: E_USAGE: ${e.message.replace(/^error: /, '')}\n`);
+    return 2;
+  }
+  if (e instanceof RseError) {
+    io.err(`rse: ${e.describe()}\n`);
+    return e.exitCode;
+  }
+  io.err(`rse: internal error: ${(e as Error).stack ?? String(e)}\n`);
+  return 70;
 }

@@ -42,6 +42,20 @@ export const ERROR_CODES = {
   E_NO_HASH: 'check',
   /** An encrypted image could not be decrypted with the given key. */
   E_DECRYPT: 'check',
+  /** The same identifier appears twice where it must be unique (FIP UUIDs, partition names). */
+  E_DUPLICATE: 'check',
+  /** A table has no terminator entry before the end of the input (FIP ToC). */
+  E_NO_TERMINATOR: 'check',
+  /** A CRC32 does not match the bytes it covers (GPT headers and entries, FWU metadata). */
+  E_CRC: 'check',
+  /** The named item (FIP entry, partition) is not there. */
+  E_NOT_FOUND: 'input',
+  /** Two placements claim the same bytes with different contents, or partitions overlap. */
+  E_OVERLAP: 'input',
+  /** The output exists and overwriting was not asked for. */
+  E_EXISTS: 'usage',
+  /** A description file (platform YAML) is malformed or inconsistent. */
+  E_CONFIG: 'input',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;
