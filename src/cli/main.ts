@@ -6,6 +6,7 @@ import { type CliIo, io, processIo } from './common.ts';
 import { runFip } from './fip.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
+import { runLayout } from './layout.ts';
 import { extractPairs, signCommand } from './sign.ts';
 
 function packageVersion(): string {
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[], sinks: CliIo = processIo): P
 async function run(argv: readonly string[]): Promise<number> {
   // Commands that mirror a C tool's own command line parse it themselves.
   if (argv[0] === 'fip') return guard(() => runFip(argv.slice(1)));
+  if (argv[0] === 'layout') return guard(() => runLayout(argv.slice(1)));
   const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
   const { rest, pairs } = extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file']);
   const program = new Command('rse')
@@ -60,6 +62,7 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   // Listed for help only: these verbs are dispatched before commander (see the top of run()).
   program.command('fip').description('FIP create/update/remove/unpack/info, fiptool-compatible (rse fip help)');
+  program.command('layout').description('place files at offsets in one image, srec_cat-compatible (rse layout --help)');
   try {
     await program.parseAsync([...rest], { from: 'user' });
     return 0;

@@ -1,0 +1,122 @@
+/**
+ * Placing inputs at addresses in one image, with srec_cat's `-Binary -offset` semantics: the
+ * output covers addresses 0 to the highest byte placed, holes are zero, two inputs may overlap
+ * only where they hold the same bytes (unless later inputs are allowed to win), and nothing is
+ * produced when they conflict.
+ * @module
+ */
+import { RseError } from '../lib/errors.ts';
+
+/** Largest image we lay out in memory. */
+export const LAYOUT_MAX_SIZE = 0x7fff_ffff;
+
+export interface Placement {
+  /** Names the input in messages and the manifest. */
+  readonly name: string;
+  readonly data: Uint8Array;
+  /** Address of the first byte. */
+  readonly offset: number;
+}
+
+export interface Fill {
+  readonly value: number;
+  /** Half-open address range whose holes are filled. */
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface LayoutOptions {
+  /** srec_cat `-multiple`: a later input overwrites an earlier one instead of conflicting. */
+  readonly multiple?: boolean;
+  /** srec_cat `-fill`: holes in these ranges take the value instead of zero. */
+  readonly fills?: readonly Fill[];
+  /** Pad with zeros to exactly this size (the ROM recipes' `truncate --size`); larger content is an error. */
+  readonly size?: number;
+}
+
+export interface LayoutResult {
+  readonly bytes: Uint8Array;
+  /** Overlaps with identical bytes (srec_cat warns about each byte). */
+  readonly redundant: readonly { readonly name: string; readonly other: string; readonly offset: number; readonly length: number }[];
+}
+
+const hex8 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
+
+/** Lays the placements out; throws E_OVERLAP (naming both inputs and the first differing byte) on a conflict. */
+export function layout(placements: readonly Placement[], options: LayoutOptions = {}): LayoutResult {
+  let end = 0;
+  placements.forEach((p, i) => {
+    if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
+      throw new RseError('E_ARGUMENT', `${p.name}: address ${p.offset} is negative`, { field: `placement[${i}].offset` });
+    }
+    if (p.data.length > 0) end = Math.max(end, p.offset + p.data.length);
+  });
+  for (const f of options.fills ?? []) {
+    if (f.from < 0 || f.to < f.from || f.value < 0 || f.value > 255)
+      throw new RseError('E_ARGUMENT', `bad fill range ${f.from}..${f.to}`, { field: 'fill' });
+    if (f.to > f.from) end = Math.max(end, f.to);
+  }
+  if (options.size !== undefined) {
+    if (end > options.size) {
+      const last = placements.reduce<Placement | undefined>(
+        (a, p) => (a === undefined || p.offset + p.data.length > a.offset + a.data.length ? p : a),
+        undefined,
+      );
+      throw new RseError(
+        'E_SIZE',
+        `the content ends at ${hex8(end)}${last ? ` (${last.name})` : ''}, beyond the ${hex8(options.size)}-byte image size`,
+        {
+          field: 'size',
+        },
+      );
+    }
+    end = options.size;
+  }
+  if (end > LAYOUT_MAX_SIZE)
+    throw new RseError('E_SIZE', `the image would be ${end} bytes, more than ${LAYOUT_MAX_SIZE}`, { field: 'size' });
+
+  // Conflicts: compare every pair of placements whose ranges intersect (sweep in address order).
+  const redundant: { name: string; other: string; offset: number; length: number }[] = [];
+  if (options.multiple !== true) {
+    const order = placements
+      .map((p, i) => ({ p, i }))
+      .filter(({ p }) => p.data.length > 0)
+      .sort((a, b) => a.p.offset - b.p.offset || a.i - b.i);
+    const active: { p: Placement; i: number }[] = [];
+    for (const cur of order) {
+      for (let k = active.length - 1; k >= 0; k--) {
+        const prev = active[k] as { p: Placement; i: number };
+        if (prev.p.offset + prev.p.data.length <= cur.p.offset) active.splice(k, 1);
+      }
+      for (const prev of active) {
+        const [first, second] = prev.i < cur.i ? [prev.p, cur.p] : [cur.p, prev.p];
+        const lo = Math.max(first.offset, second.offset);
+        const hi = Math.min(first.offset + first.data.length, second.offset + second.data.length);
+        for (let a = lo; a < hi; a++) {
+          const x = first.data[a - first.offset] as number;
+          const y = second.data[a - second.offset] as number;
+          if (x !== y) {
+            throw new RseError(
+              'E_OVERLAP',
+              `${second.name}: multiple ${hex8(a)} values (previous = 0x${x.toString(16).toUpperCase().padStart(2, '0')} from ${first.name}, this one = 0x${y.toString(16).toUpperCase().padStart(2, '0')})`,
+              { field: second.name, offset: a },
+            );
+          }
+        }
+        if (hi > lo) redundant.push({ name: second.name, other: first.name, offset: lo, length: hi - lo });
+      }
+      active.push(cur);
+    }
+  }
+
+  const out = new Uint8Array(end);
+  if (options.fills !== undefined && options.fills.length > 0) {
+    const covered = new Uint8Array(end);
+    for (const p of placements) covered.fill(1, p.offset, p.offset + p.data.length);
+    for (const f of options.fills) {
+      for (let a = f.from; a < Math.min(f.to, end); a++) if (covered[a] === 0) out[a] = f.value;
+    }
+  }
+  for (const p of placements) if (p.data.length > 0) out.set(p.data.subarray(0, Math.min(p.data.length, end - p.offset)), p.offset);
+  return { bytes: out, redundant };
+}
