@@ -73,3 +73,6 @@ export const io: CliIo = { out: (d) => processIo.out(d), err: (d) => processIo.e
 export function printJson(value: unknown): void {
   io.out(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** Exit status a command that printed its own report asks for (e.g. 1 = problems found). */
+export const cliStatus = { code: 0 };

@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
-import { type CliIo, io, processIo } from './common.ts';
+import { type CliIo, cliStatus, io, processIo } from './common.ts';
 import { runFip } from './fip.ts';
+import { fwuCommand, gptCommand } from './gpt.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
 import { runLayout } from './layout.ts';
@@ -56,16 +57,23 @@ async function run(argv: readonly string[]): Promise<number> {
     getpubCommand(),
     getpubhashCommand(),
     keyinfoCommand(),
+    gptCommand(),
+    fwuCommand(),
   ]) {
-    cmd.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
+    const configure = (c: Command): void => {
+      c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
+      for (const sub of c.commands) configure(sub as Command);
+    };
+    configure(cmd as unknown as Command);
     program.addCommand(cmd as unknown as Command);
   }
   // Listed for help only: these verbs are dispatched before commander (see the top of run()).
   program.command('fip').description('FIP create/update/remove/unpack/info, fiptool-compatible (rse fip help)');
   program.command('layout').description('place files at offsets in one image, srec_cat-compatible (rse layout --help)');
   try {
+    cliStatus.code = 0;
     await program.parseAsync([...rest], { from: 'user' });
-    return 0;
+    return cliStatus.code;
   } catch (e) {
     return report(e);
   }
