@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,17 @@ function timeRun(cmd: string, args: readonly string[]): number {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
   return ms;
+}
+
+/** The same bytes for the same name (copies of one image must agree where they are placed). */
+const fixed = new Map<string, Uint8Array>();
+function randomFor(name: string, size: number): Uint8Array {
+  let b = fixed.get(name);
+  if (b === undefined) {
+    b = randomBytes(size);
+    fixed.set(name, b);
+  }
+  return b;
 }
 
 const median = (xs: number[]): number => {
@@ -82,6 +93,91 @@ for (const [label, input, slot, runs] of [
   }
 }
 
+// Flash tools: FIP packing against Debian's fiptool, placement against srec_cat.
+interface ToolRow {
+  readonly what: string;
+  readonly ref: string;
+  readonly rseMs: number;
+  readonly refMs: number | undefined;
+  readonly target?: number;
+}
+const toolRows: ToolRow[] = [];
+function compareTool(
+  what: string,
+  ref: string,
+  rseArgs: string[],
+  refArgs: string[],
+  outputs: string[],
+  runs: number,
+  target?: number,
+): void {
+  const refBin = which(ref);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  // Outputs are removed before each timed run, so no run pays for freeing the previous one's blocks.
+  const clean = (): void => {
+    for (const f of outputs) rmSync(f, { force: true });
+  };
+  for (let i = 0; i < runs; i++) {
+    const [c, a] = rse(rseArgs);
+    clean();
+    ours.push(timeRun(c, a));
+    if (refBin !== undefined) theirs.push(timeRun(refBin, refArgs));
+  }
+  toolRows.push({
+    what,
+    ref,
+    rseMs: median(ours),
+    refMs: theirs.length > 0 ? median(theirs) : undefined,
+    ...(target === undefined ? {} : { target }),
+  });
+}
+const fipImages = ['tb-fw', 'soc-fw', 'nt-fw', 'tos-fw'].flatMap((name, i) => {
+  const f = join(work, `fip${i}.bin`);
+  writeFileSync(f, randomBytes(16 * 1024 * 1024));
+  return [`--${name}`, f];
+});
+const [rFip, fFip] = [join(work, 'r.fip'), join(work, 'f.fip')];
+compareTool(
+  'fip create 4x16 MiB',
+  'fiptool',
+  ['fip', 'create', '--align', '8192', ...fipImages, rFip],
+  ['create', '--align', '8192', ...fipImages, fFip],
+  [rFip, fFip],
+  9,
+  1.5,
+);
+const [cmpA, cmpB] = [readFileSync(rFip), which('fiptool') === undefined ? readFileSync(rFip) : readFileSync(fFip)];
+if (!cmpA.equals(cmpB)) throw new Error('rse fip and fiptool made different FIPs');
+compareTool('fip info 4x16 MiB', 'fiptool', ['fip', 'info', rFip], ['info', rFip], [], 9);
+const flashParts: [string, number, number][] = [
+  ['bl2', 0x11170, 0x0],
+  ['bl2', 0x11170, 0x20000],
+  ['s_ns', 300000, 0x40000],
+  ['s_ns', 300000, 0x140000],
+  ['ap', 40000, 0x240000],
+  ['scp', 30000, 0x2c0000],
+  ['ap', 40000, 0x340000],
+  ['scp', 30000, 0x3c0000],
+];
+const srecArgs: string[] = [];
+for (const [name, size, off] of flashParts) {
+  const f = join(work, `${name}.bin`);
+  writeFileSync(f, randomFor(name, size));
+  srecArgs.push(f, '-Binary', '-offset', `0x${off.toString(16)}`);
+}
+const [rFlash, sFlash] = [join(work, 'r-flash.bin'), join(work, 's-flash.bin')];
+compareTool(
+  'layout RSS flash (3.8 MiB)',
+  'srec_cat',
+  ['layout', ...srecArgs, '-o', rFlash, '-Binary'],
+  [...srecArgs, '-o', sFlash, '-Binary'],
+  [rFlash, sFlash],
+  9,
+);
+if (which('srec_cat') !== undefined && !readFileSync(rFlash).equals(readFileSync(sFlash)))
+  throw new Error('rse layout and srec_cat made different images');
+
 // The floor: a bare Node process that initialises OpenSSL and hashes 1 byte.
 const floorRuns: number[] = [];
 for (let i = 0; i < 9; i++)
@@ -116,6 +212,17 @@ for (const r of rows) {
   process.stdout.write(
     `${r.what.padEnd(26)}${fmt(r.rseMs)} ${r.refMs === undefined ? '       -' : fmt(r.refMs)}  ${ratio}${target === undefined ? '' : ` (<= ${target})`}\n`,
   );
+}
+process.stdout.write(`\n${'case'.padEnd(30)}${'rse ms'.padStart(8)}${'ref ms'.padStart(9)}  ratio (target)  reference\n`);
+for (const r of toolRows) {
+  const ratio = r.refMs === undefined ? '     -' : (r.rseMs / r.refMs).toFixed(2).padStart(6);
+  process.stdout.write(
+    `${r.what.padEnd(30)}${fmt(r.rseMs)} ${r.refMs === undefined ? '       -' : fmt(r.refMs)}  ${ratio}${r.target === undefined ? '         ' : ` (<= ${r.target})`}  ${r.refMs === undefined ? `${r.ref} not found` : r.ref}\n`,
+  );
+}
+const fipRow = toolRows.find((r) => r.what.startsWith('fip create'));
+if (fipRow?.refMs !== undefined) {
+  process.stdout.write(`(the bare-node floor alone is ${(floorMs / fipRow.refMs).toFixed(2)}x fiptool's whole 4x16 MiB create)\n`);
 }
 const ed1k = rows.find((r) => r.what === 'sign ed25519 1 KiB');
 process.stdout.write(

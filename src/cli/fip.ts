@@ -4,7 +4,7 @@
  * is a clean error (fiptool aborts).
  * @module
  */
-import { accessSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { hash } from '../crypto/index.ts';
 import { type FipImage, fipUuidFromString, fipUuidToString, packFip, parseFip, platTocFlags } from '../fip/fip.ts';
@@ -33,7 +33,7 @@ interface Desc {
   readonly cmdline: string;
   action: Action;
   arg: string | undefined;
-  image: { data: Uint8Array; flags: bigint; offset?: number } | undefined;
+  image: { data: Uint8Array; flags: bigint; offset?: number; size?: number } | undefined;
 }
 
 const STRERROR: Record<string, string> = {
@@ -124,17 +124,32 @@ class Fiptool {
     return opts;
   }
 
-  readFip(path: string): { flags: bigint; serial: number } {
+  /** Parses the FIP at `path`; with `tocOnly`, reads just its start (enough for `info`). */
+  readFip(path: string, tocOnly = false): { flags: bigint; serial: number } {
     let bytes: Uint8Array;
+    let length: number;
     try {
-      bytes = new Uint8Array(readFileSync(path));
+      if (tocOnly) {
+        const fd = openSync(path, 'r');
+        try {
+          length = fstatSync(fd).size;
+          bytes = new Uint8Array(Math.min(length, 64 * 1024));
+          readSync(fd, bytes, 0, bytes.length, 0);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        bytes = new Uint8Array(readFileSync(path));
+        length = bytes.length;
+      }
     } catch (e) {
       this.errx(`fopen ${path}: ${strerror(e)}`, 'E_IO');
     }
     let fip: ReturnType<typeof parseFip>;
     try {
-      fip = parseFip(bytes, path);
+      fip = parseFip(bytes, path, length);
     } catch (e) {
+      if (e instanceof RseError && e.field === 'head') return this.readFip(path, false);
       if (e instanceof RseError) this.rseErr(e);
       throw e;
     }
@@ -145,7 +160,7 @@ class Fiptool {
         d.action = 'unpack';
         d.arg = `${d.key}.bin`;
       }
-      d.image = { data: entry.data, flags: entry.flags, offset: entry.offset };
+      d.image = { data: entry.data, flags: entry.flags, offset: entry.offset, size: entry.size };
     }
     return { flags: fip.flags, serial: fip.serialNumber };
   }
@@ -184,7 +199,7 @@ class Fiptool {
     this.debug(`Metadata size: ${packed.metadataSize} bytes`);
     this.debug(`Payload size: ${packed.payloadSize} bytes`);
     try {
-      writeFileAtomic(path, packed.bytes, { durable: false });
+      writeFileAtomic(path, packed.parts, { durable: false });
     } catch (e) {
       const cause = e instanceof RseError ? (e.cause as unknown) : e;
       this.errx(`fopen ${path}: ${strerror(cause)}`, 'E_IO');
@@ -324,7 +339,8 @@ class Fiptool {
   info(args: readonly string[], json: boolean): number {
     if (args.length !== 1) this.infoUsage(1);
     const path = args[0] as string;
-    const { flags, serial } = this.readFip(path);
+    // The listing needs only the ToC; hashes (--verbose, --json) need the images.
+    const { flags, serial } = this.readFip(path, !this.verbose && !json);
     const hex = (n: number | bigint): string => `0x${n.toString(16).toUpperCase()}`;
     this.debug(`toc_header[name]: 0xAA640001`);
     this.debug(`toc_header[serial_number]: ${hex(serial)}`);
@@ -348,7 +364,7 @@ class Fiptool {
       return 0;
     }
     for (const { d, image } of listed) {
-      const line = `${d.name}: offset=${hex(image.offset ?? 0)}, size=${hex(image.data.length)}, cmdline="--${d.cmdline}"`;
+      const line = `${d.name}: offset=${hex(image.offset ?? 0)}, size=${hex(image.size ?? image.data.length)}, cmdline="--${d.cmdline}"`;
       this.out(this.verbose ? `${line}, sha256=${sha(image.data)}\n` : `${line}\n`);
     }
     return 0;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+/** Entry point of the `rse` binary. @module */
 import { main } from './main.ts';
 
 // A closed pipe (`rse gpt list disk.bin | head`) ends the output quietly, as C tools do.

@@ -58,13 +58,14 @@ const isNullUuid = (b: Uint8Array, at: number): boolean => {
 };
 
 /**
- * Parses a FIP the way fiptool does: header name checked (serial and flags are not), entries
+ * Parses a FIP the way fiptool does (`bytes` may be just the start of a `fileLength`-byte file
+ * when only the ToC is needed: entry data views then stop at the bytes given): header name checked (serial and flags are not), entries
  * walked while a whole entry fits, each entry must lie inside the file, a null UUID must end
  * the ToC. Overlapping entries, size-0 entries and any terminator offset are accepted, as in
  * fiptool. `source` names the input in messages (fiptool prints the path).
  */
-export function parseFip(bytes: Uint8Array, source = 'input'): Fip {
-  if (bytes.length < FIP_HEADER_SIZE) {
+export function parseFip(bytes: Uint8Array, source = 'input', fileLength = bytes.length): Fip {
+  if (fileLength < FIP_HEADER_SIZE) {
     throw new RseError('E_TRUNCATED', `FIP ${source} is truncated`, { field: 'toc_header', offset: 0 });
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -76,10 +77,16 @@ export function parseFip(bytes: Uint8Array, source = 'input'): Fip {
   const flags = dv.getBigUint64(8, true);
   const entries: FipEntry[] = [];
   const seen = new Map<string, number>();
-  const fileSize = BigInt(bytes.length);
+  const fileSize = BigInt(fileLength);
   let at = FIP_HEADER_SIZE;
   let index = 0;
-  while (at + FIP_ENTRY_SIZE <= bytes.length) {
+  while (at + FIP_ENTRY_SIZE <= fileLength) {
+    if (at + FIP_ENTRY_SIZE > bytes.length) {
+      throw new RseError('E_TRUNCATED', `FIP ${source}: the ToC runs past the ${bytes.length} bytes read`, {
+        field: 'head',
+        offset: bytes.length,
+      });
+    }
     if (isNullUuid(bytes, at)) {
       return { name, serialNumber, flags, entries, terminator: { at, offset: dv.getBigUint64(at + 16, true) } };
     }
@@ -131,7 +138,10 @@ export interface PackOptions {
 }
 
 export interface PackedFip {
-  readonly bytes: Uint8Array;
+  /** The FIP as consecutive pieces (ToC area, zero gaps, the images themselves, uncopied). */
+  readonly parts: readonly Uint8Array[];
+  /** Total length (= the terminator's offset). */
+  readonly size: number;
   /** Bytes of header + ToC area (fiptool's "Metadata size"). */
   readonly metadataSize: number;
   /** Sum of the image sizes (fiptool's "Payload size"). */
@@ -139,11 +149,22 @@ export interface PackedFip {
   readonly entries: readonly { readonly uuid: Uint8Array; readonly offset: number; readonly size: number }[];
 }
 
+/** The packed FIP as one buffer. */
+export function fipBytes(p: PackedFip): Uint8Array {
+  const out = new Uint8Array(p.size);
+  let at = 0;
+  for (const part of p.parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /**
  * Packs images in the order given, exactly as fiptool's `pack_images`: the ToC area has a slot
  * for every image (a zero-length one gets no entry, but its slot stays reserved), each image
  * starts at the next multiple of `align`, and the file is padded with zeros to the aligned end,
- * which the terminator records.
+ * which the terminator records. The result references the image bytes rather than copying them.
  */
 export function packFip(images: readonly FipImage[], options: PackOptions = {}): PackedFip {
   const align = options.align ?? 1;
@@ -166,22 +187,30 @@ export function packFip(images: readonly FipImage[], options: PackOptions = {}):
   if (total > FIP_MAX_SIZE) {
     throw new RseError('E_SIZE', `the FIP would be ${total} bytes, more than the ${FIP_MAX_SIZE} this tool builds`, { field: 'size' });
   }
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
+  const toc = new Uint8Array(metadataSize);
+  const dv = new DataView(toc.buffer);
   dv.setUint32(0, FIP_TOC_NAME, true);
   dv.setUint32(4, FIP_SERIAL_NUMBER, true);
   dv.setBigUint64(8, BigInt.asUintN(64, options.flags ?? 0n), true);
   let at = FIP_HEADER_SIZE;
   for (const p of placed) {
-    out.set(p.uuid.subarray(0, 16), at);
+    toc.set(p.uuid.subarray(0, 16), at);
     dv.setBigUint64(at + 16, BigInt(p.offset), true);
     dv.setBigUint64(at + 24, BigInt(p.size), true);
     dv.setBigUint64(at + 32, BigInt.asUintN(64, p.flags), true);
-    out.set(p.data, p.offset);
     at += FIP_ENTRY_SIZE;
   }
   dv.setBigUint64(at + 16, BigInt(total), true);
-  return { bytes: out, metadataSize, payloadSize, entries: placed.map(({ uuid, offset, size }) => ({ uuid, offset, size })) };
+  const zeros = new Uint8Array(Math.min(align, total));
+  const parts: Uint8Array[] = [toc];
+  let end = metadataSize;
+  for (const p of placed) {
+    if (p.offset > end) parts.push(zeros.subarray(0, p.offset - end));
+    parts.push(p.data);
+    end = p.offset + p.size;
+  }
+  if (total > end) parts.push(zeros.subarray(0, total - end));
+  return { parts, size: total, metadataSize, payloadSize, entries: placed.map(({ uuid, offset, size }) => ({ uuid, offset, size })) };
 }
 
 /** Platform ToC flags: bits 32..47 of the header flags. */
