@@ -4,6 +4,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
 import { runFip } from './fip.ts';
+import { flashCommand } from './flash.ts';
 import { fwuCommand, gptCommand } from './gpt.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
@@ -59,6 +60,7 @@ async function run(argv: readonly string[]): Promise<number> {
     keyinfoCommand(),
     gptCommand(),
     fwuCommand(),
+    flashCommand(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

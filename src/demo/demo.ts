@@ -3,9 +3,10 @@
  * verify it, show its layout, and show a tampered copy being rejected. It grows with every
  * capability rsekit gains.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../cli/main.ts';
 import { FIRST_HOST_IMAGE_LOAD_ADDR, HOST_IMAGE_SIGN_FLAGS, HOST_IMAGE_SLOT_SIZE } from '../profiles/rse-2.1.ts';
 
@@ -60,5 +61,41 @@ await step(
   ['verify', '-k', f('root-EC-P256.pem'), f('bl32_tampered.bin')],
   1,
 );
+
+// The rse-2.1 example platform: signed images, FIP, GPT host flash with A/B banks, ROM.
+const examples = ['../../examples', '../../../examples']
+  .map((r) => fileURLToPath(new URL(r, import.meta.url)))
+  .find((p) => existsSync(join(p, 'rse-2.1')));
+if (examples === undefined) {
+  process.stdout.write('demo failed: examples/ not found\n');
+  process.exit(1);
+}
+await step('Build the rse-2.1 example platform: images, FIP, GPT host flash with FIP_A/FIP_B and FWU metadata, ROM', [
+  'flash',
+  'build',
+  join(examples, 'rse-2.1/platform.yaml'),
+  '-o',
+  f('flash'),
+]);
+await step('The FIP, as fiptool lists it', ['fip', 'info', f('flash/fip.bin')]);
+await step('The host flash, as sgdisk -p lists it', ['gpt', 'list', f('flash/host_flash.bin')]);
+await step('The A/B metadata TF-A BL2 reads', ['fwu', 'info', f('flash/host_flash.bin')]);
+await step('Switch the active bank to FIP_B (what an FWU agent does after an update)', [
+  'fwu',
+  'switch',
+  f('flash/host_flash.bin'),
+  '--to',
+  '1',
+]);
+await step('Patch a new FIP into both banks at once (size-checked, all or nothing)', [
+  'gpt',
+  'write',
+  f('flash/host_flash.bin'),
+  f('flash/fip.bin'),
+  '--name',
+  'FIP_A',
+  '--name',
+  'FIP_B',
+]);
 
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

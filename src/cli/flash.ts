@@ -1,0 +1,88 @@
+/** `rse flash build PLATFORM.yaml`. @module */
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { Command } from '@commander-js/extra-typings';
+import { parse as parseYaml } from 'yaml';
+import { buildFlash } from '../flash/build.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
+import { io, printJson, readInput, readKey } from './common.ts';
+
+export const FLASH_EXAMPLE = `platform: rse-2.1                # or rss-1.7 (FIP names rss-*)
+atu: { host-window-base: 0x70000000, host-window-size: 0x1000000 }
+images:                          # imgtool parameters, kebab-case
+  - { name: bl2, input: bl2.bin, key: root-EC-P256.pem, version: 1.0.0, header-size: 0x1000,
+      pad-header: true, slot-size: 0x20000, security-counter: 1, boot-record: BL2 }
+  - { name: tb_fw, input: tb_fw.bin }          # no key: placed as is
+fip: { align: 8192, entries: { rse-bl2: bl2, tb-fw: tb_fw } }
+host-flash:                      # type raw: size + placements, like rom
+  type: gpt
+  size: 4M
+  alignment: 16
+  disk-guid: 0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0
+  partitions:
+    - { name: FIP_A, type: fip, size: 1M, fip: true }
+    - { name: FIP_B, type: fip, size: 1M, fip: true }
+    - { name: FWU-Metadata, type: fwu-metadata, size: 4K, fwu-metadata: true }
+    - { name: Bkup-FWU-Metadata, type: fwu-metadata, size: 4K, fwu-metadata: true }
+  fwu: { active: 0, banks: [FIP_A, FIP_B] }
+rom: { size: 0x20000, placements: [ { file: bl1_1.bin, offset: 0 }, { file: rom_dma_ics.bin, offset: 0x1F000 } ] }
+`;
+
+export function flashCommand() {
+  const cmd = new Command('flash').summary('build a platform: signed images, FIP, host flash (raw or GPT) and ROM');
+  const build = new Command('build')
+    .summary('build rom.bin, host_flash.bin and manifest.json from a platform description')
+    .description(
+      'Build everything a platform YAML describes: sign the images (imgtool parameters), pack the\n' +
+        'FIP (fiptool rules), lay out the host flash (raw placements, or a GPT with FIP_A/FIP_B and\n' +
+        'FWU metadata) and the ROM (srec_cat rules), then write them with a JSON manifest giving each\n' +
+        "image's offset, size, version and hashes. Paths in the YAML are relative to it. Any mismatch\n" +
+        '(image larger than its slot, load address outside the ATU host window, FIP larger than its\n' +
+        'partition, overlapping placements) stops the build with the field at fault; nothing is written.\n\n' +
+        `Example:\n${FLASH_EXAMPLE}`,
+    )
+    .argument('<platform.yaml>')
+    .option('-o, --output <dir>', 'output directory (default: build/ beside the YAML)')
+    .option('--json', 'print the manifest as JSON')
+    .action((file, o) => {
+      const text = Buffer.from(readInput(file, 'platform description')).toString('utf8');
+      let description: unknown;
+      try {
+        description = parseYaml(text);
+      } catch (e) {
+        throw new RseError('E_CONFIG', `${file}: ${(e as Error).message.split('\n')[0]}`, { field: file });
+      }
+      const base = dirname(resolve(file));
+      const at = (p: string): string => (isAbsolute(p) ? p : join(base, p));
+      const result = buildFlash(description, {
+        readFile: (p) => readInput(at(p)),
+        readKey: (p) => readKey(at(p)),
+      });
+      const out = o.output ?? join(base, 'build');
+      mkdirSync(join(out, 'images'), { recursive: true });
+      const written: string[] = [];
+      const put = (name: string, data: Uint8Array | string): void => {
+        writeFileAtomic(join(out, name), data, { durable: false });
+        written.push(name);
+      };
+      for (const img of result.images) if (img.kind === 'signed') put(join('images', `${img.name}_signed.bin`), img.bytes);
+      if (result.fip) put('fip.bin', result.fip);
+      if (result.hostFlash) put('host_flash.bin', result.hostFlash);
+      if (result.rom) put('rom.bin', result.rom);
+      put('manifest.json', `${JSON.stringify(result.manifest, null, 2)}\n`);
+      if (o.json === true) {
+        printJson(result.manifest);
+        return;
+      }
+      io.out(`Built platform ${result.platform} into ${out}\n`);
+      for (const w of written) io.out(`  ${w}\n`);
+      const m = result.manifest as { images: { name: string; kind: string; size: number; version?: string; imageHash?: string }[] };
+      for (const i of m.images)
+        io.out(
+          `  image ${i.name}: ${i.kind}, ${i.size} bytes${i.version ? `, v${i.version}` : ''}${i.imageHash ? `, hash ${i.imageHash.slice(0, 16)}...` : ''}\n`,
+        );
+    });
+  cmd.addCommand(build as unknown as Command);
+  return cmd;
+}

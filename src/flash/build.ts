@@ -1,0 +1,411 @@
+/**
+ * `rse flash build`: one platform description (images with their signing parameters, the FIP,
+ * a raw or GPT host-flash layout and the ROM) becomes `rom.bin`, `host_flash.bin`, the signed
+ * images, the FIP and a JSON manifest. Every mismatch is a typed error naming the field:
+ * an image larger than its slot, a load address outside the ATU host window, a FIP larger than
+ * its partition, overlapping placements.
+ * @module
+ */
+import { type AsymKey, hash } from '../crypto/index.ts';
+import { type FipImage, fipBytes, fipUuidFromString, fipUuidToString, packFip } from '../fip/fip.ts';
+import { type FipNaming, fipTable } from '../fip/table.ts';
+import { encodeFwuMetadata } from '../gpt/fwu.ts';
+import { type GptLayout, partitionBytes, planGpt, writeGpt } from '../gpt/gpt.ts';
+import { layout, type Placement } from '../layout/layout.ts';
+import { concatBytes } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
+import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
+import { formatVersion, parseVersion } from '../mcuboot/version.ts';
+
+/** How the build reaches the outside world (files relative to the description, keys). */
+export interface BuildIo {
+  readFile(path: string): Uint8Array;
+  readKey(path: string): AsymKey;
+}
+
+export interface BuiltImage {
+  readonly name: string;
+  readonly kind: 'signed' | 'raw';
+  readonly bytes: Uint8Array;
+  readonly version?: string;
+  readonly loadAddress?: number;
+  readonly slotSize?: number;
+  readonly securityCounter?: number;
+  readonly bootRecord?: string;
+  /** The MCUboot image hash (what BL2 measures), for signed images. */
+  readonly imageHash?: string;
+  readonly hashAlg?: string;
+}
+
+export interface BuildResult {
+  readonly platform: string;
+  readonly images: readonly BuiltImage[];
+  readonly fip?: Uint8Array;
+  readonly hostFlash?: Uint8Array;
+  readonly rom?: Uint8Array;
+  readonly manifest: Record<string, unknown>;
+}
+
+type Obj = Record<string, unknown>;
+
+const cfgError = (path: string, msg: string): RseError => new RseError('E_CONFIG', `${path}: ${msg}`, { field: path });
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw cfgError(path, 'expected a mapping');
+  return v as Obj;
+}
+function list(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) throw cfgError(path, 'expected a list');
+  return v;
+}
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v === '') throw cfgError(path, 'expected a non-empty string');
+  return v;
+}
+/** A number: YAML integer, or a string in decimal / 0x hex / with K, M, G (binary units). */
+function num(v: unknown, path: string): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'string') {
+    const m = /^(0x[0-9a-f_]+|[0-9_]+)\s*([KMG]?)(i?B)?$/i.exec(v.trim());
+    if (m !== null) {
+      const n = Number((m[1] as string).replaceAll('_', '')) * 1024 ** ' KMG'.indexOf(((m[2] as string) || ' ').toUpperCase());
+      if (Number.isSafeInteger(n)) return n;
+    }
+  }
+  throw cfgError(path, `expected a non-negative integer (decimal, 0x hex, or with K/M/G), got ${JSON.stringify(v)}`);
+}
+const opt = <T>(o: Obj, key: string, f: (v: unknown, p: string) => T, path: string): T | undefined =>
+  o[key] === undefined ? undefined : f(o[key], `${path}.${key}`);
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') throw cfgError(path, 'expected true or false');
+  return v;
+}
+function known(o: Obj, keys: readonly string[], path: string): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw cfgError(`${path}.${k}`, `unknown key (known: ${keys.join(', ')})`);
+}
+const hex = (n: number): string => `0x${n.toString(16).toUpperCase()}`;
+const sha256 = (b: Uint8Array): string => toHex(hash('sha256', b));
+
+const IMAGE_KEYS = [
+  'name',
+  'input',
+  'signed',
+  'key',
+  'version',
+  'header-size',
+  'pad-header',
+  'slot-size',
+  'pad',
+  'align',
+  'max-align',
+  'load-address',
+  'security-counter',
+  'boot-record',
+  'public-key-format',
+  'confirm',
+  'erased-val',
+] as const;
+
+function buildImage(c: Obj, path: string, io: BuildIo, atu: { base: number; size: number } | undefined): BuiltImage {
+  known(c, IMAGE_KEYS, path);
+  const name = str(c.name, `${path}.name`);
+  if (c.signed !== undefined) return { name, kind: 'raw', bytes: io.readFile(str(c.signed, `${path}.signed`)) };
+  const data = io.readFile(str(c.input, `${path}.input`));
+  if (c.key === undefined) return { name, kind: 'raw', bytes: data };
+  const key = io.readKey(str(c.key, `${path}.key`));
+  const slotSize = num(c['slot-size'], `${path}.slot-size`);
+  const loadAddress = opt(c, 'load-address', num, path);
+  if (loadAddress !== undefined && atu !== undefined && (loadAddress < atu.base || loadAddress + slotSize > atu.base + atu.size)) {
+    throw cfgError(
+      `${path}.load-address`,
+      `image ${name} loads at ${hex(loadAddress)}..${hex(loadAddress + slotSize)}, outside the ATU host window ${hex(atu.base)}..${hex(atu.base + atu.size)}`,
+    );
+  }
+  const version = parseVersion(String(c.version ?? '0.0.0'), `${path}.version`);
+  const sc = c['security-counter'];
+  const securityCounter = sc === undefined ? undefined : sc === 'auto' ? ('auto' as const) : num(sc, `${path}.security-counter`);
+  const bootRecord = opt(c, 'boot-record', str, path);
+  const erased = opt(c, 'erased-val', num, path);
+  if (erased !== undefined && erased !== 0 && erased !== 0xff) throw cfgError(`${path}.erased-val`, 'must be 0 or 0xff');
+  const pkf = opt(c, 'public-key-format', str, path);
+  if (pkf !== undefined && pkf !== 'hash' && pkf !== 'full') throw cfgError(`${path}.public-key-format`, 'must be hash or full');
+  let signed: ReturnType<typeof signImageFile>;
+  try {
+    signed = signImageFile(
+      { data },
+      {
+        key,
+        version,
+        headerSize: num(c['header-size'] ?? 0x400, `${path}.header-size`),
+        padHeader: opt(c, 'pad-header', bool, path) ?? false,
+        slotSize,
+        pad: opt(c, 'pad', bool, path) ?? true,
+        confirm: opt(c, 'confirm', bool, path) ?? false,
+        align: opt(c, 'align', num, path) ?? 1,
+        ...(c['max-align'] === undefined ? {} : { maxAlign: num(c['max-align'], `${path}.max-align`) }),
+        ...(loadAddress === undefined ? {} : { loadAddr: loadAddress }),
+        ...(securityCounter === undefined ? {} : { securityCounter }),
+        ...(bootRecord === undefined ? {} : { bootRecord }),
+        ...(erased === undefined ? {} : { erasedVal: erased as 0 | 0xff }),
+        ...(pkf === undefined ? {} : { publicKeyFormat: pkf }),
+      },
+    );
+  } catch (e) {
+    if (e instanceof RseError)
+      throw new RseError(e.code, `image ${name}: ${e.message}`, { field: `${path}${e.field ? `.${e.field}` : ''}` });
+    throw e;
+  }
+  const bytes = concatBytes(imageFileParts(signed));
+  return {
+    name,
+    kind: 'signed',
+    bytes,
+    version: formatVersion(version),
+    ...(loadAddress === undefined ? {} : { loadAddress }),
+    slotSize,
+    ...(typeof securityCounter === 'number' ? { securityCounter } : {}),
+    ...(bootRecord === undefined ? {} : { bootRecord }),
+    imageHash: toHex(signed.digest),
+    hashAlg: signed.hashAlg,
+  };
+}
+
+/** Resolves `image: NAME`, `file: PATH` or `fip: true` of a placement or partition content. */
+function contentOf(
+  c: Obj,
+  path: string,
+  images: Map<string, BuiltImage>,
+  io: BuildIo,
+  fip: Uint8Array | undefined,
+): { what: string; bytes: Uint8Array } {
+  if (c.image !== undefined) {
+    const n = str(c.image, `${path}.image`);
+    const img = images.get(n);
+    if (img === undefined) throw cfgError(`${path}.image`, `no image named ${n} (images: ${[...images.keys()].join(', ')})`);
+    return { what: `image ${n}`, bytes: img.bytes };
+  }
+  if (c.file !== undefined) {
+    const f = str(c.file, `${path}.file`);
+    return { what: `file ${f}`, bytes: io.readFile(f) };
+  }
+  if (c.fip === true) {
+    if (fip === undefined) throw cfgError(path, 'places the FIP, but the description has no fip section');
+    return { what: 'fip', bytes: fip };
+  }
+  throw cfgError(path, 'needs one of image: NAME, file: PATH or fip: true');
+}
+
+function place(section: Obj, path: string, images: Map<string, BuiltImage>, io: BuildIo, fip: Uint8Array | undefined) {
+  const placements: Placement[] = [];
+  const rows: { what: string; offset: number; size: number; sha256: string }[] = [];
+  list(section.placements, `${path}.placements`).forEach((p, i) => {
+    const pp = `${path}.placements[${i}]`;
+    const po = obj(p, pp);
+    known(po, ['image', 'file', 'fip', 'offset'], pp);
+    const { what, bytes } = contentOf(po, pp, images, io, fip);
+    const offset = num(po.offset, `${pp}.offset`);
+    placements.push({ name: `${pp} (${what})`, data: bytes, offset });
+    rows.push({ what, offset, size: bytes.length, sha256: sha256(bytes) });
+  });
+  const size = opt(section, 'size', num, path);
+  const out = layout(placements, size === undefined ? {} : { size });
+  return { bytes: out.bytes, rows };
+}
+
+/** Builds everything a platform description asks for; pure apart from `io`. */
+export function buildFlash(description: unknown, io: BuildIo): BuildResult {
+  const d = obj(description, 'platform');
+  known(d, ['platform', 'atu', 'images', 'fip', 'host-flash', 'rom'], 'platform');
+  const platform = str(d.platform ?? 'rse-2.1', 'platform.platform');
+  const naming: FipNaming = platform === 'rss-1.7' ? 'rss' : 'rse';
+  const atuCfg = d.atu === undefined ? undefined : obj(d.atu, 'atu');
+  const atu =
+    atuCfg === undefined
+      ? undefined
+      : { base: num(atuCfg['host-window-base'], 'atu.host-window-base'), size: num(atuCfg['host-window-size'], 'atu.host-window-size') };
+
+  const images = new Map<string, BuiltImage>();
+  list(d.images ?? [], 'images').forEach((c, i) => {
+    const img = buildImage(obj(c, `images[${i}]`), `images[${i}]`, io, atu);
+    if (images.has(img.name)) throw cfgError(`images[${i}].name`, `image ${img.name} is defined twice`);
+    images.set(img.name, img);
+  });
+
+  // FIP: option names (either spelling) -> image name or file.
+  let fip: Uint8Array | undefined;
+  let fipRows: { entry: string; uuid: string; offset: number; size: number; sha256: string }[] = [];
+  if (d.fip !== undefined) {
+    const f = obj(d.fip, 'fip');
+    known(f, ['align', 'plat-toc-flags', 'entries'], 'fip');
+    const table = fipTable(naming);
+    const entries = obj(f.entries, 'fip.entries');
+    const chosen = new Map<string, { entry: string; data: Uint8Array }>();
+    for (const [entry, ref] of Object.entries(entries)) {
+      const row = table.find((t) => t.cmdline === entry || t.alias === entry);
+      const uuid = row?.uuid ?? (fipUuidFromString(entry) ? entry.toUpperCase() : undefined);
+      if (uuid === undefined) throw cfgError(`fip.entries.${entry}`, 'not a fiptool option name (e.g. rse-bl2, tb-fw) or a UUID');
+      const r = str(ref, `fip.entries.${entry}`);
+      const data = images.get(r)?.bytes ?? io.readFile(r);
+      chosen.set(uuid, { entry, data });
+    }
+    // fiptool's order: the table, then blobs in description order.
+    const ordered: (FipImage & { entry: string })[] = [];
+    for (const t of table) {
+      const c = chosen.get(t.uuid);
+      if (c) ordered.push({ uuid: fipUuidFromString(t.uuid) as Uint8Array, data: c.data, entry: c.entry });
+    }
+    for (const [uuid, c] of chosen)
+      if (!table.some((t) => t.uuid === uuid)) ordered.push({ uuid: fipUuidFromString(uuid) as Uint8Array, data: c.data, entry: c.entry });
+    const flags = BigInt(opt(f, 'plat-toc-flags', num, 'fip') ?? 0);
+    if (flags > 0xffffn) throw cfgError('fip.plat-toc-flags', 'must fit 16 bits');
+    const packed = packFip(ordered, { align: opt(f, 'align', num, 'fip') ?? 1, flags: flags << 32n });
+    fip = fipBytes(packed);
+    fipRows = packed.entries.map((e, i) => {
+      const o = ordered.filter((x) => x.data.length > 0)[i] as (typeof ordered)[number];
+      return { entry: o.entry, uuid: fipUuidToString(o.uuid), offset: e.offset, size: e.size, sha256: sha256(o.data) };
+    });
+  }
+
+  // Host flash.
+  let hostFlash: Uint8Array | undefined;
+  let hostRows: unknown;
+  if (d['host-flash'] !== undefined) {
+    const h = obj(d['host-flash'], 'host-flash');
+    const type = h.type ?? 'raw';
+    if (type === 'raw') {
+      known(h, ['type', 'size', 'placements'], 'host-flash');
+      const r = place(h, 'host-flash', images, io, fip);
+      hostFlash = r.bytes;
+      hostRows = { type: 'raw', placements: r.rows };
+    } else if (type === 'gpt') {
+      const g = buildGpt(h, images, io, fip);
+      hostFlash = g.bytes;
+      hostRows = g.manifest;
+    } else throw cfgError('host-flash.type', 'must be raw or gpt');
+  }
+
+  let rom: Uint8Array | undefined;
+  let romRows: unknown;
+  if (d.rom !== undefined) {
+    const r = obj(d.rom, 'rom');
+    known(r, ['size', 'placements'], 'rom');
+    const out = place(r, 'rom', images, io, fip);
+    rom = out.bytes;
+    romRows = out.rows;
+  }
+
+  const manifest: Record<string, unknown> = {
+    platform,
+    images: [...images.values()].map((i) => ({
+      name: i.name,
+      kind: i.kind,
+      size: i.bytes.length,
+      sha256: sha256(i.bytes),
+      ...(i.version === undefined ? {} : { version: i.version }),
+      ...(i.loadAddress === undefined ? {} : { loadAddress: hex(i.loadAddress) }),
+      ...(i.slotSize === undefined ? {} : { slotSize: hex(i.slotSize) }),
+      ...(i.securityCounter === undefined ? {} : { securityCounter: i.securityCounter }),
+      ...(i.bootRecord === undefined ? {} : { bootRecord: i.bootRecord }),
+      ...(i.imageHash === undefined ? {} : { imageHash: i.imageHash, hashAlg: i.hashAlg }),
+    })),
+    ...(fip === undefined ? {} : { fip: { size: fip.length, sha256: sha256(fip), entries: fipRows } }),
+    ...(hostFlash === undefined ? {} : { hostFlash: { size: hostFlash.length, sha256: sha256(hostFlash), ...(hostRows as Obj) } }),
+    ...(rom === undefined ? {} : { rom: { size: rom.length, sha256: sha256(rom), placements: romRows } }),
+  };
+  return {
+    platform,
+    images: [...images.values()],
+    ...(fip ? { fip } : {}),
+    ...(hostFlash ? { hostFlash } : {}),
+    ...(rom ? { rom } : {}),
+    manifest,
+  };
+}
+
+function buildGpt(h: Obj, images: Map<string, BuiltImage>, io: BuildIo, fip: Uint8Array | undefined): { bytes: Uint8Array; manifest: Obj } {
+  known(h, ['type', 'size', 'sector-size', 'alignment', 'disk-guid', 'partitions', 'fwu'], 'host-flash');
+  const ss = num(h['sector-size'] ?? 512, 'host-flash.sector-size');
+  if (ss !== 512 && ss !== 4096) throw cfgError('host-flash.sector-size', 'must be 512 or 4096');
+  const size = num(h.size, 'host-flash.size');
+  if (size % ss !== 0) throw cfgError('host-flash.size', `must be a multiple of the ${ss}-byte sector`);
+  const diskGuid = str(h['disk-guid'], 'host-flash.disk-guid');
+  const parts = list(h.partitions, 'host-flash.partitions').map((p, i) => {
+    const pp = `host-flash.partitions[${i}]`;
+    const po = obj(p, pp);
+    known(po, ['name', 'type', 'guid', 'start', 'size', 'content', 'image', 'file', 'fip', 'fwu-metadata'], pp);
+    return { pp, po, name: str(po.name, `${pp}.name`) };
+  });
+  let gpt: GptLayout;
+  try {
+    gpt = planGpt({
+      totalSectors: size / ss,
+      sectorSize: ss,
+      diskGuid,
+      ...(h.alignment === undefined ? {} : { alignment: num(h.alignment, 'host-flash.alignment') }),
+      partitions: parts.map(({ pp, po, name }, i) => ({
+        number: i + 1,
+        start: po.start === undefined ? '0' : String(num(po.start, `${pp}.start`)),
+        end: `+${Math.ceil(num(po.size, `${pp}.size`) / ss)}`,
+        name,
+        ...(po.type === undefined ? {} : { type: str(po.type, `${pp}.type`) }),
+        ...(po.guid === undefined ? {} : { guid: str(po.guid, `${pp}.guid`) }),
+      })),
+    });
+  } catch (e) {
+    if (e instanceof RseError) throw new RseError(e.code, `host-flash: ${e.message}`, { field: `host-flash.${e.field ?? 'partitions'}` });
+    throw e;
+  }
+  const disk = writeGpt(gpt);
+  const rows: Obj[] = [];
+  let meta: Uint8Array | undefined;
+  if (h.fwu !== undefined) {
+    const f = obj(h.fwu, 'host-flash.fwu');
+    known(f, ['active', 'previous', 'image-type', 'banks'], 'host-flash.fwu');
+    const banks = list(f.banks, 'host-flash.fwu.banks').map((b, i) => {
+      const n = str(b, `host-flash.fwu.banks[${i}]`);
+      const p = gpt.partitions.find((x) => x.name === n);
+      if (p === undefined) throw cfgError(`host-flash.fwu.banks[${i}]`, `no partition named ${n}`);
+      return p.guid;
+    });
+    meta = encodeFwuMetadata({
+      activeIndex: num(f.active ?? 0, 'host-flash.fwu.active'),
+      previousActiveIndex: num(f.previous ?? 0, 'host-flash.fwu.previous'),
+      bankStates: banks.map(() => 'accepted' as const),
+      images: [
+        {
+          typeGuid: str(f['image-type'] ?? '78C312E5-9FCC-491A-A78F-D2689C359E22', 'host-flash.fwu.image-type'),
+          locationGuid: gpt.diskGuid,
+          banks: banks.map((guid) => ({ guid, accepted: true })),
+        },
+      ],
+    });
+  }
+  parts.forEach(({ pp, po, name }, i) => {
+    const p = gpt.partitions[i] as GptLayout['partitions'][number];
+    const r = partitionBytes(gpt, p);
+    let content: { what: string; bytes: Uint8Array } | undefined;
+    if (po['fwu-metadata'] === true) {
+      if (meta === undefined) throw cfgError(pp, 'holds fwu-metadata, but host-flash has no fwu section');
+      content = { what: 'fwu-metadata', bytes: meta };
+    } else if (po.image !== undefined || po.file !== undefined || po.fip !== undefined) content = contentOf(po, pp, images, io, fip);
+    if (content !== undefined && content.bytes.length > r.size) {
+      throw new RseError('E_SIZE', `${content.what} is ${content.bytes.length} bytes, larger than partition ${name} (${r.size} bytes)`, {
+        field: pp,
+      });
+    }
+    if (content !== undefined) disk.set(content.bytes, r.offset);
+    rows.push({
+      number: p.number,
+      name,
+      firstLba: p.firstLba,
+      lastLba: p.lastLba,
+      offset: r.offset,
+      size: r.size,
+      type: p.type,
+      guid: p.guid,
+      ...(content === undefined ? {} : { content: content.what, contentSize: content.bytes.length, contentSha256: sha256(content.bytes) }),
+    });
+  });
+  return { bytes: disk, manifest: { type: 'gpt', sectorSize: ss, diskGuid: gpt.diskGuid, partitions: rows } };
+}
