@@ -52,6 +52,45 @@ const strerror = (e: unknown): string => {
   return STRERROR[code] ?? code ?? String(e);
 };
 
+const PLAT_HELP = '  --plat-toc-flags <value>\t16-bit platform specific flag field occupying bits 32-47 in 64-bit ToC header.\n';
+/** fiptool's option help per command (its tabs included). */
+const USAGE = {
+  create: {
+    verb: 'packed',
+    options: [
+      '  --align <value>\t\tEach image is aligned to <value> (default: 1).\n',
+      '  --blob uuid=...,file=...\tAdd an image with the given UUID pointed to by file.\n',
+      PLAT_HELP,
+    ],
+  },
+  update: {
+    verb: 'packed',
+    options: [
+      '  --align <value>\t\tEach image is aligned to <value> (default: 1).\n',
+      '  --blob uuid=...,file=...\tAdd or update an image with the given UUID pointed to by file.\n',
+      '  --out FIP_FILENAME\t\tSet an alternative output FIP file.\n',
+      PLAT_HELP,
+    ],
+  },
+  unpack: {
+    verb: 'unpacked',
+    options: [
+      '  --blob uuid=...,file=...\tUnpack an image with the given UUID to file.\n',
+      '  --force\t\t\tIf the output file already exists, use --force to overwrite it.\n',
+      '  --out path\t\t\tSet the output directory path.\n',
+    ],
+  },
+  remove: {
+    verb: 'removed',
+    options: [
+      '  --align <value>\tEach image is aligned to <value> (default: 1).\n',
+      '  --blob uuid=...\tRemove an image with the given UUID.\n',
+      '  --force\t\tIf the output FIP file already exists, use --force to overwrite it.\n',
+      '  --out FIP_FILENAME\tSet an alternative output FIP file.\n',
+    ],
+  },
+} as const;
+
 const VERSION: Record<FipNaming, string> = { rss: 'v2.10.0(release):v2.10.0', rse: 'Unknown version' };
 
 /** The naming a profile implies: TF-A v2.10 (`rss-1.7`) or v2.11+ (everything else). */
@@ -263,52 +302,21 @@ class Fiptool {
     this.out('fiptool info FIP_FILENAME\n');
     throw new Exit(code);
   }
-  createUsage(code: number): never {
+  /** The usage text of create/update/unpack/remove: fiptool's options, then its image options. */
+  commandUsage(cmd: keyof typeof USAGE, code: number): never {
+    const u = USAGE[cmd];
     this.out(
-      'fiptool create [opts] FIP_FILENAME\n\nOptions:\n' +
-        '  --align <value>\t\tEach image is aligned to <value> (default: 1).\n' +
-        '  --blob uuid=...,file=...\tAdd an image with the given UUID pointed to by file.\n' +
-        '  --plat-toc-flags <value>\t16-bit platform specific flag field occupying bits 32-47 in 64-bit ToC header.\n' +
-        '\nSpecific images are packed with the following options:\n' +
-        this.entryLines(true),
-    );
-    throw new Exit(code);
-  }
-  updateUsage(code: number): never {
-    this.out(
-      'fiptool update [opts] FIP_FILENAME\n\nOptions:\n' +
-        '  --align <value>\t\tEach image is aligned to <value> (default: 1).\n' +
-        '  --blob uuid=...,file=...\tAdd or update an image with the given UUID pointed to by file.\n' +
-        '  --out FIP_FILENAME\t\tSet an alternative output FIP file.\n' +
-        '  --plat-toc-flags <value>\t16-bit platform specific flag field occupying bits 32-47 in 64-bit ToC header.\n' +
-        '\nSpecific images are packed with the following options:\n' +
-        this.entryLines(true),
+      `fiptool ${cmd} [opts] FIP_FILENAME\n\nOptions:\n${u.options.join('')}\nSpecific images are ${u.verb} with the following options:\n` +
+        this.entryLines(cmd !== 'remove') +
+        (cmd === 'unpack' ? '\nIf no options are provided, all images will be unpacked.\n' : ''),
     );
     throw new Exit(code);
   }
   unpackUsage(code: number): never {
-    this.out(
-      'fiptool unpack [opts] FIP_FILENAME\n\nOptions:\n' +
-        '  --blob uuid=...,file=...\tUnpack an image with the given UUID to file.\n' +
-        '  --force\t\t\tIf the output file already exists, use --force to overwrite it.\n' +
-        '  --out path\t\t\tSet the output directory path.\n' +
-        '\nSpecific images are unpacked with the following options:\n' +
-        this.entryLines(true) +
-        '\nIf no options are provided, all images will be unpacked.\n',
-    );
-    throw new Exit(code);
+    return this.commandUsage('unpack', code);
   }
   removeUsage(code: number): never {
-    this.out(
-      'fiptool remove [opts] FIP_FILENAME\n\nOptions:\n' +
-        '  --align <value>\tEach image is aligned to <value> (default: 1).\n' +
-        '  --blob uuid=...\tRemove an image with the given UUID.\n' +
-        '  --force\t\tIf the output FIP file already exists, use --force to overwrite it.\n' +
-        '  --out FIP_FILENAME\tSet an alternative output FIP file.\n' +
-        '\nSpecific images are removed with the following options:\n' +
-        this.entryLines(false),
-    );
-    throw new Exit(code);
+    return this.commandUsage('remove', code);
   }
   versionUsage(code: number): never {
     this.out('fiptool version\n');
@@ -370,41 +378,10 @@ class Fiptool {
     return 0;
   }
 
-  create(args: readonly string[]): number {
-    if (args.length < 1) this.createUsage(1);
-    let flags = 0n;
-    let align = 1;
-    const long = [
-      ...this.tocOptions(true),
-      { name: 'plat-toc-flags', hasArg: true, val: 'plat' },
-      { name: 'align', hasArg: true, val: 'align' },
-      { name: 'blob', hasArg: true, val: 'b' },
-    ];
-    const operands = this.options(
-      'create',
-      args,
-      'b:',
-      long,
-      (c) => this.createUsage(c),
-      (o) => {
-        if (o.val === 'toc') this.setAction(this.byOption(o.name), 'pack', o.arg);
-        else if (o.val === 'plat') flags |= this.platFlags(o.arg as string);
-        else if (o.val === 'align') align = this.align(o.arg as string);
-        else if (o.val === 'b') {
-          const { uuid, file } = this.blob(o.arg as string);
-          if (uuid === undefined || file === '') this.createUsage(1);
-          this.setAction(this.byUuid(uuid) ?? this.addBlob(uuid), 'pack', file);
-        }
-      },
-    );
-    if (operands.length === 0) this.createUsage(0);
-    this.loadImages();
-    this.pack(operands[0] as string, flags, align);
-    return 0;
-  }
-
-  update(args: readonly string[]): number {
-    if (args.length < 1) this.updateUsage(1);
+  /** `create` and `update`: the same options (update adds --out) and the same packing. */
+  packCommand(cmd: 'create' | 'update', args: readonly string[]): number {
+    const usage: (c: number) => never = (c) => this.commandUsage(cmd, c);
+    if (args.length < 1) usage(1);
     let flags = 0n;
     let pflag = false;
     let align = 1;
@@ -413,34 +390,28 @@ class Fiptool {
       ...this.tocOptions(true),
       { name: 'align', hasArg: true, val: 'align' },
       { name: 'blob', hasArg: true, val: 'b' },
-      { name: 'out', hasArg: true, val: 'o' },
+      ...(cmd === 'update' ? [{ name: 'out', hasArg: true, val: 'o' }] : []),
       { name: 'plat-toc-flags', hasArg: true, val: 'plat' },
     ];
-    const operands = this.options(
-      'update',
-      args,
-      'b:o:',
-      long,
-      (c) => this.updateUsage(c),
-      (o) => {
-        if (o.val === 'toc') this.setAction(this.byOption(o.name), 'pack', o.arg);
-        else if (o.val === 'plat') {
-          flags |= this.platFlags(o.arg as string);
-          pflag = true;
-        } else if (o.val === 'align') align = this.align(o.arg as string);
-        else if (o.val === 'o') outfile = o.arg as string;
-        else if (o.val === 'b') {
-          const { uuid, file } = this.blob(o.arg as string);
-          if (uuid === undefined || file === '') this.updateUsage(1);
-          this.setAction(this.byUuid(uuid) ?? this.addBlob(uuid), 'pack', file);
-        }
-      },
-    );
-    if (operands.length === 0) this.updateUsage(0);
+    const operands = this.options(cmd, args, cmd === 'update' ? 'b:o:' : 'b:', long, usage, (o) => {
+      if (o.val === 'toc') this.setAction(this.byOption(o.name), 'pack', o.arg);
+      else if (o.val === 'plat') {
+        flags |= this.platFlags(o.arg as string);
+        pflag = true;
+      } else if (o.val === 'align') align = this.align(o.arg as string);
+      else if (o.val === 'o') outfile = o.arg as string;
+      else if (o.val === 'b') {
+        const { uuid, file } = this.blob(o.arg as string);
+        if (uuid === undefined || file === '') usage(1);
+        this.setAction(this.byUuid(uuid) ?? this.addBlob(uuid), 'pack', file);
+      }
+    });
+    if (operands.length === 0) usage(0);
     const input = operands[0] as string;
     if (outfile === '') outfile = input;
+    // update keeps the existing header flags (replacing the platform bits if asked); create starts at 0.
     let header = 0n;
-    if (exists(input)) header = this.readFip(input).flags;
+    if (cmd === 'update' && exists(input)) header = this.readFip(input).flags;
     if (pflag) header &= ~(0xffffn << 32n);
     header |= flags;
     this.loadImages();
@@ -571,8 +542,8 @@ class Fiptool {
     const name = args[0] as string;
     const usages: Record<string, (c: number) => never> = {
       info: (c) => this.infoUsage(c),
-      create: (c) => this.createUsage(c),
-      update: (c) => this.updateUsage(c),
+      create: (c) => this.commandUsage('create', c),
+      update: (c) => this.commandUsage('update', c),
       unpack: (c) => this.unpackUsage(c),
       remove: (c) => this.removeUsage(c),
       version: (c) => this.versionUsage(c),
@@ -633,9 +604,8 @@ export function runFip(argv: readonly string[]): number {
         );
       }
       case 'create':
-        return tool.create(rest);
       case 'update':
-        return tool.update(rest);
+        return tool.packCommand(cmd, rest);
       case 'unpack':
         return tool.unpack(rest);
       case 'remove':

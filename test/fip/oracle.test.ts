@@ -113,3 +113,38 @@ test('Debian fiptool packs RSE images given as blobs byte-identically to rse fip
   assert.equal(ours.code, 0, ours.stderr);
   assert.deepEqual(readFileSync(join(dir, 'ours.fip')), readFileSync(join(dir, 'theirs.fip')));
 });
+
+test('usage texts and exit statuses are those of Debian fiptool (plus the RSE rows)', { skip }, async () => {
+  for (const args of [
+    ['help', 'create'],
+    ['help', 'update'],
+    ['help', 'unpack'],
+    ['help', 'remove'],
+    ['help', 'info'],
+    [],
+    ['create'],
+    ['create', '--align', '16'],
+    ['create', '--x', 'a.fip'],
+    ['help', 'nope'],
+  ]) {
+    let theirs = '';
+    let status = 0;
+    try {
+      theirs = execFileSync('fiptool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch (e) {
+      const err = e as { stdout: string; status: number };
+      theirs = err.stdout;
+      status = err.status;
+    }
+    const ours = await runCli(['fip', ...args]);
+    assert.equal(
+      ours.stdout
+        .split('\n')
+        .filter((l) => !/--rse-/.test(l))
+        .join('\n'),
+      theirs,
+      `fiptool ${args.join(' ')}`,
+    );
+    assert.equal(ours.code, status, `exit status of fiptool ${args.join(' ')}`);
+  }
+});
