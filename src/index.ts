@@ -4,6 +4,20 @@
  */
 export type { AsymKey, AsymKeyType, HashAlg } from './crypto/index.ts';
 export { generateKey, loadKey } from './crypto/index.ts';
+export type { Fip, FipEntry, FipImage, PackedFip, PackOptions } from './fip/fip.ts';
+export { checkFipForFirmware, fipBytes, fipUuidFromString, fipUuidToString, packFip, parseFip, platTocFlags } from './fip/fip.ts';
+export type { FipNaming, FipTableEntry } from './fip/table.ts';
+export { fipTable } from './fip/table.ts';
+export type { BuildIo, BuildResult, BuiltImage } from './flash/build.ts';
+export { buildFlash } from './flash/build.ts';
+export type { BankState, FwuImage, FwuMetadata } from './gpt/fwu.ts';
+export { alternateBank, encodeFwuMetadata, parseFwuMetadata, switchActiveBank } from './gpt/fwu.ts';
+export type { GptDisk, GptLayout, GptPartition, GptProblem, PartitionRequest, PlanOptions, SectorSize } from './gpt/gpt.ts';
+export { FIP_TYPE_GUID, FWU_METADATA_TYPE_GUID, findPartition, partitionBytes, planGpt, readGpt, writeGpt } from './gpt/gpt.ts';
+export { guidFromBytes, guidToBytes } from './gpt/guid.ts';
+export { bytesToIeee, infoText, listText, verifyText } from './gpt/sgdisk.ts';
+export type { Fill, LayoutOptions, LayoutResult, Placement } from './layout/layout.ts';
+export { layout } from './layout/layout.ts';
 export type { Endian } from './lib/bytes.ts';
 export { ByteReader, ByteWriter } from './lib/bytes.ts';
 export type { RseErrorCategory, RseErrorCode } from './lib/errors.ts';
