@@ -10,6 +10,7 @@ import { hash } from '../crypto/index.ts';
 import { type FipImage, fipUuidFromString, fipUuidToString, packFip, parseFip, platTocFlags } from '../fip/fip.ts';
 import { type FipNaming, fipTable } from '../fip/table.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
+import { asU8 } from '../lib/bytes.ts';
 import { strtoull } from '../lib/cnum.ts';
 import { RseError, type RseErrorCode } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
@@ -49,7 +50,7 @@ const STRERROR: Record<string, string> = {
 
 const strerror = (e: unknown): string => {
   const code = (e as NodeJS.ErrnoException).code ?? '';
-  return STRERROR[code] ?? code ?? String(e);
+  return STRERROR[code] ?? (code || String(e));
 };
 
 const PLAT_HELP = '  --plat-toc-flags <value>\t16-bit platform specific flag field occupying bits 32-47 in 64-bit ToC header.\n';
@@ -147,6 +148,10 @@ class Fiptool {
     const row = this.table.find((t) => t.cmdline === name || t.alias === name);
     return this.descs.find((d) => d.key === row?.uuid) as Desc;
   }
+  /** The descriptor of a `--blob` UUID: the named entry it is, or a new blob descriptor. */
+  blobDesc(uuid: Uint8Array): Desc {
+    return this.byUuid(uuid) ?? this.addBlob(uuid);
+  }
   addBlob(uuid: Uint8Array): Desc {
     const key = fipUuidToString(uuid);
     const d: Desc = { uuid, key, name: key, cmdline: 'blob', action: 'unspec', arg: undefined, image: undefined };
@@ -178,7 +183,7 @@ class Fiptool {
           closeSync(fd);
         }
       } else {
-        bytes = new Uint8Array(readFileSync(path));
+        bytes = asU8(readFileSync(path));
         length = bytes.length;
       }
     } catch (e) {
@@ -206,7 +211,7 @@ class Fiptool {
 
   readImage(path: string): Uint8Array {
     try {
-      return new Uint8Array(readFileSync(path));
+      return asU8(readFileSync(path));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_FS_FILE_TOO_LARGE' || (e as NodeJS.ErrnoException).code === 'EISDIR') {
         this.errx(`Failed to read ${path}`, 'E_IO');
@@ -312,12 +317,6 @@ class Fiptool {
     );
     throw new Exit(code);
   }
-  unpackUsage(code: number): never {
-    return this.commandUsage('unpack', code);
-  }
-  removeUsage(code: number): never {
-    return this.commandUsage('remove', code);
-  }
   versionUsage(code: number): never {
     this.out('fiptool version\n');
     throw new Exit(code);
@@ -403,7 +402,7 @@ class Fiptool {
       else if (o.val === 'b') {
         const { uuid, file } = this.blob(o.arg as string);
         if (uuid === undefined || file === '') usage(1);
-        this.setAction(this.byUuid(uuid) ?? this.addBlob(uuid), 'pack', file);
+        this.setAction(this.blobDesc(uuid), 'pack', file);
       }
     });
     if (operands.length === 0) usage(0);
@@ -420,7 +419,7 @@ class Fiptool {
   }
 
   unpack(args: readonly string[]): number {
-    if (args.length < 1) this.unpackUsage(1);
+    if (args.length < 1) this.commandUsage('unpack', 1);
     let force = false;
     let outdir = '';
     let all = true;
@@ -435,7 +434,7 @@ class Fiptool {
       args,
       'b:fo:',
       long,
-      (c) => this.unpackUsage(c),
+      (c) => this.commandUsage('unpack', c),
       (o) => {
         if (o.val === 'toc') {
           this.setAction(this.byOption(o.name), 'unpack', o.arg);
@@ -444,13 +443,13 @@ class Fiptool {
         else if (o.val === 'o') outdir = o.arg as string;
         else if (o.val === 'b') {
           const { uuid, file } = this.blob(o.arg as string);
-          if (uuid === undefined || file === '') this.unpackUsage(1);
-          this.setAction(this.byUuid(uuid) ?? this.addBlob(uuid), 'unpack', file);
+          if (uuid === undefined || file === '') this.commandUsage('unpack', 1);
+          this.setAction(this.blobDesc(uuid), 'unpack', file);
           all = false;
         }
       },
     );
-    if (operands.length === 0) this.unpackUsage(0);
+    if (operands.length === 0) this.commandUsage('unpack', 0);
     const input = operands[0] as string;
     this.readFip(input);
     if (outdir !== '') {
@@ -485,7 +484,7 @@ class Fiptool {
   }
 
   remove(args: readonly string[]): number {
-    if (args.length < 1) this.removeUsage(1);
+    if (args.length < 1) this.commandUsage('remove', 1);
     let align = 1;
     let force = false;
     let outfile = '';
@@ -501,7 +500,7 @@ class Fiptool {
       args,
       'b:fo:',
       long,
-      (c) => this.removeUsage(c),
+      (c) => this.commandUsage('remove', c),
       (o) => {
         if (o.val === 'toc') this.setAction(this.byOption(o.name), 'remove', undefined);
         else if (o.val === 'align') align = this.align(o.arg as string);
@@ -509,12 +508,12 @@ class Fiptool {
         else if (o.val === 'o') outfile = o.arg as string;
         else if (o.val === 'b') {
           const { uuid } = this.blob(o.arg as string);
-          if (uuid === undefined) this.removeUsage(1);
-          this.setAction(this.byUuid(uuid) ?? this.addBlob(uuid), 'remove', undefined);
+          if (uuid === undefined) this.commandUsage('remove', 1);
+          this.setAction(this.blobDesc(uuid), 'remove', undefined);
         }
       },
     );
-    if (operands.length === 0) this.removeUsage(0);
+    if (operands.length === 0) this.commandUsage('remove', 0);
     const input = operands[0] as string;
     if (outfile !== '' && exists(outfile) && !force) this.errx(`File ${outfile} already exists, use --force to overwrite it`, 'E_EXISTS');
     if (outfile === '') outfile = input;
@@ -544,8 +543,8 @@ class Fiptool {
       info: (c) => this.infoUsage(c),
       create: (c) => this.commandUsage('create', c),
       update: (c) => this.commandUsage('update', c),
-      unpack: (c) => this.unpackUsage(c),
-      remove: (c) => this.removeUsage(c),
+      unpack: (c) => this.commandUsage('unpack', c),
+      remove: (c) => this.commandUsage('remove', c),
       version: (c) => this.versionUsage(c),
     };
     const u = usages[name];

@@ -1,6 +1,6 @@
 /** `rse gpt` (create, list, info, verify, write, extract) and `rse fwu` (create, info, switch). @module */
 import { Command, Option } from '@commander-js/extra-typings';
-import { NAMESPACE_DNS, uuid5 } from '../crypto/uuid.ts';
+import { formatUuid, NAMESPACE_DNS, uuid5 } from '../crypto/uuid.ts';
 import { parseFip } from '../fip/fip.ts';
 import { alternateBank, type BankState, encodeFwuMetadata, type FwuMetadata, parseFwuMetadata, switchActiveBank } from '../gpt/fwu.ts';
 import {
@@ -18,6 +18,7 @@ import {
 import { guidFromBytes, guidToBytes } from '../gpt/guid.ts';
 import { infoText, listText, typeCode, verifyText } from '../gpt/sgdisk.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
+import { parseSizeText } from '../lib/cnum.ts';
 import { RseError } from '../lib/errors.ts';
 import { cliStatus, io, printJson, readInput } from './common.ts';
 
@@ -31,10 +32,8 @@ function sectorSizeOpt(v: string): SectorSize {
 
 /** A size in bytes: decimal, 0x hex, or with a K/M/G suffix (binary units). */
 export function parseSize(v: string, field: string): number {
-  const m = /^(0x[0-9a-f]+|[0-9]+)([KMG]?)(i?B)?$/i.exec(v.trim());
-  if (m === null) throw new RseError('E_ARGUMENT', `'${v}' is not a size (bytes, 0x..., or with K/M/G)`, { field });
-  const n = Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
-  if (!Number.isSafeInteger(n)) throw new RseError('E_ARGUMENT', `${v} is too large`, { field });
+  const n = parseSizeText(v);
+  if (n === undefined) throw new RseError('E_ARGUMENT', `'${v}' is not a size (bytes, 0x..., or with K/M/G)`, { field });
   return n;
 }
 
@@ -50,12 +49,8 @@ function byNumber(values: readonly string[], what: string): Map<number, string> 
   return m;
 }
 
-export function diskGuidFor(name: string): string {
-  const h = Buffer.from(uuid5(NAMESPACE_DNS, `rsekit-gpt-disk:${name}`))
-    .toString('hex')
-    .toUpperCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+/** The disk GUID given none: name-based, so the same file name gives the same disk. */
+export const diskGuidFor = (name: string): string => formatUuid(uuid5(NAMESPACE_DNS, `rsekit-gpt-disk:${name}`));
 
 function loadDisk(path: string, sectorSize: SectorSize | undefined): { bytes: Uint8Array; disk: GptDisk } {
   const bytes = readInput(path, 'disk image');
@@ -236,7 +231,7 @@ function gptWrite() {
         }
         return r;
       });
-      const out = new Uint8Array(bytes);
+      const out = bytes; // this command's own copy: patched in place, then written atomically
       for (const r of targets) {
         if (o.keepTail !== true) out.fill(0, r.offset, r.offset + r.size);
         out.set(data, r.offset);
@@ -284,20 +279,26 @@ const STATES: Record<string, BankState> = {
   ff: 'invalid',
 };
 
-/** The metadata copies a disk holds (by type GUID, then by name), or the file itself. */
-function metadataLocations(bytes: Uint8Array): { disk?: GptDisk; regions: { name: string; offset: number; size: number }[] } {
-  let disk: GptDisk | undefined;
+type Region = { name: string; offset: number; size: number };
+
+/** The metadata copies a disk holds (by type GUID, then by name), or the whole input if it is not a GPT disk. */
+function metadataLocations(bytes: Uint8Array): Region[] {
+  let disk: GptDisk;
   try {
     disk = readGpt(bytes);
-  } catch {
-    return { regions: [{ name: 'file', offset: 0, size: bytes.length }] };
+  } catch (e) {
+    if (!(e instanceof RseError)) throw e;
+    return [{ name: 'file', offset: 0, size: bytes.length }];
   }
+  return metadataRegions(disk);
+}
+
+function metadataRegions(disk: GptDisk): Region[] {
   let parts = disk.partitions.filter((p) => p.type === FWU_METADATA_TYPE_GUID);
   if (parts.length === 0) parts = disk.partitions.filter((p) => p.name === 'FWU-Metadata' || p.name === 'Bkup-FWU-Metadata');
   if (parts.length === 0)
     throw new RseError('E_NOT_FOUND', 'the disk has no FWU metadata partition (type 8A7A84A0-... or name FWU-Metadata)');
-  const d = disk;
-  return { disk: d, regions: parts.slice(0, 2).map((p) => ({ name: p.name || `#${p.number}`, ...partitionBytes(d, p) })) };
+  return parts.slice(0, 2).map((p) => ({ name: p.name || `#${p.number}`, ...partitionBytes(disk, p) }));
 }
 
 const metaJson = (m: FwuMetadata) => ({
@@ -338,7 +339,8 @@ export function fwuCommand() {
           return { guid: guidFromBytes(guidToBytes(guid, '--bank')), state: s };
         });
         const diskBytes = o.disk === true ? readInput(output, 'disk image') : undefined;
-        const location = o.location ?? (diskBytes === undefined ? undefined : readGpt(diskBytes).diskGuid);
+        const disk = diskBytes === undefined ? undefined : readGpt(diskBytes);
+        const location = o.location ?? disk?.diskGuid;
         if (location === undefined) throw new RseError('E_USAGE', 'give --location (or --disk to take the disk GUID)');
         const meta = encodeFwuMetadata({
           activeIndex: Number(o.active),
@@ -356,8 +358,8 @@ export function fwuCommand() {
           writeFileAtomic(output, meta, { durable: false });
           return;
         }
-        const out = new Uint8Array(diskBytes);
-        for (const r of metadataLocations(diskBytes).regions) {
+        const out = diskBytes; // patched in place, then written atomically
+        for (const r of metadataRegions(disk as GptDisk)) {
           if (meta.length > r.size)
             throw new RseError('E_SIZE', `metadata (${meta.length} bytes) does not fit ${r.name}`, { field: r.name });
           out.fill(0, r.offset, r.offset + r.size);
@@ -375,7 +377,7 @@ export function fwuCommand() {
       .option('--json', 'print as JSON')
       .action((file, o) => {
         const bytes = readInput(file);
-        const copies = metadataLocations(bytes).regions.map((r) => {
+        const copies = metadataLocations(bytes).map((r) => {
           try {
             return {
               name: r.name,
@@ -422,13 +424,13 @@ export function fwuCommand() {
       .option('--banks <n>', "TF-A's NR_OF_FW_BANKS", '2')
       .action((file, o) => {
         const bytes = readInput(file);
-        const out = new Uint8Array(bytes);
-        for (const r of metadataLocations(bytes).regions) {
+        // Every copy is parsed and re-encoded before any byte changes, so a bad copy changes nothing.
+        const next = metadataLocations(bytes).map((r) => {
           const m = parseFwuMetadata(bytes.subarray(r.offset, r.offset + r.size), { banks: Number(o.banks) });
-          const next = encodeFwuMetadata(switchActiveBank(m, Number(o.to)));
-          out.set(next, r.offset);
-        }
-        writeFileAtomic(file, out, { durable: false });
+          return { at: r.offset, meta: encodeFwuMetadata(switchActiveBank(m, Number(o.to))) };
+        });
+        for (const n of next) bytes.set(n.meta, n.at);
+        writeFileAtomic(file, bytes, { durable: false });
       }),
   );
   return cmd;

@@ -118,15 +118,8 @@ export function runLayout(args: readonly string[]): number {
       placements.push({ name: hex.segments.length > 1 ? `${inp.path}[${k}]` : inp.path, data: s.data, offset: s.address + inp.offset });
     });
   }
-  for (const p of placements) {
-    if (p.offset < 0 && p.data.length > 0) {
-      throw new RseError('E_ARGUMENT', `${p.name}: its first byte would land at address ${p.offset}, below 0`, { field: p.name });
-    }
-  }
-  const result = layout(
-    placements.filter((p) => p.data.length > 0),
-    { multiple, fills, ...(size === undefined ? {} : { size }) },
-  );
+  const placed = placements.filter((p) => p.data.length > 0); // an empty input places nothing
+  const result = layout(placed, { multiple, fills, ...(size === undefined ? {} : { size }) });
   for (const r of result.redundant) {
     io.err(
       `rse layout: warning: ${r.name} repeats ${r.length} byte(s) of ${r.other} at 0x${r.offset.toString(16).toUpperCase()} (same values)\n`,
@@ -134,7 +127,7 @@ export function runLayout(args: readonly string[]): number {
   }
   if (output.format === 'intel') {
     // HEX keeps holes as holes: only placed (and filled) bytes become records.
-    const segs = placements.filter((p) => p.data.length > 0).map((p) => ({ address: p.offset, data: p.data }));
+    const segs = placed.map((p) => ({ address: p.offset, data: p.data }));
     for (const f of fills) segs.unshift({ address: f.from, data: result.bytes.slice(f.from, f.to) });
     writeFileAtomic(output.path, writeIntelHex(segs), { durable: false });
   } else {

@@ -12,6 +12,12 @@ export function parseUuid(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(t, 'hex'));
 }
 
+/** Bytes in storage order as 8-4-4-4-12 uppercase hex (RFC text for RFC-order bytes). */
+export function formatUuid(b: Uint8Array): string {
+  const h = Buffer.from(b.buffer, b.byteOffset, 16).toString('hex').toUpperCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 export function uuid5(namespace: Uint8Array, name: string): Uint8Array {
   const h = sha1(namespace, new TextEncoder().encode(name)).slice(0, 16);
   h[6] = ((h[6] as number) & 0x0f) | 0x50;

@@ -5,6 +5,7 @@
  * {@link checkFipForFirmware} applies the stricter rules of TF-A's `io_fip` driver.
  * @module
  */
+import { formatUuid } from '../crypto/uuid.ts';
 import { RseError } from '../lib/errors.ts';
 
 /** `TOC_HEADER_NAME`. */
@@ -39,10 +40,7 @@ export interface Fip {
 }
 
 /** fiptool's text form: the 16 bytes in storage order, uppercase, grouped 8-4-4-4-12. */
-export function fipUuidToString(u: Uint8Array): string {
-  const h = Buffer.from(u.buffer, u.byteOffset, 16).toString('hex').toUpperCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+export const fipUuidToString = (u: Uint8Array): string => formatUuid(u);
 
 const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 

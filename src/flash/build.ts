@@ -13,6 +13,7 @@ import { encodeFwuMetadata } from '../gpt/fwu.ts';
 import { type GptLayout, partitionBytes, planGpt, writeGpt } from '../gpt/gpt.ts';
 import { layout, type Placement } from '../layout/layout.ts';
 import { concatBytes } from '../lib/bytes.ts';
+import { parseSizeText } from '../lib/cnum.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
@@ -66,13 +67,8 @@ function str(v: unknown, path: string): string {
 /** A number: YAML integer, or a string in decimal / 0x hex / with K, M, G (binary units). */
 function num(v: unknown, path: string): number {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  if (typeof v === 'string') {
-    const m = /^(0x[0-9a-f_]+|[0-9_]+)\s*([KMG]?)(i?B)?$/i.exec(v.trim());
-    if (m !== null) {
-      const n = Number((m[1] as string).replaceAll('_', '')) * 1024 ** ' KMG'.indexOf(((m[2] as string) || ' ').toUpperCase());
-      if (Number.isSafeInteger(n)) return n;
-    }
-  }
+  const n = typeof v === 'string' ? parseSizeText(v) : undefined;
+  if (n !== undefined) return n;
   throw cfgError(path, `expected a non-negative integer (decimal, 0x hex, or with K/M/G), got ${JSON.stringify(v)}`);
 }
 const opt = <T>(o: Obj, key: string, f: (v: unknown, p: string) => T, path: string): T | undefined =>
@@ -85,7 +81,16 @@ function known(o: Obj, keys: readonly string[], path: string): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw cfgError(`${path}.${k}`, `unknown key (known: ${keys.join(', ')})`);
 }
 const hex = (n: number): string => `0x${n.toString(16).toUpperCase()}`;
-const sha256 = (b: Uint8Array): string => toHex(hash('sha256', b));
+/** SHA-256 hex, once per buffer (an image's bytes appear in the image list, the FIP and the flash). */
+const hashes = new WeakMap<Uint8Array, string>();
+function sha256(b: Uint8Array): string {
+  let h = hashes.get(b);
+  if (h === undefined) {
+    h = toHex(hash('sha256', b));
+    hashes.set(b, h);
+  }
+  return h;
+}
 
 const IMAGE_KEYS = [
   'name',
@@ -261,8 +266,10 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
     if (flags > 0xffffn) throw cfgError('fip.plat-toc-flags', 'must fit 16 bits');
     const packed = packFip(ordered, { align: opt(f, 'align', num, 'fip') ?? 1, flags: flags << 32n });
     fip = fipBytes(packed);
+    // packFip gives entries to the non-empty images, in order.
+    const kept = ordered.filter((x) => x.data.length > 0);
     fipRows = packed.entries.map((e, i) => {
-      const o = ordered.filter((x) => x.data.length > 0)[i] as (typeof ordered)[number];
+      const o = kept[i] as (typeof ordered)[number];
       return { entry: o.entry, uuid: fipUuidToString(o.uuid), offset: e.offset, size: e.size, sha256: sha256(o.data) };
     });
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { crc32 } from 'node:zlib';
-import { uuid5 } from '../crypto/uuid.ts';
+import { formatUuid, uuid5 } from '../crypto/uuid.ts';
 import { RseError } from '../lib/errors.ts';
 import { guidFromBytes, guidToBytes } from './guid.ts';
 
@@ -226,15 +226,16 @@ export function planGpt(opts: PlanOptions): GptLayout {
         },
       );
     }
-    for (let s = start; s <= end; s++) {
-      if (!isFree(s)) {
-        const other = parts.find((p) => s >= p.firstLba && s <= p.lastLba);
-        throw new RseError(
-          'E_OVERLAP',
-          `partition ${number} (${start}-${end}) overlaps partition ${other?.number} (${other?.firstLba}-${other?.lastLba})`,
-          { field },
-        );
-      }
+    // start is free and end within the usable range (checked above): only another partition can intersect.
+    const other = parts.find((p) => p.firstLba <= end && start <= p.lastLba);
+    if (other !== undefined) {
+      throw new RseError(
+        'E_OVERLAP',
+        `partition ${number} (${start}-${end}) overlaps partition ${other.number} (${other.firstLba}-${other.lastLba})`,
+        {
+          field,
+        },
+      );
     }
     if ([...name].length > 36)
       throw new RseError('E_ARGUMENT', `partition name '${name}' is longer than 36 characters`, { field: `${field}.name` });
@@ -265,10 +266,7 @@ export function planGpt(opts: PlanOptions): GptLayout {
  * slot number, so the same description always makes the same disk (sgdisk would randomise).
  */
 export function derivedGuid(diskGuid: string, number: number): string {
-  const h = Buffer.from(uuid5(guidToBytes(diskGuid), `gpt-partition-${number}`))
-    .toString('hex')
-    .toUpperCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return formatUuid(uuid5(guidToBytes(diskGuid), `gpt-partition-${number}`));
 }
 
 // --- writing ------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ export function layout(placements: readonly Placement[], options: LayoutOptions 
   let end = 0;
   placements.forEach((p, i) => {
     if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
-      throw new RseError('E_ARGUMENT', `${p.name}: address ${p.offset} is negative`, { field: `placement[${i}].offset` });
+      throw new RseError('E_ARGUMENT', `${p.name}: its first byte would land at address ${p.offset}, below 0`, {
+        field: `placement[${i}].offset`,
+      });
     }
     if (p.data.length > 0) end = Math.max(end, p.offset + p.data.length);
   });

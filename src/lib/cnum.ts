@@ -41,3 +41,15 @@ export function strtoull(s: string, base: number): StrtoullResult {
   if (overflow) return { value: MAX, rest: s.slice(i), overflow: true };
   return { value: negative ? (MAX + 1n - value) & MAX : value, rest: s.slice(i), overflow: false };
 }
+
+/**
+ * A size as descriptions and size options write it: decimal or 0x hex (underscores allowed),
+ * optionally followed by K, M or G (binary units, an optional `iB`/`B`). Undefined if malformed
+ * or beyond 2^53.
+ */
+export function parseSizeText(text: string): number | undefined {
+  const m = /^(0x[0-9a-f_]+|[0-9_]+)\s*([KMG]?)(i?B)?$/i.exec(text.trim());
+  if (m === null) return undefined;
+  const n = Number((m[1] as string).replaceAll('_', '')) * 1024 ** ' KMG'.indexOf(((m[2] as string) || ' ').toUpperCase());
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -11,10 +11,7 @@ import { oracleSkip } from '../oracles.ts';
 const PAY = join(vectorsDir('fip'), 'payloads');
 const skip = oracleSkip('fiptool');
 
-const fiptool = (args: string[]): { stdout: string; stderr: string } => {
-  const r = execFileSync('fiptool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return { stdout: r, stderr: '' };
-};
+const fiptool = (args: string[]): string => execFileSync('fiptool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Our `info` line, with the RSE rows named the way a fiptool without the TC table names them. */
 function asGeneric(line: string): string {

@@ -344,3 +344,21 @@ test('4096-byte sectors: headers at LBA 1 and the last LBA, 4-sector entry array
   assert.equal(back.partitions[0]?.firstLba, 6);
   assert.equal(Buffer.from(img.subarray(63 * 4096, 63 * 4096 + 8)).toString(), 'EFI PART');
 });
+
+test('a partition running into the next one is refused, naming both', () => {
+  assert.throws(
+    () =>
+      planGpt({
+        totalSectors: 1024,
+        sectorSize: 512,
+        diskGuid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+        alignment: 1,
+        partitions: [
+          { number: 1, start: '100', end: '200' },
+          { number: 2, start: '50', end: '+100' },
+        ],
+      }),
+    (e: unknown) =>
+      e instanceof RseError && e.code === 'E_OVERLAP' && /partition 2 \(50-149\) overlaps partition 1 \(100-200\)/.test(e.message),
+  );
+});
