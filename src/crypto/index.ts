@@ -6,6 +6,8 @@
 import {
   constants,
   createCipheriv,
+  createDecipheriv,
+  createECDH,
   createHash,
   createHmac,
   createPrivateKey,
@@ -350,4 +352,77 @@ export function rsaOaepDecrypt(key: AsymKey, data: Uint8Array): Uint8Array {
 /** ECDH (P-256) or X25519 shared secret. */
 export function ecdh(privateKey: AsymKey, publicKey: AsymKey): Uint8Array {
   return asU8(diffieHellman({ privateKey: requirePrivate(privateKey), publicKey: publicKey.publicKey }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block-cipher constructs the RSE needs (AES-ECB single blocks, AES-CCM)
+
+/** AES-ECB over whole 16-byte blocks, no padding (key 16 or 32 bytes). */
+export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
+  if (key.length !== 16 && key.length !== 32) {
+    throw new RseError('E_BAD_FIELD', `AES key must be 16 or 32 bytes, got ${key.length}`, { field: 'aes key' });
+  }
+  const c = createCipheriv(key.length === 16 ? 'aes-128-ecb' : 'aes-256-ecb', key, null);
+  c.setAutoPadding(false);
+  const out = new Uint8Array(data.length);
+  const a = c.update(data);
+  out.set(a, 0);
+  out.set(c.final(), a.length);
+  return out;
+}
+
+/** AES-256-CCM encryption: returns ciphertext and tag (`tagLength` bytes). */
+export function aesCcmEncrypt(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+  tagLength = 16,
+): { ciphertext: Uint8Array; tag: Uint8Array } {
+  const c = createCipheriv('aes-256-ccm', key, nonce, { authTagLength: tagLength });
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  const out = new Uint8Array(plaintext.length);
+  const a = c.update(plaintext);
+  out.set(a, 0);
+  out.set(c.final(), a.length);
+  return { ciphertext: out, tag: asU8(c.getAuthTag()) };
+}
+
+/** AES-256-CCM decryption; `undefined` when the tag does not authenticate. */
+export function aesCcmDecrypt(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+): Uint8Array | undefined {
+  const d = createDecipheriv('aes-256-ccm', key, nonce, { authTagLength: tag.length });
+  d.setAuthTag(tag);
+  d.setAAD(aad, { plaintextLength: ciphertext.length });
+  const out = asU8(d.update(ciphertext));
+  try {
+    d.final();
+  } catch {
+    return undefined;
+  }
+  return out;
+}
+
+/** The public point (uncompressed, 0x04‖X‖Y) of a NIST P-curve private scalar. */
+export function ecPublicFromPrivate(curve: 'P-256' | 'P-384', d: Uint8Array): Uint8Array {
+  const ecdh = createECDH(curve === 'P-256' ? 'prime256v1' : 'secp384r1');
+  ecdh.setPrivateKey(d);
+  return asU8(ecdh.getPublicKey());
+}
+
+/** An ECDSA key object from a private scalar on a NIST P-curve. */
+export function ecKeyFromPrivate(curve: 'P-256' | 'P-384', d: Uint8Array): AsymKey {
+  const pub = ecPublicFromPrivate(curve, d);
+  const n = d.length;
+  const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+  const privateKey = createPrivateKey({
+    key: { kty: 'EC', crv: curve, d: b64(d), x: b64(pub.subarray(1, 1 + n)), y: b64(pub.subarray(1 + n)) },
+    format: 'jwk',
+  });
+  return { type: curve === 'P-256' ? 'ecdsa-p256' : 'ecdsa-p384', isPrivate: true, privateKey, publicKey: createPublicKey(privateKey) };
 }

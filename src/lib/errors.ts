@@ -56,6 +56,16 @@ export const ERROR_CODES = {
   E_EXISTS: 'usage',
   /** A description file (platform YAML) is malformed or inconsistent. */
   E_CONFIG: 'input',
+  /** An OTP program operation failed: a bit that is already blown was asked to be 0, or LCM rules refused it. */
+  E_OTP_WRITE: 'check',
+  /** The OTP integrity check (zero counts of the locked areas or fields) failed. */
+  E_INTEGRITY: 'check',
+  /** An authenticated blob (provisioning bundle) does not authenticate with the key. */
+  E_AUTH: 'check',
+  /** The device is in a lifecycle state or mode that does not allow the operation. */
+  E_LIFECYCLE: 'check',
+  /** A device directory is missing, malformed or from another version. */
+  E_DEVICE: 'input',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,163 @@
+/**
+ * The key-derivation constructs of the RSE's CryptoCell-312 ROM driver, restated from the
+ * algorithm descriptions in TF-M (`cc3xx_kdf.c` of TF-M 2.1, `cc312_rom_crypto.c` of TF-M 1.7):
+ * AES-CMAC (RFC 4493), the NIST SP 800-108 counter-mode CMAC KDF with the K(0) hardening, the
+ * TF-M 1.7 hash-then-ECB KDF, and PSA's deterministic ECC key derivation.
+ * @module
+ */
+import { RseError } from '../lib/errors.ts';
+import { aesEcbEncrypt, ecPublicFromPrivate, hash, hkdf } from './index.ts';
+
+const BLOCK = 16;
+
+function shiftLeft1(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(b.length);
+  for (let i = 0; i < b.length; i++) out[i] = ((b[i] as number) << 1) | ((b[i + 1] ?? 0) >> 7);
+  return out;
+}
+
+function subkey(l: Uint8Array): Uint8Array {
+  const k = shiftLeft1(l);
+  if (((l[0] as number) & 0x80) !== 0) k[BLOCK - 1] = (k[BLOCK - 1] as number) ^ 0x87;
+  return k;
+}
+
+/** AES-CMAC (RFC 4493) with a 16- or 32-byte key, over the concatenation of `parts`. */
+export function aesCmac(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const msg = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    msg.set(p, o);
+    o += p.length;
+  }
+  const k1 = subkey(aesEcbEncrypt(key, new Uint8Array(BLOCK)));
+  const n = Math.max(1, Math.ceil(msg.length / BLOCK));
+  const complete = msg.length > 0 && msg.length % BLOCK === 0;
+  // All blocks are CBC-encrypted in one ECB call per block; the chain needs the previous output.
+  const padded = new Uint8Array(n * BLOCK);
+  padded.set(msg);
+  const lastOff = (n - 1) * BLOCK;
+  if (complete) {
+    for (let i = 0; i < BLOCK; i++) padded[lastOff + i] = (padded[lastOff + i] as number) ^ (k1[i] as number);
+  } else {
+    const k2 = subkey(k1);
+    padded[msg.length] = 0x80;
+    for (let i = 0; i < BLOCK; i++) padded[lastOff + i] = (padded[lastOff + i] as number) ^ (k2[i] as number);
+  }
+  let x: Uint8Array = new Uint8Array(BLOCK);
+  for (let b = 0; b < n; b++) {
+    const y = new Uint8Array(BLOCK);
+    for (let i = 0; i < BLOCK; i++) y[i] = (x[i] as number) ^ (padded[b * BLOCK + i] as number);
+    x = aesEcbEncrypt(key, y);
+  }
+  return x;
+}
+
+function u32le(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0, true);
+  return b;
+}
+
+/** A KDF label: a string is taken as a C string, so its NUL terminator is part of it. */
+export type KdfLabel = string | Uint8Array;
+
+function labelBytes(label: KdfLabel): Uint8Array {
+  if (typeof label !== 'string') return label;
+  const t = new TextEncoder().encode(label);
+  const out = new Uint8Array(t.length + 1);
+  out.set(t);
+  return out;
+}
+
+function checkLength(length: number): void {
+  if (!Number.isInteger(length) || length <= 0 || length > 0x10000) {
+    throw new RseError('E_ARGUMENT', `KDF output length must be 1..65536 bytes, got ${length}`, { field: 'kdf.length' });
+  }
+}
+
+/**
+ * NIST SP 800-108 counter-mode KDF with AES-CMAC as the PRF (the TF-M 2.1 `cc3xx_kdf`):
+ * fixed = label ‖ 0x00 ‖ context ‖ L (u32 LE, L in bytes); K0 = CMAC(K, fixed);
+ * block i = CMAC(K, i (u32 LE) ‖ fixed ‖ K0) for i = 1, 2, …; output truncated to `length`.
+ */
+export function kdfCmacCounter(key: Uint8Array, label: KdfLabel, context: Uint8Array, length: number): Uint8Array {
+  checkLength(length);
+  const fixed = [labelBytes(label), new Uint8Array(1), context, u32le(length)];
+  const k0 = aesCmac(key, ...fixed);
+  const out = new Uint8Array(Math.ceil(length / BLOCK) * BLOCK);
+  for (let i = 1; (i - 1) * BLOCK < length; i++) out.set(aesCmac(key, u32le(i), ...fixed, k0), (i - 1) * BLOCK);
+  return out.slice(0, length);
+}
+
+/**
+ * The TF-M 1.7 BL1 KDF (hash then encrypt): block i = AES-256-ECB(K, SHA-256(i (u32 LE) ‖ label ‖
+ * 0x00 ‖ context ‖ L (u32 LE))), 32 bytes per block, for i = 1, 2, …, truncated to `length`.
+ */
+export function kdfHashEcb(key: Uint8Array, label: KdfLabel, context: Uint8Array, length: number): Uint8Array {
+  checkLength(length);
+  const out = new Uint8Array(Math.ceil(length / 32) * 32);
+  for (let i = 1; (i - 1) * 32 < length; i++) {
+    const digest = hash('sha256', u32le(i), labelBytes(label), new Uint8Array(1), context, u32le(length));
+    out.set(aesEcbEncrypt(key, digest), (i - 1) * 32);
+  }
+  return out.slice(0, length);
+}
+
+const CURVE_ORDERS = {
+  'P-256': 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  'P-384': 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+} as const;
+
+export type PsaCurve = keyof typeof CURVE_ORDERS;
+
+function bigFromBytes(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v;
+}
+
+function bytesFromBig(v: bigint, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/**
+ * PSA Crypto's deterministic derivation of a Weierstrass private key from a byte stream (the
+ * rule `psa_key_derivation_output_key` follows for SECP_R1 keys): draw ⌈bits/8⌉ bytes, read them
+ * as a big-endian k, draw again while k > n − 2, and take k + 1. `stream(n)` yields the next n
+ * bytes of the derivation's output.
+ */
+export function psaDeriveEcPrivate(curve: PsaCurve, stream: (n: number) => Uint8Array): Uint8Array {
+  const order = CURVE_ORDERS[curve];
+  const size = curve === 'P-256' ? 32 : 48;
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const k = bigFromBytes(stream(size));
+    if (k <= order - 2n) return bytesFromBig(k + 1n, size);
+  }
+  throw new RseError('E_BAD_FIELD', 'PSA key derivation drew 64 out-of-range scalars', { field: 'psa.derive' });
+}
+
+/**
+ * The RSE's IAK (CPAK) and DAK derivation: PSA HKDF-SHA-256 with the 32-byte seed as the secret,
+ * no salt and empty info, feeding {@link psaDeriveEcPrivate}. Returns the private scalar and the
+ * uncompressed public point.
+ */
+export function deriveHkdfEcKey(curve: PsaCurve, seed: Uint8Array): { privateKey: Uint8Array; publicKey: Uint8Array } {
+  // HKDF-SHA-256 can produce up to 255 × 32 bytes; the first few draws are all anyone needs.
+  const okm = hkdf('sha256', seed, new Uint8Array(0), new Uint8Array(0), 255 * 32);
+  let pos = 0;
+  const privateKey = psaDeriveEcPrivate(curve, (n) => {
+    if (pos + n > okm.length) throw new RseError('E_BAD_FIELD', 'HKDF output exhausted', { field: 'psa.derive' });
+    const b = okm.slice(pos, pos + n);
+    pos += n;
+    return b;
+  });
+  return { privateKey, publicKey: ecPublicFromPrivate(curve, privateKey) };
+}

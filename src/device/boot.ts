@@ -1,0 +1,164 @@
+/**
+ * Powering a virtual RSE on: BL1_1's platform init (LCM init, OTP size and integrity checks)
+ * and its provisioning dispatch, through the warm resets of secure-provisioning mode, up to the
+ * point where BL1_1 would hand over to BL1_2 or the device resets, waits or stops. And the
+ * provisioning rig: the whole Virgin → TCI/PCI → CM → DM → SE journey.
+ * @module
+ */
+import { RseError } from '../lib/errors.ts';
+import { hex0x } from '../lib/hex.ts';
+import { LcmError, type LcsName } from '../otp/lcm.ts';
+import type { IntegrityProblem } from '../otp/plat-otp.ts';
+import { BUNDLE_SIZE, type BundleKind, checkBundleShape } from '../provisioning/bundle.ts';
+import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
+import type { Device } from './device.ts';
+
+/** How a power-on ended. */
+export type PowerOnResult =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'cold-reset'; readonly reason: string }
+  | { readonly kind: 'wait'; readonly reason: 'tp-mode' | 'cm-bundle' | 'dm-bundle' }
+  | { readonly kind: 'halt'; readonly reason: string; readonly code: string; readonly field?: string; readonly offset?: number };
+
+export interface PowerOnReport {
+  readonly lcs: LcsName | 'FATAL';
+  readonly tpMode: string;
+  readonly events: readonly RomEvent[];
+  readonly integrity: readonly IntegrityProblem[];
+  readonly psi: number;
+  readonly result: PowerOnResult;
+}
+
+/** `tfm_plat_otp_init`: LCM init (fatal on key error in SE, RMA wipe) and the integrity check. */
+function otpInit(dev: Device, events: RomEvent[]): { problems: IntegrityProblem[]; halt?: PowerOnResult } {
+  try {
+    dev.lcm.init();
+  } catch (e) {
+    if (e instanceof LcmError) {
+      events.push({ message: `LCM init failed: ${e.message}` });
+      return { problems: [], halt: { kind: 'halt', reason: e.message, code: e.kind } };
+    }
+    throw e;
+  }
+  const lcs = dev.lcm.getLcs();
+  const problems = dev.plat.integrityProblems(lcs);
+  if (problems.length > 0) {
+    const first = problems[0] as IntegrityProblem;
+    const msg = `OTP integrity check failed: ${first.check} at ${hex0x(first.offset, 3)} has ${first.computed} zero bits, ${first.stored} recorded`;
+    events.push({ message: msg });
+    return { problems, halt: { kind: 'halt', reason: msg, code: 'E_INTEGRITY', field: first.check, offset: first.offset } };
+  }
+  return { problems };
+}
+
+/** Powers the device on once (a cold boot), running BL1_1 through any warm resets. */
+export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
+  const events: RomEvent[] = [];
+  dev.coldReset();
+  dev.psi = 0;
+  dev.json.boots++;
+  let integrity: IntegrityProblem[] = [];
+  let result: PowerOnResult | undefined;
+  for (let pass = 0; pass < 8 && result === undefined; pass++) {
+    const init = otpInit(dev, events);
+    integrity = init.problems;
+    if (init.halt !== undefined) {
+      result = init.halt;
+      break;
+    }
+    if (dev.profile !== 'rse-2.1') {
+      result = { kind: 'halt', reason: `${dev.profile}: BL1_1 provisioning is modelled for rse-2.1 only so far`, code: 'E_UNSUPPORTED' };
+      break;
+    }
+    const out: RomOutcome = romProvisioning(dev, rig, events);
+    if (out.kind === 'reset' && !out.cold) {
+      dev.spReset();
+      continue;
+    }
+    if (out.kind === 'reset') result = { kind: 'cold-reset', reason: out.reason };
+    else if (out.kind === 'wait') result = out;
+    else if (out.kind === 'not-required') result = { kind: 'ready' };
+    else
+      result = {
+        kind: 'halt',
+        reason: out.reason,
+        code: out.code,
+        ...(out.field === undefined ? {} : { field: out.field }),
+        ...(out.offset === undefined ? {} : { offset: out.offset }),
+      };
+  }
+  const final = result ?? { kind: 'halt', reason: 'BL1_1 reset in a loop', code: 'E_LIFECYCLE' };
+  let lcs: LcsName | 'FATAL';
+  try {
+    lcs = dev.lcm.getLcs();
+  } catch {
+    lcs = 'FATAL';
+  }
+  dev.json.lastBoot = describeResult(final, dev.psi);
+  dev.saveJson();
+  return { lcs, tpMode: dev.lcm.tpMode, events, integrity, psi: dev.psi, result: final };
+}
+
+export function describeResult(r: PowerOnResult, psi: number): string {
+  const p = `PSI 0x${psi.toString(16)}${PSI_NAMES[psi] === undefined ? '' : ` ${PSI_NAMES[psi]}`}`;
+  switch (r.kind) {
+    case 'ready':
+      return `${p}: BL1_1 hands over to BL1_2`;
+    case 'cold-reset':
+      return `${p}: ${r.reason}, cold reset`;
+    case 'wait':
+      return `${p}: waiting for ${r.reason === 'tp-mode' ? 'a debugger to choose the TP mode' : `the ${r.reason === 'cm-bundle' ? 'CM' : 'DM'} bundle`}`;
+    case 'halt':
+      return `${p}: stopped: ${r.reason} [${r.code}]`;
+  }
+}
+
+/** Loads a bundle where the ROM polls for it (VM0 + 0x400 for CM, VM1 for DM), as a rig does. */
+export function loadBundle(dev: Device, kind: BundleKind, bytes: Uint8Array, source = 'bundle'): void {
+  checkBundleShape(kind, bytes, source);
+  const loc = BUNDLE_LOCATION[kind];
+  const sram = loc.sram === 'vm0' ? dev.vm0 : dev.vm1;
+  if (loc.offset + BUNDLE_SIZE > sram.length) throw new RseError('E_SIZE', `${source} does not fit SRAM`, { field: 'bundle' });
+  sram.set(bytes, loc.offset);
+  dev.saveSram();
+}
+
+/** One stage of a provisioning run, for progress lines. */
+export interface StageReport {
+  readonly boot: number;
+  readonly lcs: string;
+  readonly tpMode: string;
+  readonly psi: number;
+  readonly summary: string;
+  readonly events: readonly RomEvent[];
+}
+
+export interface ProvisionRunResult {
+  readonly stages: readonly StageReport[];
+  readonly final: PowerOnReport;
+  readonly ok: boolean;
+}
+
+/**
+ * The provisioning rig: loads the bundles, then powers the device on again after every cold
+ * reset until BL1_1 would hand over to BL1_2 (SE), or it stops or waits for something the rig
+ * does not have. `onStage` sees each boot as it ends.
+ */
+export function provisionRun(
+  dev: Device,
+  input: { cm?: Uint8Array; dm?: Uint8Array; tpMode?: 'TCI' | 'PCI' },
+  onStage?: (s: StageReport) => void,
+): ProvisionRunResult {
+  if (input.cm !== undefined) loadBundle(dev, 'cm', input.cm, 'CM bundle');
+  if (input.dm !== undefined) loadBundle(dev, 'dm', input.dm, 'DM bundle');
+  const stages: StageReport[] = [];
+  const rig: RigInput = input.tpMode === undefined ? {} : { tpMode: input.tpMode };
+  for (let boot = 1; boot <= 8; boot++) {
+    const r = powerOn(dev, rig);
+    const s: StageReport = { boot, lcs: r.lcs, tpMode: r.tpMode, psi: r.psi, summary: describeResult(r.result, r.psi), events: r.events };
+    stages.push(s);
+    onStage?.(s);
+    if (r.result.kind !== 'cold-reset') return { stages, final: r, ok: r.result.kind === 'ready' && r.lcs === 'SE' };
+  }
+  throw new RseError('E_LIFECYCLE', 'the device kept resetting: 8 cold boots without reaching SE', { field: 'provisioning' });
+}

@@ -1,0 +1,265 @@
+/**
+ * A virtual RSE as a directory of plain images (`otp.bin`, `rom.bin`, `flash.bin`,
+ * `sram-vm0.bin`, `sram-vm1.bin`, `krtl.bin`) and one `device.json`. Every OTP program
+ * operation is persisted at once with an atomic, durable write, as a real fuse is blown at once;
+ * a fault plan can cut the power before program operation N.
+ * @module
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type RandomSource, randomBytes } from '../crypto/index.ts';
+import { KMU_SLOT, Kmu } from '../crypto/kmu.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { asU8 } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { fromHex } from '../lib/hex.ts';
+import { OTP_LAYOUTS, type RseProfileName } from '../otp/layout.ts';
+import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
+import { PlatOtp } from '../otp/plat-otp.ts';
+
+/** Where a device keeps its files. */
+export interface DeviceStore {
+  read(name: string): Uint8Array | undefined;
+  write(name: string, data: Uint8Array): void;
+  /** Human-readable location, for messages. */
+  readonly where: string;
+}
+
+/** A device directory; every write is atomic and durable. */
+export class DirStore implements DeviceStore {
+  readonly where: string;
+  constructor(dir: string) {
+    this.where = dir;
+  }
+  read(name: string): Uint8Array | undefined {
+    const p = join(this.where, name);
+    return existsSync(p) ? asU8(readFileSync(p)) : undefined;
+  }
+  write(name: string, data: Uint8Array): void {
+    writeFileAtomic(join(this.where, name), data, { durable: true });
+  }
+}
+
+/** An in-memory store (tests, benchmarks, fault campaigns). */
+export class MemoryStore implements DeviceStore {
+  readonly where = '(memory)';
+  readonly files = new Map<string, Uint8Array>();
+  read(name: string): Uint8Array | undefined {
+    return this.files.get(name)?.slice();
+  }
+  write(name: string, data: Uint8Array): void {
+    this.files.set(name, data.slice());
+  }
+  clone(): MemoryStore {
+    const m = new MemoryStore();
+    for (const [k, v] of this.files) m.files.set(k, v.slice());
+    return m;
+  }
+}
+
+/** Thrown by a fault plan: the power went away before an OTP program operation. */
+export class PowerCut extends Error {
+  readonly op: OtpProgram;
+  readonly index: number;
+  constructor(op: OtpProgram, index: number) {
+    super(`power cut before OTP program operation ${index} (${op.what} at 0x${op.offset.toString(16)})`);
+    this.name = 'PowerCut';
+    this.op = op;
+    this.index = index;
+  }
+}
+
+/** Counts OTP program operations and cuts the power before number `cutBefore` (1-based). */
+export class FaultPlan {
+  count = 0;
+  cutBefore: number | undefined;
+  constructor(cutBefore?: number) {
+    this.cutBefore = cutBefore;
+  }
+  onProgram(op: OtpProgram): void {
+    this.count++;
+    if (this.cutBefore !== undefined && this.count === this.cutBefore) throw new PowerCut(op, this.count);
+  }
+}
+
+/** `device.json`. */
+export interface DeviceJson {
+  readonly format: 1;
+  readonly profile: RseProfileName;
+  /** The ROM was built with `TFM_DUMMY_PROVISIONING` (sets TP mode itself). */
+  readonly dummyProvisioning: boolean;
+  /** TP mode the dummy ROM selects. */
+  readonly romTpMode: 'TCI' | 'PCI';
+  /** PSI/GPIO state (low 4 bits of gretreg) at the end of the last boot. */
+  psi: number;
+  /** How many cold boots this device has done. */
+  boots: number;
+  /** One line about the last boot. */
+  lastBoot?: string;
+}
+
+/** The upstream dummy PCI RTL key (`rse/common/provisioning/pci_krtl_dummy.bin`). */
+export const DUMMY_PCI_KRTL = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
+
+export const SRAM = {
+  'rse-2.1': { vm0: 0x80000, vm1: 0x80000 },
+  'rss-1.7': { vm0: 0x80000, vm1: 0x80000 },
+} as const;
+
+export const ROM_SIZE = 0x20000;
+
+export interface CreateOptions {
+  readonly profile: RseProfileName;
+  /** The device's RTL key (used in PCI mode); the upstream dummy by default. */
+  readonly krtl?: Uint8Array;
+  readonly dummyProvisioning?: boolean;
+  readonly romTpMode?: 'TCI' | 'PCI';
+  readonly rom?: Uint8Array;
+}
+
+export interface OpenOptions {
+  readonly faults?: FaultPlan;
+  readonly trng?: RandomSource;
+}
+
+/** One virtual RSE. */
+export class Device {
+  readonly store: DeviceStore;
+  readonly json: DeviceJson;
+  readonly otp: Uint8Array;
+  readonly lcm: Lcm;
+  readonly kmu = new Kmu();
+  readonly plat: PlatOtp;
+  readonly krtl: Uint8Array;
+  readonly trng: RandomSource;
+  readonly faults: FaultPlan | undefined;
+  /** SRAM images (VM0, VM1): survive warm resets; written back by {@link Device.saveSram}. */
+  readonly vm0: Uint8Array;
+  readonly vm1: Uint8Array;
+  /** PSI/GPIO state. */
+  psi: number;
+
+  private constructor(store: DeviceStore, json: DeviceJson, otp: Uint8Array, krtl: Uint8Array, options: OpenOptions) {
+    this.store = store;
+    this.json = json;
+    this.otp = otp;
+    this.krtl = krtl;
+    this.trng = options.trng ?? randomBytes;
+    this.faults = options.faults;
+    this.psi = json.psi;
+    const sizes = SRAM[json.profile];
+    this.vm0 = sramImage(store.read('sram-vm0.bin'), sizes.vm0);
+    this.vm1 = sramImage(store.read('sram-vm1.bin'), sizes.vm1);
+    const faults = options.faults;
+    this.lcm = new Lcm(otp, {
+      ...(faults === undefined ? {} : { onProgram: (op: OtpProgram) => faults.onProgram(op) }),
+      afterProgram: () => store.write('otp.bin', otp),
+    });
+    this.plat = new PlatOtp(this.lcm, OTP_LAYOUTS[json.profile], () => this.kmu.use(KMU_SLOT.KCE_CM));
+    this.resetKmu();
+  }
+
+  /** Creates a fresh (Virgin, CM) device in `store`. */
+  static create(store: DeviceStore, options: CreateOptions): Device {
+    const krtl = options.krtl ?? DUMMY_PCI_KRTL;
+    if (krtl.length !== 32) throw new RseError('E_KEY', `the RTL key must be 32 bytes, got ${krtl.length}`, { field: 'krtl' });
+    const rom = new Uint8Array(ROM_SIZE);
+    if (options.rom !== undefined) {
+      if (options.rom.length > ROM_SIZE)
+        throw new RseError('E_SIZE', `the ROM image is ${options.rom.length} bytes, the ROM holds ${ROM_SIZE}`, { field: 'rom' });
+      rom.set(options.rom);
+    }
+    const json: DeviceJson = {
+      format: 1,
+      profile: options.profile,
+      dummyProvisioning: options.dummyProvisioning ?? true,
+      romTpMode: options.romTpMode ?? 'TCI',
+      psi: 0,
+      boots: 0,
+    };
+    store.write('otp.bin', new Uint8Array(OTP_SIZE));
+    store.write('rom.bin', rom);
+    store.write('flash.bin', new Uint8Array(0));
+    store.write('krtl.bin', krtl);
+    store.write('sram-vm0.bin', new Uint8Array(SRAM[options.profile].vm0));
+    store.write('sram-vm1.bin', new Uint8Array(SRAM[options.profile].vm1));
+    store.write('device.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
+    return Device.open(store);
+  }
+
+  /** Opens a device; checks every file it needs. */
+  static open(store: DeviceStore, options: OpenOptions = {}): Device {
+    const raw = store.read('device.json');
+    if (raw === undefined)
+      throw new RseError('E_DEVICE', `${store.where} is not a device: device.json is missing`, { field: 'device.json' });
+    let json: DeviceJson;
+    try {
+      json = JSON.parse(new TextDecoder().decode(raw)) as DeviceJson;
+    } catch (e) {
+      throw new RseError('E_DEVICE', `${store.where}/device.json is not JSON: ${(e as Error).message}`, { field: 'device.json' });
+    }
+    if (json.format !== 1 || !(json.profile in OTP_LAYOUTS)) {
+      throw new RseError('E_DEVICE', `${store.where}/device.json: unsupported format or profile`, { field: 'device.json' });
+    }
+    const otp = store.read('otp.bin');
+    if (otp === undefined || otp.length !== OTP_SIZE) {
+      throw new RseError('E_DEVICE', `${store.where}/otp.bin must be ${OTP_SIZE} bytes`, { field: 'otp.bin', offset: otp?.length ?? 0 });
+    }
+    const krtl = store.read('krtl.bin') ?? DUMMY_PCI_KRTL;
+    if (krtl.length !== 32) throw new RseError('E_DEVICE', `${store.where}/krtl.bin must be 32 bytes`, { field: 'krtl.bin' });
+    return new Device(store, json, otp, krtl, options);
+  }
+
+  get profile(): RseProfileName {
+    return this.json.profile;
+  }
+
+  /** Reloads the KMU hardware slots from the OTP and the RTL key (reset). */
+  resetKmu(): void {
+    const tci = this.lcm.tpMode === 'TCI';
+    const hw = [tci ? new Uint8Array(32) : this.krtl, ...HW_KEY_SLOTS.map((s) => this.otp.slice(LCM_OTP[s], LCM_OTP[s] + 32))];
+    this.kmu.reset(hw);
+  }
+
+  /** Cold reset: LCM re-latches, KMU reloads, SP mode off. SRAM is kept (the rig preloads it). */
+  coldReset(): void {
+    this.lcm.coldReset();
+    this.resetKmu();
+  }
+
+  /** The reset that SP-mode enabling causes: nothing re-latched, SRAM kept. */
+  spReset(): void {
+    this.lcm.spReset();
+    this.resetKmu();
+  }
+
+  saveSram(): void {
+    this.store.write('sram-vm0.bin', this.vm0);
+    this.store.write('sram-vm1.bin', this.vm1);
+  }
+
+  saveJson(): void {
+    this.json.psi = this.psi;
+    this.store.write('device.json', new TextEncoder().encode(`${JSON.stringify(this.json, null, 2)}\n`));
+  }
+}
+
+function sramImage(b: Uint8Array | undefined, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  if (b !== undefined) out.set(b.subarray(0, size));
+  return out;
+}
+
+/** Whether `dir` looks like a device directory. */
+export function isDeviceDir(dir: string): boolean {
+  return existsSync(join(dir, 'device.json')) && existsSync(join(dir, 'otp.bin'));
+}
+
+/** Creates the directory for a new device; refuses a non-empty one. */
+export function prepareDeviceDir(dir: string, force: boolean): void {
+  if (existsSync(dir)) {
+    if (readdirSync(dir).length > 0 && !force) {
+      throw new RseError('E_EXISTS', `${dir} exists and is not empty (use --force to replace the device)`, { field: dir });
+    }
+  } else mkdirSync(dir, { recursive: true });
+}
