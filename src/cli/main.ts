@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
+import { deviceCommand, otpCommand, provisionCommand } from './device.ts';
 import { runFip } from './fip.ts';
 import { flashCommand } from './flash.ts';
 import { fwuCommand, gptCommand } from './gpt.ts';
@@ -61,6 +62,9 @@ async function run(argv: readonly string[]): Promise<number> {
     gptCommand(),
     fwuCommand(),
     flashCommand(),
+    deviceCommand(),
+    otpCommand(),
+    provisionCommand(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

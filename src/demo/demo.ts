@@ -97,5 +97,26 @@ await step('Patch a new FIP into both banks at once (size-checked, all or nothin
   '--name',
   'FIP_B',
 ]);
+await step('Create a virtual RSE (rse-2.1): blank OTP, TP mode Virgin, LCS CM', ['device', 'create', f('device'), '--force']);
+await step("CM provisioning bundle with TF-M's dummy values (AES-256-CCM under the TCI CM key)", [
+  'provision',
+  'bundle',
+  'cm',
+  '-o',
+  f('cm_bundle.bin'),
+]);
+await step('DM provisioning bundle', ['provision', 'bundle', 'dm', '-o', f('dm_bundle.bin')]);
+await step('Provision it: Virgin → TCI → CM → DM → SE, one line per boot', [
+  'provision',
+  'run',
+  f('device'),
+  '--cm',
+  f('cm_bundle.bin'),
+  '--dm',
+  f('dm_bundle.bin'),
+]);
+await step('Its OTP, field by field (secrets shown only as programmed)', ['otp', 'show', f('device')]);
+await step('Anti-rollback: an NV counter goes up, never down', ['otp', 'write', f('device'), 'nv_counter_ns_0', '3']);
+await step('... so lowering it is refused (exit 1, E_OTP_WRITE)', ['otp', 'write', f('device'), 'nv_counter_ns_0', '2'], 1);
 
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

@@ -1,0 +1,285 @@
+/** `rse device`, `rse otp` and `rse provision`. @module */
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { Command, Option } from '@commander-js/extra-typings';
+import { parse as parseYaml } from 'yaml';
+import { bundleKey } from '../crypto/rse-keys.ts';
+import { powerOn, provisionRun, type StageReport } from '../device/boot.ts';
+import { Device, DirStore, isDeviceDir, prepareDeviceDir } from '../device/device.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
+import { fromHex, hex0x, toHex } from '../lib/hex.ts';
+import { TP_MODE } from '../otp/lcm.ts';
+import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
+import { type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../otp/report.ts';
+import { encodeBundle } from '../provisioning/bundle.ts';
+import { cmInputs, dmInputs } from '../provisioning/values.ts';
+import { cliStatus, io, printJson, readInput } from './common.ts';
+
+function openDevice(dir: string): Device {
+  if (!isDeviceDir(dir))
+    throw new RseError('E_DEVICE', `${dir} is not a device directory (create one with 'rse device create ${dir}')`, { field: dir });
+  return Device.open(new DirStore(dir));
+}
+
+const tpOption = (def?: string) => {
+  const o = new Option('--tp-mode <mode>', 'TP mode: tci (test chip, zero RTL key) or pci (production, the device RTL key)').choices([
+    'tci',
+    'pci',
+  ] as const);
+  return def === undefined ? o : o.default(def);
+};
+
+function platCall<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof PlatOtpError) throw platOtpToRseError(e);
+    throw e;
+  }
+}
+
+export function deviceCommand() {
+  const cmd = new Command('device').summary('virtual RSE devices: a directory of plain images and device.json');
+  cmd.addCommand(
+    new Command('create')
+      .summary('create a fresh device (TP mode Virgin, LCS CM, blank OTP)')
+      .description(
+        'Create a device directory: otp.bin (16 KiB, blank), rom.bin (128 KiB), flash.bin (empty until\n' +
+          'a host flash is attached), sram-vm0.bin and sram-vm1.bin (where a rig preloads the CM and DM\n' +
+          'bundles), krtl.bin (the RTL key, used in PCI mode) and device.json. Every later write is\n' +
+          'atomic: a crash leaves the old or the new file, never a part.',
+      )
+      .argument('<dir>')
+      .addOption(new Option('--profile <profile>', 'device profile').choices(['rse-2.1', 'rss-1.7'] as const).default('rse-2.1' as const))
+      .option('--krtl <file>', '32-byte RTL key (default: the upstream dummy pci_krtl_dummy.bin)')
+      .addOption(tpOption('tci').conflicts('debugger'))
+      .option('--debugger', 'the ROM is not a dummy-provisioning build: it waits for the rig to choose the TP mode')
+      .option('--rom <file>', 'ROM image to install (up to 128 KiB)')
+      .option('--force', 'replace an existing device in DIR')
+      .option('--json', 'print the device summary as JSON')
+      .action((dir, o) => {
+        prepareDeviceDir(dir, o.force === true);
+        const dev = Device.create(new DirStore(dir), {
+          profile: o.profile,
+          ...(o.krtl === undefined ? {} : { krtl: readInput(o.krtl, 'RTL key') }),
+          ...(o.rom === undefined ? {} : { rom: readInput(o.rom, 'ROM image') }),
+          dummyProvisioning: o.debugger !== true,
+          romTpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI',
+        });
+        const summary = {
+          dir,
+          profile: dev.profile,
+          lcs: dev.lcm.getLcs(),
+          tpMode: dev.lcm.tpMode,
+          dummyProvisioning: dev.json.dummyProvisioning,
+          romTpMode: dev.json.romTpMode,
+        };
+        if (o.json === true) printJson(summary);
+        else
+          io.out(
+            `created ${dir}: ${dev.profile}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+          );
+      }),
+  );
+  cmd.addCommand(
+    new Command('boot')
+      .summary('power the device on once: BL1_1 init, integrity check and provisioning dispatch')
+      .description(
+        'Runs BL1_1 up to its hand-over to BL1_2 (or a reset, wait or stop) and reports each step.\nExit status 1 when the device stops on an error.',
+      )
+      .argument('<dir>')
+      .addOption(tpOption())
+      .option('--json', 'print the boot report as JSON')
+      .action((dir, o) => {
+        const dev = openDevice(dir);
+        const r = powerOn(dev, o.tpMode === undefined ? {} : { tpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI' });
+        if (r.result.kind === 'halt') cliStatus.code = 1;
+        if (o.json === true) {
+          printJson(r);
+          return;
+        }
+        for (const e of r.events) io.out(`  ${e.psi === undefined ? '      ' : `PSI ${hex0x(e.psi)}`}  ${e.message}\n`);
+        io.out(`LCS ${r.lcs}, TP mode ${r.tpMode}: ${dev.json.lastBoot ?? ''}\n`);
+      }),
+  );
+  return cmd;
+}
+
+export function otpCommand() {
+  const cmd = new Command('otp').summary("a device's OTP: annotated dump, single fields with fuse rules");
+  cmd.addCommand(
+    new Command('show')
+      .summary('every OTP field explained: LCS, TP mode, integrity, counters, keys (values of secrets hidden)')
+      .argument('<dir>')
+      .option('--json', 'machine-readable report')
+      .option('--all', 'also list blank fields')
+      .action((dir, o) => {
+        const dev = openDevice(dir);
+        const report: OtpReport = otpReport(dev);
+        if (report.integrity.length > 0) cliStatus.code = 1;
+        if (o.json === true) printJson(report);
+        else io.out(renderOtpReport(report, o.all === true));
+      }),
+  );
+  cmd.addCommand(
+    new Command('read')
+      .summary('read one field through the LCM (counters decoded, encrypted keys decrypted)')
+      .argument('<dir>')
+      .argument('<field>', "field name as in 'rse otp show' (e.g. implementation_id, nv_counter_ns_0)")
+      .option('--reveal-secret', `allow reading secret fields (${[...SECRET_FIELDS].join(', ')})`)
+      .option('--json', 'print {field, offset, size, hex} or {field, value}')
+      .action((dir, field, o) => {
+        const dev = openDevice(dir);
+        const f = platCall(() => dev.plat.field(field));
+        if (SECRET_FIELDS.has(field) && o.revealSecret !== true) {
+          throw new RseError('E_USAGE', `${field} is a secret; add --reveal-secret to print it`, { field });
+        }
+        if (f.kind === 'counter') {
+          const value = platCall(() => dev.plat.readCounter(field));
+          if (o.json === true) printJson({ field, offset: f.offset, value });
+          else io.out(`${value}\n`);
+          return;
+        }
+        const bytes = platCall(() => dev.plat.read(field));
+        if (o.json === true) printJson({ field, offset: f.offset, size: bytes.length, hex: toHex(bytes) });
+        else io.out(`${toHex(bytes)}\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('write')
+      .summary('program one field with the fuse rules (bits only go 0 to 1; counters only go up)')
+      .description(
+        'VALUE is hex for byte fields (shorter than the field programs its start) and a decimal or 0x\n' +
+          'number for NV counters. A bit that is already 1 cannot go back to 0: such a write fails\n' +
+          'read-back verification (E_OTP_WRITE, exit 1) and programs nothing else.',
+      )
+      .argument('<dir>')
+      .argument('<field>')
+      .argument('<value>')
+      .action((dir, field, value) => {
+        const dev = openDevice(dir);
+        const f = platCall(() => dev.plat.field(field));
+        if (f.kind === 'counter') {
+          const n = Number(value);
+          if (!Number.isInteger(n) || n < 0)
+            throw new RseError('E_ARGUMENT', `counter value '${value}' is not a non-negative integer`, { field });
+          const current = platCall(() => dev.plat.readCounter(field));
+          if (n < current)
+            throw new RseError('E_OTP_WRITE', `${field} is ${current}; an NV counter never goes down`, { field, offset: f.offset });
+          platCall(() => dev.plat.setCounter(field, n));
+          return;
+        }
+        if (f.kind === 'encrypted-key' && dev.lcm.tpMode === 'VIRGIN') {
+          throw new RseError('E_LIFECYCLE', `${field} is stored encrypted with KCE_CM, which a Virgin device does not have`, { field });
+        }
+        platCall(() => dev.plat.write(field, fromHex(value.replace(/^0x/i, ''), field)));
+      }),
+  );
+  return cmd;
+}
+
+function keyFor(kind: 'cm' | 'dm', o: { tpMode?: string; krtl?: string; key?: string }): Uint8Array {
+  if (o.key !== undefined) {
+    const k = readInput(o.key, 'provisioning key');
+    if (k.length !== 32) throw new RseError('E_KEY', `${o.key}: a provisioning key is 32 bytes, got ${k.length}`, { field: '--key' });
+    return k;
+  }
+  const pci = o.tpMode === 'pci';
+  const krtl = pci ? readInput(o.krtl ?? '', 'RTL key') : new Uint8Array(32);
+  if (krtl.length !== 32) throw new RseError('E_KEY', `the RTL key must be 32 bytes, got ${krtl.length}`, { field: '--krtl' });
+  return bundleKey(kind === 'cm' ? 'CM' : 'DM', pci ? TP_MODE.PCI : TP_MODE.TCI, krtl);
+}
+
+export const VALUES_EXAMPLE = `cm:
+  bl1_2_image: bl1_2.bin            # default: a placeholder 8 KiB image
+  ics: otp_dma_ics.bin              # default: empty
+  guk: 0123456789012345678901234567890123456789012345678901234567890123
+  cca_system_properties: 0xDEADBEEF
+dm:
+  bl2_rotpk: [root-RSA-3072.pem, root-RSA-3072_1.pem, root-RSA-3072.pem, root-RSA-3072.pem]
+  host_rotpk_cca: host-cca-p384.pem  # or 96 bytes of hex X||Y
+  implementation_id: aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd
+  verification_service_url: www.trustedfirmware.org
+  profile_definition: http://arm.com/CCA-SSD/1.0.0
+`;
+
+export function provisionCommand() {
+  const cmd = new Command('provision').summary('CM/DM provisioning bundles and the whole provisioning journey');
+  cmd.addCommand(
+    new Command('bundle')
+      .summary('write a CM or DM provisioning bundle (0xED2C bytes, AES-256-CCM)')
+      .description(
+        'Build the bundle the RSE 2.1 ROM consumes: magic, AES-256-CCM(code, values, data), nonce,\n' +
+          'tag, magic. Values come from a YAML or JSON file (a cm:/dm: section or the top level); every\n' +
+          "field left out takes TF-M's dummy provisioning value, so no --values gives the dummy bundle.\n" +
+          'The key is derived as the ROM derives it: from the zero RTL key in TCI mode, from --krtl in\n' +
+          'PCI mode, or given directly with --key. Paths in the values file are relative to it.\n\n' +
+          `Example values file:\n${VALUES_EXAMPLE}`,
+      )
+      .addArgument(new Command().createArgument('<kind>', 'cm or dm').choices(['cm', 'dm']))
+      .option('--values <file>', 'YAML/JSON values (default: the dummy values)')
+      .requiredOption('-o, --output <file>', 'bundle file to write')
+      .addOption(tpOption('tci'))
+      .option('--krtl <file>', 'RTL key of the target device (PCI mode)')
+      .option('--key <file>', '32-byte provisioning key, instead of deriving it')
+      .option('--code <file>', 'provisioning code section (opaque to rsekit; default empty)')
+      .option('--json', 'print what went into the bundle')
+      .action((kindArg, o) => {
+        const kind = kindArg as 'cm' | 'dm';
+        if (o.tpMode === 'pci' && o.krtl === undefined && o.key === undefined)
+          throw new RseError('E_USAGE', 'PCI mode needs --krtl (or --key)');
+        let description: unknown = {};
+        let base = process.cwd();
+        if (o.values !== undefined) {
+          const text = Buffer.from(readInput(o.values, 'values file')).toString('utf8');
+          try {
+            description = parseYaml(text);
+          } catch (e) {
+            throw new RseError('E_CONFIG', `${o.values}: ${(e as Error).message.split('\n')[0]}`, { field: o.values });
+          }
+          base = dirname(resolve(o.values));
+        }
+        const read = (p: string): Uint8Array => readInput(isAbsolute(p) ? p : join(base, p));
+        const inputs = kind === 'cm' ? cmInputs(description, read) : dmInputs(description, read);
+        const code = o.code === undefined ? inputs.code : readInput(o.code, 'provisioning code');
+        const bundle = encodeBundle(kind, keyFor(kind, o), { ...inputs, code });
+        writeFileAtomic(o.output, bundle, { durable: false });
+        if (o.json === true) printJson({ kind, output: o.output, size: bundle.length, tpMode: o.tpMode, values: inputs.summary });
+        else io.out(`${kind.toUpperCase()} bundle ${o.output}: ${hex0x(bundle.length)} bytes (${(o.tpMode ?? 'tci').toUpperCase()} key)\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('run')
+      .summary('the whole journey: Virgin → TCI/PCI → CM → DM → SE, one line per boot')
+      .description(
+        'Acts as the provisioning rig: preloads the bundles where the ROM polls for them (CM at\n' +
+          'VM0 + 0x400, DM at VM1), powers the device on, and powers it on again after every reset\n' +
+          'until BL1_1 hands over to BL1_2 in SE. Each boot prints its LCS, TP mode, PSI code and\n' +
+          'outcome. Exit status 0 when the device reaches SE, 1 when it stops on the way.',
+      )
+      .argument('<dir>')
+      .option('--cm <file>', 'CM bundle')
+      .option('--dm <file>', 'DM bundle')
+      .addOption(tpOption())
+      .option('--json', 'print every boot report as JSON')
+      .action((dir, o) => {
+        const dev = openDevice(dir);
+        const line = (s: StageReport): void => {
+          if (o.json !== true) io.out(`boot ${s.boot}: LCS ${s.lcs.padEnd(3)} TP ${s.tpMode.padEnd(6)} ${s.summary}\n`);
+        };
+        const r = provisionRun(
+          dev,
+          {
+            ...(o.cm === undefined ? {} : { cm: readInput(o.cm, 'CM bundle') }),
+            ...(o.dm === undefined ? {} : { dm: readInput(o.dm, 'DM bundle') }),
+            ...(o.tpMode === undefined ? {} : { tpMode: o.tpMode === 'pci' ? ('PCI' as const) : ('TCI' as const) }),
+          },
+          line,
+        );
+        if (!r.ok) cliStatus.code = 1;
+        if (o.json === true) printJson(r);
+        else io.out(r.ok ? `provisioned: LCS SE, OTP integrity intact\n` : `not provisioned: ${dev.json.lastBoot ?? ''}\n`);
+      }),
+  );
+  return cmd;
+}

@@ -1,0 +1,170 @@
+/**
+ * `rse otp show`: every field of a device's OTP with what it holds and what it is for, the LCS,
+ * TP mode, integrity check and counters. Secret keys are reported as programmed or blank, never
+ * by value.
+ * @module
+ */
+import { hash } from '../crypto/index.ts';
+import type { Device } from '../device/device.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
+import { lcsFromOtp, rotpkZeroCountOk, tpModeFromOtp, zeroBits } from './lcm.ts';
+import { decodeCounter, type IntegrityProblem } from './plat-otp.ts';
+
+/** Fields whose values are secrets: `otp show` never prints them. */
+export const SECRET_FIELDS: ReadonlySet<string> = new Set([
+  'huk',
+  'guk',
+  'kp_cm',
+  'kce_cm',
+  'kp_dm',
+  'kce_dm',
+  'runtime_otp_encryption_key',
+  'bl2_encryption_key',
+  's_image_encryption_key',
+  'ns_image_encryption_key',
+]);
+
+export interface OtpFieldReport {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly area: string;
+  readonly state: 'blank' | 'programmed';
+  /** The value, decoded for its kind; absent for secrets and blank fields. */
+  readonly value?: string | number;
+  readonly note?: string;
+  readonly doc: string;
+}
+
+export interface OtpReport {
+  readonly profile: string;
+  readonly lcs: string;
+  readonly tpMode: string;
+  readonly psi: number;
+  readonly lastBoot?: string;
+  readonly rotpkZeroCount: 'ok' | 'mismatch';
+  readonly integrityChecked: string;
+  readonly integrity: readonly IntegrityProblem[];
+  readonly counters: Readonly<Record<string, number | string>>;
+  readonly fields: readonly OtpFieldReport[];
+}
+
+const u32 = (b: Uint8Array, o = 0): number =>
+  ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
+
+/** Builds the report from the raw OTP (as a debugger would read it) and the device state. */
+export function otpReport(dev: Device): OtpReport {
+  const otp = dev.otp;
+  const layout = dev.plat.layout;
+  const lcs = lcsFromOtp(otp);
+  const integrity = dev.plat.integrityProblems(lcs);
+  const counters: Record<string, number | string> = {};
+  const fields: OtpFieldReport[] = [];
+  for (const f of layout.fields) {
+    const raw = otp.subarray(f.offset, f.offset + f.size);
+    const blank = raw.every((b) => b === 0);
+    let value: string | number | undefined;
+    let note: string | undefined;
+    if (f.kind === 'counter') {
+      try {
+        value = decodeCounter(layout.counterEncoding, raw, f.name);
+      } catch (e) {
+        value = `invalid: ${(e as Error).message}`;
+      }
+      counters[f.name] = value;
+    } else if (SECRET_FIELDS.has(f.name)) {
+      note = blank
+        ? undefined
+        : `secret, ${zeroBits(raw)} zero bits${f.kind === 'encrypted-key' ? ', stored AES-CTR encrypted with KCE_CM' : ''}`;
+    } else if (f.name === 'bl1_2_image') {
+      const lenField = layout.fields.find((x) => x.name === 'bl1_2_image_len');
+      const len = lenField === undefined ? f.size : u32(otp, lenField.offset);
+      if (len > 0 && len <= f.size) {
+        const image = otp.subarray(layout.bl1_2End - len, layout.bl1_2End);
+        const digest = hash('sha256', image);
+        const slot = otp.subarray(0xc0, 0xe0);
+        value = `${len} bytes at ${hex0x(layout.bl1_2End - len, 4)}, SHA-256 ${toHex(digest)}`;
+        if (layout.profile === 'rse-2.1')
+          note = Buffer.compare(digest, slot) === 0 ? 'matches the hash in the ROTPK slot' : 'does NOT match the hash in the ROTPK slot';
+      } else if (!blank) value = `${f.size} bytes (no valid length recorded)`;
+    } else if (f.kind === 'u32' || f.kind === 'config') {
+      value = hex0x(u32(raw), 8);
+      if (f.name === 'tp_mode_config') note = tpModeFromOtp(otp);
+    } else if (f.kind === 'u64') {
+      value = `0x${new DataView(raw.buffer, raw.byteOffset, 8).getBigUint64(0, true).toString(16)}`;
+    } else if (f.kind === 'string') {
+      const end = raw.indexOf(0);
+      value = new TextDecoder().decode(raw.subarray(0, end < 0 ? raw.length : end));
+    } else if (f.kind === 'image' || (f.kind === 'bytes' && f.size > 64)) {
+      value = blank ? undefined : `${f.size - countTrailingZeros(raw)} bytes used, SHA-256 ${toHex(hash('sha256', raw))}`;
+    } else value = toHex(raw);
+    if (blank && f.kind !== 'counter') value = undefined;
+    fields.push({
+      name: f.name,
+      offset: f.offset,
+      size: f.size,
+      area: f.area,
+      state: blank ? 'blank' : 'programmed',
+      ...(value === undefined ? {} : { value }),
+      ...(note === undefined ? {} : { note }),
+      doc: f.doc,
+    });
+  }
+  const integrityChecked =
+    layout.profile === 'rse-2.1'
+      ? lcs === 'SE'
+        ? 'CM and DM locked areas'
+        : lcs === 'DM'
+          ? 'CM locked area'
+          : 'nothing (checked from DM on)'
+      : lcs === 'SE'
+        ? 'every field zero count'
+        : 'nothing (checked in SE)';
+  return {
+    profile: layout.profile,
+    lcs,
+    tpMode: tpModeFromOtp(otp),
+    psi: dev.psi,
+    ...(dev.json.lastBoot === undefined ? {} : { lastBoot: dev.json.lastBoot }),
+    rotpkZeroCount: rotpkZeroCountOk(otp) ? 'ok' : 'mismatch',
+    integrityChecked,
+    integrity,
+    counters,
+    fields,
+  };
+}
+
+function countTrailingZeros(b: Uint8Array): number {
+  let n = 0;
+  for (let i = b.length - 1; i >= 0 && b[i] === 0; i--) n++;
+  return n;
+}
+
+/** Text rendering of {@link otpReport}. */
+export function renderOtpReport(r: OtpReport, all: boolean): string {
+  const out: string[] = [];
+  out.push(`profile ${r.profile}   LCS ${r.lcs}   TP mode ${r.tpMode}   PSI ${hex0x(r.psi)}`);
+  if (r.lastBoot !== undefined) out.push(`last boot: ${r.lastBoot}`);
+  out.push(`ROTPK hardware zero count: ${r.rotpkZeroCount}`);
+  if (r.integrity.length === 0) out.push(`integrity: intact (checked: ${r.integrityChecked})`);
+  for (const p of r.integrity)
+    out.push(`integrity: FAILED ${p.check} at ${hex0x(p.offset, 3)}: ${p.computed} zero bits, ${p.stored} recorded`);
+  out.push(
+    `counters: ${Object.entries(r.counters)
+      .map(([k, v]) => `${k.replace('nv_counter_', '')}=${v}`)
+      .join(' ')}`,
+  );
+  out.push('');
+  out.push('offset  size   area        field                          value');
+  for (const f of r.fields) {
+    if (!all && f.state === 'blank') continue;
+    const shown = f.value === undefined ? (f.state === 'blank' ? 'blank' : 'programmed') : String(f.value);
+    const v = shown.length > 72 ? `${shown.slice(0, 69)}...` : shown;
+    out.push(
+      `${hex0x(f.offset, 4)}  ${String(f.size).padStart(5)}  ${f.area.padEnd(10)}  ${f.name.padEnd(30)} ${v}${f.note === undefined ? '' : `  (${f.note})`}`,
+    );
+    out.push(`${' '.repeat(52)}${f.doc}`);
+  }
+  if (!all) out.push('', `(${r.fields.filter((f) => f.state === 'blank').length} blank fields hidden; --all lists them)`);
+  return `${out.join('\n')}\n`;
+}
