@@ -96,7 +96,7 @@ export function otpReport(dev: Device): OtpReport {
       const end = raw.indexOf(0);
       value = new TextDecoder().decode(raw.subarray(0, end < 0 ? raw.length : end));
     } else if (f.kind === 'image' || (f.kind === 'bytes' && f.size > 64)) {
-      value = blank ? undefined : `${f.size - countTrailingZeros(raw)} bytes used, SHA-256 ${toHex(hash('sha256', raw))}`;
+      value = blank ? undefined : `data up to byte ${f.size - countTrailingZeros(raw)} of ${f.size}, SHA-256 ${toHex(hash('sha256', raw))}`;
     } else value = toHex(raw);
     if (blank && f.kind !== 'counter') value = undefined;
     fields.push({
