@@ -5,6 +5,7 @@
  * TF-M 1.7 hash-then-ECB KDF, and PSA's deterministic ECC key derivation.
  * @module
  */
+import { concatBytes, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { aesEcbEncrypt, ecPublicFromPrivate, hash, hkdf } from './index.ts';
 
@@ -24,18 +25,11 @@ function subkey(l: Uint8Array): Uint8Array {
 
 /** AES-CMAC (RFC 4493) with a 16- or 32-byte key, over the concatenation of `parts`. */
 export function aesCmac(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const msg = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    msg.set(p, o);
-    o += p.length;
-  }
+  const msg = concatBytes(parts);
   const k1 = subkey(aesEcbEncrypt(key, new Uint8Array(BLOCK)));
   const n = Math.max(1, Math.ceil(msg.length / BLOCK));
   const complete = msg.length > 0 && msg.length % BLOCK === 0;
-  // All blocks are CBC-encrypted in one ECB call per block; the chain needs the previous output.
+  // The last block is XORed with K1 (complete) or padded and XORed with K2, then CBC-MAC.
   const padded = new Uint8Array(n * BLOCK);
   padded.set(msg);
   const lastOff = (n - 1) * BLOCK;
@@ -53,12 +47,6 @@ export function aesCmac(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8
     x = aesEcbEncrypt(key, y);
   }
   return x;
-}
-
-function u32le(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
 }
 
 /** A KDF label: a string is taken as a C string, so its NUL terminator is part of it. */

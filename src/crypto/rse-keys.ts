@@ -5,21 +5,12 @@
  * and the instance id.
  * @module
  */
-import { concatBytes } from '../lib/bytes.ts';
+import { concatBytes, u32le } from '../lib/bytes.ts';
 import { hash } from './index.ts';
 import { deriveHkdfEcKey, kdfCmacCounter, kdfHashEcb } from './kdf.ts';
 
 /** Which KDF a profile's BL1 uses. */
 export type RseKdf = 'cmac-counter' | 'hash-ecb';
-
-function u32le(...v: number[]): Uint8Array {
-  const b = new Uint8Array(4 * v.length);
-  const d = new DataView(b.buffer);
-  v.forEach((x, i) => {
-    d.setUint32(4 * i, x >>> 0, true);
-  });
-  return b;
-}
 
 export function kdf(which: RseKdf, key: Uint8Array, label: string | Uint8Array, context: Uint8Array, length: number): Uint8Array {
   return which === 'cmac-counter' ? kdfCmacCounter(key, label, context, length) : kdfHashEcb(key, label, context, length);

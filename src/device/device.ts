@@ -101,10 +101,8 @@ export interface DeviceJson {
 /** The upstream dummy PCI RTL key (`rse/common/provisioning/pci_krtl_dummy.bin`). */
 export const DUMMY_PCI_KRTL = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
 
-export const SRAM = {
-  'rse-2.1': { vm0: 0x80000, vm1: 0x80000 },
-  'rss-1.7': { vm0: 0x80000, vm1: 0x80000 },
-} as const;
+/** VM0 and VM1 size (512 KiB each, non-XIP, in both profiles). */
+export const SRAM_SIZE = 0x80000;
 
 export const ROM_SIZE = 0x20000;
 
@@ -147,9 +145,8 @@ export class Device {
     this.trng = options.trng ?? randomBytes;
     this.faults = options.faults;
     this.psi = json.psi;
-    const sizes = SRAM[json.profile];
-    this.vm0 = sramImage(store.read('sram-vm0.bin'), sizes.vm0);
-    this.vm1 = sramImage(store.read('sram-vm1.bin'), sizes.vm1);
+    this.vm0 = sramImage(store.read('sram-vm0.bin'), SRAM_SIZE);
+    this.vm1 = sramImage(store.read('sram-vm1.bin'), SRAM_SIZE);
     const faults = options.faults;
     this.lcm = new Lcm(otp, {
       ...(faults === undefined ? {} : { onProgram: (op: OtpProgram) => faults.onProgram(op) }),
@@ -181,8 +178,8 @@ export class Device {
     store.write('rom.bin', rom);
     store.write('flash.bin', new Uint8Array(0));
     store.write('krtl.bin', krtl);
-    store.write('sram-vm0.bin', new Uint8Array(SRAM[options.profile].vm0));
-    store.write('sram-vm1.bin', new Uint8Array(SRAM[options.profile].vm1));
+    store.write('sram-vm0.bin', new Uint8Array(SRAM_SIZE));
+    store.write('sram-vm1.bin', new Uint8Array(SRAM_SIZE));
     store.write('device.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
     return Device.open(store);
   }
@@ -198,9 +195,9 @@ export class Device {
     } catch (e) {
       throw new RseError('E_DEVICE', `${store.where}/device.json is not JSON: ${(e as Error).message}`, { field: 'device.json' });
     }
-    if (json.format !== 1 || !(json.profile in OTP_LAYOUTS)) {
-      throw new RseError('E_DEVICE', `${store.where}/device.json: unsupported format or profile`, { field: 'device.json' });
-    }
+    const bad = deviceJsonProblem(json);
+    if (bad !== undefined)
+      throw new RseError('E_DEVICE', `${store.where}/device.json: ${bad}`, { field: `device.json ${bad.split(' ')[0]}` });
     const otp = store.read('otp.bin');
     if (otp === undefined || otp.length !== OTP_SIZE) {
       throw new RseError('E_DEVICE', `${store.where}/otp.bin must be ${OTP_SIZE} bytes`, { field: 'otp.bin', offset: otp?.length ?? 0 });
@@ -242,6 +239,21 @@ export class Device {
     this.json.psi = this.psi;
     this.store.write('device.json', new TextEncoder().encode(`${JSON.stringify(this.json, null, 2)}\n`));
   }
+}
+
+/** What is wrong with a parsed device.json (it is read from disk, so untrusted), if anything. */
+function deviceJsonProblem(j: unknown): string | undefined {
+  if (typeof j !== 'object' || j === null) return 'is not an object';
+  const o = j as Record<string, unknown>;
+  if (o.format !== 1) return 'format must be 1';
+  if (typeof o.profile !== 'string' || !(o.profile in OTP_LAYOUTS)) return `profile must be one of ${Object.keys(OTP_LAYOUTS).join(', ')}`;
+  if (typeof o.dummyProvisioning !== 'boolean') return 'dummyProvisioning must be true or false';
+  if (o.romTpMode !== 'TCI' && o.romTpMode !== 'PCI') return 'romTpMode must be TCI or PCI';
+  for (const k of ['psi', 'boots'] as const) {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;
+  }
+  return undefined;
 }
 
 function sramImage(b: Uint8Array | undefined, size: number): Uint8Array {

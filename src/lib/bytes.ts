@@ -178,3 +178,30 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** The values as consecutive u32 little-endian words. */
+export function u32le(...values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(4 * values.length);
+  const dv = new DataView(out.buffer);
+  values.forEach((v, i) => {
+    dv.setUint32(4 * i, v >>> 0, true);
+  });
+  return out;
+}
+
+/** The value as a u64 little-endian word. */
+export function u64le(value: bigint | number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(value), true);
+  return out;
+}
+
+/** The u32 little-endian word at `offset` (the caller has checked the bounds). */
+export function readU32le(b: Uint8Array, offset = 0): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset, true);
+}
+
+/** The u64 little-endian word at `offset` (the caller has checked the bounds). */
+export function readU64le(b: Uint8Array, offset = 0): bigint {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset, true);
+}

@@ -10,6 +10,7 @@
  * and may throw to cut the power at exactly that point.
  * @module
  */
+import { readU32le as u32, u32le as u32Bytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 
 export const OTP_SIZE = 0x4000;
@@ -121,20 +122,6 @@ export interface LcmOptions {
   readonly afterProgram?: (op: OtpProgram) => void;
 }
 
-function u32(bytes: Uint8Array, off: number): number {
-  return (
-    ((bytes[off] as number) |
-      ((bytes[off + 1] as number) << 8) |
-      ((bytes[off + 2] as number) << 16) |
-      ((bytes[off + 3] as number) << 24)) >>>
-    0
-  );
-}
-
-function u32Bytes(v: number): Uint8Array {
-  return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-}
-
 /** LCS from the OTP, as the LCM latches it at cold reset. */
 export function lcsFromOtp(otp: Uint8Array): LcsName {
   if (u32(otp, LCM_OTP.cm_rma_flag) !== 0 || u32(otp, LCM_OTP.dm_rma_flag) !== 0) return 'RMA';
@@ -164,9 +151,10 @@ export class Lcm {
   readonly otp: Uint8Array;
   private readonly onProgram: ((op: OtpProgram) => void) | undefined;
   private readonly afterProgram: ((op: OtpProgram) => void) | undefined;
-  private lcsReg: LcsName;
-  private tpReg: TpModeName;
-  private keyErr: boolean;
+  // Latched at cold reset (see coldReset, which the constructor runs).
+  private lcsReg: LcsName = 'CM';
+  private tpReg: TpModeName = 'VIRGIN';
+  private keyErr = false;
   private sp = false;
   private fatal = false;
 
@@ -177,9 +165,6 @@ export class Lcm {
     this.otp = otp;
     this.onProgram = options.onProgram;
     this.afterProgram = options.afterProgram;
-    this.lcsReg = lcsFromOtp(otp);
-    this.tpReg = tpModeFromOtp(otp);
-    this.keyErr = false;
     this.coldReset();
   }
 

@@ -7,10 +7,11 @@
  * @module
  */
 import { aesCtr } from '../crypto/index.ts';
+import { readU32le as u32, u32le as u32Bytes, readU64le as u64, u64le as u64Bytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { type OtpField, type OtpLayout, otpField } from './layout.ts';
-import { LCM_OTP, type Lcm, LcmError, type LcsName, zeroBits } from './lcm.ts';
+import { type Lcm, LcmError, type LcsName, zeroBits } from './lcm.ts';
 
 /** `tfm_plat_err_t` outcomes other than success. */
 export type PlatOtpErrorKind = 'SYSTEM_ERR' | 'INVALID_INPUT' | 'UNSUPPORTED' | 'MAX_VALUE';
@@ -39,21 +40,6 @@ export interface IntegrityProblem {
 
 /** Magic word of the word-programmable NV counter encoding. */
 export const NV_COUNTER_MAGIC = 0x3333cafe;
-
-function u32(b: Uint8Array, off = 0): number {
-  return ((b[off] as number) | ((b[off + 1] as number) << 8) | ((b[off + 2] as number) << 16) | ((b[off + 3] as number) << 24)) >>> 0;
-}
-function u32Bytes(v: number): Uint8Array {
-  return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-}
-function u64Bytes(v: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
-  return b;
-}
-function u64(b: Uint8Array, off = 0): bigint {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
-}
 
 /** The AES-CTR IV of a key stored encrypted at `offset`: the offset (u32 LE), then zeros. */
 export function otpKeyIv(offset: number): Uint8Array {
@@ -178,23 +164,21 @@ export class PlatOtp {
       const computed = zeroBits(otp.subarray(offset, end)) + (offset + size - end) * 8;
       if (stored !== computed) problems.push({ check: name, offset, stored, computed });
     };
+    // A locked area: its recorded size (itself sealed), then the area from `start`; the recorded
+    // size is untrusted, so it is clamped to the OTP (bytes past the end count as zeros).
+    const lockedArea = (prefix: 'cm' | 'dm', start: number): number => {
+      const sizeAt = this.field(`${prefix}_locked_size`).offset;
+      check(`${prefix}_locked_size`, sizeAt, 8, this.field(`${prefix}_locked_size_zero_count`).offset);
+      const recorded = u64(otp, sizeAt);
+      const size = recorded > BigInt(otp.length) ? otp.length : Number(recorded);
+      check(`${prefix}_locked area`, start, size, this.field(`${prefix}_zero_count`).offset);
+      return size;
+    };
     if (this.layout.profile === 'rse-2.1') {
       const cm = this.layout.cmLocked;
-      const dm = this.layout.dmLocked;
-      if (cm === undefined || dm === undefined) return problems;
-      if (lcs === 'DM' || lcs === 'SE') {
-        const sizeAt = this.field('cm_locked_size').offset;
-        check('cm_locked_size', sizeAt, 8, this.field('cm_locked_size_zero_count').offset);
-        const size = u64(otp, sizeAt);
-        const areaSize = size > BigInt(otp.length) ? otp.length : Number(size);
-        check('cm_locked area', cm.offset, areaSize, this.field('cm_zero_count').offset);
-        if (lcs === 'SE') {
-          const dmSizeAt = this.field('dm_locked_size').offset;
-          check('dm_locked_size', dmSizeAt, 8, this.field('dm_locked_size_zero_count').offset);
-          const dsize = u64(otp, dmSizeAt);
-          const dmSize = dsize > BigInt(otp.length) ? otp.length : Number(dsize);
-          check('dm_locked area', cm.offset + areaSize, dmSize, this.field('dm_zero_count').offset);
-        }
+      if (cm !== undefined && (lcs === 'DM' || lcs === 'SE')) {
+        const cmSize = lockedArea('cm', cm.offset);
+        if (lcs === 'SE') lockedArea('dm', cm.offset + cmSize);
       }
       return problems;
     }
@@ -280,5 +264,3 @@ export function platOtpToRseError(e: PlatOtpError): RseError {
     cause: e,
   });
 }
-
-export { LCM_OTP };

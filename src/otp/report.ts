@@ -6,8 +6,9 @@
  */
 import { hash } from '../crypto/index.ts';
 import type { Device } from '../device/device.ts';
+import { readU32le as u32 } from '../lib/bytes.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
-import { lcsFromOtp, rotpkZeroCountOk, tpModeFromOtp, zeroBits } from './lcm.ts';
+import { LCM_OTP, lcsFromOtp, rotpkZeroCountOk, tpModeFromOtp, zeroBits } from './lcm.ts';
 import { decodeCounter, type IntegrityProblem } from './plat-otp.ts';
 
 /** Fields whose values are secrets: `otp show` never prints them. */
@@ -49,9 +50,6 @@ export interface OtpReport {
   readonly fields: readonly OtpFieldReport[];
 }
 
-const u32 = (b: Uint8Array, o = 0): number =>
-  ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
-
 /** Builds the report from the raw OTP (as a debugger would read it) and the device state. */
 export function otpReport(dev: Device): OtpReport {
   const otp = dev.otp;
@@ -82,7 +80,7 @@ export function otpReport(dev: Device): OtpReport {
       if (len > 0 && len <= f.size) {
         const image = otp.subarray(layout.bl1_2End - len, layout.bl1_2End);
         const digest = hash('sha256', image);
-        const slot = otp.subarray(0xc0, 0xe0);
+        const slot = otp.subarray(LCM_OTP.rotpk, LCM_OTP.rotpk + 32);
         value = `${len} bytes at ${hex0x(layout.bl1_2End - len, 4)}, SHA-256 ${toHex(digest)}`;
         if (layout.profile === 'rse-2.1')
           note = Buffer.compare(digest, slot) === 0 ? 'matches the hash in the ROTPK slot' : 'does NOT match the hash in the ROTPK slot';

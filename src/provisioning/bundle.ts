@@ -6,6 +6,7 @@
  * @module
  */
 import { aesCcmDecrypt, aesCcmEncrypt, hash, type RandomSource, randomBytes } from '../crypto/index.ts';
+import { readU32le as getU32, readU64le as readU64, u32le, u64le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { zeroBits } from '../otp/lcm.ts';
@@ -35,16 +36,6 @@ export type BundleKind = 'cm' | 'dm';
 
 export function bundleMagic(kind: BundleKind): bigint {
   return kind === 'cm' ? CM_BUNDLE_MAGIC : DM_BUNDLE_MAGIC;
-}
-
-function u64le(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v, true);
-  return b;
-}
-
-function readU64(b: Uint8Array, off: number): bigint {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
 }
 
 /** The plaintext sections of a bundle. */
@@ -226,14 +217,6 @@ function put(out: Uint8Array, off: number, v: Uint8Array, size: number, field: s
   out.set(v, off);
 }
 
-function putU32(out: Uint8Array, off: number, v: number): void {
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(off, v >>> 0, true);
-}
-
-function getU32(b: Uint8Array, off: number): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
-}
-
 /**
  * The OTP ICS blob the CM bundle tool builds: [zero count u32][0 u32][ICS padded to 0x3F8].
  * The zero count reproduces the tool exactly: the number of '0' characters in Python's
@@ -253,7 +236,7 @@ export function otpIcsBlob(ics: Uint8Array): Uint8Array {
     zeros = 1 + digits - (padded.length * 8 - zeroBits(padded));
   }
   const out = new Uint8Array(OTP_DMA_ICS_SIZE);
-  putU32(out, 0, zeros);
+  out.set(u32le(zeros), 0);
   out.set(padded, 8);
   return out;
 }
@@ -272,7 +255,7 @@ export function encodeCmValues(v: { bl1_2Image: Uint8Array; ics: Uint8Array; guk
   out.set(image, CM_VALUES_LAYOUT.bl1_2Image);
   out.set(otpIcsBlob(v.ics), CM_VALUES_LAYOUT.dmaOtpIcs);
   put(out, CM_VALUES_LAYOUT.guk, v.guk, 32, 'guk');
-  putU32(out, CM_VALUES_LAYOUT.ccaSystemProperties, v.ccaSystemProperties);
+  out.set(u32le(v.ccaSystemProperties), CM_VALUES_LAYOUT.ccaSystemProperties);
   return out;
 }
 
@@ -290,9 +273,9 @@ export function decodeCmValues(b: Uint8Array): CmValues {
 export function encodeDmValues(v: DmValues): Uint8Array {
   const L = DM_VALUES_LAYOUT;
   const out = new Uint8Array(L.end);
-  putU32(out, L.rseId, v.rseId);
-  putU32(out, L.sendTable, v.sendTable);
-  putU32(out, L.receiveTable, v.receiveTable);
+  out.set(u32le(v.rseId), L.rseId);
+  out.set(u32le(v.sendTable), L.sendTable);
+  out.set(u32le(v.receiveTable), L.receiveTable);
   for (const [k, size] of Object.entries(DM_SIZES) as [keyof typeof DM_SIZES, number][]) put(out, L[k], v[k], size, k);
   if (v.bl2Rotpk.length !== 4)
     throw new RseError('E_CONFIG', `bl2_rotpk needs 4 entries (one per image), got ${v.bl2Rotpk.length}`, { field: 'bl2_rotpk' });

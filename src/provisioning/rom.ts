@@ -8,8 +8,9 @@
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { bootState, provisioningKey } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
+import { readU32le, u32le as u32 } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
-import { LCM_OTP, LcmError, PLAT_OTP_LCS } from '../otp/lcm.ts';
+import { DUMMY_KEY_VALUE, LCM_OTP, LcmError, PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import { BUNDLE_CODE_SIZE, BUNDLE_SIZE, type BundleKind, bundlePresent, decodeBundle, decodeCmValues, decodeDmValues } from './bundle.ts';
 
@@ -61,10 +62,6 @@ function gpio(dev: Device, events: RomEvent[], psi: number, message: string): vo
   events.push({ psi, message });
 }
 
-function u32(v: number): Uint8Array {
-  return Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-}
-
 function describe(e: unknown): { reason: string; code: string; field?: string; offset?: number } {
   if (e instanceof PlatOtpError) {
     return {
@@ -97,9 +94,8 @@ function secureProvisioningStart(dev: Device, events: RomEvent[]): RomOutcome | 
   if (lcs === 'CM') {
     dev.lcm.otpWrite(LCM_OTP.cm_config_2, u32(0x800), 'cm_config_2 GPPC bit (R0 CM→DM trigger)');
   } else if (lcs === 'DM') {
-    const dummy = Uint8Array.from({ length: 32 }, (_, i) => (i % 4) + 1);
-    dev.lcm.otpWrite(LCM_OTP.kp_dm, dummy, 'KP_DM (R0 dummy)');
-    dev.lcm.otpWrite(LCM_OTP.kce_dm, dummy, 'KCE_DM (R0 dummy)');
+    dev.lcm.otpWrite(LCM_OTP.kp_dm, DUMMY_KEY_VALUE, 'KP_DM (R0 dummy)');
+    dev.lcm.otpWrite(LCM_OTP.kce_dm, DUMMY_KEY_VALUE, 'KCE_DM (R0 dummy)');
     try {
       dev.lcm.otpWrite(LCM_OTP.dm_config, u32(0xffffffff), 'dm_config (R0 DM→SE trigger)');
     } catch (e) {
@@ -111,12 +107,10 @@ function secureProvisioningStart(dev: Device, events: RomEvent[]): RomOutcome | 
 
 function decryptBundle(dev: Device, kind: BundleKind): ReturnType<typeof decodeBundle> {
   const which = kind === 'cm' ? 'CM' : 'DM';
-  const reprov = dev.plat.field('reprovisioning_bits');
-  const bits = dev.lcm.otpRead(reprov.offset, 4);
   const state = bootState({
     lcs: PLAT_OTP_LCS[which],
     tpMode: dev.lcm.tpModeRegister,
-    reprovisioningBits: (bits[0] as number) | ((bits[1] as number) << 8) | ((bits[2] as number) << 16) | ((bits[3] as number) << 24),
+    reprovisioningBits: readU32le(dev.plat.read('reprovisioning_bits')),
     bl1_2Hash: new Uint8Array(32),
   });
   const key = provisioningKey(which, dev.kmu.use(KMU_SLOT.KRTL), state);
@@ -197,13 +191,12 @@ function provisionBundle(dev: Device, kind: BundleKind, events: RomEvent[]): Rom
   } catch (e) {
     const d = describe(e);
     gpio(dev, events, other, `${which} provisioning failed: ${d.reason}`);
-    dev.vm0.fill(0, 0, BUNDLE_CODE_SIZE);
     return { kind: 'error', ...d };
   } finally {
     plain.values.fill(0);
     plain.code.fill(0);
+    dev.vm0.fill(0, 0, BUNDLE_CODE_SIZE);
   }
-  dev.vm0.fill(0, 0, BUNDLE_CODE_SIZE);
   gpio(dev, events, done, `${which} provisioning succeeded; the RSE resets`);
   return { kind: 'reset', cold: true, reason: `${which} provisioning finished` };
 }
@@ -215,7 +208,7 @@ function provisionBundle(dev: Device, kind: BundleKind, events: RomEvent[]): Rom
  */
 export function romProvisioning(dev: Device, rig: RigInput, events: RomEvent[]): RomOutcome {
   try {
-    let lcs = dev.lcm.getLcs();
+    const lcs = dev.lcm.getLcs();
     if (lcs !== 'CM' && lcs !== 'DM') {
       if (lcs === 'RMA') gpio(dev, events, PSI.RMA_IDLE, 'LCS RMA: no provisioning');
       else gpio(dev, events, PSI.SE_ROM_BOOT, 'LCS SE: provisioning not required');
@@ -233,19 +226,10 @@ export function romProvisioning(dev: Device, rig: RigInput, events: RomEvent[]):
       return { kind: 'reset', cold: true, reason: `TP mode ${mode} set` };
     }
     if (tp !== 'TCI' && tp !== 'PCI') return { kind: 'error', reason: `TP mode register is invalid (${tp})`, code: 'INVALID_TP_MODE' };
-    for (const kind of ['cm', 'dm'] as const) {
-      const which = kind === 'cm' ? 'CM' : 'DM';
-      if (lcs !== which) continue;
-      gpio(dev, events, kind === 'cm' ? PSI.CM_IDLE : PSI.DM_IDLE, `LCS ${which}: waiting for the ${which} bundle`);
-      if (!bundlePresent(kind, bundleArea(dev, kind))) return { kind: 'wait', reason: kind === 'cm' ? 'cm-bundle' : 'dm-bundle' };
-      const sp = secureProvisioningStart(dev, events);
-      if (sp !== undefined) return sp;
-      const r = provisionBundle(dev, kind, events);
-      if (r.kind !== 'reset') return r;
-      lcs = dev.lcm.getLcs();
-      return r;
-    }
-    return { kind: 'not-required' };
+    const kind = lcs === 'CM' ? 'cm' : 'dm';
+    gpio(dev, events, kind === 'cm' ? PSI.CM_IDLE : PSI.DM_IDLE, `LCS ${lcs}: waiting for the ${lcs} bundle`);
+    if (!bundlePresent(kind, bundleArea(dev, kind))) return { kind: 'wait', reason: kind === 'cm' ? 'cm-bundle' : 'dm-bundle' };
+    return secureProvisioningStart(dev, events) ?? provisionBundle(dev, kind, events);
   } catch (e) {
     return { kind: 'error', ...describe(e) };
   }

@@ -5,7 +5,7 @@
  * `TFM_DUMMY_PROVISIONING` build would carry.
  * @module
  */
-import { hash, importRawPublicKey, loadKey } from '../crypto/index.ts';
+import { hash, loadKey, rawPublicKey } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
 import { mcubootPublicKeyBytes } from '../mcuboot/keys.ts';
@@ -137,14 +137,7 @@ function hostRotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
   if (typeof v === 'string' && /\.pem$/i.test(v)) {
     const key = loadKey(read(v));
     if (key.type !== 'ecdsa-p384') throw new RseError('E_CONFIG', `${field}: the host ROTPK must be a P-384 key`, { field });
-    const der = key.publicKey.export({ format: 'jwk' });
-    const x = Buffer.from(String(der.x), 'base64url');
-    const y = Buffer.from(String(der.y), 'base64url');
-    const out = new Uint8Array(96);
-    out.set(x, 0);
-    out.set(y, 48);
-    importRawPublicKey('ecdsa-p384', Uint8Array.of(4, ...out));
-    return out;
+    return rawPublicKey(key).slice(1);
   }
   return bytesOf(v, field, read, 96);
 }

@@ -32,17 +32,13 @@ test('OTP ICS blob reproduces the bundle tool zero-count quirk', () => {
   assert.equal(new DataView(c.buffer).getUint32(0, true), 7 + 8 * 1013 + 1);
 });
 
-function otpAfterVirgin(tp: 'TCI' | 'PCI' = 'TCI') {
-  return freshDevice(tp);
-}
-
 for (const [name, mutate, code] of [
   ['wrong size', (b: Uint8Array) => b.subarray(0, b.length - 4), 'E_SIZE'],
   ['wrong magic', (b: Uint8Array) => b.map((x, i) => (i === 3 ? x ^ 1 : x)), 'E_BAD_MAGIC'],
   ['DM bundle where the CM bundle goes', (_b: Uint8Array) => dummyBundles('TCI').dm, 'E_BAD_MAGIC'],
 ] as const) {
   test(`provision run refuses a CM bundle with the ${name} (${code}); the OTP is unchanged`, () => {
-    const { dev } = otpAfterVirgin();
+    const { dev } = freshDevice();
     const { cm, dm } = dummyBundles('TCI');
     const before = dev.otp.slice();
     assert.throws(() => provisionRun(dev, { cm: mutate(cm), dm }), { code });
@@ -56,7 +52,7 @@ test('any flipped bit in the encrypted part, nonce or tag: PSI 0x5, E_AUTH, no k
     fc.property(fc.integer({ min: 8, max: BUNDLE_OFFSETS.magic2 - 1 }), fc.integer({ min: 0, max: 7 }), (pos, bit) => {
       const bad = cm.slice();
       bad[pos] = (bad[pos] as number) ^ (1 << bit);
-      const { dev } = otpAfterVirgin();
+      const { dev } = freshDevice();
       const r = provisionRun(dev, { cm: bad, dm });
       assert.equal(r.ok, false);
       assert.equal(r.final.psi, PSI.CM_FAILED_NO_AUTHENTICATED_BLOB);
