@@ -11,7 +11,7 @@ import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { TP_MODE } from '../otp/lcm.ts';
 import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
 import { type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../otp/report.ts';
-import { encodeBundle } from '../provisioning/bundle.ts';
+import { encodeBundle, RESUMABLE_CODE_MARKER } from '../provisioning/bundle.ts';
 import { cmInputs, dmInputs } from '../provisioning/values.ts';
 import { cliStatus, io, printJson, readInput } from './common.ts';
 
@@ -55,6 +55,14 @@ export function deviceCommand() {
       .addOption(tpOption('tci').conflicts('debugger'))
       .option('--debugger', 'the ROM is not a dummy-provisioning build: it waits for the rig to choose the TP mode')
       .option('--rom <file>', 'ROM image to install (up to 128 KiB)')
+      .addOption(
+        new Option(
+          '--lcm-version <n>',
+          "LCM revision: 0 as TF-M 2.1's LCM_VERSION=0 (the ROM arms each LCS transition when provisioning starts), 1 transitions only when the provisioning code asks",
+        )
+          .choices(['0', '1'] as const)
+          .default('0' as const),
+      )
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
@@ -65,6 +73,7 @@ export function deviceCommand() {
           ...(o.rom === undefined ? {} : { rom: readInput(o.rom, 'ROM image') }),
           dummyProvisioning: o.debugger !== true,
           romTpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI',
+          lcmVersion: o.lcmVersion === '1' ? 1 : 0,
         });
         const summary = {
           dir,
@@ -73,11 +82,12 @@ export function deviceCommand() {
           tpMode: dev.lcm.tpMode,
           dummyProvisioning: dev.json.dummyProvisioning,
           romTpMode: dev.json.romTpMode,
+          lcmVersion: dev.lcmVersion,
         };
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );
@@ -222,7 +232,10 @@ export function provisionCommand() {
       .addOption(tpOption('tci'))
       .option('--krtl <file>', 'RTL key of the target device (PCI mode)')
       .option('--key <file>', '32-byte provisioning key, instead of deriving it')
-      .option('--code <file>', 'provisioning code section (opaque to rsekit; default empty)')
+      .option(
+        '--code <file|resumable>',
+        "provisioning code section: a code image (opaque to rsekit), or 'resumable' for rsekit's resumable provisioning code; default empty, which the device runs with TF-M 2.1's semantics",
+      )
       .option('--json', 'print what went into the bundle')
       .action((kindArg, o) => {
         const kind = kindArg as 'cm' | 'dm';
@@ -241,7 +254,12 @@ export function provisionCommand() {
         }
         const read = (p: string): Uint8Array => readInput(isAbsolute(p) ? p : join(base, p));
         const inputs = kind === 'cm' ? cmInputs(description, read) : dmInputs(description, read);
-        const code = o.code === undefined ? inputs.code : readInput(o.code, 'provisioning code');
+        const code =
+          o.code === undefined
+            ? inputs.code
+            : o.code === 'resumable'
+              ? RESUMABLE_CODE_MARKER.slice()
+              : readInput(o.code, 'provisioning code');
         const bundle = encodeBundle(kind, keyFor(kind, o), { ...inputs, code });
         writeFileAtomic(o.output, bundle, { durable: false });
         if (o.json === true) printJson({ kind, output: o.output, size: bundle.length, tpMode: o.tpMode, values: inputs.summary });

@@ -90,6 +90,12 @@ export interface DeviceJson {
   readonly dummyProvisioning: boolean;
   /** TP mode the dummy ROM selects. */
   readonly romTpMode: 'TCI' | 'PCI';
+  /**
+   * LCM hardware revision. 0 (TF-M 2.1's `LCM_VERSION=0`, the default) needs the ROM to arm the
+   * CM→DM and DM→SE transitions when secure provisioning starts; 1 transitions only when the
+   * provisioning code asks for it. Absent means 0.
+   */
+  readonly lcmVersion?: 0 | 1;
   /** PSI/GPIO state (low 4 bits of gretreg) at the end of the last boot. */
   psi: number;
   /** How many cold boots this device has done. */
@@ -112,6 +118,7 @@ export interface CreateOptions {
   readonly krtl?: Uint8Array;
   readonly dummyProvisioning?: boolean;
   readonly romTpMode?: 'TCI' | 'PCI';
+  readonly lcmVersion?: 0 | 1;
   readonly rom?: Uint8Array;
 }
 
@@ -171,6 +178,7 @@ export class Device {
       profile: options.profile,
       dummyProvisioning: options.dummyProvisioning ?? true,
       romTpMode: options.romTpMode ?? 'TCI',
+      lcmVersion: options.lcmVersion ?? 0,
       psi: 0,
       boots: 0,
     };
@@ -211,6 +219,10 @@ export class Device {
     return this.json.profile;
   }
 
+  get lcmVersion(): 0 | 1 {
+    return this.json.lcmVersion ?? 0;
+  }
+
   /** Reloads the KMU hardware slots from the OTP and the RTL key (reset). */
   resetKmu(): void {
     const tci = this.lcm.tpMode === 'TCI';
@@ -249,6 +261,7 @@ function deviceJsonProblem(j: unknown): string | undefined {
   if (typeof o.profile !== 'string' || !(o.profile in OTP_LAYOUTS)) return `profile must be one of ${Object.keys(OTP_LAYOUTS).join(', ')}`;
   if (typeof o.dummyProvisioning !== 'boolean') return 'dummyProvisioning must be true or false';
   if (o.romTpMode !== 'TCI' && o.romTpMode !== 'PCI') return 'romTpMode must be TCI or PCI';
+  if (o.lcmVersion !== undefined && o.lcmVersion !== 0 && o.lcmVersion !== 1) return 'lcmVersion must be 0 or 1';
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;

@@ -96,6 +96,12 @@ export class PlatOtp {
     return aesCtr(this.kceCm(), otpKeyIv(f.offset), raw);
   }
 
+  /** A field's bytes as stored (keys at rest stay encrypted), read through the LCM. */
+  readRaw(name: string): Uint8Array {
+    const f = this.field(name);
+    return this.lcmCall(name, () => this.lcm.otpRead(f.offset, f.size));
+  }
+
   /** `tfm_plat_otp_write` of a named field; shorter data programs the start of the field. */
   write(name: string, data: Uint8Array): void {
     if (name === 'bl1_2_image') {

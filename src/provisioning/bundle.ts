@@ -34,6 +34,21 @@ export const DM_BUNDLE_MAGIC = 0xaaaabeeffeedaaaan;
 
 export type BundleKind = 'cm' | 'dm';
 
+/**
+ * The first bytes of the code area of a bundle built with rsekit's resumable provisioning code
+ * (`code: resumable`). The device does not execute bundle code; it recognises this marker and
+ * runs the resumable semantics instead of TF-M 2.1's: fields already programmed with the same
+ * value are rewritten harmlessly, and a TRNG key an interrupted run already programmed is kept
+ * instead of being overwritten with a new random value (which the OTP cannot take).
+ */
+export const RESUMABLE_CODE_MARKER = new TextEncoder().encode('RSEKIT-RESUMABLE-PROVISIONING-V1');
+
+/** Whether a (decrypted) code area carries {@link RESUMABLE_CODE_MARKER}. */
+export function isResumableCode(code: Uint8Array): boolean {
+  if (code.length < RESUMABLE_CODE_MARKER.length) return false;
+  return RESUMABLE_CODE_MARKER.every((b, i) => code[i] === b);
+}
+
 export function bundleMagic(kind: BundleKind): bigint {
   return kind === 'cm' ? CM_BUNDLE_MAGIC : DM_BUNDLE_MAGIC;
 }

@@ -12,7 +12,16 @@ import { readU32le, u32le as u32 } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { DUMMY_KEY_VALUE, LCM_OTP, LcmError, PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
-import { BUNDLE_CODE_SIZE, BUNDLE_SIZE, type BundleKind, bundlePresent, decodeBundle, decodeCmValues, decodeDmValues } from './bundle.ts';
+import {
+  BUNDLE_CODE_SIZE,
+  BUNDLE_SIZE,
+  type BundleKind,
+  bundlePresent,
+  decodeBundle,
+  decodeCmValues,
+  decodeDmValues,
+  isResumableCode,
+} from './bundle.ts';
 
 /** PSI/GPIO states of `bl1_provisioning.c`. */
 export const PSI = {
@@ -83,13 +92,18 @@ export function bundleArea(dev: Device, kind: BundleKind): Uint8Array {
   return sram.subarray(loc.offset, loc.offset + BUNDLE_SIZE);
 }
 
-/** `tfm_plat_otp_secure_provisioning_start`: enable SP (a reset), or on the second pass arm the R0 transition. */
+/**
+ * `tfm_plat_otp_secure_provisioning_start`: enable SP (a reset), or on the second pass arm the
+ * transition, which only the R0 LCM (`LCM_VERSION == 0`) needs: from then on the next cold reset
+ * moves the LCS even if provisioning does not finish.
+ */
 function secureProvisioningStart(dev: Device, events: RomEvent[]): RomOutcome | undefined {
   if (!dev.lcm.spEnabled) {
     dev.lcm.setSpEnabled();
     events.push({ message: 'secure provisioning mode enabled; the RSE resets (SRAM kept)' });
     return { kind: 'reset', cold: false, reason: 'secure provisioning mode enabled' };
   }
+  if (dev.lcmVersion !== 0) return undefined;
   const lcs = dev.lcm.getLcs();
   if (lcs === 'CM') {
     dev.lcm.otpWrite(LCM_OTP.cm_config_2, u32(0x800), 'cm_config_2 GPPC bit (R0 CM→DM trigger)');
@@ -118,8 +132,21 @@ function decryptBundle(dev: Device, kind: BundleKind): ReturnType<typeof decodeB
   return decodeBundle(kind, key, bundleArea(dev, kind).slice(), `${which} bundle`);
 }
 
+/**
+ * Writes a key drawn from the TRNG. The resumable code keeps a key an interrupted run already
+ * programmed (rsekit's fault model cuts between whole field programs, so a non-blank key field
+ * is complete); TF-M's code draws a new one, which the OTP refuses.
+ */
+function writeRandomKey(dev: Device, field: string, resumable: boolean, events: RomEvent[]): void {
+  if (resumable && dev.plat.readRaw(field).some((b) => b !== 0)) {
+    events.push({ message: `${field} was programmed by an interrupted run: kept` });
+    return;
+  }
+  dev.plat.write(field, dev.trng(32));
+}
+
 /** The CM bundle's `do_provision`, natively. */
-function doProvisionCm(dev: Device, values: Uint8Array, events: RomEvent[]): void {
+function doProvisionCm(dev: Device, values: Uint8Array, resumable: boolean, events: RomEvent[]): void {
   const v = decodeCmValues(values);
   const p = dev.plat;
   p.write('guk', v.guk);
@@ -128,8 +155,8 @@ function doProvisionCm(dev: Device, values: Uint8Array, events: RomEvent[]): voi
   p.write('rotpk', v.bl1_2ImageHash);
   p.write('cca_system_properties', u32(v.ccaSystemProperties));
   p.write('dma_ics', v.dmaOtpIcs);
-  p.write('huk', dev.trng(32));
-  p.write('kce_cm', dev.trng(32));
+  writeRandomKey(dev, 'huk', resumable, events);
+  writeRandomKey(dev, 'kce_cm', resumable, events);
   events.push({
     message: 'CM values written: GUK, BL1_2 image, length and hash, CCA system properties, ICS, HUK and KCE_CM from the TRNG',
   });
@@ -137,7 +164,7 @@ function doProvisionCm(dev: Device, values: Uint8Array, events: RomEvent[]): voi
 }
 
 /** The DM bundle's `do_provision`, natively. */
-function doProvisionDm(dev: Device, values: Uint8Array, events: RomEvent[]): void {
+function doProvisionDm(dev: Device, values: Uint8Array, resumable: boolean, events: RomEvent[]): void {
   const v = decodeDmValues(values);
   const p = dev.plat;
   const pad32 = (b: Uint8Array): Uint8Array => {
@@ -145,7 +172,7 @@ function doProvisionDm(dev: Device, values: Uint8Array, events: RomEvent[]): voi
     out.set(b);
     return out;
   };
-  p.write('runtime_otp_encryption_key', dev.trng(32));
+  writeRandomKey(dev, 'runtime_otp_encryption_key', resumable, events);
   p.write('rse_id', u32(v.rseId));
   p.write('bl2_encryption_key', v.bl2EncryptionKey);
   p.write('bl1_rotpk_0', v.bl1Rotpk0);
@@ -185,9 +212,11 @@ function provisionBundle(dev: Device, kind: BundleKind, events: RomEvent[]): Rom
   }
   // The decrypted code lands at VM0 base and is wiped after the call, with the values.
   dev.vm0.set(plain.code.subarray(0, Math.min(BUNDLE_CODE_SIZE, dev.vm0.length)), 0);
+  const resumable = isResumableCode(plain.code);
+  if (resumable) events.push({ message: `${which} bundle carries rsekit's resumable provisioning code` });
   try {
-    if (kind === 'cm') doProvisionCm(dev, plain.values, events);
-    else doProvisionDm(dev, plain.values, events);
+    if (kind === 'cm') doProvisionCm(dev, plain.values, resumable, events);
+    else doProvisionDm(dev, plain.values, resumable, events);
   } catch (e) {
     const d = describe(e);
     gpio(dev, events, other, `${which} provisioning failed: ${d.reason}`);

@@ -9,7 +9,7 @@ import { hash, loadKey, rawPublicKey } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
 import { mcubootPublicKeyBytes } from '../mcuboot/keys.ts';
-import { type DmValues, encodeCmValues, encodeDmValues } from './bundle.ts';
+import { type DmValues, encodeCmValues, encodeDmValues, RESUMABLE_CODE_MARKER } from './bundle.ts';
 
 /** Reads a file named in a values description (paths relative to the description). */
 export type ReadFile = (path: string) => Uint8Array;
@@ -148,6 +148,16 @@ function bl2Rotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
   return bytesOf(v, field, read, 32);
 }
 
+/**
+ * The code area: empty (TF-M's own code is assumed), `resumable` for rsekit's resumable
+ * provisioning code, or the bytes of a real bundle code image (hex or a file).
+ */
+function codeOf(v: unknown, read: ReadFile): Uint8Array {
+  if (v === undefined) return new Uint8Array(0);
+  if (v === 'resumable') return RESUMABLE_CODE_MARKER.slice();
+  return bytesOf(v, 'code', read);
+}
+
 /** The CM bundle's parts from its section of a values description. */
 export function cmInputs(description: unknown, read: ReadFile): BundleInputs {
   const d = sectionFor('cm', description);
@@ -159,7 +169,7 @@ export function cmInputs(description: unknown, read: ReadFile): BundleInputs {
   const values = encodeCmValues({ bl1_2Image: image, ics, guk, ccaSystemProperties: props });
   return {
     values,
-    code: d.code === undefined ? new Uint8Array(0) : bytesOf(d.code, 'code', read),
+    code: codeOf(d.code, read),
     data: d.data === undefined ? new Uint8Array(0) : bytesOf(d.data, 'data', read),
     summary: {
       bl1_2_image: `${image.length} bytes`,
@@ -205,7 +215,7 @@ export function dmInputs(description: unknown, read: ReadFile): BundleInputs {
   };
   return {
     values: encodeDmValues(v),
-    code: d.code === undefined ? new Uint8Array(0) : bytesOf(d.code, 'code', read),
+    code: codeOf(d.code, read),
     data: d.data === undefined ? new Uint8Array(0) : bytesOf(d.data, 'data', read),
     summary: {
       rse_id: v.rseId,

@@ -10,11 +10,16 @@ const noFiles = (p: string): Uint8Array => {
 };
 
 /** Dummy-value bundles for a device in `tp` mode (TCI: zero KRTL; PCI: the dummy KRTL). */
-export function dummyBundles(tp: 'TCI' | 'PCI' = 'TCI', krtl: Uint8Array = DUMMY_PCI_KRTL): { cm: Uint8Array; dm: Uint8Array } {
+export function dummyBundles(
+  tp: 'TCI' | 'PCI' = 'TCI',
+  krtl: Uint8Array = DUMMY_PCI_KRTL,
+  code?: 'resumable',
+): { cm: Uint8Array; dm: Uint8Array } {
   const k = tp === 'TCI' ? new Uint8Array(32) : krtl;
+  const desc = code === undefined ? {} : { code };
   return {
-    cm: encodeBundle('cm', bundleKey('CM', TP_MODE[tp], k), cmInputs({}, noFiles)),
-    dm: encodeBundle('dm', bundleKey('DM', TP_MODE[tp], k), dmInputs({}, noFiles)),
+    cm: encodeBundle('cm', bundleKey('CM', TP_MODE[tp], k), cmInputs(desc, noFiles)),
+    dm: encodeBundle('dm', bundleKey('DM', TP_MODE[tp], k), dmInputs(desc, noFiles)),
   };
 }
 
@@ -34,8 +39,8 @@ export function testTrng(): (n: number) => Uint8Array {
   };
 }
 
-export function freshDevice(tp: 'TCI' | 'PCI' = 'TCI', faults?: FaultPlan): { store: MemoryStore; dev: Device } {
+export function freshDevice(tp: 'TCI' | 'PCI' = 'TCI', faults?: FaultPlan, lcmVersion: 0 | 1 = 0): { store: MemoryStore; dev: Device } {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rse-2.1', romTpMode: tp });
+  Device.create(store, { profile: 'rse-2.1', romTpMode: tp, lcmVersion });
   return { store, dev: Device.open(store, { trng: testTrng(), ...(faults === undefined ? {} : { faults }) }) };
 }
