@@ -118,5 +118,20 @@ await step('Provision it: Virgin → TCI → CM → DM → SE, one line per boot
 await step('Its OTP, field by field (secrets shown only as programmed)', ['otp', 'show', f('device')]);
 await step('Anti-rollback: an NV counter goes up, never down', ['otp', 'write', f('device'), 'nv_counter_ns_0', '3']);
 await step('... so lowering it is refused (exit 1, E_OTP_WRITE)', ['otp', 'write', f('device'), 'nv_counter_ns_0', '2'], 1);
+await step('An RSS (TF-M 1.7) device: its plain ROM bundle (magic 0xC0DEFEED), as create_provisioning_bundle.py makes it', [
+  'provision',
+  'bundle',
+  'rom',
+  '-o',
+  f('rss_rom_bundle.bin'),
+]);
+await step('Create it (rss-1.7)', ['device', 'create', f('device-rss'), '--profile', 'rss-1.7', '--force']);
+await step('Provision it in three stages: BL1_1 from ROM, BL2 and TF-M from what they were built with', [
+  'provision',
+  'run',
+  f('device-rss'),
+  '--rom-bundle',
+  f('rss_rom_bundle.bin'),
+]);
 
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

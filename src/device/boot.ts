@@ -11,6 +11,16 @@ import { LcmError, type LcsName } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape } from '../provisioning/bundle.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
+import {
+  BL2_DATA_FILE,
+  BL2_DATA_SIZE,
+  decodeRomBundle,
+  ROM_BUNDLE_AREA,
+  ROM_BUNDLE_OFFSET,
+  rss17Pass,
+  TFM_DATA_FILE,
+  TFM_DATA_SIZE,
+} from '../provisioning/rss17.ts';
 import type { Device } from './device.ts';
 
 /** How a power-on ended. */
@@ -66,11 +76,7 @@ export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
       result = init.halt;
       break;
     }
-    if (dev.profile !== 'rse-2.1') {
-      result = { kind: 'halt', reason: `${dev.profile}: BL1_1 provisioning is modelled for rse-2.1 only so far`, code: 'E_UNSUPPORTED' };
-      break;
-    }
-    const out: RomOutcome = romProvisioning(dev, rig, events);
+    const out: RomOutcome = dev.profile === 'rse-2.1' ? romProvisioning(dev, rig, events) : rss17Pass(dev, events);
     if (out.kind === 'reset' && !out.cold) {
       dev.spReset();
       continue;
@@ -94,22 +100,23 @@ export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
   } catch {
     lcs = 'FATAL';
   }
-  dev.json.lastBoot = describeResult(final, dev.psi);
+  dev.json.lastBoot = describeResult(final, dev.profile === 'rse-2.1' ? dev.psi : undefined);
   dev.saveJson();
   return { lcs, tpMode: dev.lcm.tpMode, events, integrity, psi: dev.psi, result: final };
 }
 
-export function describeResult(r: PowerOnResult, psi: number): string {
-  const p = `PSI 0x${psi.toString(16)}${PSI_NAMES[psi] === undefined ? '' : ` ${PSI_NAMES[psi]}`}`;
+/** One line about a boot; `psi` is left out for profiles without PSI codes (RSS 1.7). */
+export function describeResult(r: PowerOnResult, psi: number | undefined): string {
+  const p = psi === undefined ? '' : `PSI 0x${psi.toString(16)}${PSI_NAMES[psi] === undefined ? '' : ` ${PSI_NAMES[psi]}`}: `;
   switch (r.kind) {
     case 'ready':
-      return `${p}: BL1_1 hands over to BL1_2`;
+      return `${p}BL1_1 hands over to BL1_2`;
     case 'cold-reset':
-      return `${p}: ${r.reason}, cold reset`;
+      return `${p}${r.reason}, cold reset`;
     case 'wait':
-      return `${p}: waiting for ${r.reason === 'tp-mode' ? 'a debugger to choose the TP mode' : `the ${r.reason === 'cm-bundle' ? 'CM' : 'DM'} bundle`}`;
+      return `${p}waiting for ${r.reason === 'tp-mode' ? 'a debugger to choose the TP mode' : `the ${r.reason === 'cm-bundle' ? 'CM' : 'DM'} bundle`}`;
     case 'halt':
-      return `${p}: stopped: ${r.reason} [${r.code}]`;
+      return `${p}stopped: ${r.reason} [${r.code}]`;
   }
 }
 
@@ -121,6 +128,32 @@ export function loadBundle(dev: Device, kind: BundleKind, bytes: Uint8Array, sou
   if (loc.offset + BUNDLE_SIZE > sram.length) throw new RseError('E_SIZE', `${source} does not fit SRAM`, { field: 'bundle' });
   sram.set(bytes, loc.offset);
   dev.saveSram();
+}
+
+/** What a provisioning rig brings: 2.1 bundles, or 1.7's ROM bundle and BL2/TF-M data. */
+export interface ProvisionInput {
+  readonly cm?: Uint8Array;
+  readonly dm?: Uint8Array;
+  readonly tpMode?: 'TCI' | 'PCI';
+  /** rss-1.7: the ROM bundle (magic 0xC0DEFEED), placed in the ROM image at 0xE000. */
+  readonly romBundle?: Uint8Array;
+  /** rss-1.7: the provisioning data BL2 / TF-M were built with (their C structs). */
+  readonly bl2Data?: Uint8Array;
+  readonly tfmData?: Uint8Array;
+}
+
+/** Puts an RSS 1.7 ROM bundle where BL1_1 reads it (ROM offset 0xE000), as building the ROM does. */
+export function installRomBundle(dev: Device, bundle: Uint8Array): void {
+  decodeRomBundle(bundle, 'ROM bundle');
+  if (bundle.length > ROM_BUNDLE_AREA)
+    throw new RseError('E_SIZE', `the ROM bundle is ${bundle.length} bytes; the ROM area holds ${ROM_BUNDLE_AREA}`, {
+      field: 'rom bundle',
+    });
+  const rom = dev.store.read('rom.bin');
+  if (rom === undefined || rom.length < ROM_BUNDLE_OFFSET + bundle.length)
+    throw new RseError('E_DEVICE', 'rom.bin is missing or too small for the ROM bundle', { field: 'rom.bin' });
+  rom.set(bundle, ROM_BUNDLE_OFFSET);
+  dev.store.write('rom.bin', rom);
 }
 
 /** One stage of a provisioning run, for progress lines. */
@@ -144,18 +177,35 @@ export interface ProvisionRunResult {
  * reset until BL1_1 would hand over to BL1_2 (SE), or it stops or waits for something the rig
  * does not have. `onStage` sees each boot as it ends.
  */
-export function provisionRun(
-  dev: Device,
-  input: { cm?: Uint8Array; dm?: Uint8Array; tpMode?: 'TCI' | 'PCI' },
-  onStage?: (s: StageReport) => void,
-): ProvisionRunResult {
+export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: StageReport) => void): ProvisionRunResult {
+  if (dev.profile === 'rse-2.1') {
+    for (const k of ['romBundle', 'bl2Data', 'tfmData'] as const)
+      if (input[k] !== undefined) throw new RseError('E_USAGE', `${k} is for rss-1.7 devices; rse-2.1 takes CM and DM bundles`);
+  } else {
+    if (input.cm !== undefined || input.dm !== undefined)
+      throw new RseError('E_USAGE', 'rss-1.7 devices take a ROM bundle and BL2/TF-M data, not CM/DM bundles');
+    if (input.romBundle !== undefined) installRomBundle(dev, input.romBundle);
+    const sized = (what: string, b: Uint8Array, n: number): Uint8Array => {
+      if (b.length !== n) throw new RseError('E_SIZE', `${what} is ${b.length} bytes; the struct is ${n}`, { field: what });
+      return b;
+    };
+    if (input.bl2Data !== undefined) dev.store.write(BL2_DATA_FILE, sized('BL2 data', input.bl2Data, BL2_DATA_SIZE));
+    if (input.tfmData !== undefined) dev.store.write(TFM_DATA_FILE, sized('TF-M data', input.tfmData, TFM_DATA_SIZE));
+  }
   if (input.cm !== undefined) loadBundle(dev, 'cm', input.cm, 'CM bundle');
   if (input.dm !== undefined) loadBundle(dev, 'dm', input.dm, 'DM bundle');
   const stages: StageReport[] = [];
   const rig: RigInput = input.tpMode === undefined ? {} : { tpMode: input.tpMode };
   for (let boot = 1; boot <= 8; boot++) {
     const r = powerOn(dev, rig);
-    const s: StageReport = { boot, lcs: r.lcs, tpMode: r.tpMode, psi: r.psi, summary: describeResult(r.result, r.psi), events: r.events };
+    const s: StageReport = {
+      boot,
+      lcs: r.lcs,
+      tpMode: r.tpMode,
+      psi: r.psi,
+      summary: dev.json.lastBoot ?? '',
+      events: r.events,
+    };
     stages.push(s);
     onStage?.(s);
     if (r.result.kind !== 'cold-reset') return { stages, final: r, ok: r.result.kind === 'ready' && r.lcs === 'SE' };

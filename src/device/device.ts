@@ -16,6 +16,7 @@ import { fromHex } from '../lib/hex.ts';
 import { OTP_LAYOUTS, type RseProfileName } from '../otp/layout.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
+import { BL2_DATA_FILE, dummyFirmwareData, TFM_DATA_FILE } from '../provisioning/rss17.ts';
 
 /** Where a device keeps its files. */
 export interface DeviceStore {
@@ -188,6 +189,13 @@ export class Device {
     store.write('krtl.bin', krtl);
     store.write('sram-vm0.bin', new Uint8Array(SRAM_SIZE));
     store.write('sram-vm1.bin', new Uint8Array(SRAM_SIZE));
+    if (options.profile === 'rss-1.7') {
+      // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
+      const fw = dummyFirmwareData();
+      const dummy = json.dummyProvisioning;
+      store.write(BL2_DATA_FILE, dummy ? fw.bl2 : new Uint8Array(fw.bl2.length));
+      store.write(TFM_DATA_FILE, dummy ? fw.tfm : new Uint8Array(fw.tfm.length));
+    }
     store.write('device.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
     return Device.open(store);
   }

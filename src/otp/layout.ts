@@ -163,8 +163,19 @@ function rse21(): OtpLayout {
   };
 }
 
+/** Where the LCM slots' contents come from on RSS 1.7 (no CM/DM bundles, no random keys). */
+const RSS17_SLOT_DOCS: Readonly<Record<string, string>> = {
+  huk: 'hardware unique key (from the TF-M image, written in CM)',
+  guk: 'group unique key (from the BL1_1 ROM bundle)',
+  kce_cm: 'CM code-encryption key slot (dummy-filled at CM to DM)',
+  rotpk: 'LCM ROTPK slot: BL2 ROTPK 0 hash (from the BL2 image), hardware zero count in cm_config_2',
+};
+
 function rss17(): OtpLayout {
-  const f: OtpField[] = [...HEADER];
+  const f: OtpField[] = HEADER.map((h) => {
+    const doc = RSS17_SLOT_DOCS[h.name];
+    return doc === undefined ? h : { ...h, doc };
+  });
   const zcNames = [
     'boot_seed',
     'implementation_id',

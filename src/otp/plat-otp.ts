@@ -38,6 +38,26 @@ export interface IntegrityProblem {
   readonly computed: number;
 }
 
+/** The fields TF-M 1.7's BL1 checks against their zero-count words in SE, in its order. */
+const RSS17_CHECKED = [
+  'boot_seed',
+  'implementation_id',
+  'cert_ref',
+  'verification_service_url',
+  'profile_definition',
+  'bl2_rotpk_1',
+  'bl2_rotpk_2',
+  'bl2_rotpk_3',
+  'bl2_encryption_key',
+  'bl1_2_image_hash',
+  'bl2_image_hash',
+  'bl1_rotpk_0',
+  'host_rotpk_s',
+  'host_rotpk_ns',
+  'host_rotpk_cca',
+  'cca_system_properties',
+] as const;
+
 /** Magic word of the word-programmable NV counter encoding. */
 export const NV_COUNTER_MAGIC = 0x3333cafe;
 
@@ -189,7 +209,16 @@ export class PlatOtp {
       return problems;
     }
     if (lcs === 'SE') {
-      for (const f of this.layout.fields) if (f.zeroCountAt !== undefined) check(f.name, f.offset, f.size, f.zeroCountAt);
+      // TF-M 1.7 `check_keys_for_tampering` in BL1 (no ADAC): these fields against their zero-count
+      // words, and the LCM ROTPK slot (BL2 ROTPK 0) against the low byte of cm_config_2.
+      for (const name of RSS17_CHECKED) {
+        const f = this.field(name);
+        if (f.zeroCountAt !== undefined) check(f.name, f.offset, f.size, f.zeroCountAt);
+      }
+      const rotpk = this.field('rotpk');
+      const stored = u32(otp, this.field('cm_config_2').offset) & 0xff;
+      const computed = zeroBits(otp.subarray(rotpk.offset, rotpk.offset + rotpk.size));
+      if (stored !== computed) problems.push({ check: 'rotpk', offset: rotpk.offset, stored, computed });
     }
     return problems;
   }

@@ -116,7 +116,7 @@ export function otpReport(dev: Device): OtpReport {
           ? 'CM locked area'
           : 'nothing (checked from DM on)'
       : lcs === 'SE'
-        ? 'every field zero count'
+        ? 'the zero count of every checked field and the ROTPK slot'
         : 'nothing (checked in SE)';
   return {
     profile: layout.profile,
@@ -141,7 +141,7 @@ function countTrailingZeros(b: Uint8Array): number {
 /** Text rendering of {@link otpReport}. */
 export function renderOtpReport(r: OtpReport, all: boolean): string {
   const out: string[] = [];
-  out.push(`profile ${r.profile}   LCS ${r.lcs}   TP mode ${r.tpMode}   PSI ${hex0x(r.psi)}`);
+  out.push(`profile ${r.profile}   LCS ${r.lcs}   TP mode ${r.tpMode}${r.profile === 'rse-2.1' ? `   PSI ${hex0x(r.psi)}` : ''}`);
   if (r.lastBoot !== undefined) out.push(`last boot: ${r.lastBoot}`);
   out.push(`ROTPK hardware zero count: ${r.rotpkZeroCount}`);
   if (r.integrity.length === 0) out.push(`integrity: intact (checked: ${r.integrityChecked})`);

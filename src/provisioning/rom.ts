@@ -71,7 +71,8 @@ function gpio(dev: Device, events: RomEvent[], psi: number, message: string): vo
   events.push({ psi, message });
 }
 
-function describe(e: unknown): { reason: string; code: string; field?: string; offset?: number } {
+/** A failure as the boot report shows it: message, stable code, field and offset when known. */
+export function describeFailure(e: unknown): { reason: string; code: string; field?: string; offset?: number } {
   if (e instanceof PlatOtpError) {
     return {
       reason: e.message,
@@ -206,7 +207,7 @@ function provisionBundle(dev: Device, kind: BundleKind, events: RomEvent[]): Rom
   try {
     plain = decryptBundle(dev, kind);
   } catch (e) {
-    const d = describe(e);
+    const d = describeFailure(e);
     gpio(dev, events, noBlob, `${which} bundle decryption failed: ${d.reason}`);
     return { kind: 'error', ...d };
   }
@@ -218,7 +219,7 @@ function provisionBundle(dev: Device, kind: BundleKind, events: RomEvent[]): Rom
     if (kind === 'cm') doProvisionCm(dev, plain.values, resumable, events);
     else doProvisionDm(dev, plain.values, resumable, events);
   } catch (e) {
-    const d = describe(e);
+    const d = describeFailure(e);
     gpio(dev, events, other, `${which} provisioning failed: ${d.reason}`);
     return { kind: 'error', ...d };
   } finally {
@@ -260,6 +261,6 @@ export function romProvisioning(dev: Device, rig: RigInput, events: RomEvent[]):
     if (!bundlePresent(kind, bundleArea(dev, kind))) return { kind: 'wait', reason: kind === 'cm' ? 'cm-bundle' : 'dm-bundle' };
     return secureProvisioningStart(dev, events) ?? provisionBundle(dev, kind, events);
   } catch (e) {
-    return { kind: 'error', ...describe(e) };
+    return { kind: 'error', ...describeFailure(e) };
   }
 }

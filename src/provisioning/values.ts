@@ -66,9 +66,9 @@ export interface BundleInputs {
   readonly summary: Readonly<Record<string, string | number>>;
 }
 
-type Desc = Readonly<Record<string, unknown>>;
+export type Desc = Readonly<Record<string, unknown>>;
 
-function isRecord(v: unknown): v is Desc {
+export function isRecord(v: unknown): v is Desc {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -109,7 +109,7 @@ export function sectionFor(kind: 'cm' | 'dm', description: unknown): Desc {
 }
 
 /** Bytes from a value: hex (optionally 0x-prefixed, spaces allowed) or a file path. */
-function bytesOf(v: unknown, field: string, read: ReadFile, size?: number): Uint8Array {
+export function bytesOf(v: unknown, field: string, read: ReadFile, size?: number): Uint8Array {
   if (typeof v !== 'string') throw new RseError('E_CONFIG', `${field} must be hex or a file path`, { field });
   const t = v.replace(/^0x/i, '').replace(/[\s:]+/g, '');
   const b = /^[0-9a-fA-F]+$/.test(t) && t.length % 2 === 0 && (size === undefined || t.length === 2 * size) ? fromHex(t, field) : read(v);
@@ -117,7 +117,7 @@ function bytesOf(v: unknown, field: string, read: ReadFile, size?: number): Uint
   return b;
 }
 
-function u32Of(v: unknown, field: string): number {
+export function u32Of(v: unknown, field: string): number {
   const n = typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
     throw new RseError('E_CONFIG', `${field} must be an integer 0..0xFFFFFFFF`, { field });
@@ -125,7 +125,7 @@ function u32Of(v: unknown, field: string): number {
   return n;
 }
 
-function stringField(v: unknown, field: string): Uint8Array {
+export function stringField(v: unknown, field: string): Uint8Array {
   if (typeof v !== 'string') throw new RseError('E_CONFIG', `${field} must be a string`, { field });
   const b = new TextEncoder().encode(v);
   if (b.length > 31) throw new RseError('E_CONFIG', `${field} is ${b.length} bytes; 31 fit with the NUL`, { field });
@@ -133,7 +133,7 @@ function stringField(v: unknown, field: string): Uint8Array {
 }
 
 /** A 96-byte host ROTPK: hex X‖Y or a P-384 public key PEM. */
-function hostRotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
+export function hostRotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
   if (typeof v === 'string' && /\.pem$/i.test(v)) {
     const key = loadKey(read(v));
     if (key.type !== 'ecdsa-p384') throw new RseError('E_CONFIG', `${field}: the host ROTPK must be a P-384 key`, { field });
@@ -143,7 +143,7 @@ function hostRotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
 }
 
 /** A BL2 ROTPK entry: a 32-byte hash, or a PEM whose MCUboot public-key bytes are hashed. */
-function bl2Rotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
+export function bl2Rotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
   if (typeof v === 'string' && /\.pem$/i.test(v)) return hash('sha256', mcubootPublicKeyBytes(loadKey(read(v))));
   return bytesOf(v, field, read, 32);
 }

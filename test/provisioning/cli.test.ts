@@ -66,3 +66,27 @@ test('rse provision run refuses a bundle with the wrong size before touching the
   assert.match(r.stderr, /E_SIZE/);
   assert.deepEqual(readFileSync(join(dev, 'otp.bin')), before);
 });
+
+test('rss-1.7 from the CLI: provision bundle rom|bl2|tfm, provision run, otp show and read', async () => {
+  const dir = tempDir();
+  const dev = join(dir, 'dev');
+  assert.equal((await runCli(['device', 'create', dev, '--profile', 'rss-1.7'])).code, 0);
+  writeFileSync(join(dir, 'values.yaml'), 'tfm:\n  cert_ref: 1234567890123-12345\n  boot_seed: "' + '5a'.repeat(32) + '"\n');
+  const rom = await runCli(['provision', 'bundle', 'rom', '-o', join(dir, 'rom.bin')]);
+  assert.equal(rom.code, 0, rom.stderr);
+  assert.equal(readFileSync(join(dir, 'rom.bin')).length, 0x20bc);
+  assert.equal((await runCli(['provision', 'bundle', 'tfm', '--values', join(dir, 'values.yaml'), '-o', join(dir, 'tfm.bin')])).code, 0);
+  assert.equal((await runCli(['provision', 'bundle', 'rom', '--key', 'k', '-o', join(dir, 'x.bin')])).code, 2, 'no key for a plain bundle');
+  // CM/DM bundles are refused on an RSS device, before anything is written.
+  assert.equal((await runCli(['provision', 'run', dev, '--cm', join(dir, 'rom.bin')])).code, 2);
+  const run = await runCli(['provision', 'run', dev, '--rom-bundle', join(dir, 'rom.bin'), '--tfm-data', join(dir, 'tfm.bin')]);
+  assert.equal(run.code, 0, run.stderr + run.stdout);
+  assert.match(run.stdout, /boot 2: LCS CM {2}TP TCI {4}TF-M moved the LCS to DM, cold reset/);
+  assert.match(run.stdout, /boot 4: LCS SE /);
+  const rep = JSON.parse((await runCli(['otp', 'show', dev, '--json'])).stdout);
+  assert.equal(rep.lcs, 'SE');
+  assert.deepEqual(rep.integrity, []);
+  assert.equal((await runCli(['otp', 'read', dev, 'boot_seed'])).stdout.trim(), '5a'.repeat(32));
+  const cert = Buffer.from((await runCli(['otp', 'read', dev, 'cert_ref'])).stdout.trim(), 'hex');
+  assert.equal(cert.toString('latin1').replace(/\0+$/, ''), '1234567890123-12345');
+});
