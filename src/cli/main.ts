@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
+import { bl1Command, lmsCommand } from './bl1.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
 import { deviceCommand, otpCommand, provisionCommand } from './device.ts';
 import { runFip } from './fip.ts';
@@ -65,6 +66,8 @@ async function run(argv: readonly string[]): Promise<number> {
     deviceCommand(),
     otpCommand(),
     provisionCommand(),
+    lmsCommand(),
+    bl1Command(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

@@ -205,3 +205,15 @@ export function readU32le(b: Uint8Array, offset = 0): number {
 export function readU64le(b: Uint8Array, offset = 0): bigint {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset, true);
 }
+
+/** A big-endian u32 (RFC 8554 and other network-order formats). */
+export function u32be(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value >>> 0, false);
+  return out;
+}
+
+/** Reads a big-endian u32; the caller has checked that 4 bytes are there. */
+export function readU32be(b: Uint8Array, offset = 0): number {
+  return new DataView(b.buffer, b.byteOffset + offset, 4).getUint32(0, false);
+}

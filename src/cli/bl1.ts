@@ -1,0 +1,201 @@
+/** `rse lms keygen|info` and `rse bl1 sign|info|verify`. @module */
+import { randomBytes } from 'node:crypto';
+import { Command, Option } from '@commander-js/extra-typings';
+import {
+  BL1_MAX_SECURITY_COUNTER,
+  BL2_PARTITION_SIZE,
+  decryptBl1Image,
+  formatBl1Version,
+  parseBl1Image,
+  parseBl1Version,
+  signBl1Image,
+} from '../bl1/image.ts';
+import { LmsSigner, lmsKeyFiles, lmsKeygen } from '../bl1/lms-key.ts';
+import { hash } from '../crypto/index.ts';
+import { decodeLmsPublicKey, encodeLmsPublicKey, LMOTS_TYPES, LMS_TYPES, lmsVerifyProblem } from '../crypto/lms.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { asU8, readU32be, readU32le } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
+import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
+
+const rand = (n: number): Uint8Array => asU8(randomBytes(n));
+
+/** Progress on a TTY only: one line rewritten in place. */
+function progress(what: string): ((done: number, total: number) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  let last = -1;
+  return (done, total) => {
+    const pct = Math.floor((100 * done) / total);
+    if (pct === last) return;
+    last = pct;
+    process.stderr.write(`\r${what}: ${pct}%${done === total ? '\n' : ''}`);
+  };
+}
+
+const HEIGHTS: Record<string, number> = { '5': 5, '10': 6, '15': 7, '20': 8, '25': 9 };
+const WS: Record<string, number> = { '1': 1, '2': 2, '4': 3, '8': 4 };
+
+export function lmsCommand() {
+  const cmd = new Command('lms').summary('stateful LMS keys (RFC 8554) for BL1 images');
+  cmd.addCommand(
+    new Command('keygen')
+      .summary('make KEY.prv, KEY.pub and KEY.tree (pyhsslms file formats; the tree is rsekit’s cache)')
+      .description(
+        'BL1_2 verifies LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W8 (the default): 1024 signatures. Making\n' +
+          'the key computes all 1024 one-time keys (seconds); signing then costs one. KEY.prv holds the\n' +
+          'next unused leaf: keep exactly one copy, and never restore an old one. KEY.pub is the HSS\n' +
+          'public key; its last 56 bytes are what OTP bl1_rotpk_0 holds.',
+      )
+      .argument('<key>', 'key name (KEY.prv, KEY.pub, KEY.tree are written)')
+      .addOption(new Option('--height <h>', 'tree height').choices(Object.keys(HEIGHTS)).default('10'))
+      .addOption(new Option('--winternitz <w>', 'Winternitz parameter').choices(Object.keys(WS)).default('8'))
+      .option('--json', 'print the public key as JSON')
+      .action((key, o) => {
+        const pub = lmsKeygen(key, {
+          lmsType: HEIGHTS[o.height] as number,
+          otsType: WS[o.winternitz] as number,
+          random: rand,
+          onLeaf: progress('one-time keys'),
+        });
+        const files = lmsKeyFiles(key);
+        const raw = encodeLmsPublicKey(pub);
+        if (o.json === true)
+          printJson({
+            prv: files.prv,
+            pub: files.pub,
+            publicKey: toHex(raw),
+            signatures: 2 ** (o.height === '10' ? 10 : Number(o.height)),
+          });
+        else io.out(`${files.prv}: ${LMS_TYPES[pub.lmsType]?.name} / ${LMOTS_TYPES[pub.otsType]?.name}\nbl1_rotpk_0 = ${toHex(raw)}\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('info')
+      .summary('a key’s types, public key, used and remaining signatures')
+      .argument('<key>')
+      .option('--json', 'machine-readable')
+      .action((key, o) => {
+        const s = LmsSigner.open(key, progress('one-time keys'));
+        const info = {
+          prv: s.files.prv,
+          lmsType: LMS_TYPES[s.key.lmsType]?.name,
+          otsType: LMOTS_TYPES[s.key.otsType]?.name,
+          publicKey: toHex(encodeLmsPublicKey(s.publicKey)),
+          publicKeyHash: toHex(hash('sha256', encodeLmsPublicKey(s.publicKey))),
+          nextLeaf: s.key.q,
+          remaining: s.capacity - s.key.q,
+        };
+        if (o.json === true) printJson(info);
+        else
+          io.out(
+            `${info.prv}: ${info.lmsType} / ${info.otsType}\npublic key  ${info.publicKey}\nsigner id   ${info.publicKeyHash} (SHA-256, BL2's measurement signer)\nnext leaf   ${info.nextLeaf} (${info.remaining} signatures left)\n`,
+          );
+      }),
+  );
+  return cmd;
+}
+
+const profileOption = () =>
+  new Option('--profile <profile>', 'rse-2.1: CMAC counter KDF, 64 KiB partition; rss-1.7: hash-then-ECB KDF, 128 KiB')
+    .choices(['rse-2.1', 'rss-1.7'] as const)
+    .default('rse-2.1' as const);
+
+export function bl1Command() {
+  const cmd = new Command('bl1').summary('the BL2 image BL1_2 loads: LMS-signed, AES-256-CTR encrypted');
+  cmd.addCommand(
+    new Command('sign')
+      .summary('make a BL1_2-loadable image from BL2 code (create_bl2_img.py’s format)')
+      .description(
+        'IV ‖ LMS signature ‖ version ‖ security counter ‖ AES-256-CTR(0xDEADBEEF, zero pad to 0x800,\n' +
+          'BL2, zero pad to the partition). The AES key is derived from --encrypt-key (the OTP\n' +
+          'bl2_encryption_key) and the security counter, as BL1_2 derives it. The LMS key’s next leaf\n' +
+          'is used and persisted before the image is written; --index picks a later leaf, never a used one.',
+      )
+      .argument('<infile>', 'BL2 binary')
+      .argument('<outfile>', 'signed image')
+      .requiredOption('-k, --key <key>', 'LMS private key (KEY.prv, with KEY.pub and KEY.tree beside it)')
+      .requiredOption('--encrypt-key <file>', '32-byte BL2 encryption key (what OTP bl2_encryption_key holds)')
+      .option('-v, --version <version>', 'image version maj.min.rev+build', '1.9.0+0')
+      .option('-s, --security-counter <n>', `security counter, 0..${BL1_MAX_SECURITY_COUNTER - 1}`, '1')
+      .addOption(profileOption())
+      .option('--partition-size <n>', 'BL2 partition size (default: the profile’s)')
+      .option('--index <n>', 'LMS leaf to sign with (default: the next unused)')
+      .option('--hash-output <file>', 'write SHA-256 of the signed data (the BL2 image hash of RSS 1.7’s ROM bundle)')
+      .option('--json', 'print what was made')
+      .action((infile, outfile, o) => {
+        const code = readInput(infile, 'BL2 binary');
+        const encryptionKey = readInput(o.encryptKey, 'BL2 encryption key');
+        const signer = LmsSigner.open(o.key, progress('one-time keys'));
+        if (signer.key.lmsType !== 6 || signer.key.otsType !== 4) {
+          throw new RseError(
+            'E_KEY',
+            `${signer.files.prv} is ${LMS_TYPES[signer.key.lmsType]?.name} / ${LMOTS_TYPES[signer.key.otsType]?.name}; BL1_2 verifies LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W8`,
+            { field: 'key' },
+          );
+        }
+        let leaf = -1;
+        const { image, hash: h } = signBl1Image({
+          code,
+          version: parseBl1Version(o.version),
+          securityCounter: parseInteger(o.securityCounter),
+          encryptionKey,
+          kdf: o.profile === 'rss-1.7' ? 'hash-ecb' : 'cmac-counter',
+          partitionSize: o.partitionSize === undefined ? BL2_PARTITION_SIZE[o.profile] : parseInteger(o.partitionSize),
+          sign: (msg) => {
+            const r = signer.sign(msg, rand, o.index === undefined ? undefined : parseInteger(o.index));
+            leaf = r.q;
+            return r.signature;
+          },
+          random: rand,
+        });
+        writeFileAtomic(outfile, image, { durable: false });
+        if (o.hashOutput !== undefined) writeFileAtomic(o.hashOutput, h, { durable: false });
+        if (o.json === true)
+          printJson({ output: outfile, size: image.length, leaf, hash: toHex(h), remaining: signer.capacity - signer.key.q });
+        else
+          io.out(
+            `${outfile}: ${hex0x(image.length)} bytes, LMS leaf ${leaf} (${signer.capacity - signer.key.q} left), image hash ${toHex(h)}\n`,
+          );
+      }),
+  );
+  cmd.addCommand(
+    new Command('info')
+      .summary('the clear header of a BL1 image; with --encrypt-key and --pub, decrypt and verify it as BL1_2 does')
+      .argument('<image>')
+      .option('--encrypt-key <file>', '32-byte BL2 encryption key')
+      .option('--pub <file>', 'LMS public key (56 bytes, or a 60-byte .pub)')
+      .addOption(profileOption())
+      .option('--json', 'machine-readable')
+      .action((file, o) => {
+        const b = readInput(file, 'BL1 image');
+        const h = parseBl1Image(b, file);
+        const out: Record<string, unknown> = {
+          size: b.length,
+          iv: toHex(h.iv),
+          version: formatBl1Version(h.version),
+          securityCounter: h.securityCounter,
+          lmsLeaf: readU32be(h.signature, 0),
+        };
+        if (o.encryptKey !== undefined) {
+          const d = decryptBl1Image(
+            h,
+            readInput(o.encryptKey, 'BL2 encryption key'),
+            o.profile === 'rss-1.7' ? 'hash-ecb' : 'cmac-counter',
+          );
+          out.magic = hex0x(readU32le(d.plaintext, 0), 8);
+          out.magicOk = readU32le(d.plaintext, 0) === 0xdeadbeef;
+          out.hash = toHex(hash('sha256', d.message));
+          if (o.pub !== undefined) {
+            const problem = lmsVerifyProblem(decodeLmsPublicKey(readInput(o.pub, 'LMS public key'), o.pub), d.message, h.signature);
+            out.signature = problem ?? 'ok';
+            if (problem !== undefined) cliStatus.code = 1;
+          }
+          if (out.magicOk !== true) cliStatus.code = 1;
+        } else if (o.pub !== undefined) throw new RseError('E_USAGE', '--pub needs --encrypt-key (the signature covers the plaintext)');
+        if (o.json === true) printJson(out);
+        else for (const [k, v] of Object.entries(out)) io.out(`${k.padEnd(16)}${String(v)}\n`);
+      }),
+  );
+  return cmd;
+}
