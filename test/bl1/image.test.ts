@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BL1_HEADER_SIZE, decryptBl1Image, parseBl1Image, parseBl1Version, signBl1Image } from '../../src/bl1/image.ts';
@@ -10,14 +10,7 @@ import { bl2DecryptionKey } from '../../src/crypto/rse-keys.ts';
 import { readU32le } from '../../src/lib/bytes.ts';
 import { DUMMY } from '../../src/provisioning/values.ts';
 import { runCli, tempDir } from '../helpers.ts';
-
-/** A private copy of the example H10 key (signing moves its state). */
-export function exampleLmsKey(): string {
-  const dir = tempDir();
-  for (const ext of ['prv', 'pub', 'tree'])
-    copyFileSync(new URL(`../../examples/keys/bl1-lms.${ext}`, import.meta.url), join(dir, `bl1-lms.${ext}`));
-  return join(dir, 'bl1-lms');
-}
+import { exampleLmsKey } from './helpers.ts';
 
 const rnd = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => i + 1);
 
