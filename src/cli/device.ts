@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { bundleKey } from '../crypto/rse-keys.ts';
+import { runBl1 } from '../device/bl1-boot.ts';
 import { powerOn, provisionRun, type StageReport } from '../device/boot.ts';
 import { Device, DirStore, isDeviceDir, prepareDeviceDir } from '../device/device.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
@@ -111,6 +112,18 @@ export function deviceCommand() {
         }
         for (const e of r.events) io.out(`  ${e.psi === undefined ? '      ' : `PSI ${hex0x(e.psi)}`}  ${e.message}\n`);
         io.out(`LCS ${r.lcs}, TP mode ${r.tpMode}: ${dev.json.lastBoot ?? ''}\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('load-flash')
+      .summary("attach a host flash image (what 'rse flash build' makes) or, for rss-1.7, the emulated flash")
+      .argument('<dir>')
+      .argument('<file>', 'flash image')
+      .action((dir, file) => {
+        const dev = openDevice(dir);
+        const bytes = readInput(file, 'flash image');
+        dev.store.write('flash.bin', bytes);
+        io.out(`${dir}: flash.bin ${hex0x(bytes.length)} bytes\n`);
       }),
   );
   return cmd;
@@ -349,4 +362,55 @@ export function provisionCommand() {
       }),
   );
   return cmd;
+}
+
+export function bootCommand() {
+  return new Command('boot')
+    .summary('power a provisioned device on and run the boot chain, with every check and measurement')
+    .description(
+      'BL1_1 (OTP init, integrity, provisioning dispatch, the BL1_2 hash) and BL1_2 (BL2 from\n' +
+        'FIP_A, else FIP_B: counter bound, decryption, LMS signature, NV counter). BL2 (MCUboot) and\n' +
+        'the runtime are not modelled yet: the report ends where BL1_2 hands over. Exit status 0\n' +
+        'when it gets there, 1 when a stage stops.',
+    )
+    .argument('<dir>')
+    .option('--json', 'the report as JSON')
+    .action((dir, o) => {
+      const dev = openDevice(dir);
+      const t0 = performance.now();
+      const on = powerOn(dev);
+      if (on.result.kind !== 'ready') {
+        cliStatus.code = 1;
+        if (o.json === true) printJson({ ok: false, bl1_1: on });
+        else io.out(`BL1_1: LCS ${on.lcs}: ${dev.json.lastBoot ?? ''}\n`);
+        return;
+      }
+      const r = runBl1(dev);
+      const ms = performance.now() - t0;
+      if (!r.ok) cliStatus.code = 1;
+      if (o.json === true) {
+        printJson({
+          ok: r.ok,
+          ms,
+          checks: r.checks,
+          measurements: r.measurements,
+          bl2: r.bl2 === undefined ? undefined : { bank: r.bl2.bank, version: r.bl2.version, securityCounter: r.bl2.securityCounter },
+          halt: r.halt,
+        });
+        return;
+      }
+      for (const c of r.checks) io.out(`${c.stage.padEnd(6)} ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}\n`);
+      if (r.measurements.length > 0) {
+        io.out('slot  type   version   signer id          value\n');
+        for (const m of r.measurements)
+          io.out(
+            `${String(m.slot).padEnd(5)} ${m.swType.padEnd(6)} ${m.version.padEnd(9)} ${toHex(m.signerId).slice(0, 16)}…  ${toHex(m.value)}${m.locked ? ' (locked)' : ''}\n`,
+          );
+      }
+      io.out(
+        r.ok
+          ? `BL1_2 hands over to BL2 from ${r.bl2?.bank} (version ${r.bl2?.version}, counter ${r.bl2?.securityCounter}) in ${ms.toFixed(1)} ms; BL2 is not modelled yet\n`
+          : `stopped in ${r.halt?.stage}: ${r.halt?.reason} [${r.halt?.code}]\n`,
+      );
+    });
 }

@@ -4,7 +4,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { bl1Command, lmsCommand } from './bl1.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
-import { deviceCommand, otpCommand, provisionCommand } from './device.ts';
+import { bootCommand, deviceCommand, otpCommand, provisionCommand } from './device.ts';
 import { runFip } from './fip.ts';
 import { flashCommand } from './flash.ts';
 import { fwuCommand, gptCommand } from './gpt.ts';
@@ -68,6 +68,7 @@ async function run(argv: readonly string[]): Promise<number> {
     provisionCommand(),
     lmsCommand(),
     bl1Command(),
+    bootCommand(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

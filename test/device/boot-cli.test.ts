@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DUMMY } from '../../src/provisioning/values.ts';
+import { exampleLmsKey } from '../bl1/helpers.ts';
+import { runCli, tempDir } from '../helpers.ts';
+
+test('rse boot: provision, sign BL2, pack a FIP, load the flash, boot through BL1_2; a tampered FIP stops it', async () => {
+  const dir = tempDir();
+  const dev = join(dir, 'dev');
+  const key = exampleLmsKey();
+  const pub = readFileSync(`${key}.pub`).subarray(4).toString('hex');
+  writeFileSync(join(dir, 'values.yaml'), `dm:\n  bl1_rotpk_0: "${pub}"\n`);
+  writeFileSync(join(dir, 'ek.bin'), DUMMY.bl2_encryption_key);
+  writeFileSync(join(dir, 'bl2.bin'), new Uint8Array(4096).fill(0xa5));
+  const ok = async (args: string[]): Promise<string> => {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  await ok(['device', 'create', dev]);
+  await ok(['provision', 'bundle', 'cm', '-o', join(dir, 'cm.bin')]);
+  await ok(['provision', 'bundle', 'dm', '--values', join(dir, 'values.yaml'), '-o', join(dir, 'dm.bin')]);
+  await ok(['provision', 'run', dev, '--cm', join(dir, 'cm.bin'), '--dm', join(dir, 'dm.bin')]);
+  await ok([
+    'bl1',
+    'sign',
+    '-k',
+    key,
+    '--encrypt-key',
+    join(dir, 'ek.bin'),
+    '-s',
+    '3',
+    '-v',
+    '2.0.0',
+    join(dir, 'bl2.bin'),
+    join(dir, 'bl2_signed.bin'),
+  ]);
+  await ok(['fip', 'create', '--align', '8192', '--rse-bl2', join(dir, 'bl2_signed.bin'), join(dir, 'fip.bin')]);
+  await ok(['device', 'load-flash', dev, join(dir, 'fip.bin')]);
+  const text = await ok(['boot', dev]);
+  assert.match(text, /BL1_1 {2}ok {3}BL1_2 hash/);
+  assert.match(text, /BL1_2 hands over to BL2 from FIP_A \(version 2\.0\.0\+0, counter 3\)/);
+  assert.match(text, /^1 +BL2 +2\.0\.0\+0/m);
+  const j = JSON.parse(await ok(['boot', dev, '--json']));
+  assert.equal(j.ok, true);
+  assert.deepEqual(
+    j.measurements.map((m: { slot: number }) => m.slot),
+    [0, 1],
+  );
+  assert.equal((await runCli(['otp', 'read', dev, 'nv_counter_bl1_0'])).stdout.trim(), '3');
+  // Flip a byte inside the BL2 entry: FIP_A fails its signature, there is no FIP_B: exit 1.
+  const fip = readFileSync(join(dir, 'fip.bin'));
+  fip[0x2000 + 0x1000] = (fip[0x2000 + 0x1000] as number) ^ 1;
+  writeFileSync(join(dir, 'bad.bin'), fip);
+  await ok(['device', 'load-flash', dev, join(dir, 'bad.bin')]);
+  const bad = await runCli(['boot', dev]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /FAIL FIP_A: LMS signature/);
+  assert.match(bad.stdout, /stopped in BL1_2: no BL2 copy passed/);
+});
