@@ -152,6 +152,8 @@ export function parseBl1Image(b: Uint8Array, source = 'BL1 image'): Bl1ImageHead
 
 /** Decrypts the image body with the key for its counter; returns the plaintext and signed message. */
 export function decryptBl1Image(h: Bl1ImageHeader, encryptionKey: Uint8Array, kdf: RseKdf): { plaintext: Uint8Array; message: Uint8Array } {
+  if (encryptionKey.length !== 32)
+    throw new RseError('E_KEY', `the BL2 encryption key is 32 bytes, got ${encryptionKey.length}`, { field: 'encrypt-key' });
   const key = bl2DecryptionKey(kdf, encryptionKey, h.securityCounter);
   const plaintext = aesCtr(key, h.iv, h.encrypted);
   return { plaintext, message: signedMessage(encodeBl1Version(h.version), h.securityCounter, plaintext) };

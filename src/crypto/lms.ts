@@ -10,6 +10,11 @@
 import { hash as nodeHash } from 'node:crypto';
 import { readU32be, u32be } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { hash } from './index.ts';
+
+const sha256 = (...parts: readonly Uint8Array[]): Uint8Array => hash('sha256', ...parts);
+// The Winternitz chains (2^h * p * (2^w - 1) hashes of one 55-byte block each, the whole cost of
+// a key) use node:crypto's one-shot hash on one reused buffer instead.
 
 const N = 32;
 const I_LEN = 16;
@@ -35,17 +40,6 @@ const D_PBLC = Uint8Array.of(0x80, 0x80);
 const D_MESG = Uint8Array.of(0x81, 0x81);
 const D_LEAF = Uint8Array.of(0x82, 0x82);
 const D_INTR = Uint8Array.of(0x83, 0x83);
-
-function sha256(...parts: readonly Uint8Array[]): Uint8Array {
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const buf = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    buf.set(p, at);
-    at += p.length;
-  }
-  return new Uint8Array(nodeHash('sha256', buf, 'buffer'));
-}
 
 /** Size of an LM-OTS signature of `type`. */
 export function lmotsSignatureSize(type: number): number {

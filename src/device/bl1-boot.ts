@@ -8,10 +8,20 @@
  * @module
  */
 import { timingSafeEqual } from 'node:crypto';
-import { BL1_MAX_SECURITY_COUNTER, BL2_PARTITION_SIZE, decryptBl1Image, formatBl1Version, parseBl1Image } from '../bl1/image.ts';
+import {
+  BL1_ENCRYPTED_AT,
+  BL1_HEADER_SIZE,
+  BL1_MAGIC,
+  BL1_MAX_SECURITY_COUNTER,
+  BL2_PARTITION_SIZE,
+  decryptBl1Image,
+  formatBl1Version,
+  parseBl1Image,
+} from '../bl1/image.ts';
 import { hash } from '../crypto/index.ts';
-import { decodeLmsPublicKey, encodeLmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
+import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
 import { readU32le } from '../lib/bytes.ts';
+import { isRseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import type { Device } from './device.ts';
@@ -66,112 +76,98 @@ function bl2Candidates(dev: Device, flash: Uint8Array): { bank: string; bytes?: 
   );
 }
 
+type Stage = 'BL1_1' | 'BL1_2';
+
+/** The checks and measurements of one run, and how it ends. */
+class Run {
+  readonly checks: BootCheck[] = [];
+  readonly measurements: Measurement[] = [];
+  /** The stage running now. */
+  stage: Stage = 'BL1_1';
+  check(stage: Stage, check: string, ok: boolean, detail: string): boolean {
+    this.checks.push({ stage, check, ok, detail });
+    return ok;
+  }
+  halt(stage: Stage, reason: string, code: string): Bl1Result {
+    return { ok: false, checks: this.checks, measurements: this.measurements, halt: { stage, reason, code } };
+  }
+}
+
 /** Runs BL1_1's BL1_2 check and BL1_2 on a device whose BL1_1 found nothing to provision. */
 export function runBl1(dev: Device): Bl1Result {
-  const checks: BootCheck[] = [];
-  const measurements: Measurement[] = [];
-  const check = (stage: 'BL1_1' | 'BL1_2', c: string, ok: boolean, detail: string): boolean => {
-    checks.push({ stage, check: c, ok, detail });
-    return ok;
-  };
-  const halt = (stage: 'BL1_1' | 'BL1_2', reason: string, code: string): Bl1Result => ({
-    ok: false,
-    checks,
-    measurements,
-    halt: { stage, reason, code },
-  });
-  const p = dev.plat;
-  // BL1_1: BL1_2 into ITCM, hashed over the full 8 KiB.
-  let expected: Uint8Array;
-  const itcm = new Uint8Array(BL1_2_CODE_SIZE);
+  const run = new Run();
   try {
-    itcm.set(p.read('bl1_2_image').subarray(0, BL1_2_CODE_SIZE));
-    expected = p.read(dev.profile === 'rse-2.1' ? 'rotpk' : 'bl1_2_image_hash');
+    return bl1_1(dev, run) ?? bl1_2(dev, run);
   } catch (e) {
-    if (e instanceof PlatOtpError) return halt('BL1_1', `reading BL1_2 from OTP: ${e.message}`, 'E_OTP_READ');
+    // An OTP read or counter update the LCM refuses stops the stage (the firmware panics).
+    if (e instanceof PlatOtpError) return run.halt(run.stage, `OTP: ${e.message}`, 'E_OTP_READ');
     throw e;
   }
+}
+
+/** BL1_1: BL1_2 into ITCM, hashed over the full 8 KiB; a halt, or `undefined` to go on. */
+function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
+  const itcm = new Uint8Array(BL1_2_CODE_SIZE);
+  itcm.set(dev.plat.read('bl1_2_image').subarray(0, BL1_2_CODE_SIZE));
+  const expected = dev.plat.read(dev.profile === 'rse-2.1' ? 'rotpk' : 'bl1_2_image_hash');
   const bl1_2Hash = hash('sha256', itcm);
-  if (
-    !check(
-      'BL1_1',
-      'BL1_2 hash',
-      same(bl1_2Hash, expected),
-      `SHA-256 over 8 KiB of ITCM vs the OTP ${dev.profile === 'rse-2.1' ? 'ROTPK slot' : 'bl1_2_image_hash'}`,
-    )
-  ) {
-    return halt('BL1_1', 'BL1_2 in OTP does not match its hash: no recovery image, BL1_1 panics', 'E_BAD_HASH');
+  const where = dev.profile === 'rse-2.1' ? 'ROTPK slot' : 'bl1_2_image_hash';
+  if (!run.check('BL1_1', 'BL1_2 hash', same(bl1_2Hash, expected), `SHA-256 over 8 KiB of ITCM vs the OTP ${where}`)) {
+    return run.halt('BL1_1', 'BL1_2 in OTP does not match its hash: no recovery image, BL1_1 panics', 'E_BAD_HASH');
   }
   if (dev.profile === 'rse-2.1') {
-    measurements.push({ slot: 0, swType: 'BL1_2', signerId: new Uint8Array(32), version: '0.0.0+0', value: bl1_2Hash, locked: true });
+    run.measurements.push({ slot: 0, swType: 'BL1_2', signerId: new Uint8Array(32), version: '0.0.0+0', value: bl1_2Hash, locked: true });
   }
-  // BL1_2: BL2 from the first copy that passes every check.
-  const flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
+  return undefined;
+}
+
+/** BL1_2: BL2 from the first copy that passes every check. */
+function bl1_2(dev: Device, run: Run): Bl1Result {
+  run.stage = 'BL1_2';
+  const p = dev.plat;
+  const partition = BL2_PARTITION_SIZE[dev.profile];
   const kdf = dev.profile === 'rse-2.1' ? ('cmac-counter' as const) : ('hash-ecb' as const);
-  const pubBytes = p.read('bl1_rotpk_0');
-  let pub: ReturnType<typeof decodeLmsPublicKey>;
+  let pub: LmsPublicKey;
   try {
-    pub = decodeLmsPublicKey(pubBytes, 'OTP bl1_rotpk_0');
+    pub = decodeLmsPublicKey(p.read('bl1_rotpk_0'), 'OTP bl1_rotpk_0');
   } catch (e) {
-    return halt('BL1_2', (e as Error).message, 'E_KEY');
+    if (isRseError(e)) return run.halt('BL1_2', e.message, 'E_KEY');
+    throw e;
   }
   const encKey = p.read('bl2_encryption_key');
+  const flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
   for (const c of bl2Candidates(dev, flash)) {
-    if (!check('BL1_2', `${c.bank}: located`, c.bytes !== undefined, c.reason ?? 'found')) continue;
-    const bytes = c.bytes as Uint8Array;
-    if (
-      !check(
-        'BL1_2',
-        `${c.bank}: size`,
-        bytes.length >= BL2_PARTITION_SIZE[dev.profile],
-        `${bytes.length} bytes, the BL2 partition is ${BL2_PARTITION_SIZE[dev.profile]}`,
-      )
-    )
+    const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
+    if (c.bytes === undefined) {
+      ok('located', false, c.reason ?? 'not found');
       continue;
-    const h = parseBl1Image(bytes.subarray(0, BL2_PARTITION_SIZE[dev.profile]), c.bank);
-    if (
-      !check(
-        'BL1_2',
-        `${c.bank}: security counter bound`,
-        h.securityCounter < BL1_MAX_SECURITY_COUNTER,
-        `${h.securityCounter} < ${BL1_MAX_SECURITY_COUNTER}`,
-      )
-    )
-      continue;
+    }
+    ok('located', true, 'found');
+    if (!ok('size', c.bytes.length >= partition, `${c.bytes.length} bytes, the BL2 partition is ${partition}`)) continue;
+    const h = parseBl1Image(c.bytes.subarray(0, partition), c.bank);
+    const bound = h.securityCounter < BL1_MAX_SECURITY_COUNTER;
+    if (!ok('security counter bound', bound, `${h.securityCounter} < ${BL1_MAX_SECURITY_COUNTER}`)) continue;
     const d = decryptBl1Image(h, encKey, kdf);
-    if (
-      !check(
-        'BL1_2',
-        `${c.bank}: decryption magic`,
-        readU32le(d.plaintext, 0) === 0xdeadbeef,
-        `first word 0x${readU32le(d.plaintext, 0).toString(16)}`,
-      )
-    )
-      continue;
+    const magic = readU32le(d.plaintext, 0);
+    if (!ok('decryption magic', magic === BL1_MAGIC, `first word 0x${magic.toString(16)}`)) continue;
     const problem = lmsVerifyProblem(pub, d.message, h.signature);
-    if (!check('BL1_2', `${c.bank}: LMS signature`, problem === undefined, problem ?? 'verifies with OTP bl1_rotpk_0')) continue;
+    if (!ok('LMS signature', problem === undefined, problem ?? 'verifies with OTP bl1_rotpk_0')) continue;
     const stored = p.readCounter('nv_counter_bl1_0');
-    if (
-      !check('BL1_2', `${c.bank}: anti-rollback`, stored <= h.securityCounter, `image counter ${h.securityCounter}, NV counter ${stored}`)
-    )
-      continue;
+    if (!ok('anti-rollback', stored <= h.securityCounter, `image counter ${h.securityCounter}, NV counter ${stored}`)) continue;
     if (stored < h.securityCounter) p.setCounter('nv_counter_bl1_0', h.securityCounter);
     dev.kmu.invalidateHardwareSlots();
     const version = formatBl1Version(h.version);
-    measurements.push({
-      slot: 1,
-      swType: 'BL2',
-      signerId: hash('sha256', encodeLmsPublicKey(pub)),
-      version,
-      value: hash('sha256', d.message),
-      locked: true,
-    });
+    if (dev.profile === 'rse-2.1') {
+      const signerId = hash('sha256', encodeLmsPublicKey(pub));
+      run.measurements.push({ slot: 1, swType: 'BL2', signerId, version, value: hash('sha256', d.message), locked: true });
+    }
+    const code = d.plaintext.subarray(BL1_HEADER_SIZE - BL1_ENCRYPTED_AT);
     return {
       ok: true,
-      checks,
-      measurements: dev.profile === 'rse-2.1' ? measurements : [],
-      bl2: { bank: c.bank, version, securityCounter: h.securityCounter, code: d.plaintext.subarray(0x800 - 0x5c8) },
+      checks: run.checks,
+      measurements: run.measurements,
+      bl2: { bank: c.bank, version, securityCounter: h.securityCounter, code },
     };
   }
-  return halt('BL1_2', 'no BL2 copy passed: no recovery image, BL1_2 panics', 'E_NO_IMAGE');
+  return run.halt('BL1_2', 'no BL2 copy passed: no recovery image, BL1_2 panics', 'E_NO_IMAGE');
 }

@@ -36,6 +36,8 @@ export interface OtpField {
   readonly doc: string;
   /** RSS 1.7: the OTP word holding this field's zero count, written with the field. */
   readonly zeroCountAt?: number;
+  /** RSS 1.7: a zero-count word BL1's tamper check skips (the IAK fields; the ADAC key without ADAC). */
+  readonly zeroCountUnchecked?: true;
 }
 
 export type NvCounterEncoding = 'bits' | 'magic-words';
@@ -204,9 +206,11 @@ function rss17(): OtpLayout {
     zc.set(n, at);
     f.push({ name: `${n}_zero_bits`, offset: at, size: 4, area: 'integrity', kind: 'u32', doc: `zero count of ${n}, written with it` });
   });
+  const unchecked = new Set(['iak_len', 'iak_type', 'iak_id', 'secure_debug_pk']);
   const add = (name: string, offset: number, size: number, kind: OtpKind, doc: string, area: OtpArea = 'unlocked'): void => {
     const at = zc.get(name);
-    f.push(at === undefined ? { name, offset, size, area, kind, doc } : { name, offset, size, area, kind, doc, zeroCountAt: at });
+    const field: OtpField = { name, offset, size, area, kind, doc };
+    f.push(at === undefined ? field : { ...field, zeroCountAt: at, ...(unchecked.has(name) ? { zeroCountUnchecked: true as const } : {}) });
   };
   add('iak_len', 0x148, 4, 'u32', 'IAK length');
   add('iak_type', 0x14c, 4, 'u32', 'IAK type');

@@ -38,26 +38,6 @@ export interface IntegrityProblem {
   readonly computed: number;
 }
 
-/** The fields TF-M 1.7's BL1 checks against their zero-count words in SE, in its order. */
-const RSS17_CHECKED = [
-  'boot_seed',
-  'implementation_id',
-  'cert_ref',
-  'verification_service_url',
-  'profile_definition',
-  'bl2_rotpk_1',
-  'bl2_rotpk_2',
-  'bl2_rotpk_3',
-  'bl2_encryption_key',
-  'bl1_2_image_hash',
-  'bl2_image_hash',
-  'bl1_rotpk_0',
-  'host_rotpk_s',
-  'host_rotpk_ns',
-  'host_rotpk_cca',
-  'cca_system_properties',
-] as const;
-
 /** Magic word of the word-programmable NV counter encoding. */
 export const NV_COUNTER_MAGIC = 0x3333cafe;
 
@@ -114,12 +94,6 @@ export class PlatOtp {
     const raw = this.lcmCall(name, () => this.lcm.otpRead(f.offset, f.size));
     if (f.kind !== 'encrypted-key') return raw;
     return aesCtr(this.kceCm(), otpKeyIv(f.offset), raw);
-  }
-
-  /** A field's bytes as stored (keys at rest stay encrypted), read through the LCM. */
-  readRaw(name: string): Uint8Array {
-    const f = this.field(name);
-    return this.lcmCall(name, () => this.lcm.otpRead(f.offset, f.size));
   }
 
   /** `tfm_plat_otp_write` of a named field; shorter data programs the start of the field. */
@@ -209,12 +183,12 @@ export class PlatOtp {
       return problems;
     }
     if (lcs === 'SE') {
-      // TF-M 1.7 `check_keys_for_tampering` in BL1 (no ADAC): these fields against their zero-count
-      // words, and the LCM ROTPK slot (BL2 ROTPK 0) against the low byte of cm_config_2.
-      for (const name of RSS17_CHECKED) {
-        const f = this.field(name);
-        if (f.zeroCountAt !== undefined) check(f.name, f.offset, f.size, f.zeroCountAt);
-      }
+      // TF-M 1.7 `check_keys_for_tampering` in BL1 (no ADAC): the checked fields against their
+      // zero-count words, in the words' order, and the LCM ROTPK slot (BL2 ROTPK 0) against the
+      // low byte of cm_config_2.
+      const checked = this.layout.fields.filter((f) => f.zeroCountAt !== undefined && f.zeroCountUnchecked !== true);
+      checked.sort((a, b) => (a.zeroCountAt as number) - (b.zeroCountAt as number));
+      for (const f of checked) check(f.name, f.offset, f.size, f.zeroCountAt as number);
       const rotpk = this.field('rotpk');
       const stored = u32(otp, this.field('cm_config_2').offset) & 0xff;
       const computed = zeroBits(otp.subarray(rotpk.offset, rotpk.offset + rotpk.size));

@@ -139,7 +139,7 @@ function decryptBundle(dev: Device, kind: BundleKind): ReturnType<typeof decodeB
  * is complete); TF-M's code draws a new one, which the OTP refuses.
  */
 function writeRandomKey(dev: Device, field: string, resumable: boolean, events: RomEvent[]): void {
-  if (resumable && dev.plat.readRaw(field).some((b) => b !== 0)) {
+  if (resumable && dev.plat.read(field).some((b) => b !== 0)) {
     events.push({ message: `${field} was programmed by an interrupted run: kept` });
     return;
   }

@@ -329,19 +329,24 @@ function stageError(events: RomEvent[], stage: string, e: unknown): RomOutcome {
   return { kind: 'error', ...d, reason: `${stage} provisioning failed: ${d.reason}` };
 }
 
+/** A stage found no provisioning data with its magic: BL1_1 and BL2 panic, TF-M stops. */
+function noData(events: RomEvent[], stage: string, which: string, field: string, how: string, offset?: number): RomOutcome {
+  events.push({ message: `${stage}: no valid ${which} provisioning data; ${stage} ${how}` });
+  return {
+    kind: 'error',
+    reason: `${stage}: no valid ${which} provisioning data found`,
+    code: 'E_BAD_MAGIC',
+    field,
+    ...(offset === undefined ? {} : { offset }),
+  };
+}
+
 /** BL1_1 in CM: `provision_assembly_and_test` from the ROM bundle. */
 function bl1Stage(dev: Device, events: RomEvent[]): RomOutcome | undefined {
   const rom = dev.store.read('rom.bin') ?? new Uint8Array(0);
   const area = rom.subarray(ROM_BUNDLE_OFFSET, ROM_BUNDLE_OFFSET + ROM_BUNDLE_SIZE);
   if (area.length < ROM_BUNDLE_SIZE || readU32le(area, 0) !== AT_MAGIC) {
-    events.push({ message: 'BL1_1: no valid ASSEMBLY_AND_TEST provisioning data in ROM at 0xE000; BL1_1 panics' });
-    return {
-      kind: 'error',
-      reason: 'BL1_1: no valid ASSEMBLY_AND_TEST provisioning data found',
-      code: 'E_BAD_MAGIC',
-      field: 'rom bundle magic',
-      offset: ROM_BUNDLE_OFFSET,
-    };
+    return noData(events, 'BL1_1', 'ASSEMBLY_AND_TEST', 'rom bundle magic', 'panics (ROM at 0xE000)', ROM_BUNDLE_OFFSET);
   }
   const b = decodeRomBundle(area);
   try {
@@ -362,10 +367,7 @@ function bl1Stage(dev: Device, events: RomEvent[]): RomOutcome | undefined {
 /** BL2 in CM: the BL2 ROTPK hashes it was built with. */
 function bl2Stage(dev: Device, events: RomEvent[]): RomOutcome | undefined {
   const data = decodeBl2Data(dev.store.read(BL2_DATA_FILE) ?? new Uint8Array(0));
-  if (data === undefined) {
-    events.push({ message: 'BL2: no valid ASSEMBLY_AND_TEST provisioning data; BL2 panics' });
-    return { kind: 'error', reason: 'BL2: no valid ASSEMBLY_AND_TEST provisioning data found', code: 'E_BAD_MAGIC', field: BL2_DATA_FILE };
-  }
+  if (data === undefined) return noData(events, 'BL2', 'ASSEMBLY_AND_TEST', BL2_DATA_FILE, 'panics');
   try {
     dev.plat.write('rotpk', data.bl2Rotpk[0] as Uint8Array);
     for (let i = 1; i < 4; i++) dev.plat.write(`bl2_rotpk_${i}`, data.bl2Rotpk[i] as Uint8Array);
@@ -382,25 +384,14 @@ function tfmStage(dev: Device, lcs: 'CM' | 'DM', events: RomEvent[]): RomOutcome
   const p = dev.plat;
   try {
     if (lcs === 'CM') {
-      if (data.at === undefined) {
-        events.push({ message: 'TF-M: no valid ASSEMBLY_AND_TEST provisioning data; TF-M stops' });
-        return {
-          kind: 'error',
-          reason: 'TF-M: no valid ASSEMBLY_AND_TEST provisioning data found',
-          code: 'E_BAD_MAGIC',
-          field: TFM_DATA_FILE,
-        };
-      }
+      if (data.at === undefined) return noData(events, 'TF-M', 'ASSEMBLY_AND_TEST', TFM_DATA_FILE, 'stops');
       p.write('huk', data.at.huk);
       p.writeLcs('DM');
       events.push({ message: 'TF-M: HUK written; LCS transition to DM; the RSS resets' });
       return { kind: 'reset', cold: true, reason: 'TF-M moved the LCS to DM' };
     }
     const d = data.psaRot;
-    if (d === undefined) {
-      events.push({ message: 'TF-M: no valid PSA_ROT provisioning data; TF-M stops' });
-      return { kind: 'error', reason: 'TF-M: no valid PSA_ROT provisioning data found', code: 'E_BAD_MAGIC', field: TFM_DATA_FILE };
-    }
+    if (d === undefined) return noData(events, 'TF-M', 'PSA_ROT', TFM_DATA_FILE, 'stops');
     p.write('host_rotpk_s', d.hostRotpkS);
     p.write('host_rotpk_ns', d.hostRotpkNs);
     p.write('host_rotpk_cca', d.hostRotpkCca);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BL1_HEADER_SIZE, decryptBl1Image, parseBl1Image, parseBl1Version, signBl1Image } from '../../src/bl1/image.ts';
@@ -60,7 +60,6 @@ test('BL1 image: layout, per-counter key, magic, code at 0x800, signature over v
 test('rse bl1 sign / info (--encrypt-key, --pub) and the leaf state through the CLI', async () => {
   const key = exampleLmsKey();
   const dir = tempDir();
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(join(dir, 'bl2.bin'), new Uint8Array(5000).fill(0x5a));
   writeFileSync(join(dir, 'ek.bin'), DUMMY.bl2_encryption_key);
   const s = await runCli([

@@ -1,5 +1,8 @@
 /** Shared set-up for provisioning tests: dummy bundles and fresh in-memory devices. */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { bundleKey } from '../../src/crypto/rse-keys.ts';
+import { powerOn } from '../../src/device/boot.ts';
 import { Device, DUMMY_PCI_KRTL, type FaultPlan, MemoryStore } from '../../src/device/device.ts';
 import { TP_MODE } from '../../src/otp/lcm.ts';
 import { encodeBundle } from '../../src/provisioning/bundle.ts';
@@ -43,4 +46,24 @@ export function freshDevice(tp: 'TCI' | 'PCI' = 'TCI', faults?: FaultPlan, lcmVe
   const store = new MemoryStore();
   Device.create(store, { profile: 'rse-2.1', romTpMode: tp, lcmVersion });
   return { store, dev: Device.open(store, { trng: testTrng(), ...(faults === undefined ? {} : { faults }) }) };
+}
+
+/**
+ * Property: flipping any one bit inside `regions` of a provisioned device's OTP makes the next
+ * power-on halt. `spread` bounds the random bit index before it is folded into a region.
+ */
+export function assertBitFlipsDetected(store: MemoryStore, regions: readonly [number, number][], spread: number, numRuns: number): void {
+  const sealed = store.read('otp.bin') as Uint8Array;
+  fc.assert(
+    fc.property(fc.constantFrom(...regions), fc.nat(spread), (region, r) => {
+      const bit = region[0] * 8 + (r % ((region[1] - region[0]) * 8));
+      const s = store.clone();
+      const otp = sealed.slice();
+      otp[bit >> 3] = (otp[bit >> 3] as number) ^ (1 << (bit & 7));
+      s.files.set('otp.bin', otp);
+      const rep = powerOn(Device.open(s));
+      assert.equal(rep.result.kind, 'halt', `flip of bit ${bit} (OTP 0x${(bit >> 3).toString(16)}) not detected`);
+    }),
+    { numRuns },
+  );
 }
