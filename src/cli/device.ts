@@ -3,9 +3,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { bundleKey } from '../crypto/rse-keys.ts';
-import { runBl1 } from '../device/bl1-boot.ts';
 import { powerOn, provisionRun, type StageReport } from '../device/boot.ts';
+import { bootDevice } from '../device/chain.ts';
 import { Device, DirStore, isDeviceDir, prepareDeviceDir } from '../device/device.ts';
+import { extendedSlotValue } from '../device/shared-data.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
@@ -366,50 +367,74 @@ export function provisionCommand() {
 
 export function bootCommand() {
   return new Command('boot')
-    .summary('power a provisioned device on and run the boot chain, with every check and measurement')
+    .summary('power a provisioned device on and run BL1_1 → BL1_2 → BL2 with every check, placement and measurement')
     .description(
-      'BL1_1 (OTP init, integrity, provisioning dispatch, the BL1_2 hash) and BL1_2 (BL2 from\n' +
-        'FIP_A, else FIP_B: counter bound, decryption, LMS signature, NV counter). BL2 (MCUboot) and\n' +
-        'the runtime are not modelled yet: the report ends where BL1_2 hands over. Exit status 0\n' +
-        'when it gets there, 1 when a stage stops.',
+      'Cold-boot the device: BL1_1 (OTP init, integrity, provisioning dispatch, the BL1_2 hash),\n' +
+        'BL1_2 (BL2 from FIP_A, else FIP_B, or the 1.7 flash: counter bound, decryption, LMS signature,\n' +
+        'NV counter) and BL2 (MCUboot RAM-load of SCP BL1, AP BL1, NS and S, in that order: slot\n' +
+        'choice, load window, overlap, validation in RAM against the OTP key hashes and NV counters,\n' +
+        'dependencies, ATU mappings, boot records). The report lists each stage with its time, each\n' +
+        'check, what was placed where, and the measured-boot table (slot, type, version, signer id,\n' +
+        'measurement and the slot value H(0 ‖ measurement) the runtime will hold). Afterwards the\n' +
+        'device holds host-ap-sram.bin, host-scp-sram.bin, sram-vm0/1.bin and shared-data.bin\n' +
+        "('rse device dump DIR --region ap-sram'). The Cortex-M code in the images is not executed.\n" +
+        'Exit status 0 when the runtime is entered, 1 when a stage stops.',
     )
     .argument('<dir>')
     .option('--json', 'the report as JSON')
     .action((dir, o) => {
       const dev = openDevice(dir);
-      const t0 = performance.now();
-      const on = powerOn(dev);
-      if (on.result.kind !== 'ready') {
-        cliStatus.code = 1;
-        if (o.json === true) printJson({ ok: false, bl1_1: on });
-        else io.out(`BL1_1: LCS ${on.lcs}: ${dev.json.lastBoot ?? ''}\n`);
-        return;
-      }
-      const r = runBl1(dev);
-      const ms = performance.now() - t0;
+      const r = bootDevice(dev);
       if (!r.ok) cliStatus.code = 1;
       if (o.json === true) {
         printJson({
           ok: r.ok,
-          ms,
+          profile: r.profile,
+          lcs: r.lcs,
+          ms: r.ms,
+          stages: r.stages,
           checks: r.checks,
-          measurements: r.measurements,
-          bl2: r.bl2 === undefined ? undefined : { bank: r.bl2.bank, version: r.bl2.version, securityCounter: r.bl2.securityCounter },
-          halt: r.halt,
+          placed: r.placed.map((p) => ({ ...p, loadAddress: hex0x(p.loadAddress, 8), imageHash: toHex(p.imageHash) })),
+          measurements: r.measurements.map((m) => ({
+            slot: m.slot,
+            swType: m.swType,
+            version: m.version,
+            signerId: toHex(m.signerId),
+            measurement: toHex(m.value),
+            slotValue: toHex(extendedSlotValue(m.value)),
+            locked: m.locked,
+          })),
+          started: r.started,
+          atu: r.atu,
+          ...(r.bl2 === undefined ? {} : { bl2: r.bl2 }),
+          ...(r.halt === undefined ? {} : { halt: r.halt }),
         });
         return;
       }
-      for (const c of r.checks) io.out(`${c.stage.padEnd(6)} ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}\n`);
+      io.out(`${r.profile} cold boot of ${dir}: LCS ${r.lcs}\n`);
+      for (const st of r.stages)
+        io.out(`  ${st.stage.padEnd(6)} ${`${st.ms.toFixed(2)} ms`.padStart(10)}  ${st.ok ? 'handed over' : 'stopped'}\n`);
+      io.out('checks:\n');
+      for (const c of r.checks) io.out(`  ${c.stage.padEnd(6)} ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}\n`);
+      if (r.placed.length > 0) {
+        io.out('placed:\n  image        slot       version   counter  load        size     where\n');
+        for (const p of r.placed)
+          io.out(
+            `  ${`${p.index} ${p.name}`.padEnd(12)} ${p.slot.padEnd(10)} ${p.version.padEnd(9)} ${String(p.securityCounter).padEnd(8)} ${hex0x(p.loadAddress, 8)}  ${String(p.size).padEnd(8)} ${p.target}\n`,
+          );
+      }
+      for (const s of r.started) io.out(`  host: ${s}\n`);
       if (r.measurements.length > 0) {
-        io.out('slot  type   version   signer id          value\n');
+        io.out('measured boot (slot value = H(0 ‖ measurement), what the runtime holds):\n');
+        io.out('  slot type   version   signer id          measurement        slot value\n');
         for (const m of r.measurements)
           io.out(
-            `${String(m.slot).padEnd(5)} ${m.swType.padEnd(6)} ${m.version.padEnd(9)} ${toHex(m.signerId).slice(0, 16)}…  ${toHex(m.value)}${m.locked ? ' (locked)' : ''}\n`,
+            `  ${String(m.slot).padEnd(4)} ${(m.swType || '-').padEnd(6)} ${m.version.padEnd(9)} ${toHex(m.signerId).slice(0, 16)}…  ${toHex(m.value).slice(0, 16)}…  ${toHex(extendedSlotValue(m.value))}${m.locked ? ' (locked)' : ''}\n`,
           );
       }
       io.out(
         r.ok
-          ? `BL1_2 hands over to BL2 from ${r.bl2?.bank} (version ${r.bl2?.version}, counter ${r.bl2?.securityCounter}) in ${ms.toFixed(1)} ms; BL2 is not modelled yet\n`
+          ? `booted in ${r.ms.toFixed(1)} ms: BL2 (${r.bl2?.bank}, ${r.bl2?.version}) placed ${r.placed.length} images and jumps to the S runtime\n`
           : `stopped in ${r.halt?.stage}: ${r.halt?.reason} [${r.halt?.code}]\n`,
       );
     });

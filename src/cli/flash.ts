@@ -3,18 +3,24 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
+import { LmsSigner } from '../bl1/lms-key.ts';
+import { randomBytes } from '../crypto/index.ts';
 import { buildFlash } from '../flash/build.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { io, printJson, readInput, readKey } from './common.ts';
 
 export const FLASH_EXAMPLE = `platform: rse-2.1                # or rss-1.7 (FIP names rss-*)
-atu: { host-window-base: 0x70000000, host-window-size: 0x1000000 }
+atu: { host-window-base: 0x70000000, host-window-size: 0x10000000 }
 images:                          # imgtool parameters, kebab-case
-  - { name: bl2, input: bl2.bin, key: root-EC-P256.pem, version: 1.0.0, header-size: 0x1000,
-      pad-header: true, slot-size: 0x20000, security-counter: 1, boot-record: BL2 }
+  - { name: bl2, input: bl2.bin, format: bl1, lms-key: bl1-lms.prv, version: 1.0.0,
+      security-counter: 1 }      # BL1_2's format: AES-CTR + LMS (stateful key; encrypt-key
+                                 # defaults to the dummy OTP BL2 encryption key)
+  - { name: tfm_s, input: tfm_s.bin, key: root-EC-P256.pem, version: 1.0.0, header-size: 0x400,
+      pad-header: true, slot-size: 0x20000, load-address: 0x31000000, security-counter: 1,
+      public-key-format: full }
   - { name: tb_fw, input: tb_fw.bin }          # no key: placed as is
-fip: { align: 8192, entries: { rse-bl2: bl2, tb-fw: tb_fw } }
+fip: { align: 8192, entries: { rse-bl2: bl2, rse-s: tfm_s, tb-fw: tb_fw } }
 host-flash:                      # type raw: size + placements, like rom
   type: gpt
   size: 4M
@@ -55,9 +61,19 @@ export function flashCommand() {
       }
       const base = dirname(resolve(file));
       const at = (p: string): string => (isAbsolute(p) ? p : join(base, p));
+      const signers = new Map<string, LmsSigner>();
       const result = buildFlash(description, {
         readFile: (p) => readInput(at(p)),
         readKey: (p) => readKey(at(p)),
+        lmsSign: (p, msg) => {
+          const base = at(p).replace(/\.prv$/, '');
+          let s = signers.get(base);
+          if (s === undefined) {
+            s = LmsSigner.open(base);
+            signers.set(base, s);
+          }
+          return s.sign(msg, randomBytes).signature;
+        },
       });
       const out = o.output ?? join(base, 'build');
       mkdirSync(join(out, 'images'), { recursive: true });
@@ -66,7 +82,7 @@ export function flashCommand() {
         writeFileAtomic(join(out, name), data, { durable: false });
         written.push(name);
       };
-      for (const img of result.images) if (img.kind === 'signed') put(join('images', `${img.name}_signed.bin`), img.bytes);
+      for (const img of result.images) if (img.kind !== 'raw') put(join('images', `${img.name}_signed.bin`), img.bytes);
       if (result.fip) put('fip.bin', result.fip);
       if (result.hostFlash) put('host_flash.bin', result.hostFlash);
       if (result.rom) put('rom.bin', result.rom);

@@ -149,6 +149,24 @@ export function loadKey(data: Uint8Array, passphrase?: string): AsymKey {
   }
 }
 
+/**
+ * A public key from DER bytes as MCUboot's PUBKEY TLV holds them: SubjectPublicKeyInfo (EC,
+ * Ed25519) or PKCS#1 RSAPublicKey (RSA).
+ */
+export function importPublicDer(der: Uint8Array): AsymKey {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  for (const type of ['spki', 'pkcs1'] as const) {
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key, format: 'der', type });
+    } catch {
+      continue;
+    }
+    return { type: keyTypeOf(publicKey), isPrivate: false, publicKey };
+  }
+  throw new RseError('E_KEY', 'not a DER public key (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey)');
+}
+
 /** Generates a key pair of the given type (RSA with e = 65537). */
 export function generateKey(type: AsymKeyType): AsymKey {
   let pair: { publicKey: KeyObject; privateKey: KeyObject };

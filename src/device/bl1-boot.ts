@@ -26,20 +26,13 @@ import { fromHex } from '../lib/hex.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import type { Device } from './device.ts';
 import { findInHostFlash } from './host-flash.ts';
+import type { Measurement } from './shared-data.ts';
 
 /** `UUID_RSE_FIRMWARE_BL2`, bytes in FIP order. */
 export const RSE_BL2_UUID = fromHex('a3b3b30debc94048b480155361c17048');
 const BL1_2_CODE_SIZE = 0x2000;
 
-/** One boot measurement (measured-boot slot). */
-export interface Measurement {
-  readonly slot: number;
-  readonly swType: string;
-  readonly signerId: Uint8Array;
-  readonly version: string;
-  readonly value: Uint8Array;
-  readonly locked: boolean;
-}
+export type { Measurement } from './shared-data.ts';
 
 /** One check a stage made. */
 export interface BootCheck {
@@ -56,6 +49,8 @@ export interface Bl1Result {
   /** The BL2 that BL1_2 would jump to. */
   readonly bl2?: { readonly bank: string; readonly version: string; readonly securityCounter: number; readonly code: Uint8Array };
   readonly halt?: { readonly stage: 'BL1_1' | 'BL1_2'; readonly reason: string; readonly code: string };
+  /** Milliseconds each stage took. */
+  readonly ms: { readonly BL1_1: number; readonly BL1_2: number };
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
@@ -84,12 +79,23 @@ class Run {
   readonly measurements: Measurement[] = [];
   /** The stage running now. */
   stage: Stage = 'BL1_1';
+  private readonly t0 = performance.now();
+  private t1: number | undefined;
+  /** Marks the start of BL1_2. */
+  enterBl1_2(): void {
+    this.stage = 'BL1_2';
+    this.t1 = performance.now();
+  }
+  get ms(): { BL1_1: number; BL1_2: number } {
+    const now = performance.now();
+    return this.t1 === undefined ? { BL1_1: now - this.t0, BL1_2: 0 } : { BL1_1: this.t1 - this.t0, BL1_2: now - this.t1 };
+  }
   check(stage: Stage, check: string, ok: boolean, detail: string): boolean {
     this.checks.push({ stage, check, ok, detail });
     return ok;
   }
   halt(stage: Stage, reason: string, code: string): Bl1Result {
-    return { ok: false, checks: this.checks, measurements: this.measurements, halt: { stage, reason, code } };
+    return { ok: false, checks: this.checks, measurements: this.measurements, halt: { stage, reason, code }, ms: this.ms };
   }
 }
 
@@ -123,7 +129,7 @@ function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
 
 /** BL1_2: BL2 from the first copy that passes every check. */
 function bl1_2(dev: Device, run: Run): Bl1Result {
-  run.stage = 'BL1_2';
+  run.enterBl1_2();
   const p = dev.plat;
   const partition = BL2_PARTITION_SIZE[dev.profile];
   const kdf = dev.profile === 'rse-2.1' ? ('cmac-counter' as const) : ('hash-ecb' as const);
@@ -167,6 +173,7 @@ function bl1_2(dev: Device, run: Run): Bl1Result {
       checks: run.checks,
       measurements: run.measurements,
       bl2: { bank: c.bank, version, securityCounter: h.securityCounter, code },
+      ms: run.ms,
     };
   }
   return run.halt('BL1_2', 'no BL2 copy passed: no recovery image, BL1_2 panics', 'E_NO_IMAGE');

@@ -5,22 +5,31 @@
  * provisioning rig: the whole Virgin → TCI/PCI → CM → DM → SE journey.
  * @module
  */
+
+import { bundleKey } from '../crypto/rse-keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
-import { LcmError, type LcsName } from '../otp/lcm.ts';
+import { LcmError, type LcsName, TP_MODE } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
-import { BUNDLE_SIZE, type BundleKind, checkBundleShape } from '../provisioning/bundle.ts';
+import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
 import {
   BL2_DATA_FILE,
   BL2_DATA_SIZE,
+  bl2DataInputs,
   decodeRomBundle,
+  encodeBl2Data,
+  encodeRomBundle,
+  encodeTfmData,
   ROM_BUNDLE_AREA,
   ROM_BUNDLE_OFFSET,
+  romBundleInputs,
   rss17Pass,
   TFM_DATA_FILE,
   TFM_DATA_SIZE,
+  tfmDataInputs,
 } from '../provisioning/rss17.ts';
+import { cmInputs, dmInputs, type ReadFile } from '../provisioning/values.ts';
 import type { Device } from './device.ts';
 
 /** How a power-on ended. */
@@ -211,4 +220,22 @@ export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: S
     if (r.result.kind !== 'cold-reset') return { stages, final: r, ok: r.result.kind === 'ready' && r.lcs === 'SE' };
   }
   throw new RseError('E_LIFECYCLE', 'the device kept resetting: 8 cold boots without reaching SE', { field: 'provisioning' });
+}
+
+/**
+ * Provisions a device from one values description (the `--values` YAML of `rse provision
+ * bundle`): TCI-keyed CM and DM bundles on rse-2.1, the ROM bundle, BL2 and TF-M data on rss-1.7.
+ */
+export function provisionFromValues(dev: Device, description: unknown, read: ReadFile): ProvisionRunResult {
+  if (dev.profile === 'rse-2.1') {
+    const zero = new Uint8Array(32);
+    const cm = encodeBundle('cm', bundleKey('CM', TP_MODE.TCI, zero), cmInputs(description, read));
+    const dm = encodeBundle('dm', bundleKey('DM', TP_MODE.TCI, zero), dmInputs(description, read));
+    return provisionRun(dev, { cm, dm, tpMode: 'TCI' });
+  }
+  return provisionRun(dev, {
+    romBundle: encodeRomBundle(romBundleInputs(description, read)),
+    bl2Data: encodeBl2Data(bl2DataInputs(description, read)),
+    tfmData: encodeTfmData(tfmDataInputs(description, read)),
+  });
 }

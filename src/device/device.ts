@@ -111,6 +111,12 @@ export const DUMMY_PCI_KRTL = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcd
 /** VM0 and VM1 size (512 KiB each, non-XIP, in both profiles). */
 export const SRAM_SIZE = 0x80000;
 
+/**
+ * How much of VM1 a device keeps: 512 KiB on RSE 2.1; on RSS 1.7 (8 MiB VM1) the part up to the
+ * end of the NS image window (S at VM1, NS at VM1 + 512 KiB).
+ */
+export const VM1_KEPT: Readonly<Record<RseProfileName, number>> = { 'rse-2.1': SRAM_SIZE, 'rss-1.7': 0x100000 };
+
 export const ROM_SIZE = 0x20000;
 
 export interface CreateOptions {
@@ -154,7 +160,7 @@ export class Device {
     this.faults = options.faults;
     this.psi = json.psi;
     this.vm0 = sramImage(store.read('sram-vm0.bin'), SRAM_SIZE);
-    this.vm1 = sramImage(store.read('sram-vm1.bin'), SRAM_SIZE);
+    this.vm1 = sramImage(store.read('sram-vm1.bin'), VM1_KEPT[json.profile]);
     const faults = options.faults;
     this.lcm = new Lcm(otp, {
       ...(faults === undefined ? {} : { onProgram: (op: OtpProgram) => faults.onProgram(op) }),
@@ -188,7 +194,7 @@ export class Device {
     store.write('flash.bin', new Uint8Array(0));
     store.write('krtl.bin', krtl);
     store.write('sram-vm0.bin', new Uint8Array(SRAM_SIZE));
-    store.write('sram-vm1.bin', new Uint8Array(SRAM_SIZE));
+    store.write('sram-vm1.bin', new Uint8Array(VM1_KEPT[options.profile]));
     if (options.profile === 'rss-1.7') {
       // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
       const fw = dummyFirmwareData();

@@ -6,7 +6,8 @@
  * its partition, overlapping placements.
  * @module
  */
-import { type AsymKey, hash } from '../crypto/index.ts';
+import { BL2_PARTITION_SIZE, type Bl1Version, formatBl1Version, parseBl1Version, signBl1Image } from '../bl1/image.ts';
+import { type AsymKey, hash, randomBytes } from '../crypto/index.ts';
 import { type FipImage, fipBytes, fipUuidFromString, fipUuidToString, packFip } from '../fip/fip.ts';
 import { type FipNaming, fipTable } from '../fip/table.ts';
 import { encodeFwuMetadata } from '../gpt/fwu.ts';
@@ -18,16 +19,26 @@ import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
 import { formatVersion, parseVersion } from '../mcuboot/version.ts';
+import type { RseProfileName } from '../otp/layout.ts';
+import { bytesOf, DUMMY } from '../provisioning/values.ts';
 
 /** How the build reaches the outside world (files relative to the description, keys). */
 export interface BuildIo {
   readFile(path: string): Uint8Array;
   readKey(path: string): AsymKey;
+  /**
+   * Signs with the stateful LMS key at `path` (`format: bl1` images): the key's state must move
+   * past the leaf durably before the signature is returned.
+   */
+  lmsSign?(path: string, message: Uint8Array): Uint8Array;
+  /** Randomness for IVs (default node:crypto). */
+  random?(n: number): Uint8Array;
 }
 
 export interface BuiltImage {
   readonly name: string;
-  readonly kind: 'signed' | 'raw';
+  /** `signed`: MCUboot image; `bl1`: the BL2 image BL1_2 loads (LMS, AES-CTR); `raw`: as given. */
+  readonly kind: 'signed' | 'bl1' | 'raw';
   readonly bytes: Uint8Array;
   readonly version?: string;
   readonly loadAddress?: number;
@@ -110,10 +121,75 @@ const IMAGE_KEYS = [
   'public-key-format',
   'confirm',
   'erased-val',
+  'format',
+  'lms-key',
+  'encrypt-key',
+  'dependencies',
 ] as const;
 
-function buildImage(c: Obj, path: string, io: BuildIo, atu: { base: number; size: number } | undefined): BuiltImage {
+/** The keys a `format: bl1` image takes. */
+const BL1_IMAGE_KEYS = ['name', 'input', 'format', 'lms-key', 'encrypt-key', 'version', 'security-counter', 'boot-record'] as const;
+
+/** A BL2 image in the BL1 format (`create_bl2_img.py`): encrypted for the OTP BL2 key, LMS-signed. */
+function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileName): BuiltImage {
+  known(c, BL1_IMAGE_KEYS, path);
+  const name = str(c.name, `${path}.name`);
+  const code = io.readFile(str(c.input, `${path}.input`));
+  const keyPath = str(c['lms-key'], `${path}.lms-key`);
+  if (io.lmsSign === undefined) throw cfgError(`${path}.lms-key`, 'this build cannot sign with stateful LMS keys');
+  const sign = io.lmsSign.bind(io);
+  const encryptionKey =
+    c['encrypt-key'] === undefined ? DUMMY.bl2_encryption_key : bytesOf(c['encrypt-key'], `${path}.encrypt-key`, io.readFile, 32);
+  const counter = num(c['security-counter'] ?? 0, `${path}.security-counter`);
+  let version: Bl1Version;
+  try {
+    version = parseBl1Version(String(c.version ?? '0.0.0'));
+  } catch (e) {
+    throw cfgError(`${path}.version`, (e as Error).message);
+  }
+  let out: { image: Uint8Array; hash: Uint8Array };
+  try {
+    out = signBl1Image({
+      code,
+      version,
+      securityCounter: counter,
+      encryptionKey,
+      kdf: platform === 'rse-2.1' ? 'cmac-counter' : 'hash-ecb',
+      partitionSize: BL2_PARTITION_SIZE[platform],
+      sign: (m) => sign(keyPath, m),
+      random: io.random ?? randomBytes,
+    });
+  } catch (e) {
+    if (e instanceof RseError)
+      throw new RseError(e.code, `image ${name}: ${e.message}`, { field: `${path}${e.field ? `.${e.field}` : ''}` });
+    throw e;
+  }
+  const bootRecord = opt(c, 'boot-record', str, path);
+  return {
+    name,
+    kind: 'bl1',
+    bytes: out.image,
+    version: formatBl1Version(version),
+    slotSize: BL2_PARTITION_SIZE[platform],
+    securityCounter: counter,
+    ...(bootRecord === undefined ? {} : { bootRecord }),
+    imageHash: toHex(out.hash),
+    hashAlg: 'sha256',
+  };
+}
+
+function buildImage(
+  c: Obj,
+  path: string,
+  io: BuildIo,
+  atu: { base: number; size: number } | undefined,
+  platform: RseProfileName,
+): BuiltImage {
+  if (c.format === 'bl1') return buildBl1Image(c, path, io, platform);
+  if (c.format !== undefined && c.format !== 'mcuboot') throw cfgError(`${path}.format`, 'must be mcuboot (default) or bl1');
   known(c, IMAGE_KEYS, path);
+  for (const k of ['lms-key', 'encrypt-key'] as const)
+    if (c[k] !== undefined) throw cfgError(`${path}.${k}`, 'only format: bl1 images take it');
   const name = str(c.name, `${path}.name`);
   if (c.signed !== undefined) return { name, kind: 'raw', bytes: io.readFile(str(c.signed, `${path}.signed`)) };
   const data = io.readFile(str(c.input, `${path}.input`));
@@ -121,7 +197,14 @@ function buildImage(c: Obj, path: string, io: BuildIo, atu: { base: number; size
   const key = io.readKey(str(c.key, `${path}.key`));
   const slotSize = num(c['slot-size'], `${path}.slot-size`);
   const loadAddress = opt(c, 'load-address', num, path);
-  if (loadAddress !== undefined && atu !== undefined && (loadAddress < atu.base || loadAddress + slotSize > atu.base + atu.size)) {
+  // Only host images (loaded through the host access region 0x60000000-0x7FFFFFFF) meet the ATU.
+  const viaAtu = loadAddress !== undefined && loadAddress >= 0x60000000 && loadAddress < 0x80000000;
+  if (
+    loadAddress !== undefined &&
+    atu !== undefined &&
+    viaAtu &&
+    (loadAddress < atu.base || loadAddress + slotSize > atu.base + atu.size)
+  ) {
     throw cfgError(
       `${path}.load-address`,
       `image ${name} loads at ${hex(loadAddress)}..${hex(loadAddress + slotSize)}, outside the ATU host window ${hex(atu.base)}..${hex(atu.base + atu.size)}`,
@@ -135,6 +218,14 @@ function buildImage(c: Obj, path: string, io: BuildIo, atu: { base: number; size
   if (erased !== undefined && erased !== 0 && erased !== 0xff) throw cfgError(`${path}.erased-val`, 'must be 0 or 0xff');
   const pkf = opt(c, 'public-key-format', str, path);
   if (pkf !== undefined && pkf !== 'hash' && pkf !== 'full') throw cfgError(`${path}.public-key-format`, 'must be hash or full');
+  const dependencies = list(c.dependencies ?? [], `${path}.dependencies`).map((x, i) => {
+    const dp = `${path}.dependencies[${i}]`;
+    const o = obj(x, dp);
+    known(o, ['image', 'version'], dp);
+    const imageId = num(o.image, `${dp}.image`);
+    if (imageId > 0xff) throw cfgError(`${dp}.image`, 'an image id fits 8 bits');
+    return { imageId, version: parseVersion(String(o.version ?? '0.0.0'), `${dp}.version`) };
+  });
   let signed: ReturnType<typeof signImageFile>;
   try {
     signed = signImageFile(
@@ -154,6 +245,7 @@ function buildImage(c: Obj, path: string, io: BuildIo, atu: { base: number; size
         ...(bootRecord === undefined ? {} : { bootRecord }),
         ...(erased === undefined ? {} : { erasedVal: erased as 0 | 0xff }),
         ...(pkf === undefined ? {} : { publicKeyFormat: pkf }),
+        ...(dependencies.length === 0 ? {} : { dependencies }),
       },
     );
   } catch (e) {
@@ -222,7 +314,9 @@ function place(section: Obj, path: string, images: Map<string, BuiltImage>, io: 
 export function buildFlash(description: unknown, io: BuildIo): BuildResult {
   const d = obj(description, 'platform');
   known(d, ['platform', 'atu', 'images', 'fip', 'host-flash', 'rom'], 'platform');
-  const platform = str(d.platform ?? 'rse-2.1', 'platform.platform');
+  const platformName = str(d.platform ?? 'rse-2.1', 'platform.platform');
+  if (platformName !== 'rse-2.1' && platformName !== 'rss-1.7') throw cfgError('platform.platform', 'must be rse-2.1 or rss-1.7');
+  const platform: RseProfileName = platformName;
   const naming: FipNaming = platform === 'rss-1.7' ? 'rss' : 'rse';
   const atuCfg = d.atu === undefined ? undefined : obj(d.atu, 'atu');
   const atu =
@@ -232,7 +326,7 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
 
   const images = new Map<string, BuiltImage>();
   list(d.images ?? [], 'images').forEach((c, i) => {
-    const img = buildImage(obj(c, `images[${i}]`), `images[${i}]`, io, atu);
+    const img = buildImage(obj(c, `images[${i}]`), `images[${i}]`, io, atu, platform);
     if (images.has(img.name)) throw cfgError(`images[${i}].name`, `image ${img.name} is defined twice`);
     images.set(img.name, img);
   });

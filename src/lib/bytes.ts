@@ -201,6 +201,11 @@ export function readU32le(b: Uint8Array, offset = 0): number {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset, true);
 }
 
+/** The u16 little-endian word at `offset` (the caller has checked the bounds). */
+export function readU16le(b: Uint8Array, offset = 0): number {
+  return ((b[offset] as number) | ((b[offset + 1] as number) << 8)) >>> 0;
+}
+
 /** The u64 little-endian word at `offset` (the caller has checked the bounds). */
 export function readU64le(b: Uint8Array, offset = 0): bigint {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset, true);

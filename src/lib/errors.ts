@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   E_LIFECYCLE: 'check',
   /** A device directory is missing, malformed or from another version. */
   E_DEVICE: 'input',
+  /** An ATU region that is not page-aligned, out of range, or outside the host window. */
+  E_ATU: 'input',
+  /** The boot shared data area is full, holds a duplicate record, or is malformed. */
+  E_SHARED_DATA: 'check',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

@@ -79,7 +79,8 @@ export class PlatOtp {
 
   /** `tfm_plat_otp_read` of a named field (encrypted keys come back decrypted). */
   read(name: string): Uint8Array {
-    if (name === 'bl1_2_image') {
+    // RSE 2.1 keeps BL1_2 at the end of OTP with a length field; RSS 1.7 in a fixed 8 KiB field.
+    if (name === 'bl1_2_image' && otpField(this.layout, 'bl1_2_image_len') !== undefined) {
       const len = u32(this.read('bl1_2_image_len'));
       if (len > this.layout.bl1_2MaxSize || len % 4 !== 0) {
         throw new PlatOtpError(

@@ -20,7 +20,19 @@ import { concatBytes, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
 import { describeFailure, type RomEvent, type RomOutcome } from './rom.ts';
-import { bl2Rotpk, bytesOf, type Desc, DUMMY, hostRotpk, isRecord, placeholderBl1_2, type ReadFile, stringField, u32Of } from './values.ts';
+import {
+  bl1RotpkOf,
+  bl2Rotpk,
+  bytesOf,
+  type Desc,
+  DUMMY,
+  hostRotpk,
+  isRecord,
+  placeholderBl1_2,
+  type ReadFile,
+  stringField,
+  u32Of,
+} from './values.ts';
 
 /** `ASSEMBLY_AND_TEST_PROV_DATA_MAGIC` (ROM bundle, BL2 data, TF-M HUK data). */
 export const AT_MAGIC = 0xc0defeed;
@@ -247,15 +259,6 @@ function section17(part: Rss17Part, description: unknown): Desc {
   return nested;
 }
 
-/** A BL1 ROTPK: 56 bytes of LMS public key, or a `.pub` file whose 4-byte HSS header is dropped. */
-function bl1Rotpk(v: unknown, read: ReadFile): Uint8Array {
-  const b = bytesOf(v, 'bl1_rotpk_0', read);
-  if (b.length === 60) return b.slice(4);
-  if (b.length !== 56)
-    throw new RseError('E_CONFIG', `bl1_rotpk_0 must be 56 bytes (or a 60-byte .pub), got ${b.length}`, { field: 'bl1_rotpk_0' });
-  return b;
-}
-
 /** The ROM bundle from the `rom:` section; BL1_2 is zero-padded to 8 KiB and hashed as the build does. */
 export function romBundleInputs(description: unknown, read: ReadFile): RomBundle {
   const d = section17('rom', description);
@@ -269,7 +272,7 @@ export function romBundleInputs(description: unknown, read: ReadFile): RomBundle
     bl1_2ImageHash: hash('sha256', image),
     bl2ImageHash: d.bl2_image_hash === undefined ? new Uint8Array(32) : bytesOf(d.bl2_image_hash, 'bl2_image_hash', read, 32),
     bl1_2Image: image,
-    bl1Rotpk0: d.bl1_rotpk_0 === undefined ? DUMMY17.bl1_rotpk_0 : bl1Rotpk(d.bl1_rotpk_0, read),
+    bl1Rotpk0: d.bl1_rotpk_0 === undefined ? DUMMY17.bl1_rotpk_0 : bl1RotpkOf(d.bl1_rotpk_0, read),
   };
 }
 

@@ -142,6 +142,15 @@ export function hostRotpk(v: unknown, field: string, read: ReadFile): Uint8Array
   return bytesOf(v, field, read, 96);
 }
 
+/** A BL1 ROTPK: 56 bytes of LMS public key (hex or file), or a `.pub` file whose 4-byte HSS level count is dropped. */
+export function bl1RotpkOf(v: unknown, read: ReadFile): Uint8Array {
+  const b = bytesOf(v, 'bl1_rotpk_0', read);
+  if (b.length === 60) return b.slice(4);
+  if (b.length !== 56)
+    throw new RseError('E_CONFIG', `bl1_rotpk_0 must be 56 bytes (or a 60-byte .pub), got ${b.length}`, { field: 'bl1_rotpk_0' });
+  return b;
+}
+
 /** A BL2 ROTPK entry: a 32-byte hash, or a PEM whose MCUboot public-key bytes are hashed. */
 export function bl2Rotpk(v: unknown, field: string, read: ReadFile): Uint8Array {
   if (typeof v === 'string' && /\.pem$/i.test(v)) return hash('sha256', mcubootPublicKeyBytes(loadKey(read(v))));
@@ -200,7 +209,7 @@ export function dmInputs(description: unknown, read: ReadFile): BundleInputs {
     rseId: d.rse_id === undefined ? 0 : u32Of(d.rse_id, 'rse_id'),
     sendTable: 0,
     receiveTable: 0,
-    bl1Rotpk0: d.bl1_rotpk_0 === undefined ? DUMMY.bl1_rotpk_0 : bytesOf(d.bl1_rotpk_0, 'bl1_rotpk_0', read, 56),
+    bl1Rotpk0: d.bl1_rotpk_0 === undefined ? DUMMY.bl1_rotpk_0 : bl1RotpkOf(d.bl1_rotpk_0, read),
     bl2EncryptionKey: key('bl2_encryption_key', DUMMY.bl2_encryption_key),
     bl2Rotpk: rotpks,
     sImageEncryptionKey: key('s_image_encryption_key', DUMMY.image_encryption_key),

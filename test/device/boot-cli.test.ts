@@ -39,12 +39,18 @@ test('rse boot: provision, sign BL2, pack a FIP, load the flash, boot through BL
   ]);
   await ok(['fip', 'create', '--align', '8192', '--rse-bl2', join(dir, 'bl2_signed.bin'), join(dir, 'fip.bin')]);
   await ok(['device', 'load-flash', dev, join(dir, 'fip.bin')]);
-  const text = await ok(['boot', dev]);
-  assert.match(text, /BL1_1 {2}ok {3}BL1_2 hash/);
-  assert.match(text, /BL1_2 hands over to BL2 from FIP_A \(version 2\.0\.0\+0, counter 3\)/);
-  assert.match(text, /^1 +BL2 +2\.0\.0\+0/m);
-  const j = JSON.parse(await ok(['boot', dev, '--json']));
-  assert.equal(j.ok, true);
+  // BL1_2 hands over; the FIP holds no MCUboot images, so BL2 stops at its first image.
+  const b = await runCli(['boot', dev]);
+  assert.equal(b.code, 1);
+  const text = b.stdout;
+  assert.match(text, /BL1_1 +ok {3}BL1_2 hash/);
+  assert.match(text, /BL1_2 +[\d.]+ ms {2}handed over/);
+  assert.match(text, /^ {2}1 +BL2 +2\.0\.0\+0/m);
+  assert.match(text, /stopped in BL2: pre-load: image 3 \(SCP BL1\) is in neither FIP: nothing to map \[E_NO_IMAGE\]/);
+  const j = JSON.parse((await runCli(['boot', dev, '--json'])).stdout);
+  assert.equal(j.ok, false);
+  assert.equal(j.bl2.version, '2.0.0+0');
+  assert.equal(j.bl2.securityCounter, 3);
   assert.deepEqual(
     j.measurements.map((m: { slot: number }) => m.slot),
     [0, 1],

@@ -1,9 +1,8 @@
 /** `rse flash build`: the two example platforms, and each mismatch the issue names. */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadKey } from '../../src/crypto/index.ts';
 import { parseFip } from '../../src/fip/fip.ts';
@@ -12,16 +11,12 @@ import { parseFwuMetadata } from '../../src/gpt/fwu.ts';
 import { findPartition, partitionBytes, readGpt } from '../../src/gpt/gpt.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
+import { exampleIo, examplesCopy } from '../device/examples.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
-const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples');
-
-function ioFor(dir: string): BuildIo {
-  return {
-    readFile: (p) => new Uint8Array(readFileSync(join(dir, p))),
-    readKey: (p) => loadKey(new Uint8Array(readFileSync(join(dir, p)))),
-  };
-}
+// A private copy: building signs BL2 with the stateful example LMS key.
+const EXAMPLES = examplesCopy();
+const ioFor = (dir: string): BuildIo => exampleIo(dir);
 const load = (name: string): Record<string, unknown> =>
   parse(readFileSync(join(EXAMPLES, name, 'platform.yaml'), 'utf8')) as Record<string, unknown>;
 
@@ -30,7 +25,7 @@ test('rse-2.1 example: GPT with the FIP in both banks, FWU metadata, ROM, manife
   const r = await runCli(['flash', 'build', join(EXAMPLES, 'rse-2.1/platform.yaml'), '-o', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const manifest = JSON.parse(r.stdout) as {
-    images: { name: string; imageHash?: string; loadAddress?: string }[];
+    images: { name: string; kind: string; imageHash?: string; loadAddress?: string }[];
     hostFlash: { partitions: { name: string; offset: number }[] };
   };
   const flash = new Uint8Array(readFileSync(join(out, 'host_flash.bin')));
@@ -55,7 +50,8 @@ test('rse-2.1 example: GPT with the FIP in both banks, FWU metadata, ROM, manife
   const v = verifyImage(new Uint8Array(readFileSync(ap)), { key });
   const apManifest = manifest.images.find((i) => i.name === 'ap_bl1');
   assert.equal(Buffer.from(v.digest).toString('hex'), apManifest?.imageHash);
-  assert.equal(apManifest?.loadAddress, '0x70100000');
+  assert.equal(apManifest?.loadAddress, '0x70000000');
+  assert.equal(manifest.images.find((i) => i.name === 'bl2')?.kind, 'bl1');
   const rom = readFileSync(join(out, 'rom.bin'));
   assert.equal(rom.length, 0x20000);
   assert.deepEqual(rom.subarray(0x1f000, 0x1f000 + 600), readFileSync(join(EXAMPLES, 'payloads/rom_dma_ics.bin')));
@@ -68,8 +64,10 @@ test('rss-1.7 example: primary and secondary copies at the recipe offsets', () =
   for (const [name, off] of [
     ['bl2', 0],
     ['bl2', 0x20000],
-    ['tfm_s_ns', 0x40000],
-    ['tfm_s_ns', 0x140000],
+    ['tfm_s', 0x40000],
+    ['tfm_ns', 0xc0000],
+    ['tfm_s', 0x140000],
+    ['tfm_ns', 0x1c0000],
     ['ap_bl1', 0x240000],
     ['scp_bl1', 0x2c0000],
     ['ap_bl1', 0x340000],
@@ -105,10 +103,10 @@ test('an image larger than its slot is refused', () => {
 test('a load address outside the ATU host window is refused', () => {
   expectError(
     (d) => {
-      (images(d)[4] as Record<string, unknown>)['load-address'] = 0x71000000;
+      (images(d)[3] as Record<string, unknown>)['load-address'] = 0x7fff0000;
     },
     'E_CONFIG',
-    /ap_bl1 loads at 0x71000000.*outside the ATU host window/,
+    /ap_bl1 loads at 0x7FFF0000.*outside the ATU host window/,
   );
 });
 

@@ -1,0 +1,757 @@
+/**
+ * BL2: TF-M's `bl2_main` over MCUboot in RAM-load mode (MCUboot v2.1.0 `loader.c`,
+ * `image_validate.c`; TF-M `bl2/src/shared_data.c`; the platform's `boot_hal_bl2.c` and
+ * `host_flash_atu.c`). Images load one at a time from the last to the first (SCP BL1, AP BL1,
+ * NS, S), each with `boot_go_for_image_id`:
+ *
+ * - pre-load maps the image's two copies (RSE 2.1: the FIP_A and FIP_B entries, through ATU
+ *   regions 3 and 4, one copy in both slots when only one FIP has it; RSS 1.7: fixed offsets in
+ *   the flash emulated in VM0) and, for host images, the output regions;
+ * - a slot is available when its header has the magic and header + payload fit the flash area;
+ *   the highest version wins, the primary on a tie;
+ * - the image is copied to its load address (RAM_LOAD flag required, inside the image's exec
+ *   window, not overlapping an image already loaded) and validated in RAM: hash, the PUBKEY TLV
+ *   against the OTP ROTPK hash of that image, the signature, the security counter against the NV
+ *   counter, the unprotected-TLV allow list, TLVs ending before the trailer;
+ * - a failed load or validation zeroes the RAM copy and tries the other slot; then dependencies
+ *   against images already loaded; then the image's NV counter is raised to its security counter
+ *   and its measurement (slot 2 + image) goes to the shared data area;
+ * - post-load zeroes the 2.1 header region (1.7: moves SCP BL1 down over its header), releases
+ *   the SCP or tells it to start the AP, and unmaps the regions.
+ *
+ * An access the ATU cannot translate is a bus fault: BL2 stops there.
+ * @module
+ */
+import { constantTimeEqual, HASH_SIZES, type HashAlg, hash, importPublicDer } from '../crypto/index.ts';
+import { readU16le, readU32le } from '../lib/bytes.ts';
+import { isRseError } from '../lib/errors.ts';
+import { fromHex, hex0x, toHex } from '../lib/hex.ts';
+import { IMAGE_FLAGS, IMAGE_MAGIC, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../mcuboot/constants.ts';
+import { verifyImageSignature } from '../mcuboot/keys.ts';
+import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
+import type { RseProfileName } from '../otp/layout.ts';
+import { PlatOtpError } from '../otp/plat-otp.ts';
+import { ATU_PAGE_SIZE, Bus, BusFault, type Memory } from './atu.ts';
+import type { Device } from './device.ts';
+import { findInHostFlash } from './host-flash.ts';
+import { type Measurement, PSA_ALG_SHA_256, type SharedData } from './shared-data.ts';
+
+/** One BL2 image of a profile. */
+export interface Bl2ImageSpec {
+  readonly index: number;
+  readonly name: string;
+  /** FIP entry (RSE 2.1). */
+  readonly uuid?: Uint8Array;
+  /** Primary and secondary offsets in the emulated flash (RSS 1.7). */
+  readonly flash?: readonly [number, number];
+  /** MCUboot flash-area size. */
+  readonly slotSize: number;
+  /** `boot_get_image_exec_ram_info`. */
+  readonly exec: { readonly start: number; readonly size: number };
+  readonly host?: 'ap' | 'scp';
+  /** Measurement sw_type (`shared_data.c`: image 3 has none). */
+  readonly swType: string;
+}
+
+export interface HostSram {
+  readonly base: number;
+  readonly size: number;
+}
+
+/** What differs between the profiles' BL2. */
+export interface Bl2Profile {
+  readonly images: readonly Bl2ImageSpec[];
+  readonly hostSram: { readonly ap: HostSram; readonly scp: HostSram };
+  /** Where VM0/VM1 sit; 1.7's VM0 is the emulated flash. */
+  readonly vm0: number;
+  readonly vm1: number;
+  /** Header size the 2.1 header regions cover / 1.7 moves SCP BL1 over. */
+  readonly hostHeaderSize: number;
+}
+
+const HOST_FLASH_BASE = 0x08000000;
+const HOST_FLASH_SIZE = 0x4000000;
+const HOST_IMAGE_MAX_SIZE = 0x1000000;
+/** Logical input slots (`HOST_FLASH0_IMAGE0/1_BASE_S`) and their ATU regions. */
+const INPUT = [
+  { logical: 0x73000000, region: 3 },
+  { logical: 0x74000000, region: 4 },
+] as const;
+const REGION_OUTPUT_IMAGE = 5;
+const REGION_OUTPUT_HEADER = 6;
+/** `BOOT_MAX_ALIGN` 8: the swap-info field starts 40 bytes before the end of the slot. */
+const TRAILER_RESERVE = 40;
+const NO_SLOT = -1;
+
+export const BL2_PROFILES: Readonly<Record<RseProfileName, Bl2Profile>> = {
+  'rse-2.1': {
+    images: [
+      {
+        index: 0,
+        name: 'S',
+        uuid: fromHex('22ea3385f86e4793968a2fe3dd5033cc'),
+        slotSize: 0x60000,
+        exec: { start: 0x31000000, size: 0x60000 },
+        swType: 'RT_0',
+      },
+      {
+        index: 1,
+        name: 'NS',
+        uuid: fromHex('8d959f72b8b142119ae64b8097475ad9'),
+        slotSize: 0x60000,
+        exec: { start: 0x310a0000, size: 0x60000 },
+        swType: 'RT_1',
+      },
+      {
+        index: 2,
+        name: 'AP BL1',
+        uuid: fromHex('124c50e0f2da45e985c8dad9609b7a11'),
+        slotSize: 0x80000,
+        exec: { start: 0x70000000, size: 0x80000 },
+        host: 'ap',
+        swType: 'RT_2',
+      },
+      {
+        index: 3,
+        name: 'SCP BL1',
+        uuid: fromHex('bfd5098da7074f15891c372210cb51e2'),
+        slotSize: 0x80000,
+        exec: { start: 0x71000000, size: 0x80000 },
+        host: 'scp',
+        swType: '',
+      },
+    ],
+    hostSram: { ap: { base: 0x0, size: 0x80000 }, scp: { base: 0x40000000, size: 0x80000 } },
+    vm0: 0x31000000,
+    vm1: 0x31080000,
+    hostHeaderSize: 0x2000,
+  },
+  'rss-1.7': {
+    images: [
+      { index: 0, name: 'S', flash: [0x40000, 0x140000], slotSize: 0x80000, exec: { start: 0x31800000, size: 0x80000 }, swType: 'RT_0' },
+      { index: 1, name: 'NS', flash: [0xc0000, 0x1c0000], slotSize: 0x80000, exec: { start: 0x31880000, size: 0x80000 }, swType: 'RT_1' },
+      {
+        index: 2,
+        name: 'AP BL1',
+        flash: [0x240000, 0x340000],
+        slotSize: 0x80000,
+        exec: { start: 0x70000000, size: 0x20000 },
+        host: 'ap',
+        swType: 'RT_2',
+      },
+      {
+        index: 3,
+        name: 'SCP BL1',
+        flash: [0x2c0000, 0x3c0000],
+        slotSize: 0x80000,
+        exec: { start: 0x70100000, size: 0x10000 },
+        host: 'scp',
+        swType: '',
+      },
+    ],
+    hostSram: { ap: { base: 0x0, size: 0x20000 }, scp: { base: 0x40000000, size: 0x10000 } },
+    vm0: 0x31000000,
+    vm1: 0x31800000,
+    hostHeaderSize: 0x1000,
+  },
+};
+
+/** One check BL2 made. */
+export interface Bl2Check {
+  readonly stage: 'BL2';
+  readonly check: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** An image BL2 placed and validated. */
+export interface PlacedImage {
+  readonly index: number;
+  readonly name: string;
+  readonly slot: 'primary' | 'secondary';
+  readonly source: string;
+  readonly loadAddress: number;
+  readonly size: number;
+  readonly version: string;
+  readonly securityCounter: number;
+  readonly imageHash: Uint8Array;
+  /** Where the code landed: a memory name and offset. */
+  readonly target: string;
+}
+
+export interface Bl2Result {
+  readonly ok: boolean;
+  readonly checks: readonly Bl2Check[];
+  readonly measurements: readonly Measurement[];
+  readonly placed: readonly PlacedImage[];
+  /** Host cores released, in order. */
+  readonly started: readonly string[];
+  readonly atuLog: readonly string[];
+  /** The host boot SRAMs after BL2 (zero where nothing was placed). */
+  readonly apSram: Uint8Array;
+  readonly scpSram: Uint8Array;
+  readonly halt?: { readonly stage: 'BL2'; readonly reason: string; readonly code: string; readonly image?: number };
+}
+
+/** The 32-byte header as MCUboot reads it: raw fields, nothing checked. */
+interface RawHeader {
+  readonly magic: number;
+  readonly loadAddr: number;
+  readonly hdrSize: number;
+  readonly protectTlvSize: number;
+  readonly imgSize: number;
+  readonly flags: number;
+  readonly version: ImageVersion;
+}
+
+function rawHeader(b: Uint8Array): RawHeader {
+  return {
+    magic: readU32le(b, 0),
+    loadAddr: readU32le(b, 4),
+    hdrSize: readU16le(b, 8),
+    protectTlvSize: readU16le(b, 10),
+    imgSize: readU32le(b, 12),
+    flags: readU32le(b, 16),
+    version: { major: b[20] as number, minor: b[21] as number, revision: readU16le(b, 22), build: readU32le(b, 24) },
+  };
+}
+
+interface Area {
+  /** Logical address of the slot (the image starts there). */
+  readonly base: number;
+  readonly size: number;
+  readonly source: string;
+}
+
+interface SlotState {
+  hdr?: RawHeader;
+  available: boolean;
+}
+
+interface Loaded {
+  readonly dst: number;
+  readonly size: number;
+  readonly version: ImageVersion;
+}
+
+/** Why an image or slot failed, for the check line. */
+class Reject extends Error {}
+
+/** Unprotected TLVs MCUboot accepts (`allowed_unprot_tlvs`). */
+const ALLOWED_UNPROTECTED = new Set<number>([
+  TLV.KEYHASH,
+  TLV.PUBKEY,
+  TLV.SHA256,
+  TLV.SHA384,
+  TLV.RSA2048,
+  0x21,
+  TLV.ECDSASIG,
+  TLV.RSA3072,
+  TLV.ED25519,
+  TLV.ENCRSA2048,
+  TLV.ENCKW,
+  TLV.ENCEC256,
+  TLV.ENCX25519,
+]);
+
+interface Tlv {
+  readonly type: number;
+  readonly value: Uint8Array;
+  readonly protected: boolean;
+}
+
+/** MCUboot's TLV iterator over an image in RAM (`tlv.c`); throws Reject on any bound violation. */
+function tlvs(img: Uint8Array, hdr: RawHeader, maxEnd: number): Tlv[] {
+  const off = hdr.hdrSize + hdr.imgSize;
+  if (off + 4 > img.length) throw new Reject(`TLV info at ${hex0x(off)} lies outside the ${hex0x(img.length)}-byte image`);
+  let at = off;
+  const out: Tlv[] = [];
+  let protEnd = off;
+  if (readU16le(img, at) === TLV_PROT_INFO_MAGIC) {
+    const tot = readU16le(img, at + 2);
+    if (tot !== hdr.protectTlvSize)
+      throw new Reject(`protected TLV area is ${tot} bytes, the header says ${hdr.protectTlvSize} (ih_protect_tlv_size)`);
+    protEnd = at + tot;
+    at = protEnd;
+  } else if (hdr.protectTlvSize !== 0) {
+    throw new Reject(`the header declares ${hdr.protectTlvSize} bytes of protected TLVs, there is no protected TLV area`);
+  }
+  if (at + 4 > img.length || readU16le(img, at) !== TLV_INFO_MAGIC) throw new Reject(`no TLV info magic 0x6907 at ${hex0x(at)}`);
+  const end = at + readU16le(img, at + 2);
+  if (end > maxEnd) throw new Reject(`the TLVs end at ${hex0x(end)}, past ${hex0x(maxEnd)} (the trailer's swap-info field)`);
+  if (end > img.length) throw new Reject(`the TLVs end at ${hex0x(end)}, past the ${hex0x(img.length)} bytes copied`);
+  const walk = (from: number, to: number, prot: boolean): void => {
+    let p = from + 4;
+    while (p < to) {
+      if (p + 4 > to) throw new Reject(`TLV header at ${hex0x(p)} crosses the end of its area`);
+      const type = readU16le(img, p);
+      const len = readU16le(img, p + 2);
+      if (p + 4 + len > to) throw new Reject(`TLV 0x${type.toString(16)} at ${hex0x(p)} (${len} bytes) crosses the end of its area`);
+      out.push({ type, value: img.subarray(p + 4, p + 4 + len), protected: prot });
+      p += 4 + len;
+    }
+  };
+  if (protEnd > off) walk(off, protEnd, true);
+  walk(at, end, false);
+  return out;
+}
+
+/** The OTP field holding the ROTPK hash of BL2 image `i` (1.7 keeps image 0's in the LCM ROTPK slot). */
+function rotpkField(profile: RseProfileName, i: number): string {
+  return profile === 'rss-1.7' && i === 0 ? 'rotpk' : `bl2_rotpk_${i}`;
+}
+
+function sigLengthOk(type: number, keyType: string, len: number): boolean {
+  if (type === TLV.RSA2048) return keyType === 'rsa-2048' && len === 256;
+  if (type === TLV.RSA3072) return keyType === 'rsa-3072' && len === 384;
+  if (type === TLV.ED25519) return keyType === 'ed25519' && len === 64;
+  return keyType.startsWith('ecdsa') && len <= 128;
+}
+
+function expectedSigTlv(keyType: string): number {
+  switch (keyType) {
+    case 'rsa-2048':
+      return TLV.RSA2048;
+    case 'rsa-3072':
+      return TLV.RSA3072;
+    case 'ed25519':
+      return TLV.ED25519;
+    default:
+      return TLV.ECDSASIG;
+  }
+}
+
+interface Validated {
+  readonly digest: Uint8Array;
+  readonly hashAlg: HashAlg;
+  readonly securityCounter: number;
+  readonly signerId: Uint8Array;
+  readonly dependencies: readonly { readonly image: number; readonly min: ImageVersion }[];
+}
+
+class Bl2 {
+  readonly checks: Bl2Check[] = [];
+  readonly measurements: Measurement[] = [];
+  readonly placed: PlacedImage[] = [];
+  readonly started: string[] = [];
+  readonly loaded = new Map<number, Loaded>();
+  readonly bus: Bus;
+  readonly prof: Bl2Profile;
+  readonly apSram: Uint8Array;
+  readonly scpSram: Uint8Array;
+  private readonly flash: Uint8Array;
+
+  readonly dev: Device;
+  readonly shared: SharedData;
+
+  constructor(dev: Device, shared: SharedData) {
+    this.dev = dev;
+    this.shared = shared;
+    this.prof = BL2_PROFILES[dev.profile];
+    this.flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
+    this.apSram = new Uint8Array(this.prof.hostSram.ap.size);
+    this.scpSram = new Uint8Array(this.prof.hostSram.scp.size);
+    const host: Memory[] = [
+      { name: 'ap-sram', base: this.prof.hostSram.ap.base, size: this.apSram.length, bytes: this.apSram, fill: 0, writable: true },
+      { name: 'scp-sram', base: this.prof.hostSram.scp.base, size: this.scpSram.length, bytes: this.scpSram, fill: 0, writable: true },
+    ];
+    const local: Memory[] = [];
+    if (dev.profile === 'rse-2.1') {
+      host.push({ name: 'host-flash', base: HOST_FLASH_BASE, size: HOST_FLASH_SIZE, bytes: this.flash, fill: 0xff, writable: false });
+      local.push({ name: 'vm0', base: this.prof.vm0, size: dev.vm0.length, bytes: dev.vm0, fill: 0, writable: true });
+      local.push({ name: 'vm1', base: this.prof.vm1, size: dev.vm1.length, bytes: dev.vm1, fill: 0, writable: true });
+    } else {
+      // VM0 is the flash the FVP preloads; VM1 holds S and NS.
+      local.push({ name: 'flash (vm0)', base: this.prof.vm0, size: 0x800000, bytes: this.flash, fill: 0xff, writable: false });
+      local.push({ name: 'vm1', base: this.prof.vm1, size: dev.vm1.length, bytes: dev.vm1, fill: 0, writable: true });
+    }
+    this.bus = new Bus(local, host);
+  }
+
+  check(check: string, ok: boolean, detail: string): boolean {
+    this.checks.push({ stage: 'BL2', check, ok, detail });
+    return ok;
+  }
+
+  result(halt?: { reason: string; code: string; image?: number }): Bl2Result {
+    return {
+      ok: halt === undefined,
+      checks: this.checks,
+      measurements: this.measurements,
+      placed: this.placed,
+      started: this.started,
+      atuLog: this.bus.atu.log,
+      apSram: this.apSram,
+      scpSram: this.scpSram,
+      ...(halt === undefined ? {} : { halt: { stage: 'BL2' as const, ...halt } }),
+    };
+  }
+
+  /** `setup_aligned_atu_slot`: maps `[physical, physical + size)` of the host flash page-aligned. */
+  private mapFlash(physical: number, size: number, region: number, logical: number, purpose: string): number | string {
+    const aligned = physical - (physical % ATU_PAGE_SIZE);
+    const end = Math.ceil((physical + size) / ATU_PAGE_SIZE) * ATU_PAGE_SIZE;
+    const slot = end - aligned;
+    if (aligned < HOST_FLASH_BASE || end > HOST_FLASH_BASE + HOST_FLASH_SIZE || slot > HOST_IMAGE_MAX_SIZE)
+      return `${hex0x(physical, 8)}+${hex0x(size)} is not inside the 64 MiB host flash or exceeds a 16 MiB slot`;
+    this.bus.atu.init(region, logical, aligned, slot, purpose);
+    return physical - aligned;
+  }
+
+  /** `boot_platform_pre_load`: the two flash areas of image `spec`, and its output regions. */
+  private preLoad(spec: Bl2ImageSpec): Area[] | string {
+    const tag = `image ${spec.index} (${spec.name})`;
+    let areas: Area[];
+    if (spec.flash !== undefined) {
+      areas = spec.flash.map((off, s) => ({
+        base: this.prof.vm0 + off,
+        size: spec.slotSize,
+        source: `${s === 0 ? 'primary' : 'secondary'} at flash ${hex0x(off)}`,
+      }));
+    } else {
+      const banks = findInHostFlash(this.flash, spec.uuid as Uint8Array);
+      const mapped: (Area | undefined)[] = [undefined, undefined];
+      banks.forEach((b, s) => {
+        const input = INPUT[s] as (typeof INPUT)[number];
+        if (!b.ok) {
+          this.check(`${tag}: ${b.bank}`, false, b.reason);
+          return;
+        }
+        const r = this.mapFlash(HOST_FLASH_BASE + b.offset, b.size, input.region, input.logical, `${tag} input from ${b.bank}`);
+        if (typeof r === 'string') {
+          this.check(`${tag}: ${b.bank}`, false, r);
+          return;
+        }
+        this.check(
+          `${tag}: ${b.bank}`,
+          true,
+          `FIP entry at flash ${hex0x(b.offset)}, ${b.size} bytes, mapped at ${hex0x(input.logical + r, 8)}`,
+        );
+        mapped[s] = { base: input.logical + r, size: spec.slotSize, source: `${b.bank} entry at flash ${hex0x(b.offset)}` };
+      });
+      // MCUboot needs both slots: one FIP's copy goes into both.
+      const [a, b] = mapped;
+      if (a === undefined && b === undefined) return `${tag} is in neither FIP: nothing to map`;
+      const banksOk = banks.filter((x) => x.ok);
+      if (a === undefined || b === undefined) {
+        const only = (a ?? b) as Area;
+        const which = a === undefined ? 0 : 1;
+        const src = banksOk[0] as { offset: number; size: number };
+        const input = INPUT[which] as (typeof INPUT)[number];
+        const r = this.mapFlash(
+          HOST_FLASH_BASE + src.offset,
+          src.size,
+          input.region,
+          input.logical,
+          `${tag} input (copy of the other FIP)`,
+        );
+        if (typeof r === 'string') return r;
+        mapped[which] = { base: input.logical + r, size: spec.slotSize, source: `${only.source} (mapped into both slots)` };
+      }
+      areas = mapped as Area[];
+    }
+    if (spec.host !== undefined) {
+      const sram = this.prof.hostSram[spec.host];
+      const h = this.prof.hostHeaderSize;
+      if (this.dev.profile === 'rse-2.1') {
+        this.bus.atu.init(REGION_OUTPUT_HEADER, spec.exec.start, sram.base + sram.size - h, h, `${tag} header -> end of ${spec.host} SRAM`);
+        this.bus.atu.init(REGION_OUTPUT_IMAGE, spec.exec.start + h, sram.base, sram.size - h, `${tag} code -> ${spec.host} SRAM`);
+      } else this.bus.atu.init(0, spec.exec.start, sram.base, sram.size, `${tag} -> ${spec.host} SRAM`);
+    }
+    return areas;
+  }
+
+  /** `boot_platform_post_load`. */
+  private postLoad(spec: Bl2ImageSpec): void {
+    if (spec.host !== undefined) {
+      const h = this.prof.hostHeaderSize;
+      if (this.dev.profile === 'rse-2.1') this.bus.fill(spec.exec.start, h, 0);
+      else if (spec.host === 'scp') this.bus.move(spec.exec.start, spec.exec.start + h, spec.exec.size - h);
+      this.started.push(
+        spec.host === 'scp' ? 'SCP released (gretreg = 1), SCP BL1 started' : 'SCP told to start the AP cores (MHU channel 0 = 1)',
+      );
+    }
+    for (const r of this.bus.atu.active()) this.bus.atu.uninit(r.index);
+  }
+
+  /** Validation in RAM (`bootutil_img_validate`); throws Reject with the reason. */
+  private validate(spec: Bl2ImageSpec, img: Uint8Array, hdr: RawHeader, areaSize: number): Validated {
+    const all = tlvs(img, hdr, areaSize - TRAILER_RESERVE);
+    for (const t of all)
+      if (!t.protected && !ALLOWED_UNPROTECTED.has(t.type))
+        throw new Reject(
+          `TLV 0x${t.type.toString(16)} is outside the protected area, where MCUboot allows only keys, hashes and signatures`,
+        );
+    const pub = all.find((t) => t.type === TLV.PUBKEY);
+    let keyType: string | undefined;
+    let key: ReturnType<typeof importPublicDer> | undefined;
+    if (pub !== undefined) {
+      try {
+        key = importPublicDer(pub.value);
+        keyType = key.type;
+      } catch {
+        key = undefined;
+      }
+    }
+    const hashAlg: HashAlg = keyType === 'ecdsa-p384' ? 'sha384' : 'sha256';
+    const hashTlv = hashAlg === 'sha384' ? TLV.SHA384 : TLV.SHA256;
+    const hashed = hdr.hdrSize + hdr.imgSize + hdr.protectTlvSize;
+    const digest = hash(hashAlg, img.subarray(0, hashed));
+    let hashOk = false;
+    let sigOk = false;
+    let keyOk = false;
+    let counter: number | undefined;
+    let sawSig = false;
+    const deps: { image: number; min: ImageVersion }[] = [];
+    const rotpk = this.dev.plat.read(rotpkField(this.dev.profile, spec.index));
+    for (const t of all) {
+      if (t.type === hashTlv) {
+        if (t.value.length !== HASH_SIZES[hashAlg]) throw new Reject(`hash TLV is ${t.value.length} bytes`);
+        if (!constantTimeEqual(t.value, digest))
+          throw new Reject(`image hash mismatch: computed ${toHex(digest).slice(0, 16)}…, TLV says ${toHex(t.value).slice(0, 16)}…`);
+        hashOk = true;
+      } else if (t.type === TLV.PUBKEY) {
+        keyOk = key !== undefined && constantTimeEqual(hash('sha256', t.value), rotpk);
+      } else if (t.type === expectedSigTlv(keyType ?? '')) {
+        sawSig = true;
+        if (!keyOk || key === undefined) continue;
+        if (!sigLengthOk(t.type, key.type, t.value.length))
+          throw new Reject(`signature TLV of ${t.value.length} bytes for a ${key.type} key`);
+        sigOk = verifyImageSignature(key, [img.subarray(0, hashed)], digest, t.value, false);
+        keyOk = false;
+      } else if (t.type === TLV.SEC_CNT) {
+        if (t.value.length !== 4) throw new Reject(`SEC_CNT TLV is ${t.value.length} bytes`);
+        const c = readU32le(t.value, 0);
+        const nv = this.dev.plat.readCounter(`nv_counter_bl2_${spec.index}`);
+        if (c < nv) throw new Reject(`rollback: security counter ${c} is below NV counter nv_counter_bl2_${spec.index} = ${nv}`);
+        counter = c;
+      } else if (t.type === TLV.DEPENDENCY && t.protected) {
+        if (t.value.length !== 12) throw new Reject(`DEPENDENCY TLV is ${t.value.length} bytes, not 12`);
+        const v = t.value;
+        deps.push({
+          image: v[0] as number,
+          min: { major: v[4] as number, minor: v[5] as number, revision: readU16le(v, 6), build: readU32le(v, 8) },
+        });
+      }
+    }
+    if (!hashOk) throw new Reject(`no ${hashAlg === 'sha384' ? 'SHA384' : 'SHA256'} hash TLV`);
+    if (!sigOk) {
+      if (pub === undefined) throw new Reject('no PUBKEY TLV: no key to check against the OTP ROTPK hash');
+      if (key === undefined) throw new Reject('the PUBKEY TLV is not a public key');
+      if (!constantTimeEqual(hash('sha256', pub.value), rotpk))
+        throw new Reject(
+          `the key's hash ${toHex(hash('sha256', pub.value)).slice(0, 16)}… is not the OTP ${rotpkField(this.dev.profile, spec.index)} (${toHex(rotpk).slice(0, 16)}…)`,
+        );
+      throw new Reject(sawSig ? 'the signature does not verify with the image key' : 'no signature TLV');
+    }
+    if (counter === undefined) throw new Reject('no SEC_CNT TLV: the security counter is mandatory');
+    return { digest, hashAlg, securityCounter: counter, signerId: hash('sha256', pub?.value ?? new Uint8Array(0)), dependencies: deps };
+  }
+
+  /** `boot_go_for_image_id` for one image; returns a halt reason or undefined. */
+  private bootImage(spec: Bl2ImageSpec, areas: Area[]): { reason: string; code: string } | undefined {
+    const tag = `image ${spec.index} (${spec.name})`;
+    const slots: SlotState[] = areas.map((a, s) => {
+      const hdr = rawHeader(this.bus.read(a.base, 32));
+      const name = s === 0 ? 'primary' : 'secondary';
+      if (hdr.magic !== IMAGE_MAGIC) {
+        this.check(`${tag} ${name}: header`, false, `no image: magic ${hex0x(hdr.magic, 8)}`);
+        return { available: false };
+      }
+      const size = hdr.hdrSize + hdr.imgSize;
+      const fits = size <= 0xffffffff && size < a.size;
+      this.check(
+        `${tag} ${name}: header`,
+        fits,
+        fits
+          ? `version ${formatVersion(hdr.version)}, ${hex0x(hdr.hdrSize)} + ${hex0x(hdr.imgSize)} bytes`
+          : `header ${hex0x(hdr.hdrSize)} + payload ${hex0x(hdr.imgSize)} does not fit the ${hex0x(a.size)}-byte slot`,
+      );
+      return { hdr, available: fits };
+    });
+    for (;;) {
+      let active = NO_SLOT;
+      slots.forEach((s, i) => {
+        if (!s.available || s.hdr === undefined) return;
+        const cur = slots[active]?.hdr;
+        if (active === NO_SLOT || (cur !== undefined && compareVersions(s.hdr.version, cur.version) > 0)) active = i;
+      });
+      if (active === NO_SLOT) return { reason: `${tag}: no slot holds a bootable image`, code: 'E_NO_IMAGE' };
+      const slot = slots[active] as SlotState;
+      const hdr = slot.hdr as RawHeader;
+      const area = areas[active] as Area;
+      const name = active === 0 ? 'primary' : 'secondary';
+      const at = `${tag} ${name}`;
+      const fail = (check: string, why: string): void => {
+        this.check(`${at}: ${check}`, false, why);
+        slot.available = false;
+      };
+      // Load (boot_load_image_to_sram).
+      if ((hdr.flags & IMAGE_FLAGS.RAM_LOAD) === 0) {
+        fail('load', 'the image has no RAM_LOAD flag (sign it with -L)');
+        continue;
+      }
+      const info = this.bus.read(area.base + hdr.hdrSize + hdr.imgSize, 4);
+      let size: number;
+      try {
+        size = imageSize(this.bus, area.base, hdr, info);
+      } catch (e) {
+        if (e instanceof Reject) {
+          fail('load', e.message);
+          continue;
+        }
+        throw e;
+      }
+      const dst = hdr.loadAddr;
+      const w = spec.exec;
+      if (dst < w.start || dst + size > 0xffffffff || dst + size > w.start + w.size) {
+        fail('load window', `${hex0x(dst, 8)}..${hex0x(dst + size, 8)} is outside ${hex0x(w.start, 8)}..${hex0x(w.start + w.size, 8)}`);
+        continue;
+      }
+      const clash = [...this.loaded].find(([i, o]) => i !== spec.index && overlaps(dst, dst + size, o.dst, o.dst + o.size));
+      if (clash !== undefined) {
+        fail(
+          'overlap',
+          `${hex0x(dst, 8)}..${hex0x(dst + size, 8)} overlaps image ${clash[0]} at ${hex0x(clash[1].dst, 8)}..${hex0x(clash[1].dst + clash[1].size, 8)}`,
+        );
+        continue;
+      }
+      this.bus.write(dst, this.bus.read(area.base, size));
+      this.check(`${at}: load`, true, `${size} bytes from ${area.source} to ${hex0x(dst, 8)}`);
+      // Validate in RAM.
+      let v: Validated;
+      try {
+        v = this.validate(spec, this.bus.read(dst, size), hdr, area.size);
+      } catch (e) {
+        if (!(e instanceof Reject)) throw e;
+        this.bus.fill(dst, size, 0);
+        fail('validate', `${e.message}; RAM copy wiped`);
+        continue;
+      }
+      this.check(
+        `${at}: validate`,
+        true,
+        `hash, key (${rotpkField(this.dev.profile, spec.index)}), signature, security counter ${v.securityCounter}`,
+      );
+      this.loaded.set(spec.index, { dst, size, version: hdr.version });
+      // Dependencies against images already loaded (boot_verify_dependencies).
+      const unmet = v.dependencies
+        .map((d) => {
+          if (d.image >= this.prof.images.length) return `image ${d.image} does not exist`;
+          const other = this.loaded.get(d.image);
+          if (other === undefined)
+            return `needs image ${d.image} ≥ ${formatVersion(d.min)}, which is not loaded (images load from the last to the first)`;
+          return compareVersions(other.version, d.min) < 0
+            ? `needs image ${d.image} ≥ ${formatVersion(d.min)}, loaded ${formatVersion(other.version)}`
+            : undefined;
+        })
+        .filter((x): x is string => x !== undefined);
+      if (unmet.length > 0) {
+        this.loaded.delete(spec.index);
+        this.bus.fill(dst, size, 0);
+        fail('dependencies', `${unmet.join('; ')}; RAM copy wiped`);
+        continue;
+      }
+      if (v.dependencies.length > 0)
+        this.check(`${at}: dependencies`, true, v.dependencies.map((d) => `image ${d.image} ≥ ${formatVersion(d.min)}`).join(', '));
+      // NV counter, then the measurement (boot_update_hw_rollback_protection, boot_add_shared_data).
+      const nvName = `nv_counter_bl2_${spec.index}`;
+      const nv = this.dev.plat.readCounter(nvName);
+      if (v.securityCounter > nv) this.dev.plat.setCounter(nvName, v.securityCounter);
+      this.check(`${at}: NV counter`, true, v.securityCounter > nv ? `${nvName} ${nv} -> ${v.securityCounter}` : `${nvName} stays ${nv}`);
+      const m: Measurement = {
+        slot: 2 + spec.index,
+        swType: spec.swType,
+        signerId: v.signerId,
+        version: formatVersion(hdr.version),
+        value: v.digest,
+        locked: false,
+        alg: PSA_ALG_SHA_256,
+      };
+      this.shared.storeMeasurement(m);
+      this.measurements.push(m);
+      this.placed.push({
+        index: spec.index,
+        name: spec.name,
+        slot: name,
+        source: area.source,
+        loadAddress: dst,
+        size,
+        version: formatVersion(hdr.version),
+        securityCounter: v.securityCounter,
+        imageHash: v.digest,
+        target: this.targetOf(spec, dst, hdr.hdrSize),
+      });
+      return undefined;
+    }
+  }
+
+  private targetOf(spec: Bl2ImageSpec, dst: number, hdrSize: number): string {
+    if (spec.host === undefined) {
+      const vm = dst >= this.prof.vm1 ? 'vm1' : 'vm0';
+      return `${vm} + ${hex0x(dst - (vm === 'vm1' ? this.prof.vm1 : this.prof.vm0))}`;
+    }
+    const sram = this.prof.hostSram[spec.host];
+    if (this.dev.profile === 'rse-2.1')
+      return `${spec.host}-sram + ${hex0x(dst + hdrSize - spec.exec.start - this.prof.hostHeaderSize)} (code)`;
+    return spec.host === 'scp'
+      ? `scp-sram + 0x0 (code, header moved out)`
+      : `ap-sram + ${hex0x(dst - spec.exec.start + sram.base)} (header in place)`;
+  }
+
+  run(): Bl2Result {
+    for (let i = this.prof.images.length - 1; i >= 0; i--) {
+      const spec = this.prof.images[i] as Bl2ImageSpec;
+      try {
+        const areas = this.preLoad(spec);
+        if (typeof areas === 'string') return this.result({ reason: `pre-load: ${areas}`, code: 'E_NO_IMAGE', image: i });
+        const halt = this.bootImage(spec, areas);
+        if (halt !== undefined) return this.result({ ...halt, image: i });
+        this.postLoad(spec);
+      } catch (e) {
+        if (e instanceof BusFault) {
+          this.check(`image ${i} (${spec.name}): bus access`, false, e.message);
+          return this.result({
+            reason: `bus fault: ${e.message}`,
+            code: e.kind === 'atu-mismatch' ? 'E_ATU_MISMATCH' : 'E_BUS_FAULT',
+            image: i,
+          });
+        }
+        if (e instanceof PlatOtpError) return this.result({ reason: `OTP: ${e.message}`, code: 'E_OTP', image: i });
+        if (isRseError(e)) return this.result({ reason: e.message, code: e.code, image: i });
+        throw e;
+      }
+    }
+    return this.result();
+  }
+}
+
+/** `boot_read_image_size`: end of the unprotected TLVs. */
+function imageSize(bus: Bus, base: number, hdr: RawHeader, info: Uint8Array): number {
+  const off = hdr.hdrSize + hdr.imgSize;
+  let magic = readU16le(info, 0);
+  let tot = readU16le(info, 2);
+  if (magic === TLV_PROT_INFO_MAGIC) {
+    if (tot !== hdr.protectTlvSize) throw new Reject(`protected TLV area is ${tot} bytes, the header says ${hdr.protectTlvSize}`);
+    const next = bus.read(base + off + tot, 4);
+    magic = readU16le(next, 0);
+    tot = readU16le(next, 2);
+  } else if (hdr.protectTlvSize !== 0)
+    throw new Reject(
+      `the header declares ${hdr.protectTlvSize} bytes of protected TLVs, there are none at ${hex0x(off)} (ih_hdr_size + ih_img_size)`,
+    );
+  if (magic !== TLV_INFO_MAGIC) throw new Reject(`no TLV info magic 0x6907 after the payload`);
+  return off + hdr.protectTlvSize + tot;
+}
+
+/** `do_regions_overlap` (touching ranges count as overlapping, as upstream). */
+function overlaps(startA: number, endA: number, startB: number, endB: number): boolean {
+  if (startB > endA) return false;
+  if (startB >= startA) return true;
+  return endB > startA;
+}
+
+/** Runs BL2 on a device BL1_2 handed over to; measurements are appended to `shared`. */
+export function runBl2(dev: Device, shared: SharedData): Bl2Result {
+  return new Bl2(dev, shared).run();
+}

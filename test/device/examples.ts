@@ -1,0 +1,97 @@
+/**
+ * The example platforms as test fixtures: a private copy of `examples/` (signing BL2 moves the
+ * LMS key's state), each profile built, a device provisioned from the example values with the
+ * host flash loaded. Tests clone the provisioned store and attack the copy.
+ */
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { LmsSigner } from '../../src/bl1/lms-key.ts';
+import { loadKey } from '../../src/crypto/index.ts';
+import { provisionFromValues } from '../../src/device/boot.ts';
+import { Device, MemoryStore } from '../../src/device/device.ts';
+import { type BuildIo, type BuildResult, buildFlash } from '../../src/flash/build.ts';
+import type { RseProfileName } from '../../src/otp/layout.ts';
+import { tempDir } from '../helpers.ts';
+
+/** A private copy of the examples tree. */
+export function examplesCopy(): string {
+  const dir = join(tempDir(), 'examples');
+  cpSync(new URL('../../examples', import.meta.url), dir, { recursive: true });
+  return dir;
+}
+
+/** Build I/O rooted at `dir`, signing BL2 with the LMS keys found there. */
+export function exampleIo(dir: string): BuildIo {
+  const signers = new Map<string, LmsSigner>();
+  const det = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 29 + 7) & 0xff);
+  return {
+    readFile: (p) => new Uint8Array(readFileSync(join(dir, p))),
+    readKey: (p) => loadKey(new Uint8Array(readFileSync(join(dir, p)))),
+    lmsSign: (p, msg) => {
+      const base = join(dir, p).replace(/\.prv$/, '');
+      let s = signers.get(base);
+      if (s === undefined) {
+        s = LmsSigner.open(base);
+        signers.set(base, s);
+      }
+      return s.sign(msg, det).signature;
+    },
+    random: det,
+  };
+}
+
+export type Description = Record<string, unknown> & { images: Record<string, unknown>[] };
+
+export interface ExampleFixture {
+  readonly profile: RseProfileName;
+  /** The examples copy and the profile's directory in it. */
+  readonly root: string;
+  readonly dir: string;
+  readonly description: Description;
+  readonly build: BuildResult;
+  /** Provisioned (LCS SE), host flash loaded, never booted. */
+  readonly store: MemoryStore;
+}
+
+const fixtures = new Map<RseProfileName, ExampleFixture>();
+
+/** Builds the example of `profile` (with `mutate` applied to a clone of its description). */
+export function buildExample(fx: { dir: string; description: Description }, mutate?: (d: Description) => void): BuildResult {
+  const d = structuredClone(fx.description);
+  mutate?.(d);
+  return buildFlash(d, exampleIo(fx.dir));
+}
+
+/** The profile's example, built and provisioned once per test file. */
+export function exampleFixture(profile: RseProfileName): ExampleFixture {
+  const known = fixtures.get(profile);
+  if (known !== undefined) return known;
+  const root = examplesCopy();
+  const dir = join(root, profile);
+  const description = parse(readFileSync(join(dir, 'platform.yaml'), 'utf8')) as Description;
+  const build = buildFlash(description, exampleIo(dir));
+  const store = new MemoryStore();
+  const dev = Device.create(store, { profile });
+  const values = parse(readFileSync(join(dir, 'provisioning.yaml'), 'utf8')) as unknown;
+  const r = provisionFromValues(dev, values, (p) => new Uint8Array(readFileSync(join(dir, p))));
+  if (!r.ok) throw new Error(`provisioning the ${profile} example failed: ${dev.json.lastBoot}`);
+  store.write('flash.bin', build.hostFlash as Uint8Array);
+  const fx = { profile, root, dir, description, build, store };
+  fixtures.set(profile, fx);
+  return fx;
+}
+
+/** A device from a clone of the fixture, with `flash` instead of the example's host flash. */
+export function deviceOf(fx: ExampleFixture, flash?: Uint8Array): Device {
+  const store = fx.store.clone();
+  if (flash !== undefined) store.write('flash.bin', flash);
+  return Device.open(store);
+}
+
+/** The example's built image bytes by name. */
+export function imageOf(build: BuildResult, name: string): Uint8Array {
+  const img = build.images.find((i) => i.name === name);
+  if (img === undefined) throw new Error(`no image ${name}`);
+  return img.bytes;
+}
