@@ -4,9 +4,9 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { bundleKey } from '../crypto/rse-keys.ts';
 import { powerOn, provisionRun, type StageReport } from '../device/boot.ts';
-import { bootDevice } from '../device/chain.ts';
+import { BOOT_FILES, bootDevice } from '../device/chain.ts';
 import { Device, DirStore, isDeviceDir, prepareDeviceDir } from '../device/device.ts';
-import { extendedSlotValue } from '../device/shared-data.ts';
+import { extendedSlotValue, parseSharedData } from '../device/shared-data.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
@@ -127,7 +127,111 @@ export function deviceCommand() {
         io.out(`${dir}: flash.bin ${hex0x(bytes.length)} bytes\n`);
       }),
   );
+  cmd.addCommand(
+    new Command('dump')
+      .summary('show a memory of the device: host SRAMs, VM0/VM1, the boot shared data, OTP, ROM, flash')
+      .description(
+        'Print a hexdump of one memory (runs of identical lines folded, like xxd -a), or write it raw\n' +
+          "with -o. After 'rse boot' the host SRAMs hold what BL2 placed (ap-sram: AP boot SRAM at\n" +
+          'physical 0x0; scp-sram: SCP boot SRAM at 0x40000000), vm0/vm1 the RSE S and NS images, and\n' +
+          'shared-data the boot records (also decoded, slot by slot, unless --raw).',
+      )
+      .argument('<dir>')
+      .addOption(
+        new Option('--region <name>', 'memory to show')
+          .choices(['ap-sram', 'scp-sram', 'shared-data', 'vm0', 'vm1', 'otp', 'rom', 'flash'] as const)
+          .makeOptionMandatory(),
+      )
+      .option('--offset <n>', 'first byte (0x hex or decimal)', '0')
+      .option('--length <n>', 'bytes to show (default: to the end)')
+      .option('-o, --output <file>', 'write the bytes raw to a file instead')
+      .option('--raw', 'shared-data: only the hexdump')
+      .option('--json', 'shared-data: the decoded records as JSON')
+      .action((dir, o) => {
+        const dev = openDevice(dir);
+        const file = DUMP_FILES[o.region];
+        const bytes = dev.store.read(file);
+        if (bytes === undefined)
+          throw new RseError(
+            'E_DEVICE',
+            `${dir} has no ${file} yet${o.region.endsWith('sram') || o.region === 'shared-data' ? " (run 'rse boot' first)" : ''}`,
+            {
+              field: o.region,
+            },
+          );
+        const num = (v: string, what: string): number => {
+          const n = /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : Number.NaN;
+          if (!Number.isSafeInteger(n) || n < 0) throw new RseError('E_USAGE', `${what} must be a non-negative number, got ${v}`);
+          return n;
+        };
+        const from = num(o.offset, '--offset');
+        if (from > bytes.length)
+          throw new RseError('E_USAGE', `--offset ${hex0x(from)} is past the ${hex0x(bytes.length)}-byte ${o.region}`);
+        const len = o.length === undefined ? bytes.length - from : num(o.length, '--length');
+        const view = bytes.subarray(from, Math.min(bytes.length, from + len));
+        if (o.output !== undefined) {
+          writeFileAtomic(o.output, view, { durable: false });
+          io.out(`${o.region}: ${hex0x(view.length)} bytes from ${hex0x(from)} written to ${o.output}\n`);
+          return;
+        }
+        if (o.region === 'shared-data' && o.raw !== true) {
+          const records = parseSharedData(dev.profile, bytes);
+          if (o.json === true) {
+            printJson(
+              records.map((m) => ({
+                slot: m.slot,
+                swType: m.swType,
+                version: m.version,
+                signerId: toHex(m.signerId),
+                measurement: toHex(m.value),
+                locked: m.locked,
+              })),
+            );
+            return;
+          }
+          for (const m of records)
+            io.out(
+              `slot ${String(m.slot).padEnd(2)} ${(m.swType || '-').padEnd(6)} ${m.version.padEnd(9)} signer ${toHex(m.signerId).slice(0, 16)}… measurement ${toHex(m.value)}${m.locked ? ' (locked)' : ''}\n`,
+            );
+          io.out('\n');
+        }
+        io.out(hexdump(view, from));
+      }),
+  );
   return cmd;
+}
+
+/** Device files behind `rse device dump --region`. */
+const DUMP_FILES = {
+  'ap-sram': BOOT_FILES.apSram,
+  'scp-sram': BOOT_FILES.scpSram,
+  'shared-data': BOOT_FILES.sharedData,
+  vm0: 'sram-vm0.bin',
+  vm1: 'sram-vm1.bin',
+  otp: 'otp.bin',
+  rom: 'rom.bin',
+  flash: 'flash.bin',
+} as const;
+
+/** xxd-style lines, 16 bytes each; runs of identical lines after the first become '*'. */
+export function hexdump(b: Uint8Array, base = 0): string {
+  const out: string[] = [];
+  let prev: string | undefined;
+  let starred = false;
+  for (let at = 0; at < b.length; at += 16) {
+    const row = b.subarray(at, Math.min(b.length, at + 16));
+    const hex = Array.from(row, (x) => x.toString(16).padStart(2, '0')).join(' ');
+    if (hex === prev && at + 16 < b.length) {
+      if (!starred) out.push('*');
+      starred = true;
+      continue;
+    }
+    starred = false;
+    prev = hex;
+    const ascii = Array.from(row, (x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
+    out.push(`${(base + at).toString(16).padStart(8, '0')}: ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
 
 export function otpCommand() {

@@ -3,7 +3,7 @@
  * verify it, show its layout, and show a tampered copy being rejected. It grows with every
  * capability rsekit gains.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,13 +63,16 @@ await step(
 );
 
 // The rse-2.1 example platform: signed images, FIP, GPT host flash with A/B banks, ROM.
-const examples = ['../../examples', '../../../examples']
+const found = ['../../examples', '../../../examples']
   .map((r) => fileURLToPath(new URL(r, import.meta.url)))
   .find((p) => existsSync(join(p, 'rse-2.1')));
-if (examples === undefined) {
+if (found === undefined) {
   process.stdout.write('demo failed: examples/ not found\n');
   process.exit(1);
 }
+// A private copy: signing BL2 moves the example LMS key's state (one leaf per build).
+const examples = f('examples');
+cpSync(found, examples, { recursive: true });
 await step('Build the rse-2.1 example platform: images, FIP, GPT host flash with FIP_A/FIP_B and FWU metadata, ROM', [
   'flash',
   'build',
@@ -105,7 +108,15 @@ await step("CM provisioning bundle with TF-M's dummy values (AES-256-CCM under t
   '-o',
   f('cm_bundle.bin'),
 ]);
-await step('DM provisioning bundle', ['provision', 'bundle', 'dm', '-o', f('dm_bundle.bin')]);
+await step("DM provisioning bundle with the example's keys: the LMS key for BL2, the MCUboot key hashes per image", [
+  'provision',
+  'bundle',
+  'dm',
+  '--values',
+  join(examples, 'rse-2.1/provisioning.yaml'),
+  '-o',
+  f('dm_bundle.bin'),
+]);
 await step('Provision it: Virgin → TCI → CM → DM → SE, one line per boot', [
   'provision',
   'run',
@@ -118,12 +129,55 @@ await step('Provision it: Virgin → TCI → CM → DM → SE, one line per boot
 await step('Its OTP, field by field (secrets shown only as programmed)', ['otp', 'show', f('device')]);
 await step('Anti-rollback: an NV counter goes up, never down', ['otp', 'write', f('device'), 'nv_counter_ns_0', '3']);
 await step('... so lowering it is refused (exit 1, E_OTP_WRITE)', ['otp', 'write', f('device'), 'nv_counter_ns_0', '2'], 1);
-await step('An RSS (TF-M 1.7) device: its plain ROM bundle (magic 0xC0DEFEED), as create_provisioning_bundle.py makes it', [
+await step('Attach the host flash built above (GPT, FIP_A and FIP_B)', ['device', 'load-flash', f('device'), f('flash/host_flash.bin')]);
+await step('Boot it: BL1_1 → BL1_2 (LMS, AES-CTR) → BL2 (MCUboot RAM-load of SCP BL1, AP BL1, NS, S through the ATU), measured', [
+  'boot',
+  f('device'),
+]);
+await step('What BL2 placed in the AP boot SRAM: AP BL1 code at physical 0x0', [
+  'device',
+  'dump',
+  f('device'),
+  '--region',
+  'ap-sram',
+  '--length',
+  '0x40',
+]);
+const flash = readFileSync(f('flash/host_flash.bin'));
+flash[0x6000 + 0x2000 + 0x40] = (flash[0x6000 + 0x2000 + 0x40] as number) ^ 0x01;
+writeFileSync(f('flash/host_flash_tampered.bin'), flash);
+await step('Corrupt BL2 in FIP_A: BL1_2 rejects it and boots from FIP_B', [
+  'device',
+  'load-flash',
+  f('device'),
+  f('flash/host_flash_tampered.bin'),
+]);
+await step('... the boot still succeeds, from the other bank', ['boot', f('device')]);
+
+await step('The rss-1.7 example platform: BL2 and every image twice in the emulated flash, the ROM with its bundle', [
+  'flash',
+  'build',
+  join(examples, 'rss-1.7/platform.yaml'),
+  '-o',
+  f('flash-rss'),
+]);
+await step('An RSS (TF-M 1.7) device: its plain ROM bundle (magic 0xC0DEFEED) with the example LMS key', [
   'provision',
   'bundle',
   'rom',
+  '--values',
+  join(examples, 'rss-1.7/provisioning.yaml'),
   '-o',
   f('rss_rom_bundle.bin'),
+]);
+await step('The provisioning data BL2 is built with: the MCUboot key hashes', [
+  'provision',
+  'bundle',
+  'bl2',
+  '--values',
+  join(examples, 'rss-1.7/provisioning.yaml'),
+  '-o',
+  f('rss_bl2_data.bin'),
 ]);
 await step('Create it (rss-1.7)', ['device', 'create', f('device-rss'), '--profile', 'rss-1.7', '--force']);
 await step('Provision it in three stages: BL1_1 from ROM, BL2 and TF-M from what they were built with', [
@@ -132,6 +186,10 @@ await step('Provision it in three stages: BL1_1 from ROM, BL2 and TF-M from what
   f('device-rss'),
   '--rom-bundle',
   f('rss_rom_bundle.bin'),
+  '--bl2-data',
+  f('rss_bl2_data.bin'),
 ]);
+await step('Attach its flash', ['device', 'load-flash', f('device-rss'), f('flash-rss/host_flash.bin')]);
+await step('Boot it: the same chain with RSS 1.7 rules (hash-then-ECB KDF, header-in-place AP, SCP memmove)', ['boot', f('device-rss')]);
 
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

@@ -344,9 +344,12 @@ class Bl2 {
   readonly dev: Device;
   readonly shared: SharedData;
 
-  constructor(dev: Device, shared: SharedData) {
+  private readonly onStarted: ((index: number) => void) | undefined;
+
+  constructor(dev: Device, shared: SharedData, onStarted?: (index: number) => void) {
     this.dev = dev;
     this.shared = shared;
+    this.onStarted = onStarted;
     this.prof = BL2_PROFILES[dev.profile];
     this.flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
     this.apSram = new Uint8Array(this.prof.hostSram.ap.size);
@@ -470,6 +473,7 @@ class Bl2 {
       this.started.push(
         spec.host === 'scp' ? 'SCP released (gretreg = 1), SCP BL1 started' : 'SCP told to start the AP cores (MHU channel 0 = 1)',
       );
+      this.onStarted?.(spec.index);
     }
     for (const r of this.bus.atu.active()) this.bus.atu.uninit(r.index);
   }
@@ -752,6 +756,6 @@ function overlaps(startA: number, endA: number, startB: number, endB: number): b
 }
 
 /** Runs BL2 on a device BL1_2 handed over to; measurements are appended to `shared`. */
-export function runBl2(dev: Device, shared: SharedData): Bl2Result {
-  return new Bl2(dev, shared).run();
+export function runBl2(dev: Device, shared: SharedData, onStarted?: (index: number) => void): Bl2Result {
+  return new Bl2(dev, shared, onStarted).run();
 }

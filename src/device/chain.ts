@@ -42,6 +42,11 @@ export interface ChainReport {
 export interface BootOptions {
   /** Write the host SRAMs, VM0/VM1 and the shared data area back to the device (default true). */
   readonly save?: boolean;
+  /**
+   * Called when an image starts running: a host image when BL2 releases it (SCP BL1, then AP
+   * BL1), then S (0) when BL2 jumps to it and NS (1), which S starts.
+   */
+  readonly onStarted?: (index: number) => void;
 }
 
 /** Powers the device on and runs BL1_1 → BL1_2 → BL2. */
@@ -86,7 +91,12 @@ export function bootDevice(dev: Device, options: BootOptions = {}): ChainReport 
     };
   }
   const t2 = performance.now();
-  const bl2 = runBl2(dev, shared);
+  const bl2 = runBl2(dev, shared, options.onStarted);
+  if (bl2.ok) {
+    // BL2 jumps to S, which starts NS.
+    options.onStarted?.(0);
+    options.onStarted?.(1);
+  }
   stages.push({ stage: 'BL2', ms: performance.now() - t2, ok: bl2.ok });
   if (options.save !== false) save(dev, shared, bl2);
   dev.json.lastBoot = bl2.ok
