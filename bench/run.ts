@@ -5,13 +5,18 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { LmsSigner } from '../src/bl1/lms-key.ts';
+import { hash as facadeHash, loadKey } from '../src/crypto/index.ts';
 import { bundleKey } from '../src/crypto/rse-keys.ts';
-import { powerOn, provisionRun } from '../src/device/boot.ts';
+import { powerOn, provisionFromValues, provisionRun } from '../src/device/boot.ts';
+import { bootDevice } from '../src/device/chain.ts';
 import { Device, DirStore, MemoryStore } from '../src/device/device.ts';
+import { buildFlash } from '../src/flash/build.ts';
 import { TP_MODE } from '../src/otp/lcm.ts';
 import { HOST_IMAGE_SIGN_FLAGS } from '../src/profiles/rse-2.1.ts';
 import { decodeBundle, encodeBundle } from '../src/provisioning/bundle.ts';
@@ -252,6 +257,62 @@ for (let i = 0; i < 15; i++) {
   Device.create(store, { profile: 'rss-1.7' });
   prov17.push(timeMs(() => provisionRun(Device.open(store), { romBundle: romBundle17 })));
 }
+// Cold boot of the rse-2.1 example (BL1_1 → BL1_2 → BL2 with 4 images): in-process on a fresh clone
+// of a provisioned device, and as a CLI process on a device directory (vs the bare-node floor).
+const examplesDir = join(work, 'examples');
+cpSync(resolve(here, '../../examples'), examplesDir, { recursive: true });
+const exDir = join(examplesDir, 'rse-2.1');
+const signers = new Map<string, LmsSigner>();
+const exBuild = buildFlash(parseYaml(readFileSync(join(exDir, 'platform.yaml'), 'utf8')), {
+  readFile: (p) => new Uint8Array(readFileSync(join(exDir, p))),
+  readKey: (p) => loadKey(new Uint8Array(readFileSync(join(exDir, p)))),
+  lmsSign: (p, msg) => {
+    const base = join(exDir, p).replace(/\.prv$/, '');
+    const signer = signers.get(base) ?? LmsSigner.open(base);
+    signers.set(base, signer);
+    return signer.sign(msg, randomBytes).signature;
+  },
+});
+const exValues = parseYaml(readFileSync(join(exDir, 'provisioning.yaml'), 'utf8')) as unknown;
+const exRead = (p: string): Uint8Array => new Uint8Array(readFileSync(join(exDir, p)));
+const exStore = new MemoryStore();
+if (!provisionFromValues(Device.create(exStore, { profile: 'rse-2.1' }), exValues, exRead).ok)
+  throw new Error('provisioning the example failed');
+exStore.write('flash.bin', exBuild.hostFlash as Uint8Array);
+const bootMs: number[] = [];
+const stageMs: Record<string, number[]> = { BL1_1: [], BL1_2: [], BL2: [] };
+for (let i = 0; i < 15; i++) {
+  const dev = Device.open(exStore.clone());
+  let rep: ReturnType<typeof bootDevice> | undefined;
+  bootMs.push(timeMs(() => (rep = bootDevice(dev))));
+  if (rep === undefined || !rep.ok) throw new Error(`the example does not boot: ${rep?.halt?.reason}`);
+  for (const st of rep.stages) stageMs[st.stage]?.push(st.ms);
+}
+const cliDev = join(work, 'boot-dev');
+mkdirSync(cliDev);
+{
+  const ds = new DirStore(cliDev);
+  for (const [name, data] of exStore.files) ds.write(name, data);
+}
+const cliBoot: number[] = [];
+for (let i = 0; i < 9; i++) cliBoot.push(timeRun(process.execPath, [rseBin, 'boot', cliDev]));
+// Image hashing as BL2 does it (the crypto facade, one 512 KiB host-image slot at a time).
+const slotBuf = randomBytes(512 * 1024);
+let hashed = 0;
+const th = process.hrtime.bigint();
+while (Number(process.hrtime.bigint() - th) < 1.5e9) {
+  for (let k = 0; k < 32; k++) facadeHash('sha256', slotBuf);
+  hashed += 32 * slotBuf.length;
+}
+const imageHashMBs = hashed / 1e6 / (Number(process.hrtime.bigint() - th) / 1e9);
+const bootRow = {
+  mem: median(bootMs),
+  cli: median(cliBoot),
+  bl1_1: median(stageMs.BL1_1 as number[]),
+  bl1_2: median(stageMs.BL1_2 as number[]),
+  bl2: median(stageMs.BL2 as number[]),
+};
+
 const provRow = { mem: median(provMem), disk: median(provDisk), boot: median(boots), crypto: median(cryptoMs), rss17: median(prov17) };
 
 rmSync(work, { recursive: true, force: true });
@@ -289,6 +350,14 @@ process.stdout.write(
   `\nfloor: bare node + OpenSSL init ${floorMs.toFixed(1)} ms${
     ed1k?.refMs === undefined ? '' : ` = ${(floorMs / ed1k.refMs).toFixed(2)}x imgtool's Ed25519 1 KiB sign`
   }\n`,
+);
+process.stdout.write(
+  `\ncold boot of the rse-2.1 example (BL1_1 → BL1_2 → BL2, 4 images RAM-loaded, measured):\n` +
+    `  in-process ${bootRow.mem.toFixed(1)} ms (BL1_1 ${bootRow.bl1_1.toFixed(2)}, BL1_2 ${bootRow.bl1_2.toFixed(2)} (LMS verify), BL2 ${bootRow.bl2.toFixed(2)})\n` +
+    `  as a CLI process (rse boot DIR, on disk) ${bootRow.cli.toFixed(1)} ms = ${(bootRow.cli / floorMs).toFixed(2)}x the bare-node floor\n` +
+    `image hashing as BL2 does it (SHA-256, 512 KiB slots) ${imageHashMBs.toFixed(0)} MB/s${
+      opensslMBs === undefined ? '' : `; vs openssl speed -evp sha256 ${(imageHashMBs / opensslMBs).toFixed(2)} (target >= 0.8)`
+    }\n`,
 );
 process.stdout.write(
   `SHA-256 in-process ${nodeMBs.toFixed(0)} MB/s; openssl speed -evp sha256 (16 KiB) ${opensslMBs === undefined ? 'unavailable' : `${opensslMBs.toFixed(0)} MB/s; ratio ${(nodeMBs / opensslMBs).toFixed(2)} (target >= 0.8)`}\n`,
