@@ -11,6 +11,7 @@ import { fwuCommand, gptCommand } from './gpt.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
 import { runLayout } from './layout.ts';
+import { sicCommand } from './sic.ts';
 import { extractPairs, signCommand } from './sign.ts';
 
 function packageVersion(): string {
@@ -68,6 +69,7 @@ async function run(argv: readonly string[]): Promise<number> {
     provisionCommand(),
     lmsCommand(),
     bl1Command(),
+    sicCommand(),
     bootCommand(),
   ]) {
     const configure = (c: Command): void => {
