@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { LmsSigner } from '../src/bl1/lms-key.ts';
+import { lmsSignerPool } from '../src/bl1/lms-key.ts';
 import { hash as facadeHash, loadKey } from '../src/crypto/index.ts';
 import { bundleKey } from '../src/crypto/rse-keys.ts';
 import { powerOn, provisionFromValues, provisionRun } from '../src/device/boot.ts';
@@ -262,16 +262,11 @@ for (let i = 0; i < 15; i++) {
 const examplesDir = join(work, 'examples');
 cpSync(resolve(here, '../../examples'), examplesDir, { recursive: true });
 const exDir = join(examplesDir, 'rse-2.1');
-const signers = new Map<string, LmsSigner>();
+const lms = lmsSignerPool(randomBytes);
 const exBuild = buildFlash(parseYaml(readFileSync(join(exDir, 'platform.yaml'), 'utf8')), {
   readFile: (p) => new Uint8Array(readFileSync(join(exDir, p))),
   readKey: (p) => loadKey(new Uint8Array(readFileSync(join(exDir, p)))),
-  lmsSign: (p, msg) => {
-    const base = join(exDir, p).replace(/\.prv$/, '');
-    const signer = signers.get(base) ?? LmsSigner.open(base);
-    signers.set(base, signer);
-    return signer.sign(msg, randomBytes).signature;
-  },
+  lmsSign: (p, msg) => lms(join(exDir, p), msg),
 });
 const exValues = parseYaml(readFileSync(join(exDir, 'provisioning.yaml'), 'utf8')) as unknown;
 const exRead = (p: string): Uint8Array => new Uint8Array(readFileSync(join(exDir, p)));

@@ -148,3 +148,20 @@ export class LmsSigner {
     return { signature, q };
   }
 }
+
+/**
+ * `sign(path, message)` over stateful keys, as a build needs it: each key (`KEY.prv` or `KEY`) is
+ * opened once, and every call signs with its next unused leaf.
+ */
+export function lmsSignerPool(random: (n: number) => Uint8Array): (path: string, message: Uint8Array) => Uint8Array {
+  const open = new Map<string, LmsSigner>();
+  return (path, message) => {
+    const base = path.replace(/\.prv$/, '');
+    let signer = open.get(base);
+    if (signer === undefined) {
+      signer = LmsSigner.open(base);
+      open.set(base, signer);
+    }
+    return signer.sign(message, random).signature;
+  };
+}

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
-import { LmsSigner } from '../bl1/lms-key.ts';
+import { lmsSignerPool } from '../bl1/lms-key.ts';
 import { randomBytes } from '../crypto/index.ts';
 import { buildFlash } from '../flash/build.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
@@ -61,19 +61,11 @@ export function flashCommand() {
       }
       const base = dirname(resolve(file));
       const at = (p: string): string => (isAbsolute(p) ? p : join(base, p));
-      const signers = new Map<string, LmsSigner>();
+      const lms = lmsSignerPool(randomBytes);
       const result = buildFlash(description, {
         readFile: (p) => readInput(at(p)),
         readKey: (p) => readKey(at(p)),
-        lmsSign: (p, msg) => {
-          const base = at(p).replace(/\.prv$/, '');
-          let s = signers.get(base);
-          if (s === undefined) {
-            s = LmsSigner.open(base);
-            signers.set(base, s);
-          }
-          return s.sign(msg, randomBytes).signature;
-        },
+        lmsSign: (p, msg) => lms(at(p), msg),
       });
       const out = o.output ?? join(base, 'build');
       mkdirSync(join(out, 'images'), { recursive: true });

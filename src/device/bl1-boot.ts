@@ -36,7 +36,7 @@ export type { Measurement } from './shared-data.ts';
 
 /** One check a stage made. */
 export interface BootCheck {
-  readonly stage: 'BL1_1' | 'BL1_2';
+  readonly stage: 'BL1_1' | 'BL1_2' | 'BL2';
   readonly check: string;
   readonly ok: boolean;
   readonly detail: string;
@@ -100,10 +100,10 @@ class Run {
 }
 
 /** Runs BL1_1's BL1_2 check and BL1_2 on a device whose BL1_1 found nothing to provision. */
-export function runBl1(dev: Device): Bl1Result {
+export function runBl1(dev: Device, flash: Uint8Array = dev.store.read('flash.bin') ?? new Uint8Array(0)): Bl1Result {
   const run = new Run();
   try {
-    return bl1_1(dev, run) ?? bl1_2(dev, run);
+    return bl1_1(dev, run) ?? bl1_2(dev, run, flash);
   } catch (e) {
     // An OTP read or counter update the LCM refuses stops the stage (the firmware panics).
     if (e instanceof PlatOtpError) return run.halt(run.stage, `OTP: ${e.message}`, 'E_OTP_READ');
@@ -128,7 +128,7 @@ function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
 }
 
 /** BL1_2: BL2 from the first copy that passes every check. */
-function bl1_2(dev: Device, run: Run): Bl1Result {
+function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
   run.enterBl1_2();
   const p = dev.plat;
   const partition = BL2_PARTITION_SIZE[dev.profile];
@@ -141,7 +141,6 @@ function bl1_2(dev: Device, run: Run): Bl1Result {
     throw e;
   }
   const encKey = p.read('bl2_encryption_key');
-  const flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
   for (const c of bl2Candidates(dev, flash)) {
     const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
     if (c.bytes === undefined) {

@@ -27,11 +27,13 @@ import { readU16le, readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { IMAGE_FLAGS, IMAGE_MAGIC, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../mcuboot/constants.ts';
+import { decodeHeaderFields, type ImageHeader } from '../mcuboot/image.ts';
 import { verifyImageSignature } from '../mcuboot/keys.ts';
 import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
 import type { RseProfileName } from '../otp/layout.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import { ATU_PAGE_SIZE, Bus, BusFault, type Memory } from './atu.ts';
+import type { BootCheck } from './bl1-boot.ts';
 import type { Device } from './device.ts';
 import { findInHostFlash } from './host-flash.ts';
 import { type Measurement, PSA_ALG_SHA_256, type SharedData } from './shared-data.ts';
@@ -156,14 +158,6 @@ export const BL2_PROFILES: Readonly<Record<RseProfileName, Bl2Profile>> = {
   },
 };
 
-/** One check BL2 made. */
-export interface Bl2Check {
-  readonly stage: 'BL2';
-  readonly check: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
-
 /** An image BL2 placed and validated. */
 export interface PlacedImage {
   readonly index: number;
@@ -181,7 +175,7 @@ export interface PlacedImage {
 
 export interface Bl2Result {
   readonly ok: boolean;
-  readonly checks: readonly Bl2Check[];
+  readonly checks: readonly BootCheck[];
   readonly measurements: readonly Measurement[];
   readonly placed: readonly PlacedImage[];
   /** Host cores released, in order. */
@@ -193,29 +187,6 @@ export interface Bl2Result {
   readonly halt?: { readonly stage: 'BL2'; readonly reason: string; readonly code: string; readonly image?: number };
 }
 
-/** The 32-byte header as MCUboot reads it: raw fields, nothing checked. */
-interface RawHeader {
-  readonly magic: number;
-  readonly loadAddr: number;
-  readonly hdrSize: number;
-  readonly protectTlvSize: number;
-  readonly imgSize: number;
-  readonly flags: number;
-  readonly version: ImageVersion;
-}
-
-function rawHeader(b: Uint8Array): RawHeader {
-  return {
-    magic: readU32le(b, 0),
-    loadAddr: readU32le(b, 4),
-    hdrSize: readU16le(b, 8),
-    protectTlvSize: readU16le(b, 10),
-    imgSize: readU32le(b, 12),
-    flags: readU32le(b, 16),
-    version: { major: b[20] as number, minor: b[21] as number, revision: readU16le(b, 22), build: readU32le(b, 24) },
-  };
-}
-
 interface Area {
   /** Logical address of the slot (the image starts there). */
   readonly base: number;
@@ -224,7 +195,7 @@ interface Area {
 }
 
 interface SlotState {
-  hdr?: RawHeader;
+  hdr?: ImageHeader;
   available: boolean;
 }
 
@@ -261,7 +232,7 @@ interface Tlv {
 }
 
 /** MCUboot's TLV iterator over an image in RAM (`tlv.c`); throws Reject on any bound violation. */
-function tlvs(img: Uint8Array, hdr: RawHeader, maxEnd: number): Tlv[] {
+function tlvs(img: Uint8Array, hdr: ImageHeader, maxEnd: number): Tlv[] {
   const off = hdr.hdrSize + hdr.imgSize;
   if (off + 4 > img.length) throw new Reject(`TLV info at ${hex0x(off)} lies outside the ${hex0x(img.length)}-byte image`);
   let at = off;
@@ -330,7 +301,7 @@ interface Validated {
 }
 
 class Bl2 {
-  readonly checks: Bl2Check[] = [];
+  readonly checks: BootCheck[] = [];
   readonly measurements: Measurement[] = [];
   readonly placed: PlacedImage[] = [];
   readonly started: string[] = [];
@@ -346,12 +317,12 @@ class Bl2 {
 
   private readonly onStarted: ((index: number) => void) | undefined;
 
-  constructor(dev: Device, shared: SharedData, onStarted?: (index: number) => void) {
+  constructor(dev: Device, shared: SharedData, flash: Uint8Array, onStarted?: (index: number) => void) {
     this.dev = dev;
     this.shared = shared;
+    this.flash = flash;
     this.onStarted = onStarted;
     this.prof = BL2_PROFILES[dev.profile];
-    this.flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
     this.apSram = new Uint8Array(this.prof.hostSram.ap.size);
     this.scpSram = new Uint8Array(this.prof.hostSram.scp.size);
     const host: Memory[] = [
@@ -412,46 +383,44 @@ class Bl2 {
         source: `${s === 0 ? 'primary' : 'secondary'} at flash ${hex0x(off)}`,
       }));
     } else {
-      const banks = findInHostFlash(this.flash, spec.uuid as Uint8Array);
-      const mapped: (Area | undefined)[] = [undefined, undefined];
-      banks.forEach((b, s) => {
+      // Slot s takes bank s's entry; when only one bank maps, its entry goes into both slots.
+      const map = (s: number, entry: { offset: number; size: number }, purpose: string): Area | string => {
         const input = INPUT[s] as (typeof INPUT)[number];
+        const r = this.mapFlash(HOST_FLASH_BASE + entry.offset, entry.size, input.region, input.logical, `${tag} ${purpose}`);
+        return typeof r === 'string'
+          ? r
+          : {
+              base: input.logical + r,
+              size: spec.slotSize,
+              source: `${purpose.replace('input from ', '')} entry at flash ${hex0x(entry.offset)}`,
+            };
+      };
+      const mapped = findInHostFlash(this.flash, spec.uuid as Uint8Array).map((b, s) => {
         if (!b.ok) {
           this.check(`${tag}: ${b.bank}`, false, b.reason);
-          return;
+          return undefined;
         }
-        const r = this.mapFlash(HOST_FLASH_BASE + b.offset, b.size, input.region, input.logical, `${tag} input from ${b.bank}`);
-        if (typeof r === 'string') {
-          this.check(`${tag}: ${b.bank}`, false, r);
-          return;
-        }
+        const a = map(s, b, `input from ${b.bank}`);
         this.check(
           `${tag}: ${b.bank}`,
-          true,
-          `FIP entry at flash ${hex0x(b.offset)}, ${b.size} bytes, mapped at ${hex0x(input.logical + r, 8)}`,
+          typeof a !== 'string',
+          typeof a === 'string' ? a : `FIP entry at flash ${hex0x(b.offset)}, ${b.size} bytes, mapped at ${hex0x(a.base, 8)}`,
         );
-        mapped[s] = { base: input.logical + r, size: spec.slotSize, source: `${b.bank} entry at flash ${hex0x(b.offset)}` };
+        return typeof a === 'string' ? undefined : { entry: b, area: a };
       });
-      // MCUboot needs both slots: one FIP's copy goes into both.
-      const [a, b] = mapped;
-      if (a === undefined && b === undefined) return `${tag} is in neither FIP: nothing to map`;
-      const banksOk = banks.filter((x) => x.ok);
-      if (a === undefined || b === undefined) {
-        const only = (a ?? b) as Area;
-        const which = a === undefined ? 0 : 1;
-        const src = banksOk[0] as { offset: number; size: number };
-        const input = INPUT[which] as (typeof INPUT)[number];
-        const r = this.mapFlash(
-          HOST_FLASH_BASE + src.offset,
-          src.size,
-          input.region,
-          input.logical,
-          `${tag} input (copy of the other FIP)`,
-        );
-        if (typeof r === 'string') return r;
-        mapped[which] = { base: input.logical + r, size: spec.slotSize, source: `${only.source} (mapped into both slots)` };
+      const only = mapped.find((m) => m !== undefined);
+      if (only === undefined) return `${tag} is in neither FIP: nothing to map`;
+      areas = [];
+      for (let s = 0; s < 2; s++) {
+        const m = mapped[s];
+        if (m !== undefined) {
+          areas.push(m.area);
+          continue;
+        }
+        const a = map(s, only.entry, `input from ${only.entry.bank}`);
+        if (typeof a === 'string') return a;
+        areas.push({ ...a, source: `${a.source} (mapped into both slots)` });
       }
-      areas = mapped as Area[];
     }
     if (spec.host !== undefined) {
       const sram = this.prof.hostSram[spec.host];
@@ -479,7 +448,7 @@ class Bl2 {
   }
 
   /** Validation in RAM (`bootutil_img_validate`); throws Reject with the reason. */
-  private validate(spec: Bl2ImageSpec, img: Uint8Array, hdr: RawHeader, areaSize: number): Validated {
+  private validate(spec: Bl2ImageSpec, img: Uint8Array, hdr: ImageHeader, areaSize: number): Validated {
     const all = tlvs(img, hdr, areaSize - TRAILER_RESERVE);
     for (const t of all)
       if (!t.protected && !ALLOWED_UNPROTECTED.has(t.type))
@@ -497,6 +466,8 @@ class Bl2 {
         key = undefined;
       }
     }
+    // Signer id and key lookup both use the PUBKEY's SHA-256: computed once.
+    const pubHash = pub === undefined ? undefined : hash('sha256', pub.value);
     const hashAlg: HashAlg = keyType === 'ecdsa-p384' ? 'sha384' : 'sha256';
     const hashTlv = hashAlg === 'sha384' ? TLV.SHA384 : TLV.SHA256;
     const hashed = hdr.hdrSize + hdr.imgSize + hdr.protectTlvSize;
@@ -515,7 +486,7 @@ class Bl2 {
           throw new Reject(`image hash mismatch: computed ${toHex(digest).slice(0, 16)}…, TLV says ${toHex(t.value).slice(0, 16)}…`);
         hashOk = true;
       } else if (t.type === TLV.PUBKEY) {
-        keyOk = key !== undefined && constantTimeEqual(hash('sha256', t.value), rotpk);
+        keyOk = key !== undefined && constantTimeEqual(t === pub ? (pubHash as Uint8Array) : hash('sha256', t.value), rotpk);
       } else if (t.type === expectedSigTlv(keyType ?? '')) {
         sawSig = true;
         if (!keyOk || key === undefined) continue;
@@ -542,21 +513,21 @@ class Bl2 {
     if (!sigOk) {
       if (pub === undefined) throw new Reject('no PUBKEY TLV: no key to check against the OTP ROTPK hash');
       if (key === undefined) throw new Reject('the PUBKEY TLV is not a public key');
-      if (!constantTimeEqual(hash('sha256', pub.value), rotpk))
+      if (pubHash === undefined || !constantTimeEqual(pubHash, rotpk))
         throw new Reject(
-          `the key's hash ${toHex(hash('sha256', pub.value)).slice(0, 16)}… is not the OTP ${rotpkField(this.dev.profile, spec.index)} (${toHex(rotpk).slice(0, 16)}…)`,
+          `the key's hash ${toHex(pubHash ?? new Uint8Array(0)).slice(0, 16)}… is not the OTP ${rotpkField(this.dev.profile, spec.index)} (${toHex(rotpk).slice(0, 16)}…)`,
         );
       throw new Reject(sawSig ? 'the signature does not verify with the image key' : 'no signature TLV');
     }
     if (counter === undefined) throw new Reject('no SEC_CNT TLV: the security counter is mandatory');
-    return { digest, hashAlg, securityCounter: counter, signerId: hash('sha256', pub?.value ?? new Uint8Array(0)), dependencies: deps };
+    return { digest, hashAlg, securityCounter: counter, signerId: pubHash ?? hash('sha256', new Uint8Array(0)), dependencies: deps };
   }
 
   /** `boot_go_for_image_id` for one image; returns a halt reason or undefined. */
   private bootImage(spec: Bl2ImageSpec, areas: Area[]): { reason: string; code: string } | undefined {
     const tag = `image ${spec.index} (${spec.name})`;
     const slots: SlotState[] = areas.map((a, s) => {
-      const hdr = rawHeader(this.bus.read(a.base, 32));
+      const hdr = decodeHeaderFields(this.bus.read(a.base, 32));
       const name = s === 0 ? 'primary' : 'secondary';
       if (hdr.magic !== IMAGE_MAGIC) {
         this.check(`${tag} ${name}: header`, false, `no image: magic ${hex0x(hdr.magic, 8)}`);
@@ -582,7 +553,7 @@ class Bl2 {
       });
       if (active === NO_SLOT) return { reason: `${tag}: no slot holds a bootable image`, code: 'E_NO_IMAGE' };
       const slot = slots[active] as SlotState;
-      const hdr = slot.hdr as RawHeader;
+      const hdr = slot.hdr as ImageHeader;
       const area = areas[active] as Area;
       const name = active === 0 ? 'primary' : 'secondary';
       const at = `${tag} ${name}`;
@@ -731,7 +702,7 @@ class Bl2 {
 }
 
 /** `boot_read_image_size`: end of the unprotected TLVs. */
-function imageSize(bus: Bus, base: number, hdr: RawHeader, info: Uint8Array): number {
+function imageSize(bus: Bus, base: number, hdr: ImageHeader, info: Uint8Array): number {
   const off = hdr.hdrSize + hdr.imgSize;
   let magic = readU16le(info, 0);
   let tot = readU16le(info, 2);
@@ -755,7 +726,10 @@ function overlaps(startA: number, endA: number, startB: number, endB: number): b
   return endB > startA;
 }
 
-/** Runs BL2 on a device BL1_2 handed over to; measurements are appended to `shared`. */
-export function runBl2(dev: Device, shared: SharedData, onStarted?: (index: number) => void): Bl2Result {
-  return new Bl2(dev, shared, onStarted).run();
+/**
+ * Runs BL2 on a device BL1_2 handed over to; measurements are appended to `shared`. `flash` is the
+ * device's flash.bin (the host flash on 2.1, the flash emulated in VM0 on 1.7).
+ */
+export function runBl2(dev: Device, shared: SharedData, flash: Uint8Array, onStarted?: (index: number) => void): Bl2Result {
+  return new Bl2(dev, shared, flash, onStarted).run();
 }

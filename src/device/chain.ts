@@ -8,7 +8,7 @@
  */
 import type { LcsName } from '../otp/lcm.ts';
 import { type BootCheck, runBl1 } from './bl1-boot.ts';
-import { type Bl2Check, type PlacedImage, runBl2 } from './bl2-boot.ts';
+import { type PlacedImage, runBl2 } from './bl2-boot.ts';
 import { type PowerOnReport, powerOn } from './boot.ts';
 import type { Device } from './device.ts';
 import { type Measurement, SharedData } from './shared-data.ts';
@@ -28,7 +28,7 @@ export interface ChainReport {
   readonly lcs: LcsName | 'FATAL';
   /** Each stage that ran, how long it took and whether it handed over. */
   readonly stages: readonly { readonly stage: StageName; readonly ms: number; readonly ok: boolean }[];
-  readonly checks: readonly (BootCheck | Bl2Check)[];
+  readonly checks: readonly BootCheck[];
   readonly measurements: readonly Measurement[];
   readonly placed: readonly PlacedImage[];
   readonly started: readonly string[];
@@ -40,8 +40,6 @@ export interface ChainReport {
 }
 
 export interface BootOptions {
-  /** Write the host SRAMs, VM0/VM1 and the shared data area back to the device (default true). */
-  readonly save?: boolean;
   /**
    * Called when an image starts running: a host image when BL2 releases it (SCP BL1, then AP
    * BL1), then S (0) when BL2 jumps to it and NS (1), which S starts.
@@ -72,14 +70,16 @@ export function bootDevice(dev: Device, options: BootOptions = {}): ChainReport 
     };
   }
   const shared = new SharedData(dev.profile);
-  const bl1 = runBl1(dev);
+  // One read of the flash serves BL1_2 and BL2.
+  const flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
+  const bl1 = runBl1(dev, flash);
   for (const m of bl1.measurements) shared.storeMeasurement(m);
   const stages: { stage: StageName; ms: number; ok: boolean }[] = [
     { stage: 'BL1_1', ms: tOn + bl1.ms.BL1_1, ok: bl1.halt?.stage !== 'BL1_1' },
   ];
   if (bl1.halt?.stage !== 'BL1_1') stages.push({ stage: 'BL1_2', ms: bl1.ms.BL1_2, ok: bl1.ok });
   if (!bl1.ok || bl1.bl2 === undefined) {
-    if (options.save !== false) save(dev, shared, undefined);
+    save(dev, shared, undefined);
     return {
       ...base,
       ok: false,
@@ -91,14 +91,14 @@ export function bootDevice(dev: Device, options: BootOptions = {}): ChainReport 
     };
   }
   const t2 = performance.now();
-  const bl2 = runBl2(dev, shared, options.onStarted);
+  const bl2 = runBl2(dev, shared, flash, options.onStarted);
   if (bl2.ok) {
     // BL2 jumps to S, which starts NS.
     options.onStarted?.(0);
     options.onStarted?.(1);
   }
   stages.push({ stage: 'BL2', ms: performance.now() - t2, ok: bl2.ok });
-  if (options.save !== false) save(dev, shared, bl2);
+  save(dev, shared, bl2);
   dev.json.lastBoot = bl2.ok
     ? `booted: ${bl2.placed.length} images placed, S runtime entered`
     : `stopped in BL2: ${bl2.halt?.reason} [${bl2.halt?.code}]`;

@@ -55,6 +55,23 @@ export interface ParsedImage {
   readonly tlvEnd: number;
 }
 
+/**
+ * The header fields as the bootloader reads them into `struct image_header`: little-endian,
+ * nothing checked (MCUboot decides later what a bad magic or size means). `b` has 32 bytes.
+ */
+export function decodeHeaderFields(b: Uint8Array): ImageHeader {
+  const dv = new DataView(b.buffer, b.byteOffset, IMAGE_HEADER_SIZE);
+  return {
+    magic: dv.getUint32(0, true),
+    loadAddr: dv.getUint32(4, true),
+    hdrSize: dv.getUint16(8, true),
+    protectTlvSize: dv.getUint16(10, true),
+    imgSize: dv.getUint32(12, true),
+    flags: dv.getUint32(16, true),
+    version: { major: dv.getUint8(20), minor: dv.getUint8(21), revision: dv.getUint16(22, true), build: dv.getUint32(24, true) },
+  };
+}
+
 /** Reads the 32-byte header; checks the magic. */
 export function parseHeader(bytes: Uint8Array, endian: Endian = 'little'): ImageHeader {
   const r = new ByteReader(bytes, 0, bytes.length, endian);

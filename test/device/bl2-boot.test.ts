@@ -408,10 +408,12 @@ test('attack: both FIPs corrupt halts in BL1_2', () => {
 test('attack: BL1_2 altered in OTP (zero count kept) stops BL1_1', () => {
   const fx = fx21();
   const { dev, r } = bootWith(fx, fx.build.hostFlash as Uint8Array, (d) => {
-    // Swap a 0 bit and a 1 bit inside one byte of BL1_2: the zero count stays, the hash changes.
-    const at = 0x1c00 + 0x40;
-    let b = d.otp[at] as number;
-    if (b === 0 || b === 0xff) b = 0x01;
+    // Swap a 0 bit and a 1 bit inside one byte of BL1_2 (one with both): the zero count stays,
+    // the hash changes.
+    let at = 0x1c00;
+    while (d.otp[at] === 0 || d.otp[at] === 0xff) at++;
+    assert.ok(at < 0x3c00, 'BL1_2 has a byte with both 0 and 1 bits');
+    const b = d.otp[at] as number;
     const one = b & -b;
     const zeroBit = ~b & 0xff & -(~b & 0xff);
     d.otp[at] = (b ^ one) | zeroBit;

@@ -6,7 +6,7 @@
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { LmsSigner } from '../../src/bl1/lms-key.ts';
+import { lmsSignerPool } from '../../src/bl1/lms-key.ts';
 import { loadKey } from '../../src/crypto/index.ts';
 import { provisionFromValues } from '../../src/device/boot.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
@@ -23,20 +23,12 @@ export function examplesCopy(): string {
 
 /** Build I/O rooted at `dir`, signing BL2 with the LMS keys found there. */
 export function exampleIo(dir: string): BuildIo {
-  const signers = new Map<string, LmsSigner>();
   const det = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 29 + 7) & 0xff);
+  const lms = lmsSignerPool(det);
   return {
     readFile: (p) => new Uint8Array(readFileSync(join(dir, p))),
     readKey: (p) => loadKey(new Uint8Array(readFileSync(join(dir, p)))),
-    lmsSign: (p, msg) => {
-      const base = join(dir, p).replace(/\.prv$/, '');
-      let s = signers.get(base);
-      if (s === undefined) {
-        s = LmsSigner.open(base);
-        signers.set(base, s);
-      }
-      return s.sign(msg, det).signature;
-    },
+    lmsSign: (p, msg) => lms(join(dir, p), msg),
     random: det,
   };
 }
