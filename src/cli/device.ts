@@ -66,9 +66,15 @@ export function deviceCommand() {
           .choices(['0', '1'] as const)
           .default('0' as const),
       )
+      .option(
+        '--xip',
+        'rse-2.1 firmware built with RSE_XIP: 64 KiB VM0/VM1, BL2 loads the signed SIC tables and the S/NS runtimes execute in place through the SIC',
+      )
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
+        if (o.xip === true && o.profile !== 'rse-2.1')
+          throw new RseError('E_USAGE', `--xip is an rse-2.1 build option, not ${o.profile}'s`);
         prepareDeviceDir(dir, o.force === true);
         const dev = Device.create(new DirStore(dir), {
           profile: o.profile,
@@ -77,6 +83,7 @@ export function deviceCommand() {
           dummyProvisioning: o.debugger !== true,
           romTpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI',
           lcmVersion: o.lcmVersion === '1' ? 1 : 0,
+          xip: o.xip === true,
         });
         const summary = {
           dir,
@@ -86,11 +93,12 @@ export function deviceCommand() {
           dummyProvisioning: dev.json.dummyProvisioning,
           romTpMode: dev.json.romTpMode,
           lcmVersion: dev.lcmVersion,
+          xip: dev.xip,
         };
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile}${dev.xip ? ' (XIP)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );
@@ -134,12 +142,14 @@ export function deviceCommand() {
         'Print a hexdump of one memory (runs of identical lines folded, like xxd -a), or write it raw\n' +
           "with -o. After 'rse boot' the host SRAMs hold what BL2 placed (ap-sram: AP boot SRAM at\n" +
           'physical 0x0; scp-sram: SCP boot SRAM at 0x40000000), vm0/vm1 the RSE S and NS images, and\n' +
-          'shared-data the boot records (also decoded, slot by slot, unless --raw).',
+          'shared-data the boot records (also decoded, slot by slot, unless --raw). On an XIP device\n' +
+          'xip-s/xip-ns are the S and NS runtimes as the SIC presents them at 0x12000000/0x12060000\n' +
+          '(authenticated and decrypted).',
       )
       .argument('<dir>')
       .addOption(
         new Option('--region <name>', 'memory to show')
-          .choices(['ap-sram', 'scp-sram', 'shared-data', 'vm0', 'vm1', 'otp', 'rom', 'flash'] as const)
+          .choices(['ap-sram', 'scp-sram', 'shared-data', 'vm0', 'vm1', 'xip-s', 'xip-ns', 'otp', 'rom', 'flash'] as const)
           .makeOptionMandatory(),
       )
       .option('--offset <n>', 'first byte (0x hex or decimal)', '0')
@@ -154,7 +164,7 @@ export function deviceCommand() {
         if (bytes === undefined)
           throw new RseError(
             'E_DEVICE',
-            `${dir} has no ${file} yet${o.region.endsWith('sram') || o.region === 'shared-data' ? " (run 'rse boot' first)" : ''}`,
+            `${dir} has no ${file} yet${o.region.endsWith('sram') || o.region === 'shared-data' || o.region.startsWith('xip') ? ` (run 'rse boot' first${o.region.startsWith('xip') ? ' on a device created with --xip' : ''})` : ''}`,
             {
               field: o.region,
             },
@@ -208,6 +218,8 @@ const DUMP_FILES = {
   'shared-data': BOOT_FILES.sharedData,
   vm0: 'sram-vm0.bin',
   vm1: 'sram-vm1.bin',
+  'xip-s': BOOT_FILES.xipS,
+  'xip-ns': BOOT_FILES.xipNs,
   otp: 'otp.bin',
   rom: 'rom.bin',
   flash: 'flash.bin',
@@ -498,7 +510,23 @@ export function bootCommand() {
           ms: r.ms,
           stages: r.stages,
           checks: r.checks,
-          placed: r.placed.map((p) => ({ ...p, loadAddress: hex0x(p.loadAddress, 8), imageHash: toHex(p.imageHash) })),
+          placed: r.placed.map((p) => ({
+            ...p,
+            loadAddress: hex0x(p.loadAddress, 8),
+            imageHash: toHex(p.imageHash),
+            ...(p.xip === undefined
+              ? {}
+              : {
+                  xip: {
+                    ...p.xip,
+                    flashOffset: hex0x(p.xip.flashOffset),
+                    logical: hex0x(p.xip.logical, 8),
+                    regionSize: hex0x(p.xip.regionSize),
+                    imageOffset: hex0x(p.xip.imageOffset),
+                    nonce: toHex(p.xip.nonce),
+                  },
+                }),
+          })),
           measurements: r.measurements.map((m) => ({
             slot: m.slot,
             swType: m.swType,
@@ -521,11 +549,17 @@ export function bootCommand() {
       io.out('checks:\n');
       for (const c of r.checks) io.out(`  ${c.stage.padEnd(6)} ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}\n`);
       if (r.placed.length > 0) {
-        io.out('placed:\n  image        slot       version   counter  load        size     where\n');
+        const w = Math.max(12, ...r.placed.map((p) => `${p.index} ${p.name}`.length));
+        io.out(`placed:\n  ${'image'.padEnd(w)} slot       version   counter  load        size     where\n`);
         for (const p of r.placed)
           io.out(
-            `  ${`${p.index} ${p.name}`.padEnd(12)} ${p.slot.padEnd(10)} ${p.version.padEnd(9)} ${String(p.securityCounter).padEnd(8)} ${hex0x(p.loadAddress, 8)}  ${String(p.size).padEnd(8)} ${p.target}\n`,
+            `  ${`${p.index} ${p.name}`.padEnd(w)} ${p.slot.padEnd(10)} ${p.version.padEnd(9)} ${String(p.securityCounter).padEnd(8)} ${hex0x(p.loadAddress, 8)}  ${String(p.size).padEnd(8)} ${p.target}\n`,
           );
+        for (const p of r.placed)
+          if (p.xip !== undefined)
+            io.out(
+              `  XIP: ${p.xip.entry} (${p.xip.bank}, flash ${hex0x(p.xip.flashOffset)}, ${p.xip.size} bytes) executes at ${hex0x(p.xip.logical + p.xip.imageOffset, 8)} through the SIC, ${p.xip.pages} pages of 1 KiB, fw_revision ${p.xip.fwVersion}\n`,
+            );
       }
       for (const s of r.started) io.out(`  host: ${s}\n`);
       if (r.measurements.length > 0) {
@@ -536,9 +570,10 @@ export function bootCommand() {
             `  ${String(m.slot).padEnd(4)} ${(m.swType || '-').padEnd(6)} ${m.version.padEnd(9)} ${toHex(m.signerId).slice(0, 16)}…  ${toHex(m.value).slice(0, 16)}…  ${toHex(extendedSlotValue(m.value))}${m.locked ? ' (locked)' : ''}\n`,
           );
       }
+      const xipS = r.placed.find((p) => p.index === 0)?.xip;
       io.out(
         r.ok
-          ? `booted in ${r.ms.toFixed(1)} ms: BL2 (${r.bl2?.bank}, ${r.bl2?.version}) placed ${r.placed.length} images and jumps to the S runtime\n`
+          ? `booted in ${r.ms.toFixed(1)} ms: BL2 (${r.bl2?.bank}, ${r.bl2?.version}) placed ${r.placed.length} images and jumps to the S runtime${xipS === undefined ? '' : ` at ${hex0x(xipS.logical + xipS.imageOffset, 8)} (XIP)`}\n`
           : `stopped in ${r.halt?.stage}: ${r.halt?.reason} [${r.halt?.code}]\n`,
       );
     });

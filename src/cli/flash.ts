@@ -19,6 +19,10 @@ images:                          # imgtool parameters, kebab-case
   - { name: tfm_s, input: tfm_s.bin, key: root-EC-P256.pem, version: 1.0.0, header-size: 0x400,
       pad-header: true, slot-size: 0x20000, load-address: 0x31000000, security-counter: 1,
       public-key-format: full }
+                                 # XIP builds: format: xip encrypts the runtime for the SIC (image
+                                 # NAME, FIP rse-s) and signs its SIC table as the MCUboot image
+                                 # (image NAME.sic-tables, FIP rse-sic-tables-s); optional sic-key,
+                                 # sic-nonce (8 bytes) and fw-version (default: security-counter)
   - { name: tb_fw, input: tb_fw.bin }          # no key: placed as is
 fip: { align: 8192, entries: { rse-bl2: bl2, rse-s: tfm_s, tb-fw: tb_fw } }
 host-flash:                      # type raw: size + placements, like rom
@@ -74,7 +78,13 @@ export function flashCommand() {
         writeFileAtomic(join(out, name), data, { durable: false });
         written.push(name);
       };
-      for (const img of result.images) if (img.kind !== 'raw') put(join('images', `${img.name}_signed.bin`), img.bytes);
+      // As TF-M's build names them: NAME_signed.bin, NAME_encrypted.bin and NAME_sic_tables_signed.bin.
+      for (const img of result.images)
+        if (img.kind !== 'raw')
+          put(
+            join('images', `${img.name.replace('.sic-tables', '_sic_tables')}_${img.kind === 'xip' ? 'encrypted' : 'signed'}.bin`),
+            img.bytes,
+          );
       if (result.fip) put('fip.bin', result.fip);
       if (result.hostFlash) put('host_flash.bin', result.hostFlash);
       if (result.rom) put('rom.bin', result.rom);
@@ -85,10 +95,19 @@ export function flashCommand() {
       }
       io.out(`Built platform ${result.platform} into ${out}\n`);
       for (const w of written) io.out(`  ${w}\n`);
-      const m = result.manifest as { images: { name: string; kind: string; size: number; version?: string; imageHash?: string }[] };
+      const m = result.manifest as {
+        images: {
+          name: string;
+          kind: string;
+          size: number;
+          version?: string;
+          imageHash?: string;
+          sic?: { pages: number; fwVersion: number };
+        }[];
+      };
       for (const i of m.images)
         io.out(
-          `  image ${i.name}: ${i.kind}, ${i.size} bytes${i.version ? `, v${i.version}` : ''}${i.imageHash ? `, hash ${i.imageHash.slice(0, 16)}...` : ''}\n`,
+          `  image ${i.name}: ${i.kind}, ${i.size} bytes${i.version ? `, v${i.version}` : ''}${i.imageHash ? `, hash ${i.imageHash.slice(0, 16)}...` : ''}${i.sic ? `, ${i.sic.pages} SIC pages, fw_revision ${i.sic.fwVersion}` : ''}\n`,
         );
     });
   cmd.addCommand(build as unknown as Command);

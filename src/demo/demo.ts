@@ -154,6 +154,30 @@ await step('Corrupt BL2 in FIP_A: BL1_2 rejects it and boots from FIP_B', [
 ]);
 await step('... the boot still succeeds, from the other bank', ['boot', f('device')]);
 
+await step('The rse-2.1-xip example (RSE_XIP): the S/NS runtimes encrypted for the SIC, their signed SIC tables in the FIP', [
+  'flash',
+  'build',
+  join(examples, 'rse-2.1-xip/platform.yaml'),
+  '-o',
+  f('flash-xip'),
+]);
+await step('An XIP device (64 KiB VM0/VM1), provisioned with the same bundles', ['device', 'create', f('device-xip'), '--xip', '--force']);
+await step('Provision it', ['provision', 'run', f('device-xip'), '--cm', f('cm_bundle.bin'), '--dm', f('dm_bundle.bin')]);
+await step('Attach its flash', ['device', 'load-flash', f('device-xip'), f('flash-xip/host_flash.bin')]);
+await step('Boot it: BL2 validates the tables, maps rse-s/rse-ns at the SIC window, the SIC checks every page hash', [
+  'boot',
+  f('device-xip'),
+]);
+await step('The S runtime as it executes at 0x12000000: authenticated and decrypted by the SIC', [
+  'device',
+  'dump',
+  f('device-xip'),
+  '--region',
+  'xip-s',
+  '--length',
+  '0x40',
+]);
+
 await step('The rss-1.7 example platform: BL2 and every image twice in the emulated flash, the ROM with its bundle', [
   'flash',
   'build',

@@ -4,7 +4,8 @@
  * host's physical memories only through the ATU (`atu_rse_drv.c`). A region maps whole pages
  * (8 KiB on the FVP); an access that no enabled region covers raises the ATU mismatch and the
  * bus access faults, which stops the stage that made it. Host physical memories are the AP and
- * SCP boot SRAMs and, on RSE 2.1, the host flash.
+ * SCP boot SRAMs and, on RSE 2.1, the host flash. XIP builds also map the encrypted runtime
+ * images at the SIC's window (0x12000000, 16 MiB), which fetches through the ATU.
  * @module
  */
 import { RseError } from '../lib/errors.ts';
@@ -17,6 +18,16 @@ export const ATU_REGION_COUNT = 32;
 /** The logical host access window. */
 export const HOST_WINDOW_BASE = 0x70000000;
 export const HOST_WINDOW_END = 0x80000000;
+/** The SIC's secure window (`SIC_HOST_BASE_S`, `SIC_MAPPABLE_SIZE`): also ATU-translated. */
+export const SIC_WINDOW_BASE = 0x12000000;
+export const SIC_WINDOW_END = 0x13000000;
+
+/** The logical window `addr` lies in, if it is one the ATU translates. */
+function windowOf(addr: number): { base: number; end: number; name: string } | undefined {
+  if (addr >= HOST_WINDOW_BASE && addr < HOST_WINDOW_END) return { base: HOST_WINDOW_BASE, end: HOST_WINDOW_END, name: 'host window' };
+  if (addr >= SIC_WINDOW_BASE && addr < SIC_WINDOW_END) return { base: SIC_WINDOW_BASE, end: SIC_WINDOW_END, name: 'SIC window' };
+  return undefined;
+}
 
 export interface AtuRegion {
   readonly index: number;
@@ -61,10 +72,15 @@ export class Atu {
           field: 'atu.region',
         });
     }
-    if (size === 0 || logical < HOST_WINDOW_BASE || logical + size > HOST_WINDOW_END)
-      throw new RseError('E_ATU', `ATU region ${index} (${purpose}): ${hex0x(logical)}+${hex0x(size)} is outside the host window`, {
-        field: 'atu.region',
-      });
+    const w = windowOf(logical);
+    if (size === 0 || w === undefined || logical + size > w.end)
+      throw new RseError(
+        'E_ATU',
+        `ATU region ${index} (${purpose}): ${hex0x(logical)}+${hex0x(size)} is outside the host and SIC windows`,
+        {
+          field: 'atu.region',
+        },
+      );
     this.regions[index] = { index, logical, physical, size, purpose };
     this.log.push(`region ${index}: ${hex0x(logical, 8)}..${hex0x(logical + size, 8)} -> ${hex0x(physical, 8)} (${purpose})`);
   }
@@ -132,9 +148,9 @@ export class Bus {
   private pieces(addr: number, len: number): { mem: Memory; off: number; len: number }[] {
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0 || addr + len > 0x100000000)
       throw new BusFault('no-memory', addr, `address ${hex0x(addr)}+${hex0x(len)} is not a 32-bit range`);
-    if (addr >= HOST_WINDOW_BASE && addr < HOST_WINDOW_END) {
-      if (addr + len > HOST_WINDOW_END)
-        throw new BusFault('no-memory', HOST_WINDOW_END, `access ${hex0x(addr, 8)}+${hex0x(len)} runs past the host window`);
+    const w = windowOf(addr);
+    if (w !== undefined) {
+      if (addr + len > w.end) throw new BusFault('no-memory', w.end, `access ${hex0x(addr, 8)}+${hex0x(len)} runs past the ${w.name}`);
       return this.atu.translate(addr, len).map((p) => {
         const mem = findMemory(this.host, p.physical, p.length);
         if (mem === undefined)

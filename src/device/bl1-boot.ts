@@ -19,6 +19,7 @@ import {
   parseBl1Image,
 } from '../bl1/image.ts';
 import { hash } from '../crypto/index.ts';
+import { KMU_SLOT } from '../crypto/kmu.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
 import { readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
@@ -141,6 +142,12 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
     throw e;
   }
   const encKey = p.read('bl2_encryption_key');
+  if (dev.profile === 'rse-2.1') {
+    // boot_platform_post_init: the S/NS image (SIC) keys go from the OTP into their KMU slots,
+    // from where BL2 exports them to the SIC in XIP builds.
+    dev.kmu.set(KMU_SLOT.SECURE_ENCRYPTION_KEY, p.read('s_image_encryption_key'));
+    dev.kmu.set(KMU_SLOT.NON_SECURE_ENCRYPTION_KEY, p.read('ns_image_encryption_key'));
+  }
   for (const c of bl2Candidates(dev, flash)) {
     const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
     if (c.bytes === undefined) {

@@ -19,6 +19,12 @@
  * - post-load zeroes the 2.1 header region (1.7: moves SCP BL1 down over its header), releases
  *   the SCP or tells it to start the AP, and unmaps the regions.
  *
+ * XIP builds (`RSE_XIP`, `sic_boot.c`) load the signed SIC tables as images 0 and 1; post-load
+ * maps the encrypted `rse-s`/`rse-ns` entry of the same FIP at the SIC window (ATU region 0/1),
+ * programs the table's page hashes into the HTR and the decrypt region, and exports the S/NS key
+ * from the KMU; at the jump the SIC authenticates and decrypts what the runtime fetches, which
+ * the emulator does for every page the table covers.
+ *
  * An access the ATU cannot translate is a bus fault: BL2 stops there.
  * @module
  */
@@ -32,9 +38,10 @@ import { verifyImageSignature } from '../mcuboot/keys.ts';
 import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
 import type { RseProfileName } from '../otp/layout.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
+import { SIC_PAGE_SIZE, sicCrypt } from '../sic/sic.ts';
 import { ATU_PAGE_SIZE, Bus, BusFault, type Memory } from './atu.ts';
 import type { BootCheck } from './bl1-boot.ts';
-import type { Device } from './device.ts';
+import { type Device, XIP_SRAM_SIZE } from './device.ts';
 import { findInHostFlash } from './host-flash.ts';
 import { type Measurement, PSA_ALG_SHA_256, type SharedData } from './shared-data.ts';
 
@@ -53,6 +60,22 @@ export interface Bl2ImageSpec {
   readonly host?: 'ap' | 'scp';
   /** Measurement sw_type (`shared_data.c`: image 3 has none). */
   readonly swType: string;
+  /** XIP builds: this image is the SIC table of a runtime that executes in place. */
+  readonly xip?: XipSpec;
+}
+
+/** Where `sic_boot_post_load` maps an XIP runtime and how it programs the SIC for it. */
+export interface XipSpec {
+  /** The FIP entry of the encrypted image (`rse-s` / `rse-ns`). */
+  readonly uuid: Uint8Array;
+  readonly entry: string;
+  /** ATU region and SIC decrypt region (0 for S, 1 for NS). */
+  readonly region: number;
+  /** `RSE_RUNTIME_S/NS_XIP_BASE_S`. */
+  readonly logical: number;
+  /** `S_CODE_SIZE` / `NS_CODE_SIZE` (the S/NS partition size). */
+  readonly maxSize: number;
+  readonly kmuSlot: number;
 }
 
 export interface HostSram {
@@ -158,6 +181,65 @@ export const BL2_PROFILES: Readonly<Record<RseProfileName, Bl2Profile>> = {
   },
 };
 
+/** SIC page hashes the HTR holds: the auth region is S + NS code (0xC0000) in 1 KiB pages. */
+const SIC_HTR_PAGES = 0xc0000 / SIC_PAGE_SIZE;
+const SIC_BASE_MASK = 0xff000000;
+const SIC_MAPPABLE_SIZE = 0x1000000;
+
+/** The `RSE_XIP` variant of RSE 2.1 (`tc/flash_layout.h`, `region_defs.h`). */
+const RSE_21_XIP: Bl2Profile = (() => {
+  const base = BL2_PROFILES['rse-2.1'];
+  const vm1 = 0x31000000 + XIP_SRAM_SIZE;
+  const tableSize = 0x3800;
+  const sKey = 17;
+  const nsKey = 18;
+  const [s, ns, ...host] = base.images as [Bl2ImageSpec, Bl2ImageSpec, ...Bl2ImageSpec[]];
+  return {
+    ...base,
+    vm1,
+    images: [
+      {
+        ...s,
+        name: 'S SIC tables',
+        uuid: fromHex('c738d0de8c2648519336f3dbe2966518'),
+        slotSize: tableSize,
+        exec: { start: vm1, size: tableSize },
+        xip: { uuid: s.uuid as Uint8Array, entry: 'rse-s', region: 0, logical: 0x12000000, maxSize: 0x60000, kmuSlot: sKey },
+      },
+      {
+        ...ns,
+        name: 'NS SIC tables',
+        uuid: fromHex('d91000726a284becb0d68cedc4157ce0'),
+        slotSize: tableSize,
+        exec: { start: vm1 + tableSize, size: tableSize },
+        xip: { uuid: ns.uuid as Uint8Array, entry: 'rse-ns', region: 1, logical: 0x12060000, maxSize: 0x60000, kmuSlot: nsKey },
+      },
+      ...host,
+    ],
+  };
+})();
+
+/** The BL2 layout of a device: its profile's, or RSE 2.1's XIP variant. */
+export function bl2Profile(dev: Device): Bl2Profile {
+  return dev.xip ? RSE_21_XIP : BL2_PROFILES[dev.profile];
+}
+
+/** An XIP runtime as BL2 left the SIC programmed for it. */
+export interface XipPlacement {
+  readonly entry: string;
+  readonly bank: string;
+  readonly flashOffset: number;
+  readonly size: number;
+  /** Where it executes (the SIC window) and the ATU region's extent. */
+  readonly logical: number;
+  readonly regionSize: number;
+  /** The image's offset in its first ATU page (the vector table is at logical + offset). */
+  readonly imageOffset: number;
+  readonly fwVersion: number;
+  readonly nonce: Uint8Array;
+  readonly pages: number;
+}
+
 /** An image BL2 placed and validated. */
 export interface PlacedImage {
   readonly index: number;
@@ -171,6 +253,8 @@ export interface PlacedImage {
   readonly imageHash: Uint8Array;
   /** Where the code landed: a memory name and offset. */
   readonly target: string;
+  /** XIP builds, images 0/1: the runtime the table authenticates. */
+  readonly xip?: XipPlacement;
 }
 
 export interface Bl2Result {
@@ -184,6 +268,8 @@ export interface Bl2Result {
   /** The host boot SRAMs after BL2 (zero where nothing was placed). */
   readonly apSram: Uint8Array;
   readonly scpSram: Uint8Array;
+  /** XIP builds: what the S and NS runtimes see through the SIC (decrypted), by image. */
+  readonly xipViews: readonly { readonly index: number; readonly logical: number; readonly bytes: Uint8Array }[];
   readonly halt?: { readonly stage: 'BL2'; readonly reason: string; readonly code: string; readonly image?: number };
 }
 
@@ -192,6 +278,20 @@ interface Area {
   readonly base: number;
   readonly size: number;
   readonly source: string;
+  /** RSE 2.1: the FIP the slot's copy comes from. */
+  readonly bank?: 'FIP_A' | 'FIP_B';
+}
+
+/** What `sic_boot_setup_auth_and_decrypt` programmed for one runtime. */
+interface SicSetup {
+  readonly index: number;
+  readonly name: string;
+  readonly logical: number;
+  readonly regionSize: number;
+  readonly htr: readonly Uint8Array[];
+  readonly fwVersion: number;
+  readonly nonce: Uint8Array;
+  readonly key: Uint8Array;
 }
 
 interface SlotState {
@@ -310,7 +410,13 @@ class Bl2 {
   readonly prof: Bl2Profile;
   readonly apSram: Uint8Array;
   readonly scpSram: Uint8Array;
+  readonly xipViews: { index: number; logical: number; bytes: Uint8Array }[] = [];
   private readonly flash: Uint8Array;
+  /** SIC programming of XIP runtimes, and the ATU regions that stay for them. */
+  private readonly sic: SicSetup[] = [];
+  private readonly keepRegions = new Set<number>();
+  /** The area the last booted image came from. */
+  private chosen: Area | undefined;
 
   readonly dev: Device;
   readonly shared: SharedData;
@@ -322,7 +428,7 @@ class Bl2 {
     this.shared = shared;
     this.flash = flash;
     this.onStarted = onStarted;
-    this.prof = BL2_PROFILES[dev.profile];
+    this.prof = bl2Profile(dev);
     this.apSram = new Uint8Array(this.prof.hostSram.ap.size);
     this.scpSram = new Uint8Array(this.prof.hostSram.scp.size);
     const host: Memory[] = [
@@ -357,19 +463,26 @@ class Bl2 {
       atuLog: this.bus.atu.log,
       apSram: this.apSram,
       scpSram: this.scpSram,
+      xipViews: this.xipViews,
       ...(halt === undefined ? {} : { halt: { stage: 'BL2' as const, ...halt } }),
     };
   }
 
   /** `setup_aligned_atu_slot`: maps `[physical, physical + size)` of the host flash page-aligned. */
-  private mapFlash(physical: number, size: number, region: number, logical: number, purpose: string): number | string {
+  private mapFlash(
+    physical: number,
+    size: number,
+    region: number,
+    logical: number,
+    purpose: string,
+  ): { offset: number; slotSize: number } | string {
     const aligned = physical - (physical % ATU_PAGE_SIZE);
     const end = Math.ceil((physical + size) / ATU_PAGE_SIZE) * ATU_PAGE_SIZE;
     const slot = end - aligned;
     if (aligned < HOST_FLASH_BASE || end > HOST_FLASH_BASE + HOST_FLASH_SIZE || slot > HOST_IMAGE_MAX_SIZE)
       return `${hex0x(physical, 8)}+${hex0x(size)} is not inside the 64 MiB host flash or exceeds a 16 MiB slot`;
     this.bus.atu.init(region, logical, aligned, slot, purpose);
-    return physical - aligned;
+    return { offset: physical - aligned, slotSize: slot };
   }
 
   /** `boot_platform_pre_load`: the two flash areas of image `spec`, and its output regions. */
@@ -384,15 +497,16 @@ class Bl2 {
       }));
     } else {
       // Slot s takes bank s's entry; when only one bank maps, its entry goes into both slots.
-      const map = (s: number, entry: { offset: number; size: number }, purpose: string): Area | string => {
+      const map = (s: number, entry: { bank: 'FIP_A' | 'FIP_B'; offset: number; size: number }, purpose: string): Area | string => {
         const input = INPUT[s] as (typeof INPUT)[number];
         const r = this.mapFlash(HOST_FLASH_BASE + entry.offset, entry.size, input.region, input.logical, `${tag} ${purpose}`);
         return typeof r === 'string'
           ? r
           : {
-              base: input.logical + r,
+              base: input.logical + r.offset,
               size: spec.slotSize,
               source: `${purpose.replace('input from ', '')} entry at flash ${hex0x(entry.offset)}`,
+              bank: entry.bank,
             };
       };
       const mapped = findInHostFlash(this.flash, spec.uuid as Uint8Array).map((b, s) => {
@@ -433,8 +547,12 @@ class Bl2 {
     return areas;
   }
 
-  /** `boot_platform_post_load`. */
-  private postLoad(spec: Bl2ImageSpec): void {
+  /** `boot_platform_post_load`; returns why it failed, if it did. */
+  private postLoad(spec: Bl2ImageSpec): string | undefined {
+    if (spec.xip !== undefined) {
+      const why = this.sicPostLoad(spec, spec.xip);
+      if (why !== undefined) return why;
+    }
     if (spec.host !== undefined) {
       const h = this.prof.hostHeaderSize;
       if (this.dev.profile === 'rse-2.1') this.bus.fill(spec.exec.start, h, 0);
@@ -444,7 +562,114 @@ class Bl2 {
       );
       this.onStarted?.(spec.index);
     }
-    for (const r of this.bus.atu.active()) this.bus.atu.uninit(r.index);
+    // host_flash_atu_uninit_regions: the input and output regions; an XIP runtime's stays.
+    for (const r of this.bus.atu.active()) if (!this.keepRegions.has(r.index)) this.bus.atu.uninit(r.index);
+    return undefined;
+  }
+
+  /**
+   * `sic_boot_post_load` for a validated SIC table: map the encrypted runtime from the same FIP at
+   * the SIC window, then `sic_boot_setup_auth_and_decrypt`.
+   */
+  private sicPostLoad(spec: Bl2ImageSpec, x: XipSpec): string | undefined {
+    const tag = `image ${spec.index} (${spec.name})`;
+    const area = this.chosen as Area;
+    const fail = (why: string): string => {
+      this.check(`${tag}: SIC setup`, false, why);
+      return `${tag}: ${why}`;
+    };
+    const bank = area.bank;
+    if (bank === undefined) return fail('the table did not come from a FIP');
+    const look = findInHostFlash(this.flash, x.uuid).find((b) => b.bank === bank);
+    if (look === undefined || !look.ok) return fail(`${x.entry} is not in ${bank}: ${look?.ok === false ? look.reason : 'no such bank'}`);
+    const m = this.mapFlash(HOST_FLASH_BASE + look.offset, look.size, x.region, x.logical, `${tag}: ${x.entry} from ${bank} for XIP`);
+    if (typeof m === 'string') return fail(`${x.entry}: ${m}`);
+    this.keepRegions.add(x.region);
+    if (m.offset % 0x1000 !== 0)
+      return fail(
+        `${x.entry} sits at ${hex0x(m.offset)} in its ATU page; XIP images must be 4 KiB-aligned in the flash (align the FIP to 8 KiB)`,
+      );
+    if (m.slotSize > x.maxSize)
+      return fail(`${x.entry} maps ${hex0x(m.slotSize)} bytes, more than the ${hex0x(x.maxSize)}-byte code region`);
+    const base = x.logical & SIC_BASE_MASK;
+    if (x.logical + m.slotSize > base + SIC_MAPPABLE_SIZE) return fail(`${x.entry} runs past the 16 MiB SIC window`);
+    // The table is the payload of the image just validated in RAM (`BL2_XIP_TABLES_START + BL2_HEADER_SIZE`).
+    const placed = this.placed[this.placed.length - 1] as PlacedImage;
+    const hdr = decodeHeaderFields(this.bus.read(placed.loadAddress, 32));
+    const table = this.bus.read(placed.loadAddress + hdr.hdrSize, hdr.imgSize);
+    if (table.length < 16) return fail(`the SIC table is ${table.length} bytes; its header alone is 16`);
+    const htrSize = readU32le(table, 12);
+    if (htrSize % 32 !== 0 || 16 + htrSize > table.length)
+      return fail(`htr_size ${htrSize} is not a whole number of SHA-256 page hashes within the ${table.length}-byte table`);
+    const htrOffset = ((x.logical - (this.prof.images[0]?.xip?.logical ?? x.logical)) / SIC_PAGE_SIZE) * 32;
+    if (htrOffset + htrSize >= SIC_HTR_PAGES * 32)
+      return fail(`the HTR holds ${SIC_HTR_PAGES} page hashes; ${htrSize / 32} from page ${htrOffset / 32} do not fit`);
+    if (htrSize / 32 > m.slotSize / SIC_PAGE_SIZE)
+      return fail(`the table covers ${htrSize / 32} pages of 1 KiB, the mapped image only ${m.slotSize / SIC_PAGE_SIZE}`);
+    const htr: Uint8Array[] = [];
+    for (let at = 16; at < 16 + htrSize; at += 32) htr.push(table.slice(at, at + 32));
+    const fwVersion = readU32le(table, 0);
+    const nonce = table.slice(4, 12);
+    const key = this.dev.kmu.use(x.kmuSlot);
+    this.sic.push({
+      index: spec.index,
+      name: spec.name.replace(' SIC tables', ''),
+      logical: x.logical,
+      regionSize: m.slotSize,
+      htr,
+      fwVersion,
+      nonce,
+      key,
+    });
+    const xip: XipPlacement = {
+      entry: x.entry,
+      bank,
+      flashOffset: look.offset,
+      size: look.size,
+      logical: x.logical,
+      regionSize: m.slotSize,
+      imageOffset: m.offset,
+      fwVersion,
+      nonce,
+      pages: htr.length,
+    };
+    this.placed[this.placed.length - 1] = { ...placed, xip };
+    this.check(
+      `${tag}: SIC setup`,
+      true,
+      `${x.entry} from ${bank} (flash ${hex0x(look.offset)}, ${look.size} bytes) at ${hex0x(x.logical, 8)} via ATU region ${x.region}; ` +
+        `HTR ${htr.length} pages from entry ${htrOffset / 32}, decrypt region ${x.region} (fw_revision ${fwVersion}), key from KMU slot ${x.kmuSlot}`,
+    );
+    return undefined;
+  }
+
+  /**
+   * `sic_boot_pre_quit` and what follows: the SIC is enabled and S starts at its vector table in
+   * the SIC window. Every page a table covers is fetched through the ATU, hashed against the HTR
+   * and decrypted, as the SIC does on the runtime's first access to it.
+   */
+  private sicPreQuit(): { reason: string; image: number } | undefined {
+    for (const x of [...this.sic].sort((a, b) => a.index - b.index)) {
+      const tag = `image ${x.index} (${x.name} XIP)`;
+      const pages = x.htr.length;
+      const raw = this.bus.read(x.logical, pages * SIC_PAGE_SIZE).slice();
+      const bad: number[] = [];
+      x.htr.forEach((h, p) => {
+        if (!constantTimeEqual(hash('sha256', raw.subarray(p * SIC_PAGE_SIZE, (p + 1) * SIC_PAGE_SIZE)), h)) bad.push(p);
+      });
+      if (bad.length > 0) {
+        const first = bad[0] as number;
+        this.check(
+          `${tag}: SIC authentication`,
+          false,
+          `${bad.length} of ${pages} pages fail their HTR hash, the first at ${hex0x(x.logical + first * SIC_PAGE_SIZE, 8)} (page ${first}): the runtime's fetch from it faults`,
+        );
+        return { reason: `${tag}: page ${first} at ${hex0x(x.logical + first * SIC_PAGE_SIZE, 8)} fails its SIC hash`, image: x.index };
+      }
+      this.check(`${tag}: SIC authentication`, true, `${pages} pages of 1 KiB at ${hex0x(x.logical, 8)} match the HTR; decrypted in place`);
+      this.xipViews.push({ index: x.index, logical: x.logical, bytes: sicCrypt(x.key, x.fwVersion, x.nonce, raw) });
+    }
+    return undefined;
   }
 
   /** Validation in RAM (`bootutil_img_validate`); throws Reject with the reason. */
@@ -609,6 +834,7 @@ class Bl2 {
         `hash, key (${rotpkField(this.dev.profile, spec.index)}), signature, security counter ${v.securityCounter}`,
       );
       this.loaded.set(spec.index, { dst, size, version: hdr.version });
+      this.chosen = area;
       // Dependencies against images already loaded (boot_verify_dependencies).
       const unmet = v.dependencies
         .map((d) => {
@@ -682,7 +908,8 @@ class Bl2 {
         if (typeof areas === 'string') return this.result({ reason: `pre-load: ${areas}`, code: 'E_NO_IMAGE', image: i });
         const halt = this.bootImage(spec, areas);
         if (halt !== undefined) return this.result({ ...halt, image: i });
-        this.postLoad(spec);
+        const post = this.postLoad(spec);
+        if (post !== undefined) return this.result({ reason: `post-load: ${post}`, code: 'E_SIC', image: i });
       } catch (e) {
         if (e instanceof BusFault) {
           this.check(`image ${i} (${spec.name}): bus access`, false, e.message);
@@ -696,6 +923,13 @@ class Bl2 {
         if (isRseError(e)) return this.result({ reason: e.message, code: e.code, image: i });
         throw e;
       }
+    }
+    try {
+      const sic = this.sicPreQuit();
+      if (sic !== undefined) return this.result({ ...sic, code: 'E_SIC_AUTH' });
+    } catch (e) {
+      if (e instanceof BusFault) return this.result({ reason: `bus fault at the jump: ${e.message}`, code: 'E_BUS_FAULT', image: 0 });
+      throw e;
     }
     return this.result();
   }

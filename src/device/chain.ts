@@ -8,7 +8,7 @@
  */
 import type { LcsName } from '../otp/lcm.ts';
 import { type BootCheck, runBl1 } from './bl1-boot.ts';
-import { type PlacedImage, runBl2 } from './bl2-boot.ts';
+import { type Bl2Result, type PlacedImage, runBl2 } from './bl2-boot.ts';
 import { type PowerOnReport, powerOn } from './boot.ts';
 import type { Device } from './device.ts';
 import { type Measurement, SharedData } from './shared-data.ts';
@@ -20,6 +20,9 @@ export const BOOT_FILES = {
   apSram: 'host-ap-sram.bin',
   scpSram: 'host-scp-sram.bin',
   sharedData: 'shared-data.bin',
+  /** XIP builds: the S and NS runtimes as the SIC presents them (decrypted). */
+  xipS: 'xip-s.bin',
+  xipNs: 'xip-ns.bin',
 } as const;
 
 export interface ChainReport {
@@ -118,10 +121,16 @@ export function bootDevice(dev: Device, options: BootOptions = {}): ChainReport 
   };
 }
 
-function save(dev: Device, shared: SharedData, bl2: { apSram: Uint8Array; scpSram: Uint8Array } | undefined): void {
+function save(dev: Device, shared: SharedData, bl2: Bl2Result | undefined): void {
   dev.store.write(BOOT_FILES.sharedData, shared.bytes);
   if (bl2 === undefined) return;
   dev.store.write(BOOT_FILES.apSram, bl2.apSram);
   dev.store.write(BOOT_FILES.scpSram, bl2.scpSram);
+  if (dev.xip)
+    for (const [index, file] of [
+      [0, BOOT_FILES.xipS],
+      [1, BOOT_FILES.xipNs],
+    ] as const)
+      dev.store.write(file, bl2.xipViews.find((v) => v.index === index)?.bytes ?? new Uint8Array(0));
   dev.saveSram();
 }

@@ -97,6 +97,12 @@ export interface DeviceJson {
    * provisioning code asks for it. Absent means 0.
    */
   readonly lcmVersion?: 0 | 1;
+  /**
+   * The firmware was built with `RSE_XIP` (rse-2.1 only): VM0 and VM1 are 64 KiB each, BL2 loads
+   * the signed SIC tables as images 0/1 and the S/NS runtimes execute in place through the SIC.
+   * Absent means false.
+   */
+  readonly xip?: boolean;
   /** PSI/GPIO state (low 4 bits of gretreg) at the end of the last boot. */
   psi: number;
   /** How many cold boots this device has done. */
@@ -110,6 +116,8 @@ export const DUMMY_PCI_KRTL = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcd
 
 /** VM0 and VM1 size (512 KiB each, non-XIP, in both profiles). */
 export const SRAM_SIZE = 0x80000;
+/** VM0 and VM1 size of an `RSE_XIP` build (`rse_memory_sizes.h`). */
+export const XIP_SRAM_SIZE = 0x10000;
 
 /**
  * How much of VM1 a device keeps: 512 KiB on RSE 2.1; on RSS 1.7 (8 MiB VM1) the part up to the
@@ -127,6 +135,13 @@ export interface CreateOptions {
   readonly romTpMode?: 'TCI' | 'PCI';
   readonly lcmVersion?: 0 | 1;
   readonly rom?: Uint8Array;
+  /** An `RSE_XIP` build (rse-2.1 only). */
+  readonly xip?: boolean;
+}
+
+/** VM0 and VM1 sizes a device keeps. */
+export function sramSizes(profile: RseProfileName, xip: boolean): { vm0: number; vm1: number } {
+  return xip ? { vm0: XIP_SRAM_SIZE, vm1: XIP_SRAM_SIZE } : { vm0: SRAM_SIZE, vm1: VM1_KEPT[profile] };
 }
 
 export interface OpenOptions {
@@ -159,8 +174,9 @@ export class Device {
     this.trng = options.trng ?? randomBytes;
     this.faults = options.faults;
     this.psi = json.psi;
-    this.vm0 = sramImage(store.read('sram-vm0.bin'), SRAM_SIZE);
-    this.vm1 = sramImage(store.read('sram-vm1.bin'), VM1_KEPT[json.profile]);
+    const sizes = sramSizes(json.profile, json.xip === true);
+    this.vm0 = sramImage(store.read('sram-vm0.bin'), sizes.vm0);
+    this.vm1 = sramImage(store.read('sram-vm1.bin'), sizes.vm1);
     const faults = options.faults;
     this.lcm = new Lcm(otp, {
       ...(faults === undefined ? {} : { onProgram: (op: OtpProgram) => faults.onProgram(op) }),
@@ -180,12 +196,16 @@ export class Device {
         throw new RseError('E_SIZE', `the ROM image is ${options.rom.length} bytes, the ROM holds ${ROM_SIZE}`, { field: 'rom' });
       rom.set(options.rom);
     }
+    const xip = options.xip ?? false;
+    if (xip && options.profile !== 'rse-2.1')
+      throw new RseError('E_ARGUMENT', `XIP is an RSE 2.1 build option; ${options.profile} has none`, { field: 'xip' });
     const json: DeviceJson = {
       format: 1,
       profile: options.profile,
       dummyProvisioning: options.dummyProvisioning ?? true,
       romTpMode: options.romTpMode ?? 'TCI',
       lcmVersion: options.lcmVersion ?? 0,
+      ...(xip ? { xip } : {}),
       psi: 0,
       boots: 0,
     };
@@ -193,8 +213,9 @@ export class Device {
     store.write('rom.bin', rom);
     store.write('flash.bin', new Uint8Array(0));
     store.write('krtl.bin', krtl);
-    store.write('sram-vm0.bin', new Uint8Array(SRAM_SIZE));
-    store.write('sram-vm1.bin', new Uint8Array(VM1_KEPT[options.profile]));
+    const sizes = sramSizes(options.profile, xip);
+    store.write('sram-vm0.bin', new Uint8Array(sizes.vm0));
+    store.write('sram-vm1.bin', new Uint8Array(sizes.vm1));
     if (options.profile === 'rss-1.7') {
       // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
       const fw = dummyFirmwareData();
@@ -231,6 +252,11 @@ export class Device {
 
   get profile(): RseProfileName {
     return this.json.profile;
+  }
+
+  /** An `RSE_XIP` build. */
+  get xip(): boolean {
+    return this.json.xip === true;
   }
 
   get lcmVersion(): 0 | 1 {
@@ -276,6 +302,8 @@ function deviceJsonProblem(j: unknown): string | undefined {
   if (typeof o.dummyProvisioning !== 'boolean') return 'dummyProvisioning must be true or false';
   if (o.romTpMode !== 'TCI' && o.romTpMode !== 'PCI') return 'romTpMode must be TCI or PCI';
   if (o.lcmVersion !== undefined && o.lcmVersion !== 0 && o.lcmVersion !== 1) return 'lcmVersion must be 0 or 1';
+  if (o.xip !== undefined && typeof o.xip !== 'boolean') return 'xip must be true or false';
+  if (o.xip === true && o.profile !== 'rse-2.1') return 'xip is an rse-2.1 build option';
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;

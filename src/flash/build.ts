@@ -21,6 +21,7 @@ import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
 import { formatVersion, parseVersion } from '../mcuboot/version.ts';
 import type { RseProfileName } from '../otp/layout.ts';
 import { bytesOf, DUMMY } from '../provisioning/values.ts';
+import { createXipTables, SIC_DEFAULT_KEY, SIC_PAGE_SIZE } from '../sic/sic.ts';
 
 /** How the build reaches the outside world (files relative to the description, keys). */
 export interface BuildIo {
@@ -37,8 +38,11 @@ export interface BuildIo {
 
 export interface BuiltImage {
   readonly name: string;
-  /** `signed`: MCUboot image; `bl1`: the BL2 image BL1_2 loads (LMS, AES-CTR); `raw`: as given. */
-  readonly kind: 'signed' | 'bl1' | 'raw';
+  /**
+   * `signed`: MCUboot image; `bl1`: the BL2 image BL1_2 loads (LMS, AES-CTR); `xip`: a runtime
+   * encrypted for the SIC (its signed table is the image `NAME.sic-tables`); `raw`: as given.
+   */
+  readonly kind: 'signed' | 'bl1' | 'xip' | 'raw';
   readonly bytes: Uint8Array;
   readonly version?: string;
   readonly loadAddress?: number;
@@ -48,6 +52,8 @@ export interface BuiltImage {
   /** The MCUboot image hash (what BL2 measures), for signed images. */
   readonly imageHash?: string;
   readonly hashAlg?: string;
+  /** `xip` images: the SIC table's fields. */
+  readonly sic?: { readonly fwVersion: number; readonly nonce: string; readonly pages: number };
 }
 
 export interface BuildResult {
@@ -178,22 +184,57 @@ function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileNa
   };
 }
 
-function buildImage(
-  c: Obj,
-  path: string,
-  io: BuildIo,
-  atu: { base: number; size: number } | undefined,
-  platform: RseProfileName,
-): BuiltImage {
-  if (c.format === 'bl1') return buildBl1Image(c, path, io, platform);
-  if (c.format !== undefined && c.format !== 'mcuboot') throw cfgError(`${path}.format`, 'must be mcuboot (default) or bl1');
+type AtuWindow = { base: number; size: number } | undefined;
+
+/** The keys a `format: xip` image takes: the MCUboot ones for its table, and the SIC's. */
+const XIP_IMAGE_KEYS = [
+  ...IMAGE_KEYS.filter((k) => k !== 'signed' && k !== 'lms-key' && k !== 'encrypt-key'),
+  'sic-key',
+  'sic-nonce',
+  'fw-version',
+] as const;
+
+/**
+ * An RSE 2.1 XIP runtime (`create_xip_tables.py`, then imgtool over the table, as TF-M's build
+ * does): `NAME` is the runtime encrypted for the SIC (FIP entry `rse-s`/`rse-ns`), `NAME.sic-tables`
+ * the MCUboot-signed table BL2 loads as the image (`rse-sic-tables-s`/`-ns`). The table's
+ * fw_version is the security counter unless `fw-version` says otherwise.
+ */
+function buildXipImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platform: RseProfileName): BuiltImage[] {
+  known(c, XIP_IMAGE_KEYS, path);
+  if (platform !== 'rse-2.1') throw cfgError(`${path}.format`, 'XIP images are an RSE 2.1 feature');
+  const name = str(c.name, `${path}.name`);
+  const runtime = io.readFile(str(c.input, `${path}.input`));
+  if (c.key === undefined) throw cfgError(`${path}.key`, 'an XIP image needs the key that signs its SIC table');
+  const sc = c['security-counter'];
+  const fwVersion = num(c['fw-version'] ?? (sc === 'auto' || sc === undefined ? 0 : sc), `${path}.fw-version`);
+  if (fwVersion > 0xffffffff) throw cfgError(`${path}.fw-version`, 'must fit 32 bits');
+  const key = c['sic-key'] === undefined ? SIC_DEFAULT_KEY : bytesOf(c['sic-key'], `${path}.sic-key`, io.readFile, 32);
+  const nonce = c['sic-nonce'] === undefined ? (io.random ?? randomBytes)(8) : bytesOf(c['sic-nonce'], `${path}.sic-nonce`, io.readFile, 8);
+  const { table, encrypted } = createXipTables(runtime, { fwVersion, key, nonce });
+  const tables = signAsMcuboot(c, path, io, atu, `${name}.sic-tables`, table);
+  return [
+    { name, kind: 'xip', bytes: encrypted, sic: { fwVersion, nonce: toHex(nonce), pages: encrypted.length / SIC_PAGE_SIZE } },
+    tables,
+  ];
+}
+
+function buildImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platform: RseProfileName): BuiltImage[] {
+  if (c.format === 'bl1') return [buildBl1Image(c, path, io, platform)];
+  if (c.format === 'xip') return buildXipImage(c, path, io, atu, platform);
+  if (c.format !== undefined && c.format !== 'mcuboot') throw cfgError(`${path}.format`, 'must be mcuboot (default), bl1 or xip');
   known(c, IMAGE_KEYS, path);
   for (const k of ['lms-key', 'encrypt-key'] as const)
     if (c[k] !== undefined) throw cfgError(`${path}.${k}`, 'only format: bl1 images take it');
   const name = str(c.name, `${path}.name`);
-  if (c.signed !== undefined) return { name, kind: 'raw', bytes: io.readFile(str(c.signed, `${path}.signed`)) };
+  if (c.signed !== undefined) return [{ name, kind: 'raw', bytes: io.readFile(str(c.signed, `${path}.signed`)) }];
   const data = io.readFile(str(c.input, `${path}.input`));
-  if (c.key === undefined) return { name, kind: 'raw', bytes: data };
+  if (c.key === undefined) return [{ name, kind: 'raw', bytes: data }];
+  return [signAsMcuboot(c, path, io, atu, name, data)];
+}
+
+/** imgtool over `data` with the image entry's parameters. */
+function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow, name: string, data: Uint8Array): BuiltImage {
   const key = io.readKey(str(c.key, `${path}.key`));
   const slotSize = num(c['slot-size'], `${path}.slot-size`);
   const loadAddress = opt(c, 'load-address', num, path);
@@ -326,9 +367,10 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
 
   const images = new Map<string, BuiltImage>();
   list(d.images ?? [], 'images').forEach((c, i) => {
-    const img = buildImage(obj(c, `images[${i}]`), `images[${i}]`, io, atu, platform);
-    if (images.has(img.name)) throw cfgError(`images[${i}].name`, `image ${img.name} is defined twice`);
-    images.set(img.name, img);
+    for (const img of buildImage(obj(c, `images[${i}]`), `images[${i}]`, io, atu, platform)) {
+      if (images.has(img.name)) throw cfgError(`images[${i}].name`, `image ${img.name} is defined twice`);
+      images.set(img.name, img);
+    }
   });
 
   // FIP: option names (either spelling) -> image name or file.
@@ -409,6 +451,7 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
       ...(i.securityCounter === undefined ? {} : { securityCounter: i.securityCounter }),
       ...(i.bootRecord === undefined ? {} : { bootRecord: i.bootRecord }),
       ...(i.imageHash === undefined ? {} : { imageHash: i.imageHash, hashAlg: i.hashAlg }),
+      ...(i.sic === undefined ? {} : { sic: i.sic }),
     })),
     ...(fip === undefined ? {} : { fip: { size: fip.length, sha256: sha256(fip), entries: fipRows } }),
     ...(hostFlash === undefined ? {} : { hostFlash: { size: hostFlash.length, sha256: sha256(hostFlash), ...(hostRows as Obj) } }),

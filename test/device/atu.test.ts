@@ -14,7 +14,7 @@ test('ATU regions must be page-aligned, inside the host window, with a valid ind
   bad(() => atu.init(0, 0x70000000, 0x1000, 0x2000, 't'), /physical address/);
   bad(() => atu.init(0, 0x70000000, 0, 0x3000, 't'), /size/);
   bad(() => atu.init(32, 0x70000000, 0, 0x2000, 't'), /region 32 does not exist/);
-  bad(() => atu.init(1, 0x6fffe000, 0, 0x2000, 't'), /outside the host window/);
+  bad(() => atu.init(1, 0x6fffe000, 0, 0x2000, 't'), /outside the host and SIC windows/);
   atu.init(3, 0x73000000, 0x08002000, 0x4000, 'input');
   assert.deepEqual(atu.translate(0x73001000, 0x2000), [{ physical: 0x08003000, length: 0x2000 }]);
   assert.throws(
@@ -24,6 +24,11 @@ test('ATU regions must be page-aligned, inside the host window, with a valid ind
   assert.equal(atu.mismatch, 0x73004000);
   atu.uninit(3);
   assert.throws(() => atu.translate(0x73000000, 4), BusFault);
+  // XIP: the SIC window at 0x12000000 (16 MiB) is translated too; nothing else outside the host window.
+  atu.init(0, 0x12000000, 0x08100000, 0x4000, 'xip');
+  assert.deepEqual(atu.translate(0x12002000, 0x10), [{ physical: 0x08102000, length: 0x10 }]);
+  bad(() => atu.init(1, 0x12ffe000, 0, 0x4000, 't'), /outside the host and SIC windows/);
+  bad(() => atu.init(1, 0x11ffe000, 0, 0x2000, 't'), /outside the host and SIC windows/);
 });
 
 test('the bus splits an access over two regions (2.1 header-at-end) and faults outside memories', () => {

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { DUMMY } from '../../src/provisioning/values.ts';
 import { exampleLmsKey } from '../bl1/helpers.ts';
 import { runCli, tempDir } from '../helpers.ts';
+import { exampleFixture } from './examples.ts';
 
 test('rse boot: provision, sign BL2, pack a FIP, load the flash, boot through BL1_2; a tampered FIP stops it', async () => {
   const dir = tempDir();
@@ -65,4 +66,30 @@ test('rse boot: provision, sign BL2, pack a FIP, load the flash, boot through BL
   assert.equal(bad.code, 1);
   assert.match(bad.stdout, /FAIL FIP_A: LMS signature/);
   assert.match(bad.stdout, /stopped in BL1_2: no BL2 copy passed/);
+});
+
+test('rse device create --xip, boot and dump xip-s: the CLI end of an XIP boot; --xip is refused on rss-1.7', async () => {
+  const fx = exampleFixture('rse-2.1-xip');
+  const dir = tempDir();
+  const dev = join(dir, 'dev');
+  const ok = async (args: string[]): Promise<string> => {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  assert.match(await ok(['device', 'create', dev, '--xip']), /rse-2\.1 \(XIP\)/);
+  // The fixture's provisioned device state, with this CLI device's device.json.
+  for (const name of ['otp.bin', 'flash.bin', 'krtl.bin', 'rom.bin']) writeFileSync(join(dev, name), fx.store.read(name) as Uint8Array);
+  const text = await ok(['boot', dev]);
+  assert.match(text, /XIP: rse-s \(FIP_A, flash 0x[0-9a-f]+, 16384 bytes\) executes at 0x12000000 through the SIC, 16 pages/);
+  assert.match(text, /jumps to the S runtime at 0x12000000 \(XIP\)/);
+  const out = join(dir, 'xip-s.bin');
+  await ok(['device', 'dump', dev, '--region', 'xip-s', '-o', out]);
+  const s = readFileSync(join(fx.root, 'payloads/tfm_s.bin'));
+  assert.deepEqual(readFileSync(out).subarray(0, s.length), s);
+  const j = JSON.parse(await ok(['boot', dev, '--json']));
+  assert.equal(j.placed.find((p: { index: number }) => p.index === 0).xip.logical, '0x12000000');
+  const bad = await runCli(['device', 'create', join(dir, 'rss'), '--profile', 'rss-1.7', '--xip']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--xip is an rse-2\.1 build option/);
 });

@@ -46,7 +46,10 @@ export interface ExampleFixture {
   readonly store: MemoryStore;
 }
 
-const fixtures = new Map<RseProfileName, ExampleFixture>();
+/** The example directories: one per profile, and RSE 2.1 built with RSE_XIP. */
+export type ExampleName = RseProfileName | 'rse-2.1-xip';
+
+const fixtures = new Map<ExampleName, ExampleFixture>();
 
 /** Builds the example of `profile` (with `mutate` applied to a clone of its description). */
 export function buildExample(fx: { dir: string; description: Description }, mutate?: (d: Description) => void): BuildResult {
@@ -55,22 +58,24 @@ export function buildExample(fx: { dir: string; description: Description }, muta
   return buildFlash(d, exampleIo(fx.dir));
 }
 
-/** The profile's example, built and provisioned once per test file. */
-export function exampleFixture(profile: RseProfileName): ExampleFixture {
-  const known = fixtures.get(profile);
+/** An example, built and provisioned once per test file. */
+export function exampleFixture(example: ExampleName): ExampleFixture {
+  const known = fixtures.get(example);
   if (known !== undefined) return known;
+  const xip = example === 'rse-2.1-xip';
+  const profile: RseProfileName = xip ? 'rse-2.1' : example;
   const root = examplesCopy();
-  const dir = join(root, profile);
+  const dir = join(root, example);
   const description = parse(readFileSync(join(dir, 'platform.yaml'), 'utf8')) as Description;
   const build = buildFlash(description, exampleIo(dir));
   const store = new MemoryStore();
-  const dev = Device.create(store, { profile });
+  const dev = Device.create(store, { profile, xip });
   const values = parse(readFileSync(join(dir, 'provisioning.yaml'), 'utf8')) as unknown;
   const r = provisionFromValues(dev, values, (p) => new Uint8Array(readFileSync(join(dir, p))));
   if (!r.ok) throw new Error(`provisioning the ${profile} example failed: ${dev.json.lastBoot}`);
   store.write('flash.bin', build.hostFlash as Uint8Array);
   const fx = { profile, root, dir, description, build, store };
-  fixtures.set(profile, fx);
+  fixtures.set(example, fx);
   return fx;
 }
 

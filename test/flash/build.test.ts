@@ -10,7 +10,9 @@ import { type BuildIo, buildFlash } from '../../src/flash/build.ts';
 import { parseFwuMetadata } from '../../src/gpt/fwu.ts';
 import { findPartition, partitionBytes, readGpt } from '../../src/gpt/gpt.ts';
 import { RseError } from '../../src/lib/errors.ts';
+import { toHex } from '../../src/lib/hex.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
+import { checkXipImage, createXipTables, parseSicTable } from '../../src/sic/sic.ts';
 import { exampleIo, examplesCopy } from '../device/examples.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
@@ -155,5 +157,70 @@ test('unknown keys and bad values name the field', () => {
     },
     'E_CONFIG',
     /host-flash\.size/,
+  );
+});
+
+test('rse-2.1-xip example: encrypted runtimes, signed SIC tables, seven FIP entries', async () => {
+  const out = tempDir();
+  const r = await runCli(['flash', 'build', join(EXAMPLES, 'rse-2.1-xip/platform.yaml'), '-o', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const manifest = JSON.parse(r.stdout) as {
+    images: { name: string; kind: string; sic?: { fwVersion: number; nonce: string; pages: number }; loadAddress?: string }[];
+    fip: { entries: { entry: string }[] };
+  };
+  const s = manifest.images.find((i) => i.name === 'tfm_s');
+  assert.equal(s?.kind, 'xip');
+  assert.equal(s?.sic?.fwVersion, 1);
+  assert.equal(s?.sic?.pages, 16);
+  assert.equal(manifest.images.find((i) => i.name === 'tfm_s.sic-tables')?.loadAddress, '0x31010000');
+  assert.deepEqual(manifest.fip.entries.map((e) => e.entry).sort(), [
+    'rse-ap-bl1',
+    'rse-bl2',
+    'rse-ns',
+    'rse-s',
+    'rse-scp-bl1',
+    'rse-sic-tables-ns',
+    'rse-sic-tables-s',
+  ]);
+  const tables = new Uint8Array(readFileSync(join(out, 'images/tfm_s_sic_tables_signed.bin')));
+  assert.equal(tables.length, 0x3800);
+  const key = loadKey(new Uint8Array(readFileSync(join(EXAMPLES, 'keys/root-EC-P256.pem'))));
+  verifyImage(tables, { key });
+  const enc = new Uint8Array(readFileSync(join(out, 'images/tfm_s_encrypted.bin')));
+  const hdr = (tables[8] as number) | ((tables[9] as number) << 8);
+  const t = parseSicTable(tables.subarray(hdr));
+  assert.equal(toHex(t.nonce), s?.sic?.nonce);
+  const c = checkXipImage(t, enc);
+  assert.deepEqual(c.badPages, []);
+  assert.deepEqual(c.plaintext.subarray(0, 16384), new Uint8Array(readFileSync(join(EXAMPLES, 'payloads/tfm_s.bin'))));
+});
+
+test('format: xip takes sic-key, sic-nonce and fw-version, and is refused on rss-1.7', () => {
+  const d = structuredClone(load('rse-2.1-xip'));
+  const s = images(d).find((i) => i.name === 'tfm_s') as Record<string, unknown>;
+  s['sic-nonce'] = '0011223344556677';
+  s['fw-version'] = 7;
+  s['sic-key'] = '42'.repeat(32);
+  const r = buildFlash(d, ioFor(join(EXAMPLES, 'rse-2.1-xip')));
+  const enc = r.images.find((i) => i.name === 'tfm_s');
+  assert.deepEqual(enc?.sic, { fwVersion: 7, nonce: '0011223344556677', pages: 16 });
+  const direct = createXipTables(new Uint8Array(readFileSync(join(EXAMPLES, 'payloads/tfm_s.bin'))), {
+    fwVersion: 7,
+    key: new Uint8Array(32).fill(0x42),
+    nonce: Uint8Array.from([0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]),
+  });
+  assert.deepEqual(enc?.bytes, direct.encrypted);
+  const e17 = structuredClone(load('rss-1.7'));
+  images(e17)[1] = { ...s, format: 'xip' };
+  assert.throws(
+    () => buildFlash(e17, ioFor(join(EXAMPLES, 'rss-1.7'))),
+    (e: unknown) => e instanceof RseError && e.code === 'E_CONFIG' && /XIP images are an RSE 2.1 feature/.test(e.message),
+  );
+  const bad = structuredClone(load('rse-2.1-xip'));
+  writeFileSync(join(EXAMPLES, 'rse-2.1-xip', 'short-nonce.bin'), new Uint8Array(4));
+  (images(bad)[1] as Record<string, unknown>)['sic-nonce'] = 'short-nonce.bin';
+  assert.throws(
+    () => buildFlash(bad, ioFor(join(EXAMPLES, 'rse-2.1-xip'))),
+    (e: unknown) => e instanceof RseError && /images\[1\]\.sic-nonce must be 8 bytes, got 4/.test(e.message),
   );
 });
