@@ -327,6 +327,24 @@ export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[]): Uint8Arra
   return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: 'der' }));
 }
 
+/** ECDSA with the curve's hash, raw r ‖ s signature (COSE). */
+export function ecdsaSignRaw(key: AsymKey, parts: readonly Uint8Array[]): Uint8Array {
+  const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  for (const p of parts) s.update(p);
+  return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: 'ieee-p1363' }));
+}
+
+/** Verifies a raw r ‖ s ECDSA signature. */
+export function ecdsaVerifyRaw(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean {
+  const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  for (const p of parts) v.update(p);
+  try {
+    return v.verify({ key: key.publicKey, dsaEncoding: 'ieee-p1363' }, sig);
+  } catch {
+    return false;
+  }
+}
+
 export function ecdsaVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean {
   const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
   for (const p of parts) v.update(p);

@@ -134,12 +134,16 @@ export function psaDeriveEcPrivate(curve: PsaCurve, stream: (n: number) => Uint8
 
 /**
  * The RSE's IAK (CPAK) and DAK derivation: PSA HKDF-SHA-256 with the 32-byte seed as the secret,
- * no salt and empty info, feeding {@link psaDeriveEcPrivate}. Returns the private scalar and the
+ * no salt and `info` (empty for the IAK, the measured-boot state for the DAK), feeding {@link psaDeriveEcPrivate}. Returns the private scalar and the
  * uncompressed public point.
  */
-export function deriveHkdfEcKey(curve: PsaCurve, seed: Uint8Array): { privateKey: Uint8Array; publicKey: Uint8Array } {
+export function deriveHkdfEcKey(
+  curve: PsaCurve,
+  seed: Uint8Array,
+  info: Uint8Array = new Uint8Array(0),
+): { privateKey: Uint8Array; publicKey: Uint8Array } {
   // HKDF-SHA-256 can produce up to 255 × 32 bytes; the first few draws are all anyone needs.
-  const okm = hkdf('sha256', seed, new Uint8Array(0), new Uint8Array(0), 255 * 32);
+  const okm = hkdf('sha256', seed, new Uint8Array(0), info, 255 * 32);
   let pos = 0;
   const privateKey = psaDeriveEcPrivate(curve, (n) => {
     if (pos + n > okm.length) throw new RseError('E_BAD_FIELD', 'HKDF output exhausted', { field: 'psa.derive' });

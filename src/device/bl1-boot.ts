@@ -21,9 +21,11 @@ import {
 import { hash } from '../crypto/index.ts';
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
+import { bootState, deriveBootKeys, deriveBootKeys17 } from '../crypto/rse-keys.ts';
 import { readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
+import { PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import type { Device } from './device.ts';
 import { findInHostFlash } from './host-flash.ts';
@@ -80,6 +82,8 @@ class Run {
   readonly measurements: Measurement[] = [];
   /** The stage running now. */
   stage: Stage = 'BL1_1';
+  /** What BL1_1 computed over BL1_2 (part of the boot state the boot keys are bound to). */
+  bl1_2Hash: Uint8Array = new Uint8Array(32);
   private readonly t0 = performance.now();
   private t1: number | undefined;
   /** Marks the start of BL1_2. */
@@ -118,6 +122,7 @@ function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
   itcm.set(dev.plat.read('bl1_2_image').subarray(0, BL1_2_CODE_SIZE));
   const expected = dev.plat.read(dev.profile === 'rse-2.1' ? 'rotpk' : 'bl1_2_image_hash');
   const bl1_2Hash = hash('sha256', itcm);
+  run.bl1_2Hash = bl1_2Hash;
   const where = dev.profile === 'rse-2.1' ? 'ROTPK slot' : 'bl1_2_image_hash';
   if (!run.check('BL1_1', 'BL1_2 hash', same(bl1_2Hash, expected), `SHA-256 over 8 KiB of ITCM vs the OTP ${where}`)) {
     return run.halt('BL1_1', 'BL1_2 in OTP does not match its hash: no recovery image, BL1_1 panics', 'E_BAD_HASH');
@@ -126,6 +131,31 @@ function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
     run.measurements.push({ slot: 0, swType: 'BL1_2', signerId: new Uint8Array(32), version: '0.0.0+0', value: bl1_2Hash, locked: true });
   }
   return undefined;
+}
+
+/**
+ * `boot_platform_post_init`: the VHUK, CPAK (IAK) seed and DAK seed, bound to the boot state,
+ * into their KMU slots for the runtime (2.1: KDF over GUK/HUK; 1.7: the older KDF over HUK).
+ */
+function deriveRuntimeSeeds(dev: Device, bl1_2Hash: Uint8Array): void {
+  const lcs = PLAT_OTP_LCS[dev.lcm.getLcs()];
+  const huk = dev.kmu.use(KMU_SLOT.HUK);
+  const keys =
+    dev.profile === 'rse-2.1'
+      ? deriveBootKeys(
+          huk,
+          dev.kmu.use(KMU_SLOT.GUK),
+          bootState({
+            lcs,
+            tpMode: dev.lcm.tpModeRegister,
+            reprovisioningBits: readU32le(dev.plat.read('reprovisioning_bits'), 0),
+            bl1_2Hash,
+          }),
+        )
+      : deriveBootKeys17(huk, bl1_2Hash, lcs);
+  dev.kmu.set(KMU_SLOT.VHUK, keys.vhuk);
+  dev.kmu.set(KMU_SLOT.CPAK_SEED, keys.cpakSeed);
+  dev.kmu.set(KMU_SLOT.DAK_SEED, keys.dakSeed);
 }
 
 /** BL1_2: BL2 from the first copy that passes every check. */
@@ -148,6 +178,7 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
     dev.kmu.set(KMU_SLOT.SECURE_ENCRYPTION_KEY, p.read('s_image_encryption_key'));
     dev.kmu.set(KMU_SLOT.NON_SECURE_ENCRYPTION_KEY, p.read('ns_image_encryption_key'));
   }
+  deriveRuntimeSeeds(dev, run.bl1_2Hash);
   for (const c of bl2Candidates(dev, flash)) {
     const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
     if (c.bytes === undefined) {

@@ -70,6 +70,12 @@ export const ERROR_CODES = {
   E_ATU: 'input',
   /** The boot shared data area is full, holds a duplicate record, or is malformed. */
   E_SHARED_DATA: 'check',
+  /** Bytes that should be CBOR are not, or hold a type the format does not allow. */
+  E_CBOR: 'check',
+  /** A COSE structure (Sign1, Key) is malformed or its signature does not verify. */
+  E_COSE: 'check',
+  /** A runtime-comms message or frame is malformed (length, protocol, vector sizes). */
+  E_COMMS: 'input',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

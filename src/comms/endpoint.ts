@@ -1,0 +1,162 @@
+/**
+ * The RSE side of a host link: a message in, a reply out, as TF-M's `rse_comms` does it. The
+ * header is echoed; a message that does not deserialize (bad protocol, sizes, a host pointer the
+ * permission table refuses or that no buffer backs) gets PSA_ERROR_CONNECTION_BUSY; a host client
+ * id out of the link's range PSA_ERROR_INVALID_ARGUMENT; a forbidden (handle, type)
+ * PSA_ERROR_NOT_PERMITTED. Pointer-access vectors are read from and written to `HostMemory`.
+ * @module
+ */
+import { isRseError } from '../lib/errors.ts';
+import { PSA, type PsaReply } from '../services/psa.ts';
+import { type HostLink, Runtime } from '../services/spm.ts';
+import {
+  type CtrlPacking,
+  decodeHeader,
+  decodeRequest,
+  encodeEmbedReply,
+  encodeErrorReply,
+  encodePointerReply,
+  HEADER_SIZE,
+  type Header,
+  PAYLOAD_MAX,
+  type Request,
+} from './protocol.ts';
+
+/** Host memory the RSE reaches through its ATU for pointer-access messages. */
+export interface HostMemory {
+  read(addr: bigint, len: number): Uint8Array | undefined;
+  write(addr: bigint, data: Uint8Array): boolean;
+}
+
+/** Host memory made of the buffers a client attached to one call (and what the RSE wrote). */
+export class AttachedMemory implements HostMemory {
+  readonly regions: { addr: bigint; bytes: Uint8Array }[];
+  readonly written: { addr: bigint; bytes: Uint8Array }[] = [];
+  constructor(regions: { addr: bigint; bytes: Uint8Array }[]) {
+    this.regions = regions;
+  }
+  read(addr: bigint, len: number): Uint8Array | undefined {
+    for (const r of this.regions) {
+      const off = addr - r.addr;
+      if (off >= 0n && off + BigInt(len) <= BigInt(r.bytes.length)) return r.bytes.subarray(Number(off), Number(off) + len);
+    }
+    return len === 0 ? new Uint8Array(0) : undefined;
+  }
+  write(addr: bigint, data: Uint8Array): boolean {
+    this.written.push({ addr, bytes: data.slice() });
+    return true;
+  }
+}
+
+/** One handled call, for logs. */
+export interface CallRecord {
+  readonly header: Header;
+  readonly kind: 'embed' | 'pointer' | 'malformed';
+  readonly handle?: number;
+  readonly type?: number;
+  readonly clientId?: number;
+  readonly status: number;
+  readonly why?: string;
+}
+
+export interface EndpointOptions {
+  readonly packing: CtrlPacking;
+  readonly link?: HostLink;
+  readonly onCall?: (r: CallRecord) => void;
+}
+
+export class Endpoint {
+  readonly runtime: Runtime;
+  readonly packing: CtrlPacking;
+  readonly link: HostLink;
+  private readonly onCall: ((r: CallRecord) => void) | undefined;
+
+  constructor(runtime: Runtime, o: EndpointOptions) {
+    this.runtime = runtime;
+    this.packing = o.packing;
+    this.link = o.link ?? 'ap-monitor';
+    this.onCall = o.onCall;
+  }
+
+  /** The reply to `msg`, or undefined when it is too short to carry a header to echo. */
+  handle(msg: Uint8Array, mem?: HostMemory): Uint8Array | undefined {
+    if (msg.length < HEADER_SIZE) {
+      this.onCall?.({
+        header: { protocol: 0, seq: 0, clientId: 0 },
+        kind: 'malformed',
+        status: PSA.ERROR_CONNECTION_BUSY,
+        why: 'no header',
+      });
+      return undefined;
+    }
+    const header = decodeHeader(msg);
+    const refuse = (status: number, why: string, req?: Request): Uint8Array => {
+      this.onCall?.({
+        header,
+        kind: req?.kind ?? 'malformed',
+        ...(req === undefined ? {} : { handle: req.handle, type: req.type }),
+        status,
+        why,
+      });
+      return encodeErrorReply(header, status);
+    };
+    let req: Request;
+    try {
+      req = decodeRequest(msg, this.packing);
+    } catch (e) {
+      if (isRseError(e)) return refuse(PSA.ERROR_CONNECTION_BUSY, e.message);
+      throw e;
+    }
+    const clientId = Runtime.clientId(this.link, header.clientId);
+    if (clientId === undefined) return refuse(PSA.ERROR_INVALID_ARGUMENT, `host client id ${header.clientId} is out of range`, req);
+    let inVecs: readonly Uint8Array[];
+    let outCaps: readonly number[];
+    if (req.kind === 'embed') {
+      inVecs = req.inVecs;
+      outCaps = req.outCaps;
+    } else {
+      const vecs: Uint8Array[] = [];
+      for (let i = 0; i < req.inLen; i++) {
+        const size = req.ioSizes[i] as number;
+        const ptr = req.hostPtrs[i] as bigint;
+        if (size === 0) {
+          vecs.push(new Uint8Array(0));
+          continue;
+        }
+        if (!this.runtime.memoryAllowed(this.link, ptr, size, false))
+          return refuse(PSA.ERROR_CONNECTION_BUSY, `in_vec[${i}] at 0x${ptr.toString(16)} is not host memory this link may read`, req);
+        const b = mem?.read(ptr, size);
+        if (b === undefined) return refuse(PSA.ERROR_CONNECTION_BUSY, `in_vec[${i}] at 0x${ptr.toString(16)} maps no host memory`, req);
+        vecs.push(b.slice());
+      }
+      inVecs = vecs;
+      outCaps = req.ioSizes.slice(req.inLen, req.inLen + req.outLen);
+      for (let i = 0; i < req.outLen; i++) {
+        const size = outCaps[i] as number;
+        const ptr = req.hostPtrs[req.inLen + i] as bigint;
+        if (size > 0 && !this.runtime.memoryAllowed(this.link, ptr, size, true))
+          return refuse(PSA.ERROR_CONNECTION_BUSY, `out_vec[${i}] at 0x${ptr.toString(16)} is not host memory this link may write`, req);
+      }
+    }
+    if (!this.runtime.serviceAllowed(req.handle, req.type, inVecs))
+      return refuse(PSA.ERROR_NOT_PERMITTED, `handle 0x${(req.handle >>> 0).toString(16)} type ${req.type} is not open to the host`, req);
+    let r: PsaReply = this.runtime.call({ handle: req.handle, type: req.type, clientId, inVecs, outCaps });
+    // A partition never returns more than asked for; the SPM enforces it.
+    if (r.outVecs.some((v, i) => v.length > (outCaps[i] ?? 0))) r = { status: PSA.ERROR_PROGRAMMER_ERROR, outVecs: [] };
+    const outs = r.status === PSA.SUCCESS ? r.outVecs : [];
+    this.onCall?.({ header, kind: req.kind, handle: req.handle, type: req.type, clientId, status: r.status });
+    if (req.kind === 'embed') {
+      const total = outs.reduce((n, v) => n + v.length, 0);
+      if (12 + total > PAYLOAD_MAX) return encodeEmbedReply(header, PSA.ERROR_BUFFER_TOO_SMALL, []);
+      return encodeEmbedReply(header, r.status, outs);
+    }
+    outs.forEach((v, i) => {
+      if (v.length > 0) mem?.write(req.hostPtrs[req.inLen + i] as bigint, v);
+    });
+    return encodePointerReply(
+      header,
+      r.status,
+      outs.map((v) => v.length),
+    );
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * COSE_Sign1 (RFC 9052 §4.4) as TF-M's t_cose makes attestation tokens: tag 18, protected header
+ * {1: alg} as a bstr, an empty unprotected map, the payload bstr and a raw r ‖ s ECDSA signature
+ * over Sig_structure ["Signature1", protected, h'', payload].
+ * @module
+ */
+import { decode, encode, Tag } from 'cbor2';
+import { type AsymKey, ecdsaSignRaw, ecdsaVerifyRaw } from '../crypto/index.ts';
+import { RseError } from '../lib/errors.ts';
+
+export const COSE_ALG = { ES256: -7, ES384: -35 } as const;
+export const COSE_SIGN1_TAG = 18;
+
+const u8 = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+function toBeSigned(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
+  return u8(encode(['Signature1', protectedHeader, new Uint8Array(0), payload]));
+}
+
+/** Signs `payload` with an ECDSA P-256 (ES256) or P-384 (ES384) key. */
+export function coseSign1(payload: Uint8Array, key: AsymKey): Uint8Array {
+  const alg = key.type === 'ecdsa-p384' ? COSE_ALG.ES384 : COSE_ALG.ES256;
+  const protectedHeader = u8(encode(new Map([[1, alg]])));
+  const sig = ecdsaSignRaw(key, [toBeSigned(protectedHeader, payload)]);
+  return u8(encode(new Tag(COSE_SIGN1_TAG, [protectedHeader, new Map(), payload, sig])));
+}
+
+export interface Sign1 {
+  readonly alg: number;
+  readonly protectedHeader: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Decodes a (tagged or untagged) COSE_Sign1; every part's type is checked. */
+export function decodeSign1(token: Uint8Array): Sign1 {
+  let v: unknown;
+  try {
+    v = decode(token);
+  } catch (e) {
+    throw new RseError('E_CBOR', `not CBOR: ${(e as Error).message}`, { field: 'token' });
+  }
+  if (v instanceof Tag) {
+    if (v.tag !== COSE_SIGN1_TAG) throw new RseError('E_COSE', `CBOR tag ${v.tag} is not COSE_Sign1 (18)`, { field: 'token' });
+    v = v.contents;
+  }
+  if (!Array.isArray(v) || v.length !== 4) throw new RseError('E_COSE', 'a COSE_Sign1 is an array of 4', { field: 'token' });
+  const [p, , payload, signature] = v as unknown[];
+  if (!(p instanceof Uint8Array) || !(payload instanceof Uint8Array) || !(signature instanceof Uint8Array))
+    throw new RseError('E_COSE', 'COSE_Sign1 protected header, payload and signature must be byte strings', { field: 'token' });
+  let hdr: unknown;
+  try {
+    hdr = decode(p);
+  } catch {
+    throw new RseError('E_COSE', 'the protected header is not CBOR', { field: 'protected' });
+  }
+  const alg = hdr instanceof Map ? hdr.get(1) : undefined;
+  if (typeof alg !== 'number') throw new RseError('E_COSE', 'the protected header has no alg (1)', { field: 'protected' });
+  return { alg, protectedHeader: u8(p), payload: u8(payload), signature: u8(signature) };
+}
+
+/** Verifies a decoded COSE_Sign1 with `key`. */
+export function verifySign1(s: Sign1, key: AsymKey): boolean {
+  const want = key.type === 'ecdsa-p384' ? COSE_ALG.ES384 : key.type === 'ecdsa-p256' ? COSE_ALG.ES256 : undefined;
+  if (want === undefined || s.alg !== want) return false;
+  return ecdsaVerifyRaw(key, [toBeSigned(s.protectedHeader, s.payload)], s.signature);
+}

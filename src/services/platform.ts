@@ -1,0 +1,95 @@
+/**
+ * The platform partition's NV counter messages (`tfm_platform_system.c`, RSE `nv_counters.c`) and
+ * the crypto partition's host-visible subset (`tfm_crypto_pack_iovec`: GENERATE_RANDOM and
+ * EXPORT_PUBLIC_KEY of the host ROTPKs).
+ * @module
+ */
+import type { RandomSource } from '../crypto/index.ts';
+import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
+import type { PlatOtp } from '../otp/plat-otp.ts';
+import { PSA, type PsaCall, type PsaReply, reply, TFM_PLATFORM_ERR_SYSTEM_ERROR } from './psa.ts';
+
+/** `PLAT_NV_COUNTER_NS_0`: the host's counter 0 in the platform's counter list. */
+export const PLAT_NV_COUNTER_NS_0 = 13;
+export const NS_COUNTERS = 3;
+
+/** NV_READ / NV_INCREMENT; any failure is TFM_PLATFORM_ERR_SYSTEM_ERROR (+1). */
+export function callPlatform(otp: PlatOtp, c: PsaCall): PsaReply {
+  const fail = reply(TFM_PLATFORM_ERR_SYSTEM_ERROR);
+  if (c.type !== 1010 && c.type !== 1011) return reply(PSA.ERROR_NOT_SUPPORTED);
+  const idVec = c.inVecs[0];
+  if (c.inVecs.length !== 1 || idVec?.length !== 4) return fail;
+  let id = readU32le(idVec, 0);
+  // NS callers name their counters from 0: the service offsets them and allows only those.
+  if (c.clientId < 0) id += PLAT_NV_COUNTER_NS_0;
+  const ns = id - PLAT_NV_COUNTER_NS_0;
+  if (ns < 0 || ns >= NS_COUNTERS) return fail;
+  const field = `nv_counter_ns_${ns}`;
+  try {
+    if (c.type === 1010) {
+      if (c.outCaps.length !== 1 || c.outCaps[0] !== 4) return fail;
+      return reply(PSA.SUCCESS, u32le(otp.readCounter(field)));
+    }
+    if (c.outCaps.length !== 0) return fail;
+    otp.setCounter(field, otp.readCounter(field) + 1);
+    return reply(PSA.SUCCESS);
+  } catch {
+    return fail;
+  }
+}
+
+/** How a profile's crypto partition lays out `tfm_crypto_pack_iovec` and numbers its functions. */
+export interface CryptoAbi {
+  readonly packSize: number;
+  readonly functionIdAt: number;
+  readonly generateRandom: number;
+  readonly exportPublicKey: number;
+}
+
+/** TF-M 2.1 ((group << 8) | index, 56-byte iovec) and TF-M ≤ 2.0 ((index << 8) | group, 48 bytes). */
+export const CRYPTO_ABI = {
+  'tfm-2.1': { packSize: 56, functionIdAt: 40, generateRandom: 0x0100, exportPublicKey: 0x0206 },
+  'tfm-2.0': { packSize: 48, functionIdAt: 44, generateRandom: 0x0000, exportPublicKey: 0x0701 },
+} as const satisfies Record<string, CryptoAbi>;
+
+/** Builtin key ids of the host ROTPKs and their OTP fields. */
+export const HOST_ROTPK_KEYS: Readonly<Record<number, string>> = {
+  2147451244: 'host_rotpk_s',
+  2147451245: 'host_rotpk_ns',
+  2147451246: 'host_rotpk_cca',
+};
+
+/** The pack iovec's function id, if the vector is one. */
+export function cryptoFunctionId(abi: CryptoAbi, iov: Uint8Array | undefined): number | undefined {
+  return iov !== undefined && iov.length === abi.packSize ? readU16le(iov, abi.functionIdAt) : undefined;
+}
+
+export function callCrypto(otp: PlatOtp, abi: CryptoAbi, random: RandomSource, c: PsaCall): PsaReply {
+  if (c.type !== 0) return reply(PSA.ERROR_NOT_SUPPORTED);
+  const iov = c.inVecs[0];
+  const fn = cryptoFunctionId(abi, iov);
+  if (fn === undefined || iov === undefined) return reply(PSA.ERROR_PROGRAMMER_ERROR);
+  if (fn === abi.generateRandom) {
+    if (c.outCaps.length !== 1) return reply(PSA.ERROR_PROGRAMMER_ERROR);
+    const n = c.outCaps[0] as number;
+    return reply(PSA.SUCCESS, n === 0 ? new Uint8Array(0) : random(n));
+  }
+  if (fn === abi.exportPublicKey) {
+    if (c.outCaps.length !== 1) return reply(PSA.ERROR_PROGRAMMER_ERROR);
+    const field = HOST_ROTPK_KEYS[readU32le(iov, 0)];
+    if (field === undefined) return reply(PSA.ERROR_INVALID_HANDLE);
+    let raw: Uint8Array;
+    try {
+      raw = otp.read(field);
+    } catch {
+      return reply(PSA.ERROR_DOES_NOT_EXIST);
+    }
+    if (raw.every((b) => b === 0)) return reply(PSA.ERROR_DOES_NOT_EXIST);
+    const key = new Uint8Array(1 + raw.length);
+    key[0] = 0x04;
+    key.set(raw, 1);
+    if (key.length > (c.outCaps[0] as number)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
+    return reply(PSA.SUCCESS, key);
+  }
+  return reply(PSA.ERROR_NOT_SUPPORTED);
+}

@@ -1,0 +1,162 @@
+/**
+ * The RSE runtime as the host sees it: TF-M's SPM routing stateless handles to the partitions
+ * (measured boot, initial and delegated attestation, platform, crypto), the host's client-id
+ * translation (`tfm_multi_core_client_id.c`) and TC's host permission table
+ * (`rse_comms_permissions_hal.c`): which (handle, type) pairs and which host memory a link may
+ * use, with the abuse counters that reset the RSE.
+ * @module
+ */
+
+import { type RandomSource, randomBytes } from '../crypto/index.ts';
+import { KMU_SLOT } from '../crypto/kmu.ts';
+import { deriveIak, instanceId } from '../crypto/rse-keys.ts';
+import type { Device } from '../device/device.ts';
+import type { Measurement } from '../device/shared-data.ts';
+import type { RseProfileName } from '../otp/layout.ts';
+import { Attestation, iakKey, securityLifecycle } from './attestation.ts';
+import { MeasuredBoot } from './measured-boot.ts';
+import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId } from './platform.ts';
+import { HANDLE, PSA, PSA_ALG, type PsaCall, type PsaReply, reply } from './psa.ts';
+
+/** The MHU a message came in on: the AP monitor (EL3) or the AP non-secure world. */
+export type HostLink = 'ap-monitor' | 'ap-ns';
+
+/** PSA client-id ranges of the links (`base` is the lowest, `limit` the highest). */
+export const LINK_CLIENT_RANGE: Readonly<Record<HostLink, { base: number; limit: number }>> = {
+  'ap-monitor': { base: -0x0400ffff, limit: -0x04000000 },
+  'ap-ns': { base: -0x0800ffff, limit: -0x08000000 },
+};
+
+/** `INVALID_REGION_COUNTER_MAX`, `INVALID_SERVICE_COUNTER_MAX`. */
+export const ABUSE_LIMITS = { regions: 128, services: 64 } as const;
+
+export interface RuntimeOptions {
+  /** `tc`: TF-M 2.1 TC's permission table (the default); `open`: every service and address. */
+  readonly permissions?: 'tc' | 'open';
+  readonly random?: RandomSource;
+  /** Called when the abuse counters trip (the RSE resets). */
+  readonly onAbuseReset?: (why: string) => void;
+}
+
+/** What the runtime starts from: a booted device and the records its boot stages stored. */
+export class Runtime {
+  readonly profile: RseProfileName;
+  readonly mboot: MeasuredBoot;
+  readonly attest: Attestation;
+  readonly cryptoAbi: CryptoAbi;
+  private readonly dev: Device;
+  private readonly random: RandomSource;
+  private readonly permissions: 'tc' | 'open';
+  private readonly onAbuseReset: ((why: string) => void) | undefined;
+  badRegions = 0;
+  badServices = 0;
+
+  constructor(dev: Device, bootRecords: readonly Measurement[], options: RuntimeOptions = {}) {
+    this.dev = dev;
+    this.profile = dev.profile;
+    this.random = options.random ?? randomBytes;
+    this.permissions = options.permissions ?? 'tc';
+    this.onAbuseReset = options.onAbuseReset;
+    const v21 = dev.profile === 'rse-2.1';
+    this.mboot = new MeasuredBoot({ swTypeMax: v21 ? 32 : 20, compareAlgo: v21 });
+    // The partition replays the boot records through its own extend at init.
+    for (const m of bootRecords)
+      this.mboot.extend({
+        index: m.slot,
+        signerId: m.signerId,
+        version: m.version,
+        algo: m.alg ?? PSA_ALG.SHA_256,
+        swType: m.swType,
+        measurement: m.value,
+        lock: m.locked,
+      });
+    this.cryptoAbi = v21 ? CRYPTO_ABI['tfm-2.1'] : CRYPTO_ABI['tfm-2.0'];
+    const iak = deriveIak(dev.kmu.use(KMU_SLOT.CPAK_SEED), 'P-384');
+    const text = (field: string): string => new TextDecoder().decode(dev.plat.read(field)).replace(/\0.*$/s, '');
+    this.attest = new Attestation(
+      {
+        iak: iakKey(iak.privateKey),
+        iakPublic: iak.publicKey,
+        instanceId: instanceId(iak.publicKey),
+        implementationId: dev.plat.read('implementation_id'),
+        lifecycle: securityLifecycle(dev.lcm.getLcs()),
+        profile: text('profile_definition'),
+        verificationService: text('verification_service_url'),
+        dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
+      },
+      this.mboot,
+    );
+  }
+
+  /** The PSA client id of host client `hostId` on `link` (undefined when out of range). */
+  static clientId(link: HostLink, hostId: number): number | undefined {
+    const r = LINK_CLIENT_RANGE[link];
+    if (hostId <= 0 || hostId > r.limit - r.base + 1) return undefined;
+    return r.limit + 1 - hostId;
+  }
+
+  /** `comms_permissions_service_check`: may the host call this? */
+  serviceAllowed(handle: number, type: number, inVecs: readonly Uint8Array[]): boolean {
+    if (this.permissions === 'open') return true;
+    let ok = false;
+    switch (handle) {
+      case HANDLE.ATTESTATION:
+      case HANDLE.DELEGATED_ATTESTATION:
+      case HANDLE.MEASURED_BOOT:
+        ok = type === 1001 || type === 1002;
+        break;
+      case HANDLE.PLATFORM:
+        ok = type === 1010 || type === 1011;
+        break;
+      case HANDLE.CRYPTO:
+        ok = cryptoFunctionId(this.cryptoAbi, inVecs[0]) === this.cryptoAbi.exportPublicKey;
+        break;
+      default:
+        ok = false;
+    }
+    if (!ok) this.countAbuse('services');
+    return ok;
+  }
+
+  /** `comms_permissions_memory_check`: may `link` have the RSE read (or write) this host memory? */
+  memoryAllowed(link: HostLink, addr: bigint, size: number, write: boolean): boolean {
+    if (this.permissions === 'open') return true;
+    const end = addr + BigInt(size);
+    const inside = (lo: number, hi: number): boolean => addr >= BigInt(lo) && end < BigInt(hi);
+    const ok =
+      (link === 'ap-monitor' && ((inside(0x0, 0x80000) && !write) || inside(0x4000000, 0x4080000))) ||
+      (inside(0x5000000, 0x5080000) && !write) ||
+      inside(0x6000000, 0x6080000);
+    if (!ok) this.countAbuse('regions');
+    return ok;
+  }
+
+  private countAbuse(kind: 'regions' | 'services'): void {
+    if (kind === 'regions') this.badRegions++;
+    else this.badServices++;
+    if (this.badRegions > ABUSE_LIMITS.regions || this.badServices > ABUSE_LIMITS.services) {
+      const why = `${this.badRegions} bad host regions, ${this.badServices} forbidden service calls`;
+      this.badRegions = 0;
+      this.badServices = 0;
+      this.onAbuseReset?.(why);
+    }
+  }
+
+  /** Routes a call to its partition. */
+  call(c: PsaCall): PsaReply {
+    switch (c.handle) {
+      case HANDLE.MEASURED_BOOT:
+        return this.mboot.call(c);
+      case HANDLE.ATTESTATION:
+        return this.attest.callInitial(c);
+      case HANDLE.DELEGATED_ATTESTATION:
+        return this.attest.callDelegated(c);
+      case HANDLE.PLATFORM:
+        return callPlatform(this.dev.plat, c);
+      case HANDLE.CRYPTO:
+        return callCrypto(this.dev.plat, this.cryptoAbi, this.random, c);
+      default:
+        return reply(PSA.ERROR_INVALID_HANDLE);
+    }
+  }
+}
