@@ -1,0 +1,217 @@
+/**
+ * A host-side client for a served virtual RSE: `psa_call` as TF-A's `rse_comms.c` makes it (client
+ * id 1, sequence numbers from 1, embed when request and reply fit the mailbox, pointer access
+ * otherwise, with the buffers attached as host memory in the AP's non-secure RAM window), and the
+ * service wrappers of TF-A's `lib/psa`.
+ * @module
+ */
+import { connect, type Socket } from 'node:net';
+import { readU32le, u32le } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { HANDLE, PSA_ALG } from '../services/psa.ts';
+import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from './frames.ts';
+import {
+  type CtrlPacking,
+  decodeReply,
+  EMBED_REQUEST_FIXED,
+  encodeEmbedRequest,
+  encodePointerRequest,
+  PAYLOAD_MAX,
+  PROTOCOL_EMBED,
+  PROTOCOL_POINTER,
+} from './protocol.ts';
+import type { Listen } from './server.ts';
+
+/** Where the client places pointer-access buffers: TC's non-secure RAM (open to every link). */
+export const CLIENT_BUFFER_BASE = 0x06000000n;
+
+export interface CallResult {
+  readonly status: number;
+  readonly outVecs: readonly Uint8Array[];
+  readonly protocol: 'embed' | 'pointer';
+}
+
+export interface ClientOptions {
+  readonly packing?: CtrlPacking;
+  /** The mailbox's largest message (TF-A's choice of protocol); default 0x840 + 4. */
+  readonly mailboxMax?: number;
+  /** `embed` or `pointer` for every call, instead of TF-A's choice. */
+  readonly protocol?: 'embed' | 'pointer';
+}
+
+export class RseClient {
+  private readonly sock: Socket;
+  private readonly reader = new FrameReader();
+  private readonly waiting: { resolve: (f: { kind: number; payload: Uint8Array }) => void; reject: (e: Error) => void }[] = [];
+  private seq = 1;
+  readonly packing: CtrlPacking;
+  private readonly mailboxMax: number;
+  private readonly protocol: 'embed' | 'pointer' | undefined;
+
+  private constructor(sock: Socket, o: ClientOptions) {
+    this.sock = sock;
+    this.packing = o.packing ?? 'v2.11';
+    this.mailboxMax = o.mailboxMax ?? PAYLOAD_MAX + 4;
+    this.protocol = o.protocol;
+    sock.on('data', (chunk: Buffer) => {
+      let frames: { kind: number; payload: Uint8Array }[];
+      try {
+        frames = this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } catch (e) {
+        this.failAll(e as Error);
+        return;
+      }
+      for (const f of frames) this.waiting.shift()?.resolve(f);
+    });
+    sock.on('error', (e) => this.failAll(e));
+    sock.on('close', () => this.failAll(new RseError('E_IO', 'the RSE closed the connection')));
+  }
+
+  private failAll(e: Error): void {
+    for (const w of this.waiting.splice(0)) w.reject(e);
+  }
+
+  static connect(where: Listen, o: ClientOptions = {}): Promise<RseClient> {
+    return new Promise((resolve, reject) => {
+      const sock = 'path' in where ? connect(where.path) : connect(where.port, where.host ?? '127.0.0.1');
+      sock.once('error', (e) => reject(new RseError('E_IO', `cannot reach the RSE: ${e.message}`)));
+      sock.once('connect', () => resolve(new RseClient(sock, o)));
+    });
+  }
+
+  close(): void {
+    this.sock.end();
+  }
+
+  /** Sends one frame and waits for the frame that answers it. */
+  exchange(kind: number, payload: Uint8Array): Promise<{ kind: number; payload: Uint8Array }> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.sock.write(frame(kind, payload));
+    });
+  }
+
+  async control(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const f = await this.exchange(FRAME.CTRL, new TextEncoder().encode(JSON.stringify(cmd)));
+    if (f.kind !== FRAME.CTRL) throw new RseError('E_COMMS', new TextDecoder().decode(f.payload));
+    return JSON.parse(new TextDecoder().decode(f.payload)) as Record<string, unknown>;
+  }
+
+  /** `psa_call`. */
+  async call(handle: number, type: number, inVecs: readonly Uint8Array[], outCaps: readonly number[]): Promise<CallResult> {
+    const seq = this.seq;
+    this.seq = (this.seq + 1) & 0xff;
+    const inTotal = inVecs.reduce((n, v) => n + v.length, 0);
+    const outTotal = outCaps.reduce((n, v) => n + v, 0);
+    const fits = EMBED_REQUEST_FIXED + inTotal <= this.mailboxMax - 4 && 16 + outTotal <= this.mailboxMax - 4;
+    const useEmbed = this.protocol === undefined ? fits : this.protocol === 'embed';
+    if (useEmbed) {
+      const msg = encodeEmbedRequest({ protocol: PROTOCOL_EMBED, seq, clientId: 1 }, handle, type, inVecs, outCaps, this.packing);
+      const f = await this.exchange(FRAME.MSG, msg);
+      if (f.kind !== FRAME.MSG) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
+      const r = decodeReply(f.payload, outCaps.length);
+      return { status: r.status, outVecs: r.outVecs, protocol: 'embed' };
+    }
+    // Pointer access: lay the buffers out in host memory and attach the inputs.
+    let addr = CLIENT_BUFFER_BASE;
+    const ptrs: bigint[] = [];
+    const regions = inVecs.map((v) => {
+      const r = { addr, bytes: v };
+      ptrs.push(addr);
+      addr += BigInt(Math.max(16, (v.length + 15) & ~15));
+      return r;
+    });
+    for (const c of outCaps) {
+      ptrs.push(addr);
+      addr += BigInt(Math.max(16, (c + 15) & ~15));
+    }
+    const msg = encodePointerRequest(
+      { protocol: PROTOCOL_POINTER, seq, clientId: 1 },
+      handle,
+      type,
+      inVecs.length,
+      outCaps.length,
+      [...inVecs.map((v) => v.length), ...outCaps],
+      ptrs,
+      this.packing,
+    );
+    const f = await this.exchange(FRAME.MSG_MEM, encodeRegions(regions, msg));
+    if (f.kind !== FRAME.MSG_MEM) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
+    const { regions: written, rest } = decodeRegions(f.payload);
+    const r = decodeReply(rest, outCaps.length);
+    const outVecs = outCaps.map((_, i) => {
+      const w = written.find((x) => x.addr === ptrs[inVecs.length + i]);
+      return (w?.bytes ?? new Uint8Array(0)).slice(0, r.outSizes[i] ?? 0);
+    });
+    return { status: r.status, outVecs, protocol: 'pointer' };
+  }
+
+  /** `psa_initial_attest_get_token`. */
+  async attestationToken(challenge: Uint8Array, capacity = 0x800): Promise<CallResult> {
+    return this.call(HANDLE.ATTESTATION, 1001, [challenge], [capacity]);
+  }
+
+  /** `rse_measured_boot_read_measurement` (SW_TYPE_MAX 32 structs unless `swTypeMax` 20). */
+  async measuredBootRead(slot: number, swTypeMax: 20 | 32 = 32): Promise<CallResult & { slot?: MbootReadout }> {
+    const outSize = 8 + swTypeMax + 1 + 14 + 1;
+    const r = await this.call(HANDLE.MEASURED_BOOT, 1001, [Uint8Array.of(slot, swTypeMax, 14)], [outSize, 64, 64]);
+    if (r.status !== 0) return r;
+    const o = r.outVecs[0] as Uint8Array;
+    const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+    const swLen = Math.min(o[8 + swTypeMax] as number, swTypeMax);
+    const verLen = Math.min(o[9 + swTypeMax + 14] as number, 14);
+    return {
+      ...r,
+      slot: {
+        locked: o[0] === 1,
+        algo: readU32le(o, 4),
+        swType: text(o.subarray(8, 8 + swLen)),
+        version: text(o.subarray(9 + swTypeMax, 9 + swTypeMax + verLen)),
+        signerId: r.outVecs[1] as Uint8Array,
+        value: r.outVecs[2] as Uint8Array,
+      },
+    };
+  }
+
+  /** `rse_measured_boot_extend_measurement`. */
+  async measuredBootExtend(
+    a: { slot: number; signerId: Uint8Array; version: string; swType: string; measurement: Uint8Array; lock: boolean; algo?: number },
+    swTypeMax: 20 | 32 = 32,
+  ): Promise<CallResult> {
+    const sw = new TextEncoder().encode(a.swType);
+    const ext = new Uint8Array(8 + swTypeMax + 4);
+    ext[0] = a.slot;
+    ext[1] = a.lock ? 1 : 0;
+    ext.set(u32le(a.algo ?? PSA_ALG.SHA_256), 4);
+    ext.set(sw.subarray(0, swTypeMax), 8);
+    ext[8 + swTypeMax] = Math.min(sw.length, swTypeMax);
+    return this.call(HANDLE.MEASURED_BOOT, 1002, [ext, a.signerId, new TextEncoder().encode(a.version), a.measurement], []);
+  }
+
+  async nvRead(id: number): Promise<CallResult & { value?: number }> {
+    const r = await this.call(HANDLE.PLATFORM, 1010, [u32le(id)], [4]);
+    return r.status === 0 && r.outVecs[0]?.length === 4 ? { ...r, value: readU32le(r.outVecs[0], 0) } : r;
+  }
+
+  async nvIncrement(id: number): Promise<CallResult> {
+    return this.call(HANDLE.PLATFORM, 1011, [u32le(id)], []);
+  }
+
+  /** Host ROTPK export (`rse_platform_key_read`): `s`, `ns` or `cca`, with the profile's crypto ABI. */
+  async rotpk(which: 's' | 'ns' | 'cca', abi: { packSize: number; functionIdAt: number; exportPublicKey: number }): Promise<CallResult> {
+    const iov = new Uint8Array(abi.packSize);
+    const dv = new DataView(iov.buffer);
+    dv.setUint32(0, { s: 0x7fff816c, ns: 0x7fff816d, cca: 0x7fff816e }[which], true);
+    dv.setUint16(abi.functionIdAt, abi.exportPublicKey, true);
+    return this.call(HANDLE.CRYPTO, 0, [iov], [97]);
+  }
+}
+
+export interface MbootReadout {
+  readonly locked: boolean;
+  readonly algo: number;
+  readonly swType: string;
+  readonly version: string;
+  readonly signerId: Uint8Array;
+  readonly value: Uint8Array;
+}

@@ -1,0 +1,194 @@
+/**
+ * `rse serve`: a booted virtual RSE answering RSE comms messages on a Unix or TCP socket (the
+ * framing is in `frames.ts`), like swtpm does for TPMs, with a control channel: state, reset
+ * (a new cold boot; the runtime starts again from its boot records), shutdown and fault
+ * injection (answer the next N calls busy, or drop their replies).
+ * @module
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { bootDevice, type ChainReport } from '../device/chain.ts';
+import type { Device } from '../device/device.ts';
+import { isRseError } from '../lib/errors.ts';
+import { PSA } from '../services/psa.ts';
+import { type HostLink, Runtime, type RuntimeOptions } from '../services/spm.ts';
+import { AttachedMemory, type CallRecord, Endpoint } from './endpoint.ts';
+import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from './frames.ts';
+import { type CtrlPacking, decodeHeader, encodeErrorReply } from './protocol.ts';
+
+export type Listen = { readonly path: string } | { readonly port: number; readonly host?: string };
+
+export interface ServeOptions {
+  readonly packing?: CtrlPacking;
+  readonly link?: HostLink;
+  readonly permissions?: RuntimeOptions['permissions'];
+  readonly onCall?: (r: CallRecord) => void;
+  /** Called after each boot (the first and every reset). */
+  readonly onBoot?: (r: ChainReport) => void;
+}
+
+export class RseServer {
+  readonly dev: Device;
+  private endpoint: Endpoint | undefined;
+  private readonly o: ServeOptions;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private faults = { busy: 0, drop: 0 };
+  calls = 0;
+  boots = 0;
+  lastBoot: ChainReport | undefined;
+
+  constructor(dev: Device, o: ServeOptions = {}) {
+    this.dev = dev;
+    this.o = o;
+  }
+
+  /** Cold-boots the device and starts the runtime; false when the boot stopped. */
+  boot(): ChainReport {
+    const r = bootDevice(this.dev);
+    this.boots++;
+    this.lastBoot = r;
+    this.o.onBoot?.(r);
+    this.endpoint = r.ok
+      ? new Endpoint(
+          new Runtime(this.dev, r.measurements, {
+            ...(this.o.permissions === undefined ? {} : { permissions: this.o.permissions }),
+            onAbuseReset: () => {
+              this.boot();
+            },
+          }),
+          {
+            packing: this.o.packing ?? (this.dev.profile === 'rse-2.1' ? 'v2.11' : 'v2.10'),
+            ...(this.o.link === undefined ? {} : { link: this.o.link }),
+            ...(this.o.onCall === undefined ? {} : { onCall: this.o.onCall }),
+          },
+        )
+      : undefined;
+    return r;
+  }
+
+  get runtime(): Runtime | undefined {
+    return this.endpoint?.runtime;
+  }
+
+  /** One message in, its reply (or undefined: no reply is sent). */
+  private message(msg: Uint8Array, mem?: AttachedMemory): Uint8Array | undefined {
+    this.calls++;
+    if (this.faults.drop > 0) {
+      this.faults.drop--;
+      return undefined;
+    }
+    if (msg.length >= 4 && (this.faults.busy > 0 || this.endpoint === undefined)) {
+      if (this.faults.busy > 0) this.faults.busy--;
+      return encodeErrorReply(decodeHeader(msg), PSA.ERROR_CONNECTION_BUSY);
+    }
+    return this.endpoint?.handle(msg, mem);
+  }
+
+  /** Handles one frame; returns the frame to send back, if any. */
+  handleFrame(kind: number, payload: Uint8Array): Uint8Array | undefined {
+    const err = (text: string): Uint8Array => frame(FRAME.ERROR, new TextEncoder().encode(text));
+    try {
+      if (kind === FRAME.MSG) {
+        const r = this.message(payload);
+        if (r === undefined) return payload.length < 4 ? err('a message needs its 4-byte header') : undefined;
+        return frame(FRAME.MSG, r);
+      }
+      if (kind === FRAME.MSG_MEM) {
+        const { regions, rest } = decodeRegions(payload);
+        const mem = new AttachedMemory(regions.map((x) => ({ addr: x.addr, bytes: x.bytes })));
+        const r = this.message(rest, mem);
+        if (r === undefined) return rest.length < 4 ? err('a message needs its 4-byte header') : undefined;
+        return frame(FRAME.MSG_MEM, encodeRegions(mem.written, r));
+      }
+      if (kind === FRAME.CTRL) return frame(FRAME.CTRL, new TextEncoder().encode(JSON.stringify(this.control(payload))));
+      return err(`unknown frame kind 0x${kind.toString(16)}`);
+    } catch (e) {
+      if (isRseError(e)) return err(e.message);
+      throw e;
+    }
+  }
+
+  private control(payload: Uint8Array): Record<string, unknown> {
+    let cmd: { cmd?: unknown; busy?: unknown; drop?: unknown };
+    try {
+      cmd = JSON.parse(new TextDecoder().decode(payload)) as typeof cmd;
+    } catch {
+      return { ok: false, error: 'control frames carry JSON' };
+    }
+    switch (cmd.cmd) {
+      case 'state':
+        return {
+          ok: true,
+          profile: this.dev.profile,
+          lcs: this.dev.lcm.getLcs(),
+          booted: this.endpoint !== undefined,
+          boots: this.boots,
+          calls: this.calls,
+          slots: this.runtime?.mboot.populated().map((s) => s.index) ?? [],
+          ...(this.lastBoot?.halt === undefined ? {} : { halt: this.lastBoot.halt }),
+        };
+      case 'reset':
+      case 'power-cycle': {
+        const r = this.boot();
+        return { ok: r.ok, boots: this.boots, ...(r.halt === undefined ? {} : { halt: r.halt }) };
+      }
+      case 'shutdown':
+        setImmediate(() => void this.close());
+        return { ok: true };
+      case 'fault': {
+        const n = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0);
+        this.faults = { busy: n(cmd.busy), drop: n(cmd.drop) };
+        return { ok: true, ...this.faults };
+      }
+      default:
+        return { ok: false, error: 'commands: state, reset, power-cycle, shutdown, fault {busy, drop}' };
+    }
+  }
+
+  private connection(sock: Socket): void {
+    this.sockets.add(sock);
+    const reader = new FrameReader();
+    sock.on('data', (chunk: Buffer) => {
+      let frames: { kind: number; payload: Uint8Array }[];
+      try {
+        frames = reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } catch (e) {
+        // A length no frame may have: say why and hang up (the stream cannot be resynchronised).
+        sock.end(frame(FRAME.ERROR, new TextEncoder().encode(isRseError(e) ? e.message : String(e))));
+        return;
+      }
+      for (const f of frames) {
+        const out = this.handleFrame(f.kind, f.payload);
+        if (out !== undefined) sock.write(out);
+      }
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => this.sockets.delete(sock));
+  }
+
+  /** Starts listening (a stale Unix socket file is replaced). */
+  listen(where: Listen): Promise<string> {
+    const server = createServer((s) => this.connection(s));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      if ('path' in where) {
+        if (existsSync(where.path)) unlinkSync(where.path);
+        server.listen(where.path, () => resolve(where.path));
+      } else
+        server.listen(where.port, where.host ?? '127.0.0.1', () => {
+          const a = server.address();
+          resolve(typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : String(a));
+        });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => {
+      if (this.server === undefined) resolve();
+      else this.server.close(() => resolve());
+    });
+  }
+}
