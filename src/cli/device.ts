@@ -18,7 +18,7 @@ import { bl2DataInputs, encodeBl2Data, encodeRomBundle, encodeTfmData, romBundle
 import { cmInputs, dmInputs } from '../provisioning/values.ts';
 import { cliStatus, io, printJson, readInput } from './common.ts';
 
-function openDevice(dir: string): Device {
+export function openDevice(dir: string): Device {
   if (!isDeviceDir(dir))
     throw new RseError('E_DEVICE', `${dir} is not a device directory (create one with 'rse device create ${dir}')`, { field: dir });
   return Device.open(new DirStore(dir));

@@ -11,6 +11,7 @@ import { fwuCommand, gptCommand } from './gpt.ts';
 import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
 import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
 import { runLayout } from './layout.ts';
+import { callCommand, serveCommand } from './serve.ts';
 import { sicCommand } from './sic.ts';
 import { extractPairs, signCommand } from './sign.ts';
 
@@ -71,6 +72,8 @@ async function run(argv: readonly string[]): Promise<number> {
     bl1Command(),
     sicCommand(),
     bootCommand(),
+    serveCommand(),
+    callCommand(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

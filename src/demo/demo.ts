@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../cli/main.ts';
+import { RseServer } from '../comms/server.ts';
+import { Device, DirStore } from '../device/device.ts';
 import { FIRST_HOST_IMAGE_LOAD_ADDR, HOST_IMAGE_SIGN_FLAGS, HOST_IMAGE_SLOT_SIZE } from '../profiles/rse-2.1.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsekit-demo-'));
@@ -143,6 +145,46 @@ await step('What BL2 placed in the AP boot SRAM: AP BL1 code at physical 0x0', [
   '--length',
   '0x40',
 ]);
+// The runtime services over a socket, as TF-A talks to them (in this process; `rse serve DEV` is
+// the same as a standalone server).
+const server = new RseServer(Device.open(new DirStore(f('device'))));
+server.boot();
+await server.listen({ path: f('rse.sock') });
+await step('Serve its runtime services on a Unix socket and fetch a CCA platform token (ES384, IAK from the boot state)', [
+  'call',
+  'attest',
+  '--socket',
+  f('rse.sock'),
+  '--challenge',
+  '5eed'.repeat(16),
+  '--claims',
+]);
+await step('Measured boot over the socket: TF-A BL1 extends slot 8 with BL2, then reads it back', [
+  'call',
+  'mboot',
+  'extend',
+  '--socket',
+  f('rse.sock'),
+  '--slot',
+  '8',
+  '--sw-type',
+  'BL_2',
+  '--measurement',
+  '0f'.repeat(32),
+  '--lock',
+]);
+await step('... read back: the slot holds H(0 ‖ measurement), locked', ['call', 'mboot', 'read', '8', '--socket', f('rse.sock')]);
+await step("A host NV counter (TF-A's rse-nv-counters test reads, increments, reads)", [
+  'call',
+  'nv',
+  'inc',
+  '0',
+  '--socket',
+  f('rse.sock'),
+]);
+await step('... now one higher', ['call', 'nv', 'read', '0', '--socket', f('rse.sock')]);
+await server.close();
+
 const flash = readFileSync(f('flash/host_flash.bin'));
 flash[0x6000 + 0x2000 + 0x40] = (flash[0x6000 + 0x2000 + 0x40] as number) ^ 0x01;
 writeFileSync(f('flash/host_flash_tampered.bin'), flash);

@@ -1,0 +1,288 @@
+/** `rse serve DEVICE` and `rse call …`: the runtime services over a socket, and a client for them. @module */
+import { decode } from 'cbor2';
+import { Command, Option } from 'commander';
+import { RseClient } from '../comms/client.ts';
+import type { CtrlPacking } from '../comms/protocol.ts';
+import { type Listen, RseServer } from '../comms/server.ts';
+import { decodeSign1 } from '../cose/sign1.ts';
+import { randomBytes } from '../crypto/index.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
+import { CRYPTO_ABI } from '../services/platform.ts';
+import { PSA, statusName } from '../services/psa.ts';
+import { cliStatus, io, printJson } from './common.ts';
+import { openDevice } from './device.ts';
+
+const DEFAULT_SOCKET = 'rse.sock';
+
+function where(o: { socket?: string; port?: string; host?: string }): Listen {
+  if (o.port !== undefined) {
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RseError('E_USAGE', `--port ${o.port} is not a TCP port`);
+    return { port, ...(o.host === undefined ? {} : { host: o.host }) };
+  }
+  return { path: o.socket ?? DEFAULT_SOCKET };
+}
+
+const transportOptions = (c: Command): Command =>
+  c
+    .option('--socket <path>', `Unix socket (default ./${DEFAULT_SOCKET})`)
+    .option('--port <n>', 'TCP port instead of a Unix socket')
+    .option('--host <addr>', 'TCP address (default 127.0.0.1)') as unknown as Command;
+
+export function serveCommand() {
+  const cmd = new Command('serve')
+    .summary('boot a device, then serve its runtime services (attestation, measured boot, NV counters, crypto) on a socket')
+    .description(
+      'Cold-boots DEVICE (as rse boot does) and answers RSE comms messages, the exact bytes TF-A sends\n' +
+        'over the MHU, on a Unix socket or TCP port, until a client sends shutdown or the process is\n' +
+        'interrupted. Frames: u32 LE body length, then a kind byte: 0x00 a message (reply: the reply\n' +
+        'bytes); 0x01 regions (n u8, then n × addr u64 ‖ len u32 ‖ bytes) followed by a pointer-access\n' +
+        'message whose host pointers they back (reply: the regions the RSE wrote, then the reply);\n' +
+        '0x02 JSON control {"cmd": "state" | "reset" | "power-cycle" | "shutdown" | "fault", "busy": N,\n' +
+        '"drop": N}; 0x7F an error text from the server. Host permissions follow TF-M 2.1 TC\n' +
+        '(attestation, delegated attestation, measured boot, NV read/increment, ROTPK export; pointers\n' +
+        'only into the TC host windows) unless --permissions open.',
+    )
+    .argument('<device>')
+    .addOption(
+      new Option('--packing <p>', 'ctrl_param packing (default: v2.11 for rse-2.1, v2.10 for rss-1.7)').choices([
+        'v2.11',
+        'v2.10',
+      ] as const),
+    )
+    .addOption(
+      new Option('--link <link>', 'the MHU the host talks on').choices(['ap-monitor', 'ap-ns'] as const).default('ap-monitor' as const),
+    )
+    .addOption(new Option('--permissions <p>', 'host permission table').choices(['tc', 'open'] as const).default('tc' as const))
+    .option('--log', 'print one line per call');
+  transportOptions(cmd as unknown as Command);
+  return cmd.action(async (dir, o) => {
+    const opts = o as typeof o & { socket?: string; port?: string; host?: string };
+    const dev = openDevice(dir);
+    const server = new RseServer(dev, {
+      ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
+      link: o.link,
+      permissions: o.permissions,
+      onBoot: (r) =>
+        io.out(
+          r.ok
+            ? `booted in ${r.ms.toFixed(1)} ms: ${r.measurements.length} measurements\n`
+            : `boot stopped: ${r.halt?.reason} [${r.halt?.code}]\n`,
+        ),
+      ...(o.log === true
+        ? {
+            onCall: (c) =>
+              io.out(
+                `seq ${c.header.seq} client ${c.clientId ?? c.header.clientId} ${c.kind} handle 0x${((c.handle ?? 0) >>> 0).toString(16)} type ${c.type ?? '-'}: ${statusName(c.status)}${c.why ? ` (${c.why})` : ''}\n`,
+              ),
+          }
+        : {}),
+    });
+    const r = server.boot();
+    if (!r.ok) cliStatus.code = 1;
+    const at = await server.listen(where(opts));
+    io.out(`serving ${dev.profile} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        void server.close().then(resolve);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const close = server.close.bind(server);
+      server.close = () => close().then(() => resolve());
+    });
+    io.out(`served ${server.calls} calls\n`);
+  });
+}
+
+async function withClient<T>(
+  o: { socket?: string; port?: string; host?: string; packing?: string; protocol?: string },
+  f: (c: RseClient) => Promise<T>,
+): Promise<T> {
+  const c = await RseClient.connect(where(o), {
+    ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
+    ...(o.protocol === undefined ? {} : { protocol: o.protocol as 'embed' | 'pointer' }),
+  });
+  try {
+    return await f(c);
+  } finally {
+    c.close();
+  }
+}
+
+function statusOut(status: number, json: boolean, extra: Record<string, unknown>, text: string): void {
+  if (status !== PSA.SUCCESS) cliStatus.code = 1;
+  if (json) printJson({ status, statusName: statusName(status), ...extra });
+  else io.out(status === PSA.SUCCESS ? text : `${statusName(status)} (${status})\n`);
+}
+
+const common = (c: Command): Command => {
+  transportOptions(c);
+  return c
+    .addOption(new Option('--packing <p>', 'ctrl_param packing').choices(['v2.11', 'v2.10']).default('v2.11'))
+    .addOption(new Option('--protocol <p>', "force embed or pointer access (default: TF-A's choice)").choices(['embed', 'pointer']))
+    .option('--json', 'machine-readable output') as unknown as Command;
+};
+
+const CLAIM_NAMES: Record<number, string> = {
+  10: 'challenge',
+  256: 'instance id',
+  2396: 'implementation id',
+  2395: 'security lifecycle',
+  2399: 'software components',
+  265: 'profile',
+  2402: 'hash algorithm',
+  2401: 'platform config',
+  2400: 'verification service',
+};
+
+/** The claims of a CCA platform token, one per line, software components as a table. */
+function describeClaims(payload: Uint8Array): string {
+  const claims = decode(payload);
+  if (!(claims instanceof Map)) return 'the payload is not a claims map\n';
+  const show = (v: unknown): string =>
+    v instanceof Uint8Array ? toHex(v) : typeof v === 'number' ? `${v} (0x${v.toString(16)})` : JSON.stringify(v);
+  const out: string[] = [];
+  for (const [k, v] of claims) {
+    if (k === 2399 && Array.isArray(v)) {
+      out.push(`  ${CLAIM_NAMES[k]} (${k}):`);
+      for (const c of v as unknown[]) {
+        if (!(c instanceof Map)) continue;
+        const val = c.get(2);
+        out.push(
+          `    ${String(c.get(1) || '-').padEnd(6)} ${String(c.get(4) || '-').padEnd(9)} ${String(c.get(6))} ${val instanceof Uint8Array ? toHex(val) : ''}`,
+        );
+      }
+    } else out.push(`  ${CLAIM_NAMES[k as number] ?? 'claim'} (${k}): ${show(v)}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function hexArg(v: string, what: string): Uint8Array {
+  try {
+    return fromHex(v.replace(/^0x/i, ''), what);
+  } catch {
+    throw new RseError('E_USAGE', `${what} must be hex`);
+  }
+}
+
+export function callCommand() {
+  const cmd = new Command('call').summary('call a served RSE (rse serve) the way TF-A does');
+  const attest = common(new Command('attest').summary('get a platform attestation token (GET_TOKEN)') as unknown as Command)
+    .option('--challenge <hex>', '32, 48 or 64 bytes (default: 32 random bytes)')
+    .option('-o, --output <file>', 'write the token (COSE_Sign1) to a file')
+    .option('--claims', 'print the decoded claims instead of the token bytes')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const challenge = typeof o.challenge === 'string' ? hexArg(o.challenge, '--challenge') : randomBytes(32);
+      const r = await withClient(o as Record<string, string>, (c) => c.attestationToken(challenge));
+      const token = r.status === PSA.SUCCESS ? r.outVecs[0] : undefined;
+      if (token !== undefined && typeof o.output === 'string') writeFileAtomic(o.output, token, { durable: false });
+      statusOut(
+        r.status,
+        o.json === true,
+        token === undefined ? {} : { protocol: r.protocol, size: token.length, token: toHex(token) },
+        token === undefined
+          ? ''
+          : `token: ${token.length} bytes (COSE_Sign1, payload ${decodeSign1(token).payload.length} bytes) over ${r.protocol}${typeof o.output === 'string' ? `, written to ${o.output}` : ''}\n${o.claims === true ? describeClaims(decodeSign1(token).payload) : `${toHex(token)}\n`}`,
+      );
+    });
+  const mboot = new Command('mboot').summary('measured boot: read or extend a slot');
+  mboot.addCommand(
+    common(new Command('read').summary('read a slot (READ)').argument('<slot>') as unknown as Command).action(
+      async (slot: string, o: Record<string, string | boolean | undefined>) => {
+        const r = await withClient(o as Record<string, string>, (c) => c.measuredBootRead(Number(slot), o.packing === 'v2.10' ? 20 : 32));
+        const s = r.slot;
+        statusOut(
+          r.status,
+          o.json === true,
+          s === undefined
+            ? {}
+            : {
+                slot: Number(slot),
+                locked: s.locked,
+                algo: s.algo,
+                swType: s.swType,
+                version: s.version,
+                signerId: toHex(s.signerId),
+                value: toHex(s.value),
+              },
+          s === undefined
+            ? ''
+            : `slot ${slot}: ${s.swType || '-'} ${s.version || '-'}${s.locked ? ' (locked)' : ''}\n  signer id ${toHex(s.signerId)}\n  value     ${toHex(s.value)}\n`,
+        );
+      },
+    ) as unknown as Command,
+  );
+  mboot.addCommand(
+    common(new Command('extend').summary('extend a slot (EXTEND)') as unknown as Command)
+      .requiredOption('--slot <n>', 'slot 0..31')
+      .requiredOption('--measurement <hex>', '32..64 bytes')
+      .option('--signer-id <hex>', '32..64 bytes (default 32 zero bytes)')
+      .option('--sw-type <text>', 'software type', '')
+      .option('--sw-version <text>', 'version (up to 14 bytes)', '')
+      .option('--lock', 'lock the slot')
+      .action(async (o: Record<string, string | boolean | undefined>) => {
+        const r = await withClient(o as Record<string, string>, (c) =>
+          c.measuredBootExtend(
+            {
+              slot: Number(o.slot),
+              measurement: hexArg(String(o.measurement), '--measurement'),
+              signerId: typeof o.signerId === 'string' ? hexArg(o.signerId, '--signer-id') : new Uint8Array(32),
+              swType: String(o.swType ?? ''),
+              version: String(o.swVersion ?? ''),
+              lock: o.lock === true,
+            },
+            o.packing === 'v2.10' ? 20 : 32,
+          ),
+        );
+        statusOut(r.status, o.json === true, {}, `slot ${o.slot} extended\n`);
+      }) as unknown as Command,
+  );
+  const nv = new Command('nv').summary('host NV counters 0..2 (NV_READ, NV_INCREMENT)');
+  nv.addCommand(
+    common(new Command('read').argument('<id>') as unknown as Command).action(
+      async (id: string, o: Record<string, string | boolean | undefined>) => {
+        const r = await withClient(o as Record<string, string>, (c) => c.nvRead(Number(id)));
+        statusOut(r.status, o.json === true, r.value === undefined ? {} : { id: Number(id), value: r.value }, `${r.value}\n`);
+      },
+    ) as unknown as Command,
+  );
+  nv.addCommand(
+    common(new Command('inc').argument('<id>') as unknown as Command).action(
+      async (id: string, o: Record<string, string | boolean | undefined>) => {
+        const r = await withClient(o as Record<string, string>, (c) => c.nvIncrement(Number(id)));
+        statusOut(r.status, o.json === true, { id: Number(id) }, `counter ${id} incremented\n`);
+      },
+    ) as unknown as Command,
+  );
+  const rotpk = common(
+    new Command('rotpk')
+      .summary('export a host ROTPK (crypto EXPORT_PUBLIC_KEY)')
+      .argument('<which>', 's, ns or cca') as unknown as Command,
+  )
+    .addOption(
+      new Option('--abi <abi>', 'crypto function ids: tfm-2.1 (0x0206) or tfm-2.0 (0x0701, TF-A ≤ v2.11)')
+        .choices(['tfm-2.1', 'tfm-2.0'])
+        .default('tfm-2.1'),
+    )
+    .action(async (which: string, o: Record<string, string | boolean | undefined>) => {
+      if (which !== 's' && which !== 'ns' && which !== 'cca') throw new RseError('E_USAGE', 'which ROTPK: s, ns or cca');
+      const abi = CRYPTO_ABI[o.abi === 'tfm-2.0' ? 'tfm-2.0' : 'tfm-2.1'];
+      const r = await withClient(o as Record<string, string>, (c) => c.rotpk(which, abi));
+      const key = r.outVecs[0];
+      statusOut(r.status, o.json === true, key === undefined ? {} : { which, key: toHex(key) }, `${toHex(key ?? new Uint8Array(0))}\n`);
+    });
+  const control = common(
+    new Command('control')
+      .summary("the server's control channel")
+      .argument('<cmd>', 'state, reset, power-cycle, shutdown') as unknown as Command,
+  ).action(async (c: string, o: Record<string, string | boolean | undefined>) => {
+    const r = await withClient(o as Record<string, string>, (cl) => cl.control({ cmd: c }));
+    if (r.ok !== true) cliStatus.code = 1;
+    printJson(r);
+  });
+  for (const c of [attest, mboot, nv, rotpk, control]) cmd.addCommand(c as unknown as Command);
+  return cmd;
+}
