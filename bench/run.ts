@@ -11,6 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { lmsSignerPool } from '../src/bl1/lms-key.ts';
+import { RseClient } from '../src/comms/client.ts';
+import { RseServer } from '../src/comms/server.ts';
 import { hash as facadeHash, loadKey } from '../src/crypto/index.ts';
 import { bundleKey } from '../src/crypto/rse-keys.ts';
 import { powerOn, provisionFromValues, provisionRun } from '../src/device/boot.ts';
@@ -357,3 +359,49 @@ process.stdout.write(
 process.stdout.write(
   `SHA-256 in-process ${nodeMBs.toFixed(0)} MB/s; openssl speed -evp sha256 (16 KiB) ${opensslMBs === undefined ? 'unavailable' : `${opensslMBs.toFixed(0)} MB/s; ratio ${(nodeMBs / opensslMBs).toFixed(2)} (target >= 0.8)`}\n`,
 );
+
+// Runtime services over a Unix socket: sequential calls from one client (latency) for a
+// measured-boot read and a platform token, the token rate against openssl's ECDSA P-384 signing.
+{
+  const sockDir = mkdtempSync(join(tmpdir(), 'rsekit-bench-sock-'));
+  const server = new RseServer(Device.open(exStore.clone()));
+  if (!server.boot().ok) throw new Error('the example does not boot');
+  const path = join(sockDir, 'rse.sock');
+  await server.listen({ path });
+  const client = await RseClient.connect({ path });
+  const lat = async (n: number, f: () => Promise<{ status: number }>): Promise<{ perSec: number; p50: number; p99: number }> => {
+    for (let i = 0; i < 20; i++) await f();
+    const ts: number[] = [];
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const a = process.hrtime.bigint();
+      const r = await f();
+      if (r.status !== 0) throw new Error(`call failed: ${r.status}`);
+      ts.push(Number(process.hrtime.bigint() - a) / 1e6);
+    }
+    const total = Number(process.hrtime.bigint() - t) / 1e9;
+    ts.sort((x, y) => x - y);
+    return { perSec: n / total, p50: ts[Math.floor(n / 2)] as number, p99: ts[Math.floor(n * 0.99)] as number };
+  };
+  const mb = await lat(3000, () => client.measuredBootRead(2));
+  const challenge = new Uint8Array(32).fill(1);
+  const tok = await lat(400, () => client.attestationToken(challenge));
+  client.close();
+  await server.close();
+  rmSync(sockDir, { recursive: true, force: true });
+  const sp = spawnSync('openssl', ['speed', '-seconds', '2', 'ecdsap384'], { encoding: 'utf8' });
+  const row = sp.stdout?.split('\n').find((l) => /384 bits ecdsa/i.test(l));
+  const nums = row
+    ?.trim()
+    .split(/\s+/)
+    .filter((x) => /^\d+(\.\d+)?$/.test(x));
+  const signPerSec = nums === undefined || nums.length < 2 ? undefined : Number(nums[nums.length - 2]);
+  process.stdout.write(
+    `\nruntime services over a Unix socket (one client, sequential calls):\n` +
+      `  measured-boot read  ${mb.perSec.toFixed(0)} calls/s, p50 ${mb.p50.toFixed(3)} ms, p99 ${mb.p99.toFixed(3)} ms\n` +
+      `  platform token      ${tok.perSec.toFixed(0)} calls/s, p50 ${tok.p50.toFixed(3)} ms, p99 ${tok.p99.toFixed(3)} ms` +
+      (signPerSec === undefined
+        ? '; openssl speed ecdsap384 unavailable\n'
+        : `; openssl speed ecdsap384 ${signPerSec.toFixed(0)} signs/s; ratio ${(tok.perSec / signPerSec).toFixed(2)} (target >= 0.7)\n`),
+  );
+}
