@@ -13,16 +13,58 @@ export const COSE_SIGN1_TAG = 18;
 
 const u8 = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-function toBeSigned(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
-  return u8(encode(['Signature1', protectedHeader, new Uint8Array(0), payload]));
+/** The CBOR head of a byte string of `n` bytes (major type 2, preferred length encoding). */
+export function bstrHead(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x40 | n);
+  if (n < 0x100) return Uint8Array.of(0x58, n);
+  if (n < 0x10000) return Uint8Array.of(0x59, n >> 8, n & 0xff);
+  return Uint8Array.of(0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 }
 
-/** Signs `payload` with an ECDSA P-256 (ES256) or P-384 (ES384) key. */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** ["Signature1", protected, h'', payload], written directly (the same bytes cbor2 gives). */
+function toBeSigned(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
+  const label = new TextEncoder().encode('Signature1');
+  return concat([
+    Uint8Array.of(0x84, 0x60 | label.length),
+    label,
+    bstrHead(protectedHeader.length),
+    protectedHeader,
+    Uint8Array.of(0x40),
+    bstrHead(payload.length),
+    payload,
+  ]);
+}
+
+const PROTECTED = {
+  [COSE_ALG.ES256]: u8(encode(new Map([[1, COSE_ALG.ES256]]))),
+  [COSE_ALG.ES384]: u8(encode(new Map([[1, COSE_ALG.ES384]]))),
+};
+
+/** Signs `payload` with an ECDSA P-256 (ES256) or P-384 (ES384) key: tag 18, {1: alg}, {}, payload, r ‖ s. */
 export function coseSign1(payload: Uint8Array, key: AsymKey): Uint8Array {
   const alg = key.type === 'ecdsa-p384' ? COSE_ALG.ES384 : COSE_ALG.ES256;
-  const protectedHeader = u8(encode(new Map([[1, alg]])));
+  const protectedHeader = PROTECTED[alg];
   const sig = ecdsaSignRaw(key, [toBeSigned(protectedHeader, payload)]);
-  return u8(encode(new Tag(COSE_SIGN1_TAG, [protectedHeader, new Map(), payload, sig])));
+  return concat([
+    Uint8Array.of(0xd2, 0x84),
+    bstrHead(protectedHeader.length),
+    protectedHeader,
+    Uint8Array.of(0xa0),
+    bstrHead(payload.length),
+    payload,
+    bstrHead(sig.length),
+    sig,
+  ]);
 }
 
 export interface Sign1 {

@@ -320,40 +320,27 @@ export function rsaPssVerifyDigest(key: AsymKey, digest: Uint8Array, sig: Uint8A
   return constantTimeEqual(hash('sha256', new Uint8Array(8), digest, db.subarray(ps + 1)), h);
 }
 
-/** ECDSA with the curve's hash (P-256/SHA-256, P-384/SHA-384), DER signature. */
-export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[]): Uint8Array {
+/** ECDSA with the curve's hash (P-256/SHA-256, P-384/SHA-384); DER signature unless `encoding` says raw r ‖ s. */
+export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[], encoding: 'der' | 'ieee-p1363' = 'der'): Uint8Array {
   const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
   for (const p of parts) s.update(p);
-  return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: 'der' }));
+  return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: encoding }));
 }
 
-/** ECDSA with the curve's hash, raw r ‖ s signature (COSE). */
-export function ecdsaSignRaw(key: AsymKey, parts: readonly Uint8Array[]): Uint8Array {
-  const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
-  for (const p of parts) s.update(p);
-  return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: 'ieee-p1363' }));
-}
-
-/** Verifies a raw r ‖ s ECDSA signature. */
-export function ecdsaVerifyRaw(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean {
+export function ecdsaVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array, encoding: 'der' | 'ieee-p1363' = 'der'): boolean {
   const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
   for (const p of parts) v.update(p);
   try {
-    return v.verify({ key: key.publicKey, dsaEncoding: 'ieee-p1363' }, sig);
+    return v.verify({ key: key.publicKey, dsaEncoding: encoding }, sig);
   } catch {
     return false;
   }
 }
 
-export function ecdsaVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean {
-  const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
-  for (const p of parts) v.update(p);
-  try {
-    return v.verify({ key: key.publicKey, dsaEncoding: 'der' }, sig);
-  } catch {
-    return false;
-  }
-}
+/** ECDSA with a raw r ‖ s signature (COSE). */
+export const ecdsaSignRaw = (key: AsymKey, parts: readonly Uint8Array[]): Uint8Array => ecdsaSign(key, parts, 'ieee-p1363');
+export const ecdsaVerifyRaw = (key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array): boolean =>
+  ecdsaVerify(key, parts, sig, 'ieee-p1363');
 
 /** Plain Ed25519 over `message`. */
 export function ed25519Sign(key: AsymKey, message: Uint8Array): Uint8Array {

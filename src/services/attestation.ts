@@ -11,7 +11,7 @@
  * @module
  */
 import { encode } from 'cbor2';
-import { coseSign1 } from '../cose/sign1.ts';
+import { bstrHead, coseSign1 } from '../cose/sign1.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
@@ -93,11 +93,27 @@ export class Attestation {
     this.mb = mb;
   }
 
-  /** The claims map (CBOR) for a challenge. */
+  /** The claims after the challenge, encoded once per measured-boot state. */
+  private rest: { generation: number; bytes: Uint8Array } | undefined;
+
+  /** The claims map (CBOR) for a challenge: the challenge first, then the cached rest. */
   claims(challenge: Uint8Array): Uint8Array {
+    if (this.rest?.generation !== this.mb.generation) this.rest = { generation: this.mb.generation, bytes: this.encodeRest() };
+    const rest = this.rest.bytes;
+    // The rest is a map of 8 (head 0xa8); the token's map has 9 (0xa9), the challenge (key 10) first.
+    const head = bstrHead(challenge.length);
+    const out = new Uint8Array(2 + head.length + challenge.length + rest.length - 1);
+    out[0] = 0xa9;
+    out[1] = CCA_CLAIM.CHALLENGE;
+    out.set(head, 2);
+    out.set(challenge, 2 + head.length);
+    out.set(rest.subarray(1), 2 + head.length + challenge.length);
+    return out;
+  }
+
+  private encodeRest(): Uint8Array {
     const p = this.p;
     const m = new Map<number, unknown>([
-      [CCA_CLAIM.CHALLENGE, challenge],
       [CCA_CLAIM.INSTANCE_ID, p.instanceId],
       [CCA_CLAIM.IMPLEMENTATION_ID, p.implementationId],
       [CCA_CLAIM.LIFECYCLE, p.lifecycle],

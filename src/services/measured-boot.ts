@@ -58,6 +58,8 @@ const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 export class MeasuredBoot {
   private readonly slots: (MbootSlot | undefined)[] = new Array<MbootSlot | undefined>(MBOOT_SLOTS).fill(undefined);
   readonly profile: MbootProfile;
+  /** Bumped by every extend that changes a slot (caches of the state key on it). */
+  generation = 0;
 
   constructor(profile: MbootProfile) {
     this.profile = profile;
@@ -84,11 +86,13 @@ export class MeasuredBoot {
       const sameSigner = s.signerId.length === a.signerId.length && constantTimeEqual(s.signerId, a.signerId);
       if (!sameSigner || (this.profile.compareAlgo && s.algo !== a.algo)) return PSA.ERROR_NOT_PERMITTED;
       s.value = hash('sha256', s.value, a.measurement);
+      this.generation++;
       s.version = '';
       s.swType = '';
       if (a.lock) s.locked = true;
       return PSA.SUCCESS;
     }
+    this.generation++;
     this.slots[a.index] = {
       index: a.index,
       locked: a.lock,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { decode } from 'cbor2';
+import { decode, encode } from 'cbor2';
 import { decodeSign1, verifySign1 } from '../../src/cose/sign1.ts';
 import { ecPublicFromPrivate, hash } from '../../src/crypto/index.ts';
 import { bootDevice } from '../../src/device/chain.ts';
@@ -158,4 +158,30 @@ test('delegated attestation: the DAK is deterministic per boot state and the pla
     PSA.SUCCESS,
   );
   assert.notDeepEqual(getKey().outVecs[0], priv);
+});
+
+test('the hand-written CBOR (claims with the cached tail, Sig_structure, COSE_Sign1) is what cbor2 encodes, before and after an extend', () => {
+  const { rt } = booted();
+  for (const round of [0, 1]) {
+    for (const n of [32, 48, 64]) {
+      const ch = new Uint8Array(n).fill(n + round);
+      const claims = rt.attest.claims(ch);
+      assert.deepEqual(new Uint8Array(encode(decode(claims))), claims);
+      const tok = rt.attest.token(ch) as Uint8Array;
+      assert.deepEqual(new Uint8Array(encode(decode(tok))), tok);
+      assert.deepEqual(decodeSign1(tok).payload, claims);
+    }
+    const ext = new Uint8Array(44);
+    ext[0] = 7;
+    ext.set(u32le(PSA_ALG.SHA_256), 4);
+    const before = rt.attest.claims(new Uint8Array(32));
+    rt.call({
+      handle: HANDLE.MEASURED_BOOT,
+      type: 1002,
+      clientId: -1,
+      inVecs: [ext, new Uint8Array(32), new Uint8Array(0), new Uint8Array(32)],
+      outCaps: [],
+    });
+    assert.notDeepEqual(rt.attest.claims(new Uint8Array(32)), before, 'the cache follows the measured-boot state');
+  }
 });
