@@ -29,7 +29,7 @@ const transportOptions = (c: Command): Command =>
   c
     .option('--socket <path>', `Unix socket (default ./${DEFAULT_SOCKET})`)
     .option('--port <n>', 'TCP port instead of a Unix socket')
-    .option('--host <addr>', 'TCP address (default 127.0.0.1)') as unknown as Command;
+    .option('--host <addr>', 'TCP address (default 127.0.0.1)');
 
 export function serveCommand() {
   const cmd = new Command('serve')
@@ -57,9 +57,8 @@ export function serveCommand() {
     )
     .addOption(new Option('--permissions <p>', 'host permission table').choices(['tc', 'open'] as const).default('tc' as const))
     .option('--log', 'print one line per call');
-  transportOptions(cmd as unknown as Command);
+  transportOptions(cmd);
   return cmd.action(async (dir, o) => {
-    const opts = o as typeof o & { socket?: string; port?: string; host?: string };
     const dev = openDevice(dir);
     const server = new RseServer(dev, {
       ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
@@ -82,17 +81,14 @@ export function serveCommand() {
     });
     const r = server.boot();
     if (!r.ok) cliStatus.code = 1;
-    const at = await server.listen(where(opts));
+    const at = await server.listen(where(o));
     io.out(`serving ${dev.profile} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        void server.close().then(resolve);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const close = server.close.bind(server);
-      server.close = () => close().then(() => resolve());
-    });
+    const stop = (): void => void server.close();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    await server.closed;
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     io.out(`served ${server.calls} calls\n`);
   });
 }
@@ -123,7 +119,7 @@ const common = (c: Command): Command => {
   return c
     .addOption(new Option('--packing <p>', 'ctrl_param packing').choices(['v2.11', 'v2.10']).default('v2.11'))
     .addOption(new Option('--protocol <p>', "force embed or pointer access (default: TF-A's choice)").choices(['embed', 'pointer']))
-    .option('--json', 'machine-readable output') as unknown as Command;
+    .option('--json', 'machine-readable output');
 };
 
 const CLAIM_NAMES: Record<number, string> = {
@@ -170,7 +166,7 @@ function hexArg(v: string, what: string): Uint8Array {
 
 export function callCommand() {
   const cmd = new Command('call').summary('call a served RSE (rse serve) the way TF-A does');
-  const attest = common(new Command('attest').summary('get a platform attestation token (GET_TOKEN)') as unknown as Command)
+  const attest = common(new Command('attest').summary('get a platform attestation token (GET_TOKEN)'))
     .option('--challenge <hex>', '32, 48 or 64 bytes (default: 32 random bytes)')
     .option('-o, --output <file>', 'write the token (COSE_Sign1) to a file')
     .option('--claims', 'print the decoded claims instead of the token bytes')
@@ -190,7 +186,7 @@ export function callCommand() {
     });
   const mboot = new Command('mboot').summary('measured boot: read or extend a slot');
   mboot.addCommand(
-    common(new Command('read').summary('read a slot (READ)').argument('<slot>') as unknown as Command).action(
+    common(new Command('read').summary('read a slot (READ)').argument('<slot>')).action(
       async (slot: string, o: Record<string, string | boolean | undefined>) => {
         const r = await withClient(o as Record<string, string>, (c) => c.measuredBootRead(Number(slot), o.packing === 'v2.10' ? 20 : 32));
         const s = r.slot;
@@ -213,10 +209,10 @@ export function callCommand() {
             : `slot ${slot}: ${s.swType || '-'} ${s.version || '-'}${s.locked ? ' (locked)' : ''}\n  signer id ${toHex(s.signerId)}\n  value     ${toHex(s.value)}\n`,
         );
       },
-    ) as unknown as Command,
+    ),
   );
   mboot.addCommand(
-    common(new Command('extend').summary('extend a slot (EXTEND)') as unknown as Command)
+    common(new Command('extend').summary('extend a slot (EXTEND)'))
       .requiredOption('--slot <n>', 'slot 0..31')
       .requiredOption('--measurement <hex>', '32..64 bytes')
       .option('--signer-id <hex>', '32..64 bytes (default 32 zero bytes)')
@@ -238,30 +234,22 @@ export function callCommand() {
           ),
         );
         statusOut(r.status, o.json === true, {}, `slot ${o.slot} extended\n`);
-      }) as unknown as Command,
+      }),
   );
   const nv = new Command('nv').summary('host NV counters 0..2 (NV_READ, NV_INCREMENT)');
   nv.addCommand(
-    common(new Command('read').argument('<id>') as unknown as Command).action(
-      async (id: string, o: Record<string, string | boolean | undefined>) => {
-        const r = await withClient(o as Record<string, string>, (c) => c.nvRead(Number(id)));
-        statusOut(r.status, o.json === true, r.value === undefined ? {} : { id: Number(id), value: r.value }, `${r.value}\n`);
-      },
-    ) as unknown as Command,
+    common(new Command('read').argument('<id>')).action(async (id: string, o: Record<string, string | boolean | undefined>) => {
+      const r = await withClient(o as Record<string, string>, (c) => c.nvRead(Number(id)));
+      statusOut(r.status, o.json === true, r.value === undefined ? {} : { id: Number(id), value: r.value }, `${r.value}\n`);
+    }),
   );
   nv.addCommand(
-    common(new Command('inc').argument('<id>') as unknown as Command).action(
-      async (id: string, o: Record<string, string | boolean | undefined>) => {
-        const r = await withClient(o as Record<string, string>, (c) => c.nvIncrement(Number(id)));
-        statusOut(r.status, o.json === true, { id: Number(id) }, `counter ${id} incremented\n`);
-      },
-    ) as unknown as Command,
+    common(new Command('inc').argument('<id>')).action(async (id: string, o: Record<string, string | boolean | undefined>) => {
+      const r = await withClient(o as Record<string, string>, (c) => c.nvIncrement(Number(id)));
+      statusOut(r.status, o.json === true, { id: Number(id) }, `counter ${id} incremented\n`);
+    }),
   );
-  const rotpk = common(
-    new Command('rotpk')
-      .summary('export a host ROTPK (crypto EXPORT_PUBLIC_KEY)')
-      .argument('<which>', 's, ns or cca') as unknown as Command,
-  )
+  const rotpk = common(new Command('rotpk').summary('export a host ROTPK (crypto EXPORT_PUBLIC_KEY)').argument('<which>', 's, ns or cca'))
     .addOption(
       new Option('--abi <abi>', 'crypto function ids: tfm-2.1 (0x0206) or tfm-2.0 (0x0701, TF-A ≤ v2.11)')
         .choices(['tfm-2.1', 'tfm-2.0'])
@@ -275,14 +263,12 @@ export function callCommand() {
       statusOut(r.status, o.json === true, key === undefined ? {} : { which, key: toHex(key) }, `${toHex(key ?? new Uint8Array(0))}\n`);
     });
   const control = common(
-    new Command('control')
-      .summary("the server's control channel")
-      .argument('<cmd>', 'state, reset, power-cycle, shutdown') as unknown as Command,
+    new Command('control').summary("the server's control channel").argument('<cmd>', 'state, reset, power-cycle, shutdown'),
   ).action(async (c: string, o: Record<string, string | boolean | undefined>) => {
     const r = await withClient(o as Record<string, string>, (cl) => cl.control({ cmd: c }));
     if (r.ok !== true) cliStatus.code = 1;
     printJson(r);
   });
-  for (const c of [attest, mboot, nv, rotpk, control]) cmd.addCommand(c as unknown as Command);
+  for (const c of [attest, mboot, nv, rotpk, control]) cmd.addCommand(c);
   return cmd;
 }

@@ -22,6 +22,17 @@ import {
   type Request,
 } from './protocol.ts';
 
+/**
+ * A pointer-access vector is mapped through one comms ATU window: 64 KiB (8 pages of 8 KiB) from
+ * the page holding its first byte; a vector that does not fit it cannot be mapped.
+ */
+export const COMMS_WINDOW = 0x10000;
+const COMMS_PAGE = 0x2000n;
+
+function fitsWindow(ptr: bigint, size: number): boolean {
+  return Number(ptr % COMMS_PAGE) + size <= COMMS_WINDOW;
+}
+
 /** Host memory the RSE reaches through its ATU for pointer-access messages. */
 export interface HostMemory {
   read(addr: bigint, len: number): Uint8Array | undefined;
@@ -123,6 +134,12 @@ export class Endpoint {
           vecs.push(new Uint8Array(0));
           continue;
         }
+        if (!fitsWindow(ptr, size))
+          return refuse(
+            PSA.ERROR_CONNECTION_BUSY,
+            `in_vec[${i}] of ${size} bytes does not fit a ${COMMS_WINDOW / 1024} KiB ATU window`,
+            req,
+          );
         if (!this.runtime.memoryAllowed(this.link, ptr, size, false))
           return refuse(PSA.ERROR_CONNECTION_BUSY, `in_vec[${i}] at 0x${ptr.toString(16)} is not host memory this link may read`, req);
         const b = mem?.read(ptr, size);
@@ -134,6 +151,12 @@ export class Endpoint {
       for (let i = 0; i < req.outLen; i++) {
         const size = outCaps[i] as number;
         const ptr = req.hostPtrs[req.inLen + i] as bigint;
+        if (!fitsWindow(ptr, size))
+          return refuse(
+            PSA.ERROR_CONNECTION_BUSY,
+            `out_vec[${i}] of ${size} bytes does not fit a ${COMMS_WINDOW / 1024} KiB ATU window`,
+            req,
+          );
         if (size > 0 && !this.runtime.memoryAllowed(this.link, ptr, size, true))
           return refuse(PSA.ERROR_CONNECTION_BUSY, `out_vec[${i}] at 0x${ptr.toString(16)} is not host memory this link may write`, req);
       }

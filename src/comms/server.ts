@@ -184,11 +184,17 @@ export class RseServer {
     });
   }
 
+  private markClosed: () => void = () => {};
+  /** Settles once the server has closed (a shutdown command or {@link RseServer.close}). */
+  readonly closed: Promise<void> = new Promise((resolve) => {
+    this.markClosed = resolve;
+  });
+
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => {
+    return new Promise<void>((resolve) => {
       if (this.server === undefined) resolve();
       else this.server.close(() => resolve());
-    });
+    }).then(() => this.markClosed());
   }
 }

@@ -50,6 +50,23 @@ const PROTECTED = {
   [COSE_ALG.ES384]: u8(encode(new Map([[1, COSE_ALG.ES384]]))),
 };
 
+/** The size of {@link coseSign1}'s output for a payload of `payloadLength` bytes (raw r ‖ s is fixed-size). */
+export function coseSign1Size(payloadLength: number, key: AsymKey): number {
+  const p384 = key.type === 'ecdsa-p384';
+  const protectedHeader = PROTECTED[p384 ? COSE_ALG.ES384 : COSE_ALG.ES256];
+  const sig = p384 ? 96 : 64;
+  return (
+    2 +
+    bstrHead(protectedHeader.length).length +
+    protectedHeader.length +
+    1 +
+    bstrHead(payloadLength).length +
+    payloadLength +
+    bstrHead(sig).length +
+    sig
+  );
+}
+
 /** Signs `payload` with an ECDSA P-256 (ES256) or P-384 (ES384) key: tag 18, {1: alg}, {}, payload, r ‖ s. */
 export function coseSign1(payload: Uint8Array, key: AsymKey): Uint8Array {
   const alg = key.type === 'ecdsa-p384' ? COSE_ALG.ES384 : COSE_ALG.ES256;

@@ -29,6 +29,7 @@
  * @module
  */
 import { constantTimeEqual, HASH_SIZES, type HashAlg, hash, importPublicDer } from '../crypto/index.ts';
+import { KMU_SLOT } from '../crypto/kmu.ts';
 import { readU16le, readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
@@ -38,7 +39,7 @@ import { verifyImageSignature } from '../mcuboot/keys.ts';
 import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
 import type { RseProfileName } from '../otp/layout.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
-import { SIC_PAGE_SIZE, sicCrypt } from '../sic/sic.ts';
+import { checkXipImage, parseSicTable, SIC_PAGE_SIZE, type SicTable } from '../sic/sic.ts';
 import { ATU_PAGE_SIZE, Bus, BusFault, type Memory } from './atu.ts';
 import type { BootCheck } from './bl1-boot.ts';
 import { type Device, XIP_SRAM_SIZE } from './device.ts';
@@ -183,6 +184,8 @@ export const BL2_PROFILES: Readonly<Record<RseProfileName, Bl2Profile>> = {
 
 /** SIC page hashes the HTR holds: the auth region is S + NS code (0xC0000) in 1 KiB pages. */
 const SIC_HTR_PAGES = 0xc0000 / SIC_PAGE_SIZE;
+/** Where the auth region starts (`RSE_RUNTIME_S_XIP_BASE_S`): HTR entry 0. */
+const SIC_AUTH_BASE = 0x12000000;
 const SIC_BASE_MASK = 0xff000000;
 const SIC_MAPPABLE_SIZE = 0x1000000;
 
@@ -191,8 +194,6 @@ const RSE_21_XIP: Bl2Profile = (() => {
   const base = BL2_PROFILES['rse-2.1'];
   const vm1 = 0x31000000 + XIP_SRAM_SIZE;
   const tableSize = 0x3800;
-  const sKey = 17;
-  const nsKey = 18;
   const [s, ns, ...host] = base.images as [Bl2ImageSpec, Bl2ImageSpec, ...Bl2ImageSpec[]];
   return {
     ...base,
@@ -204,7 +205,14 @@ const RSE_21_XIP: Bl2Profile = (() => {
         uuid: fromHex('c738d0de8c2648519336f3dbe2966518'),
         slotSize: tableSize,
         exec: { start: vm1, size: tableSize },
-        xip: { uuid: s.uuid as Uint8Array, entry: 'rse-s', region: 0, logical: 0x12000000, maxSize: 0x60000, kmuSlot: sKey },
+        xip: {
+          uuid: s.uuid as Uint8Array,
+          entry: 'rse-s',
+          region: 0,
+          logical: SIC_AUTH_BASE,
+          maxSize: 0x60000,
+          kmuSlot: KMU_SLOT.SECURE_ENCRYPTION_KEY,
+        },
       },
       {
         ...ns,
@@ -212,7 +220,14 @@ const RSE_21_XIP: Bl2Profile = (() => {
         uuid: fromHex('d91000726a284becb0d68cedc4157ce0'),
         slotSize: tableSize,
         exec: { start: vm1 + tableSize, size: tableSize },
-        xip: { uuid: ns.uuid as Uint8Array, entry: 'rse-ns', region: 1, logical: 0x12060000, maxSize: 0x60000, kmuSlot: nsKey },
+        xip: {
+          uuid: ns.uuid as Uint8Array,
+          entry: 'rse-ns',
+          region: 1,
+          logical: SIC_AUTH_BASE + 0x60000,
+          maxSize: 0x60000,
+          kmuSlot: KMU_SLOT.NON_SECURE_ENCRYPTION_KEY,
+        },
       },
       ...host,
     ],
@@ -287,10 +302,7 @@ interface SicSetup {
   readonly index: number;
   readonly name: string;
   readonly logical: number;
-  readonly regionSize: number;
-  readonly htr: readonly Uint8Array[];
-  readonly fwVersion: number;
-  readonly nonce: Uint8Array;
+  readonly table: SicTable;
   readonly key: Uint8Array;
 }
 
@@ -415,8 +427,8 @@ class Bl2 {
   /** SIC programming of XIP runtimes, and the ATU regions that stay for them. */
   private readonly sic: SicSetup[] = [];
   private readonly keepRegions = new Set<number>();
-  /** The area the last booted image came from. */
-  private chosen: Area | undefined;
+  /** The last booted image: the area it came from, its header and where it was loaded. */
+  private chosen: { area: Area; hdr: ImageHeader; dst: number } | undefined;
 
   readonly dev: Device;
   readonly shared: SharedData;
@@ -573,7 +585,7 @@ class Bl2 {
    */
   private sicPostLoad(spec: Bl2ImageSpec, x: XipSpec): string | undefined {
     const tag = `image ${spec.index} (${spec.name})`;
-    const area = this.chosen as Area;
+    const { area, hdr, dst } = this.chosen as NonNullable<Bl2['chosen']>;
     const fail = (why: string): string => {
       this.check(`${tag}: SIC setup`, false, why);
       return `${tag}: ${why}`;
@@ -594,33 +606,27 @@ class Bl2 {
     const base = x.logical & SIC_BASE_MASK;
     if (x.logical + m.slotSize > base + SIC_MAPPABLE_SIZE) return fail(`${x.entry} runs past the 16 MiB SIC window`);
     // The table is the payload of the image just validated in RAM (`BL2_XIP_TABLES_START + BL2_HEADER_SIZE`).
-    const placed = this.placed[this.placed.length - 1] as PlacedImage;
-    const hdr = decodeHeaderFields(this.bus.read(placed.loadAddress, 32));
-    const table = this.bus.read(placed.loadAddress + hdr.hdrSize, hdr.imgSize);
-    if (table.length < 16) return fail(`the SIC table is ${table.length} bytes; its header alone is 16`);
-    const htrSize = readU32le(table, 12);
-    if (htrSize % 32 !== 0 || 16 + htrSize > table.length)
-      return fail(`htr_size ${htrSize} is not a whole number of SHA-256 page hashes within the ${table.length}-byte table`);
-    const htrOffset = ((x.logical - (this.prof.images[0]?.xip?.logical ?? x.logical)) / SIC_PAGE_SIZE) * 32;
-    if (htrOffset + htrSize >= SIC_HTR_PAGES * 32)
-      return fail(`the HTR holds ${SIC_HTR_PAGES} page hashes; ${htrSize / 32} from page ${htrOffset / 32} do not fit`);
-    if (htrSize / 32 > m.slotSize / SIC_PAGE_SIZE)
-      return fail(`the table covers ${htrSize / 32} pages of 1 KiB, the mapped image only ${m.slotSize / SIC_PAGE_SIZE}`);
-    const htr: Uint8Array[] = [];
-    for (let at = 16; at < 16 + htrSize; at += 32) htr.push(table.slice(at, at + 32));
-    const fwVersion = readU32le(table, 0);
-    const nonce = table.slice(4, 12);
+    const raw = this.bus.read(dst + hdr.hdrSize, hdr.imgSize);
+    let table: SicTable;
+    try {
+      table = parseSicTable(raw);
+    } catch (e) {
+      if (!isRseError(e)) throw e;
+      return fail(
+        raw.length < 16
+          ? `the SIC table is ${raw.length} bytes; its header alone is 16`
+          : `htr_size ${readU32le(raw, 12)} is not a whole number of SHA-256 page hashes within the ${raw.length}-byte table`,
+      );
+    }
+    const pages = table.pageHashes.length;
+    const htrOffset = ((x.logical - SIC_AUTH_BASE) / SIC_PAGE_SIZE) * 32;
+    if (htrOffset + 32 * pages >= SIC_HTR_PAGES * 32)
+      return fail(`the HTR holds ${SIC_HTR_PAGES} page hashes; ${pages} from page ${htrOffset / 32} do not fit`);
+    if (pages > m.slotSize / SIC_PAGE_SIZE)
+      return fail(`the table covers ${pages} pages of 1 KiB, the mapped image only ${m.slotSize / SIC_PAGE_SIZE}`);
     const key = this.dev.kmu.use(x.kmuSlot);
-    this.sic.push({
-      index: spec.index,
-      name: spec.name.replace(' SIC tables', ''),
-      logical: x.logical,
-      regionSize: m.slotSize,
-      htr,
-      fwVersion,
-      nonce,
-      key,
-    });
+    this.sic.push({ index: spec.index, name: spec.name.replace(' SIC tables', ''), logical: x.logical, table, key });
+    const placed = this.placed[this.placed.length - 1] as PlacedImage;
     const xip: XipPlacement = {
       entry: x.entry,
       bank,
@@ -629,16 +635,16 @@ class Bl2 {
       logical: x.logical,
       regionSize: m.slotSize,
       imageOffset: m.offset,
-      fwVersion,
-      nonce,
-      pages: htr.length,
+      fwVersion: table.fwVersion,
+      nonce: table.nonce,
+      pages,
     };
     this.placed[this.placed.length - 1] = { ...placed, xip };
     this.check(
       `${tag}: SIC setup`,
       true,
       `${x.entry} from ${bank} (flash ${hex0x(look.offset)}, ${look.size} bytes) at ${hex0x(x.logical, 8)} via ATU region ${x.region}; ` +
-        `HTR ${htr.length} pages from entry ${htrOffset / 32}, decrypt region ${x.region} (fw_revision ${fwVersion}), key from KMU slot ${x.kmuSlot}`,
+        `HTR ${pages} pages from entry ${htrOffset / 32}, decrypt region ${x.region} (fw_revision ${table.fwVersion}), key from KMU slot ${x.kmuSlot}`,
     );
     return undefined;
   }
@@ -651,23 +657,19 @@ class Bl2 {
   private sicPreQuit(): { reason: string; image: number } | undefined {
     for (const x of [...this.sic].sort((a, b) => a.index - b.index)) {
       const tag = `image ${x.index} (${x.name} XIP)`;
-      const pages = x.htr.length;
-      const raw = this.bus.read(x.logical, pages * SIC_PAGE_SIZE).slice();
-      const bad: number[] = [];
-      x.htr.forEach((h, p) => {
-        if (!constantTimeEqual(hash('sha256', raw.subarray(p * SIC_PAGE_SIZE, (p + 1) * SIC_PAGE_SIZE)), h)) bad.push(p);
-      });
-      if (bad.length > 0) {
-        const first = bad[0] as number;
+      const pages = x.table.pageHashes.length;
+      const c = checkXipImage(x.table, this.bus.read(x.logical, pages * SIC_PAGE_SIZE), x.key);
+      const first = c.badPages[0];
+      if (first !== undefined) {
         this.check(
           `${tag}: SIC authentication`,
           false,
-          `${bad.length} of ${pages} pages fail their HTR hash, the first at ${hex0x(x.logical + first * SIC_PAGE_SIZE, 8)} (page ${first}): the runtime's fetch from it faults`,
+          `${c.badPages.length} of ${pages} pages fail their HTR hash, the first at ${hex0x(x.logical + first * SIC_PAGE_SIZE, 8)} (page ${first}): the runtime's fetch from it faults`,
         );
         return { reason: `${tag}: page ${first} at ${hex0x(x.logical + first * SIC_PAGE_SIZE, 8)} fails its SIC hash`, image: x.index };
       }
       this.check(`${tag}: SIC authentication`, true, `${pages} pages of 1 KiB at ${hex0x(x.logical, 8)} match the HTR; decrypted in place`);
-      this.xipViews.push({ index: x.index, logical: x.logical, bytes: sicCrypt(x.key, x.fwVersion, x.nonce, raw) });
+      this.xipViews.push({ index: x.index, logical: x.logical, bytes: c.plaintext });
     }
     return undefined;
   }
@@ -834,7 +836,7 @@ class Bl2 {
         `hash, key (${rotpkField(this.dev.profile, spec.index)}), signature, security counter ${v.securityCounter}`,
       );
       this.loaded.set(spec.index, { dst, size, version: hdr.version });
-      this.chosen = area;
+      this.chosen = { area, hdr, dst };
       // Dependencies against images already loaded (boot_verify_dependencies).
       const unmet = v.dependencies
         .map((d) => {

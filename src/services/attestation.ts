@@ -11,7 +11,7 @@
  * @module
  */
 import { encode } from 'cbor2';
-import { bstrHead, coseSign1 } from '../cose/sign1.ts';
+import { bstrHead, coseSign1, coseSign1Size } from '../cose/sign1.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
@@ -149,10 +149,10 @@ export class Attestation {
         return reply(PSA.ERROR_PROGRAMMER_ERROR);
       const size = readU32le(inv, 0);
       if (!CHALLENGE_SIZES.includes(size)) return reply(PSA.ERROR_INVALID_ARGUMENT);
-      // ECDSA signatures are fixed-size raw r ‖ s: any challenge of this size gives this length.
-      const t = this.token(new Uint8Array(size));
-      if (typeof t === 'number') return reply(t);
-      return reply(PSA.SUCCESS, u32le(t.length));
+      // ECDSA signatures are fixed-size raw r ‖ s: the size follows from the claims, no signing needed.
+      if (this.mb.populated().length === 0) return reply(PSA.ERROR_GENERIC_ERROR);
+      const n = coseSign1Size(this.claims(new Uint8Array(size)).length, this.p.iak);
+      return n > MAX_TOKEN_SIZE ? reply(PSA.ERROR_BUFFER_TOO_SMALL) : reply(PSA.SUCCESS, u32le(n));
     }
     return reply(PSA.ERROR_NOT_SUPPORTED);
   }
