@@ -56,6 +56,14 @@ export function serveCommand() {
       new Option('--link <link>', 'the MHU the host talks on').choices(['ap-monitor', 'ap-ns'] as const).default('ap-monitor' as const),
     )
     .addOption(new Option('--permissions <p>', 'host permission table').choices(['tc', 'open'] as const).default('tc' as const))
+    .addOption(
+      new Option(
+        '--dak-key-format <f>',
+        'what the delegated attestation binding hashes: the SEC1 point (TF-M 2.1) or its COSE_Key (later TF-M)',
+      )
+        .choices(['sec1', 'cose-key'] as const)
+        .default('sec1' as const),
+    )
     .option('--log', 'print one line per call');
   transportOptions(cmd);
   return cmd.action(async (dir, o) => {
@@ -64,6 +72,7 @@ export function serveCommand() {
       ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
       link: o.link,
       permissions: o.permissions,
+      dakKeyFormat: o.dakKeyFormat,
       onBoot: (r) =>
         io.out(
           r.ok
@@ -188,7 +197,9 @@ export function callCommand() {
   mboot.addCommand(
     common(new Command('read').summary('read a slot (READ)').argument('<slot>')).action(
       async (slot: string, o: Record<string, string | boolean | undefined>) => {
-        const r = await withClient(o as Record<string, string>, (c) => c.measuredBootRead(Number(slot), o.packing === 'v2.10' ? 20 : 32));
+        const r = await withClient(o as Record<string, string>, (c) =>
+          c.measuredBootRead(Number(slot), { swTypeMax: o.packing === 'v2.10' ? 20 : 32 }),
+        );
         const s = r.slot;
         statusOut(
           r.status,

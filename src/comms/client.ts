@@ -8,7 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { HANDLE, PSA_ALG } from '../services/psa.ts';
+import { HANDLE, PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1 } from '../services/psa.ts';
 import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from './frames.ts';
 import {
   type CtrlPacking,
@@ -28,7 +28,8 @@ export const CLIENT_BUFFER_BASE = 0x06000000n;
 export interface CallResult {
   readonly status: number;
   readonly outVecs: readonly Uint8Array[];
-  readonly protocol: 'embed' | 'pointer';
+  /** How the call went: `local` when the client refused it without sending (as TF-A's does). */
+  readonly protocol: 'embed' | 'pointer' | 'local';
 }
 
 export interface ClientOptions {
@@ -151,41 +152,56 @@ export class RseClient {
     return this.call(HANDLE.ATTESTATION, 1001, [challenge], [capacity]);
   }
 
-  /** `rse_measured_boot_read_measurement` (SW_TYPE_MAX 32 structs unless `swTypeMax` 20). */
-  async measuredBootRead(slot: number, swTypeMax: 20 | 32 = 32): Promise<CallResult & { slot?: MbootReadout }> {
+  /**
+   * `rse_measured_boot_read_measurement`. The buffer sizes default to the largest (the struct's
+   * sw_type and version, 64-byte signer id and value); smaller ones are what the read checks.
+   */
+  async measuredBootRead(slot: number, o: MbootReadOptions = {}): Promise<CallResult & { slot?: MbootReadout }> {
+    const swTypeMax = o.swTypeMax ?? 32;
     const outSize = 8 + swTypeMax + 1 + 14 + 1;
-    const r = await this.call(HANDLE.MEASURED_BOOT, 1001, [Uint8Array.of(slot, swTypeMax, 14)], [outSize, 64, 64]);
+    const r = await this.call(
+      HANDLE.MEASURED_BOOT,
+      1001,
+      [Uint8Array.of(slot, o.swTypeSize ?? swTypeMax, o.versionSize ?? 14)],
+      [outSize, o.signerIdCapacity ?? 64, o.valueCapacity ?? 64],
+    );
     if (r.status !== 0) return r;
-    const o = r.outVecs[0] as Uint8Array;
+    const out = r.outVecs[0] as Uint8Array;
     const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-    const swLen = Math.min(o[8 + swTypeMax] as number, swTypeMax);
-    const verLen = Math.min(o[9 + swTypeMax + 14] as number, 14);
+    const swLen = Math.min(out[8 + swTypeMax] as number, swTypeMax);
+    const verLen = Math.min(out[9 + swTypeMax + 14] as number, 14);
     return {
       ...r,
       slot: {
-        locked: o[0] === 1,
-        algo: readU32le(o, 4),
-        swType: text(o.subarray(8, 8 + swLen)),
-        version: text(o.subarray(9 + swTypeMax, 9 + swTypeMax + verLen)),
+        locked: out[0] === 1,
+        algo: readU32le(out, 4),
+        swType: text(out.subarray(8, 8 + swLen)),
+        version: text(out.subarray(9 + swTypeMax, 9 + swTypeMax + verLen)),
         signerId: r.outVecs[1] as Uint8Array,
         value: r.outVecs[2] as Uint8Array,
       },
     };
   }
 
-  /** `rse_measured_boot_extend_measurement`. */
+  /**
+   * `rse_measured_boot_extend_measurement`: as the client library does, a trailing NUL of the
+   * version or sw_type is not sent, and an sw_type longer than the struct's field is refused
+   * here (INVALID_ARGUMENT, nothing sent).
+   */
   async measuredBootExtend(
     a: { slot: number; signerId: Uint8Array; version: string; swType: string; measurement: Uint8Array; lock: boolean; algo?: number },
     swTypeMax: 20 | 32 = 32,
   ): Promise<CallResult> {
-    const sw = new TextEncoder().encode(a.swType);
+    const sw = new TextEncoder().encode(a.swType.replace(/\0$/, ''));
+    if (sw.length > swTypeMax) return { status: PSA.ERROR_INVALID_ARGUMENT, outVecs: [], protocol: 'local' };
     const ext = new Uint8Array(8 + swTypeMax + 4);
     ext[0] = a.slot;
     ext[1] = a.lock ? 1 : 0;
     ext.set(u32le(a.algo ?? PSA_ALG.SHA_256), 4);
-    ext.set(sw.subarray(0, swTypeMax), 8);
-    ext[8 + swTypeMax] = Math.min(sw.length, swTypeMax);
-    return this.call(HANDLE.MEASURED_BOOT, 1002, [ext, a.signerId, new TextEncoder().encode(a.version), a.measurement], []);
+    ext.set(sw, 8);
+    ext[8 + swTypeMax] = sw.length;
+    const version = new TextEncoder().encode(a.version.replace(/\0$/, ''));
+    return this.call(HANDLE.MEASURED_BOOT, 1002, [ext, a.signerId, version, a.measurement], []);
   }
 
   async nvRead(id: number): Promise<CallResult & { value?: number }> {
@@ -205,6 +221,43 @@ export class RseClient {
     dv.setUint16(abi.functionIdAt, abi.exportPublicKey, true);
     return this.call(HANDLE.CRYPTO, 0, [iov], [97]);
   }
+
+  /** `rse_delegated_attest_get_delegated_key`: the DAK private scalar, ⌈bits/8⌉ bytes. */
+  async delegatedKey(keyBits: 256 | 384 | 521 | number, hashAlg: number = PSA_ALG.SHA_256, capacity = 66): Promise<CallResult> {
+    return this.call(
+      HANDLE.DELEGATED_ATTESTATION,
+      1001,
+      [Uint8Array.of(PSA_ECC_FAMILY_SECP_R1), u32le(keyBits), u32le(hashAlg)],
+      [capacity],
+    );
+  }
+
+  /** `rse_delegated_attest_get_token`: the platform token whose challenge is the DAK public-key hash. */
+  async delegatedToken(dakPubHash: Uint8Array, capacity = 0x800): Promise<CallResult> {
+    return this.call(HANDLE.DELEGATED_ATTESTATION, 1002, [dakPubHash], [capacity]);
+  }
+
+  /** `tfm_platform_ioctl`: the request word, an optional input and output capacity. */
+  async platformIoctl(request: number, input?: Uint8Array, outCapacity = 0): Promise<CallResult> {
+    const ins = input === undefined ? [u32le(request)] : [u32le(request), input];
+    return this.call(HANDLE.PLATFORM, 1013, ins, outCapacity > 0 ? [outCapacity] : []);
+  }
+
+  /** `tfm_platform_system_reset`: answered, then the RSE resets. */
+  async systemReset(): Promise<CallResult> {
+    return this.call(HANDLE.PLATFORM, 1012, [], []);
+  }
+}
+
+export interface MbootReadOptions {
+  /** The profile's SW_TYPE_MAX_SIZE (struct layout): 32 (TF-M 2.1) or 20 (RSS era). */
+  readonly swTypeMax?: 20 | 32;
+  /** The caller's sw_type / version buffer sizes (read_in). */
+  readonly swTypeSize?: number;
+  readonly versionSize?: number;
+  /** The signer id and measurement value buffer sizes (out_vec[1], out_vec[2]). */
+  readonly signerIdCapacity?: number;
+  readonly valueCapacity?: number;
 }
 
 export interface MbootReadout {

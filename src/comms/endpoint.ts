@@ -166,7 +166,8 @@ export class Endpoint {
     let r: PsaReply = this.runtime.call({ handle: req.handle, type: req.type, clientId, inVecs, outCaps });
     // A partition never returns more than asked for; the SPM enforces it.
     if (r.outVecs.some((v, i) => v.length > (outCaps[i] ?? 0))) r = { status: PSA.ERROR_PROGRAMMER_ERROR, outVecs: [] };
-    const outs = r.status === PSA.SUCCESS ? r.outVecs : [];
+    // The SPM reports what the partition wrote whatever the status (`update_caller_outvec_len`).
+    const outs = r.outVecs;
     this.onCall?.({ header, kind: req.kind, handle: req.handle, type: req.type, clientId, status: r.status });
     if (req.kind === 'embed') {
       const total = outs.reduce((n, v) => n + v.length, 0);

@@ -22,6 +22,7 @@ export interface ServeOptions {
   readonly packing?: CtrlPacking;
   readonly link?: HostLink;
   readonly permissions?: RuntimeOptions['permissions'];
+  readonly dakKeyFormat?: RuntimeOptions['dakKeyFormat'];
   readonly onCall?: (r: CallRecord) => void;
   /** Called after each boot (the first and every reset). */
   readonly onBoot?: (r: ChainReport) => void;
@@ -53,7 +54,11 @@ export class RseServer {
       ? new Endpoint(
           new Runtime(this.dev, r.measurements, {
             ...(this.o.permissions === undefined ? {} : { permissions: this.o.permissions }),
+            ...(this.o.dakKeyFormat === undefined ? {} : { dakKeyFormat: this.o.dakKeyFormat }),
             onAbuseReset: () => {
+              this.boot();
+            },
+            onSystemReset: () => {
               this.boot();
             },
           }),

@@ -432,8 +432,8 @@ export function aesCcmDecrypt(
 }
 
 /** The public point (uncompressed, 0x04‖X‖Y) of a NIST P-curve private scalar. */
-export function ecPublicFromPrivate(curve: 'P-256' | 'P-384', d: Uint8Array): Uint8Array {
-  const ecdh = createECDH(curve === 'P-256' ? 'prime256v1' : 'secp384r1');
+export function ecPublicFromPrivate(curve: 'P-256' | 'P-384' | 'P-521', d: Uint8Array): Uint8Array {
+  const ecdh = createECDH(({ 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' } as const)[curve]);
   ecdh.setPrivateKey(d);
   return asU8(ecdh.getPublicKey());
 }

@@ -97,7 +97,12 @@ export function kdfHashEcb(key: Uint8Array, label: KdfLabel, context: Uint8Array
 const CURVE_ORDERS = {
   'P-256': 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
   'P-384': 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  'P-521':
+    0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
 } as const;
+
+/** Bit size of each curve's order. */
+const CURVE_BITS = { 'P-256': 256, 'P-384': 384, 'P-521': 521 } as const;
 
 export type PsaCurve = keyof typeof CURVE_ORDERS;
 
@@ -118,15 +123,20 @@ function bytesFromBig(v: bigint, n: number): Uint8Array {
 
 /**
  * PSA Crypto's deterministic derivation of a Weierstrass private key from a byte stream (the
- * rule `psa_key_derivation_output_key` follows for SECP_R1 keys): draw ⌈bits/8⌉ bytes, read them
- * as a big-endian k, draw again while k > n − 2, and take k + 1. `stream(n)` yields the next n
+ * rule `psa_key_derivation_output_key` follows for SECP_R1 keys): draw ⌈bits/8⌉ bytes, clear the
+ * bits of the first byte above the order's size (P-521: the top 7), read them as a big-endian k,
+ * draw again while k > n − 2, and take k + 1. `stream(n)` yields the next n
  * bytes of the derivation's output.
  */
 export function psaDeriveEcPrivate(curve: PsaCurve, stream: (n: number) => Uint8Array): Uint8Array {
   const order = CURVE_ORDERS[curve];
-  const size = curve === 'P-256' ? 32 : 48;
+  const bits = CURVE_BITS[curve];
+  const size = Math.ceil(bits / 8);
+  const topMask = 0xff >> (size * 8 - bits);
   for (let attempt = 0; attempt < 64; attempt++) {
-    const k = bigFromBytes(stream(size));
+    const draw = stream(size).slice();
+    draw[0] = (draw[0] as number) & topMask;
+    const k = bigFromBytes(draw);
     if (k <= order - 2n) return bytesFromBig(k + 1n, size);
   }
   throw new RseError('E_BAD_FIELD', 'PSA key derivation drew 64 out-of-range scalars', { field: 'psa.derive' });

@@ -6,11 +6,13 @@
  * order: challenge, instance id, implementation id, security lifecycle, software components (one
  * per populated measured-boot slot: signer id, version, type, description, extended value),
  * profile, hash algorithm, platform config (0xDEADBEEF LE on 2.1), verification service. The DAK
- * is HKDF-SHA-256 of the DAK seed with the CBOR array of those components as info; the platform
- * token it binds takes the hash of the DAK's SEC1 public point as its challenge.
+ * is HKDF-SHA-256 of the DAK seed with the CBOR array of those components as info (P-256, P-384 or
+ * P-521); the platform token it binds takes the hash of the DAK's public key as its challenge: the
+ * SEC1 point in TF-M 2.1, its COSE_Key in later TF-M.
  * @module
  */
 import { encode } from 'cbor2';
+import { coseKeyEc2 } from '../cose/key.ts';
 import { bstrHead, coseSign1, coseSign1Size } from '../cose/sign1.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
@@ -48,7 +50,11 @@ export interface AttestationPlatform {
   readonly profile: string;
   readonly verificationService: string;
   readonly dakSeed: Uint8Array;
+  /** What the DAK binding hashes: `sec1` (TF-M 2.1, rse-2.1) or `cose-key` (TF-M since Sep 2024). */
+  readonly dakKeyFormat: DakKeyFormat;
 }
+
+export type DakKeyFormat = 'sec1' | 'cose-key';
 
 /** The PSA security lifecycle of an LCS (`tfm_attest_hal_get_security_lifecycle` on RSE). */
 export function securityLifecycle(lcs: string): number {
@@ -157,41 +163,97 @@ export class Attestation {
     return reply(PSA.ERROR_NOT_SUPPORTED);
   }
 
-  /** The delegated attestation messages. */
+  /** The delegated attestation messages (`delegated_attest_req_mngr.c`, `delegated_attest.c`). */
   callDelegated(c: PsaCall): PsaReply {
-    if (c.type === 1001) {
-      if (c.inVecs.length !== 3 || c.outCaps.length !== 1) return reply(PSA.ERROR_PROGRAMMER_ERROR);
-      const [curve, bits, alg] = c.inVecs as [Uint8Array, Uint8Array, Uint8Array];
-      if (curve.length !== 1 || bits.length !== 4 || alg.length !== 4) return reply(PSA.ERROR_INVALID_ARGUMENT);
-      if (curve[0] !== PSA_ECC_FAMILY_SECP_R1) return reply(PSA.ERROR_INVALID_ARGUMENT);
-      const keyBits = readU32le(bits, 0);
-      const hashAlg = (
-        { [PSA_ALG.SHA_256]: 'sha256', [PSA_ALG.SHA_384]: 'sha384', [PSA_ALG.SHA_512]: 'sha512' } as Record<number, HashAlg>
-      )[readU32le(alg, 0)];
-      if (hashAlg === undefined) return reply(PSA.ERROR_NOT_SUPPORTED);
-      if (keyBits !== 256 && keyBits !== 384) return reply(keyBits === 521 ? PSA.ERROR_NOT_SUPPORTED : PSA.ERROR_INVALID_ARGUMENT);
-      if ((c.outCaps[0] as number) < keyBits / 8) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
-      const comps = swComponents(this.mb);
-      if (comps.length === 0) return reply(PSA.ERROR_INVALID_ARGUMENT);
-      const k = deriveHkdfEcKey(keyBits === 256 ? 'P-256' : 'P-384', this.p.dakSeed, u8(encode(comps)));
-      this.dak = { publicKey: k.publicKey, hashAlg };
-      return reply(PSA.SUCCESS, k.privateKey);
-    }
-    if (c.type === 1002) {
-      if (c.inVecs.length !== 1 || c.outCaps.length !== 1) return reply(PSA.ERROR_PROGRAMMER_ERROR);
-      const h = c.inVecs[0] as Uint8Array;
-      const dak = this.dak;
-      if (dak === undefined) return reply(PSA.ERROR_INVALID_ARGUMENT);
-      const want = hash(dak.hashAlg, dak.publicKey);
-      if (h.length !== want.length || !constantTimeEqual(h, want)) return reply(PSA.ERROR_INVALID_ARGUMENT);
-      const t = this.token(h);
-      if (typeof t === 'number') return reply(t);
-      if (t.length > (c.outCaps[0] as number)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
-      return reply(PSA.SUCCESS, t);
-    }
+    if (c.type === 1001) return this.getDelegatedKey(c);
+    if (c.type === 1002) return this.getPlatformToken(c);
     return reply(PSA.ERROR_NOT_SUPPORTED);
   }
+
+  /** GET_DELEGATED_KEY: the checks in the manager's order, then the boot state and the HKDF. */
+  private getDelegatedKey(c: PsaCall): PsaReply {
+    const [curve, bits, alg] = c.inVecs;
+    if (curve?.length !== 1 || bits?.length !== 4 || alg?.length !== 4) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    if (curve[0] !== PSA_ECC_FAMILY_SECP_R1) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    const keyBits = readU32le(bits, 0);
+    const dakCurve = DAK_CURVES[keyBits];
+    if (dakCurve === undefined) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    if ((c.outCaps[0] ?? 0) < Math.ceil(keyBits / 8)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
+    // psa_hash_setup: a non-hash algorithm is invalid, a hash the build lacks unsupported.
+    const algId = readU32le(alg, 0);
+    const hashAlg = HASH_BY_ALG[algId];
+    if (hashAlg === undefined) return reply(isHashAlg(algId) ? PSA.ERROR_NOT_SUPPORTED : PSA.ERROR_INVALID_ARGUMENT);
+    const state = this.bootState();
+    if (typeof state === 'number') return reply(state);
+    const k = deriveHkdfEcKey(dakCurve, this.p.dakSeed, state);
+    this.dak = { publicKey: k.publicKey, hashAlg };
+    return reply(PSA.SUCCESS, k.privateKey);
+  }
+
+  /**
+   * `get_platform_boot_state`: the CBOR array of the readable slots (signer id, version, type,
+   * description, value), with the partition's own names for the algorithms; empty when no slot is
+   * populated (and the derivation then refuses the empty salt).
+   */
+  private bootState(): Uint8Array | number {
+    const slots = this.mb.populated();
+    if (slots.length === 0) return PSA.ERROR_INVALID_ARGUMENT;
+    const comps: Map<number, unknown>[] = [];
+    for (const s of slots) {
+      const desc = DELEGATED_DESCRIPTION[s.algo];
+      if (desc === undefined) return PSA.ERROR_GENERIC_ERROR;
+      comps.push(
+        new Map<number, unknown>([
+          [5, s.signerId],
+          [4, s.version],
+          [1, s.swType],
+          [6, desc],
+          [2, s.value],
+        ]),
+      );
+    }
+    return u8(encode(comps));
+  }
+
+  /** The bytes the DAK binding hashes: the SEC1 point (TF-M 2.1) or its COSE_Key (TF-M since Sep 2024). */
+  dakPublicForm(publicKey: Uint8Array): Uint8Array {
+    return this.p.dakKeyFormat === 'cose-key' ? coseKeyEc2(publicKey) : publicKey;
+  }
+
+  /** GET_PLATFORM_TOKEN: the hash of the DAK's public key becomes the token's challenge. */
+  private getPlatformToken(c: PsaCall): PsaReply {
+    const h = c.inVecs[0] ?? new Uint8Array(0);
+    if (h.length > 64 || !CHALLENGE_SIZES.includes(h.length)) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    const dak = this.dak;
+    if (dak === undefined) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    const want = hash(dak.hashAlg, this.dakPublicForm(dak.publicKey));
+    if (h.length !== want.length || !constantTimeEqual(h, want)) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    const t = this.token(h);
+    if (typeof t === 'number') return reply(t);
+    if (t.length > Math.min(c.outCaps[0] ?? 0, MAX_TOKEN_SIZE)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
+    return reply(PSA.SUCCESS, t);
+  }
 }
+
+/** The DAK sizes the manager accepts (COSE's ECDSA curves). */
+const DAK_CURVES: Readonly<Record<number, 'P-256' | 'P-384' | 'P-521'>> = { 256: 'P-256', 384: 'P-384', 521: 'P-521' };
+
+/** The hashes RSE's crypto partition builds in. */
+const HASH_BY_ALG: Readonly<Record<number, HashAlg>> = {
+  [PSA_ALG.SHA_256]: 'sha256',
+  [PSA_ALG.SHA_384]: 'sha384',
+  [PSA_ALG.SHA_512]: 'sha512',
+};
+
+/** `PSA_ALG_IS_HASH`. */
+const isHashAlg = (alg: number): boolean => (alg & 0x7f000000) === 0x02000000;
+
+/** `get_firmware_measurement_description` of the delegated attestation partition. */
+const DELEGATED_DESCRIPTION: Readonly<Record<number, string>> = {
+  [PSA_ALG.SHA_256]: 'sha-256',
+  [PSA_ALG.SHA_384]: 'sha-384',
+  [PSA_ALG.SHA_512]: 'sha-512',
+};
 
 /** The IAK as an ECDSA key object. */
 export function iakKey(privateKey: Uint8Array): AsymKey {

@@ -83,7 +83,10 @@ export class MeasuredBoot {
     const s = this.slots[a.index];
     if (s !== undefined) {
       if (s.locked) return PSA.ERROR_BAD_STATE;
-      const sameSigner = s.signerId.length === a.signerId.length && constantTimeEqual(s.signerId, a.signerId);
+      // `is_signer_id_different`: the new id, in a zeroed 64-byte buffer, compared over the stored length.
+      const padded = new Uint8Array(SIGNER_ID_MAX);
+      padded.set(a.signerId);
+      const sameSigner = constantTimeEqual(s.signerId, padded.subarray(0, s.signerId.length));
       if (!sameSigner || (this.profile.compareAlgo && s.algo !== a.algo)) return PSA.ERROR_NOT_PERMITTED;
       s.value = hash('sha256', s.value, a.measurement);
       this.generation++;

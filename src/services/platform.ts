@@ -1,5 +1,5 @@
 /**
- * The platform partition's NV counter messages (`tfm_platform_system.c`, RSE `nv_counters.c`) and
+ * The platform partition's messages (`platform_sp.c`, RSE `tfm_platform_system.c`, `nv_counters.c`) and
  * the crypto partition's host-visible subset (`tfm_crypto_pack_iovec`: GENERATE_RANDOM and
  * EXPORT_PUBLIC_KEY of the host ROTPKs).
  * @module
@@ -7,18 +7,45 @@
 import type { RandomSource } from '../crypto/index.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import type { PlatOtp } from '../otp/plat-otp.ts';
-import { PSA, type PsaCall, type PsaReply, reply, TFM_PLATFORM_ERR_SYSTEM_ERROR } from './psa.ts';
+import { PSA, type PsaCall, type PsaReply, reply, TFM_PLATFORM_ERR_NOT_SUPPORTED, TFM_PLATFORM_ERR_SYSTEM_ERROR } from './psa.ts';
 
 /** `PLAT_NV_COUNTER_NS_0`: the host's counter 0 in the platform's counter list. */
 export const PLAT_NV_COUNTER_NS_0 = 13;
 export const NS_COUNTERS = 3;
 
-/** NV_READ / NV_INCREMENT; any failure is TFM_PLATFORM_ERR_SYSTEM_ERROR (+1). */
+/** `PLATFORM_SERVICE_INPUT_BUFFER_SIZE` / `OUTPUT_BUFFER_SIZE` on RSE. */
+export const IOCTL_BUFFER_SIZE = 64;
+
+/** The vectors up to the last non-empty one (the service's `in_len` / `out_len`). */
+function trimmed<T>(v: readonly T[], size: (x: T) => number): readonly T[] {
+  let n = v.length;
+  while (n > 0 && size(v[n - 1] as T) === 0) n--;
+  return v.slice(0, n);
+}
+
+/**
+ * The platform partition (`platform_sp.c`): NV_READ / NV_INCREMENT of the host counters (any
+ * failure is TFM_PLATFORM_ERR_SYSTEM_ERROR, +1), SYSTEM_RESET (answered, then the RSE resets) and
+ * IOCTL (RSE's HAL supports no request: TFM_PLATFORM_ERR_NOT_SUPPORTED).
+ */
 export function callPlatform(otp: PlatOtp, c: PsaCall): PsaReply {
   const fail = reply(TFM_PLATFORM_ERR_SYSTEM_ERROR);
+  const ins = trimmed(c.inVecs, (v) => v.length);
+  const outs = trimmed(c.outCaps, (n) => n);
+  if (c.type === 1012) return { status: PSA.SUCCESS, outVecs: [], reset: true };
+  if (c.type === 1013) {
+    if (ins.length < 1 || ins.length > 2 || outs.length > 1) return fail;
+    if ((ins[0] as Uint8Array).length < 4) return reply(PSA.ERROR_PROGRAMMER_ERROR);
+    if (ins.length > 1 && (ins[1] as Uint8Array).length > IOCTL_BUFFER_SIZE) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
+    if (outs.length > 0 && (outs[0] as number) > IOCTL_BUFFER_SIZE) return reply(PSA.ERROR_PROGRAMMER_ERROR);
+    // The service writes its (untouched, zeroed) output buffer back whatever the HAL said.
+    return outs.length > 0
+      ? reply(TFM_PLATFORM_ERR_NOT_SUPPORTED, new Uint8Array(outs[0] as number))
+      : reply(TFM_PLATFORM_ERR_NOT_SUPPORTED);
+  }
   if (c.type !== 1010 && c.type !== 1011) return reply(PSA.ERROR_NOT_SUPPORTED);
-  const idVec = c.inVecs[0];
-  if (c.inVecs.length !== 1 || idVec?.length !== 4) return fail;
+  const idVec = ins[0];
+  if (ins.length !== 1 || idVec?.length !== 4) return fail;
   let id = readU32le(idVec, 0);
   // NS callers name their counters from 0: the service offsets them and allows only those.
   if (c.clientId < 0) id += PLAT_NV_COUNTER_NS_0;
@@ -27,10 +54,10 @@ export function callPlatform(otp: PlatOtp, c: PsaCall): PsaReply {
   const field = `nv_counter_ns_${ns}`;
   try {
     if (c.type === 1010) {
-      if (c.outCaps.length !== 1 || c.outCaps[0] !== 4) return fail;
+      if (outs.length !== 1 || outs[0] !== 4) return fail;
       return reply(PSA.SUCCESS, u32le(otp.readCounter(field)));
     }
-    if (c.outCaps.length !== 0) return fail;
+    if (outs.length !== 0) return fail;
     otp.setCounter(field, otp.readCounter(field) + 1);
     return reply(PSA.SUCCESS);
   } catch {

@@ -26,10 +26,12 @@ export const PSA = {
 
 /** `TFM_PLATFORM_ERR_SYSTEM_ERROR`: the platform service's failure, a positive +1. */
 export const TFM_PLATFORM_ERR_SYSTEM_ERROR = 1;
+export const TFM_PLATFORM_ERR_NOT_SUPPORTED = 3;
 
 /** Names of the status codes, for logs and `--json`. */
 export function statusName(s: number): string {
   if (s === TFM_PLATFORM_ERR_SYSTEM_ERROR) return 'TFM_PLATFORM_ERR_SYSTEM_ERROR';
+  if (s === TFM_PLATFORM_ERR_NOT_SUPPORTED) return 'TFM_PLATFORM_ERR_NOT_SUPPORTED';
   const e = Object.entries(PSA).find(([, v]) => v === s);
   return e === undefined ? String(s) : `PSA_${e[0]}`;
 }
@@ -80,6 +82,8 @@ export interface PsaCall {
 export interface PsaReply {
   readonly status: number;
   readonly outVecs: readonly Uint8Array[];
+  /** The service asks for a system reset once the reply is sent. */
+  readonly reset?: boolean;
 }
 
 export const reply = (status: number, ...outVecs: Uint8Array[]): PsaReply => ({ status, outVecs });

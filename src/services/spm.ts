@@ -13,7 +13,7 @@ import { deriveIak, instanceId } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
 import type { Measurement } from '../device/shared-data.ts';
 import type { RseProfileName } from '../otp/layout.ts';
-import { Attestation, iakKey, securityLifecycle } from './attestation.ts';
+import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
 import { MeasuredBoot } from './measured-boot.ts';
 import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId } from './platform.ts';
 import { HANDLE, PSA, PSA_ALG, type PsaCall, type PsaReply, reply } from './psa.ts';
@@ -36,6 +36,10 @@ export interface RuntimeOptions {
   readonly random?: RandomSource;
   /** Called when the abuse counters trip (the RSE resets). */
   readonly onAbuseReset?: (why: string) => void;
+  /** Called after the platform service's SYSTEM_RESET has been answered. */
+  readonly onSystemReset?: () => void;
+  /** The delegated attestation key binding; `sec1` (TF-M 2.1) unless given. */
+  readonly dakKeyFormat?: DakKeyFormat;
 }
 
 /** What the runtime starts from: a booted device and the records its boot stages stored. */
@@ -48,6 +52,7 @@ export class Runtime {
   private readonly random: RandomSource;
   private readonly permissions: 'tc' | 'open';
   private readonly onAbuseReset: ((why: string) => void) | undefined;
+  private readonly onSystemReset: (() => void) | undefined;
   badRegions = 0;
   badServices = 0;
 
@@ -57,6 +62,7 @@ export class Runtime {
     this.random = options.random ?? randomBytes;
     this.permissions = options.permissions ?? 'tc';
     this.onAbuseReset = options.onAbuseReset;
+    this.onSystemReset = options.onSystemReset;
     const v21 = dev.profile === 'rse-2.1';
     this.mboot = new MeasuredBoot({ swTypeMax: v21 ? 32 : 20, compareAlgo: v21 });
     // The partition replays the boot records through its own extend at init.
@@ -83,6 +89,7 @@ export class Runtime {
         profile: text('profile_definition'),
         verificationService: text('verification_service_url'),
         dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
+        dakKeyFormat: options.dakKeyFormat ?? 'sec1',
       },
       this.mboot,
     );
@@ -151,8 +158,12 @@ export class Runtime {
         return this.attest.callInitial(c);
       case HANDLE.DELEGATED_ATTESTATION:
         return this.attest.callDelegated(c);
-      case HANDLE.PLATFORM:
-        return callPlatform(this.dev.plat, c);
+      case HANDLE.PLATFORM: {
+        const r = callPlatform(this.dev.plat, c);
+        // The reply is made; the RSE then resets (the server answers, then boots again).
+        if (r.reset === true) this.onSystemReset?.();
+        return r;
+      }
       case HANDLE.CRYPTO:
         return callCrypto(this.dev.plat, this.cryptoAbi, this.random, c);
       default:

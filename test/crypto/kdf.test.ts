@@ -82,6 +82,17 @@ test('PSA deterministic ECC derivation: redraws out-of-range scalars, adds one',
   assert.equal(toHex(psaDeriveEcPrivate('P-256', () => max)), 'ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632550');
 });
 
+test('PSA derivation for P-521: the top 7 bits of the first byte are cleared before the range check', () => {
+  // All-ones draws: masked to 0x01ff…ff, which is above n − 2, so the second draw is used.
+  const draws = [new Uint8Array(66).fill(0xff), Uint8Array.of(0xfe, ...new Uint8Array(65))];
+  const d = psaDeriveEcPrivate('P-521', () => draws.shift() as Uint8Array);
+  assert.equal(toHex(d), `00${'00'.repeat(64)}01`, '0xfe masks to 0: k = 0, so d = 1');
+  const k = deriveHkdfEcKey('P-521', new Uint8Array(32).fill(7), Uint8Array.of(1));
+  assert.equal(k.privateKey.length, 66);
+  assert.ok((k.privateKey[0] as number) <= 1);
+  assert.equal(k.publicKey.length, 133);
+});
+
 test('IAK from a seed: deterministic P-384 key, 97-byte point, 33-byte instance id', () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {

@@ -1,0 +1,36 @@
+/** COSE_Key of EC2 public keys: t_cose's map, checked against cbor2 and the spec's sizes. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encode } from 'cbor2';
+import fc from 'fast-check';
+import { coseKeyEc2 } from '../../src/cose/key.ts';
+import { ecPublicFromPrivate } from '../../src/crypto/index.ts';
+
+test('coseKeyEc2 is {1: 2, -1: crv, -2: x, -3: y} in that order, as cbor2 encodes it', () => {
+  for (const [curve, n, crv, size] of [
+    ['P-256', 32, 1, 75],
+    ['P-384', 48, 2, 107],
+    ['P-521', 66, 3, 143],
+  ] as const) {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: n, maxLength: n }), (d) => {
+        d[0] = 1; // a valid scalar for every curve
+        const pub = ecPublicFromPrivate(curve, d);
+        const want = encode(
+          new Map<number, unknown>([
+            [1, 2],
+            [-1, crv],
+            [-2, pub.subarray(1, 1 + n)],
+            [-3, pub.subarray(1 + n)],
+          ]),
+        );
+        const got = coseKeyEc2(pub);
+        assert.deepEqual(got, new Uint8Array(want));
+        assert.equal(got.length, size);
+      }),
+      { numRuns: 5 },
+    );
+  }
+  assert.throws(() => coseKeyEc2(new Uint8Array(65)), { code: 'E_COSE' });
+  assert.throws(() => coseKeyEc2(Uint8Array.of(4, 1, 2)), { code: 'E_COSE' });
+});
