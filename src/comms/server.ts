@@ -37,6 +37,8 @@ export class RseServer {
   private faults = { busy: 0, drop: 0 };
   calls = 0;
   boots = 0;
+  /** Resets the abuse counters caused. */
+  abuseResets = 0;
   lastBoot: ChainReport | undefined;
 
   constructor(dev: Device, o: ServeOptions = {}) {
@@ -56,6 +58,7 @@ export class RseServer {
             ...(this.o.permissions === undefined ? {} : { permissions: this.o.permissions }),
             ...(this.o.dakKeyFormat === undefined ? {} : { dakKeyFormat: this.o.dakKeyFormat }),
             onAbuseReset: () => {
+              this.abuseResets++;
               this.boot();
             },
             onSystemReset: () => {
@@ -130,6 +133,10 @@ export class RseServer {
           booted: this.endpoint !== undefined,
           boots: this.boots,
           calls: this.calls,
+          abuseResets: this.abuseResets,
+          // The serving process's memory: now and its peak (resident set).
+          rssBytes: process.memoryUsage().rss,
+          maxRssBytes: process.resourceUsage().maxRSS * 1024,
           slots: this.runtime?.mboot.populated().map((s) => s.index) ?? [],
           ...(this.lastBoot?.halt === undefined ? {} : { halt: this.lastBoot.halt }),
         };
