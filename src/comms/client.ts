@@ -8,6 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { encodePackIovec, type PackIovec } from '../services/crypto.ts';
 import { HANDLE, PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1 } from '../services/psa.ts';
 import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from './frames.ts';
 import {
@@ -38,6 +39,8 @@ export interface ClientOptions {
   readonly mailboxMax?: number;
   /** `embed` or `pointer` for every call, instead of TF-A's choice. */
   readonly protocol?: 'embed' | 'pointer';
+  /** The header's client id (default 1, as TF-A sends): the RSE maps it into the link's range. */
+  readonly clientId?: number;
 }
 
 export class RseClient {
@@ -48,12 +51,14 @@ export class RseClient {
   readonly packing: CtrlPacking;
   private readonly mailboxMax: number;
   private readonly protocol: 'embed' | 'pointer' | undefined;
+  private readonly clientId: number;
 
   private constructor(sock: Socket, o: ClientOptions) {
     this.sock = sock;
     this.packing = o.packing ?? 'v2.11';
     this.mailboxMax = o.mailboxMax ?? PAYLOAD_MAX + 4;
     this.protocol = o.protocol;
+    this.clientId = o.clientId ?? 1;
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -107,7 +112,14 @@ export class RseClient {
     const fits = EMBED_REQUEST_FIXED + inTotal <= this.mailboxMax - 4 && 16 + outTotal <= this.mailboxMax - 4;
     const useEmbed = this.protocol === undefined ? fits : this.protocol === 'embed';
     if (useEmbed) {
-      const msg = encodeEmbedRequest({ protocol: PROTOCOL_EMBED, seq, clientId: 1 }, handle, type, inVecs, outCaps, this.packing);
+      const msg = encodeEmbedRequest(
+        { protocol: PROTOCOL_EMBED, seq, clientId: this.clientId },
+        handle,
+        type,
+        inVecs,
+        outCaps,
+        this.packing,
+      );
       const f = await this.exchange(FRAME.MSG, msg);
       if (f.kind !== FRAME.MSG) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
       const r = decodeReply(f.payload, outCaps.length);
@@ -127,7 +139,7 @@ export class RseClient {
       addr += BigInt(Math.max(16, (c + 15) & ~15));
     }
     const msg = encodePointerRequest(
-      { protocol: PROTOCOL_POINTER, seq, clientId: 1 },
+      { protocol: PROTOCOL_POINTER, seq, clientId: this.clientId },
       handle,
       type,
       inVecs.length,
@@ -235,6 +247,18 @@ export class RseClient {
   /** `rse_delegated_attest_get_token`: the platform token whose challenge is the DAK public-key hash. */
   async delegatedToken(dakPubHash: Uint8Array, capacity = 0x800): Promise<CallResult> {
     return this.call(HANDLE.DELEGATED_ATTESTATION, 1002, [dakPubHash], [capacity]);
+  }
+
+  /**
+   * A PSA Crypto call as TF-M 2.1's client library makes it: the pack iovec (function id, key id,
+   * algorithm, operation handle, AEAD nonce, derivation step and capacity), then the inputs.
+   */
+  async crypto(
+    iov: Partial<PackIovec> & { functionId: number },
+    inVecs: readonly Uint8Array[] = [],
+    outCaps: readonly number[] = [],
+  ): Promise<CallResult> {
+    return this.call(HANDLE.CRYPTO, 0, [encodePackIovec(iov), ...inVecs], outCaps);
   }
 
   /** `tfm_platform_ioctl`: the request word, an optional input and output capacity. */

@@ -17,6 +17,7 @@ import { bstrHead, coseSign1, coseSign1Size } from '../cose/sign1.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
+import { ALG, BUILTIN_KEY, PARTITION, USAGE } from './crypto.ts';
 import { type MeasuredBoot, measurementDescription } from './measured-boot.ts';
 import { PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1, type PsaCall, type PsaReply, reply } from './psa.ts';
 
@@ -56,6 +57,11 @@ export interface AttestationPlatform {
 
 export type DakKeyFormat = 'sec1' | 'cose-key';
 
+/** The crypto partition's builtin-key policy check, as the attestation partitions meet it. */
+export interface KeyPolicy {
+  authorize(clientId: number, keyId: number, usage: number, alg: number): number;
+}
+
 /** The PSA security lifecycle of an LCS (`tfm_attest_hal_get_security_lifecycle` on RSE). */
 export function securityLifecycle(lcs: string): number {
   switch (lcs) {
@@ -94,9 +100,13 @@ export class Attestation {
   /** The DAK the last GET_DELEGATED_KEY derived, and the hash it remembers. */
   private dak: { publicKey: Uint8Array; hashAlg: HashAlg } | undefined;
 
-  constructor(platform: AttestationPlatform, mb: MeasuredBoot) {
+  /** The crypto partition that holds the IAK and the DAK seed, and their per-partition policies. */
+  private readonly crypto: KeyPolicy | undefined;
+
+  constructor(platform: AttestationPlatform, mb: MeasuredBoot, crypto?: KeyPolicy) {
     this.p = platform;
     this.mb = mb;
+    this.crypto = crypto;
   }
 
   /** The claims after the challenge, encoded once per measured-boot state. */
@@ -136,6 +146,9 @@ export class Attestation {
   token(challenge: Uint8Array): Uint8Array | number {
     if (!CHALLENGE_SIZES.includes(challenge.length)) return PSA.ERROR_INVALID_ARGUMENT;
     if (this.mb.populated().length === 0) return PSA.ERROR_GENERIC_ERROR;
+    // The initial attestation partition signs with the builtin IAK, which only it may use.
+    const allowed = this.crypto?.authorize(PARTITION.INITIAL_ATTESTATION.id, BUILTIN_KEY.IAK, USAGE.SIGN_HASH, ALG.ecdsa(PSA_ALG.SHA_384));
+    if (allowed !== undefined && allowed !== PSA.SUCCESS) return PSA.ERROR_GENERIC_ERROR;
     const t = coseSign1(this.claims(challenge), this.p.iak);
     return t.length > MAX_TOKEN_SIZE ? PSA.ERROR_BUFFER_TOO_SMALL : t;
   }
@@ -185,6 +198,14 @@ export class Attestation {
     if (hashAlg === undefined) return reply(isHashAlg(algId) ? PSA.ERROR_NOT_SUPPORTED : PSA.ERROR_INVALID_ARGUMENT);
     const state = this.bootState();
     if (typeof state === 'number') return reply(state);
+    // psa_key_derivation_input_key(DAK seed): only the delegated attestation partition may derive from it.
+    const allowed = this.crypto?.authorize(
+      PARTITION.DELEGATED_ATTESTATION.id,
+      BUILTIN_KEY.DAK_SEED,
+      USAGE.DERIVE,
+      ALG.hkdf(PSA_ALG.SHA_256),
+    );
+    if (allowed !== undefined && allowed !== PSA.SUCCESS) return reply(PSA.ERROR_GENERIC_ERROR);
     const k = deriveHkdfEcKey(dakCurve, this.p.dakSeed, state);
     this.dak = { publicKey: k.publicKey, hashAlg };
     return reply(PSA.SUCCESS, k.privateKey);

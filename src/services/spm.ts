@@ -14,8 +14,9 @@ import type { Device } from '../device/device.ts';
 import type { Measurement } from '../device/shared-data.ts';
 import type { RseProfileName } from '../otp/layout.ts';
 import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
+import { BUILTIN_KEY, CryptoService } from './crypto.ts';
 import { MeasuredBoot } from './measured-boot.ts';
-import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId } from './platform.ts';
+import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId, HOST_ROTPK_KEYS } from './platform.ts';
 import { HANDLE, PSA, PSA_ALG, type PsaCall, type PsaReply, reply } from './psa.ts';
 
 /** The MHU a message came in on: the AP monitor (EL3) or the AP non-secure world. */
@@ -48,6 +49,8 @@ export class Runtime {
   readonly mboot: MeasuredBoot;
   readonly attest: Attestation;
   readonly cryptoAbi: CryptoAbi;
+  /** The crypto partition's key store and PSA Crypto subset (TF-M 2.1 function ids). */
+  readonly crypto: CryptoService;
   private readonly dev: Device;
   private readonly random: RandomSource;
   private readonly permissions: 'tc' | 'open';
@@ -78,6 +81,27 @@ export class Runtime {
       });
     this.cryptoAbi = v21 ? CRYPTO_ABI['tfm-2.1'] : CRYPTO_ABI['tfm-2.0'];
     const iak = deriveIak(dev.kmu.use(KMU_SLOT.CPAK_SEED), 'P-384');
+    const rotpk = (field: string): Uint8Array | undefined => {
+      try {
+        const raw = dev.plat.read(field);
+        return raw.every((b) => b === 0) ? undefined : Uint8Array.of(0x04, ...raw);
+      } catch {
+        return undefined;
+      }
+    };
+    this.crypto = new CryptoService(
+      {
+        huk: dev.kmu.use(KMU_SLOT.VHUK),
+        iakPrivate: iak.privateKey,
+        dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
+        hostRotpks: {
+          [BUILTIN_KEY.HOST_S_ROTPK]: rotpk('host_rotpk_s'),
+          [BUILTIN_KEY.HOST_NS_ROTPK]: rotpk('host_rotpk_ns'),
+          [BUILTIN_KEY.HOST_CCA_ROTPK]: rotpk('host_rotpk_cca'),
+        },
+      },
+      this.random,
+    );
     const text = (field: string): string => new TextDecoder().decode(dev.plat.read(field)).replace(/\0.*$/s, '');
     this.attest = new Attestation(
       {
@@ -92,6 +116,7 @@ export class Runtime {
         dakKeyFormat: options.dakKeyFormat ?? 'sec1',
       },
       this.mboot,
+      this.crypto,
     );
   }
 
@@ -164,8 +189,22 @@ export class Runtime {
         if (r.reset === true) this.onSystemReset?.();
         return r;
       }
-      case HANDLE.CRYPTO:
-        return callCrypto(this.dev.plat, this.cryptoAbi, this.random, c);
+      case HANDLE.CRYPTO: {
+        // GENERATE_RANDOM and the host ROTPK export in either ABI; the rest is TF-M 2.1's PSA Crypto.
+        const fn = cryptoFunctionId(this.cryptoAbi, c.inVecs[0]);
+        const rotpk =
+          c.inVecs[0] !== undefined &&
+          c.inVecs[0].length >= 4 &&
+          HOST_ROTPK_KEYS[new DataView(c.inVecs[0].buffer, c.inVecs[0].byteOffset).getUint32(0, true)] !== undefined;
+        if (
+          c.type !== 0 ||
+          fn === this.cryptoAbi.generateRandom ||
+          (fn === this.cryptoAbi.exportPublicKey && rotpk) ||
+          this.cryptoAbi !== CRYPTO_ABI['tfm-2.1']
+        )
+          return callCrypto(this.dev.plat, this.cryptoAbi, this.random, c);
+        return this.crypto.call(c);
+      }
       default:
         return reply(PSA.ERROR_INVALID_HANDLE);
     }
