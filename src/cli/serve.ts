@@ -16,6 +16,12 @@ import { openDevice } from './device.ts';
 
 const DEFAULT_SOCKET = 'rse.sock';
 
+function mhuChannels(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 2 || n > 124) throw new RseError('E_USAGE', `--mhu-channels ${v}: an MHU has 2..124 channels`);
+  return n;
+}
+
 function where(o: { socket?: string; port?: string; host?: string }): Listen {
   if (o.port !== undefined) {
     const port = Number(o.port);
@@ -35,15 +41,17 @@ export function serveCommand() {
   const cmd = new Command('serve')
     .summary('boot a device, then serve its runtime services (attestation, measured boot, NV counters, crypto) on a socket')
     .description(
-      'Cold-boots DEVICE (as rse boot does) and answers RSE comms messages, the exact bytes TF-A sends\n' +
-        'over the MHU, on a Unix socket or TCP port, until a client sends shutdown or the process is\n' +
-        'interrupted. Frames: u32 LE body length, then a kind byte: 0x00 a message (reply: the reply\n' +
-        'bytes); 0x01 regions (n u8, then n × addr u64 ‖ len u32 ‖ bytes) followed by a pointer-access\n' +
-        'message whose host pointers they back (reply: the regions the RSE wrote, then the reply);\n' +
-        '0x02 JSON control {"cmd": "state" | "reset" | "power-cycle" | "shutdown" | "fault", "busy": N,\n' +
-        '"drop": N}; 0x7F an error text from the server. Host permissions follow TF-M 2.1 TC\n' +
-        '(attestation, delegated attestation, measured boot, NV read/increment, ROTPK export; pointers\n' +
-        'only into the TC host windows) unless --permissions open.',
+      'Cold-boots DEVICE (as rse boot does) and answers RSE comms messages, the exact bytes TF-A sends ' +
+        'over the MHU, on a Unix socket or TCP port, until a client sends shutdown or the process is ' +
+        'interrupted. Frames: u32 LE body length, then a kind byte: 0x00 a message (reply: the reply ' +
+        'bytes); 0x01 regions (n u8, then n × addr u64 ‖ len u32 ‖ bytes) followed by a pointer-access ' +
+        'message whose host pointers they back (reply: the regions the RSE wrote, then the reply); ' +
+        '0x02 JSON control {"cmd": "state" | "reset" | "power-cycle" | "shutdown" | "fault", "busy": N, ' +
+        '"drop": N}; 0x03 an MHU round (N channel words, doorbell 1234 last) and 0x04 its ' +
+        'acknowledgement, for clients that carry messages as MHU rounds; 0x7F an error text from the ' +
+        'server. Host permissions follow TF-M 2.1 TC (attestation, delegated attestation, measured boot, ' +
+        'NV read/increment, ROTPK export; pointers only into the TC host windows) unless ' +
+        '--permissions open, which also opens PSA Crypto, platform ioctl and reset.',
     )
     .argument('<device>')
     .addOption(
@@ -64,6 +72,7 @@ export function serveCommand() {
         .choices(['sec1', 'cose-key'] as const)
         .default('sec1' as const),
     )
+    .option('--mhu-channels <n>', 'channels per round for clients using MHU framing (frame kinds 0x03/0x04)', '16')
     .option('--log', 'print one line per call');
   transportOptions(cmd);
   return cmd.action(async (dir, o) => {
@@ -73,6 +82,7 @@ export function serveCommand() {
       link: o.link,
       permissions: o.permissions,
       dakKeyFormat: o.dakKeyFormat,
+      mhuChannels: mhuChannels(o.mhuChannels),
       onBoot: (r) =>
         io.out(
           r.ok
@@ -103,10 +113,11 @@ export function serveCommand() {
 }
 
 async function withClient<T>(
-  o: { socket?: string; port?: string; host?: string; packing?: string; protocol?: string },
+  o: { socket?: string; port?: string; host?: string; packing?: string; protocol?: string; mhuChannels?: string },
   f: (c: RseClient) => Promise<T>,
 ): Promise<T> {
   const c = await RseClient.connect(where(o), {
+    ...(o.mhuChannels === undefined ? {} : { mhuChannels: mhuChannels(o.mhuChannels) }),
     ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
     ...(o.protocol === undefined ? {} : { protocol: o.protocol as 'embed' | 'pointer' }),
   });
@@ -128,6 +139,7 @@ const common = (c: Command): Command => {
   return c
     .addOption(new Option('--packing <p>', 'ctrl_param packing').choices(['v2.11', 'v2.10']).default('v2.11'))
     .addOption(new Option('--protocol <p>', "force embed or pointer access (default: TF-A's choice)").choices(['embed', 'pointer']))
+    .option('--mhu-channels <n>', 'send messages as MHU rounds over N channels (the server must use the same N)')
     .option('--json', 'machine-readable output');
 };
 

@@ -10,7 +10,8 @@ import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { encodePackIovec, type PackIovec } from '../services/crypto.ts';
 import { HANDLE, PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1 } from '../services/psa.ts';
-import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from './frames.ts';
+import { decodeRegions, encodeRegions, FRAME, FrameReader, frame, MAX_FRAME } from './frames.ts';
+import { encodeRound, MhuReceiver, mhuRounds } from './mhu.ts';
 import {
   type CtrlPacking,
   decodeReply,
@@ -41,17 +42,22 @@ export interface ClientOptions {
   readonly protocol?: 'embed' | 'pointer';
   /** The header's client id (default 1, as TF-A sends): the RSE maps it into the link's range. */
   readonly clientId?: number;
+  /** Carry messages as MHU rounds over this many channels (the server's `mhuChannels`) instead of message frames. */
+  readonly mhuChannels?: number;
 }
 
 export class RseClient {
   private readonly sock: Socket;
   private readonly reader = new FrameReader();
   private readonly waiting: { resolve: (f: { kind: number; payload: Uint8Array }) => void; reject: (e: Error) => void }[] = [];
+  /** Frames that came before anyone waited for them (an MHU reply's first round). */
+  private readonly inbox: { kind: number; payload: Uint8Array }[] = [];
   private seq = 1;
   readonly packing: CtrlPacking;
   private readonly mailboxMax: number;
   private readonly protocol: 'embed' | 'pointer' | undefined;
   private readonly clientId: number;
+  private readonly mhuChannels: number;
 
   private constructor(sock: Socket, o: ClientOptions) {
     this.sock = sock;
@@ -59,6 +65,7 @@ export class RseClient {
     this.mailboxMax = o.mailboxMax ?? PAYLOAD_MAX + 4;
     this.protocol = o.protocol;
     this.clientId = o.clientId ?? 1;
+    this.mhuChannels = o.mhuChannels ?? 0;
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -67,7 +74,11 @@ export class RseClient {
         this.failAll(e as Error);
         return;
       }
-      for (const f of frames) this.waiting.shift()?.resolve(f);
+      for (const f of frames) {
+        const w = this.waiting.shift();
+        if (w === undefined) this.inbox.push(f);
+        else w.resolve(f);
+      }
     });
     sock.on('error', (e) => this.failAll(e));
     sock.on('close', () => this.failAll(new RseError('E_IO', 'the RSE closed the connection')));
@@ -97,6 +108,36 @@ export class RseClient {
     });
   }
 
+  /** The next frame from the RSE, without sending anything. */
+  private nextFrame(): Promise<{ kind: number; payload: Uint8Array }> {
+    const ready = this.inbox.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+    });
+  }
+
+  /** One message through MHU framing: the rounds out (each acknowledged), the reply's rounds in. */
+  private async mhuExchange(msg: Uint8Array): Promise<Uint8Array> {
+    const fail = (f: { kind: number; payload: Uint8Array }): RseError =>
+      new RseError('E_COMMS', `the RSE answered: ${f.kind === FRAME.ERROR ? new TextDecoder().decode(f.payload) : `frame kind ${f.kind}`}`);
+    for (const r of mhuRounds(msg, this.mhuChannels)) {
+      const ack = await this.exchange(FRAME.MHU_ROUND, encodeRound(r));
+      if (ack.kind !== FRAME.MHU_ACK) throw fail(ack);
+    }
+    const rx = new MhuReceiver(this.mhuChannels, MAX_FRAME);
+    let f = await this.nextFrame();
+    for (;;) {
+      if (f.kind !== FRAME.MHU_ROUND) throw fail(f);
+      const reply = rx.push(f.payload);
+      if (reply !== undefined) {
+        this.sock.write(frame(FRAME.MHU_ACK, new Uint8Array(0)));
+        return reply;
+      }
+      f = await this.exchange(FRAME.MHU_ACK, new Uint8Array(0));
+    }
+  }
+
   async control(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
     const f = await this.exchange(FRAME.CTRL, new TextEncoder().encode(JSON.stringify(cmd)));
     if (f.kind !== FRAME.CTRL) throw new RseError('E_COMMS', new TextDecoder().decode(f.payload));
@@ -111,6 +152,22 @@ export class RseClient {
     const outTotal = outCaps.reduce((n, v) => n + v, 0);
     const fits = EMBED_REQUEST_FIXED + inTotal <= this.mailboxMax - 4 && 16 + outTotal <= this.mailboxMax - 4;
     const useEmbed = this.protocol === undefined ? fits : this.protocol === 'embed';
+    if (this.mhuChannels > 0) {
+      if (!useEmbed)
+        throw new RseError('E_USAGE', 'MHU framing carries embed messages only (pointer access needs attached host memory)', {
+          field: 'protocol',
+        });
+      const msg = encodeEmbedRequest(
+        { protocol: PROTOCOL_EMBED, seq, clientId: this.clientId },
+        handle,
+        type,
+        inVecs,
+        outCaps,
+        this.packing,
+      );
+      const r = decodeReply(await this.mhuExchange(msg), outCaps.length);
+      return { status: r.status, outVecs: r.outVecs, protocol: 'embed' };
+    }
     if (useEmbed) {
       const msg = encodeEmbedRequest(
         { protocol: PROTOCOL_EMBED, seq, clientId: this.clientId },

@@ -11,6 +11,8 @@
  *                the regions back the host pointers of a pointer-access message (the host memory
  *                the RSE reads through its ATU)   → reply 0x01: n u8 ‖ the regions the RSE wrote ‖ reply
  * 0x02 CTRL      payload = UTF-8 JSON {"cmd": …}  → reply 0x02: UTF-8 JSON
+ * 0x03 MHU_ROUND payload = N × u32 LE: one MHU round (channel registers at the doorbell; `mhu.ts`)
+ * 0x04 MHU_ACK   empty: the receiver cleared the channels (the sender may send its next round)
  * 0x7F ERROR     (server → client) UTF-8 text: a frame the server could not take
  * ```
  * @module
@@ -18,7 +20,7 @@
 import { readU32le, readU64le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 
-export const FRAME = { MSG: 0x00, MSG_MEM: 0x01, CTRL: 0x02, ERROR: 0x7f } as const;
+export const FRAME = { MSG: 0x00, MSG_MEM: 0x01, CTRL: 0x02, MHU_ROUND: 0x03, MHU_ACK: 0x04, ERROR: 0x7f } as const;
 /** The largest body a peer accepts (a message is at most 0x844 bytes; regions make up the rest). */
 export const MAX_FRAME = 0x100000;
 

@@ -14,7 +14,8 @@ import { PSA } from '../services/psa.ts';
 import { type HostLink, Runtime, type RuntimeOptions } from '../services/spm.ts';
 import { AttachedMemory, type CallRecord, Endpoint } from './endpoint.ts';
 import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from './frames.ts';
-import { type CtrlPacking, decodeHeader, encodeErrorReply } from './protocol.ts';
+import { encodeRound, MHU_DEFAULT_CHANNELS, MhuReceiver, mhuRounds } from './mhu.ts';
+import { type CtrlPacking, decodeHeader, encodeErrorReply, HEADER_SIZE, PAYLOAD_MAX } from './protocol.ts';
 
 export type Listen = { readonly path: string } | { readonly port: number; readonly host?: string };
 
@@ -23,6 +24,8 @@ export interface ServeOptions {
   readonly link?: HostLink;
   readonly permissions?: RuntimeOptions['permissions'];
   readonly dakKeyFormat?: RuntimeOptions['dakKeyFormat'];
+  /** Channels per MHU round for clients that use MHU framing (default 16). */
+  readonly mhuChannels?: number;
   readonly onCall?: (r: CallRecord) => void;
   /** Called after each boot (the first and every reset). */
   readonly onBoot?: (r: ChainReport) => void;
@@ -158,8 +161,42 @@ export class RseServer {
     }
   }
 
+  /** MHU framing on one connection: the rounds of the message coming in, those of the reply going out. */
+  private mhu(sock: Socket): (kind: number, payload: Uint8Array) => boolean {
+    const channels = this.o.mhuChannels ?? MHU_DEFAULT_CHANNELS;
+    const rx = new MhuReceiver(channels, HEADER_SIZE + PAYLOAD_MAX);
+    let tx: Uint32Array[] = [];
+    return (kind, payload) => {
+      if (kind === FRAME.MHU_ACK) {
+        const next = tx.shift();
+        if (next !== undefined) sock.write(frame(FRAME.MHU_ROUND, encodeRound(next)));
+        return true;
+      }
+      if (kind !== FRAME.MHU_ROUND) return false;
+      let msg: Uint8Array | undefined;
+      try {
+        msg = rx.push(payload);
+      } catch (e) {
+        sock.write(frame(FRAME.ERROR, new TextEncoder().encode(isRseError(e) ? e.message : String(e))));
+        return true;
+      }
+      sock.write(frame(FRAME.MHU_ACK, new Uint8Array(0)));
+      if (msg === undefined) return true;
+      const r = this.message(msg);
+      if (r === undefined) {
+        if (msg.length < 4) sock.write(frame(FRAME.ERROR, new TextEncoder().encode('a message needs its 4-byte header')));
+        return true;
+      }
+      tx = mhuRounds(r, channels);
+      const first = tx.shift() as Uint32Array;
+      sock.write(frame(FRAME.MHU_ROUND, encodeRound(first)));
+      return true;
+    };
+  }
+
   private connection(sock: Socket): void {
     this.sockets.add(sock);
+    const mhu = this.mhu(sock);
     const reader = new FrameReader();
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
@@ -171,6 +208,7 @@ export class RseServer {
         return;
       }
       for (const f of frames) {
+        if (mhu(f.kind, f.payload)) continue;
         const out = this.handleFrame(f.kind, f.payload);
         if (out !== undefined) sock.write(out);
       }
