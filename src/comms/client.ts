@@ -152,22 +152,10 @@ export class RseClient {
     const outTotal = outCaps.reduce((n, v) => n + v, 0);
     const fits = EMBED_REQUEST_FIXED + inTotal <= this.mailboxMax - 4 && 16 + outTotal <= this.mailboxMax - 4;
     const useEmbed = this.protocol === undefined ? fits : this.protocol === 'embed';
-    if (this.mhuChannels > 0) {
-      if (!useEmbed)
-        throw new RseError('E_USAGE', 'MHU framing carries embed messages only (pointer access needs attached host memory)', {
-          field: 'protocol',
-        });
-      const msg = encodeEmbedRequest(
-        { protocol: PROTOCOL_EMBED, seq, clientId: this.clientId },
-        handle,
-        type,
-        inVecs,
-        outCaps,
-        this.packing,
-      );
-      const r = decodeReply(await this.mhuExchange(msg), outCaps.length);
-      return { status: r.status, outVecs: r.outVecs, protocol: 'embed' };
-    }
+    if (this.mhuChannels > 0 && !useEmbed)
+      throw new RseError('E_USAGE', 'MHU framing carries embed messages only (pointer access needs attached host memory)', {
+        field: 'protocol',
+      });
     if (useEmbed) {
       const msg = encodeEmbedRequest(
         { protocol: PROTOCOL_EMBED, seq, clientId: this.clientId },
@@ -177,9 +165,14 @@ export class RseClient {
         outCaps,
         this.packing,
       );
-      const f = await this.exchange(FRAME.MSG, msg);
-      if (f.kind !== FRAME.MSG) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
-      const r = decodeReply(f.payload, outCaps.length);
+      let replyBytes: Uint8Array;
+      if (this.mhuChannels > 0) replyBytes = await this.mhuExchange(msg);
+      else {
+        const f = await this.exchange(FRAME.MSG, msg);
+        if (f.kind !== FRAME.MSG) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
+        replyBytes = f.payload;
+      }
+      const r = decodeReply(replyBytes, outCaps.length);
       return { status: r.status, outVecs: r.outVecs, protocol: 'embed' };
     }
     // Pointer access: lay the buffers out in host memory and attach the inputs.
