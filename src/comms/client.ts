@@ -285,7 +285,7 @@ export class RseClient {
   }
 
   /** `rse_delegated_attest_get_delegated_key`: the DAK private scalar, ⌈bits/8⌉ bytes. */
-  async delegatedKey(keyBits: 256 | 384 | 521 | number, hashAlg: number = PSA_ALG.SHA_256, capacity = 66): Promise<CallResult> {
+  async delegatedKey(keyBits: number, hashAlg: number = PSA_ALG.SHA_256, capacity = 66): Promise<CallResult> {
     return this.call(
       HANDLE.DELEGATED_ATTESTATION,
       1001,

@@ -17,7 +17,7 @@ import { bstrHead, coseSign1, coseSign1Size } from '../cose/sign1.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
-import { ALG, BUILTIN_KEY, PARTITION, USAGE } from './crypto.ts';
+import { ALG, BUILTIN_KEY, hashOf, PARTITION, USAGE } from './crypto.ts';
 import { type MeasuredBoot, measurementDescription } from './measured-boot.ts';
 import { PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1, type PsaCall, type PsaReply, reply } from './psa.ts';
 
@@ -194,7 +194,7 @@ export class Attestation {
     if ((c.outCaps[0] ?? 0) < Math.ceil(keyBits / 8)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
     // psa_hash_setup: a non-hash algorithm is invalid, a hash the build lacks unsupported.
     const algId = readU32le(alg, 0);
-    const hashAlg = HASH_BY_ALG[algId];
+    const hashAlg = hashOf(algId);
     if (hashAlg === undefined) return reply(isHashAlg(algId) ? PSA.ERROR_NOT_SUPPORTED : PSA.ERROR_INVALID_ARGUMENT);
     const state = this.bootState();
     if (typeof state === 'number') return reply(state);
@@ -237,7 +237,7 @@ export class Attestation {
   }
 
   /** The bytes the DAK binding hashes: the SEC1 point (TF-M 2.1) or its COSE_Key (TF-M since Sep 2024). */
-  dakPublicForm(publicKey: Uint8Array): Uint8Array {
+  private dakPublicForm(publicKey: Uint8Array): Uint8Array {
     return this.p.dakKeyFormat === 'cose-key' ? coseKeyEc2(publicKey) : publicKey;
   }
 
@@ -258,13 +258,6 @@ export class Attestation {
 
 /** The DAK sizes the manager accepts (COSE's ECDSA curves). */
 const DAK_CURVES: Readonly<Record<number, 'P-256' | 'P-384' | 'P-521'>> = { 256: 'P-256', 384: 'P-384', 521: 'P-521' };
-
-/** The hashes RSE's crypto partition builds in. */
-const HASH_BY_ALG: Readonly<Record<number, HashAlg>> = {
-  [PSA_ALG.SHA_256]: 'sha256',
-  [PSA_ALG.SHA_384]: 'sha384',
-  [PSA_ALG.SHA_512]: 'sha512',
-};
 
 /** `PSA_ALG_IS_HASH`. */
 const isHashAlg = (alg: number): boolean => (alg & 0x7f000000) === 0x02000000;

@@ -15,7 +15,7 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from '../crypto/ecdsa-digest.ts';
-import { constantTimeEqual, ecPublicFromPrivate, type HashAlg, hash, hkdf, hmac, randomBytes } from '../crypto/index.ts';
+import { constantTimeEqual, ecPublicFromPrivate, HASH_SIZES, type HashAlg, hash, hkdf, hmac, randomBytes } from '../crypto/index.ts';
 import { psaDeriveEcPrivate } from '../crypto/kdf.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import { PSA, type PsaCall, type PsaReply, reply } from './psa.ts';
@@ -103,7 +103,8 @@ export const PARTITION = {
 export const NS_USER = -1;
 
 const HASHES: Readonly<Record<number, HashAlg>> = { 9: 'sha256', 10: 'sha384', 11: 'sha512' };
-const hashOf = (alg: number): HashAlg | undefined => ((alg & 0x7fffff00) === 0x02000000 ? HASHES[alg & 0xff] : undefined);
+/** The hash a PSA hash algorithm id names, if the RSE builds it in. */
+export const hashOf = (alg: number): HashAlg | undefined => ((alg & 0x7fffff00) === 0x02000000 ? HASHES[alg & 0xff] : undefined);
 
 /** The client view of `psa_key_attributes_t` (24 bytes). */
 export interface KeyAttributes {
@@ -189,6 +190,8 @@ interface Key extends KeyAttributes {
 
 interface KdfOp {
   readonly owner: number;
+  /** The HKDF algorithm id (a key fed in must permit it) and its hash. */
+  readonly alg: number;
   readonly hash: HashAlg;
   capacity: number;
   salt?: Uint8Array;
@@ -438,7 +441,7 @@ export class CryptoService {
     const curve = k.bits === 256 ? 'P-256' : 'P-384';
     const input = c.inVecs[1] ?? new Uint8Array(0);
     const digest = message ? hash(h, input) : input;
-    if (!message && digest.length !== hash(h, new Uint8Array(0)).length) return reply(PSA.ERROR_INVALID_ARGUMENT);
+    if (!message && digest.length !== HASH_SIZES[h]) return reply(PSA.ERROR_INVALID_ARGUMENT);
     if (sign) {
       if (cap < 2 * (k.bits / 8)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
       return reply(PSA.SUCCESS, ecdsaSignDigest(curve, k.material, digest));
@@ -454,7 +457,7 @@ export class CryptoService {
       let handle = 1;
       while (handle <= MAX_OPS && this.ops.has(handle)) handle++;
       if (handle > MAX_OPS) return reply(PSA.ERROR_INSUFFICIENT_MEMORY);
-      this.ops.set(handle, { owner: c.clientId, hash: h, capacity: 255 * hash(h, new Uint8Array(0)).length });
+      this.ops.set(handle, { owner: c.clientId, alg: iov.alg, hash: h, capacity: 255 * HASH_SIZES[h] });
       return reply(PSA.SUCCESS, u32le(handle));
     }
     const op = this.ops.get(iov.opHandle);

@@ -91,6 +91,34 @@ export function cryptoFunctionId(abi: CryptoAbi, iov: Uint8Array | undefined): n
   return iov !== undefined && iov.length === abi.packSize ? readU16le(iov, abi.functionIdAt) : undefined;
 }
 
+/** A host ROTPK as its uncompressed point 0x04 ‖ OTP bytes; INVALID_HANDLE or DOES_NOT_EXIST (unprovisioned) otherwise. */
+export function hostRotpk(otp: PlatOtp, keyId: number): Uint8Array | number {
+  const field = HOST_ROTPK_KEYS[keyId];
+  if (field === undefined) return PSA.ERROR_INVALID_HANDLE;
+  let raw: Uint8Array;
+  try {
+    raw = otp.read(field);
+  } catch {
+    return PSA.ERROR_DOES_NOT_EXIST;
+  }
+  if (raw.every((b) => b === 0)) return PSA.ERROR_DOES_NOT_EXIST;
+  const key = new Uint8Array(1 + raw.length);
+  key[0] = 0x04;
+  key.set(raw, 1);
+  return key;
+}
+
+/**
+ * Whether {@link callCrypto} answers this call: anything on the TF-M ≤ 2.0 ABI, GENERATE_RANDOM,
+ * and EXPORT_PUBLIC_KEY of a host ROTPK; the rest is the PSA Crypto service's.
+ */
+export function isHostCryptoCall(abi: CryptoAbi, c: PsaCall): boolean {
+  const iov = c.inVecs[0];
+  const fn = cryptoFunctionId(abi, iov);
+  if (c.type !== 0 || abi !== CRYPTO_ABI['tfm-2.1'] || fn === undefined || fn === abi.generateRandom) return true;
+  return fn === abi.exportPublicKey && iov !== undefined && HOST_ROTPK_KEYS[readU32le(iov, 0)] !== undefined;
+}
+
 export function callCrypto(otp: PlatOtp, abi: CryptoAbi, random: RandomSource, c: PsaCall): PsaReply {
   if (c.type !== 0) return reply(PSA.ERROR_NOT_SUPPORTED);
   const iov = c.inVecs[0];
@@ -103,18 +131,8 @@ export function callCrypto(otp: PlatOtp, abi: CryptoAbi, random: RandomSource, c
   }
   if (fn === abi.exportPublicKey) {
     if (c.outCaps.length !== 1) return reply(PSA.ERROR_PROGRAMMER_ERROR);
-    const field = HOST_ROTPK_KEYS[readU32le(iov, 0)];
-    if (field === undefined) return reply(PSA.ERROR_INVALID_HANDLE);
-    let raw: Uint8Array;
-    try {
-      raw = otp.read(field);
-    } catch {
-      return reply(PSA.ERROR_DOES_NOT_EXIST);
-    }
-    if (raw.every((b) => b === 0)) return reply(PSA.ERROR_DOES_NOT_EXIST);
-    const key = new Uint8Array(1 + raw.length);
-    key[0] = 0x04;
-    key.set(raw, 1);
+    const key = hostRotpk(otp, readU32le(iov, 0));
+    if (typeof key === 'number') return reply(key);
     if (key.length > (c.outCaps[0] as number)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
     return reply(PSA.SUCCESS, key);
   }

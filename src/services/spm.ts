@@ -16,7 +16,7 @@ import type { RseProfileName } from '../otp/layout.ts';
 import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
 import { BUILTIN_KEY, CryptoService } from './crypto.ts';
 import { MeasuredBoot } from './measured-boot.ts';
-import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId, HOST_ROTPK_KEYS } from './platform.ts';
+import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId, hostRotpk, isHostCryptoCall } from './platform.ts';
 import { HANDLE, PSA, PSA_ALG, type PsaCall, type PsaReply, reply } from './psa.ts';
 
 /** The MHU a message came in on: the AP monitor (EL3) or the AP non-secure world. */
@@ -81,13 +81,9 @@ export class Runtime {
       });
     this.cryptoAbi = v21 ? CRYPTO_ABI['tfm-2.1'] : CRYPTO_ABI['tfm-2.0'];
     const iak = deriveIak(dev.kmu.use(KMU_SLOT.CPAK_SEED), 'P-384');
-    const rotpk = (field: string): Uint8Array | undefined => {
-      try {
-        const raw = dev.plat.read(field);
-        return raw.every((b) => b === 0) ? undefined : Uint8Array.of(0x04, ...raw);
-      } catch {
-        return undefined;
-      }
+    const rotpk = (id: number): Uint8Array | undefined => {
+      const k = hostRotpk(dev.plat, id);
+      return typeof k === 'number' ? undefined : k;
     };
     this.crypto = new CryptoService(
       {
@@ -95,9 +91,9 @@ export class Runtime {
         iakPrivate: iak.privateKey,
         dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
         hostRotpks: {
-          [BUILTIN_KEY.HOST_S_ROTPK]: rotpk('host_rotpk_s'),
-          [BUILTIN_KEY.HOST_NS_ROTPK]: rotpk('host_rotpk_ns'),
-          [BUILTIN_KEY.HOST_CCA_ROTPK]: rotpk('host_rotpk_cca'),
+          [BUILTIN_KEY.HOST_S_ROTPK]: rotpk(BUILTIN_KEY.HOST_S_ROTPK),
+          [BUILTIN_KEY.HOST_NS_ROTPK]: rotpk(BUILTIN_KEY.HOST_NS_ROTPK),
+          [BUILTIN_KEY.HOST_CCA_ROTPK]: rotpk(BUILTIN_KEY.HOST_CCA_ROTPK),
         },
       },
       this.random,
@@ -189,22 +185,9 @@ export class Runtime {
         if (r.reset === true) this.onSystemReset?.();
         return r;
       }
-      case HANDLE.CRYPTO: {
+      case HANDLE.CRYPTO:
         // GENERATE_RANDOM and the host ROTPK export in either ABI; the rest is TF-M 2.1's PSA Crypto.
-        const fn = cryptoFunctionId(this.cryptoAbi, c.inVecs[0]);
-        const rotpk =
-          c.inVecs[0] !== undefined &&
-          c.inVecs[0].length >= 4 &&
-          HOST_ROTPK_KEYS[new DataView(c.inVecs[0].buffer, c.inVecs[0].byteOffset).getUint32(0, true)] !== undefined;
-        if (
-          c.type !== 0 ||
-          fn === this.cryptoAbi.generateRandom ||
-          (fn === this.cryptoAbi.exportPublicKey && rotpk) ||
-          this.cryptoAbi !== CRYPTO_ABI['tfm-2.1']
-        )
-          return callCrypto(this.dev.plat, this.cryptoAbi, this.random, c);
-        return this.crypto.call(c);
-      }
+        return isHostCryptoCall(this.cryptoAbi, c) ? callCrypto(this.dev.plat, this.cryptoAbi, this.random, c) : this.crypto.call(c);
       default:
         return reply(PSA.ERROR_INVALID_HANDLE);
     }

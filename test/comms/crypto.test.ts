@@ -262,7 +262,6 @@ test('PSA Crypto over the socket: AEAD, HMAC, hash, ECDSA and HKDF agree with no
       PSA.ERROR_INVALID_HANDLE,
       'destroyed',
     );
-    assert.equal(server.runtime?.crypto !== undefined, true);
   } finally {
     c.close();
     await server.close();

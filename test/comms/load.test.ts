@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { RseClient } from '../../src/comms/client.ts';
+import { type MbootReadout, RseClient } from '../../src/comms/client.ts';
 import { encodeRegions, FRAME } from '../../src/comms/frames.ts';
 import { decodeReply, encodeEmbedRequest, encodePointerRequest, PAYLOAD_MAX } from '../../src/comms/protocol.ts';
 import { RseServer } from '../../src/comms/server.ts';
@@ -36,12 +36,16 @@ interface Baseline {
   tokenSize: number;
 }
 
+/** A slot readout as comparable text. */
+const slotKey = (s: MbootReadout | undefined): string =>
+  JSON.stringify({ ...s, signerId: toHex(s?.signerId ?? new Uint8Array(0)), value: toHex(s?.value ?? new Uint8Array(0)) });
+
 async function baseline(c: RseClient): Promise<Baseline> {
   const slots: string[] = [];
   for (let s = 0; s < 6; s++) {
     const r = await c.measuredBootRead(s);
     assert.equal(r.status, PSA.SUCCESS);
-    slots.push(JSON.stringify({ ...r.slot, signerId: toHex(r.slot?.signerId as Uint8Array), value: toHex(r.slot?.value as Uint8Array) }));
+    slots.push(slotKey(r.slot));
   }
   const nv: number[] = [];
   for (const id of [0, 1, 2]) nv.push((await c.nvRead(id)).value as number);
@@ -63,10 +67,7 @@ async function goodCall(c: RseClient, i: number, b: Baseline): Promise<void> {
     case 0: {
       const r = await c.measuredBootRead(i % 6);
       assert.equal(r.status, PSA.SUCCESS);
-      assert.equal(
-        JSON.stringify({ ...r.slot, signerId: toHex(r.slot?.signerId as Uint8Array), value: toHex(r.slot?.value as Uint8Array) }),
-        b.slots[i % 6],
-      );
+      assert.equal(slotKey(r.slot), b.slots[i % 6]);
       return;
     }
     case 1: {
