@@ -6,6 +6,7 @@
  */
 import { decode, encode, Tag } from 'cbor2';
 import { type AsymKey, ecdsaSignRaw, ecdsaVerifyRaw } from '../crypto/index.ts';
+import { concatBytes as concat } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 
 export const COSE_ALG = { ES256: -7, ES384: -35 } as const;
@@ -21,19 +22,12 @@ export function bstrHead(n: number): Uint8Array {
   return Uint8Array.of(0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** ["Signature1", protected, h'', payload], written directly (the same bytes cbor2 gives). */
-function toBeSigned(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
-  const label = new TextEncoder().encode('Signature1');
+/**
+ * [context, protected, h'', payload], written directly (the same bytes cbor2 gives): the
+ * Sig_structure of COSE_Sign1 (context "Signature1") and the MAC_structure of COSE_Mac0 ("MAC0").
+ */
+export function toBeSigned(protectedHeader: Uint8Array, payload: Uint8Array, context = 'Signature1'): Uint8Array {
+  const label = new TextEncoder().encode(context);
   return concat([
     Uint8Array.of(0x84, 0x60 | label.length),
     label,

@@ -76,6 +76,18 @@ export const ERROR_CODES = {
   E_COSE: 'check',
   /** A runtime-comms message or frame is malformed (length, protocol, vector sizes). */
   E_COMMS: 'input',
+  /** An attestation claim is missing, of the wrong type, out of range, or not in the token's profile. */
+  E_CLAIMS: 'check',
+  /** A token's signature or MAC does not verify with the trust anchor (or the realm key). */
+  E_SIGNATURE: 'check',
+  /** The CCA platform token's challenge is not the hash of the realm's public key claim. */
+  E_BINDING: 'check',
+  /** The token's nonce (or realm challenge) is not the one the verifier asked for. */
+  E_FRESHNESS: 'check',
+  /** No trust anchor is known for the token's implementation and instance ids. */
+  E_NO_TRUST_ANCHOR: 'check',
+  /** A CoRIM / CoMID is malformed or breaks its profile's rules. */
+  E_CORIM: 'check',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

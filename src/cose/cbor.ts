@@ -1,0 +1,69 @@
+/**
+ * Strict CBOR decoding for untrusted evidence, and the base64 forms the attestation JSON uses.
+ *
+ * Tokens are decoded definite-length only, without global tag decoders (a tag stays a {@link Tag}),
+ * with duplicate map keys refused and maps kept as `Map`s; anything cbor2 throws (truncation, a
+ * length beyond the input, nesting deeper than 1024, invalid UTF-8, trailing bytes) becomes one
+ * `E_CBOR` error naming the field. Non-preferred encodings are accepted: signatures are checked
+ * over the bytes received, never over a re-encoding.
+ * @module
+ */
+import { decode, Tag } from 'cbor2';
+import { RseError } from '../lib/errors.ts';
+
+export { Tag };
+
+const STRICT = {
+  ignoreGlobalTags: true,
+  rejectStreaming: true,
+  rejectDuplicateKeys: true,
+  preferMap: true,
+} as const;
+
+/** Decodes one CBOR item that must fill `bytes` exactly. */
+export function decodeStrict(bytes: Uint8Array, field: string): unknown {
+  try {
+    return decode(bytes, STRICT);
+  } catch (e) {
+    throw new RseError('E_CBOR', `${field}: not a well-formed CBOR item (${(e as Error).message})`, { field });
+  }
+}
+
+const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** The value as bytes, or undefined when it is not a byte string. */
+export function bytesOf(v: unknown): Uint8Array | undefined {
+  return v instanceof Uint8Array ? view(v) : undefined;
+}
+
+/** CBOR's name of a decoded value's type, for error messages. */
+export function cborType(v: unknown): string {
+  if (v instanceof Uint8Array) return 'bytes';
+  if (v instanceof Tag) return `tag ${v.tag}`;
+  if (v instanceof Map) return 'map';
+  if (Array.isArray(v)) return 'array';
+  if (v === null) return 'null';
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return 'int';
+  if (typeof v === 'number') return 'float';
+  if (typeof v === 'string') return 'text';
+  return typeof v;
+}
+
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Standard base64 with padding, as Go's encoding/json writes []byte; anything else is refused. */
+export function fromBase64(s: string, field: string): Uint8Array {
+  if (!B64.test(s)) throw new RseError('E_CLAIMS', `${field}: not standard base64`, { field });
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
+
+/** base64url with or without padding (the nonce form of the challenge-response API). */
+export function fromBase64Url(s: string, field: string): Uint8Array {
+  const bare = s.replace(/=+$/, '');
+  if (!B64URL.test(s) || bare.length % 4 === 1) throw new RseError('E_ARGUMENT', `${field}: not base64url`, { field });
+  return new Uint8Array(Buffer.from(bare, 'base64url'));
+}
+
+export const toBase64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+export const toBase64Url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');

@@ -1,0 +1,153 @@
+/**
+ * Keys that sign or MAC attestation tokens, read from the forms the ecosystem ships them in:
+ * PEM (SPKI, SEC1 or PKCS#8), JWK (EC or `oct`), COSE_Key (EC2 or Symmetric, CBOR or diagnostic
+ * notation), an uncompressed SEC1 point, or raw HMAC key bytes.
+ * @module
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { RseError } from '../lib/errors.ts';
+import { bytesOf, decodeStrict } from './cbor.ts';
+import { parseDiag } from './diag.ts';
+
+export type EcCurve = 'P-256' | 'P-384' | 'P-521';
+
+export const CURVE_SIZE: Readonly<Record<EcCurve, number>> = { 'P-256': 32, 'P-384': 48, 'P-521': 66 };
+const CURVE_BY_SIZE: Readonly<Record<number, EcCurve>> = { 32: 'P-256', 48: 'P-384', 66: 'P-521' };
+const COSE_CRV: Readonly<Record<number, EcCurve>> = { 1: 'P-256', 2: 'P-384', 3: 'P-521' };
+
+export type TokenKey =
+  | { readonly kind: 'ec'; readonly crv: EcCurve; readonly publicKey: KeyObject; readonly privateKey?: KeyObject }
+  | { readonly kind: 'hmac'; readonly secret: Uint8Array };
+
+const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
+
+function ecFromKeyObject(k: KeyObject, isPrivate: boolean): TokenKey {
+  if (k.asymmetricKeyType !== 'ec') throw new RseError('E_KEY', `an EC key is needed, not ${k.asymmetricKeyType}`, { field: 'key' });
+  const crv = k.asymmetricKeyDetails?.namedCurve;
+  const name = ({ prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' } as Record<string, EcCurve>)[crv ?? ''];
+  if (name === undefined) throw new RseError('E_KEY', `unsupported curve ${crv}`, { field: 'key' });
+  return isPrivate ? { kind: 'ec', crv: name, privateKey: k, publicKey: createPublicKey(k) } : { kind: 'ec', crv: name, publicKey: k };
+}
+
+function ecFromCoordinates(crv: EcCurve, x: Uint8Array, y: Uint8Array, d?: Uint8Array): TokenKey {
+  const n = CURVE_SIZE[crv];
+  if (x.length !== n || y.length !== n || (d !== undefined && d.length !== n))
+    throw new RseError('E_KEY', `${crv} coordinates must be ${n} bytes`, { field: 'key' });
+  const jwk = { kty: 'EC', crv, x: b64u(x), y: b64u(y), ...(d === undefined ? {} : { d: b64u(d) }) };
+  try {
+    return ecFromKeyObject(
+      d === undefined ? createPublicKey({ key: jwk, format: 'jwk' }) : createPrivateKey({ key: jwk, format: 'jwk' }),
+      d !== undefined,
+    );
+  } catch (e) {
+    throw new RseError('E_KEY', `not a point on ${crv}: ${(e as Error).message}`, { field: 'key', cause: e });
+  }
+}
+
+/** An EC public key from an uncompressed SEC1 point 0x04 ‖ X ‖ Y (P-256, P-384 or P-521 by size). */
+export function ecKeyFromPoint(point: Uint8Array): TokenKey {
+  const n = (point.length - 1) / 2;
+  const crv = CURVE_BY_SIZE[n];
+  if (point[0] !== 0x04 || crv === undefined)
+    throw new RseError('E_KEY', `not an uncompressed P-256/384/521 point (${point.length} bytes)`, { field: 'key' });
+  return ecFromCoordinates(crv, point.subarray(1, 1 + n), point.subarray(1 + n));
+}
+
+/** An EC2 or Symmetric COSE_Key (a decoded CBOR map). */
+export function keyFromCoseKey(m: unknown): TokenKey {
+  if (!(m instanceof Map)) throw new RseError('E_KEY', 'a COSE_Key is a map', { field: 'key' });
+  const kty = m.get(1);
+  if (kty === 4) {
+    const k = bytesOf(m.get(-1));
+    if (k === undefined || k.length === 0) throw new RseError('E_KEY', 'symmetric COSE_Key without k (-1)', { field: 'key' });
+    return { kind: 'hmac', secret: k };
+  }
+  if (kty !== 2) throw new RseError('E_KEY', `COSE_Key kty ${String(kty)} is not EC2 (2) or Symmetric (4)`, { field: 'key' });
+  const crv = COSE_CRV[m.get(-1) as number];
+  const x = bytesOf(m.get(-2));
+  const y = bytesOf(m.get(-3));
+  const dv = m.get(-4);
+  const d = bytesOf(dv);
+  if (crv === undefined || x === undefined || y === undefined || (dv !== undefined && d === undefined))
+    throw new RseError('E_KEY', 'EC2 COSE_Key needs crv 1..3 and x, y byte strings', { field: 'key' });
+  return ecFromCoordinates(crv, x, y, d);
+}
+
+interface Jwk {
+  readonly kty?: unknown;
+  readonly crv?: unknown;
+  readonly x?: unknown;
+  readonly y?: unknown;
+  readonly d?: unknown;
+  readonly k?: unknown;
+}
+
+/** An EC or `oct` JWK. */
+export function keyFromJwk(jwk: Jwk): TokenKey {
+  if (jwk.kty === 'oct' && typeof jwk.k === 'string') return { kind: 'hmac', secret: new Uint8Array(Buffer.from(jwk.k, 'base64url')) };
+  if (jwk.kty !== 'EC' || typeof jwk.crv !== 'string' || !(jwk.crv in CURVE_SIZE) || typeof jwk.x !== 'string' || typeof jwk.y !== 'string')
+    throw new RseError('E_KEY', 'a JWK must be kty EC (P-256/384/521, x, y) or oct (k)', { field: 'key' });
+  const dec = (s: unknown): Uint8Array | undefined => (typeof s === 'string' ? new Uint8Array(Buffer.from(s, 'base64url')) : undefined);
+  return ecFromCoordinates(jwk.crv as EcCurve, dec(jwk.x) as Uint8Array, dec(jwk.y) as Uint8Array, dec(jwk.d));
+}
+
+/**
+ * Reads a token key from a file's bytes: PEM, JWK JSON, COSE_Key (CBOR or diagnostic notation),
+ * or, when nothing else fits, the bytes themselves as an HMAC key.
+ */
+export function loadTokenKey(data: Uint8Array): TokenKey {
+  const text = Buffer.from(data).toString('utf8').trim();
+  if (text.startsWith('-----BEGIN')) {
+    try {
+      return /PRIVATE KEY-----/.test(text) ? ecFromKeyObject(createPrivateKey(text), true) : ecFromKeyObject(createPublicKey(text), false);
+    } catch (e) {
+      if (e instanceof RseError) throw e;
+      throw new RseError('E_KEY', `unreadable PEM key: ${(e as Error).message}`, { field: 'key', cause: e });
+    }
+  }
+  if (text.startsWith('{') && text.includes('"kty"')) {
+    let jwk: unknown;
+    try {
+      jwk = JSON.parse(text);
+    } catch (e) {
+      throw new RseError('E_KEY', `unreadable JWK: ${(e as Error).message}`, { field: 'key', cause: e });
+    }
+    return keyFromJwk(jwk as Jwk);
+  }
+  if (text.startsWith('{')) {
+    try {
+      return keyFromCoseKey(parseDiag(text));
+    } catch {
+      // not diagnostic notation: fall through to CBOR / raw
+    }
+  }
+  if (data[0] !== undefined && data[0] >= 0xa1 && data[0] <= 0xa5) {
+    try {
+      return keyFromCoseKey(decodeStrict(data, 'key'));
+    } catch {
+      // not a COSE_Key: raw bytes
+    }
+  }
+  if (data.length === 0) throw new RseError('E_KEY', 'empty key file', { field: 'key' });
+  return { kind: 'hmac', secret: new Uint8Array(data) };
+}
+
+/** The uncompressed SEC1 point of an EC key. */
+export function ecPoint(key: TokenKey): Uint8Array {
+  if (key.kind !== 'ec') throw new RseError('E_KEY', 'an EC key is needed', { field: 'key' });
+  const jwk = key.publicKey.export({ format: 'jwk' });
+  return new Uint8Array(Buffer.concat([Buffer.of(4), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]));
+}
+
+/** The public key as a JWK (for trust-anchor stores and discovery documents). */
+export function publicJwk(key: TokenKey): Record<string, string> {
+  if (key.kind !== 'ec') throw new RseError('E_KEY', 'an EC key is needed', { field: 'key' });
+  const j = key.publicKey.export({ format: 'jwk' });
+  return { kty: 'EC', crv: key.crv, x: j.x ?? '', y: j.y ?? '' };
+}
+
+/** The public key as SPKI PEM. */
+export function publicPem(key: TokenKey): string {
+  if (key.kind !== 'ec') throw new RseError('E_KEY', 'an EC key is needed', { field: 'key' });
+  return key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+}
