@@ -14,6 +14,7 @@ import { runLayout } from './layout.ts';
 import { callCommand, serveCommand } from './serve.ts';
 import { sicCommand } from './sic.ts';
 import { extractPairs, signCommand } from './sign.ts';
+import { tokenCommand } from './token.ts';
 
 function packageVersion(): string {
   // The package root is one level above the bundle (dist/rse.mjs), three above src/cli/main.ts.
@@ -74,6 +75,7 @@ async function run(argv: readonly string[]): Promise<number> {
     bootCommand(),
     serveCommand(),
     callCommand(),
+    tokenCommand(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
