@@ -10,6 +10,8 @@ await build({
   format: 'esm',
   target: 'node20',
   logLevel: 'warning',
+  // PGlite loads its WebAssembly next to its own module; the verifier's server stack stays in node_modules.
+  external: ['@electric-sql/pglite', 'pg', 'hono', '@hono/node-server'],
   // commander is CommonJS: give the bundle a `require` for its built-in imports.
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __rseCreateRequire } from 'node:module';\nconst require = __rseCreateRequire(import.meta.url);",

@@ -15,6 +15,7 @@ import { callCommand, serveCommand } from './serve.ts';
 import { sicCommand } from './sic.ts';
 import { extractPairs, signCommand } from './sign.ts';
 import { tokenCommand } from './token.ts';
+import { verifierCommand } from './verifier.ts';
 
 function packageVersion(): string {
   // The package root is one level above the bundle (dist/rse.mjs), three above src/cli/main.ts.
@@ -76,6 +77,7 @@ async function run(argv: readonly string[]): Promise<number> {
     serveCommand(),
     callCommand(),
     tokenCommand(),
+    verifierCommand(),
   ]) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

@@ -1,0 +1,295 @@
+/**
+ * The verifier's state: endorsements (trust anchors and reference values) and challenge-response
+ * sessions, in one SQL schema with numbered migrations that run the same on the embedded PGlite
+ * (default, in memory or in a data directory) and on PostgreSQL (`postgres://…`, shared by several
+ * verifier processes). Migrations take an advisory lock, so processes starting together agree.
+ * @module
+ */
+import type { EndorsementStore } from '../attestation/appraise.ts';
+import type { Endorsements, PlatformConfigReference, RealmReference, SwReference, TrustAnchor } from '../attestation/corim.ts';
+import { loadTokenKey } from '../cose/keys.ts';
+import { RseError } from '../lib/errors.ts';
+
+/** The one thing both drivers provide. */
+export interface Sql {
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<{ rows: T[] }>;
+  close(): Promise<void>;
+}
+
+/** Opens PostgreSQL for a `postgres://` / `postgresql://` URL, else PGlite (in a directory, or in memory). */
+export async function openDatabase(url?: string): Promise<Sql> {
+  if (url !== undefined && /^postgres(ql)?:\/\//.test(url)) {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    return {
+      query: async <T>(text: string, params?: readonly unknown[]) => ({ rows: (await pool.query(text, params as unknown[])).rows as T[] }),
+      close: () => pool.end(),
+    };
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = url === undefined || url === 'memory:' ? new PGlite() : new PGlite(url);
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    // PGlite is one connection: queries run one after the other.
+    query: <T>(text: string, params?: readonly unknown[]) => {
+      const run = chain.then(() => db.query<T>(text, params as unknown[]));
+      chain = run.catch(() => undefined);
+      return run.then((r) => ({ rows: r.rows }));
+    },
+    close: () => db.close(),
+  };
+}
+
+/** Numbered migrations; never edit one that shipped, add the next. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE endorsement (
+     id BIGSERIAL PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('anchor', 'software', 'platform-config', 'realm')),
+     profile TEXT NOT NULL,
+     class_id TEXT NOT NULL,
+     instance_id TEXT,
+     body JSONB NOT NULL,
+     created_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+  'CREATE INDEX endorsement_lookup ON endorsement (kind, class_id, instance_id)',
+  `CREATE TABLE session (
+     id UUID PRIMARY KEY,
+     nonce TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('waiting', 'processing', 'complete', 'failed')),
+     expiry TIMESTAMPTZ NOT NULL,
+     media_type TEXT,
+     evidence TEXT,
+     result TEXT,
+     created_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+];
+
+const MIGRATION_LOCK = 0x7253_456b; // 'rSEk'
+
+/** Applies the migrations not yet applied, under an advisory lock; returns the schema version. */
+export async function migrate(sql: Sql): Promise<number> {
+  await sql.query('CREATE TABLE IF NOT EXISTS schema_migration (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+  await sql.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  try {
+    const { rows } = await sql.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migration');
+    const current = rows[0]?.v ?? 0;
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      await sql.query('BEGIN');
+      try {
+        await sql.query(MIGRATIONS[v - 1] as string);
+        await sql.query('INSERT INTO schema_migration (version) VALUES ($1)', [v]);
+        await sql.query('COMMIT');
+      } catch (e) {
+        await sql.query('ROLLBACK');
+        throw e;
+      }
+    }
+    return MIGRATIONS.length;
+  } finally {
+    await sql.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+  }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+type DigestJson = { alg: number; value: string };
+const digestsJson = (ds: readonly { alg: number; value: Uint8Array }[]): DigestJson[] =>
+  ds.map((d) => ({ alg: d.alg, value: hex(d.value) }));
+const digestsOf = (ds: readonly DigestJson[]): { alg: number; value: Uint8Array }[] =>
+  ds.map((d) => ({ alg: d.alg, value: unhex(d.value) }));
+
+export type SessionStatus = 'waiting' | 'processing' | 'complete' | 'failed';
+
+export interface Session {
+  readonly id: string;
+  readonly nonce: Uint8Array;
+  readonly status: SessionStatus;
+  readonly expiry: Date;
+  readonly mediaType: string | undefined;
+  readonly evidence: Uint8Array | undefined;
+  readonly result: string | undefined;
+}
+
+interface SessionRow {
+  id: string;
+  nonce: string;
+  status: SessionStatus;
+  expiry: Date | string;
+  media_type: string | null;
+  evidence: string | null;
+  result: string | null;
+}
+
+/** Endorsements and sessions over SQL. */
+export class SqlStore implements EndorsementStore {
+  readonly sql: Sql;
+  constructor(sql: Sql) {
+    this.sql = sql;
+  }
+
+  /** Stores a provisioned CoRIM's endorsements in one transaction. */
+  async addEndorsements(e: Endorsements): Promise<number> {
+    const rows: [string, string, string | null, unknown][] = [
+      ...e.anchors.map((a): [string, string, string | null, unknown] => [
+        'anchor',
+        hex(a.implementationId),
+        hex(a.instanceId),
+        { key: a.keyPem },
+      ]),
+      ...e.software.map((s): [string, string, string | null, unknown] => [
+        'software',
+        hex(s.implementationId),
+        null,
+        {
+          name: s.name ?? null,
+          version: s.version ?? null,
+          signerId: s.signerId === undefined ? null : hex(s.signerId),
+          digests: digestsJson(s.digests),
+        },
+      ]),
+      ...e.platformConfigs.map((c): [string, string, string | null, unknown] => [
+        'platform-config',
+        hex(c.implementationId),
+        null,
+        { value: hex(c.value), mask: c.mask === undefined ? null : hex(c.mask) },
+      ]),
+      ...e.realms.map((r): [string, string, string | null, unknown] => [
+        'realm',
+        hex(r.rim),
+        null,
+        {
+          rim: digestsJson(r.rimDigests),
+          rems: r.rems.map((d) => (d === undefined ? null : digestsJson(d))),
+          rpv: r.rpv === undefined ? null : hex(r.rpv),
+        },
+      ]),
+    ];
+    await this.sql.query('BEGIN');
+    try {
+      for (const [kind, cls, inst, body] of rows)
+        await this.sql.query('INSERT INTO endorsement (kind, profile, class_id, instance_id, body) VALUES ($1, $2, $3, $4, $5)', [
+          kind,
+          e.profile,
+          cls,
+          inst,
+          JSON.stringify(body),
+        ]);
+      await this.sql.query('COMMIT');
+    } catch (err) {
+      await this.sql.query('ROLLBACK');
+      throw err;
+    }
+    return rows.length;
+  }
+
+  private async bodies<T>(kind: string, cls: Uint8Array, inst?: Uint8Array): Promise<T[]> {
+    const { rows } = await this.sql.query<{ body: T | string }>(
+      inst === undefined
+        ? 'SELECT body FROM endorsement WHERE kind = $1 AND class_id = $2 ORDER BY id'
+        : 'SELECT body FROM endorsement WHERE kind = $1 AND class_id = $2 AND instance_id = $3 ORDER BY id',
+      inst === undefined ? [kind, hex(cls)] : [kind, hex(cls), hex(inst)],
+    );
+    return rows.map((r) => (typeof r.body === 'string' ? (JSON.parse(r.body) as T) : r.body));
+  }
+
+  async anchor(implementationId: Uint8Array, instanceId: Uint8Array): Promise<TrustAnchor | undefined> {
+    const [b] = await this.bodies<{ key: string }>('anchor', implementationId, instanceId);
+    if (b === undefined) return undefined;
+    return { implementationId, instanceId, keyPem: b.key, key: loadTokenKey(new TextEncoder().encode(b.key)) };
+  }
+
+  async software(implementationId: Uint8Array): Promise<readonly SwReference[]> {
+    const bs = await this.bodies<{ name: string | null; version: string | null; signerId: string | null; digests: DigestJson[] }>(
+      'software',
+      implementationId,
+    );
+    return bs.map((b) => ({
+      implementationId,
+      name: b.name ?? undefined,
+      version: b.version ?? undefined,
+      signerId: b.signerId === null ? undefined : unhex(b.signerId),
+      digests: digestsOf(b.digests),
+    }));
+  }
+
+  async platformConfigs(implementationId: Uint8Array): Promise<readonly PlatformConfigReference[]> {
+    const bs = await this.bodies<{ value: string; mask: string | null }>('platform-config', implementationId);
+    return bs.map((b) => ({ implementationId, value: unhex(b.value), mask: b.mask === null ? undefined : unhex(b.mask) }));
+  }
+
+  async realms(rim: Uint8Array): Promise<readonly RealmReference[]> {
+    const bs = await this.bodies<{ rim: DigestJson[]; rems: (DigestJson[] | null)[]; rpv: string | null }>('realm', rim);
+    return bs.map((b) => ({
+      rim,
+      rimDigests: digestsOf(b.rim),
+      rems: b.rems.map((d) => (d === null ? undefined : digestsOf(d))),
+      rpv: b.rpv === null ? undefined : unhex(b.rpv),
+    }));
+  }
+
+  async createSession(id: string, nonce: Uint8Array, expiry: Date): Promise<Session> {
+    await this.sql.query("INSERT INTO session (id, nonce, status, expiry) VALUES ($1, $2, 'waiting', $3)", [
+      id,
+      hex(nonce),
+      expiry.toISOString(),
+    ]);
+    return { id, nonce, status: 'waiting', expiry, mediaType: undefined, evidence: undefined, result: undefined };
+  }
+
+  async getSession(id: string): Promise<Session | undefined> {
+    const { rows } = await this.sql.query<SessionRow>(
+      'SELECT id, nonce, status, expiry, media_type, evidence, result FROM session WHERE id = $1',
+      [id],
+    );
+    const r = rows[0];
+    if (r === undefined) return undefined;
+    return {
+      id: r.id,
+      nonce: unhex(r.nonce),
+      status: r.status,
+      expiry: new Date(r.expiry),
+      mediaType: r.media_type ?? undefined,
+      evidence: r.evidence === null ? undefined : unhex(r.evidence),
+      result: r.result ?? undefined,
+    };
+  }
+
+  /** Moves a waiting session to `status`; false when it was not waiting (another process took it). */
+  async completeSession(
+    id: string,
+    status: 'complete' | 'failed',
+    mediaType: string,
+    evidence: Uint8Array,
+    result: string | undefined,
+  ): Promise<boolean> {
+    const { rows } = await this.sql.query<{ id: string }>(
+      "UPDATE session SET status = $2, media_type = $3, evidence = $4, result = $5 WHERE id = $1 AND status = 'waiting' RETURNING id",
+      [id, status, mediaType, hex(evidence), result ?? null],
+    );
+    return rows.length === 1;
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    const { rows } = await this.sql.query<{ id: string }>('DELETE FROM session WHERE id = $1 RETURNING id', [id]);
+    return rows.length === 1;
+  }
+
+  /** Removes sessions past their expiry; returns how many. */
+  async expireSessions(now: Date): Promise<number> {
+    const { rows } = await this.sql.query<{ id: string }>('DELETE FROM session WHERE expiry < $1 RETURNING id', [now.toISOString()]);
+    return rows.length;
+  }
+}
+
+/** Opens a database, migrates it and wraps it in a store. */
+export async function openStore(url?: string): Promise<SqlStore> {
+  let sql: Sql;
+  try {
+    sql = await openDatabase(url);
+    await migrate(sql);
+  } catch (e) {
+    throw new RseError('E_IO', `cannot open the verifier database ${url ?? '(in memory)'}: ${(e as Error).message}`, {
+      field: '--db',
+      cause: e,
+    });
+  }
+  return new SqlStore(sql);
+}
