@@ -53,11 +53,16 @@ export interface VerifierOptions {
   readonly version?: string;
 }
 
-function problem(status: ContentfulStatusCode, title: string, detail: string): Response {
+function problem(status: ContentfulStatusCode, title: string, detail: string, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify({ type: 'about:blank', title, status, detail }), {
     status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { 'content-type': 'application/problem+json', ...headers },
   });
+}
+
+/** 415 with the media types that would have been accepted. */
+function unsupported(raw: string | undefined, accept: string): Response {
+  return problem(415, 'Unsupported Media Type', `no active plugin found for ${raw ?? '(none)'}`, { accept });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -148,19 +153,7 @@ export function createVerifierApp(opts: VerifierOptions): Hono {
     const raw = c.req.header('content-type');
     const mt = raw === undefined ? undefined : normalizeMediaType(raw);
     const scheme = mt === undefined ? undefined : EVIDENCE_MEDIA_TYPES[mt];
-    if (scheme === undefined)
-      return new Response(
-        JSON.stringify({
-          type: 'about:blank',
-          title: 'Unsupported Media Type',
-          status: 415,
-          detail: `no active plugin found for ${raw ?? '(none)'}`,
-        }),
-        {
-          status: 415,
-          headers: { 'content-type': 'application/problem+json', accept: supported.join(', ') },
-        },
-      );
+    if (scheme === undefined) return unsupported(raw, supported.join(', '));
     const s = await store.getSession(id);
     if (s === undefined) return problem(404, 'Not Found', `no session ${id}`);
     if (s.expiry.getTime() < now()) return problem(404, 'Not Found', `session ${id} has expired`);
@@ -187,19 +180,7 @@ export function createVerifierApp(opts: VerifierOptions): Hono {
   app.post('/endorsement-provisioning/v1/submit', async (c) => {
     const raw = c.req.header('content-type');
     const mt = raw === undefined ? undefined : normalizeMediaType(raw);
-    if (mt === undefined || !mt.startsWith('application/rim+cbor'))
-      return new Response(
-        JSON.stringify({
-          type: 'about:blank',
-          title: 'Unsupported Media Type',
-          status: 415,
-          detail: `no active plugin found for ${raw ?? '(none)'}`,
-        }),
-        {
-          status: 415,
-          headers: { 'content-type': 'application/problem+json', accept: 'application/rim+cbor' },
-        },
-      );
+    if (mt === undefined || !mt.startsWith('application/rim+cbor')) return unsupported(raw, 'application/rim+cbor');
     const profile = /profile="([^"]*)"/.exec(mt)?.[1];
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length === 0) return problem(400, 'Bad Request', 'empty CoRIM');
