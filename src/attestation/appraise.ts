@@ -6,12 +6,20 @@
  * CCA_REALM, and ARM_CCA for a CCA token that fails before appraisal.
  * @module
  */
-import { timingSafeEqual } from 'node:crypto';
+import { constantTimeEqual as eq } from '../crypto/index.ts';
 import { toHex } from '../lib/hex.ts';
-import { type CcaPlatformClaims, claimsToJson, lifecycleTrustworthy, type Mode, type RealmClaims, type SwComponent } from './claims.ts';
+import {
+  type CcaPlatformClaims,
+  claimsToJson,
+  lifecycleTrustworthy,
+  type Mode,
+  type PsaClaims,
+  type RealmClaims,
+  type SwComponent,
+} from './claims.ts';
 import type { Digest, PlatformConfigReference, RealmReference, SwReference, TrustAnchor } from './corim.ts';
 import { EAR_PROFILE, type Ear, type Submod, submod, TRUST, type TrustVector, uniformVector } from './ear.ts';
-import { decodeEvidence, type Evidence, evidenceIdentity, verifyEvidence } from './token.ts';
+import { decodeEvidence, type Evidence, evidenceIdentity, freshnessProblem, verifyEvidence } from './token.ts';
 
 /** Where appraisal finds trust anchors and reference values (in memory, PGlite or PostgreSQL). */
 export interface EndorsementStore {
@@ -42,8 +50,6 @@ export interface Appraisal {
   /** Why appraisal stopped early, or the reasons a component did not match. */
   readonly problems: readonly string[];
 }
-
-const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);
 
 function failed(scheme: string, problem: string): Record<string, Submod> {
   return { [scheme]: submod(scheme, uniformVector(TRUST.CRYPTO_FAILED), { 'ear.veraison.policy-claims': { problem } }) };
@@ -91,7 +97,7 @@ function lifecycleClaims(tv: TrustVector, lifecycle: number): void {
 }
 
 async function platformVector(
-  claims: CcaPlatformClaims | (Evidence & { kind: 'psa' })['token']['claims'],
+  claims: CcaPlatformClaims | PsaClaims,
   store: EndorsementStore,
   compareSignerId: boolean,
   problems: string[],
@@ -181,23 +187,8 @@ export async function appraise(bytes: Uint8Array, store: EndorsementStore, opts:
   const id = evidenceIdentity(ev);
   const ta = await store.anchor(id.implementationId, id.instanceId);
   if (ta === undefined) return stop('no trust anchor for evidence');
-  if (opts.nonce !== undefined) {
-    if (ev.kind === 'cca') {
-      const padded = new Uint8Array(Math.max(64, opts.nonce.length));
-      padded.set(opts.nonce);
-      if (!eq(ev.realm.claims.challenge, padded))
-        return stop(
-          `integrity validation failed: bad evidence: freshness: realm challenge (${toHex(ev.realm.claims.challenge)}) does not match session nonce (${toHex(padded)})`,
-        );
-    } else {
-      const n = ev.kind === 'psa' ? ev.token.claims.nonce : ev.token.claims.challenge;
-      const name = ev.kind === 'psa' ? 'psa-nonce' : 'platform challenge';
-      if (!eq(n, opts.nonce))
-        return stop(
-          `integrity validation failed: bad evidence: freshness: ${name} (${toHex(n)}) does not match session nonce (${toHex(opts.nonce)})`,
-        );
-    }
-  }
+  const stale = opts.nonce === undefined ? undefined : freshnessProblem(ev, opts.nonce);
+  if (stale !== undefined) return stop(`integrity validation failed: bad evidence: ${stale}`);
   try {
     verifyEvidence(ev, ta.key, { mode });
   } catch (e) {

@@ -630,7 +630,6 @@ function swToCbor(c: SwComponent): Map<number, unknown> {
 type Field = { readonly d: ClaimDef | undefined; readonly v: unknown };
 
 function fieldsOf(c: Claims): Field[] {
-  const b = (x: Uint8Array | undefined): Uint8Array | undefined => x;
   if (c.kind === 'psa') {
     const t = PSA_TABLES[c.profile];
     return [
@@ -638,7 +637,7 @@ function fieldsOf(c: Claims): Field[] {
       { d: t.clientId, v: c.clientId },
       { d: t.lifecycle, v: c.lifecycle },
       { d: t.implementationId, v: c.implementationId },
-      { d: t.bootSeed, v: b(c.bootSeed) },
+      { d: t.bootSeed, v: c.bootSeed },
       { d: t.certificationReference, v: c.certificationReference },
       { d: t.swComponents, v: c.swComponents.length > 0 ? c.swComponents : undefined },
       { d: t.noSwMeasurements, v: c.noSwMeasurements ? 1 : undefined },

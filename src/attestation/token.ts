@@ -5,11 +5,13 @@
  * claims; {@link verifyEvidence} checks signatures, the realm key and the platform/realm binding.
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { bytesOf, cborType, decodeStrict, Tag } from '../cose/cbor.ts';
 import { ecKeyFromPoint, keyFromCoseKey, type TokenKey } from '../cose/keys.ts';
 import { type CoseMessage, decodeCose, verifyCose } from '../cose/message.ts';
+import { constantTimeEqual } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
 import {
   CCA_PLATFORM_PROFILE,
   type CcaPlatformClaims,
@@ -158,7 +160,7 @@ export function realmKey(realm: RealmClaims): TokenKey {
 /** Whether the platform challenge is the hash (by the realm's RAK hash algorithm) of the public-key claim's bytes. */
 export function bindingHolds(platform: CcaPlatformClaims, realm: RealmClaims): boolean {
   const h = hashNamed(realm.publicKeyHashAlgId, realm.publicKey);
-  return h.length === platform.challenge.length && timingSafeEqual(h, platform.challenge);
+  return constantTimeEqual(h, platform.challenge);
 }
 
 export interface VerifyOptions {
@@ -195,4 +197,20 @@ export function verifyEvidence(ev: Evidence, key: TokenKey, opts: VerifyOptions 
 export function evidenceIdentity(ev: Evidence): { implementationId: Uint8Array; instanceId: Uint8Array } {
   const c = ev.kind === 'cca' ? ev.platform.claims : ev.token.claims;
   return { implementationId: c.implementationId, instanceId: c.instanceId };
+}
+
+/**
+ * Why the evidence is not fresh for `nonce`, or undefined when it is: a PSA nonce or platform
+ * challenge must equal it exactly; a realm challenge equals it zero-padded to 64 bytes (Veraison).
+ */
+export function freshnessProblem(ev: Evidence, nonce: Uint8Array): string | undefined {
+  if (ev.kind === 'cca') {
+    const padded = new Uint8Array(Math.max(64, nonce.length));
+    padded.set(nonce);
+    if (constantTimeEqual(ev.realm.claims.challenge, padded)) return undefined;
+    return `freshness: realm challenge (${toHex(ev.realm.claims.challenge)}) does not match session nonce (${toHex(padded)})`;
+  }
+  const n = ev.kind === 'psa' ? ev.token.claims.nonce : ev.token.claims.challenge;
+  if (constantTimeEqual(n, nonce)) return undefined;
+  return `freshness: ${ev.kind === 'psa' ? 'psa-nonce' : 'platform challenge'} (${toHex(n)}) does not match session nonce (${toHex(nonce)})`;
 }

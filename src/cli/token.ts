@@ -5,7 +5,7 @@ import { claimsToJson } from '../attestation/claims.ts';
 import { type Endorsements, readCorim } from '../attestation/corim.ts';
 import { createToken } from '../attestation/create.ts';
 import { signEar } from '../attestation/ear.ts';
-import { decodeEvidence, type Evidence, verifyEvidence } from '../attestation/token.ts';
+import { decodeEvidence, type Evidence, freshnessProblem, verifyEvidence } from '../attestation/token.ts';
 import { fromBase64Url } from '../cose/cbor.ts';
 import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
 import { coseAlgName } from '../cose/message.ts';
@@ -141,13 +141,8 @@ export function tokenCommand() {
         }
         const ev = decodeEvidence(bytes, { mode });
         verifyEvidence(ev, tokenKey(o.key as string, 'key'), { mode });
-        if (nonce !== undefined) {
-          const got = ev.kind === 'cca' ? ev.realm.claims.challenge : ev.kind === 'psa' ? ev.token.claims.nonce : ev.token.claims.challenge;
-          const want =
-            ev.kind === 'cca' ? Buffer.concat([Buffer.from(nonce), Buffer.alloc(Math.max(0, 64 - nonce.length))]) : Buffer.from(nonce);
-          if (!Buffer.from(got).equals(want))
-            throw new RseError('E_FRESHNESS', `the token's nonce is not ${Buffer.from(nonce).toString('hex')}`, { field: 'nonce' });
-        }
+        const stale = nonce === undefined ? undefined : freshnessProblem(ev, nonce);
+        if (stale !== undefined) throw new RseError('E_FRESHNESS', stale, { field: 'nonce' });
         if (o.json === true) return printJson({ verified: true, ...evidenceJson(ev) });
         io.out(`verified: ${summary(ev)}${ev.kind === 'cca' ? ', binding ok' : ''}\n`);
         for (const w of ev.warnings) io.out(`warning: ${w}\n`);

@@ -5,8 +5,9 @@
  * HMAC 256/384/512 (full-length tag), and created the same way for test tokens.
  * @module
  */
-import { createHmac, sign, timingSafeEqual, verify } from 'node:crypto';
+import { createHmac, sign, verify } from 'node:crypto';
 import { encode } from 'cbor2';
+import { constantTimeEqual } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { bytesOf, cborType, decodeStrict, Tag } from './cbor.ts';
 import { CURVE_SIZE, type EcCurve, type TokenKey } from './keys.ts';
@@ -119,7 +120,7 @@ export function verifyCose(msg: CoseMessage, key: TokenKey, opts: CoseVerifyOpti
     const tag = createHmac(m.hash, key.secret)
       .update(toBeSigned(msg.protectedHeader, msg.payload, 'MAC0'))
       .digest();
-    if (msg.signature.length !== m.size || !timingSafeEqual(tag, msg.signature))
+    if (msg.signature.length !== m.size || !constantTimeEqual(tag, msg.signature))
       throw new RseError('E_SIGNATURE', `${field}: MAC verification failed`, { field });
     return alg;
   }

@@ -14,7 +14,7 @@ import { signEar } from '../attestation/ear.ts';
 import { fromBase64Url, toBase64, toBase64Url } from '../cose/cbor.ts';
 import { publicJwk, type TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
-import type { SqlStore } from './store.ts';
+import type { Session, SqlStore } from './store.ts';
 
 export const SESSION_MEDIA_TYPE = 'application/vnd.veraison.challenge-response-session+json';
 export const PROVISIONING_MEDIA_TYPE = 'application/vnd.veraison.provisioning-session+json';
@@ -83,7 +83,7 @@ export function createVerifierApp(opts: VerifierOptions): Hono {
   const app = new Hono();
   const supported = Object.keys(EVIDENCE_MEDIA_TYPES);
 
-  const sessionJson = (s: Awaited<ReturnType<SqlStore['getSession']>> & object): Record<string, unknown> => ({
+  const sessionJson = (s: Session): Record<string, unknown> => ({
     status: s.status,
     nonce: toBase64Url(s.nonce),
     expiry: s.expiry.toISOString(),
