@@ -63,7 +63,7 @@ export function matchComponents(
 ): { ok: boolean; problems: string[] } {
   const problems: string[] = [];
   for (const [i, c] of components.entries()) {
-    const label = `component ${i} (${c.measurementType ?? 'unnamed'})`;
+    const label = `component ${i} (${c.measurementType || 'unnamed'})`;
     const candidates = refs.filter((r) => r.digests.some((d: Digest) => eq(d.value, c.measurementValue)));
     if (candidates.length === 0) {
       problems.push(`${label}: measurement ${toHex(c.measurementValue)} matches no reference value`);

@@ -151,9 +151,12 @@ export class LmsSigner {
 
 /**
  * `sign(path, message)` over stateful keys, as a build needs it: each key (`KEY.prv` or `KEY`) is
- * opened once, and every call signs with its next unused leaf.
+ * opened once, and every call signs with its next unused leaf. Returns the signature and the
+ * key's encoded public key.
  */
-export function lmsSignerPool(random: (n: number) => Uint8Array): (path: string, message: Uint8Array) => Uint8Array {
+export function lmsSignerPool(
+  random: (n: number) => Uint8Array,
+): (path: string, message: Uint8Array) => { signature: Uint8Array; publicKey: Uint8Array } {
   const open = new Map<string, LmsSigner>();
   return (path, message) => {
     const base = path.replace(/\.prv$/, '');
@@ -162,6 +165,6 @@ export function lmsSignerPool(random: (n: number) => Uint8Array): (path: string,
       signer = LmsSigner.open(base);
       open.set(base, signer);
     }
-    return signer.sign(message, random).signature;
+    return { signature: signer.sign(message, random).signature, publicKey: encodeLmsPublicKey(signer.publicKey) };
   };
 }

@@ -5,6 +5,7 @@ import { RseError } from '../lib/errors.ts';
 import { bl1Command, lmsCommand } from './bl1.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
 import { bootCommand, deviceCommand, otpCommand, provisionCommand } from './device.ts';
+import { endorseCommand } from './endorse.ts';
 import { runFip } from './fip.ts';
 import { flashCommand } from './flash.ts';
 import { fwuCommand, gptCommand } from './gpt.ts';
@@ -50,7 +51,9 @@ async function run(argv: readonly string[]): Promise<number> {
   const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
   const { rest, pairs } = extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file']);
   const program = new Command('rse')
-    .description('rsekit: MCUboot/RSE image toolchain (imgtool-compatible)')
+    .description(
+      'rsekit: RSE/RSS toolchain (imgtool, fiptool, srec_cat and gdisk compatible), virtual device, runtime services and attestation verifier',
+    )
     .version(packageVersion(), '-V, --version', 'print the rsekit version')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError()
@@ -77,6 +80,7 @@ async function run(argv: readonly string[]): Promise<number> {
     serveCommand(),
     callCommand(),
     tokenCommand(),
+    endorseCommand(),
     verifierCommand(),
   ]) {
     const configure = (c: Command): void => {

@@ -258,4 +258,37 @@ await step('Provision it in three stages: BL1_1 from ROM, BL2 and TF-M from what
 await step('Attach its flash', ['device', 'load-flash', f('device-rss'), f('flash-rss/host_flash.bin')]);
 await step('Boot it: the same chain with RSS 1.7 rules (hash-then-ECB KDF, header-in-place AP, SCP memmove)', ['boot', f('device-rss')]);
 
+// The verifier leg: the rse-2.1 device's token, over the socket, against its own build's reference values.
+const attest = new RseServer(Device.open(new DirStore(f('device'))));
+attest.boot();
+await attest.listen({ path: f('rse.sock') });
+const challenge = 'c0ffee'.repeat(16); // 48 bytes
+await step('Serve the rse-2.1 device again and fetch a CCA platform token for a verifier challenge', [
+  'call',
+  'attest',
+  '--socket',
+  f('rse.sock'),
+  '--challenge',
+  challenge,
+  '-o',
+  f('token.cbor'),
+]);
+await attest.close();
+await step("Reference values of the rse-2.1 build for this device: what each boot stage will measure, and the device's IAK", [
+  'endorse',
+  f('flash/manifest.json'),
+  f('device'),
+  '-o',
+  f('corim.cbor'),
+]);
+await step("Appraise the token against them with Veraison's rules: the verdict (EAR, AR4SI trust vector)", [
+  'token',
+  'verify',
+  f('token.cbor'),
+  '--corim',
+  f('corim.cbor'),
+  '--nonce',
+  challenge,
+]);
+
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

@@ -25,6 +25,7 @@ import { bootState, deriveBootKeys, deriveBootKeys17 } from '../crypto/rse-keys.
 import { readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
+import type { RseProfileName } from '../otp/layout.ts';
 import { PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import type { Device } from './device.ts';
@@ -75,6 +76,11 @@ function bl2Candidates(dev: Device, flash: Uint8Array): { bank: string; bytes?: 
 }
 
 type Stage = 'BL1_1' | 'BL1_2';
+
+/** The measured-boot slot BL1_2 records BL2 in, on the profiles whose BL1_2 measures it. */
+export const BL2_MEASUREMENT: Readonly<Partial<Record<RseProfileName, { readonly slot: number; readonly swType: string }>>> = {
+  'rse-2.1': { slot: 1, swType: 'BL2' },
+};
 
 /** The checks and measurements of one run, and how it ends. */
 class Run {
@@ -200,9 +206,10 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
     if (stored < h.securityCounter) p.setCounter('nv_counter_bl1_0', h.securityCounter);
     dev.kmu.invalidateHardwareSlots();
     const version = formatBl1Version(h.version);
-    if (dev.profile === 'rse-2.1') {
+    const record = BL2_MEASUREMENT[dev.profile];
+    if (record !== undefined) {
       const signerId = hash('sha256', encodeLmsPublicKey(pub));
-      run.measurements.push({ slot: 1, swType: 'BL2', signerId, version, value: hash('sha256', d.message), locked: true });
+      run.measurements.push({ ...record, signerId, version, value: hash('sha256', d.message), locked: true });
     }
     const code = d.plaintext.subarray(BL1_HEADER_SIZE - BL1_ENCRYPTED_AT);
     return {

@@ -17,6 +17,8 @@ import { concatBytes } from '../lib/bytes.ts';
 import { parseSizeText } from '../lib/cnum.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
+import { TLV } from '../mcuboot/constants.ts';
+import { parseImage } from '../mcuboot/image.ts';
 import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
 import { formatVersion, parseVersion } from '../mcuboot/version.ts';
 import type { RseProfileName } from '../otp/layout.ts';
@@ -29,9 +31,10 @@ export interface BuildIo {
   readKey(path: string): AsymKey;
   /**
    * Signs with the stateful LMS key at `path` (`format: bl1` images): the key's state must move
-   * past the leaf durably before the signature is returned.
+   * past the leaf durably before the signature is returned. `publicKey` is the key's encoded
+   * LMS public key (what the OTP holds and BL1_2 hashes into BL2's signer id).
    */
-  lmsSign?(path: string, message: Uint8Array): Uint8Array;
+  lmsSign?(path: string, message: Uint8Array): { signature: Uint8Array; publicKey: Uint8Array };
   /** Randomness for IVs (default node:crypto). */
   random?(n: number): Uint8Array;
 }
@@ -52,6 +55,11 @@ export interface BuiltImage {
   /** The MCUboot image hash (what BL2 measures), for signed images. */
   readonly imageHash?: string;
   readonly hashAlg?: string;
+  /**
+   * The signer id the boot stage measures with the image: SHA-256 of the MCUboot public key (or the
+   * KEYHASH TLV), or of the encoded LMS public key for `bl1` images.
+   */
+  readonly signerId?: string;
   /** `xip` images: the SIC table's fields. */
   readonly sic?: { readonly fwVersion: number; readonly nonce: string; readonly pages: number };
 }
@@ -144,6 +152,7 @@ function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileNa
   const keyPath = str(c['lms-key'], `${path}.lms-key`);
   if (io.lmsSign === undefined) throw cfgError(`${path}.lms-key`, 'this build cannot sign with stateful LMS keys');
   const sign = io.lmsSign.bind(io);
+  let lmsPublic: Uint8Array | undefined;
   const encryptionKey =
     c['encrypt-key'] === undefined ? DUMMY.bl2_encryption_key : bytesOf(c['encrypt-key'], `${path}.encrypt-key`, io.readFile, 32);
   const counter = num(c['security-counter'] ?? 0, `${path}.security-counter`);
@@ -162,7 +171,11 @@ function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileNa
       encryptionKey,
       kdf: platform === 'rse-2.1' ? 'cmac-counter' : 'hash-ecb',
       partitionSize: BL2_PARTITION_SIZE[platform],
-      sign: (m) => sign(keyPath, m),
+      sign: (m) => {
+        const r = sign(keyPath, m);
+        lmsPublic = r.publicKey;
+        return r.signature;
+      },
       random: io.random ?? randomBytes,
     });
   } catch (e) {
@@ -181,6 +194,7 @@ function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileNa
     ...(bootRecord === undefined ? {} : { bootRecord }),
     imageHash: toHex(out.hash),
     hashAlg: 'sha256',
+    ...(lmsPublic === undefined ? {} : { signerId: toHex(hash('sha256', lmsPublic)) }),
   };
 }
 
@@ -306,7 +320,17 @@ function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow, name: 
     ...(bootRecord === undefined ? {} : { bootRecord }),
     imageHash: toHex(signed.digest),
     hashAlg: signed.hashAlg,
+    ...signerIdOf(bytes),
   };
+}
+
+/** What MCUboot BL2 measures as the signer: the KEYHASH TLV, or SHA-256 of the PUBKEY TLV (none when unsigned). */
+function signerIdOf(image: Uint8Array): { signerId?: string } {
+  for (const t of parseImage(image).unprotectedArea.entries) {
+    if (t.type === TLV.KEYHASH) return { signerId: toHex(t.value) };
+    if (t.type === TLV.PUBKEY) return { signerId: toHex(hash('sha256', t.value)) };
+  }
+  return {};
 }
 
 /** Resolves `image: NAME`, `file: PATH` or `fip: true` of a placement or partition content. */
@@ -375,29 +399,29 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
 
   // FIP: option names (either spelling) -> image name or file.
   let fip: Uint8Array | undefined;
-  let fipRows: { entry: string; uuid: string; offset: number; size: number; sha256: string }[] = [];
+  let fipRows: { entry: string; uuid: string; offset: number; size: number; sha256: string; image?: string }[] = [];
   if (d.fip !== undefined) {
     const f = obj(d.fip, 'fip');
     known(f, ['align', 'plat-toc-flags', 'entries'], 'fip');
     const table = fipTable(naming);
     const entries = obj(f.entries, 'fip.entries');
-    const chosen = new Map<string, { entry: string; data: Uint8Array }>();
+    const chosen = new Map<string, { entry: string; data: Uint8Array; image: string | undefined }>();
     for (const [entry, ref] of Object.entries(entries)) {
       const row = table.find((t) => t.cmdline === entry || t.alias === entry);
       const uuid = row?.uuid ?? (fipUuidFromString(entry) ? entry.toUpperCase() : undefined);
       if (uuid === undefined) throw cfgError(`fip.entries.${entry}`, 'not a fiptool option name (e.g. rse-bl2, tb-fw) or a UUID');
       const r = str(ref, `fip.entries.${entry}`);
-      const data = images.get(r)?.bytes ?? io.readFile(r);
-      chosen.set(uuid, { entry, data });
+      const img = images.get(r);
+      chosen.set(uuid, { entry, data: img?.bytes ?? io.readFile(r), image: img?.name });
     }
     // fiptool's order: the table, then blobs in description order.
-    const ordered: (FipImage & { entry: string })[] = [];
+    const ordered: (FipImage & { entry: string; image: string | undefined })[] = [];
     for (const t of table) {
       const c = chosen.get(t.uuid);
-      if (c) ordered.push({ uuid: fipUuidFromString(t.uuid) as Uint8Array, data: c.data, entry: c.entry });
+      if (c) ordered.push({ ...c, uuid: fipUuidFromString(t.uuid) as Uint8Array });
     }
     for (const [uuid, c] of chosen)
-      if (!table.some((t) => t.uuid === uuid)) ordered.push({ uuid: fipUuidFromString(uuid) as Uint8Array, data: c.data, entry: c.entry });
+      if (!table.some((t) => t.uuid === uuid)) ordered.push({ ...c, uuid: fipUuidFromString(uuid) as Uint8Array });
     const flags = BigInt(opt(f, 'plat-toc-flags', num, 'fip') ?? 0);
     if (flags > 0xffffn) throw cfgError('fip.plat-toc-flags', 'must fit 16 bits');
     const packed = packFip(ordered, { align: opt(f, 'align', num, 'fip') ?? 1, flags: flags << 32n });
@@ -406,7 +430,14 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
     const kept = ordered.filter((x) => x.data.length > 0);
     fipRows = packed.entries.map((e, i) => {
       const o = kept[i] as (typeof ordered)[number];
-      return { entry: o.entry, uuid: fipUuidToString(o.uuid), offset: e.offset, size: e.size, sha256: sha256(o.data) };
+      return {
+        entry: o.entry,
+        uuid: fipUuidToString(o.uuid),
+        offset: e.offset,
+        size: e.size,
+        sha256: sha256(o.data),
+        ...(o.image === undefined ? {} : { image: o.image }),
+      };
     });
   }
 
@@ -451,6 +482,7 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
       ...(i.securityCounter === undefined ? {} : { securityCounter: i.securityCounter }),
       ...(i.bootRecord === undefined ? {} : { bootRecord: i.bootRecord }),
       ...(i.imageHash === undefined ? {} : { imageHash: i.imageHash, hashAlg: i.hashAlg }),
+      ...(i.signerId === undefined ? {} : { signerId: i.signerId }),
       ...(i.sic === undefined ? {} : { sic: i.sic }),
     })),
     ...(fip === undefined ? {} : { fip: { size: fip.length, sha256: sha256(fip), entries: fipRows } }),

@@ -88,6 +88,8 @@ export const ERROR_CODES = {
   E_NO_TRUST_ANCHOR: 'check',
   /** A CoRIM / CoMID is malformed or breaks its profile's rules. */
   E_CORIM: 'check',
+  /** A build manifest (`rse flash build`) is malformed, or lacks an image the device boots. */
+  E_MANIFEST: 'input',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

@@ -38,6 +38,9 @@ export const CCA_CLAIM = {
   HASH_ALGO: 2402,
 } as const;
 
+/** The platform config claim RSE 2.1 reports: `0xDEADBEEF`, little-endian (a placeholder in TF-M 2.1). */
+export const PLATFORM_CONFIG: Uint8Array = u32le(0xdeadbeef);
+
 /** What the attestation partitions read from the platform. */
 export interface AttestationPlatform {
   readonly iak: AsymKey;
@@ -136,7 +139,7 @@ export class Attestation {
       [CCA_CLAIM.SW_COMPONENTS, swComponents(this.mb)],
       [CCA_CLAIM.PROFILE, p.profile],
       [CCA_CLAIM.HASH_ALGO, 'sha-256'],
-      [CCA_CLAIM.PLATFORM_CONFIG, u32le(0xdeadbeef)],
+      [CCA_CLAIM.PLATFORM_CONFIG, PLATFORM_CONFIG],
       [CCA_CLAIM.VERIFICATION_SERVICE, p.verificationService],
     ]);
     return u8(encode(m));

@@ -43,6 +43,29 @@ export interface RuntimeOptions {
   readonly dakKeyFormat?: DakKeyFormat;
 }
 
+/** Who the attestation partition says the device is (the CPAK seed must be in the KMU: BL1_2 derives it). */
+export interface AttestationIdentity {
+  readonly iak: { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array };
+  readonly instanceId: Uint8Array;
+  readonly implementationId: Uint8Array;
+  readonly lifecycle: number;
+  readonly profile: string;
+  readonly verificationService: string;
+}
+
+export function attestationIdentity(dev: Device): AttestationIdentity {
+  const iak = deriveIak(dev.kmu.use(KMU_SLOT.CPAK_SEED), 'P-384');
+  const text = (field: string): string => new TextDecoder().decode(dev.plat.read(field)).replace(/\0.*$/s, '');
+  return {
+    iak,
+    instanceId: instanceId(iak.publicKey),
+    implementationId: dev.plat.read('implementation_id'),
+    lifecycle: securityLifecycle(dev.lcm.getLcs()),
+    profile: text('profile_definition'),
+    verificationService: text('verification_service_url'),
+  };
+}
+
 /** What the runtime starts from: a booted device and the records its boot stages stored. */
 export class Runtime {
   readonly profile: RseProfileName;
@@ -80,9 +103,10 @@ export class Runtime {
         lock: m.locked,
       });
     this.cryptoAbi = v21 ? CRYPTO_ABI['tfm-2.1'] : CRYPTO_ABI['tfm-2.0'];
-    const iak = deriveIak(dev.kmu.use(KMU_SLOT.CPAK_SEED), 'P-384');
-    const rotpk = (id: number): Uint8Array | undefined => {
-      const k = hostRotpk(dev.plat, id);
+    const id = attestationIdentity(dev);
+    const iak = id.iak;
+    const rotpk = (keyId: number): Uint8Array | undefined => {
+      const k = hostRotpk(dev.plat, keyId);
       return typeof k === 'number' ? undefined : k;
     };
     this.crypto = new CryptoService(
@@ -98,16 +122,15 @@ export class Runtime {
       },
       this.random,
     );
-    const text = (field: string): string => new TextDecoder().decode(dev.plat.read(field)).replace(/\0.*$/s, '');
     this.attest = new Attestation(
       {
         iak: iakKey(iak.privateKey),
         iakPublic: iak.publicKey,
-        instanceId: instanceId(iak.publicKey),
-        implementationId: dev.plat.read('implementation_id'),
-        lifecycle: securityLifecycle(dev.lcm.getLcs()),
-        profile: text('profile_definition'),
-        verificationService: text('verification_service_url'),
+        instanceId: id.instanceId,
+        implementationId: id.implementationId,
+        lifecycle: id.lifecycle,
+        profile: id.profile,
+        verificationService: id.verificationService,
         dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
         dakKeyFormat: options.dakKeyFormat ?? 'sec1',
       },

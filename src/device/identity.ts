@@ -1,0 +1,48 @@
+/**
+ * What a provisioned device contributes to its own reference values: the attestation identity
+ * (implementation id, instance id and IAK public key, which BL1_2 derives from the boot state) and
+ * the measurements BL1_1 takes of what lives in OTP (BL1_2 on RSE 2.1). Found by powering the
+ * device on and running BL1 with an empty host flash, on whatever store the device was opened from:
+ * open it from a copy ({@link MemoryStore}) to leave the directory untouched.
+ * @module
+ */
+import { RseError } from '../lib/errors.ts';
+import type { RseProfileName } from '../otp/layout.ts';
+import { type AttestationIdentity, attestationIdentity } from '../services/spm.ts';
+import { BL2_MEASUREMENT, runBl1 } from './bl1-boot.ts';
+import { type Bl2Profile, bl2Profile } from './bl2-boot.ts';
+import { powerOn } from './boot.ts';
+import type { Device } from './device.ts';
+import type { Measurement } from './shared-data.ts';
+
+export interface DeviceFacts {
+  readonly profile: RseProfileName;
+  /** The images BL2 loads and the slots and types it measures them with. */
+  readonly bl2: Bl2Profile;
+  /** The slot and type BL1_2 measures BL2 with, when the profile's BL1_2 measures it. */
+  readonly bl2Measurement: { readonly slot: number; readonly swType: string } | undefined;
+  readonly identity: Omit<AttestationIdentity, 'iak'> & { readonly iakPublic: Uint8Array };
+  /** BL1_1's measurements (of what the OTP holds). */
+  readonly romMeasurements: readonly Measurement[];
+}
+
+/** Powers `dev` on and runs BL1 without a host flash; the device must reach BL1_2. */
+export function deviceFacts(dev: Device): DeviceFacts {
+  const on = powerOn(dev).result;
+  if (on.kind !== 'ready')
+    throw new RseError('E_DEVICE', `${dev.store.where} does not boot to BL1_2 (${on.kind}: ${on.reason}); is it provisioned?`, {
+      field: 'device',
+    });
+  const bl1 = runBl1(dev, new Uint8Array(0));
+  if (bl1.halt?.stage === 'BL1_1')
+    throw new RseError('E_DEVICE', `${dev.store.where}: BL1_1 stops: ${bl1.halt.reason}`, { field: 'device' });
+  const { iak, ...rest } = attestationIdentity(dev);
+  return {
+    profile: dev.profile,
+    bl2: bl2Profile(dev),
+    bl2Measurement: BL2_MEASUREMENT[dev.profile],
+    identity: { ...rest, iakPublic: iak.publicKey },
+    // BL1_1 measures what the OTP holds; BL1_2's own measurement (BL2) comes from the flash.
+    romMeasurements: bl1.measurements.filter((m) => m.slot !== BL2_MEASUREMENT[dev.profile]?.slot),
+  };
+}
