@@ -11,10 +11,35 @@ import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 
 /** The one thing both drivers provide. */
+/** One SQL statement with its parameters. */
+export type Query = <T = Record<string, unknown>>(text: string, params?: readonly unknown[]) => Promise<{ rows: T[] }>;
+
 export interface Sql {
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<{ rows: T[] }>;
+  /** A statement on any connection (PostgreSQL: a pool). */
+  readonly query: Query;
+  /**
+   * Runs `f` with every statement on one connection, which nothing else uses meanwhile: what a
+   * transaction or a session-level advisory lock needs.
+   */
+  session<T>(f: (q: Query) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** Runs `f` between BEGIN and COMMIT on the connection of `q`; ROLLBACK when it throws. */
+async function inTransaction<T>(q: Query, f: () => Promise<T>): Promise<T> {
+  await q('BEGIN');
+  try {
+    const r = await f();
+    await q('COMMIT');
+    return r;
+  } catch (e) {
+    await q('ROLLBACK');
+    throw e;
+  }
+}
+
+/** A transaction on one connection of `sql`. */
+const transaction = <T>(sql: Sql, f: (q: Query) => Promise<T>): Promise<T> => sql.session((q) => inTransaction(q, () => f(q)));
 
 /** Opens PostgreSQL for a `postgres://` / `postgresql://` URL, else PGlite (in a directory, or in memory). */
 export async function openDatabase(url?: string): Promise<Sql> {
@@ -23,19 +48,34 @@ export async function openDatabase(url?: string): Promise<Sql> {
     const pool = new pg.Pool({ connectionString: url, max: 8 });
     return {
       query: async <T>(text: string, params?: readonly unknown[]) => ({ rows: (await pool.query(text, params as unknown[])).rows as T[] }),
+      session: async (f) => {
+        const client = await pool.connect();
+        try {
+          return await f(async <T>(text: string, params?: readonly unknown[]) => ({
+            rows: (await client.query(text, params as unknown[])).rows as T[],
+          }));
+        } finally {
+          client.release();
+        }
+      },
       close: () => pool.end(),
     };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const db = url === undefined || url === 'memory:' ? new PGlite() : new PGlite(url);
   let chain: Promise<unknown> = Promise.resolve();
+  const direct: Query = async <T>(text: string, params?: readonly unknown[]) => ({
+    rows: (await db.query<T>(text, params as unknown[])).rows,
+  });
+  // PGlite is one connection: statements, and sessions as a whole, run one after the other.
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const run = chain.then(f);
+    chain = run.catch(() => undefined);
+    return run;
+  };
   return {
-    // PGlite is one connection: queries run one after the other.
-    query: <T>(text: string, params?: readonly unknown[]) => {
-      const run = chain.then(() => db.query<T>(text, params as unknown[]));
-      chain = run.catch(() => undefined);
-      return run.then((r) => ({ rows: r.rows }));
-    },
+    query: <T>(text: string, params?: readonly unknown[]) => serial(() => direct<T>(text, params)),
+    session: (f) => serial(() => f(direct)),
     close: () => db.close(),
   };
 }
@@ -66,26 +106,23 @@ const MIGRATION_LOCK = 0x7253_456b; // 'rSEk'
 
 /** Applies the migrations not yet applied, under an advisory lock; returns the schema version. */
 export async function migrate(sql: Sql): Promise<number> {
-  await sql.query('CREATE TABLE IF NOT EXISTS schema_migration (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
-  await sql.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-  try {
-    const { rows } = await sql.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migration');
-    const current = rows[0]?.v ?? 0;
-    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
-      await sql.query('BEGIN');
-      try {
-        await sql.query(MIGRATIONS[v - 1] as string);
-        await sql.query('INSERT INTO schema_migration (version) VALUES ($1)', [v]);
-        await sql.query('COMMIT');
-      } catch (e) {
-        await sql.query('ROLLBACK');
-        throw e;
-      }
+  // The lock first: two servers starting together would race even on CREATE TABLE IF NOT EXISTS.
+  return sql.session(async (q) => {
+    await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await q('CREATE TABLE IF NOT EXISTS schema_migration (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+      const { rows } = await q<{ v: number | null }>('SELECT max(version) AS v FROM schema_migration');
+      const current = rows[0]?.v ?? 0;
+      for (let v = current + 1; v <= MIGRATIONS.length; v++)
+        await inTransaction(q, async () => {
+          await q(MIGRATIONS[v - 1] as string);
+          await q('INSERT INTO schema_migration (version) VALUES ($1)', [v]);
+        });
+      return MIGRATIONS.length;
+    } finally {
+      await q('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
-    return MIGRATIONS.length;
-  } finally {
-    await sql.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-  }
+  });
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -162,21 +199,16 @@ export class SqlStore implements EndorsementStore {
         },
       ]),
     ];
-    await this.sql.query('BEGIN');
-    try {
+    await transaction(this.sql, async (q) => {
       for (const [kind, cls, inst, body] of rows)
-        await this.sql.query('INSERT INTO endorsement (kind, profile, class_id, instance_id, body) VALUES ($1, $2, $3, $4, $5)', [
+        await q('INSERT INTO endorsement (kind, profile, class_id, instance_id, body) VALUES ($1, $2, $3, $4, $5)', [
           kind,
           e.profile,
           cls,
           inst,
           JSON.stringify(body),
         ]);
-      await this.sql.query('COMMIT');
-    } catch (err) {
-      await this.sql.query('ROLLBACK');
-      throw err;
-    }
+    });
     return rows.length;
   }
 

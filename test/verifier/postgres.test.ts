@@ -6,10 +6,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readCorim } from '../../src/attestation/corim.ts';
 import { verifyEar } from '../../src/attestation/ear.ts';
 import { loadTokenKey } from '../../src/cose/keys.ts';
+import { MIGRATIONS, openDatabase, openStore } from '../../src/verifier/store.ts';
 import { tempDir, vectorsDir } from '../helpers.ts';
 import { requireOracles } from '../oracles.ts';
 
@@ -55,6 +58,18 @@ function started(p: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
+/** A loopback port nothing listens on now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 let url = '';
 before(async () => {
   if (skip !== false) return;
@@ -63,7 +78,7 @@ before(async () => {
   chmodSync(dataDir, 0o777);
   const pgdata = join(dataDir, 'pg');
   run(join(BIN, 'initdb'), ['-D', pgdata, '-A', 'trust', '-U', 'rse', '--no-sync']);
-  const port = 20000 + (process.pid % 20000);
+  const port = await freePort();
   const [c, ...a] = asPostgres(join(BIN, 'postgres'), [
     '-D',
     pgdata,
@@ -82,8 +97,14 @@ before(async () => {
   url = `postgres://rse@127.0.0.1:${port}/postgres`;
 });
 
-after(() => {
-  for (const p of procs.reverse()) p.kill('SIGTERM');
+after(async () => {
+  // Verifiers first, then PostgreSQL (smart shutdown waits for their connections to close).
+  for (const p of procs) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await gone;
+  }
 });
 
 function verifier(): Promise<string> {
@@ -130,4 +151,28 @@ test('two verifier processes share one PostgreSQL: a session created on one comp
   });
   assert.equal(junk.headers.get('content-type'), 'application/problem+json');
   assert.equal((await fetch(`${b}/.well-known/veraison/verification`)).status, 200);
+});
+
+test('migrations: servers starting together on an empty database all come up on one schema', { skip, timeout: 120_000 }, async () => {
+  const admin = await openDatabase(url);
+  try {
+    for (let round = 0; round < 5; round++) {
+      const db = `race${round}`;
+      await admin.query(`CREATE DATABASE ${db}`);
+      const u = url.replace(/\/postgres$/, `/${db}`);
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(u)));
+      const { rows } = await stores[0]?.sql.query<{ n: string }>('SELECT count(*) AS n FROM schema_migration') ?? { rows: [] };
+      assert.equal(Number(rows[0]?.n), MIGRATIONS.length);
+      // Concurrent provisioning: each CoRIM lands whole, in its own transaction.
+      const corim = readFileSync(join(V, 'corim/psa/corim-psa-valid.cbor'));
+      const e = readCorim(new Uint8Array(corim));
+      await Promise.all(stores.flatMap((s) => [s.addEndorsements(e), s.addEndorsements(e)]));
+      const per = e.anchors.length + e.software.length + e.platformConfigs.length + e.realms.length;
+      const count = await stores[1]?.sql.query<{ n: string }>('SELECT count(*) AS n FROM endorsement');
+      assert.equal(Number(count?.rows[0]?.n), 8 * per);
+      await Promise.all(stores.map((s) => s.sql.close()));
+    }
+  } finally {
+    await admin.close();
+  }
 });
