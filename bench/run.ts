@@ -4,26 +4,32 @@
  * mean rse is faster. Nothing here is a pass/fail test.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { endorse } from '../src/attestation/endorse.ts';
+import { decodeEvidence, verifyEvidence } from '../src/attestation/token.ts';
 import { lmsSignerPool } from '../src/bl1/lms-key.ts';
 import { RseClient } from '../src/comms/client.ts';
 import { RseServer } from '../src/comms/server.ts';
+import { loadTokenKey } from '../src/cose/keys.ts';
 import { hash as facadeHash, loadKey } from '../src/crypto/index.ts';
 import { bundleKey } from '../src/crypto/rse-keys.ts';
 import { powerOn, provisionFromValues, provisionRun } from '../src/device/boot.ts';
 import { bootDevice } from '../src/device/chain.ts';
 import { Device, DirStore, MemoryStore } from '../src/device/device.ts';
+import { deviceFacts } from '../src/device/identity.ts';
 import { buildFlash } from '../src/flash/build.ts';
 import { TP_MODE } from '../src/otp/lcm.ts';
 import { HOST_IMAGE_SIGN_FLAGS } from '../src/profiles/rse-2.1.ts';
 import { decodeBundle, encodeBundle } from '../src/provisioning/bundle.ts';
 import { encodeRomBundle, romBundleInputs } from '../src/provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../src/provisioning/values.ts';
+import { createVerifierApp, serveVerifier } from '../src/verifier/server.ts';
+import { openStore } from '../src/verifier/store.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rseBin = resolve(here, '../rse.mjs');
@@ -360,6 +366,11 @@ process.stdout.write(
   `SHA-256 in-process ${nodeMBs.toFixed(0)} MB/s; openssl speed -evp sha256 (16 KiB) ${opensslMBs === undefined ? 'unavailable' : `${opensslMBs.toFixed(0)} MB/s; ratio ${(nodeMBs / opensslMBs).toFixed(2)} (target >= 0.8)`}\n`,
 );
 
+/** The nonce the verifier section's sessions use; the device's token is made for it. */
+const VERIFIER_NONCE = new Uint8Array(48).map((_, i) => (i * 11 + 3) & 0xff);
+let deviceToken: Uint8Array | undefined;
+let verifyPerSec: number | undefined;
+
 // Runtime services over a Unix socket: sequential calls from one client (latency) for a
 // measured-boot read and a platform token, the token rate against openssl's ECDSA P-384 signing.
 {
@@ -386,6 +397,8 @@ process.stdout.write(
   const mb = await lat(3000, () => client.measuredBootRead(2));
   const challenge = new Uint8Array(32).fill(1);
   const tok = await lat(400, () => client.attestationToken(challenge));
+  const fresh = await client.attestationToken(VERIFIER_NONCE);
+  deviceToken = fresh.outVecs[0];
   client.close();
   await server.close();
   rmSync(sockDir, { recursive: true, force: true });
@@ -396,6 +409,7 @@ process.stdout.write(
     .split(/\s+/)
     .filter((x) => /^\d+(\.\d+)?$/.test(x));
   const signPerSec = nums === undefined || nums.length < 2 ? undefined : Number(nums[nums.length - 2]);
+  verifyPerSec = nums === undefined || nums.length < 2 ? undefined : Number(nums[nums.length - 1]);
   process.stdout.write(
     `\nruntime services over a Unix socket (one client, sequential calls):\n` +
       `  measured-boot read  ${mb.perSec.toFixed(0)} calls/s, p50 ${mb.p50.toFixed(3)} ms, p99 ${mb.p99.toFixed(3)} ms\n` +
@@ -403,5 +417,87 @@ process.stdout.write(
       (signPerSec === undefined
         ? '; openssl speed ecdsap384 unavailable\n'
         : `; openssl speed ecdsap384 ${signPerSec.toFixed(0)} signs/s; ratio ${(tok.perSec / signPerSec).toFixed(2)} (target >= 0.7)\n`),
+  );
+}
+
+// The verifier: CCA collections (ES384 platform and realm, TF-M tools' example token) decoded and
+// verified in process, against openssl's ECDSA P-384 verification; then appraisals over HTTP
+// (newSession + evidence, PGlite in memory) of the example device's token against rse endorse.
+{
+  const vectors = resolve(here, '../../../shared/vectors/attestation');
+  const tokenPath = join(vectors, 'cca/tfm-tools/cca_example_token.cbor');
+  let line = 'CCA collection verification: ../shared/vectors not found\n';
+  try {
+    const bytes = new Uint8Array(readFileSync(tokenPath));
+    const key = loadTokenKey(new Uint8Array(readFileSync(join(vectors, 'cca/tfm-tools/cca_platform.pem'))));
+    const once = (): void => verifyEvidence(decodeEvidence(bytes), key);
+    for (let i = 0; i < 50; i++) once();
+    let n = 0;
+    const t = process.hrtime.bigint();
+    while (Number(process.hrtime.bigint() - t) < 2e9) {
+      once();
+      n++;
+    }
+    const perSec = n / (Number(process.hrtime.bigint() - t) / 1e9);
+    line =
+      `CCA collection (ES384 platform + ES384 realm + binding) decoded and verified: ${perSec.toFixed(0)} tokens/s` +
+      (verifyPerSec === undefined
+        ? '; openssl speed ecdsap384 unavailable\n'
+        : ` = ${(2 * perSec).toFixed(0)} P-384 verifications/s; openssl speed ecdsap384 ${verifyPerSec.toFixed(0)} verify/s; ratio ${((2 * perSec) / verifyPerSec).toFixed(2)}\n`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const store = await openStore();
+  const ear = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const app = createVerifierApp({ store, earKey: { kind: 'ec', crv: 'P-256', privateKey: ear.privateKey, publicKey: ear.publicKey } });
+  const srv = await serveVerifier(app, 0);
+  const base = `http://127.0.0.1:${srv.port}`;
+  const corim = endorse(exBuild.manifest, deviceFacts(Device.open(exStore.clone()))).corim;
+  const sub = await fetch(`${base}/endorsement-provisioning/v1/submit`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/rim+cbor; profile="tag:arm.com,2025:cca_platform#1.0.0"' },
+    body: corim,
+  });
+  if (sub.status !== 200) throw new Error(`provisioning failed: ${sub.status} ${await sub.text()}`);
+  const evidence = deviceToken as Uint8Array;
+  const nonce = Buffer.from(VERIFIER_NONCE).toString('base64url');
+  const appraisal = async (): Promise<void> => {
+    const s = await fetch(`${base}/challenge-response/v1/newSession?nonce=${nonce}`, { method: 'POST' });
+    const loc = s.headers.get('location');
+    await s.arrayBuffer();
+    const r = await fetch(`${base}/challenge-response/v1/${loc}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/eat+cwt; eat_profile="tag:arm.com,2023:cca_platform#1.0.0"' },
+      body: evidence,
+    });
+    const j = (await r.json()) as { status?: string; result?: string };
+    if (j.status !== 'complete' || j.result === undefined) throw new Error(`appraisal failed: ${JSON.stringify(j)}`);
+    const ear = JSON.parse(Buffer.from(j.result.split('.')[1] as string, 'base64url').toString()) as {
+      submods: Record<string, { 'ear.status': string }>;
+    };
+    if (ear.submods.CCA_SSD_PLATFORM?.['ear.status'] !== 'affirming') throw new Error(`not affirming: ${JSON.stringify(ear)}`);
+  };
+  const rate = async (clients: number, seconds: number): Promise<number> => {
+    let n = 0;
+    const end = Date.now() + seconds * 1000;
+    const t = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (Date.now() < end) {
+          await appraisal();
+          n++;
+        }
+      }),
+    );
+    return n / (Number(process.hrtime.bigint() - t) / 1e9);
+  };
+  await rate(1, 0.5);
+  const seq = await rate(1, 3);
+  const par = await rate(8, 3);
+  await srv.close();
+  process.stdout.write(
+    `\nverifier:\n  ${line}` +
+      `  HTTP appraisals (newSession + CCA platform token ES384 → EAR JWT, PGlite in memory, affirming): ` +
+      `${seq.toFixed(0)}/s one client, ${par.toFixed(0)}/s eight clients\n`,
   );
 }

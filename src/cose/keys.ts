@@ -5,6 +5,8 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { ecPublicKeyFromPoint } from '../crypto/index.ts';
+import { concatBytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { bytesOf, decodeStrict } from './cbor.ts';
 import { parseDiag } from './diag.ts';
@@ -33,12 +35,10 @@ function ecFromCoordinates(crv: EcCurve, x: Uint8Array, y: Uint8Array, d?: Uint8
   const n = CURVE_SIZE[crv];
   if (x.length !== n || y.length !== n || (d !== undefined && d.length !== n))
     throw new RseError('E_KEY', `${crv} coordinates must be ${n} bytes`, { field: 'key' });
-  const jwk = { kty: 'EC', crv, x: b64u(x), y: b64u(y), ...(d === undefined ? {} : { d: b64u(d) }) };
   try {
-    return ecFromKeyObject(
-      d === undefined ? createPublicKey({ key: jwk, format: 'jwk' }) : createPrivateKey({ key: jwk, format: 'jwk' }),
-      d !== undefined,
-    );
+    if (d === undefined) return ecFromKeyObject(ecPublicKeyFromPoint(crv, concatBytes([Uint8Array.of(4), x, y])), false);
+    const jwk = { kty: 'EC', crv, x: b64u(x), y: b64u(y), d: b64u(d) };
+    return ecFromKeyObject(createPrivateKey({ key: jwk, format: 'jwk' }), true);
   } catch (e) {
     throw new RseError('E_KEY', `not a point on ${crv}: ${(e as Error).message}`, { field: 'key', cause: e });
   }

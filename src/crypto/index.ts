@@ -216,6 +216,21 @@ export function rawPublicKey(key: AsymKey): Uint8Array {
   return asU8(x);
 }
 
+/** The DER SubjectPublicKeyInfo before the uncompressed point, per curve (id-ecPublicKey + the named curve). */
+const EC_SPKI_PREFIX: Readonly<Record<'P-256' | 'P-384' | 'P-521', Buffer>> = {
+  'P-256': Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  'P-384': Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+  'P-521': Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex'),
+};
+
+/**
+ * An EC public key from its uncompressed point 0x04 ‖ X ‖ Y, imported as SPKI DER (OpenSSL checks
+ * the point is on the curve; a third of the cost of a JWK import). Throws on a bad point.
+ */
+export function ecPublicKeyFromPoint(curve: 'P-256' | 'P-384' | 'P-521', point: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([EC_SPKI_PREFIX[curve], point]), format: 'der', type: 'spki' });
+}
+
 /** Imports a raw public key: an uncompressed SEC1 point for EC, 32 bytes for X25519/Ed25519. */
 export function importRawPublicKey(type: AsymKeyType, raw: Uint8Array): AsymKey {
   try {
@@ -223,13 +238,9 @@ export function importRawPublicKey(type: AsymKeyType, raw: Uint8Array): AsymKey 
     if (type === 'ecdsa-p256' || type === 'ecdsa-p384') {
       const n = type === 'ecdsa-p256' ? 32 : 48;
       if (raw.length !== 2 * n + 1 || raw[0] !== 4) throw new Error(`expected a ${2 * n + 1}-byte uncompressed point`);
-      jwk = {
-        kty: 'EC',
-        crv: type === 'ecdsa-p256' ? 'P-256' : 'P-384',
-        x: Buffer.from(raw.subarray(1, 1 + n)).toString('base64url'),
-        y: Buffer.from(raw.subarray(1 + n)).toString('base64url'),
-      };
-    } else if (type === 'x25519' || type === 'ed25519') {
+      return { type, isPrivate: false, publicKey: ecPublicKeyFromPoint(type === 'ecdsa-p256' ? 'P-256' : 'P-384', raw) };
+    }
+    if (type === 'x25519' || type === 'ed25519') {
       if (raw.length !== 32) throw new Error('expected 32 bytes');
       jwk = { kty: 'OKP', crv: type === 'x25519' ? 'X25519' : 'Ed25519', x: Buffer.from(raw).toString('base64url') };
     } else {
