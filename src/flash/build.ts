@@ -133,6 +133,7 @@ const IMAGE_KEYS = [
   'security-counter',
   'boot-record',
   'public-key-format',
+  'pad-sig',
   'confirm',
   'erased-val',
   'format',
@@ -300,6 +301,7 @@ function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow, name: 
         ...(bootRecord === undefined ? {} : { bootRecord }),
         ...(erased === undefined ? {} : { erasedVal: erased as 0 | 0xff }),
         ...(pkf === undefined ? {} : { publicKeyFormat: pkf }),
+        ...(opt(c, 'pad-sig', bool, path) === true ? { padSig: true } : {}),
         ...(dependencies.length === 0 ? {} : { dependencies }),
       },
     );
