@@ -7,9 +7,9 @@
 import { accessSync, closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { hash } from '../crypto/index.ts';
-import { type FipImage, fipUuidFromString, fipUuidToString, packFip, parseFip, platTocFlags } from '../fip/fip.ts';
+import { type FipImage, fipUuidFromString, fipUuidToString, type PackedFip, packFip, parseFip, platTocFlags } from '../fip/fip.ts';
 import { type FipNaming, fipTable } from '../fip/table.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { type FileSlice, type WritePart, writeFileAtomic } from '../lib/atomic.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { strtoull } from '../lib/cnum.ts';
 import { RseError, type RseErrorCode } from '../lib/errors.ts';
@@ -34,7 +34,8 @@ interface Desc {
   readonly cmdline: string;
   action: Action;
   arg: string | undefined;
-  image: { data: Uint8Array; flags: bigint; offset?: number; size?: number } | undefined;
+  /** From a FIP read (bytes) or an image file to pack (a slice copied at write time). */
+  image: { data: WritePart; flags: bigint; offset?: number; size?: number } | undefined;
 }
 
 const STRERROR: Record<string, string> = {
@@ -209,14 +210,23 @@ class Fiptool {
     return { flags: fip.flags, serial: fip.serialNumber };
   }
 
-  readImage(path: string): Uint8Array {
+  /**
+   * fiptool's `read_image_from_file`, up to the read: the file must open and be a regular file;
+   * its bytes are copied when the FIP is written, never held in memory.
+   */
+  readImage(path: string): FileSlice {
+    let fd: number;
     try {
-      return asU8(readFileSync(path));
+      fd = openSync(path, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_FS_FILE_TOO_LARGE' || (e as NodeJS.ErrnoException).code === 'EISDIR') {
-        this.errx(`Failed to read ${path}`, 'E_IO');
-      }
       this.errx(`fopen ${path}: ${strerror(e)}`, 'E_IO');
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) this.errx(`Failed to read ${path}`, 'E_IO');
+      return { path, length: st.size };
+    } finally {
+      closeSync(fd);
     }
   }
 
@@ -231,9 +241,9 @@ class Fiptool {
   }
 
   pack(path: string, flags: bigint, align: number): void {
-    const images: FipImage[] = [];
+    const images: FipImage<WritePart>[] = [];
     for (const d of this.descs) if (d.image !== undefined) images.push({ uuid: d.uuid, data: d.image.data, flags: d.image.flags });
-    let packed: ReturnType<typeof packFip>;
+    let packed: PackedFip<WritePart>;
     try {
       packed = packFip(images, { align, flags });
     } catch (e) {
@@ -353,7 +363,8 @@ class Fiptool {
     this.debug(`toc_header[serial_number]: ${hex(serial)}`);
     this.debug(`toc_header[flags]: ${hex(flags)}`);
     const listed = this.descs.flatMap((d) => (d.image === undefined ? [] : [{ d, image: d.image }]));
-    const sha = (data: Uint8Array): string => toHex(hash('sha256', data));
+    // A FIP that was read holds its images as bytes.
+    const sha = (data: WritePart): string => toHex(hash('sha256', data as Uint8Array));
     if (json) {
       printJson({
         file: path,

@@ -2,21 +2,63 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
-import { bl1Command, lmsCommand } from './bl1.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
-import { bootCommand, deviceCommand, otpCommand, provisionCommand } from './device.ts';
-import { endorseCommand } from './endorse.ts';
-import { runFip } from './fip.ts';
-import { flashCommand } from './flash.ts';
-import { fwuCommand, gptCommand } from './gpt.ts';
-import { dumpinfoCommand, verifyCommand } from './image-tools.ts';
-import { getpubCommand, getpubhashCommand, keygenCommand, keyinfoCommand } from './keys.ts';
-import { runLayout } from './layout.ts';
-import { callCommand, serveCommand } from './serve.ts';
-import { sicCommand } from './sic.ts';
-import { extractPairs, signCommand } from './sign.ts';
-import { tokenCommand } from './token.ts';
-import { verifierCommand } from './verifier.ts';
+
+/** A command module's commands, loaded on demand: `rse fip …` need not compile the verifier. */
+type Commands = () => Promise<readonly unknown[]>;
+
+/** The commander verbs, in help order; each names the module that defines it. */
+const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string, string, string][]) => Commands }[] = [
+  { verbs: ['sign', 'create'], load: (pairs) => async () => [(await import('./sign.ts')).signCommand(pairs)] },
+  {
+    verbs: ['verify', 'dumpinfo'],
+    load: () => async () => {
+      const m = await import('./image-tools.ts');
+      return [m.verifyCommand(), m.dumpinfoCommand()];
+    },
+  },
+  {
+    verbs: ['keygen', 'getpub', 'getpubhash', 'keyinfo'],
+    load: () => async () => {
+      const m = await import('./keys.ts');
+      return [m.keygenCommand(), m.getpubCommand(), m.getpubhashCommand(), m.keyinfoCommand()];
+    },
+  },
+  {
+    verbs: ['gpt', 'fwu'],
+    load: () => async () => {
+      const m = await import('./gpt.ts');
+      return [m.gptCommand(), m.fwuCommand()];
+    },
+  },
+  { verbs: ['flash'], load: () => async () => [(await import('./flash.ts')).flashCommand()] },
+  {
+    verbs: ['device', 'otp', 'provision'],
+    load: () => async () => {
+      const m = await import('./device.ts');
+      return [m.deviceCommand(), m.otpCommand(), m.provisionCommand()];
+    },
+  },
+  {
+    verbs: ['lms', 'bl1'],
+    load: () => async () => {
+      const m = await import('./bl1.ts');
+      return [m.lmsCommand(), m.bl1Command()];
+    },
+  },
+  { verbs: ['sic'], load: () => async () => [(await import('./sic.ts')).sicCommand()] },
+  { verbs: ['boot'], load: () => async () => [(await import('./device.ts')).bootCommand()] },
+  {
+    verbs: ['serve', 'call'],
+    load: () => async () => {
+      const m = await import('./serve.ts');
+      return [m.serveCommand(), m.callCommand()];
+    },
+  },
+  { verbs: ['token'], load: () => async () => [(await import('./token.ts')).tokenCommand()] },
+  { verbs: ['endorse'], load: () => async () => [(await import('./endorse.ts')).endorseCommand()] },
+  { verbs: ['verifier'], load: () => async () => [(await import('./verifier.ts')).verifierCommand()] },
+];
 
 function packageVersion(): string {
   // The package root is one level above the bundle (dist/rse.mjs), three above src/cli/main.ts.
@@ -46,10 +88,19 @@ export async function main(argv: readonly string[], sinks: CliIo = processIo): P
 
 async function run(argv: readonly string[]): Promise<number> {
   // Commands that mirror a C tool's own command line parse it themselves.
-  if (argv[0] === 'fip') return guard(() => runFip(argv.slice(1)));
-  if (argv[0] === 'layout') return guard(() => runLayout(argv.slice(1)));
+  if (argv[0] === 'fip') {
+    const { runFip } = await import('./fip.ts');
+    return guard(() => runFip(argv.slice(1)));
+  }
+  if (argv[0] === 'layout') {
+    const { runLayout } = await import('./layout.ts');
+    return guard(() => runLayout(argv.slice(1)));
+  }
   const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
-  const { rest, pairs } = extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file']);
+  const signing = argv[0] === 'sign' || argv[0] === 'create';
+  const { rest, pairs } = signing
+    ? (await import('./sign.ts')).extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file'])
+    : { rest: [...argv], pairs: [] };
   const program = new Command('rse')
     .description(
       'rsekit: RSE/RSS toolchain (imgtool, fiptool, srec_cat and gdisk compatible), virtual device, runtime services and attestation verifier',
@@ -59,36 +110,17 @@ async function run(argv: readonly string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput(output);
-  for (const cmd of [
-    signCommand(() => pairs),
-    verifyCommand(),
-    dumpinfoCommand(),
-    keygenCommand(),
-    getpubCommand(),
-    getpubhashCommand(),
-    keyinfoCommand(),
-    gptCommand(),
-    fwuCommand(),
-    flashCommand(),
-    deviceCommand(),
-    otpCommand(),
-    provisionCommand(),
-    lmsCommand(),
-    bl1Command(),
-    sicCommand(),
-    bootCommand(),
-    serveCommand(),
-    callCommand(),
-    tokenCommand(),
-    endorseCommand(),
-    verifierCommand(),
-  ]) {
+  // A known verb loads its own module; anything else (help, a typo to suggest for) loads them all.
+  const own = MODULES.find((m) => m.verbs.includes(argv[0] ?? ''));
+  const loaders = (own === undefined ? MODULES : [own]).map((m) => m.load(() => pairs));
+  const commands = (await Promise.all(loaders.map((l) => l()))).flat();
+  for (const cmd of commands) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
       for (const sub of c.commands) configure(sub as Command);
     };
-    configure(cmd as unknown as Command);
-    program.addCommand(cmd as unknown as Command);
+    configure(cmd as Command);
+    program.addCommand(cmd as Command);
   }
   // Listed for help only: these verbs are dispatched before commander (see the top of run()).
   program.command('fip').description('FIP create/update/remove/unpack/info, fiptool-compatible (rse fip help)');

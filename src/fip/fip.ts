@@ -121,9 +121,10 @@ export function parseFip(bytes: Uint8Array, source = 'input', fileLength = bytes
   throw new RseError('E_NO_TERMINATOR', `FIP ${source} does not have a ToC terminator entry`, { field: 'toc_terminator', offset: at });
 }
 
-export interface FipImage {
+/** An image to pack: its bytes, or anything with a length that stands for them (a file slice). */
+export interface FipImage<D extends { readonly length: number } = Uint8Array> {
   readonly uuid: Uint8Array;
-  readonly data: Uint8Array;
+  readonly data: D;
   /** The entry flags word (0 for an image read from a file). */
   readonly flags?: bigint;
 }
@@ -135,9 +136,9 @@ export interface PackOptions {
   readonly flags?: bigint;
 }
 
-export interface PackedFip {
+export interface PackedFip<D extends { readonly length: number } = Uint8Array> {
   /** The FIP as consecutive pieces (ToC area, zero gaps, the images themselves, uncopied). */
-  readonly parts: readonly Uint8Array[];
+  readonly parts: readonly (Uint8Array | D)[];
   /** Total length (= the terminator's offset). */
   readonly size: number;
   /** Bytes of header + ToC area (fiptool's "Metadata size"). */
@@ -164,7 +165,10 @@ export function fipBytes(p: PackedFip): Uint8Array {
  * starts at the next multiple of `align`, and the file is padded with zeros to the aligned end,
  * which the terminator records. The result references the image bytes rather than copying them.
  */
-export function packFip(images: readonly FipImage[], options: PackOptions = {}): PackedFip {
+export function packFip<D extends { readonly length: number } = Uint8Array>(
+  images: readonly FipImage<D>[],
+  options: PackOptions = {},
+): PackedFip<D> {
   const align = options.align ?? 1;
   if (!Number.isSafeInteger(align) || align < 1 || (align & (align - 1)) !== 0 || align > 0x4000_0000) {
     throw new RseError('E_ARGUMENT', `invalid alignment ${align}: a power of two up to 2^30 is required`, { field: 'align' });
@@ -173,7 +177,7 @@ export function packFip(images: readonly FipImage[], options: PackOptions = {}):
   const metadataSize = FIP_HEADER_SIZE + FIP_ENTRY_SIZE * (images.length + 1);
   let cursor = metadataSize;
   let payloadSize = 0;
-  const placed: { uuid: Uint8Array; offset: number; size: number; flags: bigint; data: Uint8Array }[] = [];
+  const placed: { uuid: Uint8Array; offset: number; size: number; flags: bigint; data: D }[] = [];
   for (const img of images) {
     payloadSize += img.data.length;
     if (img.data.length === 0) continue;
@@ -200,7 +204,7 @@ export function packFip(images: readonly FipImage[], options: PackOptions = {}):
   }
   dv.setBigUint64(at + 16, BigInt(total), true);
   const zeros = new Uint8Array(Math.min(align, total));
-  const parts: Uint8Array[] = [toc];
+  const parts: (Uint8Array | D)[] = [toc];
   let end = metadataSize;
   for (const p of placed) {
     if (p.offset > end) parts.push(zeros.subarray(0, p.offset - end));

@@ -161,7 +161,7 @@ test('migrations: servers starting together on an empty database all come up on 
       await admin.query(`CREATE DATABASE ${db}`);
       const u = url.replace(/\/postgres$/, `/${db}`);
       const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(u)));
-      const { rows } = await stores[0]?.sql.query<{ n: string }>('SELECT count(*) AS n FROM schema_migration') ?? { rows: [] };
+      const { rows } = (await stores[0]?.sql.query<{ n: string }>('SELECT count(*) AS n FROM schema_migration')) ?? { rows: [] };
       assert.equal(Number(rows[0]?.n), MIGRATIONS.length);
       // Concurrent provisioning: each CoRIM lands whole, in its own transaction.
       const corim = readFileSync(join(V, 'corim/psa/corim-psa-valid.cbor'));
