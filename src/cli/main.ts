@@ -55,6 +55,7 @@ const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string,
       return [m.serveCommand(), m.callCommand()];
     },
   },
+  { verbs: ['stm32'], load: () => async () => [(await import('./stm32.ts')).stm32Command()] },
   { verbs: ['token'], load: () => async () => [(await import('./token.ts')).tokenCommand()] },
   { verbs: ['endorse'], load: () => async () => [(await import('./endorse.ts')).endorseCommand()] },
   { verbs: ['verifier'], load: () => async () => [(await import('./verifier.ts')).verifierCommand()] },

@@ -1,0 +1,178 @@
+/** `rse stm32 sign | verify | info | pkh`: STM32MP image headers (stm32image / mkimage -T stm32image). @module */
+import { Command, Option } from '@commander-js/extra-typings';
+import { loadKey } from '../crypto/index.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
+import {
+  binaryTypeName,
+  checkStm32Image,
+  createStm32Image,
+  OPTION_NO_SIGNATURE,
+  PKH_OTP_FIRST_WORD,
+  p256PublicXY,
+  parseStm32Image,
+  pkhOtpWords,
+  publicKeyHash,
+  type Stm32Image,
+} from '../stm32/image.ts';
+import { cliStatus, io, parseInteger, printJson, readInput, readKey } from './common.ts';
+
+const hex8 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** The header as stm32image and mkimage print it, plus what they leave out. */
+function describe(img: Stm32Image): string {
+  const h = img.header;
+  const lines = [
+    `Image Type   : STMicroelectronics STM32 V${h.major}.${h.minor}`,
+    `Image Size   : ${h.imageLength} bytes`,
+    `Image Load   : ${hex8(h.loadAddress)}`,
+    `Entry Point  : ${hex8(h.entryPoint)}`,
+    `Checksum     : ${hex8(h.checksum)}`,
+    h.major === 1
+      ? `Option       : ${hex8(h.flags)}${h.flags & OPTION_NO_SIGNATURE ? ' (no signature)' : ' (signed)'}`
+      : `Extension    : ${hex8(h.flags)}`,
+    `Version      : ${hex8(h.imageVersion)}`,
+    `Binary Type  : 0x${h.binaryType.toString(16).padStart(2, '0')} (${binaryTypeName(h.binaryType)})`,
+    `Header Size  : ${h.headerSize} bytes`,
+  ];
+  if (h.major === 1 && h.publicKey !== undefined && !h.publicKey.every((b) => b === 0)) {
+    lines.push(`Algorithm    : ${h.algorithm === 1 ? 'ECDSA P-256' : h.algorithm === 2 ? 'ECDSA brainpoolP256t1' : String(h.algorithm)}`);
+    lines.push(`Public Key   : ${toHex(h.publicKey)}`);
+    lines.push(`PKH (OTP 24) : ${toHex(publicKeyHash(h.publicKey))}`);
+  }
+  for (const e of h.extensions) lines.push(`Extension    : ${e.name} (${e.type}) at 0x${e.offset.toString(16)}, ${e.length} bytes`);
+  if (h.nonZeroReserved.length > 0) lines.push(`Warning      : non-zero ${h.nonZeroReserved.join(', ')}`);
+  if (img.trailing > 0) lines.push(`Trailing     : ${img.trailing} bytes after the payload`);
+  return `${lines.join('\n')}\n`;
+}
+
+function headerJson(img: Stm32Image): Record<string, unknown> {
+  const h = img.header;
+  return {
+    version: `${h.major}.${h.minor}`,
+    headerSize: h.headerSize,
+    imageLength: h.imageLength,
+    loadAddress: hex8(h.loadAddress),
+    entryPoint: hex8(h.entryPoint),
+    checksum: hex8(h.checksum),
+    imageVersion: h.imageVersion,
+    [h.major === 1 ? 'optionFlags' : 'extensionFlags']: hex8(h.flags),
+    binaryType: h.binaryType,
+    binaryTypeName: binaryTypeName(h.binaryType),
+    ...(h.algorithm === undefined ? {} : { algorithm: h.algorithm }),
+    ...(h.publicKey === undefined ? {} : { publicKey: toHex(h.publicKey), pkh: toHex(publicKeyHash(h.publicKey)) }),
+    signature: toHex(h.signature),
+    extensions: h.extensions,
+    nonZeroReserved: h.nonZeroReserved,
+    trailing: img.trailing,
+  };
+}
+
+const num = (what: string) => (v: string) => {
+  const n = parseInteger(v);
+  if (n > 0xffffffff) throw new RseError('E_ARGUMENT', `${what} ${v} does not fit 32 bits`, { field: what });
+  return n;
+};
+
+function pkhOf(o: { key?: string; pkh?: string }): Uint8Array | undefined {
+  if (o.key !== undefined && o.pkh !== undefined) throw new RseError('E_USAGE', '-k and --pkh are mutually exclusive');
+  if (o.pkh !== undefined) {
+    const b = fromHex(o.pkh.replace(/^0x/i, ''), '--pkh');
+    if (b.length !== 32) throw new RseError('E_ARGUMENT', `--pkh is 32 bytes, got ${b.length}`, { field: '--pkh' });
+    return b;
+  }
+  return o.key === undefined ? undefined : publicKeyHash(p256PublicXY(loadKey(readInput(o.key, 'key'))));
+}
+
+export function stm32Command() {
+  const cmd = new Command('stm32').summary('STM32MP image headers: sign, verify, info, the public key hash for OTP');
+  cmd.addCommand(
+    new Command('sign')
+      .alias('create')
+      .description(
+        "Put an STM32 header in front of a binary, as TF-A's stm32image does (same flags), and sign it (v1) with -k: ECDSA P-256 over SHA-256 of the header from 0x48 and the payload, the key's X ‖ Y at 0x6C.",
+      )
+      .argument('[input]', 'the binary (or -s)')
+      .argument('[output]', 'the image (or -d)')
+      .option('-s, --src <file>', 'the binary (stm32image -s)')
+      .option('-d, --dest <file>', 'the image (stm32image -d)')
+      .requiredOption('-l, --load <addr>', 'load address', num('load address'))
+      .requiredOption('-e, --entry <addr>', 'entry point', num('entry point'))
+      .requiredOption(
+        '-b, --binary-type <n>',
+        'binary type: 0x00 U-Boot, 0x10-0x1F TF-A, 0x20-0x2F OP-TEE, 0x30 coprocessor',
+        num('binary type'),
+      )
+      .option('-v, --image-version <n>', 'image version, checked against the OTP monotonic counter', num('image version'), 0)
+      .addOption(new Option('-m, --major <n>', 'header version: 1 (MP15) or 2 (MP13)').choices(['1', '2']).default('1'))
+      .option('-n, --minor <n>', 'header minor version', num('minor'), 0)
+      .option('-k, --key <file>', 'P-256 private key: sign (v1); without it the image is unsigned (option bit 0)')
+      .option('--json', 'machine-readable output')
+      .action((input, output, o) => {
+        const src = o.src ?? input;
+        const dest = o.dest ?? output;
+        if (src === undefined) throw new RseError('E_USAGE', 'missing the input binary (argument or -s)');
+        if (dest === undefined) throw new RseError('E_USAGE', 'missing the output image (argument or -d)');
+        const bytes = createStm32Image({
+          payload: readInput(src),
+          loadAddress: o.load,
+          entryPoint: o.entry,
+          binaryType: o.binaryType,
+          imageVersion: o.imageVersion,
+          major: o.major === '2' ? 2 : 1,
+          minor: o.minor,
+          ...(o.key === undefined ? {} : { key: readKey(o.key) }),
+        });
+        writeFileAtomic(dest, bytes, { durable: false });
+        const img = parseStm32Image(bytes);
+        if (o.json) printJson({ file: dest, ...headerJson(img) });
+        else io.out(describe(img));
+      }),
+  );
+  cmd.addCommand(
+    new Command('verify')
+      .description(
+        "The ROM's checks of an image: header version, payload checksum and, when signed (or with --closed, always), the algorithm, the key against the PKH (-k or --pkh) and the signature. Exit 0 when every check passes, 1 otherwise.",
+      )
+      .argument('<image>')
+      .option('-k, --key <file>', 'the expected key (its PKH is compared)')
+      .option('--pkh <hex>', 'the expected PKH, as OTP words 24..31 hold it')
+      .option('--closed', 'a closed device: the signature is required whatever the option flag says')
+      .option('--json', 'machine-readable output')
+      .action((path, o) => {
+        const img = parseStm32Image(readInput(path, 'image'));
+        const pkh = pkhOf(o);
+        const checks = checkStm32Image(img, { ...(pkh === undefined ? {} : { pkh }), closed: o.closed === true });
+        const ok = checks.every((c) => c.ok);
+        if (o.json) printJson({ file: path, ok, checks });
+        else
+          io.out(`${checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`).join('\n')}\n${ok ? 'verified' : 'refused'}\n`);
+        cliStatus.code = ok ? 0 : 1;
+      }),
+  );
+  cmd.addCommand(
+    new Command('info')
+      .description('Print an image header (v1 or v2) as mkimage -l does, with the key, its PKH and the extensions')
+      .argument('<image>')
+      .option('--json', 'machine-readable output')
+      .action((path, o) => {
+        const img = parseStm32Image(readInput(path, 'image'));
+        if (o.json) printJson({ file: path, ...headerJson(img) });
+        else io.out(describe(img));
+      }),
+  );
+  cmd.addCommand(
+    new Command('pkh')
+      .description('The public key hash SHA-256(X ‖ Y) and the OTP words 24..31 that hold it (MP15)')
+      .requiredOption('-k, --key <file>', 'P-256 key (private or public)')
+      .option('--json', 'machine-readable output')
+      .action((o) => {
+        const pkh = publicKeyHash(p256PublicXY(loadKey(readInput(o.key, 'key'))));
+        const words = pkhOtpWords(pkh);
+        if (o.json) printJson({ pkh: toHex(pkh), otp: Object.fromEntries(words.map((w, i) => [PKH_OTP_FIRST_WORD + i, hex8(w)])) });
+        else io.out(`${toHex(pkh)}\n${words.map((w, i) => `OTP ${PKH_OTP_FIRST_WORD + i}: ${hex8(w)}`).join('\n')}\n`);
+      }),
+  );
+  return cmd;
+}
