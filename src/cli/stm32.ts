@@ -90,6 +90,7 @@ export function stm32Command() {
   cmd.addCommand(
     new Command('sign')
       .alias('create')
+      .summary('put an STM32 header in front of a binary (stm32image flags) and sign it with -k')
       .description(
         "Put an STM32 header in front of a binary, as TF-A's stm32image does (same flags), and sign it (v1) with -k: ECDSA P-256 over SHA-256 of the header from 0x48 and the payload, the key's X ‖ Y at 0x6C.",
       )
@@ -132,6 +133,7 @@ export function stm32Command() {
   );
   cmd.addCommand(
     new Command('verify')
+      .summary("the ROM's checks: header version, checksum, key hash and signature")
       .description(
         "The ROM's checks of an image: header version, payload checksum and, when signed (or with --closed, always), the algorithm, the key against the PKH (-k or --pkh) and the signature. Exit 0 when every check passes, 1 otherwise.",
       )
@@ -153,6 +155,7 @@ export function stm32Command() {
   );
   cmd.addCommand(
     new Command('info')
+      .summary('print a header (v1 or v2)')
       .description('Print an image header (v1 or v2) as mkimage -l does, with the key, its PKH and the extensions')
       .argument('<image>')
       .option('--json', 'machine-readable output')
@@ -164,6 +167,7 @@ export function stm32Command() {
   );
   cmd.addCommand(
     new Command('pkh')
+      .summary('the public key hash and its OTP words')
       .description('The public key hash SHA-256(X ‖ Y) and the OTP words 24..31 that hold it (MP15)')
       .requiredOption('-k, --key <file>', 'P-256 key (private or public)')
       .option('--json', 'machine-readable output')
