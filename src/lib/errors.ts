@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   E_CORIM: 'check',
   /** A build manifest (`rse flash build`) is malformed, or lacks an image the device boots. */
   E_MANIFEST: 'input',
+  /** The requester may not reach this word, register or address (secure-only OTP, a lock, a firewall rule). */
+  E_ACCESS: 'check',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;
