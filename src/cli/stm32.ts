@@ -4,6 +4,7 @@ import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { OTP_WORD } from '../stm32/bsec.ts';
 import {
   binaryTypeName,
   checkStm32Image,
@@ -16,6 +17,7 @@ import {
   publicKeyHash,
   type Stm32Image,
 } from '../stm32/image.ts';
+import { Mp1Device, romBoot } from '../stm32/mp1.ts';
 import { cliStatus, io, parseInteger, printJson, readInput, readKey } from './common.ts';
 
 const hex8 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
@@ -178,5 +180,144 @@ export function stm32Command() {
         else io.out(`${toHex(pkh)}\n${words.map((w, i) => `OTP ${PKH_OTP_FIRST_WORD + i}: ${hex8(w)}`).join('\n')}\n`);
       }),
   );
+  const device = new Command('device').summary('virtual STM32MP15 devices');
+  device.addCommand(
+    new Command('create')
+      .description('Create a blank, open STM32MP15: every fuse 0 (otp.bin) and device.json')
+      .argument('<dir>')
+      .option('--force', 'replace a device already there')
+      .action((dir, o) => {
+        Mp1Device.create(dir, o.force === true);
+        io.out(`created ${dir}: stm32mp1, open, 96 OTP words blank\n`);
+      }),
+  );
+  cmd.addCommand(device);
+  const otp = new Command('otp').summary("a device's BSEC fuses: show, program, lock");
+  otp.addCommand(
+    new Command('show')
+      .description('The OTP words with their meaning and locks, the security state and the debug the ROM leaves open')
+      .argument('<dir>')
+      .option('--json', 'machine-readable output')
+      .action((dir, o) => {
+        const dev = Mp1Device.open(dir);
+        const b = dev.bsec;
+        // Blank words are left out, but for the two that say what state the device is in.
+        const rows = Array.from({ length: 96 }, (_, n) => ({
+          n,
+          value: b.fuse(n),
+          locked: b.isPermanentlyLocked(n),
+          name: otpName(n),
+        })).filter((r) => r.value !== 0 || r.locked || r.n === OTP_WORD.CFG0 || r.n === OTP_WORD.MONOTONIC);
+        // OEM secrets are shown as programmed, never by value.
+        const shown = (r: { n: number; value: number }): string =>
+          r.n >= OTP_WORD.OEM_SECRETS && r.value !== 0 ? 'programmed' : hex8(r.value);
+        const pkh = dev.pkh();
+        if (o.json) {
+          printJson({
+            state: b.closed ? 'closed' : 'open',
+            monotonicCounter: b.monotonicVersion(),
+            pkh: pkh === undefined ? null : toHex(pkh),
+            words: rows.map((r) => ({ word: r.n, value: shown(r), permanentLock: r.locked, ...(r.name ? { name: r.name } : {}) })),
+          });
+          return;
+        }
+        io.out(
+          `${dir}: stm32mp1, ${b.closed ? 'closed (secure boot enforced, debug closed by the ROM)' : 'open'}; anti-rollback counter ${b.monotonicVersion()}; PKH ${pkh === undefined ? 'not provisioned' : toHex(pkh)}\n` +
+            rows
+              .map((r) =>
+                `  OTP ${String(r.n).padStart(2)}  ${hex8(r.value)}${r.locked ? '  locked' : '        '}  ${r.name ?? ''}`.trimEnd(),
+              )
+              .join('\n') +
+            '\n',
+        );
+      }),
+  );
+  otp.addCommand(
+    new Command('program')
+      .description('Blow the one bits of VALUE into word N (secure; refused on a locked word or where a blown bit would return to 0)')
+      .argument('<dir>')
+      .argument('<word>', 'OTP word 0..95', num('word'))
+      .argument('<value>', '32-bit value', num('value'))
+      .action((dir, word, value) => {
+        const dev = Mp1Device.open(dir);
+        dev.bsec.program(word, value);
+        dev.save();
+        io.out(`OTP ${word} = ${hex8(dev.bsec.fuse(word))}\n`);
+      }),
+  );
+  otp.addCommand(
+    new Command('lock')
+      .description("Program word N's permanent lock fuse")
+      .argument('<dir>')
+      .argument('<word>', 'OTP word 0..95', num('word'))
+      .action((dir, word) => {
+        const dev = Mp1Device.open(dir);
+        dev.bsec.lockPermanently(word);
+        dev.save();
+        io.out(`OTP ${word} permanently locked\n`);
+      }),
+  );
+  cmd.addCommand(otp);
+  cmd.addCommand(
+    new Command('provision')
+      .summary('program the PKH (locked), the anti-rollback counter, and close the device')
+      .argument('<dir>')
+      .option('-k, --key <file>', 'the FSBL signing key: its PKH goes to OTP 24..31, permanently locked')
+      .option('--pkh <hex>', 'the PKH itself')
+      .option('--counter <n>', 'anti-rollback counter (OTP 4, thermometer code)', num('counter'))
+      .option('--close', 'blow CFG0 bit 6: the ROM then requires a signed FSBL and closes debug')
+      .action((dir, o) => {
+        const dev = Mp1Device.open(dir);
+        const pkh = pkhOf(o);
+        dev.provision({
+          ...(pkh === undefined ? {} : { pkh }),
+          ...(o.counter === undefined ? {} : { counter: o.counter }),
+          close: o.close === true,
+        });
+        io.out(
+          `${dir}: ${dev.bsec.closed ? 'closed' : 'open'}, PKH ${dev.pkh() === undefined ? 'not provisioned' : toHex(dev.pkh() as Uint8Array)}, counter ${dev.bsec.monotonicVersion()}\n`,
+        );
+      }),
+  );
+  cmd.addCommand(
+    new Command('boot')
+      .summary('power on: the ROM authenticates the FSBL (signature, PKH, anti-rollback)')
+      .argument('<dir>')
+      .argument('<fsbl>', 'the FSBL with its STM32 header')
+      .option('--json', 'machine-readable output')
+      .action((dir, fsbl, o) => {
+        const dev = Mp1Device.open(dir);
+        const r = romBoot(dev, readInput(fsbl, 'FSBL'));
+        if (o.json) printJson(r);
+        else
+          io.out(
+            `stm32mp1 cold boot of ${dir}: ${r.closed ? 'closed' : 'open'}\n` +
+              r.checks.map((c) => `  ROM  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`).join('\n') +
+              `\n  auth_status ${r.authStatus} (${['none', 'failed', 'success'][r.authStatus]}); debug: secure ${r.debug.secure ? 'open' : 'closed'}, non-secure ${r.debug.nonSecure ? 'open' : 'closed'}\n` +
+              (r.ok ? '  ROM jumps to the FSBL\n' : `  ROM stops: ${r.halt}\n`),
+          );
+        cliStatus.code = r.ok ? 0 : 1;
+      }),
+  );
   return cmd;
+}
+
+const OTP_NAMES: Readonly<Record<number, string>> = {
+  0: 'CFG0 (bit 6: closed)',
+  1: 'part number',
+  3: 'boot configuration',
+  4: 'anti-rollback counter (thermometer)',
+  13: 'UID[0]',
+  14: 'UID[1]',
+  15: 'UID[2]',
+  56: 'RMA',
+  57: 'MAC address (non-secure)',
+  58: 'MAC address (non-secure)',
+};
+
+function otpName(n: number): string | undefined {
+  if (n >= 24 && n <= 31) return `PKH[${n - 24}]`;
+  if (n >= 40 && n <= 55) return `chip certificate[${n - 40}]`;
+  if (n >= 59) return 'OEM secret (secure only)';
+  return OTP_NAMES[n];
 }

@@ -294,7 +294,7 @@ export function checkStm32Image(img: Stm32Image, o: Stm32CheckOptions = {}): Stm
     check('signature', false, 'a closed device needs a signed v1 header');
     return out;
   }
-  if (!signed) check('option flags', false, 'bit 0 (no signature) is ignored on a closed device: the signature is checked');
+  if (!signed) check('option flags', false, 'unsigned image (option bit 0) on a closed device: the ROM requires a signature');
   if (
     !check(
       'algorithm',

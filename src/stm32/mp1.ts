@@ -1,0 +1,173 @@
+/**
+ * A virtual STM32MP15 (profile `stm32mp1`): a directory with the fuses (`otp.bin`, 96 little-endian
+ * words) and one JSON file (permanent locks, boot count), both written atomically. The ROM's FSBL
+ * checks run against it: the STM32 header, the PKH the OTP holds (words 24..31), the signature
+ * (forced on a closed device), the anti-rollback counter (word 4), and debug closed on a closed
+ * device until the FSBL opens what the platform allows.
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { readU32le, u32le } from '../lib/bytes.ts';
+import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
+import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
+import { checkStm32Image, parseStm32Image, type Stm32Check } from './image.ts';
+
+const OTP_FILE = 'otp.bin';
+const JSON_FILE = 'device.json';
+
+interface Mp1Json {
+  readonly format: 1;
+  readonly profile: 'stm32mp1';
+  readonly permanentLock: readonly number[];
+  readonly boots: number;
+}
+
+export function isMp1Dir(dir: string): boolean {
+  if (!existsSync(join(dir, JSON_FILE))) return false;
+  try {
+    return (JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as { profile?: unknown }).profile === 'stm32mp1';
+  } catch {
+    return false;
+  }
+}
+
+export class Mp1Device {
+  readonly dir: string;
+  readonly bsec: Bsec;
+  boots: number;
+
+  private constructor(dir: string, bsec: Bsec, boots: number) {
+    this.dir = dir;
+    this.bsec = bsec;
+    this.boots = boots;
+  }
+
+  /** A blank, open device: every fuse 0. */
+  static create(dir: string, force = false): Mp1Device {
+    if (existsSync(join(dir, JSON_FILE)) && !force)
+      throw new RseError('E_EXISTS', `${dir} already holds a device (--force to replace it)`, { field: dir });
+    mkdirSync(dir, { recursive: true });
+    const dev = new Mp1Device(dir, new Bsec(), 0);
+    dev.save();
+    return dev;
+  }
+
+  static open(dir: string): Mp1Device {
+    if (!isMp1Dir(dir)) throw new RseError('E_DEVICE', `${dir} is not an stm32mp1 device (rse stm32 device create ${dir})`, { field: dir });
+    const json = JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as Mp1Json;
+    const otp = new Uint8Array(readFileSync(join(dir, OTP_FILE)));
+    if (otp.length !== BSEC_WORDS * 4)
+      throw new RseError('E_DEVICE', `${dir}/${OTP_FILE} is ${otp.length} bytes, not ${BSEC_WORDS * 4}`, { field: OTP_FILE });
+    const locks = new Array<boolean>(BSEC_WORDS).fill(false);
+    for (const n of Array.isArray(json.permanentLock) ? json.permanentLock : [])
+      if (Number.isInteger(n) && n >= 0 && n < BSEC_WORDS) locks[n] = true;
+    const words = Array.from({ length: BSEC_WORDS }, (_, i) => readU32le(otp, 4 * i));
+    return new Mp1Device(dir, new Bsec({ words, permanentLock: locks }), Number.isInteger(json.boots) ? json.boots : 0);
+  }
+
+  /** Fuses first, then the JSON: each file is replaced whole. */
+  save(): void {
+    const f = this.bsec.save();
+    const otp = new Uint8Array(BSEC_WORDS * 4);
+    for (const [i, w] of f.words.entries()) otp.set(u32le(w), 4 * i);
+    writeFileAtomic(join(this.dir, OTP_FILE), otp, { durable: true });
+    const json: Mp1Json = {
+      format: 1,
+      profile: 'stm32mp1',
+      permanentLock: f.permanentLock.flatMap((l, i) => (l ? [i] : [])),
+      boots: this.boots,
+    };
+    writeFileAtomic(join(this.dir, JSON_FILE), `${JSON.stringify(json, null, 2)}\n`, { durable: true });
+  }
+
+  /** The PKH the fuses hold, or undefined when not provisioned (all 0 or all 1). */
+  pkh(): Uint8Array | undefined {
+    const out = new Uint8Array(32);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) dv.setUint32(4 * i, this.bsec.fuse(OTP_WORD.PKH + i), false);
+    if (out.every((b) => b === 0) || out.every((b) => b === 0xff)) return undefined;
+    return out;
+  }
+
+  /** Provisions the PKH (and locks its words), the anti-rollback counter, and optionally closes the device. */
+  provision(o: { pkh?: Uint8Array; counter?: number; close?: boolean }): void {
+    const b = this.bsec;
+    if (o.pkh !== undefined) {
+      if (o.pkh.length !== 32) throw new RseError('E_ARGUMENT', 'a PKH is 32 bytes', { field: 'pkh' });
+      const dv = new DataView(o.pkh.buffer, o.pkh.byteOffset, 32);
+      for (let i = 0; i < 8; i++) b.program(OTP_WORD.PKH + i, dv.getUint32(4 * i, false));
+      for (let i = 0; i < 8; i++) b.lockPermanently(OTP_WORD.PKH + i);
+    }
+    if (o.counter !== undefined) {
+      if (!Number.isInteger(o.counter) || o.counter < 0 || o.counter > 32)
+        throw new RseError('E_ARGUMENT', `the monotonic counter holds 0..32, not ${o.counter}`, { field: 'counter' });
+      b.program(OTP_WORD.MONOTONIC, o.counter === 32 ? 0xffffffff : (2 ** o.counter - 1) >>> 0);
+    }
+    if (o.close === true) {
+      if (this.pkh() === undefined)
+        throw new RseError('E_LIFECYCLE', 'closing a device without a PKH would brick it: provision the PKH first', { field: 'close' });
+      b.program(OTP_WORD.CFG0, CFG0_CLOSED);
+    }
+    b.reset();
+    this.save();
+  }
+}
+
+export interface RomBoot {
+  readonly ok: boolean;
+  readonly checks: readonly Stm32Check[];
+  /** The boot context's auth_status (MP15): 0 none, 1 failed, 2 success. */
+  readonly authStatus: 0 | 1 | 2;
+  readonly closed: boolean;
+  readonly debug: { readonly secure: boolean; readonly nonSecure: boolean };
+  readonly halt?: string;
+}
+
+const AUTH_CHECKS: readonly string[] = ['option flags', 'algorithm', 'public key hash', 'public key', 'signature'];
+
+/** The ROM loading an FSBL: power-on reset, then its checks in order. */
+export function romBoot(dev: Mp1Device, fsbl: Uint8Array): RomBoot {
+  const b = dev.bsec;
+  b.reset();
+  dev.boots++;
+  dev.save();
+  const closed = b.closed;
+  const done = (checks: Stm32Check[], authStatus: 0 | 1 | 2, halt?: string): RomBoot => ({
+    ok: halt === undefined,
+    checks,
+    authStatus,
+    closed,
+    debug: b.debug(),
+    ...(halt === undefined ? {} : { halt }),
+  });
+  let img: ReturnType<typeof parseStm32Image>;
+  try {
+    img = parseStm32Image(fsbl);
+  } catch (e) {
+    if (e instanceof RseError) return done([{ check: 'header', ok: false, detail: e.message }], 0, `no valid STM32 header: ${e.message}`);
+    throw e;
+  }
+  const pkh = dev.pkh();
+  const checks: Stm32Check[] = [];
+  if (closed && pkh === undefined) {
+    checks.push({ check: 'PKH', ok: false, detail: 'closed device with no PKH in OTP 24..31' });
+    return done(checks, 1, 'closed device with no PKH: nothing can authenticate');
+  }
+  if (pkh !== undefined) checks.push({ check: 'PKH', ok: true, detail: `OTP 24..31 ${toHex(pkh).slice(0, 16)}…` });
+  const rom = checkStm32Image(img, { ...(pkh === undefined ? {} : { pkh }), closed });
+  checks.push(...rom);
+  const failed = rom.find((c) => !c.ok);
+  // Authentication was attempted unless the open device skipped it for an unsigned image.
+  const attempted = rom.some((c) => AUTH_CHECKS.includes(c.check) && !(c.check === 'signature' && /not checked/.test(c.detail)));
+  const verified = attempted && failed === undefined;
+  if (failed !== undefined) return done(checks, attempted ? 1 : 0, `${failed.check}: ${failed.detail}`);
+  const counter = b.monotonicVersion();
+  const fresh = img.header.imageVersion >= counter;
+  checks.push({ check: 'anti-rollback', ok: fresh, detail: `image version ${img.header.imageVersion}, OTP counter ${counter}` });
+  if (!fresh)
+    return done(checks, verified ? 2 : 0, `rollback: image version ${img.header.imageVersion} is below the OTP counter ${counter}`);
+  return done(checks, verified ? 2 : 0);
+}
