@@ -398,6 +398,7 @@ let verifyPerSec: number | undefined;
   const challenge = new Uint8Array(32).fill(1);
   const tok = await lat(400, () => client.attestationToken(challenge));
   const fresh = await client.attestationToken(VERIFIER_NONCE);
+  if (fresh.status !== 0) throw new Error(`token for the verifier section: status ${fresh.status}`);
   deviceToken = fresh.outVecs[0];
   client.close();
   await server.close();

@@ -11,6 +11,7 @@ import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
 import { decodeCose } from '../cose/message.ts';
 import { hash } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
 
 export const CORIM_PROFILE = {
   PSA: 'tag:arm.com,2025:psa#1.0.0',
@@ -441,8 +442,6 @@ export interface CorimContent {
   readonly creator?: string;
 }
 
-const hexKey = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
 /** A tag id that names its content: the first 16 bytes of its SHA-256, as an RFC 9562 v8 UUID. */
 function contentUuid(content: Uint8Array): Uint8Array {
   const h = hash('sha256', content).slice(0, 16);
@@ -473,7 +472,7 @@ export function encodeCorim(c: CorimContent): Uint8Array {
   const mkey = c.profile === CORIM_PROFILE.PSA ? 'psa.software-component' : 'cca.software-component';
   const byImpl = new Map<string, { impl: Uint8Array; measurements: Map<number, unknown>[] }>();
   const group = (impl: Uint8Array): Map<number, unknown>[] => {
-    const k = hexKey(impl);
+    const k = toHex(impl);
     let g = byImpl.get(k);
     if (g === undefined) {
       g = { impl, measurements: [] };

@@ -10,6 +10,7 @@
 import { ecKeyFromPoint, publicPem } from '../cose/keys.ts';
 import type { DeviceFacts } from '../device/identity.ts';
 import { extendedSlotValue } from '../device/shared-data.ts';
+import { fipUuidToString } from '../fip/fip.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { PLATFORM_CONFIG } from '../services/attestation.ts';
@@ -114,11 +115,6 @@ export function readManifest(json: unknown): Manifest {
 
 // Reference values -------------------------------------------------------------------------------
 
-const uuidText = (u: Uint8Array): string => {
-  const h = toHex(u).toUpperCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-};
-
 function measured(img: ManifestImage, what: string): { version: string; imageHash: Uint8Array; signerId: Uint8Array } {
   const field = `images.${img.name}`;
   if (img.imageHash === undefined) bad(`image ${img.name} (${what}) has no imageHash: it is not a signed image`, `${field}.imageHash`);
@@ -161,7 +157,7 @@ export function referenceComponents(manifestJson: unknown, facts: DeviceFacts): 
   for (const spec of facts.bl2.images) {
     const where =
       spec.uuid !== undefined
-        ? { name: m.fip.get(uuidText(spec.uuid)), at: `FIP entry ${uuidText(spec.uuid)}` }
+        ? { name: m.fip.get(fipUuidToString(spec.uuid)), at: `FIP entry ${fipUuidToString(spec.uuid)}` }
         : { name: m.placements.get(spec.flash?.[0] ?? -1), at: `host flash offset 0x${(spec.flash?.[0] ?? 0).toString(16)}` };
     const img = where.name === undefined ? undefined : byName.get(where.name);
     if (img === undefined)

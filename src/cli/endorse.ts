@@ -3,17 +3,16 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { endorse } from '../attestation/endorse.ts';
-import { Device, MemoryStore } from '../device/device.ts';
+import { Device, isDeviceDir, MemoryStore } from '../device/device.ts';
 import { deviceFacts } from '../device/identity.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { io, printJson, readInput } from './common.ts';
-import { openDevice } from './device.ts';
 
 /** The device's files in memory: finding its identity runs BL1, which must not touch the directory. */
 function deviceCopy(dir: string): Device {
-  openDevice(dir);
+  if (!isDeviceDir(dir)) throw new RseError('E_DEVICE', `${dir} is not a device directory`, { field: dir });
   const mem = new MemoryStore();
   for (const name of readdirSync(dir))
     if (statSync(join(dir, name)).isFile()) mem.files.set(name, readInput(join(dir, name), 'device file'));

@@ -4,61 +4,58 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
 
-/** A command module's commands, loaded on demand: `rse fip …` need not compile the verifier. */
-type Commands = () => Promise<readonly unknown[]>;
-
-/** The commander verbs, in help order; each names the module that defines it. */
-const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string, string, string][]) => Commands }[] = [
-  { verbs: ['sign', 'create'], load: (pairs) => async () => [(await import('./sign.ts')).signCommand(pairs)] },
+/** The commander verbs, in help order; each loads the module that defines it, on demand (`rse fip …` need not compile the verifier). */
+const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string, string, string][]) => Promise<readonly unknown[]> }[] = [
+  { verbs: ['sign', 'create'], load: async (pairs) => [(await import('./sign.ts')).signCommand(pairs)] },
   {
     verbs: ['verify', 'dumpinfo'],
-    load: () => async () => {
+    load: async () => {
       const m = await import('./image-tools.ts');
       return [m.verifyCommand(), m.dumpinfoCommand()];
     },
   },
   {
     verbs: ['keygen', 'getpub', 'getpubhash', 'keyinfo'],
-    load: () => async () => {
+    load: async () => {
       const m = await import('./keys.ts');
       return [m.keygenCommand(), m.getpubCommand(), m.getpubhashCommand(), m.keyinfoCommand()];
     },
   },
   {
     verbs: ['gpt', 'fwu'],
-    load: () => async () => {
+    load: async () => {
       const m = await import('./gpt.ts');
       return [m.gptCommand(), m.fwuCommand()];
     },
   },
-  { verbs: ['flash'], load: () => async () => [(await import('./flash.ts')).flashCommand()] },
+  { verbs: ['flash'], load: async () => [(await import('./flash.ts')).flashCommand()] },
   {
     verbs: ['device', 'otp', 'provision'],
-    load: () => async () => {
+    load: async () => {
       const m = await import('./device.ts');
       return [m.deviceCommand(), m.otpCommand(), m.provisionCommand()];
     },
   },
   {
     verbs: ['lms', 'bl1'],
-    load: () => async () => {
+    load: async () => {
       const m = await import('./bl1.ts');
       return [m.lmsCommand(), m.bl1Command()];
     },
   },
-  { verbs: ['sic'], load: () => async () => [(await import('./sic.ts')).sicCommand()] },
-  { verbs: ['boot'], load: () => async () => [(await import('./device.ts')).bootCommand()] },
+  { verbs: ['sic'], load: async () => [(await import('./sic.ts')).sicCommand()] },
+  { verbs: ['boot'], load: async () => [(await import('./device.ts')).bootCommand()] },
   {
     verbs: ['serve', 'call'],
-    load: () => async () => {
+    load: async () => {
       const m = await import('./serve.ts');
       return [m.serveCommand(), m.callCommand()];
     },
   },
-  { verbs: ['stm32'], load: () => async () => [(await import('./stm32.ts')).stm32Command()] },
-  { verbs: ['token'], load: () => async () => [(await import('./token.ts')).tokenCommand()] },
-  { verbs: ['endorse'], load: () => async () => [(await import('./endorse.ts')).endorseCommand()] },
-  { verbs: ['verifier'], load: () => async () => [(await import('./verifier.ts')).verifierCommand()] },
+  { verbs: ['stm32'], load: async () => [(await import('./stm32.ts')).stm32Command()] },
+  { verbs: ['token'], load: async () => [(await import('./token.ts')).tokenCommand()] },
+  { verbs: ['endorse'], load: async () => [(await import('./endorse.ts')).endorseCommand()] },
+  { verbs: ['verifier'], load: async () => [(await import('./verifier.ts')).verifierCommand()] },
 ];
 
 function packageVersion(): string {
@@ -113,8 +110,7 @@ async function run(argv: readonly string[]): Promise<number> {
     .configureOutput(output);
   // A known verb loads its own module; anything else (help, a typo to suggest for) loads them all.
   const own = MODULES.find((m) => m.verbs.includes(argv[0] ?? ''));
-  const loaders = (own === undefined ? MODULES : [own]).map((m) => m.load(() => pairs));
-  const commands = (await Promise.all(loaders.map((l) => l()))).flat();
+  const commands = (await Promise.all((own === undefined ? MODULES : [own]).map((m) => m.load(() => pairs)))).flat();
   for (const cmd of commands) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

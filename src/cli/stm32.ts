@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex, toHex } from '../lib/hex.ts';
+import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { OTP_WORD } from '../stm32/bsec.ts';
 import {
   binaryTypeName,
@@ -20,7 +20,7 @@ import {
 import { Mp1Device, romBoot } from '../stm32/mp1.ts';
 import { cliStatus, io, parseInteger, printJson, readInput, readKey } from './common.ts';
 
-const hex8 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+const hex8 = (n: number): string => hex0x(n, 8);
 
 /** The header as stm32image and mkimage print it, plus what they leave out. */
 function describe(img: Stm32Image): string {

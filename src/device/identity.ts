@@ -42,7 +42,7 @@ export function deviceFacts(dev: Device): DeviceFacts {
     bl2: bl2Profile(dev),
     bl2Measurement: BL2_MEASUREMENT[dev.profile],
     identity: { ...rest, iakPublic: iak.publicKey },
-    // BL1_1 measures what the OTP holds; BL1_2's own measurement (BL2) comes from the flash.
-    romMeasurements: bl1.measurements.filter((m) => m.slot !== BL2_MEASUREMENT[dev.profile]?.slot),
+    // With no flash BL1_2 finds no BL2: these are BL1_1's measurements of what the OTP holds.
+    romMeasurements: bl1.measurements,
   };
 }

@@ -7,9 +7,10 @@
  * the key it verifies with (X ‖ Y at 0x6C) must hash to the PKH the OTP holds in words 24..31.
  * @module
  */
-import { type AsymKey, constantTimeEqual, ecdsaSign, ecdsaVerify, hash, importRawPublicKey } from '../crypto/index.ts';
+import { type AsymKey, constantTimeEqual, ecdsaSign, ecdsaVerify, hash, importRawPublicKey, rawPublicKey } from '../crypto/index.ts';
 import { readU32be, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
 
 export const STM32_MAGIC = Uint8Array.of(0x53, 0x54, 0x4d, 0x32);
 export const HEADER_V1_SIZE = 0x100;
@@ -186,8 +187,7 @@ export function pkhOtpWords(pkh: Uint8Array): number[] {
 /** X ‖ Y of a P-256 key. */
 export function p256PublicXY(key: AsymKey): Uint8Array {
   if (key.type !== 'ecdsa-p256') throw new RseError('E_KEY', `STM32 images are signed with ECDSA P-256, not ${key.type}`, { field: 'key' });
-  const jwk = key.publicKey.export({ format: 'jwk' });
-  return new Uint8Array(Buffer.concat([Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]));
+  return rawPublicKey(key).subarray(1);
 }
 
 export interface Stm32CreateOptions {
@@ -327,4 +327,4 @@ export function checkStm32Image(img: Stm32Image, o: Stm32CheckOptions = {}): Stm
   return out;
 }
 
-const toHexShort = (b: Uint8Array): string => `${Buffer.from(b.subarray(0, 8)).toString('hex')}…`;
+const toHexShort = (b: Uint8Array): string => `${toHex(b.subarray(0, 8))}…`;

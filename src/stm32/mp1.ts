@@ -13,7 +13,7 @@ import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
-import { checkStm32Image, parseStm32Image, type Stm32Check } from './image.ts';
+import { checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
 
 const OTP_FILE = 'otp.bin';
 const JSON_FILE = 'device.json';
@@ -25,12 +25,13 @@ interface Mp1Json {
   readonly boots: number;
 }
 
-export function isMp1Dir(dir: string): boolean {
-  if (!existsSync(join(dir, JSON_FILE))) return false;
+/** The device's JSON, or undefined when `dir` holds no stm32mp1 device. */
+function readJson(dir: string): Partial<Mp1Json> | undefined {
   try {
-    return (JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as { profile?: unknown }).profile === 'stm32mp1';
+    const j = JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as Partial<Mp1Json> | null;
+    return j?.profile === 'stm32mp1' ? j : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -56,16 +57,24 @@ export class Mp1Device {
   }
 
   static open(dir: string): Mp1Device {
-    if (!isMp1Dir(dir)) throw new RseError('E_DEVICE', `${dir} is not an stm32mp1 device (rse stm32 device create ${dir})`, { field: dir });
-    const json = JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as Mp1Json;
-    const otp = new Uint8Array(readFileSync(join(dir, OTP_FILE)));
+    const json = readJson(dir);
+    if (json === undefined)
+      throw new RseError('E_DEVICE', `${dir} is not an stm32mp1 device (rse stm32 device create ${dir})`, { field: dir });
+    let otp: Uint8Array;
+    try {
+      otp = new Uint8Array(readFileSync(join(dir, OTP_FILE)));
+    } catch (e) {
+      throw new RseError('E_DEVICE', `cannot read ${dir}/${OTP_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+        field: OTP_FILE,
+      });
+    }
     if (otp.length !== BSEC_WORDS * 4)
       throw new RseError('E_DEVICE', `${dir}/${OTP_FILE} is ${otp.length} bytes, not ${BSEC_WORDS * 4}`, { field: OTP_FILE });
     const locks = new Array<boolean>(BSEC_WORDS).fill(false);
     for (const n of Array.isArray(json.permanentLock) ? json.permanentLock : [])
       if (Number.isInteger(n) && n >= 0 && n < BSEC_WORDS) locks[n] = true;
     const words = Array.from({ length: BSEC_WORDS }, (_, i) => readU32le(otp, 4 * i));
-    return new Mp1Device(dir, new Bsec({ words, permanentLock: locks }), Number.isInteger(json.boots) ? json.boots : 0);
+    return new Mp1Device(dir, new Bsec({ words, permanentLock: locks }), Number.isInteger(json.boots) ? (json.boots as number) : 0);
   }
 
   /** Fuses first, then the JSON: each file is replaced whole. */
@@ -96,10 +105,9 @@ export class Mp1Device {
   provision(o: { pkh?: Uint8Array; counter?: number; close?: boolean }): void {
     const b = this.bsec;
     if (o.pkh !== undefined) {
-      if (o.pkh.length !== 32) throw new RseError('E_ARGUMENT', 'a PKH is 32 bytes', { field: 'pkh' });
-      const dv = new DataView(o.pkh.buffer, o.pkh.byteOffset, 32);
-      for (let i = 0; i < 8; i++) b.program(OTP_WORD.PKH + i, dv.getUint32(4 * i, false));
-      for (let i = 0; i < 8; i++) b.lockPermanently(OTP_WORD.PKH + i);
+      const words = pkhOtpWords(o.pkh);
+      for (const [i, w] of words.entries()) b.program(OTP_WORD.PKH + i, w);
+      for (let i = 0; i < words.length; i++) b.lockPermanently(OTP_WORD.PKH + i);
     }
     if (o.counter !== undefined) {
       if (!Number.isInteger(o.counter) || o.counter < 0 || o.counter > 32)

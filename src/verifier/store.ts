@@ -10,10 +10,10 @@ import type { Endorsements, PlatformConfigReference, RealmReference, SwReference
 import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 
-/** The one thing both drivers provide. */
 /** One SQL statement with its parameters. */
 export type Query = <T = Record<string, unknown>>(text: string, params?: readonly unknown[]) => Promise<{ rows: T[] }>;
 
+/** The one thing both drivers provide. */
 export interface Sql {
   /** A statement on any connection (PostgreSQL: a pool). */
   readonly query: Query;

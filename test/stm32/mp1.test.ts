@@ -132,3 +132,18 @@ test('rse stm32 device / provision / boot / otp show end to end; a refused boot 
   // The fuses persist as 96 little-endian words.
   assert.equal(readFileSync(f('dev/otp.bin')).length, 384);
 });
+
+test('a device directory missing its fuses or its JSON is a typed E_DEVICE error', async () => {
+  const { rmSync, writeFileSync: write } = await import('node:fs');
+  const dev = Mp1Device.create(join(tempDir(), 'mp1'));
+  rmSync(join(dev.dir, 'otp.bin'));
+  assert.throws(
+    () => Mp1Device.open(dev.dir),
+    (e) => isRseError(e) && e.code === 'E_DEVICE' && /otp\.bin/.test(e.message),
+  );
+  write(join(dev.dir, 'device.json'), '{not json');
+  assert.throws(
+    () => Mp1Device.open(dev.dir),
+    (e) => isRseError(e) && e.code === 'E_DEVICE',
+  );
+});
