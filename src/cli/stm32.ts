@@ -1,10 +1,13 @@
 /** `rse stm32 sign | verify | info | pkh`: STM32MP image headers (stm32image / mkimage -T stm32image). @module */
+import { basename } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { OTP_WORD } from '../stm32/bsec.ts';
+import { parseMaster } from '../stm32/bus.ts';
+import { MP15_PERIPHERALS, TZMA_ALL_SECURE } from '../stm32/etzpc.ts';
 import {
   binaryTypeName,
   checkStm32Image,
@@ -17,7 +20,9 @@ import {
   publicKeyHash,
   type Stm32Image,
 } from '../stm32/image.ts';
-import { Mp1Device, romBoot } from '../stm32/mp1.ts';
+import { Mp1Device, mp1Boot } from '../stm32/mp1.ts';
+import { type DecprotEncoding, parsePlatform } from '../stm32/platform.ts';
+import { ACTIONS, SEC_ATTR_NAMES } from '../stm32/tzc400.ts';
 import { cliStatus, io, parseInteger, printJson, readInput, readKey } from './common.ts';
 
 const hex8 = (n: number): string => hex0x(n, 8);
@@ -281,22 +286,116 @@ export function stm32Command() {
   );
   cmd.addCommand(
     new Command('boot')
-      .summary('power on: the ROM authenticates the FSBL (signature, PKH, anti-rollback)')
+      .summary('power on: the ROM authenticates the FSBL, the FSBL the next images, then firewalls and debug')
+      .description(
+        'A cold boot of the virtual STM32MP15. The ROM checks the FSBL (signature forced on a closed device, PKH in OTP 24..31, anti-rollback against OTP 4); the FSBL checks each --image against the same PKH, configures the TZC-400 and the ETZPC from --platform (JSON, or device-tree source with st,decprot and memory-ranges) and opens the debug the platform allows. The state it leaves (firewalls, debug) is kept with the device for rse stm32 access. Exit 0 when the boot reaches the runtime, 1 when a stage stops it.',
+      )
       .argument('<dir>')
       .argument('<fsbl>', 'the FSBL with its STM32 header')
+      .option('-i, --image <file...>', 'the images the FSBL loads next (SSBL, OP-TEE), each with its STM32 header')
+      .option('-p, --platform <file>', 'firewall and debug configuration (JSON or .dts)')
+      .addOption(
+        new Option('--decprot-encoding <enc>', 'cells in st,decprot: OP-TEE (id | lock<<8 | mode<<9) or TF-A legacy')
+          .choices(['optee', 'tf-a'])
+          .default('optee'),
+      )
       .option('--json', 'machine-readable output')
       .action((dir, fsbl, o) => {
         const dev = Mp1Device.open(dir);
-        const r = romBoot(dev, readInput(fsbl, 'FSBL'));
-        if (o.json) printJson(r);
-        else
-          io.out(
-            `stm32mp1 cold boot of ${dir}: ${r.closed ? 'closed' : 'open'}\n` +
-              r.checks.map((c) => `  ROM  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`).join('\n') +
-              `\n  auth_status ${r.authStatus} (${['none', 'failed', 'success'][r.authStatus]}); debug: secure ${r.debug.secure ? 'open' : 'closed'}, non-secure ${r.debug.nonSecure ? 'open' : 'closed'}\n` +
-              (r.ok ? '  ROM jumps to the FSBL\n' : `  ROM stops: ${r.halt}\n`),
-          );
+        const platform =
+          o.platform === undefined
+            ? undefined
+            : parsePlatform(new TextDecoder().decode(readInput(o.platform, 'platform')), {
+                encoding: o.decprotEncoding as DecprotEncoding,
+              });
+        const images = (o.image ?? []).map((f) => ({ name: basename(f), bytes: readInput(f, 'image') }));
+        const r = mp1Boot(dev, readInput(fsbl, 'FSBL'), { images, ...(platform === undefined ? {} : { platform }) });
         cliStatus.code = r.ok ? 0 : 1;
+        if (o.json) return printJson(r);
+        const line = (stage: string, c: { ok: boolean; check: string; detail: string; image?: string }): string =>
+          `  ${stage.padEnd(4)} ${c.ok ? 'ok  ' : 'FAIL'} ${c.image === undefined ? '' : `${c.image}: `}${c.check}: ${c.detail}`;
+        const open = (x: boolean): string => (x ? 'open' : 'closed');
+        io.out(
+          [
+            `stm32mp1 cold boot of ${dir}: ${r.closed ? 'closed' : 'open'}`,
+            ...r.rom.map((c) => line('ROM', c)),
+            `  ROM  auth_status ${r.authStatus} (${['none', 'failed', 'success'][r.authStatus]})`,
+            ...r.fsbl.map((c) => line('FSBL', c)),
+            ...r.firewall.map((l) => `  FSBL ${l}`),
+            ...r.warnings.map((w) => `  FSBL warning: ${w}`),
+            `  debug: secure ${open(r.debug.secure)}, non-secure ${open(r.debug.nonSecure)}${r.debug.locked ? ' (DENABLE locked until reset)' : ''}`,
+            r.ok
+              ? `  reached the runtime${platform === undefined ? ' (no platform file: firewalls at their reset values)' : ''}`
+              : `  ${r.reached === 'rom' ? 'ROM' : 'FSBL'} stops: ${r.halt}`,
+          ].join('\n') + '\n',
+        );
+      }),
+  );
+  cmd.addCommand(
+    new Command('access')
+      .summary('may this master read or write this address? (the firewalls the last boot configured)')
+      .description(
+        'One access on the virtual bus of a booted device: the ETZPC (DECPROT per peripheral, TZMA splits of ROM and SYSRAM), the TZC-400 (DDR regions, secure attributes, NSAIDs) and the secure-only blocks decide. A denied access is recorded as the hardware records it (the TZC-400 FAIL registers, the violation log) unless --dry-run. Exit 0 allowed, 1 denied.',
+      )
+      .argument('<dir>')
+      .requiredOption('--master <m>', 'a7-s (Cortex-A7 secure), a7-ns (Cortex-A7 non-secure) or m4 (Cortex-M4)')
+      .requiredOption('--addr <a>', 'physical address', num('address'))
+      .option('--read', 'a read (the default)')
+      .option('--write', 'a write')
+      .option('--dry-run', 'decide without recording a violation')
+      .option('--json', 'machine-readable output')
+      .action((dir, o) => {
+        if (o.read === true && o.write === true) throw new RseError('E_USAGE', '--read and --write are mutually exclusive');
+        const dev = Mp1Device.open(dir);
+        const master = parseMaster(o.master);
+        const r = o.dryRun === true ? dev.bus.check(master, o.addr, o.write === true) : dev.bus.access(master, o.addr, o.write === true);
+        if (r.violation !== undefined && o.dryRun !== true) dev.save();
+        cliStatus.code = r.allowed ? 0 : 1;
+        if (o.json) return printJson(r);
+        io.out(
+          `${r.allowed ? 'allowed' : 'denied'}: ${master} ${r.write ? 'write' : 'read'} ${hex8(r.addr)} (${r.target})\n  ${r.rule}\n` +
+            (r.violation === undefined
+              ? ''
+              : `  ${r.violation.firewall} violation: ${r.violation.response}${r.violation.interrupt ? ', interrupt raised' : ''}\n`),
+        );
+      }),
+  );
+  cmd.addCommand(
+    new Command('firewall')
+      .summary('the firewall state a booted device runs with, and the violations recorded since boot')
+      .argument('<dir>')
+      .option('--json', 'machine-readable output')
+      .action((dir, o) => {
+        const dev = Mp1Device.open(dir);
+        const s = dev.bus.save();
+        if (o.json) return printJson(s);
+        const e = dev.bus.etzpc;
+        const lines = [`${dir}: firewalls as boot ${dev.boots} left them`];
+        lines.push(`  ETZPC: RCC TZEN ${e.tzen ? 1 : 0}, MCKPROT ${e.mckprot ? 1 : 0}`);
+        for (const [k, t] of Object.entries(e.tzma))
+          lines.push(
+            `  ETZPC TZMA ${k}: ${t.securePages === TZMA_ALL_SECURE ? 'all' : t.securePages} secure pages${t.locked ? ', locked' : ''}`,
+          );
+        const nonDefault = MP15_PERIPHERALS.filter((p) => e.decprot[p.id] !== 'S_RW' || e.locked[p.id]);
+        for (const p of nonDefault)
+          lines.push(`  ETZPC ${String(p.id).padStart(2)} ${p.name.padEnd(9)} ${e.decprot[p.id]}${e.locked[p.id] ? ', locked' : ''}`);
+        lines.push(`  ETZPC: ${MP15_PERIPHERALS.length - nonDefault.length} other peripherals S_RW (reset value)`);
+        s.tzc.regions.forEach((r, n) => {
+          if (r !== null && (n === 0 || r.filters !== 0))
+            lines.push(
+              `  TZC-400 region ${n}: ${hex8(r.base)}..${hex8(r.top)} secure ${SEC_ATTR_NAMES[r.secAttr]}, NSAID access ${hex8(r.idAccess)}, filters ${r.filters}`,
+            );
+        });
+        lines.push(`  TZC-400 action ${ACTIONS[s.tzc.action]}, INT_STATUS ${hex8(s.tzc.intStatus)}`);
+        s.tzc.failures.forEach((f, i) => {
+          if (f !== null) lines.push(`  TZC-400 filter ${i}: FAIL_ADDR ${hex8(f.addr)} FAIL_CONTROL ${hex8(f.control)} FAIL_ID ${f.id}`);
+        });
+        for (const v of s.violations)
+          lines.push(
+            `  violation: ${v.master} ${v.write ? 'write' : 'read'} ${hex8(v.addr)}: ${v.rule} (${v.response}${v.interrupt ? ', interrupt' : ''})`,
+          );
+        if (s.violations.length === 0) lines.push('  no violations since boot');
+        io.out(`${lines.join('\n')}\n`);
       }),
   );
   return cmd;

@@ -13,7 +13,9 @@ import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
-import { checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
+import { type FirewallState, Mp1Bus } from './bus.ts';
+import { binaryTypeName, checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
+import { applyPlatform, denableFor, type Mp1Platform } from './platform.ts';
 
 const OTP_FILE = 'otp.bin';
 const JSON_FILE = 'device.json';
@@ -23,6 +25,8 @@ interface Mp1Json {
   readonly profile: 'stm32mp1';
   readonly permanentLock: readonly number[];
   readonly boots: number;
+  /** What the last boot left running: firewalls, debug register. Gone at the next reset. */
+  readonly runtime?: { readonly firewall: FirewallState; readonly denable: number; readonly denableLocked: boolean };
 }
 
 /** The device's JSON, or undefined when `dir` holds no stm32mp1 device. */
@@ -39,11 +43,14 @@ export class Mp1Device {
   readonly dir: string;
   readonly bsec: Bsec;
   boots: number;
+  /** The firewalls as the last boot configured them (reset state until then). */
+  bus: Mp1Bus;
 
-  private constructor(dir: string, bsec: Bsec, boots: number) {
+  private constructor(dir: string, bsec: Bsec, boots: number, bus = new Mp1Bus()) {
     this.dir = dir;
     this.bsec = bsec;
     this.boots = boots;
+    this.bus = bus;
   }
 
   /** A blank, open device: every fuse 0. */
@@ -74,7 +81,19 @@ export class Mp1Device {
     for (const n of Array.isArray(json.permanentLock) ? json.permanentLock : [])
       if (Number.isInteger(n) && n >= 0 && n < BSEC_WORDS) locks[n] = true;
     const words = Array.from({ length: BSEC_WORDS }, (_, i) => readU32le(otp, 4 * i));
-    return new Mp1Device(dir, new Bsec({ words, permanentLock: locks }), Number.isInteger(json.boots) ? (json.boots as number) : 0);
+    const bsec = new Bsec({ words, permanentLock: locks });
+    let bus: Mp1Bus | undefined;
+    const rt = json.runtime;
+    if (rt !== undefined && rt !== null) {
+      try {
+        bus = new Mp1Bus(rt.firewall);
+      } catch (e) {
+        throw new RseError('E_DEVICE', `${dir}/${JSON_FILE}: runtime firewall state: ${(e as Error).message}`, { field: 'runtime' });
+      }
+      bsec.denable = Number.isInteger(rt.denable) ? rt.denable & 0x7ff : bsec.denable;
+      bsec.denableLocked = rt.denableLocked === true;
+    }
+    return new Mp1Device(dir, bsec, Number.isInteger(json.boots) ? (json.boots as number) : 0, bus);
   }
 
   /** Fuses first, then the JSON: each file is replaced whole. */
@@ -88,6 +107,7 @@ export class Mp1Device {
       profile: 'stm32mp1',
       permanentLock: f.permanentLock.flatMap((l, i) => (l ? [i] : [])),
       boots: this.boots,
+      runtime: { firewall: this.bus.save(), denable: this.bsec.denable, denableLocked: this.bsec.denableLocked },
     };
     writeFileAtomic(join(this.dir, JSON_FILE), `${JSON.stringify(json, null, 2)}\n`, { durable: true });
   }
@@ -140,6 +160,7 @@ const AUTH_CHECKS: readonly string[] = ['option flags', 'algorithm', 'public key
 export function romBoot(dev: Mp1Device, fsbl: Uint8Array): RomBoot {
   const b = dev.bsec;
   b.reset();
+  dev.bus = new Mp1Bus();
   dev.boots++;
   dev.save();
   const closed = b.closed;
@@ -178,4 +199,95 @@ export function romBoot(dev: Mp1Device, fsbl: Uint8Array): RomBoot {
   if (!fresh)
     return done(checks, verified ? 2 : 0, `rollback: image version ${img.header.imageVersion} is below the OTP counter ${counter}`);
   return done(checks, verified ? 2 : 0);
+}
+
+/** One image the FSBL loads after itself (the SSBL, OP-TEE), with the name the report gives it. */
+export interface NextImage {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface Mp1BootReport {
+  readonly ok: boolean;
+  readonly closed: boolean;
+  readonly authStatus: 0 | 1 | 2;
+  readonly rom: readonly Stm32Check[];
+  readonly fsbl: readonly (Stm32Check & { readonly image?: string })[];
+  readonly firewall: readonly string[];
+  readonly warnings: readonly string[];
+  readonly debug: { readonly secure: boolean; readonly nonSecure: boolean; readonly locked: boolean };
+  /** The last stage that ran: the ROM, the FSBL, or the runtime the FSBL handed over to. */
+  readonly reached: 'rom' | 'fsbl' | 'runtime';
+  readonly halt?: string;
+}
+
+/**
+ * A cold boot: the ROM authenticates the FSBL; the FSBL (TF-A BL2 with the ROM's ECDSA service)
+ * authenticates each next image against the same PKH (signature required when the device is
+ * closed, checksum only for unsigned images on an open one), configures the TZC-400 and ETZPC from
+ * the platform, opens the debug the platform asks for and freezes DENABLE. The state it leaves
+ * (firewalls, debug) is saved with the device.
+ */
+export function mp1Boot(
+  dev: Mp1Device,
+  fsbl: Uint8Array,
+  o: { images?: readonly NextImage[]; platform?: Mp1Platform } = {},
+): Mp1BootReport {
+  const rom = romBoot(dev, fsbl);
+  const b = dev.bsec;
+  const fsblChecks: (Stm32Check & { image?: string })[] = [];
+  const firewall: string[] = [];
+  const warnings: string[] = [];
+  const report = (reached: Mp1BootReport['reached'], halt?: string): Mp1BootReport => {
+    dev.save();
+    return {
+      ok: halt === undefined,
+      closed: rom.closed,
+      authStatus: rom.authStatus,
+      rom: rom.checks,
+      fsbl: fsblChecks,
+      firewall,
+      warnings,
+      debug: { ...b.debug(), locked: b.denableLocked },
+      reached,
+      ...(halt === undefined ? {} : { halt }),
+    };
+  };
+  if (!rom.ok) return report('rom', rom.halt);
+  const pkh = dev.pkh();
+  for (const im of o.images ?? []) {
+    let img: ReturnType<typeof parseStm32Image>;
+    try {
+      img = parseStm32Image(im.bytes);
+    } catch (e) {
+      if (!(e instanceof RseError)) throw e;
+      fsblChecks.push({ check: 'header', ok: false, detail: e.message, image: im.name });
+      return report('fsbl', `${im.name}: no valid STM32 header: ${e.message}`);
+    }
+    fsblChecks.push({
+      check: 'binary type',
+      ok: true,
+      detail: `0x${img.header.binaryType.toString(16).padStart(2, '0')} (${binaryTypeName(img.header.binaryType)})`,
+      image: im.name,
+    });
+    const checks = checkStm32Image(img, { ...(pkh === undefined ? {} : { pkh }), closed: rom.closed });
+    fsblChecks.push(...checks.map((c) => ({ ...c, image: im.name })));
+    const failed = checks.find((c) => !c.ok);
+    if (failed !== undefined) return report('fsbl', `${im.name}: ${failed.check}: ${failed.detail}`);
+  }
+  if (o.platform !== undefined) {
+    try {
+      firewall.push(...applyPlatform(o.platform, dev.bus.etzpc, dev.bus.tzc).lines);
+    } catch (e) {
+      if (!(e instanceof RseError)) throw e;
+      return report('fsbl', `platform: ${e.message}`);
+    }
+    const d = o.platform.debug;
+    const value = denableFor(d);
+    // The ROM closed debug on a closed device; the FSBL opens what the platform allows, then freezes it.
+    if (value !== 0 || !rom.closed) b.writeDenable(value);
+    if (value !== 0 && rom.closed) warnings.push('Debug opened on closed chip');
+    if (d.lock) b.lockDenable();
+  }
+  return report('runtime');
 }
