@@ -22,6 +22,7 @@ import {
 } from '../stm32/image.ts';
 import { Mp1Device, mp1Boot } from '../stm32/mp1.ts';
 import { type DecprotEncoding, parsePlatform } from '../stm32/platform.ts';
+import { productId } from '../stm32/ssp.ts';
 import { ACTIONS, SEC_ATTR_NAMES } from '../stm32/tzc400.ts';
 import { cliStatus, io, parseInteger, printJson, readInput, readKey } from './common.ts';
 
@@ -188,12 +189,15 @@ export function stm32Command() {
   const device = new Command('device').summary('virtual STM32MP15 devices');
   device.addCommand(
     new Command('create')
-      .description('Create a blank, open STM32MP15: every fuse 0 (otp.bin) and device.json')
+      .description(
+        "Create an open STM32MP15 as it leaves ST's factory: a hardware-unique secret (its SSP key pair derives from it), CFG2 and the chip certificate in OTP 40..55 signed by --ca (the virtual ST CA by default); every other fuse 0 (otp.bin + device.json)",
+      )
       .argument('<dir>')
+      .option('--ca <file>', 'P-256 private key of the CA that signs the chip certificate')
       .option('--force', 'replace a device already there')
       .action((dir, o) => {
-        Mp1Device.create(dir, o.force === true);
-        io.out(`created ${dir}: stm32mp1, open, 96 OTP words blank\n`);
+        const dev = Mp1Device.create(dir, o.force === true, o.ca === undefined ? {} : { ca: loadKey(readInput(o.ca, 'CA key')) });
+        io.out(`created ${dir}: stm32mp1, open, product ${productId(dev.bsec)}, chip certificate in OTP 40..55\n`);
       }),
   );
   cmd.addCommand(device);
@@ -213,9 +217,9 @@ export function stm32Command() {
           locked: b.isPermanentlyLocked(n),
           name: otpName(n),
         })).filter((r) => r.value !== 0 || r.locked || r.n === OTP_WORD.CFG0 || r.n === OTP_WORD.MONOTONIC);
-        // OEM secrets are shown as programmed, never by value.
+        // The RMA password and the OEM secrets are shown as programmed, never by value.
         const shown = (r: { n: number; value: number }): string =>
-          r.n >= OTP_WORD.OEM_SECRETS && r.value !== 0 ? 'programmed' : hex8(r.value);
+          (r.n >= OTP_WORD.OEM_SECRETS || r.n === OTP_WORD.RMA) && r.value !== 0 ? 'programmed' : hex8(r.value);
         const pkh = dev.pkh();
         if (o.json) {
           printJson({
@@ -230,7 +234,7 @@ export function stm32Command() {
           `${dir}: stm32mp1, ${b.closed ? 'closed (secure boot enforced, debug closed by the ROM)' : 'open'}; anti-rollback counter ${b.monotonicVersion()}; PKH ${pkh === undefined ? 'not provisioned' : toHex(pkh)}\n` +
             rows
               .map((r) =>
-                `  OTP ${String(r.n).padStart(2)}  ${hex8(r.value)}${r.locked ? '  locked' : '        '}  ${r.name ?? ''}`.trimEnd(),
+                `  OTP ${String(r.n).padStart(2)}  ${shown(r).padEnd(10)}${r.locked ? '  locked' : '        '}  ${r.name ?? ''}`.trimEnd(),
               )
               .join('\n') +
             '\n',
@@ -404,8 +408,10 @@ export function stm32Command() {
 const OTP_NAMES: Readonly<Record<number, string>> = {
   0: 'CFG0 (bit 6: closed)',
   1: 'part number',
+  2: 'CFG2 (ST security counter, key id)',
   3: 'boot configuration',
   4: 'anti-rollback counter (thermometer)',
+  8: 'CFG8 (bit 8: SSP requested, bit 9: SSP done)',
   13: 'UID[0]',
   14: 'UID[1]',
   15: 'UID[2]',

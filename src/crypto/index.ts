@@ -442,6 +442,44 @@ export function aesCcmDecrypt(
   return out;
 }
 
+/** AES-GCM encryption (16- or 32-byte key, any IV length: a 16-byte IV goes through GHASH as GCM says); 16-byte tag. */
+export function aesGcmEncrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): { ciphertext: Uint8Array; tag: Uint8Array } {
+  const c = createCipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, iv, { authTagLength: 16 });
+  c.setAAD(aad);
+  const out = new Uint8Array(plaintext.length);
+  const a = c.update(plaintext);
+  out.set(a, 0);
+  out.set(c.final(), a.length);
+  return { ciphertext: out, tag: asU8(c.getAuthTag()) };
+}
+
+/** AES-GCM decryption; `undefined` when the tag does not authenticate (nothing of the plaintext escapes then). */
+export function aesGcmDecrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  aad: Uint8Array,
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+): Uint8Array | undefined {
+  if (tag.length !== 16) return undefined;
+  const d = createDecipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, iv, { authTagLength: 16 });
+  d.setAuthTag(tag);
+  d.setAAD(aad);
+  const out = asU8(d.update(ciphertext));
+  try {
+    d.final();
+  } catch {
+    out.fill(0);
+    return undefined;
+  }
+  return out;
+}
+
 /** The public point (uncompressed, 0x04‖X‖Y) of a NIST P-curve private scalar. */
 export function ecPublicFromPrivate(curve: 'P-256' | 'P-384' | 'P-521', d: Uint8Array): Uint8Array {
   const ecdh = createECDH(({ 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' } as const)[curve]);

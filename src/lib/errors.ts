@@ -92,6 +92,10 @@ export const ERROR_CODES = {
   E_MANIFEST: 'input',
   /** The requester may not reach this word, register or address (secure-only OTP, a lock, a firewall rule). */
   E_ACCESS: 'check',
+  /** A provisioning license, payload or chip certificate does not authenticate or breaks its format's rules. */
+  E_LICENSE: 'check',
+  /** The HSM refuses: its license counter is spent, or it is not set up for this request. */
+  E_HSM: 'check',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

@@ -8,14 +8,16 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AsymKey, randomBytes } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { toHex } from '../lib/hex.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
 import { type FirewallState, Mp1Bus } from './bus.ts';
 import { binaryTypeName, checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
 import { applyPlatform, denableFor, type Mp1Platform } from './platform.ts';
+import { manufactureChip } from './ssp.ts';
 
 const OTP_FILE = 'otp.bin';
 const JSON_FILE = 'device.json';
@@ -25,6 +27,8 @@ interface Mp1Json {
   readonly profile: 'stm32mp1';
   readonly permanentLock: readonly number[];
   readonly boots: number;
+  /** The hardware-unique secret the chip's SSP key pair derives from (never leaves the device). */
+  readonly hwSecret: string;
   /** What the last boot left running: firewalls, debug register. Gone at the next reset. */
   readonly runtime?: { readonly firewall: FirewallState; readonly denable: number; readonly denableLocked: boolean };
 }
@@ -45,20 +49,30 @@ export class Mp1Device {
   boots: number;
   /** The firewalls as the last boot configured them (reset state until then). */
   bus: Mp1Bus;
+  readonly hwSecret: Uint8Array;
 
-  private constructor(dir: string, bsec: Bsec, boots: number, bus = new Mp1Bus()) {
+  private constructor(dir: string, bsec: Bsec, boots: number, hwSecret: Uint8Array, bus = new Mp1Bus()) {
     this.dir = dir;
     this.bsec = bsec;
     this.boots = boots;
+    this.hwSecret = hwSecret;
     this.bus = bus;
   }
 
-  /** A blank, open device: every fuse 0. */
-  static create(dir: string, force = false): Mp1Device {
+  /**
+   * A new, open device as it leaves ST's factory: its hardware-unique secret, CFG2 (ST security
+   * counter and key id) and the chip certificate in OTP 40..55 signed by `ca` (the virtual ST CA by
+   * default); every other fuse 0.
+   */
+  static create(dir: string, force = false, o: { ca?: AsymKey } = {}): Mp1Device {
     if (existsSync(join(dir, JSON_FILE)) && !force)
       throw new RseError('E_EXISTS', `${dir} already holds a device (--force to replace it)`, { field: dir });
     mkdirSync(dir, { recursive: true });
-    const dev = new Mp1Device(dir, new Bsec(), 0);
+    const hwSecret = randomBytes(32);
+    const bsec = new Bsec();
+    manufactureChip(bsec, hwSecret, o.ca);
+    bsec.reset();
+    const dev = new Mp1Device(dir, bsec, 0, hwSecret);
     dev.save();
     return dev;
   }
@@ -93,7 +107,9 @@ export class Mp1Device {
       bsec.denable = Number.isInteger(rt.denable) ? rt.denable & 0x7ff : bsec.denable;
       bsec.denableLocked = rt.denableLocked === true;
     }
-    return new Mp1Device(dir, bsec, Number.isInteger(json.boots) ? (json.boots as number) : 0, bus);
+    const hw = typeof json.hwSecret === 'string' && /^[0-9a-f]{64}$/.test(json.hwSecret) ? fromHex(json.hwSecret, 'hwSecret') : undefined;
+    if (hw === undefined) throw new RseError('E_DEVICE', `${dir}/${JSON_FILE} has no hardware-unique secret`, { field: 'hwSecret' });
+    return new Mp1Device(dir, bsec, Number.isInteger(json.boots) ? (json.boots as number) : 0, hw, bus);
   }
 
   /** Fuses first, then the JSON: each file is replaced whole. */
@@ -107,6 +123,7 @@ export class Mp1Device {
       profile: 'stm32mp1',
       permanentLock: f.permanentLock.flatMap((l, i) => (l ? [i] : [])),
       boots: this.boots,
+      hwSecret: toHex(this.hwSecret),
       runtime: { firewall: this.bus.save(), denable: this.bsec.denable, denableLocked: this.bsec.denableLocked },
     };
     writeFileAtomic(join(this.dir, JSON_FILE), `${JSON.stringify(json, null, 2)}\n`, { durable: true });
@@ -137,7 +154,7 @@ export class Mp1Device {
     if (o.close === true) {
       if (this.pkh() === undefined)
         throw new RseError('E_LIFECYCLE', 'closing a device without a PKH would brick it: provision the PKH first', { field: 'close' });
-      b.program(OTP_WORD.CFG0, CFG0_CLOSED);
+      b.program(OTP_WORD.CFG0, b.fuse(OTP_WORD.CFG0) | CFG0_CLOSED);
     }
     b.reset();
     this.save();
