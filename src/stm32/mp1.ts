@@ -18,9 +18,11 @@ import { type FirewallState, Mp1Bus } from './bus.ts';
 import { binaryTypeName, checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
 import { applyPlatform, denableFor, type Mp1Platform } from './platform.ts';
 import { manufactureChip } from './ssp.ts';
+import { Tamp, type TampState } from './tamp.ts';
 
 const OTP_FILE = 'otp.bin';
 const JSON_FILE = 'device.json';
+const BKPSRAM_FILE = 'bkpsram.bin';
 
 interface Mp1Json {
   readonly format: 1;
@@ -29,6 +31,8 @@ interface Mp1Json {
   readonly boots: number;
   /** The hardware-unique secret the chip's SSP key pair derives from (never leaves the device). */
   readonly hwSecret: string;
+  /** The backup domain (VBAT): survives resets. */
+  readonly tamp?: TampState;
   /** What the last boot left running: firewalls, debug register. Gone at the next reset. */
   readonly runtime?: { readonly firewall: FirewallState; readonly denable: number; readonly denableLocked: boolean };
 }
@@ -50,13 +54,15 @@ export class Mp1Device {
   /** The firewalls as the last boot configured them (reset state until then). */
   bus: Mp1Bus;
   readonly hwSecret: Uint8Array;
+  readonly tamp: Tamp;
 
-  private constructor(dir: string, bsec: Bsec, boots: number, hwSecret: Uint8Array, bus = new Mp1Bus()) {
+  private constructor(dir: string, bsec: Bsec, boots: number, hwSecret: Uint8Array, bus = new Mp1Bus(), tamp = new Tamp()) {
     this.dir = dir;
     this.bsec = bsec;
     this.boots = boots;
     this.hwSecret = hwSecret;
     this.bus = bus;
+    this.tamp = tamp;
   }
 
   /**
@@ -109,7 +115,15 @@ export class Mp1Device {
     }
     const hw = typeof json.hwSecret === 'string' && /^[0-9a-f]{64}$/.test(json.hwSecret) ? fromHex(json.hwSecret, 'hwSecret') : undefined;
     if (hw === undefined) throw new RseError('E_DEVICE', `${dir}/${JSON_FILE} has no hardware-unique secret`, { field: 'hwSecret' });
-    return new Mp1Device(dir, bsec, Number.isInteger(json.boots) ? (json.boots as number) : 0, hw, bus);
+    let tamp: Tamp;
+    try {
+      const sram = existsSync(join(dir, BKPSRAM_FILE)) ? new Uint8Array(readFileSync(join(dir, BKPSRAM_FILE))) : undefined;
+      tamp = new Tamp(json.tamp ?? undefined, sram);
+    } catch (e) {
+      if (e instanceof RseError) throw e;
+      throw new RseError('E_DEVICE', `${dir}: backup domain: ${(e as Error).message}`, { field: 'tamp' });
+    }
+    return new Mp1Device(dir, bsec, Number.isInteger(json.boots) ? (json.boots as number) : 0, hw, bus, tamp);
   }
 
   /** Fuses first, then the JSON: each file is replaced whole. */
@@ -118,12 +132,14 @@ export class Mp1Device {
     const otp = new Uint8Array(BSEC_WORDS * 4);
     for (const [i, w] of f.words.entries()) otp.set(u32le(w), 4 * i);
     writeFileAtomic(join(this.dir, OTP_FILE), otp, { durable: true });
+    writeFileAtomic(join(this.dir, BKPSRAM_FILE), this.tamp.bkpsram, { durable: true });
     const json: Mp1Json = {
       format: 1,
       profile: 'stm32mp1',
       permanentLock: f.permanentLock.flatMap((l, i) => (l ? [i] : [])),
       boots: this.boots,
       hwSecret: toHex(this.hwSecret),
+      tamp: this.tamp.save(),
       runtime: { firewall: this.bus.save(), denable: this.bsec.denable, denableLocked: this.bsec.denableLocked },
     };
     writeFileAtomic(join(this.dir, JSON_FILE), `${JSON.stringify(json, null, 2)}\n`, { durable: true });
