@@ -95,7 +95,7 @@ function pkhOf(o: { key?: string; pkh?: string }): Uint8Array | undefined {
 }
 
 export function stm32Command() {
-  const cmd = new Command('stm32').summary('STM32MP image headers: sign, verify, info, the public key hash for OTP');
+  const cmd = new Command('stm32').summary('STM32MP1: image headers, a virtual MP15 (fuses, secure boot, firewalls, tamper)');
   cmd.addCommand(
     new Command('sign')
       .alias('create')
