@@ -1,0 +1,467 @@
+/**
+ * A virtual STM32L552 (profile `stm32l5`): 512 KB of flash in two banks of 128 pages of 2 KB
+ * (DBANK = 1), SRAM2, the backup registers, and the option bytes with the device's own rules:
+ * RDP levels 0 / 0.5 / 1 / 2 with their regressions and what each erases, TZEN, the secure
+ * watermarks and HDP areas per bank, write protection, boot addresses and BOOT_LOCK. The RSS
+ * `CloseExitHDP` closes HDP areas until the next reset.
+ *
+ * Files: `flash.bin` (512 KB), `sram2.bin` (64 KB), `device.json` (option bytes, backup registers,
+ * the chip's secret and certificate, the HDP state since reset), each written atomically.
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type AsymKey, ecdsaSignRaw, ecKeyFromPrivate, randomBytes, rawPublicKey } from '../crypto/index.ts';
+import { deriveHkdfEcKey } from '../crypto/kdf.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
+import { encodeCertificate, virtualStCa } from './ssp.ts';
+
+export const FLASH_SIZE = 0x80000;
+export const PAGE_SIZE = 0x800;
+export const PAGES_PER_BANK = 128;
+export const BANK_SIZE = PAGE_SIZE * PAGES_PER_BANK;
+export const FLASH_NS_BASE = 0x08000000;
+export const FLASH_S_BASE = 0x0c000000;
+export const SRAM2_SIZE = 0x10000;
+export const BACKUP_REGISTERS_L5 = 32;
+export const ERASED = 0xff;
+/** RSSLIB return codes. */
+export const RSSLIB_SUCCESS = 0xeaeaeaea;
+export const RSSLIB_ERROR = 0xf5f5f5f5;
+
+export type RdpLevel = '0' | '0.5' | '1' | '2';
+export const RDP_BYTES: Readonly<Record<RdpLevel, number>> = { '0': 0xaa, '0.5': 0x55, '1': 0xbb, '2': 0xcc };
+export function rdpLevel(byte: number): RdpLevel {
+  return byte === 0xaa ? '0' : byte === 0x55 ? '0.5' : byte === 0xcc ? '2' : '1';
+}
+const RDP_RANK: Readonly<Record<RdpLevel, number>> = { '0': 0, '0.5': 1, '1': 2, '2': 3 };
+
+/** Per bank: secure watermark (first..last page, empty when first > last), HDP end page and enable, WRP areas A/B. */
+export interface BankOptions {
+  readonly secwmStart: number;
+  readonly secwmEnd: number;
+  readonly hdpEnd: number;
+  readonly hdpEnable: boolean;
+  readonly wrpA: readonly [number, number];
+  readonly wrpB: readonly [number, number];
+}
+
+export interface OptionBytes {
+  readonly rdp: number;
+  readonly tzen: boolean;
+  readonly nSwBoot0: boolean;
+  readonly nBoot0: boolean;
+  readonly nsBootAdd0: number;
+  readonly nsBootAdd1: number;
+  readonly secBootAdd0: number;
+  readonly bootLock: boolean;
+  readonly banks: readonly [BankOptions, BankOptions];
+}
+
+/** Factory state: RDP 0, TrustZone off, no secure area, no HDP, no WRP, boot from user flash. */
+export const FACTORY_OPTION_BYTES: OptionBytes = {
+  rdp: 0xaa,
+  tzen: false,
+  nSwBoot0: true,
+  nBoot0: true,
+  nsBootAdd0: 0x08000000,
+  nsBootAdd1: 0x0bf90000,
+  secBootAdd0: 0x0c000000,
+  bootLock: false,
+  banks: [
+    { secwmStart: 0x7f, secwmEnd: 0, hdpEnd: 0, hdpEnable: false, wrpA: [0x7f, 0], wrpB: [0x7f, 0] },
+    { secwmStart: 0x7f, secwmEnd: 0, hdpEnd: 0, hdpEnable: false, wrpA: [0x7f, 0], wrpB: [0x7f, 0] },
+  ],
+};
+
+/** Who asks: the debugger / bootloader (non-secure), or secure code (the RSS services, the secure application). */
+export type Requester = 'debugger' | 'secure';
+
+/** Which option bytes only secure code may change once TrustZone is on. */
+const SECURE_FIELDS = new Set(['secBootAdd0', 'bootLock', 'secwm', 'hdp']);
+
+/** What a change of option bytes did. */
+export interface ObChange {
+  readonly ob: OptionBytes;
+  /** What the regression erased, in words. */
+  readonly erased: readonly string[];
+}
+
+const refuse = (msg: string, field: string): RseError => new RseError('E_ACCESS', msg, { field });
+const bad = (msg: string, field: string): RseError => new RseError('E_ARGUMENT', msg, { field });
+
+function checkPage(p: number, field: string): void {
+  if (!Number.isInteger(p) || p < 0 || p > 0x7f) throw bad(`${field}: page ${p} is not 0..127`, field);
+}
+
+/** The pages of bank `b` inside its secure watermark. */
+export function isSecurePage(ob: OptionBytes, bank: 0 | 1, page: number): boolean {
+  const o = ob.banks[bank];
+  return ob.tzen && o.secwmStart <= o.secwmEnd && page >= o.secwmStart && page <= o.secwmEnd;
+}
+
+/** HDP area of a bank: from the watermark start to HDP end, when enabled and inside the secure area. */
+export function hdpPages(ob: OptionBytes, bank: 0 | 1): [number, number] | undefined {
+  const o = ob.banks[bank];
+  if (!ob.tzen || !o.hdpEnable || o.secwmStart > o.secwmEnd) return undefined;
+  return [o.secwmStart, Math.min(o.hdpEnd, o.secwmEnd)];
+}
+
+/**
+ * The option-byte change rules of the L5: level 2 freezes everything; RDP only rises, except the
+ * regressions 1 → 0.5 (non-secure flash erased), 1 → 0 and 0.5 → 0 (all flash, SRAM2 and backup
+ * registers erased); 0.5 needs TrustZone; TZEN is set only at level 0 and cleared only with a
+ * regression to 0; BOOT_LOCK is cleared only at level 0; with TrustZone on and RDP above 0 the
+ * secure option bytes change only from secure code.
+ */
+export function checkObChange(cur: OptionBytes, next: OptionBytes, who: Requester): { erase: 'none' | 'non-secure' | 'all' } {
+  const from = rdpLevel(cur.rdp);
+  const to = rdpLevel(next.rdp);
+  if (from === '2') throw refuse('RDP level 2: the option bytes are frozen for ever', 'rdp');
+  if (to === '0.5' && !next.tzen) throw refuse('RDP level 0.5 exists only with TrustZone (TZEN = 1)', 'rdp');
+  if (next.tzen && !cur.tzen && from !== '0') throw refuse(`TZEN can be set only at RDP level 0 (now ${from})`, 'tzen');
+  if (!next.tzen && cur.tzen && !(to === '0' && from !== '0'))
+    throw refuse(`TZEN is cleared only together with an RDP regression to level 0 (RDP ${from} -> ${to})`, 'tzen');
+  if (cur.bootLock && !next.bootLock && from !== '0') throw refuse(`BOOT_LOCK is cleared only at RDP level 0 (now ${from})`, 'bootLock');
+  const secureChanged = diffFields(cur, next).some((f) => SECURE_FIELDS.has(f));
+  if (secureChanged && cur.tzen && from !== '0' && who !== 'secure')
+    throw refuse(
+      `secure option bytes (${diffFields(cur, next)
+        .filter((f) => SECURE_FIELDS.has(f))
+        .join(', ')}) change only from secure code at RDP ${from}`,
+      'secure',
+    );
+  if (cur.bootLock && from !== '0' && next.secBootAdd0 !== cur.secBootAdd0)
+    throw refuse(`BOOT_LOCK: the secure boot address is frozen at RDP ${from}`, 'secBootAdd0');
+  if (RDP_RANK[to] >= RDP_RANK[from]) return { erase: 'none' };
+  if (from === '1' && to === '0.5') return { erase: 'non-secure' };
+  return { erase: 'all' };
+}
+
+function diffFields(a: OptionBytes, b: OptionBytes): string[] {
+  const out: string[] = [];
+  for (const k of ['rdp', 'tzen', 'nSwBoot0', 'nBoot0', 'nsBootAdd0', 'nsBootAdd1', 'secBootAdd0', 'bootLock'] as const)
+    if (a[k] !== b[k]) out.push(k);
+  a.banks.forEach((ba, i) => {
+    const bb = b.banks[i] as BankOptions;
+    if (ba.secwmStart !== bb.secwmStart || ba.secwmEnd !== bb.secwmEnd) out.push('secwm');
+    if (ba.hdpEnd !== bb.hdpEnd || ba.hdpEnable !== bb.hdpEnable) out.push('hdp');
+    if (ba.wrpA.join() !== bb.wrpA.join() || ba.wrpB.join() !== bb.wrpB.join()) out.push('wrp');
+  });
+  return [...new Set(out)];
+}
+
+/** `field=value` edits, as `rse l5 ob set` takes them. */
+export function editOptionBytes(cur: OptionBytes, edits: readonly string[]): OptionBytes {
+  let ob: OptionBytes = { ...cur, banks: [{ ...cur.banks[0] }, { ...cur.banks[1] }] };
+  const num = (v: string, field: string): number => {
+    const n = /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw bad(`${field}=${v}: not a number`, field);
+    return n;
+  };
+  const bool = (v: string, field: string): boolean => {
+    if (['1', 'true', 'on'].includes(v)) return true;
+    if (['0', 'false', 'off'].includes(v)) return false;
+    throw bad(`${field}=${v}: 0 or 1`, field);
+  };
+  const range = (v: string, field: string): [number, number] => {
+    const m = /^(\w+)(?:-|\.\.)(\w+)$/.exec(v);
+    if (!m) throw bad(`${field}=${v}: FIRST-LAST pages`, field);
+    const r: [number, number] = [num(m[1] as string, field), num(m[2] as string, field)];
+    checkPage(r[0], field);
+    checkPage(r[1], field);
+    return r;
+  };
+  for (const e of edits) {
+    const eq = e.indexOf('=');
+    if (eq < 0) throw bad(`${e}: FIELD=VALUE`, 'ob');
+    const k = e.slice(0, eq).toLowerCase();
+    const v = e.slice(eq + 1).toLowerCase();
+    const bank = /^(secwm|hdp|hdpen|wrpa|wrpb)([12])$/.exec(k);
+    if (bank) {
+      const i = Number(bank[2]) - 1;
+      const banks = [...ob.banks] as [BankOptions, BankOptions];
+      const b = banks[i] as BankOptions;
+      const f = bank[1];
+      if (f === 'secwm') {
+        const [s, en] = v === 'none' ? [0x7f, 0] : range(v, k);
+        banks[i] = { ...b, secwmStart: s, secwmEnd: en };
+      } else if (f === 'hdp') {
+        const p = num(v, k);
+        checkPage(p, k);
+        banks[i] = { ...b, hdpEnd: p, hdpEnable: true };
+      } else if (f === 'hdpen') banks[i] = { ...b, hdpEnable: bool(v, k) };
+      else banks[i] = { ...b, [f === 'wrpa' ? 'wrpA' : 'wrpB']: v === 'none' ? [0x7f, 0] : range(v, k) };
+      ob = { ...ob, banks };
+      continue;
+    }
+    switch (k) {
+      case 'rdp': {
+        const level = (['0', '0.5', '1', '2'] as const).find((l) => l === v);
+        ob = { ...ob, rdp: level !== undefined ? RDP_BYTES[level] : num(v, k) & 0xff };
+        break;
+      }
+      case 'tzen':
+        ob = { ...ob, tzen: bool(v, k) };
+        break;
+      case 'nswboot0':
+        ob = { ...ob, nSwBoot0: bool(v, k) };
+        break;
+      case 'nboot0':
+        ob = { ...ob, nBoot0: bool(v, k) };
+        break;
+      case 'boot_lock':
+      case 'bootlock':
+        ob = { ...ob, bootLock: bool(v, k) };
+        break;
+      case 'nsbootadd0':
+      case 'nsbootadd1':
+      case 'secbootadd0': {
+        const a = num(v, k);
+        if (a % 128 !== 0) throw bad(`${k}=${v}: boot addresses are 128-byte aligned`, k);
+        ob = { ...ob, [k === 'nsbootadd0' ? 'nsBootAdd0' : k === 'nsbootadd1' ? 'nsBootAdd1' : 'secBootAdd0']: a };
+        break;
+      }
+      default:
+        throw bad(
+          `unknown option byte ${k} (rdp, tzen, nswboot0, nboot0, boot_lock, nsbootadd0/1, secbootadd0, secwm1/2, hdp1/2, hdpen1/2, wrpa1/2, wrpb1/2)`,
+          k,
+        );
+    }
+  }
+  return ob;
+}
+
+interface L5Json {
+  readonly format: 1;
+  readonly profile: 'stm32l5';
+  readonly optionBytes: OptionBytes;
+  readonly backup: readonly number[];
+  readonly chipSecret: string;
+  readonly productId: string;
+  /** The chip certificate: ST's signature over product id ‖ chip public key. */
+  readonly certificate: string;
+  /** HDPx_ACCDIS since the last reset. */
+  readonly hdpClosed: readonly [boolean, boolean];
+  readonly resets: number;
+}
+
+export class L5Device {
+  readonly dir: string;
+  ob: OptionBytes;
+  readonly flash: Uint8Array;
+  readonly sram2: Uint8Array;
+  readonly backup: Uint32Array;
+  readonly chipSecret: Uint8Array;
+  readonly productId: string;
+  readonly certificate: Uint8Array;
+  hdpClosed: [boolean, boolean];
+  resets: number;
+
+  private constructor(dir: string, j: L5Json, flash: Uint8Array, sram2: Uint8Array) {
+    this.dir = dir;
+    this.ob = j.optionBytes;
+    this.flash = flash;
+    this.sram2 = sram2;
+    this.backup = Uint32Array.from(j.backup);
+    this.chipSecret = fromHex(j.chipSecret, 'chipSecret');
+    this.productId = j.productId;
+    this.certificate = fromHex(j.certificate, 'certificate');
+    this.hdpClosed = [j.hdpClosed[0] === true, j.hdpClosed[1] === true];
+    this.resets = j.resets;
+  }
+
+  /** A chip from ST's factory: erased flash, factory option bytes, its key pair certified by `ca`. */
+  static create(dir: string, o: { force?: boolean; ca?: AsymKey } = {}): L5Device {
+    if (existsSync(join(dir, 'device.json')) && o.force !== true)
+      throw new RseError('E_EXISTS', `${dir} already holds a device (--force to replace it)`, { field: dir });
+    mkdirSync(dir, { recursive: true });
+    const chipSecret = randomBytes(32);
+    const productId = '47200100';
+    const cert = ecdsaSignRaw(o.ca ?? virtualStCa(), [
+      new TextEncoder().encode(productId),
+      rawPublicKey(l5ChipKey(chipSecret)).subarray(1),
+    ]);
+    const dev = new L5Device(
+      dir,
+      {
+        format: 1,
+        profile: 'stm32l5',
+        optionBytes: FACTORY_OPTION_BYTES,
+        backup: new Array<number>(BACKUP_REGISTERS_L5).fill(0),
+        chipSecret: toHex(chipSecret),
+        productId,
+        certificate: toHex(cert),
+        hdpClosed: [false, false],
+        resets: 0,
+      },
+      new Uint8Array(FLASH_SIZE).fill(ERASED),
+      new Uint8Array(SRAM2_SIZE),
+    );
+    dev.save();
+    return dev;
+  }
+
+  static open(dir: string): L5Device {
+    let j: L5Json;
+    try {
+      j = JSON.parse(readFileSync(join(dir, 'device.json'), 'utf8')) as L5Json;
+    } catch {
+      throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
+    }
+    if (j?.profile !== 'stm32l5' || !Array.isArray(j.backup) || typeof j.chipSecret !== 'string')
+      throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
+    const file = (name: string, size: number): Uint8Array => {
+      let b: Uint8Array;
+      try {
+        b = new Uint8Array(readFileSync(join(dir, name)));
+      } catch (e) {
+        throw new RseError('E_DEVICE', `cannot read ${dir}/${name}: ${(e as NodeJS.ErrnoException).code ?? ''}`, { field: name });
+      }
+      if (b.length !== size) throw new RseError('E_DEVICE', `${dir}/${name} is ${b.length} bytes, not ${size}`, { field: name });
+      return b;
+    };
+    return new L5Device(dir, j, file('flash.bin', FLASH_SIZE), file('sram2.bin', SRAM2_SIZE));
+  }
+
+  save(): void {
+    writeFileAtomic(join(this.dir, 'flash.bin'), this.flash, { durable: true });
+    writeFileAtomic(join(this.dir, 'sram2.bin'), this.sram2, { durable: true });
+    const j: L5Json = {
+      format: 1,
+      profile: 'stm32l5',
+      optionBytes: this.ob,
+      backup: [...this.backup],
+      chipSecret: toHex(this.chipSecret),
+      productId: this.productId,
+      certificate: toHex(this.certificate),
+      hdpClosed: this.hdpClosed,
+      resets: this.resets,
+    };
+    writeFileAtomic(join(this.dir, 'device.json'), `${JSON.stringify(j, null, 2)}\n`, { durable: true });
+  }
+
+  /** RSS: the device certificate message (product id, chip public key X ‖ Y, ST's signature). */
+  certificateMessage(): Uint8Array {
+    return encodeCertificate({
+      productId: this.productId,
+      chipPublicKey: rawPublicKey(l5ChipKey(this.chipSecret)).subarray(1),
+      certificate: this.certificate,
+    });
+  }
+
+  get rdp(): RdpLevel {
+    return rdpLevel(this.ob.rdp);
+  }
+
+  /** Reset: HDP areas open again (until secure code closes them), SRAM2 kept (SRAM2_RST = 1). */
+  reset(): void {
+    this.hdpClosed = [false, false];
+    this.resets++;
+  }
+
+  /** OB_LAUNCH after an option-byte change: the rules, the regression's erase, then a reset. */
+  setOptionBytes(next: OptionBytes, who: Requester): ObChange {
+    const { erase } = checkObChange(this.ob, next, who);
+    const erased: string[] = [];
+    if (erase === 'all') {
+      this.flash.fill(ERASED);
+      this.sram2.fill(0);
+      this.backup.fill(0);
+      erased.push('all user flash (secure and non-secure)', 'SRAM2', 'backup registers');
+    } else if (erase === 'non-secure') {
+      for (const bank of [0, 1] as const)
+        for (let p = 0; p < PAGES_PER_BANK; p++)
+          if (!isSecurePage(this.ob, bank, p))
+            this.flash.fill(ERASED, bank * BANK_SIZE + p * PAGE_SIZE, bank * BANK_SIZE + (p + 1) * PAGE_SIZE);
+      erased.push('non-secure flash pages');
+    }
+    this.ob = next;
+    this.reset();
+    return { ob: next, erased };
+  }
+
+  /** Where a flash address lands: bank, page, and whether it is the secure alias. */
+  locate(addr: number): { bank: 0 | 1; page: number; offset: number; secureAlias: boolean } {
+    const secureAlias = addr >= FLASH_S_BASE && addr < FLASH_S_BASE + FLASH_SIZE;
+    const base = secureAlias ? FLASH_S_BASE : FLASH_NS_BASE;
+    const offset = addr - base;
+    if (!Number.isInteger(addr) || offset < 0 || offset >= FLASH_SIZE)
+      throw bad(`0x${addr.toString(16)} is not in the flash (0x08000000 or 0x0c000000, 512 KB)`, 'addr');
+    return { bank: offset < BANK_SIZE ? 0 : 1, page: Math.floor((offset % BANK_SIZE) / PAGE_SIZE), offset, secureAlias };
+  }
+
+  /** Whether `who` may read (or program) `len` bytes at `addr`; throws the rule that refuses. */
+  checkAccess(addr: number, len: number, who: Requester, write = false): void {
+    if (!Number.isInteger(len) || len < 0) throw bad(`length ${len}`, 'len');
+    const first = this.locate(addr);
+    if (first.offset + len > FLASH_SIZE) throw bad(`0x${addr.toString(16)} + ${len} runs past the end of the flash`, 'len');
+    for (let off = first.offset; off < first.offset + Math.max(1, len); off = (Math.floor(off / PAGE_SIZE) + 1) * PAGE_SIZE) {
+      const bank = (off < BANK_SIZE ? 0 : 1) as 0 | 1;
+      const page = Math.floor((off % BANK_SIZE) / PAGE_SIZE);
+      const where = `page ${page} of bank ${bank + 1}`;
+      const secure = isSecurePage(this.ob, bank, page);
+      if (who === 'debugger') {
+        if (this.rdp === '1' || this.rdp === '2') throw refuse(`RDP level ${this.rdp}: the debugger cannot reach the flash`, 'rdp');
+        if (this.rdp === '0.5' && secure) throw refuse(`RDP level 0.5: ${where} is secure, the debugger is non-secure only`, 'rdp');
+      }
+      const hdp = hdpPages(this.ob, bank);
+      if (hdp !== undefined && this.hdpClosed[bank] && page >= hdp[0] && page <= hdp[1])
+        throw refuse(`${where} is in HDP area ${bank + 1}, closed until reset`, 'hdp');
+      if (write) {
+        const o = this.ob.banks[bank];
+        for (const [name, [a, b]] of [
+          ['WRP A', o.wrpA],
+          ['WRP B', o.wrpB],
+        ] as const)
+          if (a <= b && page >= a && page <= b) throw refuse(`${where} is write-protected (${name} of bank ${bank + 1})`, 'wrp');
+      }
+    }
+  }
+
+  read(addr: number, len: number, who: Requester): Uint8Array {
+    this.checkAccess(addr, len, who);
+    const l = this.locate(addr);
+    return this.flash.slice(l.offset, l.offset + len);
+  }
+
+  /** Writes flash as a loader's erase-then-program leaves it (WRP and the access rules apply). */
+  program(addr: number, data: Uint8Array, who: Requester): void {
+    this.checkAccess(addr, data.length, who, true);
+    this.flash.set(data, this.locate(addr).offset);
+  }
+
+  /**
+   * RSSLIB `CloseExitHDP(areaMask, vectorTable)`: closes the HDP areas in the mask and jumps to
+   * the vector table's reset handler. A bad mask (0, bits beyond areas 1 and 2, an area not
+   * enabled) or a vector table outside the flash resets the device, as the real one does.
+   */
+  closeExitHdp(mask: number, vtor: number): { code: number; reset: boolean; closed: [boolean, boolean]; jump?: number } {
+    const badMask =
+      !Number.isInteger(mask) ||
+      mask <= 0 ||
+      mask > 3 ||
+      [0, 1].some((i) => (mask >> i) & 1 && hdpPages(this.ob, i as 0 | 1) === undefined);
+    let inFlash = true;
+    try {
+      this.locate(vtor);
+    } catch {
+      inFlash = false;
+    }
+    if (badMask || !inFlash || vtor % 128 !== 0) {
+      this.reset();
+      return { code: RSSLIB_ERROR, reset: true, closed: this.hdpClosed };
+    }
+    for (const i of [0, 1] as const) if ((mask >> i) & 1) this.hdpClosed[i] = true;
+    const l = this.locate(vtor + 4);
+    const jump = new DataView(this.flash.buffer, this.flash.byteOffset).getUint32(l.offset, true);
+    return { code: RSSLIB_SUCCESS, reset: false, closed: this.hdpClosed, jump };
+  }
+}
+
+/** The L5 chip's key pair (for SFI licenses), from its secret. */
+export function l5ChipKey(chipSecret: Uint8Array): AsymKey {
+  return ecKeyFromPrivate('P-256', deriveHkdfEcKey('P-256', chipSecret, new TextEncoder().encode('STM32L5 SFI chip key')).privateKey);
+}
