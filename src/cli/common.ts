@@ -1,10 +1,11 @@
 /** Shared CLI plumbing: reading files and keys, number parsing, output. @module */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { type AsymKey, loadKey } from '../crypto/index.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { fromHex } from '../lib/hex.ts';
 import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
 
 export function readInput(path: string, what = 'input file'): Uint8Array {
@@ -76,3 +77,19 @@ export function printJson(value: unknown): void {
 
 /** Exit status a command that printed its own report asks for (e.g. 1 = problems found). */
 export const cliStatus = { code: 0 };
+
+/** `n` bytes given as hex on the command line, or a file holding them (raw, or as hex text). */
+export function hexOrFileBytes(v: string, n: number, what: string): Uint8Array {
+  const hexText = (t: string): Uint8Array | undefined => {
+    const h = t.trim().replace(/^0x/i, '');
+    return h.length === 2 * n && /^[0-9a-f]+$/i.test(h) ? fromHex(h, what) : undefined;
+  };
+  const direct = hexText(v);
+  if (direct !== undefined) return direct;
+  if (!existsSync(v)) throw new RseError('E_ARGUMENT', `${what} is ${n} bytes: ${2 * n} hex digits or a file`, { field: what });
+  const b = readInput(v, what);
+  if (b.length === n) return b;
+  const h = hexText(new TextDecoder().decode(b));
+  if (h === undefined) throw new RseError('E_ARGUMENT', `${v}: ${what} is ${n} bytes (raw) or ${2 * n} hex digits`, { field: what });
+  return h;
+}

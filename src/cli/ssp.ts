@@ -1,10 +1,9 @@
 /** `rse ssp package | hsm init | hsm show | provision | info`: STM32MP15 Secure Secret Provisioning. @module */
-import { existsSync } from 'node:fs';
 import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex, toHex } from '../lib/hex.ts';
+import { toHex } from '../lib/hex.ts';
 import { p256PublicXY, publicKeyHash } from '../stm32/image.ts';
 import { Mp1Device } from '../stm32/mp1.ts';
 import {
@@ -20,21 +19,9 @@ import {
   packagePayload,
 } from '../stm32/ssp.ts';
 import { SspHsm, sspProvision } from '../stm32/ssp-provision.ts';
-import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
+import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
 
-/** 16 bytes as hex on the command line, or a file holding them (raw or hex). */
-function bytes16(v: string, what: string): Uint8Array {
-  const hexText = (t: string): Uint8Array | undefined =>
-    /^(0x)?[0-9a-f]{32}$/i.test(t.trim()) ? fromHex(t.trim().replace(/^0x/i, ''), what) : undefined;
-  const direct = hexText(v);
-  if (direct !== undefined) return direct;
-  if (!existsSync(v)) throw new RseError('E_ARGUMENT', `${what} is 16 bytes: 32 hex digits or a file`, { field: what });
-  const b = readInput(v, what);
-  if (b.length === 16) return b;
-  const h = hexText(new TextDecoder().decode(b));
-  if (h === undefined) throw new RseError('E_ARGUMENT', `${v}: ${what} is 16 bytes (raw) or 32 hex digits`, { field: what });
-  return h;
-}
+const bytes16 = (v: string, what: string): Uint8Array => hexOrFileBytes(v, 16, what);
 
 const count = (v: string): number => parseInteger(v);
 

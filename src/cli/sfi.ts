@@ -1,0 +1,135 @@
+/** `rse sfi package | info`: SFI images in rsekit's documented layout (docs/sfi-format.md). @module */
+import { Command } from '@commander-js/extra-typings';
+import { randomBytes } from '../crypto/index.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
+import {
+  AREA_TYPES,
+  type AreaInput,
+  type AreaType,
+  checkHeaderTag,
+  decryptArea,
+  FLAG_UNIQUE_KEY,
+  packageSfi,
+  parseSfi,
+  type SfiImage,
+} from '../stm32/sfi.ts';
+import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function parseArea(spec: string, unique: boolean): AreaInput {
+  const m = /^([FMX]):([^:]+):(.+)$/i.exec(spec);
+  if (!m) throw new RseError('E_USAGE', `--area ${spec}: TYPE:ADDRESS:FILE with TYPE F (firmware), M (module) or X (external flash)`);
+  const type = (m[1] as string).toUpperCase() as AreaType;
+  return {
+    type,
+    destination: parseInteger(m[2] as string),
+    data: readInput(m[3] as string, 'area'),
+    ...(type === 'X' && unique ? { flags: FLAG_UNIQUE_KEY } : {}),
+  };
+}
+
+function describe(path: string, img: SfiImage, checked?: { header: boolean; areas: (string | undefined)[] }): string {
+  const h = img.header;
+  const lines = [
+    `${path}: SFI protocol version ${h.protocolVersion}, ${h.areaCount} areas, image version ${h.imageVersion}`,
+    `  nonce ${toHex(h.nonce)}${checked === undefined ? '' : `, header tag ${checked.header ? 'authenticates' : 'does NOT authenticate (wrong key?)'}`}`,
+  ];
+  img.areas.forEach((a, i) => {
+    const c = checked?.areas[i];
+    lines.push(
+      `  area ${i}: type ${a.type} (${AREA_TYPES[a.type]}${a.type === 'X' ? `, OTFDEC ${a.flags & FLAG_UNIQUE_KEY ? 'device-unique' : 'global'} key` : ''}), size ${a.length}, destination ${hex0x(a.destination, 8)}${c === undefined ? '' : `, ${c}`}`,
+    );
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+export function sfiCommand() {
+  const cmd = new Command('sfi').summary('STM32 Secure Firmware Install images: package, info');
+  cmd.addCommand(
+    new Command('package')
+      .summary('encrypt firmware areas and option bytes into an SFI image')
+      .description(
+        'Build an SFI image as STM32 Trusted Package Creator does: a header authenticated with the OEM firmware key (AES-128-GCM, the nonce as IV), then one area per --area (AES-128-GCM, IV = nonce + area index, the area descriptor as AAD, a truncated SHA-256 of the plaintext), the OTFDEC global key area when --otfdec-key is given, and the option-byte configuration area last. Layout: docs/sfi-format.md.',
+      )
+      .requiredOption('--key <hex|file>', 'OEM firmware key, AES-128 (16 bytes)')
+      .option('--nonce <hex|file>', '12-byte nonce (default: random, printed)')
+      .option('--area <TYPE:ADDR:FILE>', 'an area: F internal firmware, M module, X external flash (repeatable, in order)', collect)
+      .option('--ob <edits>', 'option bytes applied last, as rse l5 ob set takes them, e.g. "rdp=1 tzen=1 secwm1=0-63"')
+      .option('--otfdec-key <hex|file>', 'OTFDEC global key (16 bytes) for X areas; without it X areas use a device-unique key')
+      .option('--image-version <n>', 'SFI image version', (v) => parseInteger(v), 0)
+      .requiredOption('-o, --output <file>', 'the SFI image')
+      .option('--json', 'machine-readable output')
+      .action((o) => {
+        const key = hexOrFileBytes(o.key, 16, '--key');
+        const nonce = o.nonce === undefined ? randomBytes(12) : hexOrFileBytes(o.nonce, 12, '--nonce');
+        const areas: AreaInput[] = (o.area ?? []).map((a) => parseArea(a, o.otfdecKey === undefined));
+        if (o.otfdecKey !== undefined) areas.push({ type: 'K', destination: 0, data: hexOrFileBytes(o.otfdecKey, 16, '--otfdec-key') });
+        if (o.ob !== undefined) {
+          const text = o.ob
+            .trim()
+            .split(/[\s,;]+/)
+            .filter(Boolean)
+            .join('\n');
+          areas.push({ type: 'C', destination: 0, data: new TextEncoder().encode(`${text}\n`) });
+        }
+        const bytes = packageSfi({ key, nonce, imageVersion: o.imageVersion, areas });
+        writeFileAtomic(o.output, bytes, { durable: false });
+        const img = parseSfi(bytes);
+        if (o.json)
+          printJson({
+            file: o.output,
+            size: bytes.length,
+            nonce: toHex(nonce),
+            areas: img.areas.map((a) => ({ type: a.type, destination: a.destination, length: a.length })),
+          });
+        else io.out(describe(o.output, img));
+      }),
+  );
+  cmd.addCommand(
+    new Command('info')
+      .summary('print an SFI image; with --key, authenticate the header and every area')
+      .argument('<image>')
+      .option('--key <hex|file>', 'OEM firmware key: check the header tag, each area tag and plaintext hash')
+      .option('--json', 'machine-readable output')
+      .action((path, o) => {
+        const img = parseSfi(readInput(path, 'SFI image'));
+        let checked: { header: boolean; areas: (string | undefined)[] } | undefined;
+        if (o.key !== undefined) {
+          const key = hexOrFileBytes(o.key, 16, '--key');
+          const header = checkHeaderTag(img, key);
+          const areas = img.areas.map((_, i) => {
+            try {
+              decryptArea(img, i, key).fill(0);
+              return 'authenticated';
+            } catch (e) {
+              if (e instanceof RseError) return `REFUSED: ${e.message}`;
+              throw e;
+            }
+          });
+          checked = { header, areas };
+          cliStatus.code = header && areas.every((a) => a === 'authenticated') ? 0 : 1;
+        }
+        if (o.json)
+          return printJson({
+            file: path,
+            protocolVersion: img.header.protocolVersion,
+            imageVersion: img.header.imageVersion,
+            nonce: toHex(img.header.nonce),
+            areas: img.areas.map((a, i) => ({
+              type: a.type,
+              flags: a.flags,
+              destination: a.destination,
+              length: a.length,
+              hash: toHex(a.hash),
+              ...(checked ? { check: checked.areas[i] } : {}),
+            })),
+            ...(checked ? { headerTag: checked.header } : {}),
+          });
+        io.out(describe(path, img, checked));
+      }),
+  );
+  return cmd;
+}
