@@ -1,9 +1,12 @@
 /** Test helpers: locating the shared vectors and running the CLI in-process. */
+
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.ts';
+import { isRseError, type RseError } from '../src/lib/errors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -34,4 +37,21 @@ export async function runCli(args: readonly string[]): Promise<CliResult> {
     err: (d) => err.push(d),
   });
   return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** The error `f` throws, asserting it is an RseError; undefined when `f` returns. */
+export function rseErrorOf(f: () => unknown): RseError | undefined {
+  try {
+    f();
+    return undefined;
+  } catch (e) {
+    assert.ok(isRseError(e), String(e));
+    return e;
+  }
+}
+
+/** `CODE: message` of the RseError `f` throws, or undefined when it returns. */
+export function refusalOf(f: () => unknown): string | undefined {
+  const e = rseErrorOf(f);
+  return e === undefined ? undefined : `${e.code}: ${e.message}`;
 }

@@ -4,17 +4,11 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isRseError } from '../../src/lib/errors.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, DENABLE, DENABLE_ALL_OPEN, OTP_WORD, thermometerValue } from '../../src/stm32/bsec.ts';
+import { rseErrorOf } from '../helpers.ts';
+
+const code = (f: () => unknown): string | undefined => rseErrorOf(f)?.code;
 
 const NS = { secure: false };
-const code = (f: () => unknown): string | undefined => {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    assert.ok(isRseError(e), String(e));
-    return e.code;
-  }
-};
 
 test('fuses: ones only, program and permanent locks refuse, non-secure may neither program nor read secure upper words', () => {
   const b = new Bsec();

@@ -12,17 +12,7 @@ import { createStm32Image, p256PublicXY, publicKeyHash } from '../../src/stm32/i
 import { Mp1Device, mp1Boot } from '../../src/stm32/mp1.ts';
 import { applyPlatform, decodeDecprotCell, parsePlatform } from '../../src/stm32/platform.ts';
 import { NSEC_ALL_ACCESS_RDWR, Tzc400 } from '../../src/stm32/tzc400.ts';
-import { runCli, tempDir } from '../helpers.ts';
-
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    assert.ok(isRseError(e), String(e));
-    return `${e.code}: ${e.message}`;
-  }
-};
+import { refusalOf, runCli, tempDir } from '../helpers.ts';
 
 /** OP-TEE's style: secure DDR at the top for OP-TEE, the rest non-secure for every NSAID. */
 const DTS = `/* board firewall */
@@ -95,7 +85,7 @@ test('platform: the device-tree source, OP-TEE cells, TF-A legacy cells and JSON
     ['{"tzc400": {', /not JSON/],
   ];
   for (const [text, re] of bad)
-    assert.match(codeOf(() => parsePlatform(text)) ?? 'accepted', new RegExp(`^E_CONFIG: .*${re.source}`), text);
+    assert.match(refusalOf(() => parsePlatform(text)) ?? 'accepted', new RegExp(`^E_CONFIG: .*${re.source}`), text);
 });
 
 function bootedBus(): Mp1Bus {
@@ -136,15 +126,16 @@ test('attack table (firewalls): each refusal names its own rule', () => {
   assert.equal(bus.violations.length, denied.length, 'allowed accesses leave no record');
   // Reconfiguring a locked firewall.
   const e = bus.etzpc;
-  assert.match(codeOf(() => e.setDecprot(5, 'NS_RW')) ?? '', /^E_ACCESS: ETZPC DECPROT 5 \(I2C4\) is locked until reset$/);
-  assert.match(codeOf(() => e.setDecprot(3, 'S_RW', 'a7-ns')) ?? '', /^E_ACCESS: ETZPC registers are secure only/);
+  assert.match(refusalOf(() => e.setDecprot(5, 'NS_RW')) ?? '', /^E_ACCESS: ETZPC DECPROT 5 \(I2C4\) is locked until reset$/);
+  assert.match(refusalOf(() => e.setDecprot(3, 'S_RW', 'a7-ns')) ?? '', /^E_ACCESS: ETZPC registers are secure only/);
   e.setTzma('sysram', 63, true);
-  assert.match(codeOf(() => e.setTzma('sysram', 0, false)) ?? '', /^E_ACCESS: ETZPC TZMA1 \(sysram\) is locked until reset$/);
+  assert.match(refusalOf(() => e.setTzma('sysram', 0, false)) ?? '', /^E_ACCESS: ETZPC TZMA1 \(sysram\) is locked until reset$/);
   assert.match(
-    codeOf(() => bus.tzc.setRegion(2, { base: 0xfe000000, top: 0xffffffff, secAttr: 0, filters: 3, idAccess: NSEC_ALL_ACCESS_RDWR })) ?? '',
+    refusalOf(() => bus.tzc.setRegion(2, { base: 0xfe000000, top: 0xffffffff, secAttr: 0, filters: 3, idAccess: NSEC_ALL_ACCESS_RDWR })) ??
+      '',
     /^E_ACCESS: TZC-400 region 2 is enabled/,
   );
-  assert.match(codeOf(() => bus.tzc.disableRegion(2, 'a7-ns')) ?? '', /^E_ACCESS: TZC-400 registers are secure only/);
+  assert.match(refusalOf(() => bus.tzc.disableRegion(2, 'a7-ns')) ?? '', /^E_ACCESS: TZC-400 registers are secure only/);
   assert.equal(bus.check('a7-ns', 0xfe000000, false).allowed, false, 'the refused reconfigurations changed nothing');
   // The last SYSRAM page is non-secure now (SCMI shared memory).
   assert.equal(bus.check('a7-ns', 0x2ffff000, true).allowed, true);
@@ -179,11 +170,11 @@ test('TZC-400: first failure recorded, later ones overrun; ACTION decides bus er
   assert.equal(tzc.intStatus & 0x10000, 0x10000);
   assert.equal(tzc.access(0xc0800000, 'm4', false).rule.includes('overlap'), false, 'region 2 is not enabled on filter 1');
   assert.match(
-    codeOf(() => tzc.setRegion(3, { base: 0xc0000800, top: 0xc0000fff, secAttr: 3, filters: 1, idAccess: 0 })) ?? '',
+    refusalOf(() => tzc.setRegion(3, { base: 0xc0000800, top: 0xc0000fff, secAttr: 3, filters: 1, idAccess: 0 })) ?? '',
     /^E_CONFIG: .*not 4 KB aligned/,
   );
   assert.match(
-    codeOf(() => tzc.setRegion(3, { base: 0x80000000, top: 0x80000fff, secAttr: 3, filters: 1, idAccess: 0 })) ?? '',
+    refusalOf(() => tzc.setRegion(3, { base: 0x80000000, top: 0x80000fff, secAttr: 3, filters: 1, idAccess: 0 })) ?? '',
     /^E_CONFIG: .*outside the DDR/,
   );
 });
@@ -208,7 +199,7 @@ test('property: DECPROT cells round-trip; random firewalls obey the access rules
         for (const d of entries) {
           const before = e.decprot[d.id];
           const wasLocked = e.locked[d.id];
-          const err = codeOf(() => e.setDecprot(d.id, d.mode));
+          const err = refusalOf(() => e.setDecprot(d.id, d.mode));
           if (wasLocked) {
             assert.match(err ?? '', /^E_ACCESS/);
             assert.equal(e.decprot[d.id], before, 'a locked field never changes');
@@ -277,7 +268,7 @@ test('FSBL stage: next images against the same PKH, the platform debug opened th
   assert.deepEqual(r.warnings, ['Debug opened on closed chip']);
   assert.ok(r.fsbl.some((c) => c.image === 'u-boot' && c.check === 'signature' && c.ok));
   // Debug requested after the FSBL froze DENABLE.
-  assert.match(codeOf(() => dev.bsec.writeDenable(0x47f)) ?? '', /^E_ACCESS: DENABLE is locked \(DENREG\) until reset$/);
+  assert.match(refusalOf(() => dev.bsec.writeDenable(0x47f)) ?? '', /^E_ACCESS: DENABLE is locked \(DENREG\) until reset$/);
   // The state survives to the next command, and a reboot clears the violations.
   const again = Mp1Device.open(dev.dir);
   assert.deepEqual(again.bsec.debug(), { secure: false, nonSecure: true });

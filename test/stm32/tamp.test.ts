@@ -8,17 +8,9 @@ import { isRseError } from '../../src/lib/errors.ts';
 import { createStm32Image } from '../../src/stm32/image.ts';
 import { Mp1Device, romBoot } from '../../src/stm32/mp1.ts';
 import { BACKUP_REGISTERS, TAMPER_SOURCES, Tamp, type TamperSource } from '../../src/stm32/tamp.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { rseErrorOf, runCli, tempDir } from '../helpers.ts';
 
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    assert.ok(isRseError(e), String(e));
-    return e.code;
-  }
-};
+const codeOf = (f: () => unknown): string | undefined => rseErrorOf(f)?.code;
 
 test('zones: zone 1 secure only, zone 2 non-secure read only, zone 3 shared', () => {
   const t = new Tamp();
