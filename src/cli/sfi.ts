@@ -1,6 +1,6 @@
 /** `rse sfi package | info`: SFI images in rsekit's documented layout (docs/sfi-format.md). @module */
-import { Command } from '@commander-js/extra-typings';
-import { randomBytes } from '../crypto/index.ts';
+import { Command, Option } from '@commander-js/extra-typings';
+import { loadKey, randomBytes } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
@@ -15,6 +15,8 @@ import {
   parseSfi,
   type SfiImage,
 } from '../stm32/sfi.ts';
+import { SfiHsm } from '../stm32/sfi-hsm.ts';
+import { sfiInstall } from '../stm32/sfi-install.ts';
 import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -129,6 +131,89 @@ export function sfiCommand() {
             ...(checked ? { headerTag: checked.header } : {}),
           });
         io.out(describe(path, img, checked));
+      }),
+  );
+  const dbOption = () =>
+    new Option(
+      '--db <url|dir>',
+      'the HSM ledger: a PGlite directory, or a postgres:// URL shared by production lines',
+    ).makeOptionMandatory();
+  const hsm = new Command('hsm').summary('the SFI HSM: OEM key, nonce and a counted number of installs, in a PGlite or PostgreSQL ledger');
+  hsm.addCommand(
+    new Command('init')
+      .description(
+        'Personalise an HSM: the OEM firmware key and nonce it will wrap into licenses, the number of installs it allows, the CA it trusts for device certificates',
+      )
+      .addOption(dbOption())
+      .option('--id <name>', 'the HSM within the ledger', 'default')
+      .requiredOption('--key <hex|file>', 'OEM firmware key (16 bytes), as given to rse sfi package')
+      .requiredOption('--nonce <hex|file>', 'the SFI image nonce (12 bytes)')
+      .requiredOption('--max <n>', 'installs it allows', (v) => parseInteger(v))
+      .option('--ca <file>', 'CA public key of the device certificates (default: the virtual ST CA)')
+      .addOption(
+        new Option('--license <type>', 'live (bound to the install session) or normal').choices(['live', 'normal']).default('live'),
+      )
+      .option('--force', 'replace an HSM of that id (its count starts again)')
+      .action(async (o) => {
+        const h = await SfiHsm.init(
+          o.db,
+          o.id,
+          {
+            key: hexOrFileBytes(o.key, 16, '--key'),
+            nonce: hexOrFileBytes(o.nonce, 12, '--nonce'),
+            maxInstalls: o.max,
+            license: o.license as 'live' | 'normal',
+            ...(o.ca === undefined ? {} : { ca: loadKey(readInput(o.ca, 'CA key')) }),
+          },
+          o.force === true,
+        );
+        const i = await h.info();
+        await h.close();
+        io.out(`HSM ${i.id} in ${o.db}: ${i.remaining} ${i.license} installs\n`);
+      }),
+  );
+  hsm.addCommand(
+    new Command('show')
+      .description('The count and the ledger of licenses issued (never the key)')
+      .addOption(dbOption())
+      .option('--id <name>', 'the HSM within the ledger', 'default')
+      .option('--json', 'machine-readable output')
+      .action(async (o) => {
+        const h = await SfiHsm.open(o.db, o.id);
+        const i = await h.info();
+        await h.close();
+        if (o.json) return printJson(i);
+        io.out(
+          `HSM ${i.id}: ${i.issued} of ${i.maxInstalls} ${i.license} licenses issued, ${i.remaining} left\n${i.ledger.map((l) => `  ${l.seq}. ${l.productId} chip ${l.chip}\n`).join('')}`,
+        );
+      }),
+  );
+  cmd.addCommand(hsm);
+  cmd.addCommand(
+    new Command('install')
+      .summary("install an SFI image on a virtual STM32L552, the HSM's license in the loop")
+      .description(
+        'The RSS install: the device certificate to the HSM, its license unwrapped with the chip key, the header authenticated, every area authenticated and decrypted, the firmware programmed and the option bytes applied last, in one commit: any failure (or a power cut) leaves the device as it was. Exit 0 installed, 1 refused.',
+      )
+      .argument('<device>')
+      .argument('<image>')
+      .addOption(dbOption())
+      .option('--id <name>', 'the HSM within the ledger', 'default')
+      .option('--json', 'machine-readable output')
+      .action(async (dir, path, o) => {
+        const image = readInput(path, 'SFI image');
+        const h = await SfiHsm.open(o.db, o.id);
+        let r: Awaited<ReturnType<typeof sfiInstall>>;
+        try {
+          r = await sfiInstall(dir, image, h);
+        } finally {
+          await h.close();
+        }
+        cliStatus.code = r.ok ? 0 : 1;
+        if (o.json) return printJson(r);
+        io.out(
+          `SFI install on ${dir}\n${r.steps.map((s) => `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.what}`).join('\n')}\n${r.ok ? '  installed\n' : `  refused, device unchanged: ${r.halt}\n`}`,
+        );
       }),
   );
   return cmd;

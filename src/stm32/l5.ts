@@ -9,7 +9,7 @@
  * the chip's secret and certificate, the HDP state since reset), each written atomically.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AsymKey, ecdsaSignRaw, ecKeyFromPrivate, randomBytes, rawPublicKey } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
@@ -305,6 +305,7 @@ export class L5Device {
   }
 
   static open(dir: string): L5Device {
+    recoverCommit(dir);
     let j: L5Json;
     try {
       j = JSON.parse(readFileSync(join(dir, 'device.json'), 'utf8')) as L5Json;
@@ -326,9 +327,16 @@ export class L5Device {
     return new L5Device(dir, j, file('flash.bin', FLASH_SIZE), file('sram2.bin', SRAM2_SIZE));
   }
 
-  save(): void {
-    writeFileAtomic(join(this.dir, 'flash.bin'), this.flash, { durable: true });
-    writeFileAtomic(join(this.dir, 'sram2.bin'), this.sram2, { durable: true });
+  /**
+   * Writes flash, SRAM2 and the JSON as one commit: staged in `.commit/`, a `COMMITTED` marker,
+   * then renamed into place. A power cut before the marker leaves the old state (the stage is
+   * dropped on open), after it the new one (the renames are finished on open). `step` is called
+   * before each write: the fault-injection point of the power-cut tests.
+   */
+  save(step: (what: string) => void = () => {}): void {
+    const stage = join(this.dir, COMMIT_DIR);
+    rmSync(stage, { recursive: true, force: true });
+    mkdirSync(stage);
     const j: L5Json = {
       format: 1,
       profile: 'stm32l5',
@@ -340,7 +348,18 @@ export class L5Device {
       hdpClosed: this.hdpClosed,
       resets: this.resets,
     };
-    writeFileAtomic(join(this.dir, 'device.json'), `${JSON.stringify(j, null, 2)}\n`, { durable: true });
+    const files: [string, Uint8Array | string][] = [
+      ['flash.bin', this.flash],
+      ['sram2.bin', this.sram2],
+      ['device.json', `${JSON.stringify(j, null, 2)}\n`],
+    ];
+    for (const [name, data] of files) {
+      step(`stage ${name}`);
+      writeFileAtomic(join(stage, name), data, { durable: true });
+    }
+    step('commit marker');
+    writeFileAtomic(join(stage, COMMITTED), 'committed\n', { durable: true });
+    finishCommit(this.dir, step);
   }
 
   /** RSS: the device certificate message (product id, chip public key X ‖ Y, ST's signature). */
@@ -459,6 +478,30 @@ export class L5Device {
     const jump = new DataView(this.flash.buffer, this.flash.byteOffset).getUint32(l.offset, true);
     return { code: RSSLIB_SUCCESS, reset: false, closed: this.hdpClosed, jump };
   }
+}
+
+const COMMIT_DIR = '.commit';
+const COMMITTED = 'COMMITTED';
+const COMMIT_FILES = ['flash.bin', 'sram2.bin', 'device.json'] as const;
+
+/** Renames a committed stage into place, the JSON last, then drops the stage. */
+function finishCommit(dir: string, step: (what: string) => void = () => {}): void {
+  const stage = join(dir, COMMIT_DIR);
+  for (const name of COMMIT_FILES)
+    if (existsSync(join(stage, name))) {
+      step(`rename ${name}`);
+      renameSync(join(stage, name), join(dir, name));
+    }
+  step('drop the stage');
+  rmSync(stage, { recursive: true, force: true });
+}
+
+/** After a power cut: finish a committed stage, drop an uncommitted one. */
+function recoverCommit(dir: string): void {
+  const stage = join(dir, COMMIT_DIR);
+  if (!existsSync(stage)) return;
+  if (existsSync(join(stage, COMMITTED))) finishCommit(dir);
+  else rmSync(stage, { recursive: true, force: true });
 }
 
 /** The L5 chip's key pair (for SFI licenses), from its secret. */

@@ -40,6 +40,12 @@ export const PAYLOAD_SIZE = 244;
 export const MAX_SECRETS = 152;
 export const LICENSE_NORMAL = 0x2e505353; // 'SSP.'
 export const LICENSE_LIVE = 0x4c505353; // 'SSPL'
+/** License type words per family: SSP (AN5510) and rsekit's SFI licenses, which share the format. */
+export const LICENSE_TYPES = {
+  ssp: { normal: LICENSE_NORMAL, live: LICENSE_LIVE, names: "'SSP.' nor 'SSPL'" },
+  sfi: { normal: 0x2e494653, live: 0x4c494653, names: "'SFI.' nor 'SFIL'" },
+} as const;
+export type LicenseFamily = keyof typeof LICENSE_TYPES;
 export const PAYLOAD_MAGIC = 0x50505353; // 'SSPP'
 /** OTP 8 (CFG8): bit 8 SSP requested, bit 9 SSP done. */
 export const SSP_WORD = 8;
@@ -160,16 +166,16 @@ export interface License {
   readonly tag: Uint8Array;
 }
 
-export function decodeLicense(b: Uint8Array): License {
+export function decodeLicense(b: Uint8Array, family: LicenseFamily = 'ssp'): License {
   exact(b, LICENSE_SIZE, 'license');
   const t = readU32le(b, 0);
-  if (t !== LICENSE_NORMAL && t !== LICENSE_LIVE)
-    throw err(`license type 0x${t.toString(16)} is neither 'SSP.' nor 'SSPL'`, 'license_type', 0);
+  const types = LICENSE_TYPES[family];
+  if (t !== types.normal && t !== types.live) throw err(`license type 0x${t.toString(16)} is neither ${types.names}`, 'license_type', 0);
   const version = readU32le(b, 8);
   if (version !== 1) throw err(`license version ${version}, the ROM knows 1`, 'license_version', 8);
   if (!b.subarray(16, 24).every((x) => x === 0)) throw err('license rfu bytes are not zero', 'rfu', 16);
   return {
-    type: t === LICENSE_LIVE ? 'live' : 'normal',
+    type: t === types.live ? 'live' : 'normal',
     sessionId: readU32le(b, 4),
     version,
     fsblMinVersion: readU32le(b, 12),
@@ -242,11 +248,13 @@ export function makeLicense(o: {
   oemIv: Uint8Array;
   fsblMinVersion: number;
   sessionId?: number;
+  family?: LicenseFamily;
 }): Uint8Array {
   const eph = generateKey('ecdsa-p256');
   const kdf = licenseKdf(ecdh(eph, p256FromXY(o.chipPublicKey, 'chip public key')));
   const out = new Uint8Array(LICENSE_SIZE);
-  out.set(u32le(o.sessionId === undefined ? LICENSE_NORMAL : LICENSE_LIVE), 0);
+  const types = LICENSE_TYPES[o.family ?? 'ssp'];
+  out.set(u32le(o.sessionId === undefined ? types.normal : types.live), 0);
   out.set(u32le(o.sessionId ?? 0), 4);
   out.set(u32le(1), 8);
   out.set(u32le(o.fsblMinVersion), 12);
@@ -271,30 +279,61 @@ export interface BootContext {
 }
 
 /**
- * The ROM answering PROV: the license (type, version, live session, FSBL version, ECDH, tag) and
- * the payload (magic, version, size, tag); the decrypted secrets, or a refusal naming the check.
+ * The device's half of a license: type, version, live session, minimum version, then ECDH with the
+ * chip key, the KDF and the tag. Returns the 32 wrapped bytes (IV ‖ key for SSP); the caller wipes them.
  */
-export function romUnwrap(o: { hwSecret: Uint8Array; license: Uint8Array; payload: Uint8Array; fsblVersion: number; sessionId?: number }): {
-  secrets: Uint8Array;
-  oemPublicKey: Uint8Array;
-} {
-  const lic = decodeLicense(o.license);
+export function unwrapLicense(o: {
+  chipKey: AsymKey;
+  license: Uint8Array;
+  family?: LicenseFamily;
+  version: number;
+  versionName?: string;
+  sessionId?: number;
+}): Uint8Array {
+  const lic = decodeLicense(o.license, o.family);
   if (lic.type === 'live' && lic.sessionId !== o.sessionId)
     throw err(
       `live license for session 0x${lic.sessionId.toString(16)}, this boot opened ${o.sessionId === undefined ? 'none' : `0x${o.sessionId.toString(16)}`} (replayed)`,
       'live_session_id',
       4,
     );
-  if (o.fsblVersion < lic.fsblMinVersion)
-    throw err(`FSBL version ${o.fsblVersion} is below the license's minimum ${lic.fsblMinVersion}`, 'fsbl_min_version', 12);
+  if (o.version < lic.fsblMinVersion)
+    throw err(
+      `${o.versionName ?? 'FSBL'} version ${o.version} is below the license's minimum ${lic.fsblMinVersion}`,
+      'fsbl_min_version',
+      12,
+    );
   const eph = p256FromXY(lic.ephemeralPublicKey, 'eph_ecies_pubk');
-  const kdf = licenseKdf(ecdh(chipKey(o.hwSecret), eph));
+  const kdf = licenseKdf(ecdh(o.chipKey, eph));
   const aad = new Uint8Array(120);
   aad.set(o.license.subarray(0, 88), 0);
   aad.set(kdf.token, 88);
   const secret = aesGcmDecrypt(kdf.key, kdf.iv, aad, lic.encryptedKey, lic.tag);
   if (secret === undefined) throw err('license tag does not authenticate (altered, or issued for another chip)', 'license_tag', 120);
-  const pay = decodePayload(o.payload);
+  return secret;
+}
+
+/**
+ * The ROM answering PROV: the license, then the payload (magic, version, size, tag); the
+ * decrypted secrets, or a refusal naming the check.
+ */
+export function romUnwrap(o: { hwSecret: Uint8Array; license: Uint8Array; payload: Uint8Array; fsblVersion: number; sessionId?: number }): {
+  secrets: Uint8Array;
+  oemPublicKey: Uint8Array;
+} {
+  const secret = unwrapLicense({
+    chipKey: chipKey(o.hwSecret),
+    license: o.license,
+    version: o.fsblVersion,
+    ...(o.sessionId === undefined ? {} : { sessionId: o.sessionId }),
+  });
+  let pay: Payload;
+  try {
+    pay = decodePayload(o.payload);
+  } catch (e) {
+    secret.fill(0);
+    throw e;
+  }
   const plain = aesGcmDecrypt(secret.subarray(16, 32), secret.subarray(0, 16), o.payload.subarray(0, 76), pay.encryptedSecrets, pay.tag);
   secret.fill(0);
   if (plain === undefined) throw err('payload tag does not authenticate (altered, or encrypted with another OEM key)', 'payload_tag', 76);

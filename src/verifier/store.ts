@@ -39,7 +39,7 @@ async function inTransaction<T>(q: Query, f: () => Promise<T>): Promise<T> {
 }
 
 /** A transaction on one connection of `sql`. */
-const transaction = <T>(sql: Sql, f: (q: Query) => Promise<T>): Promise<T> => sql.session((q) => inTransaction(q, () => f(q)));
+export const transaction = <T>(sql: Sql, f: (q: Query) => Promise<T>): Promise<T> => sql.session((q) => inTransaction(q, () => f(q)));
 
 /** Opens PostgreSQL for a `postgres://` / `postgresql://` URL, else PGlite (in a directory, or in memory). */
 export async function openDatabase(url?: string): Promise<Sql> {

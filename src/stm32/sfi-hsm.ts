@@ -1,0 +1,171 @@
+/**
+ * The SFI HSM: it holds the OEM firmware key and nonce, authenticates each device certificate
+ * against the CA it trusts, and issues one counted license per device, refusing once the count is
+ * spent. Its state is a ledger in SQL: an embedded PGlite database (a directory) by default, or a
+ * PostgreSQL server that several production lines share. The count is taken with one conditional
+ * UPDATE in the same transaction as the ledger row, so concurrent lines never exceed it.
+ * @module
+ */
+import { type AsymKey, importRawPublicKey, rawPublicKey } from '../crypto/index.ts';
+import { RseError } from '../lib/errors.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
+import { openDatabase, type Sql, transaction } from '../verifier/store.ts';
+import { publicKeyHash } from './image.ts';
+import { decodeCertificate, makeLicense, verifyCertificate, virtualStCa } from './ssp.ts';
+
+const LOCK = 0x7253_4653; // 'rSFS'
+
+export interface SfiHsmInit {
+  readonly key: Uint8Array;
+  readonly nonce: Uint8Array;
+  readonly maxInstalls: number;
+  readonly ca?: AsymKey;
+  readonly license?: 'live' | 'normal';
+}
+
+export interface SfiHsmInfo {
+  readonly id: string;
+  readonly maxInstalls: number;
+  readonly issued: number;
+  readonly remaining: number;
+  readonly license: 'live' | 'normal';
+  readonly ledger: readonly { readonly seq: number; readonly productId: string; readonly chip: string }[];
+}
+
+async function schema(sql: Sql): Promise<void> {
+  await sql.session(async (q) => {
+    await q('SELECT pg_advisory_lock($1)', [LOCK]);
+    try {
+      await q(`CREATE TABLE IF NOT EXISTS sfi_hsm (
+        id TEXT PRIMARY KEY, oem_key TEXT NOT NULL, nonce TEXT NOT NULL, ca TEXT NOT NULL,
+        license TEXT NOT NULL, max_installs INT NOT NULL, issued INT NOT NULL DEFAULT 0)`);
+      await q(`CREATE TABLE IF NOT EXISTS sfi_license (
+        hsm TEXT NOT NULL, seq INT NOT NULL, product_id TEXT NOT NULL, chip TEXT NOT NULL,
+        issued_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (hsm, seq))`);
+    } finally {
+      await q('SELECT pg_advisory_unlock($1)', [LOCK]);
+    }
+  });
+}
+
+interface Row {
+  oem_key: string;
+  nonce: string;
+  ca: string;
+  license: string;
+  max_installs: number;
+  issued: number;
+}
+
+export class SfiHsm {
+  readonly id: string;
+  private readonly sql: Sql;
+
+  private constructor(sql: Sql, id: string) {
+    this.sql = sql;
+    this.id = id;
+  }
+
+  /** `db`: a `postgres://` URL, a PGlite directory, or `memory:`. */
+  static async init(db: string, id: string, o: SfiHsmInit, force = false): Promise<SfiHsm> {
+    if (o.key.length !== 16 || o.nonce.length !== 12)
+      throw new RseError('E_ARGUMENT', 'the SFI key is 16 bytes and the nonce 12', { field: 'key' });
+    if (!Number.isInteger(o.maxInstalls) || o.maxInstalls < 0)
+      throw new RseError('E_ARGUMENT', `--max ${o.maxInstalls} is not a count`, { field: 'max' });
+    const sql = await openDatabase(db);
+    await schema(sql);
+    const values = [id, toHex(o.key), toHex(o.nonce), toHex(rawPublicKey(o.ca ?? virtualStCa())), o.license ?? 'live', o.maxInstalls];
+    const { rows } = await sql.query(
+      `INSERT INTO sfi_hsm (id, oem_key, nonce, ca, license, max_installs) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO ${force ? 'UPDATE SET oem_key = $2, nonce = $3, ca = $4, license = $5, max_installs = $6, issued = 0' : 'NOTHING'} RETURNING id`,
+      values,
+    );
+    if (rows.length === 0) {
+      await sql.close();
+      throw new RseError('E_EXISTS', `HSM ${id} already exists in ${db} (--force to replace it)`, { field: 'id' });
+    }
+    if (force) await sql.query('DELETE FROM sfi_license WHERE hsm = $1', [id]);
+    return new SfiHsm(sql, id);
+  }
+
+  static async open(db: string, id: string): Promise<SfiHsm> {
+    const sql = await openDatabase(db);
+    await schema(sql);
+    const { rows } = await sql.query('SELECT id FROM sfi_hsm WHERE id = $1', [id]);
+    if (rows.length === 0) {
+      await sql.close();
+      throw new RseError('E_HSM', `no HSM ${id} in ${db} (rse sfi hsm init)`, { field: 'id' });
+    }
+    return new SfiHsm(sql, id);
+  }
+
+  close(): Promise<void> {
+    return this.sql.close();
+  }
+
+  async info(): Promise<SfiHsmInfo> {
+    const { rows } = await this.sql.query<Row>('SELECT * FROM sfi_hsm WHERE id = $1', [this.id]);
+    const r = rows[0] as Row;
+    const ledger = await this.sql.query<{ seq: number; product_id: string; chip: string }>(
+      'SELECT seq, product_id, chip FROM sfi_license WHERE hsm = $1 ORDER BY seq',
+      [this.id],
+    );
+    return {
+      id: this.id,
+      maxInstalls: r.max_installs,
+      issued: r.issued,
+      remaining: Math.max(0, r.max_installs - r.issued),
+      license: r.license === 'normal' ? 'normal' : 'live',
+      ledger: ledger.rows.map((l) => ({ seq: l.seq, productId: l.product_id, chip: l.chip })),
+    };
+  }
+
+  /**
+   * Authenticates the device certificate, takes one from the count (refused when spent) and
+   * records the device, all in one transaction; then wraps the key and nonce for that chip.
+   */
+  async issue(certificate: Uint8Array, sessionId?: number): Promise<Uint8Array> {
+    const cert = decodeCertificate(certificate);
+    const { rows } = await this.sql.query<Row>('SELECT * FROM sfi_hsm WHERE id = $1', [this.id]);
+    const hsm = rows[0];
+    if (hsm === undefined) throw new RseError('E_HSM', `HSM ${this.id} is gone`, { field: 'id' });
+    if (!verifyCertificate(cert, importRawPublicKey('ecdsa-p256', fromHex(hsm.ca, 'ca'))))
+      throw new RseError(
+        'E_LICENSE',
+        `device certificate of ${cert.productId} is not signed by the CA this HSM trusts (forged or foreign chip)`,
+        {
+          field: 'certificate',
+        },
+      );
+    const live = hsm.license !== 'normal';
+    if (live && sessionId === undefined)
+      throw new RseError('E_HSM', 'this HSM issues live licenses: the device sent no session id', { field: 'session' });
+    await transaction(this.sql, async (q) => {
+      const taken = await q<{ issued: number }>(
+        'UPDATE sfi_hsm SET issued = issued + 1 WHERE id = $1 AND issued < max_installs RETURNING issued',
+        [this.id],
+      );
+      const n = taken.rows[0]?.issued;
+      if (n === undefined)
+        throw new RseError('E_HSM', `install counter exhausted: ${hsm.max_installs} of ${hsm.max_installs} licenses issued`, {
+          field: 'counter',
+        });
+      await q('INSERT INTO sfi_license (hsm, seq, product_id, chip) VALUES ($1, $2, $3, $4)', [
+        this.id,
+        n,
+        cert.productId,
+        toHex(publicKeyHash(cert.chipPublicKey)).slice(0, 16),
+      ]);
+    });
+    const wrapped = new Uint8Array(16);
+    wrapped.set(fromHex(hsm.nonce, 'nonce'));
+    return makeLicense({
+      family: 'sfi',
+      chipPublicKey: cert.chipPublicKey,
+      oemKey: fromHex(hsm.oem_key, 'oem_key'),
+      oemIv: wrapped,
+      fsblMinVersion: 0,
+      ...(live ? { sessionId: sessionId as number } : {}),
+    });
+  }
+}

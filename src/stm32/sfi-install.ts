@@ -1,0 +1,160 @@
+/**
+ * Secure Firmware Install on the virtual STM32L552, as the RSS runs it: the device certificate to
+ * the HSM, the license unwrapped with the chip key, the image's header authenticated with the
+ * firmware key, every area authenticated and decrypted, the firmware programmed page by page,
+ * the option bytes applied last. All or nothing: nothing reaches the device's files until every
+ * check passed and every page is staged, and the files change in one commit (see
+ * {@link L5Device.save}), so a power cut at any write leaves the device as it was or installed.
+ * @module
+ */
+import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
+import {
+  checkObChange,
+  editOptionBytes,
+  FLASH_NS_BASE,
+  FLASH_S_BASE,
+  FLASH_SIZE,
+  L5Device,
+  l5ChipKey,
+  type OptionBytes,
+  PAGE_SIZE,
+} from './l5.ts';
+import { AREA_TYPES, checkHeaderTag, decryptArea, parseSfi } from './sfi.ts';
+import { newSessionId, unwrapLicense } from './ssp.ts';
+
+/** Thrown by the fault injector: the power went at this write. */
+export class PowerCut extends Error {
+  readonly write: number;
+  constructor(write: number, what: string) {
+    super(`power cut at write ${write} (${what})`);
+    this.write = write;
+  }
+}
+
+export interface SfiStep {
+  readonly ok: boolean;
+  readonly what: string;
+}
+
+export interface SfiInstallReport {
+  readonly ok: boolean;
+  readonly steps: readonly SfiStep[];
+  /** Flash pages programmed and commit writes: the points where power may be cut. */
+  readonly writes: number;
+  readonly halt?: string;
+}
+
+/** The HSM as the programmer reaches it. */
+export interface LicenseSource {
+  issue(certificate: Uint8Array, sessionId?: number): Promise<Uint8Array>;
+}
+
+/**
+ * Installs `image` on the device in `dir`. `cut`: cut the power before that write (0-based; for
+ * the tests); `license`: send this license instead of asking the HSM (a replay).
+ */
+export async function sfiInstall(
+  dir: string,
+  image: Uint8Array,
+  hsm: LicenseSource,
+  o: { cut?: number; license?: Uint8Array } = {},
+): Promise<SfiInstallReport> {
+  const dev = L5Device.open(dir);
+  const steps: SfiStep[] = [];
+  let writes = 0;
+  const write = (what: string): void => {
+    if (o.cut === writes) throw new PowerCut(writes, what);
+    writes++;
+  };
+  const stop = (what: string): SfiInstallReport => {
+    steps.push({ ok: false, what });
+    return { ok: false, steps, writes, halt: what };
+  };
+  const step = (what: string): void => {
+    steps.push({ ok: true, what });
+  };
+  if (dev.rdp !== '0') return stop(`SFI needs RDP level 0; the device is at level ${dev.rdp}`);
+  let img: ReturnType<typeof parseSfi>;
+  try {
+    img = parseSfi(image);
+  } catch (e) {
+    if (e instanceof RseError) return stop(`SFI image: ${e.code}: ${e.message}`);
+    throw e;
+  }
+  // The license: the device certificate out, the license in, unwrapped with the chip key.
+  const sessionId = newSessionId();
+  let license: Uint8Array;
+  try {
+    license = o.license ?? (await hsm.issue(dev.certificateMessage(), sessionId));
+  } catch (e) {
+    if (e instanceof RseError) return stop(`HSM: ${e.code}: ${e.message}`);
+    throw e;
+  }
+  step(`device ${dev.productId}: certificate sent, license received (session 0x${sessionId.toString(16).padStart(8, '0')})`);
+  let secret: Uint8Array;
+  try {
+    secret = unwrapLicense({ chipKey: l5ChipKey(dev.chipSecret), license, family: 'sfi', version: 0, versionName: 'RSS', sessionId });
+  } catch (e) {
+    if (e instanceof RseError) return stop(`license: ${e.code}: ${e.message}`);
+    throw e;
+  }
+  const key = secret.slice(16, 32);
+  const nonce = secret.slice(0, 12);
+  secret.fill(0);
+  try {
+    if (toHex(nonce) !== toHex(img.header.nonce)) return stop('license: it is for another SFI image (the nonce differs)');
+    if (!checkHeaderTag(img, key)) return stop('SFI header tag does not authenticate: the image was made with another OEM key');
+    step(`license unwrapped; SFI header authenticated (protocol ${img.header.protocolVersion}, ${img.header.areaCount} areas)`);
+    // Every area authenticated and decrypted before anything is programmed.
+    const flash = dev.flash.slice();
+    let ob: OptionBytes = dev.ob;
+    const plains: Uint8Array[] = [];
+    try {
+      for (let i = 0; i < img.areas.length; i++) plains.push(decryptArea(img, i, key));
+    } catch (e) {
+      if (e instanceof RseError) return stop(`${e.code}: ${e.message}`);
+      throw e;
+    }
+    for (const [i, a] of img.areas.entries()) {
+      const plain = plains[i] as Uint8Array;
+      if (a.type === 'F' || a.type === 'M') {
+        const base = a.destination >= FLASH_S_BASE && a.destination < FLASH_S_BASE + FLASH_SIZE ? FLASH_S_BASE : FLASH_NS_BASE;
+        const off = a.destination - base;
+        if (off < 0 || off + plain.length > FLASH_SIZE)
+          return stop(`area ${i}: ${plain.length} bytes at 0x${a.destination.toString(16)} do not fit the flash`);
+        for (let p = 0; p < plain.length; p += PAGE_SIZE) {
+          write(`area ${i} page at 0x${(a.destination + p).toString(16)}`);
+          flash.set(plain.subarray(p, p + PAGE_SIZE), off + p);
+        }
+        step(
+          `area ${i} (${AREA_TYPES[a.type]}): ${plain.length} bytes authenticated, decrypted and programmed at 0x${a.destination.toString(16)}`,
+        );
+      } else if (a.type === 'C') {
+        const edits = new TextDecoder()
+          .decode(plain)
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
+        try {
+          ob = editOptionBytes(ob, edits);
+          checkObChange(dev.ob, ob, 'secure');
+        } catch (e) {
+          if (e instanceof RseError) return stop(`area ${i} (configuration): ${e.message}`);
+          throw e;
+        }
+        step(`area ${i} (configuration): option bytes ${edits.join(' ')} applied last`);
+      } else return stop(`area ${i} (${AREA_TYPES[a.type]}): external flash (SFIx) is not supported on this device model yet`);
+    }
+    for (const p of plains) p.fill(0);
+    // One commit for flash and option bytes; then the reset that launches the option bytes.
+    dev.flash.set(flash);
+    dev.ob = ob;
+    dev.reset();
+    dev.save((what) => write(what));
+    step('flash and option bytes committed; system reset');
+    return { ok: true, steps, writes };
+  } finally {
+    key.fill(0);
+  }
+}
