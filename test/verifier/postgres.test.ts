@@ -4,108 +4,33 @@
  * completed on the other, then read back from the first.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readCorim } from '../../src/attestation/corim.ts';
 import { verifyEar } from '../../src/attestation/ear.ts';
 import { loadTokenKey } from '../../src/cose/keys.ts';
 import { MIGRATIONS, openDatabase, openStore } from '../../src/verifier/store.ts';
-import { tempDir, vectorsDir } from '../helpers.ts';
-import { requireOracles } from '../oracles.ts';
+import { vectorsDir } from '../helpers.ts';
+import { pgSkip, started, startPostgres, stopAll } from '../postgres.ts';
 
 const V = vectorsDir('attestation');
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
 const RSE = new URL('../../src/cli/rse.ts', import.meta.url).pathname;
 
-function pgBin(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const v = readdirSync(root).sort().pop();
-  const bin = v === undefined ? undefined : join(root, v, 'bin');
-  return bin !== undefined && existsSync(join(bin, 'initdb')) ? bin : undefined;
-}
-const BIN = pgBin();
-const skip = BIN === undefined ? (requireOracles ? false : 'PostgreSQL not installed (apt-get install postgresql)') : false;
-
+const skip = pgSkip;
 const procs: ChildProcess[] = [];
-let dataDir = '';
-const asPostgres = (cmd: string, args: string[]): string[] =>
-  process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
-
-function run(cmd: string, args: string[]): void {
-  const [c, ...a] = asPostgres(cmd, args) as [string, ...string[]];
-  execFileSync(c, a, { stdio: 'ignore' });
-}
-
-function started(p: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const t = setTimeout(() => reject(new Error(`timeout waiting for ${pattern}: ${seen}`)), 30_000);
-    const on = (d: Buffer): void => {
-      seen += d.toString();
-      const m = pattern.exec(seen);
-      if (m !== null) {
-        clearTimeout(t);
-        resolve(m[1] ?? m[0]);
-      }
-    };
-    p.stdout?.on('data', on);
-    p.stderr?.on('data', on);
-    p.once('exit', (code) => reject(new Error(`exited ${code}: ${seen}`)));
-  });
-}
-
-/** A loopback port nothing listens on now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 let url = '';
 before(async () => {
   if (skip !== false) return;
-  if (BIN === undefined) throw new Error('PostgreSQL is required (RSE_REQUIRE_ORACLES=1) but /usr/lib/postgresql/*/bin/initdb is missing');
-  dataDir = tempDir();
-  chmodSync(dataDir, 0o777);
-  const pgdata = join(dataDir, 'pg');
-  run(join(BIN, 'initdb'), ['-D', pgdata, '-A', 'trust', '-U', 'rse', '--no-sync']);
-  const port = await freePort();
-  const [c, ...a] = asPostgres(join(BIN, 'postgres'), [
-    '-D',
-    pgdata,
-    '-p',
-    String(port),
-    '-k',
-    dataDir,
-    '-c',
-    'listen_addresses=127.0.0.1',
-    '-c',
-    'fsync=off',
-  ]) as [string, ...string[]];
-  const pg = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(pg);
-  await started(pg, /ready to accept connections/);
-  url = `postgres://rse@127.0.0.1:${port}/postgres`;
+  const pg = await startPostgres();
+  procs.push(pg.process);
+  url = pg.url;
 });
 
-after(async () => {
-  // Verifiers first, then PostgreSQL (smart shutdown waits for their connections to close).
-  for (const p of procs) {
-    if (p.exitCode !== null || p.signalCode !== null) continue;
-    const gone = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await gone;
-  }
-});
+// Verifiers first, then PostgreSQL.
+after(() => stopAll(procs));
 
 function verifier(): Promise<string> {
   const p = spawn(
