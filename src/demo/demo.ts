@@ -450,4 +450,65 @@ await step('', ['stm32', 'tamp', 'write', f('mp1-dev'), '--sram', f('mp1-secrets
 await step('A tamper event erases the backup registers and the backup SRAM', ['stm32', 'tamp', 'event', f('mp1-dev'), 'etamp1']);
 await step('', ['stm32', 'tamp', 'show', f('mp1-dev')]);
 
+// The stm32l5 leg: an SFI image, an HSM allowing two installs, three devices.
+writeFileSync(
+  f('l5-secure.bin'),
+  new Uint8Array(6144).map((_, i) => (i * 3 + 9) & 0xff),
+);
+writeFileSync(
+  f('l5-nonsecure.bin'),
+  new Uint8Array(4096).map((_, i) => (i * 17 + 2) & 0xff),
+);
+const sfiKey = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+const sfiNonce = 'a1a2a3a4a5a6a7a8a9aaabac';
+await step('stm32l5: package the firmware for Secure Firmware Install (AES-128-GCM per area, option bytes last)', [
+  'sfi',
+  'package',
+  '--key',
+  sfiKey,
+  '--nonce',
+  sfiNonce,
+  '--area',
+  `F:0x0c000000:${f('l5-secure.bin')}`,
+  '--area',
+  `F:0x08020000:${f('l5-nonsecure.bin')}`,
+  '--ob',
+  'tzen=1 secwm1=0-63 rdp=1',
+  '-o',
+  f('l5-firmware.sfi'),
+]);
+await step('An HSM with the firmware key, allowing two installs (its ledger in an embedded PGlite database)', [
+  'sfi',
+  'hsm',
+  'init',
+  '--db',
+  f('l5-hsm'),
+  '--key',
+  sfiKey,
+  '--nonce',
+  sfiNonce,
+  '--max',
+  '2',
+  '--force',
+]);
+await step('Three STM32L552 devices from the factory', ['l5', 'device', 'create', f('l5-a'), '--force']);
+await step('', ['l5', 'device', 'create', f('l5-b'), '--force']);
+await step('', ['l5', 'device', 'create', f('l5-c'), '--force']);
+await step('Install on the first: certificate, license, every area authenticated and decrypted, option bytes applied last', [
+  'sfi',
+  'install',
+  f('l5-a'),
+  f('l5-firmware.sfi'),
+  '--db',
+  f('l5-hsm'),
+]);
+await step('Install on the second', ['sfi', 'install', f('l5-b'), f('l5-firmware.sfi'), '--db', f('l5-hsm')]);
+await step(
+  'The third is refused: the HSM has issued its two licenses (exit status 1), the device is unchanged',
+  ['sfi', 'install', f('l5-c'), f('l5-firmware.sfi'), '--db', f('l5-hsm')],
+  1,
+);
+await step('The first device now runs TrustZone at RDP 1', ['l5', 'ob', 'show', f('l5-a')]);
+await step('The debugger can no longer read its flash (exit status 1)', ['l5', 'read', f('l5-a'), '0x0c000000', '16'], 1);
+
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

@@ -8,7 +8,7 @@
  * @module
  */
 import { RseError } from '../lib/errors.ts';
-import { toHex } from '../lib/hex.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
 import {
   checkObChange,
   editOptionBytes,
@@ -128,7 +128,7 @@ export async function sfiInstall(
           flash.set(plain.subarray(p, p + PAGE_SIZE), off + p);
         }
         step(
-          `area ${i} (${AREA_TYPES[a.type]}): ${plain.length} bytes authenticated, decrypted and programmed at 0x${a.destination.toString(16)}`,
+          `area ${i} (${AREA_TYPES[a.type]}): ${plain.length} bytes authenticated, decrypted and programmed at ${hex0x(a.destination, 8)}`,
         );
       } else if (a.type === 'C') {
         const edits = new TextDecoder()

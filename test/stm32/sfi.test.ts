@@ -5,8 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { generateKey, rawPublicKey } from '../../src/crypto/index.ts';
 import { isRseError } from '../../src/lib/errors.ts';
 import { areaIv, checkHeaderTag, DESCRIPTOR_SIZE, decryptArea, HEADER_SIZE, packageSfi, parseSfi } from '../../src/stm32/sfi.ts';
+import { decodeLicense, makeLicense, unwrapLicense } from '../../src/stm32/ssp.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
 const KEY = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
@@ -138,4 +140,42 @@ test('CLI: rse sfi package, info (and --key: exit 0 authenticated, 1 with anothe
   assert.equal((JSON.parse(bad.stdout) as { headerTag: boolean }).headerTag, false);
   const usage = await runCli(['sfi', 'package', '--key', '00', '-o', out]);
   assert.equal(usage.code, 2);
+});
+
+test('property: hostile SFI licenses give typed errors; no altered license unwraps', () => {
+  const chip = generateKey('ecdsa-p256');
+  const license = makeLicense({
+    family: 'sfi',
+    chipPublicKey: rawPublicKey(chip).subarray(1),
+    oemKey: KEY,
+    oemIv: new Uint8Array(16),
+    fsblMinVersion: 0,
+    sessionId: 5,
+  });
+  assert.equal(decodeLicense(license, 'sfi').type, 'live');
+  assert.throws(
+    () => decodeLicense(license, 'ssp'),
+    (e) => isRseError(e) && /neither 'SSP.' nor 'SSPL'/.test(e.message),
+    'an SFI license is no SSP license',
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.tuple(fc.nat(135), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
+          const c = license.slice();
+          c[i] = (c[i] as number) ^ x;
+          return c;
+        }),
+      ),
+      (b) => {
+        assert.throws(
+          () => unwrapLicense({ chipKey: chip, license: b, family: 'sfi', version: 0, sessionId: 5 }),
+          (e) => isRseError(e),
+        );
+      },
+    ),
+    { seed: 13, numRuns: 600 },
+  );
+  assert.deepEqual(unwrapLicense({ chipKey: chip, license, family: 'sfi', version: 0, sessionId: 5 }).subarray(16), KEY);
 });
