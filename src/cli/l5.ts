@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
-import { editOptionBytes, hdpPages, L5Device, type OptionBytes, type Requester, RSSLIB_SUCCESS, rdpLevel } from '../stm32/l5.ts';
+import { EXT_BASE, editOptionBytes, hdpPages, L5Device, type OptionBytes, type Requester, RSSLIB_SUCCESS, rdpLevel } from '../stm32/l5.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 
 const hex8 = (n: number): string => hex0x(n, 8);
@@ -82,14 +82,23 @@ export function l5Command() {
   cmd.addCommand(ob);
   cmd.addCommand(
     new Command('read')
-      .description('Read flash as the debugger or secure code (RDP, secure watermarks and closed HDP areas decide)')
+      .description(
+        'Read flash as the debugger or secure code (RDP, secure watermarks and closed HDP areas decide); external flash at 0x90000000 raw (the ciphertext on the OCTOSPI bus) or with --otfdec through the on-the-fly decryption',
+      )
       .argument('<dir>')
-      .argument('<addr>', '0x08000000.. (non-secure alias) or 0x0c000000.. (secure alias)', (v) => parseInteger(v))
+      .argument('<addr>', '0x08000000.. (non-secure alias), 0x0c000000.. (secure alias), 0x90000000.. (external flash)', (v) =>
+        parseInteger(v),
+      )
       .argument('<length>', 'bytes', (v) => parseInteger(v))
       .addOption(who())
+      .option('--otfdec', 'external flash: read through OTFDEC (plaintext) instead of raw')
       .option('-o, --output <file>', 'write the bytes to a file instead of printing hex')
       .action((dir, addr, len, o) => {
-        const b = L5Device.open(dir).read(addr, len, o.as as Requester);
+        const d = L5Device.open(dir);
+        const b =
+          addr >= EXT_BASE
+            ? d.readExternal(addr, len, { otfdec: o.otfdec === true, who: o.as as Requester })
+            : d.read(addr, len, o.as as Requester);
         if (o.output !== undefined) writeFileAtomic(o.output, b, { durable: false });
         else io.out(`${toHex(b)}\n`);
       }),
@@ -118,6 +127,30 @@ export function l5Command() {
         d.reset();
         d.save();
         io.out(`${dir} reset (${d.resets})\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('boot')
+      .description(
+        'Power-on reset: the boot address the option bytes select (BOOT_LOCK, BOOT0, TZEN), and the initial SP and reset handler of the vector table there. Exit 1 when that flash is erased.',
+      )
+      .argument('<dir>')
+      .addOption(new Option('--boot0 <level>', 'the BOOT0 pin (PH3), read when nSWBOOT0 = 1').choices(['0', '1']).default('0'))
+      .option('--json', 'machine-readable output')
+      .action((dir, o) => {
+        const d = L5Device.open(dir);
+        const r = d.boot({ boot0Pin: o.boot0 === '1' ? 1 : 0 });
+        d.save();
+        cliStatus.code = r.erased ? 1 : 0;
+        if (o.json) return printJson(r);
+        io.out(
+          `${dir}: RDP ${d.rdp}, TZEN ${d.ob.tzen ? 1 : 0}: boot from ${hex8(r.address)} (${r.target})` +
+            (r.sp === undefined
+              ? '\n'
+              : r.erased
+                ? ': erased flash, nothing to run\n'
+                : `: initial SP ${hex8(r.sp)}, reset handler ${hex8(r.pc ?? 0)}\n`),
+        );
       }),
   );
   const rss = new Command('rss').summary('Root Security Services: CloseExitHDP, the device certificate');

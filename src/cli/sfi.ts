@@ -60,15 +60,31 @@ export function sfiCommand() {
       .option('--nonce <hex|file>', '12-byte nonce (default: random, printed)')
       .option('--area <TYPE:ADDR:FILE>', 'an area: F internal firmware, M module, X external flash (repeatable, in order)', collect)
       .option('--ob <edits>', 'option bytes applied last, as rse l5 ob set takes them, e.g. "rdp=1 tzen=1 secwm1=0-63"')
-      .option('--otfdec-key <hex|file>', 'OTFDEC global key (16 bytes) for X areas; without it X areas use a device-unique key')
+      .option(
+        '--otfdec-key <hex|file|unique>',
+        'OTFDEC key of the X areas: a global key (16 bytes), or unique (drawn on each chip; the default)',
+      )
+      .option(
+        '--otfdec-key-address <addr>',
+        'where the RSS stores the OTFDEC key in internal flash (must end up secure)',
+        (v) => parseInteger(v),
+        0x0c03f800,
+      )
       .option('--image-version <n>', 'SFI image version', (v) => parseInteger(v), 0)
       .requiredOption('-o, --output <file>', 'the SFI image')
       .option('--json', 'machine-readable output')
       .action((o) => {
         const key = hexOrFileBytes(o.key, 16, '--key');
         const nonce = o.nonce === undefined ? randomBytes(12) : hexOrFileBytes(o.nonce, 12, '--nonce');
-        const areas: AreaInput[] = (o.area ?? []).map((a) => parseArea(a, o.otfdecKey === undefined));
-        if (o.otfdecKey !== undefined) areas.push({ type: 'K', destination: 0, data: hexOrFileBytes(o.otfdecKey, 16, '--otfdec-key') });
+        const unique = o.otfdecKey === undefined || o.otfdecKey === 'unique';
+        const areas: AreaInput[] = (o.area ?? []).map((a) => parseArea(a, unique));
+        if (areas.some((a) => a.type === 'X'))
+          areas.push({
+            type: 'K',
+            destination: o.otfdecKeyAddress,
+            data: unique ? new Uint8Array(0) : hexOrFileBytes(o.otfdecKey as string, 16, '--otfdec-key'),
+          });
+        else if (o.otfdecKey !== undefined) throw new RseError('E_USAGE', '--otfdec-key is for images with external-flash (X) areas');
         if (o.ob !== undefined) {
           const text = o.ob
             .trim()

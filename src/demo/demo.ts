@@ -459,6 +459,7 @@ writeFileSync(
   f('l5-nonsecure.bin'),
   new Uint8Array(4096).map((_, i) => (i * 17 + 2) & 0xff),
 );
+writeFileSync(f('l5-external.bin'), new TextEncoder().encode('External flash firmware, executed in place through OTFDEC. '.repeat(40)));
 const sfiKey = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 const sfiNonce = 'a1a2a3a4a5a6a7a8a9aaabac';
 await step('stm32l5: package the firmware for Secure Firmware Install (AES-128-GCM per area, option bytes last)', [
@@ -472,6 +473,10 @@ await step('stm32l5: package the firmware for Secure Firmware Install (AES-128-G
   `F:0x0c000000:${f('l5-secure.bin')}`,
   '--area',
   `F:0x08020000:${f('l5-nonsecure.bin')}`,
+  '--area',
+  `X:0x90000000:${f('l5-external.bin')}`,
+  '--otfdec-key-address',
+  '0x0c01f800',
   '--ob',
   'tzen=1 secwm1=0-63 rdp=1',
   '-o',
@@ -510,5 +515,17 @@ await step(
 );
 await step('The first device now runs TrustZone at RDP 1', ['l5', 'ob', 'show', f('l5-a')]);
 await step('The debugger can no longer read its flash (exit status 1)', ['l5', 'read', f('l5-a'), '0x0c000000', '16'], 1);
+await step('Boot it: SECBOOTADD0, the installed vector table', ['l5', 'boot', f('l5-a')]);
+await step('The external flash holds ciphertext (a device-unique OTFDEC key)', ['l5', 'read', f('l5-a'), '0x90000000', '32']);
+await step('Secure code reads it through OTFDEC: the firmware', [
+  'l5',
+  'read',
+  f('l5-a'),
+  '0x90000000',
+  '32',
+  '--otfdec',
+  '--as',
+  'secure',
+]);
 
 process.stdout.write('\nDemo complete: every step behaved as expected.\n');

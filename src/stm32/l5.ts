@@ -5,13 +5,14 @@
  * watermarks and HDP areas per bank, write protection, boot addresses and BOOT_LOCK. The RSS
  * `CloseExitHDP` closes HDP areas until the next reset.
  *
- * Files: `flash.bin` (512 KB), `sram2.bin` (64 KB), `device.json` (option bytes, backup registers,
+ * Files: `flash.bin` (512 KB), `sram2.bin` (64 KB), `octospi.bin` (the external flash, 1 MB),
+ * `device.json` (option bytes, OTFDEC regions, backup registers,
  * the chip's secret and certificate, the HDP state since reset), each written atomically.
  * @module
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AsymKey, ecdsaSignRaw, ecKeyFromPrivate, randomBytes, rawPublicKey } from '../crypto/index.ts';
+import { type AsymKey, aesEcbEncrypt, ecdsaSignRaw, ecKeyFromPrivate, randomBytes, rawPublicKey } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
@@ -25,6 +26,9 @@ export const BANK_SIZE = PAGE_SIZE * PAGES_PER_BANK;
 export const FLASH_NS_BASE = 0x08000000;
 export const FLASH_S_BASE = 0x0c000000;
 export const SRAM2_SIZE = 0x10000;
+/** External flash behind OCTOSPI1, memory-mapped. */
+export const EXT_BASE = 0x90000000;
+export const EXT_SIZE = 0x100000;
 export const BACKUP_REGISTERS_L5 = 32;
 export const ERASED = 0xff;
 /** RSSLIB return codes. */
@@ -246,6 +250,42 @@ interface L5Json {
   /** HDPx_ACCDIS since the last reset. */
   readonly hdpClosed: readonly [boolean, boolean];
   readonly resets: number;
+  readonly otfdec?: readonly OtfdecRegion[];
+}
+
+/**
+ * An OTFDEC region as the secure firmware programs it at boot: the external-flash range, where its
+ * key sits in internal flash, the nonce and the version. Keystream block for the 16 bytes at A:
+ * AES-128(key, nonce(8) ‖ version u16 BE ‖ 0000 ‖ (A >> 4) u32 BE) (rsekit's definition).
+ */
+export interface OtfdecRegion {
+  readonly start: number;
+  /** Inclusive. */
+  readonly end: number;
+  readonly keyAddress: number;
+  readonly nonce: string;
+  readonly version: number;
+  readonly keyMode: 'global' | 'unique';
+}
+
+/** AES-128-CTR of OTFDEC over `data` at external address `addr` (its own inverse). */
+export function otfdecCrypt(key: Uint8Array, nonce: Uint8Array, version: number, addr: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  const first = Math.floor(addr / 16);
+  const last = Math.floor((addr + data.length - 1) / 16);
+  if (data.length === 0) return out;
+  const blocks = new Uint8Array((last - first + 1) * 16);
+  for (let b = first; b <= last; b++) {
+    const o = (b - first) * 16;
+    blocks.set(nonce.subarray(0, 8), o);
+    blocks[o + 8] = (version >> 8) & 0xff;
+    blocks[o + 9] = version & 0xff;
+    new DataView(blocks.buffer).setUint32(o + 12, b >>> 0, false);
+  }
+  const ks = aesEcbEncrypt(key, blocks);
+  const skip = addr - first * 16;
+  for (let i = 0; i < data.length; i++) out[i] = (data[i] as number) ^ (ks[skip + i] as number);
+  return out;
 }
 
 export class L5Device {
@@ -259,9 +299,13 @@ export class L5Device {
   readonly certificate: Uint8Array;
   hdpClosed: [boolean, boolean];
   resets: number;
+  readonly external: Uint8Array;
+  otfdec: OtfdecRegion[];
 
-  private constructor(dir: string, j: L5Json, flash: Uint8Array, sram2: Uint8Array) {
+  private constructor(dir: string, j: L5Json, flash: Uint8Array, sram2: Uint8Array, external: Uint8Array) {
     this.dir = dir;
+    this.external = external;
+    this.otfdec = Array.isArray(j.otfdec) ? [...j.otfdec] : [];
     this.ob = j.optionBytes;
     this.flash = flash;
     this.sram2 = sram2;
@@ -299,6 +343,7 @@ export class L5Device {
       },
       new Uint8Array(FLASH_SIZE).fill(ERASED),
       new Uint8Array(SRAM2_SIZE),
+      new Uint8Array(EXT_SIZE).fill(ERASED),
     );
     dev.save();
     return dev;
@@ -324,7 +369,7 @@ export class L5Device {
       if (b.length !== size) throw new RseError('E_DEVICE', `${dir}/${name} is ${b.length} bytes, not ${size}`, { field: name });
       return b;
     };
-    return new L5Device(dir, j, file('flash.bin', FLASH_SIZE), file('sram2.bin', SRAM2_SIZE));
+    return new L5Device(dir, j, file('flash.bin', FLASH_SIZE), file('sram2.bin', SRAM2_SIZE), file('octospi.bin', EXT_SIZE));
   }
 
   /**
@@ -347,10 +392,12 @@ export class L5Device {
       certificate: toHex(this.certificate),
       hdpClosed: this.hdpClosed,
       resets: this.resets,
+      otfdec: this.otfdec,
     };
     const files: [string, Uint8Array | string][] = [
       ['flash.bin', this.flash],
       ['sram2.bin', this.sram2],
+      ['octospi.bin', this.external],
       ['device.json', `${JSON.stringify(j, null, 2)}\n`],
     ];
     for (const [name, data] of files) {
@@ -453,6 +500,54 @@ export class L5Device {
   }
 
   /**
+   * Power-on reset and the boot address selection (RM0438): with TrustZone, BOOT_LOCK forces
+   * SECBOOTADD0, else BOOT0 (the PH3 pin when nSWBOOT0 = 1, else the nBOOT0 bit inverted) picks
+   * SECBOOTADD0 (0) or the RSS / bootloader (1); without TrustZone, NSBOOTADD0 or NSBOOTADD1.
+   * Returns the vector table's initial SP and reset handler when the boot address is in flash.
+   */
+  boot(o: { boot0Pin?: 0 | 1 } = {}): { address: number; target: string; sp?: number; pc?: number; erased: boolean } {
+    this.reset();
+    const boot0 = this.ob.nSwBoot0 ? (o.boot0Pin ?? 0) : this.ob.nBoot0 ? 0 : 1;
+    let address: number;
+    let target: string;
+    if (this.ob.tzen) {
+      if (this.ob.bootLock || boot0 === 0)
+        [address, target] = [this.ob.secBootAdd0, this.ob.bootLock ? 'SECBOOTADD0 (BOOT_LOCK)' : 'SECBOOTADD0'];
+      else [address, target] = [0x0ff80000, 'RSS (bootloader)'];
+    } else [address, target] = boot0 === 0 ? [this.ob.nsBootAdd0, 'NSBOOTADD0'] : [this.ob.nsBootAdd1, 'NSBOOTADD1 (bootloader)'];
+    try {
+      const v = this.read(address, 8, 'secure');
+      const dv = new DataView(v.buffer);
+      return { address, target, sp: dv.getUint32(0, true), pc: dv.getUint32(4, true), erased: v.every((b) => b === ERASED) };
+    } catch {
+      return { address, target, erased: false };
+    }
+  }
+
+  /**
+   * Reads the external flash: raw (the ciphertext anyone with a probe on the OCTOSPI bus sees),
+   * or through OTFDEC as the memory-mapped bus serves it to secure code, decrypting the regions the
+   * firmware programmed with the keys it keeps in internal flash.
+   */
+  readExternal(addr: number, len: number, o: { otfdec: boolean; who: Requester }): Uint8Array {
+    const off = addr - EXT_BASE;
+    if (!Number.isInteger(addr) || !Number.isInteger(len) || len < 0 || off < 0 || off + len > EXT_SIZE)
+      throw bad(`0x${addr.toString(16)} + ${len} is not in the external flash (0x90000000, 1 MB)`, 'addr');
+    const raw = this.external.slice(off, off + len);
+    if (!o.otfdec) return raw;
+    if (o.who !== 'secure' && this.rdp !== '0') throw refuse(`RDP level ${this.rdp}: the debugger cannot read through OTFDEC`, 'rdp');
+    for (const r of this.otfdec) {
+      const a = Math.max(addr, r.start);
+      const b = Math.min(addr + len - 1, r.end);
+      if (a > b) continue;
+      const key = this.read(r.keyAddress, 16, 'secure');
+      raw.set(otfdecCrypt(key, fromHex(r.nonce, 'otfdec.nonce'), r.version, a, raw.subarray(a - addr, b - addr + 1)), a - addr);
+      key.fill(0);
+    }
+    return raw;
+  }
+
+  /**
    * RSSLIB `CloseExitHDP(areaMask, vectorTable)`: closes the HDP areas in the mask and jumps to
    * the vector table's reset handler. A bad mask (0, bits beyond areas 1 and 2, an area not
    * enabled) or a vector table outside the flash resets the device, as the real one does.
@@ -482,7 +577,7 @@ export class L5Device {
 
 const COMMIT_DIR = '.commit';
 const COMMITTED = 'COMMITTED';
-const COMMIT_FILES = ['flash.bin', 'sram2.bin', 'device.json'] as const;
+const COMMIT_FILES = ['flash.bin', 'sram2.bin', 'octospi.bin', 'device.json'] as const;
 
 /** Renames a committed stage into place, the JSON last, then drops the stage. */
 function finishCommit(dir: string, step: (what: string) => void = () => {}): void {

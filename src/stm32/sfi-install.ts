@@ -7,20 +7,26 @@
  * {@link L5Device.save}), so a power cut at any write leaves the device as it was or installed.
  * @module
  */
+import { randomBytes } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import {
   checkObChange,
+  EXT_BASE,
+  EXT_SIZE,
   editOptionBytes,
   FLASH_NS_BASE,
   FLASH_S_BASE,
   FLASH_SIZE,
+  isSecurePage,
   L5Device,
   l5ChipKey,
   type OptionBytes,
+  type OtfdecRegion,
+  otfdecCrypt,
   PAGE_SIZE,
 } from './l5.ts';
-import { AREA_TYPES, checkHeaderTag, decryptArea, parseSfi } from './sfi.ts';
+import { AREA_TYPES, checkHeaderTag, decryptArea, FLAG_UNIQUE_KEY, parseSfi } from './sfi.ts';
 import { newSessionId, unwrapLicense } from './ssp.ts';
 
 /** Thrown by the fault injector: the power went at this write. */
@@ -116,8 +122,62 @@ export async function sfiInstall(
       if (e instanceof RseError) return stop(`${e.code}: ${e.message}`);
       throw e;
     }
+    // SFIx: the OTFDEC key slot (K: 16 bytes = the global key, empty = one drawn on chip) and its X areas.
+    const external = dev.external.slice();
+    const kIndex = img.areas.findIndex((a) => a.type === 'K');
+    const xAreas = img.areas.filter((a) => a.type === 'X');
+    let otfdecKey: Uint8Array | undefined;
+    let keyAddress = 0;
+    if (xAreas.length > 0) {
+      if (kIndex < 0) return stop('external-flash areas but no OTFDEC key area');
+      const k = plains[kIndex] as Uint8Array;
+      if (k.length !== 0 && k.length !== 16)
+        return stop(`area ${kIndex} (OTFDEC key): ${k.length} bytes, 16 (global key) or 0 (device-unique)`);
+      const unique = k.length === 0;
+      if (xAreas.some((a) => ((a.flags & FLAG_UNIQUE_KEY) !== 0) !== unique))
+        return stop(`the external-flash areas and the OTFDEC key area disagree on the key (${unique ? 'device-unique' : 'global'})`);
+      otfdecKey = unique ? randomBytes(16) : k.slice();
+      keyAddress = (img.areas[kIndex] as (typeof img.areas)[number]).destination;
+    }
+    const regions: OtfdecRegion[] = [];
     for (const [i, a] of img.areas.entries()) {
       const plain = plains[i] as Uint8Array;
+      if (a.type === 'K') {
+        const off = keyAddress - (keyAddress >= FLASH_S_BASE ? FLASH_S_BASE : FLASH_NS_BASE);
+        if (otfdecKey === undefined) continue;
+        if (off < 0 || off + 16 > FLASH_SIZE)
+          return stop(`area ${i} (OTFDEC key): 0x${keyAddress.toString(16)} is not in the internal flash`);
+        write(`OTFDEC key at 0x${keyAddress.toString(16)}`);
+        flash.set(otfdecKey, off);
+        step(
+          `area ${i} (OTFDEC key): ${plain.length === 0 ? 'a device-unique key drawn on chip' : 'the global key'} stored at ${hex0x(keyAddress, 8)}`,
+        );
+        continue;
+      }
+      if (a.type === 'X') {
+        const off = a.destination - EXT_BASE;
+        if (off < 0 || off + plain.length > EXT_SIZE)
+          return stop(`area ${i}: ${plain.length} bytes at 0x${a.destination.toString(16)} do not fit the external flash`);
+        const nonce8 = img.header.nonce.subarray(0, 8);
+        const version = img.header.imageVersion & 0xffff;
+        const cipher = otfdecCrypt(otfdecKey as Uint8Array, nonce8, version, a.destination, plain);
+        for (let p = 0; p < cipher.length; p += PAGE_SIZE) {
+          write(`area ${i} external page at 0x${(a.destination + p).toString(16)}`);
+          external.set(cipher.subarray(p, p + PAGE_SIZE), off + p);
+        }
+        regions.push({
+          start: a.destination,
+          end: a.destination + plain.length - 1,
+          keyAddress,
+          nonce: toHex(nonce8),
+          version,
+          keyMode: a.flags & FLAG_UNIQUE_KEY ? 'unique' : 'global',
+        });
+        step(
+          `area ${i} (external firmware): ${plain.length} bytes authenticated, decrypted, re-encrypted for OTFDEC and programmed at ${hex0x(a.destination, 8)}`,
+        );
+        continue;
+      }
       if (a.type === 'F' || a.type === 'M') {
         const base = a.destination >= FLASH_S_BASE && a.destination < FLASH_S_BASE + FLASH_SIZE ? FLASH_S_BASE : FLASH_NS_BASE;
         const off = a.destination - base;
@@ -144,11 +204,19 @@ export async function sfiInstall(
           throw e;
         }
         step(`area ${i} (configuration): option bytes ${edits.join(' ')} applied last`);
-      } else return stop(`area ${i} (${AREA_TYPES[a.type]}): external flash (SFIx) is not supported on this device model yet`);
+      }
+    }
+    otfdecKey?.fill(0);
+    if (regions.length > 0) {
+      const l = dev.locate(keyAddress);
+      if (!isSecurePage(ob, l.bank, l.page))
+        return stop(`the OTFDEC key at ${hex0x(keyAddress, 8)} would sit in non-secure flash once the option bytes apply`);
     }
     for (const p of plains) p.fill(0);
     // One commit for flash and option bytes; then the reset that launches the option bytes.
     dev.flash.set(flash);
+    dev.external.set(external);
+    dev.otfdec = [...dev.otfdec.filter((r) => !regions.some((n) => n.start <= r.end && r.start <= n.end)), ...regions];
     dev.ob = ob;
     dev.reset();
     dev.save((what) => write(what));

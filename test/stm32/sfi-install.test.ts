@@ -1,12 +1,13 @@
 /** SFI install on the virtual L552: install then read back, the attack table, power cut at every write. */
 import assert from 'node:assert/strict';
+import { createCipheriv } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateKey } from '../../src/crypto/index.ts';
 import { toHex } from '../../src/lib/hex.ts';
-import { FLASH_S_BASE, L5Device, PAGE_SIZE } from '../../src/stm32/l5.ts';
-import { packageSfi } from '../../src/stm32/sfi.ts';
+import { EXT_BASE, FLASH_S_BASE, L5Device, PAGE_SIZE } from '../../src/stm32/l5.ts';
+import { FLAG_UNIQUE_KEY, packageSfi } from '../../src/stm32/sfi.ts';
 import { SfiHsm } from '../../src/stm32/sfi-hsm.ts';
 import { PowerCut, sfiInstall } from '../../src/stm32/sfi-install.ts';
 import { runCli, tempDir } from '../helpers.ts';
@@ -44,6 +45,15 @@ test('install, then read back: flash holds the plaintext, the option bytes are a
   assert.deepEqual(d.read(FLASH_S_BASE, SECURE_FW.length, 'secure'), SECURE_FW);
   assert.deepEqual(d.read(0x08000000 + 32 * PAGE_SIZE, NS_FW.length, 'secure'), NS_FW);
   assert.throws(() => d.read(FLASH_S_BASE, 4, 'debugger'), /RDP level 1/);
+  // Then boot: TrustZone on, BOOT0 low: SECBOOTADD0, the installed vector table.
+  const fw = new DataView(SECURE_FW.buffer);
+  assert.deepEqual(d.boot(), {
+    address: FLASH_S_BASE,
+    target: 'SECBOOTADD0',
+    sp: fw.getUint32(0, true),
+    pc: fw.getUint32(4, true),
+    erased: false,
+  });
   const info = await h.info();
   assert.deepEqual([info.issued, info.remaining, info.ledger[0]?.productId], [1, 1, d.productId]);
   // RDP 1 now: SFI does not run again.
@@ -178,4 +188,64 @@ test('CLI: rse sfi package, hsm init (PGlite ledger) allowing two, install on tw
   assert.equal((JSON.parse(show.stdout) as { issued: number }).issued, 2);
   assert.equal(L5Device.open(join(dir, 'a')).rdp, '1');
   assert.equal(L5Device.open(join(dir, 'c')).rdp, '0');
+});
+
+test('SFIx: external firmware re-encrypted for OTFDEC, ciphertext on the bus, plaintext through OTFDEC; global vs device-unique keys', async () => {
+  const EXT = new Uint8Array(5000).map((_, i) => (i * 29 + 3) & 0xff);
+  const GLOBAL = Uint8Array.from({ length: 16 }, (_, i) => 0x70 + i);
+  const sfix = (global: boolean, keyAddress = 0x0c03f800): Uint8Array =>
+    packageSfi({
+      key: KEY,
+      nonce: NONCE,
+      imageVersion: 3,
+      areas: [
+        { type: 'F', destination: FLASH_S_BASE, data: SECURE_FW },
+        { type: 'X', destination: EXT_BASE + 0x1000, data: EXT, flags: global ? 0 : FLAG_UNIQUE_KEY },
+        { type: 'K', destination: keyAddress, data: global ? GLOBAL : new Uint8Array(0) },
+        { type: 'C', destination: 0, data: new TextEncoder().encode('tzen=1\nsecwm1=0-127\nrdp=1\n') },
+      ],
+    });
+  const h = await hsm();
+  const installed = async (global: boolean): Promise<L5Device> => {
+    const dir = newDevice();
+    const r = await sfiInstall(dir, sfix(global), h);
+    assert.equal(r.ok, true, r.halt);
+    return L5Device.open(dir);
+  };
+  for (const global of [true, false]) {
+    const [a, b] = [await installed(global), await installed(global)];
+    for (const d of [a, b]) {
+      assert.deepEqual(d.readExternal(EXT_BASE + 0x1000, EXT.length, { otfdec: true, who: 'secure' }), EXT, 'plaintext through OTFDEC');
+      const raw = d.readExternal(EXT_BASE + 0x1000, EXT.length, { otfdec: false, who: 'debugger' });
+      assert.notDeepEqual(raw, EXT, 'ciphertext without it');
+      assert.equal(d.otfdec[0]?.keyMode, global ? 'global' : 'unique');
+    }
+    const rawA = a.readExternal(EXT_BASE + 0x1000, 64, { otfdec: false, who: 'debugger' });
+    const rawB = b.readExternal(EXT_BASE + 0x1000, 64, { otfdec: false, who: 'debugger' });
+    assert.equal(
+      toHex(rawA) === toHex(rawB),
+      global,
+      global ? 'a global key: the same ciphertext on every device' : 'unique keys: each device its own ciphertext',
+    );
+    assert.throws(() => a.readExternal(EXT_BASE + 0x1000, 16, { otfdec: true, who: 'debugger' }), /RDP level 1/);
+    if (global) {
+      // The keystream is AES-128-CTR from the counter block nonce(8) ‖ version ‖ 0000 ‖ address/16.
+      const iv = new Uint8Array(16);
+      iv.set(NONCE.subarray(0, 8));
+      iv[9] = 3;
+      new DataView(iv.buffer).setUint32(12, (EXT_BASE + 0x1000) / 16, false);
+      const c = createCipheriv('aes-128-ctr', GLOBAL, iv);
+      assert.deepEqual(
+        new Uint8Array(Buffer.concat([c.update(EXT), c.final()])),
+        a.readExternal(EXT_BASE + 0x1000, EXT.length, { otfdec: false, who: 'secure' }),
+      );
+    }
+  }
+  // The key slot must end up in secure flash.
+  const dir = newDevice();
+  const before = files(dir);
+  const r = await sfiInstall(dir, sfix(true, 0x08080000 - PAGE_SIZE), h);
+  assert.match(r.halt ?? '', /the OTFDEC key at 0x0807f800 would sit in non-secure flash once the option bytes apply/);
+  assert.equal(files(dir), before);
+  await h.close();
 });

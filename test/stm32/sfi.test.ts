@@ -131,7 +131,8 @@ test('CLI: rse sfi package, info (and --key: exit 0 authenticated, 1 with anothe
   ]);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /area 1: type X \(external firmware, OTFDEC device-unique key\), size 13, destination 0x90000000/);
-  assert.match(p.stdout, /area 2: type C \(configuration\)/);
+  assert.match(p.stdout, /area 2: type K \(OTFDEC key\), size 0, destination 0x0c03f800/);
+  assert.match(p.stdout, /area 3: type C \(configuration\)/);
   const ok = await runCli(['sfi', 'info', out, '--key', '101112131415161718191a1b1c1d1e1f']);
   assert.equal(ok.code, 0);
   assert.match(ok.stdout, /header tag authenticates/);
