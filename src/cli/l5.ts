@@ -2,6 +2,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
+import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import { EXT_BASE, editOptionBytes, hdpPages, L5Device, type OptionBytes, type Requester, RSSLIB_SUCCESS, rdpLevel } from '../stm32/l5.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
@@ -180,14 +181,51 @@ export function l5Command() {
       }),
   );
   rss.addCommand(
+    new Command('secure-ob')
+      .description(
+        'The RSS boot-time service for the secure option bytes (SECBOOTADD0, BOOT_LOCK, SECWM, HDP): without edits, get them; with FIELD=VALUE edits, set them as secure code does (the option-byte rules still apply)',
+      )
+      .argument('<dir>')
+      .argument('[edits...]', 'FIELD=VALUE: secbootadd0, boot_lock, secwm1/2, hdp1/2, hdpen1/2')
+      .option('--json', 'machine-readable output')
+      .action((dir, edits, o) => {
+        const d = L5Device.open(dir);
+        const secure = /^(secbootadd0|boot_lock|bootlock|secwm[12]|hdp[12]|hdpen[12])=/i;
+        const bad = edits.find((e) => !secure.test(e));
+        if (bad !== undefined)
+          throw new RseError(
+            'E_ARGUMENT',
+            `${bad}: the secure option-byte service sets secbootadd0, boot_lock, secwm1/2, hdp1/2, hdpen1/2`,
+            { field: 'edits' },
+          );
+        if (edits.length > 0) {
+          d.setOptionBytes(editOptionBytes(d.ob, edits), 'secure');
+          d.save();
+        }
+        const view = {
+          secBootAdd0: d.ob.secBootAdd0,
+          bootLock: d.ob.bootLock,
+          banks: d.ob.banks.map((b) => ({ secwm: [b.secwmStart, b.secwmEnd], hdpEnd: b.hdpEnd, hdpEnable: b.hdpEnable })),
+        };
+        if (o.json) return printJson(view);
+        io.out(
+          describe(d.ob, d.hdpClosed)
+            .split('\n')
+            .filter((l) => /^(SECBOOTADD0|bank)/.test(l))
+            .join('\n') + '\n',
+        );
+      }),
+  );
+  rss.addCommand(
     new Command('certificate')
       .description("The device certificate the RSS gives the programmer: product id, chip public key, ST's signature")
       .argument('<dir>')
       .requiredOption('-o, --output <file>', 'the 136-byte certificate message')
       .action((dir, o) => {
         const d = L5Device.open(dir);
-        writeFileAtomic(o.output, d.certificateMessage(), { durable: false });
-        io.out(`${o.output}: certificate of ${d.productId} (136 bytes)\n`);
+        const cert = d.certificateMessage();
+        writeFileAtomic(o.output, cert, { durable: false });
+        io.out(`${o.output}: certificate of ${d.productId} (${cert.length} bytes)\n`);
       }),
   );
   cmd.addCommand(rss);

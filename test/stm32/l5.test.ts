@@ -263,6 +263,14 @@ test('CLI: rse l5 device create, ob set/show, read (exit 1 when refused), rss ce
   assert.match((await runCli(['l5', 'read', dev, '0x0c000000', '4', '--as', 'secure'])).stderr, /HDP area 1, closed until reset/);
   assert.equal((await runCli(['l5', 'rss', 'close-exit-hdp', dev, '0', '0x0c000000'])).code, 1);
   assert.equal((await runCli(['l5', 'read', dev, '0x0c000000', '4', '--as', 'secure'])).code, 0, 'the bad call reset the device');
+  // The RSS secure option-byte service sets what the debugger may not.
+  assert.equal((await runCli(['l5', 'ob', 'set', dev, 'secwm1=0-63'])).code, 1);
+  assert.equal((await runCli(['l5', 'rss', 'secure-ob', dev, 'secwm1=0-63'])).code, 0);
+  assert.deepEqual(
+    (JSON.parse((await runCli(['l5', 'rss', 'secure-ob', dev, '--json'])).stdout) as { banks: { secwm: number[] }[] }).banks[0]?.secwm,
+    [0, 63],
+  );
+  assert.equal((await runCli(['l5', 'rss', 'secure-ob', dev, 'rdp=0'])).code, 2);
   const cert = join(dir, 'cert.bin');
   assert.equal((await runCli(['l5', 'rss', 'certificate', dev, '-o', cert])).code, 0);
   const c = decodeCertificate(new Uint8Array((await import('node:fs')).readFileSync(cert)));
