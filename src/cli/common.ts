@@ -93,3 +93,6 @@ export function hexOrFileBytes(v: string, n: number, what: string): Uint8Array {
   if (h === undefined) throw new RseError('E_ARGUMENT', `${v}: ${what} is ${n} bytes (raw) or ${2 * n} hex digits`, { field: what });
   return h;
 }
+
+/** Commander's accumulator for a repeatable option. */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

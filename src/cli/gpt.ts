@@ -20,9 +20,7 @@ import { infoText, listText, typeCode, verifyText } from '../gpt/sgdisk.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { parseSizeText } from '../lib/cnum.ts';
 import { RseError } from '../lib/errors.ts';
-import { cliStatus, io, printJson, readInput } from './common.ts';
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+import { cliStatus, collect, io, printJson, readInput } from './common.ts';
 
 function sectorSizeOpt(v: string): SectorSize {
   if (v !== '512' && v !== '4096')

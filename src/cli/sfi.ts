@@ -17,9 +17,7 @@ import {
 } from '../stm32/sfi.ts';
 import { SfiHsm } from '../stm32/sfi-hsm.ts';
 import { sfiInstall } from '../stm32/sfi-install.ts';
-import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+import { cliStatus, collect, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
 
 function parseArea(spec: string, unique: boolean): AreaInput {
   const m = /^([FMX]):([^:]+):(.+)$/i.exec(spec);

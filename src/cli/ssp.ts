@@ -2,6 +2,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
+import { readU32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { p256PublicXY, publicKeyHash } from '../stm32/image.ts';
@@ -143,7 +144,7 @@ export function sspCommand() {
       .option('--json', 'machine-readable output')
       .action((path, o) => {
         const b = readInput(path, 'SSP message');
-        const t = b.length >= 4 ? new DataView(b.buffer, b.byteOffset).getUint32(0, true) : 0;
+        const t = b.length >= 4 ? readU32le(b, 0) : 0;
         let out: Record<string, unknown>;
         if (b.length === PAYLOAD_SIZE || t === PAYLOAD_MAGIC) {
           const p = decodePayload(b);

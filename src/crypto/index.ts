@@ -405,15 +405,20 @@ export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** AES-256-CCM encryption: returns ciphertext and tag (`tagLength` bytes). */
-export function aesCcmEncrypt(
+type AeadAlg = 'aes-256-ccm' | 'aes-128-gcm' | 'aes-256-gcm';
+const gcmFor = (key: Uint8Array): AeadAlg => (key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm');
+
+// CCM and GCM take the same calls here: CCM needs the plaintext length with the AAD, GCM ignores it.
+// The CCM typing covers both (the GCM names are not in Node's CipherCCMTypes).
+function aeadSeal(
+  alg: AeadAlg,
   key: Uint8Array,
   nonce: Uint8Array,
   aad: Uint8Array,
   plaintext: Uint8Array,
-  tagLength = 16,
+  tagLength: number,
 ): { ciphertext: Uint8Array; tag: Uint8Array } {
-  const c = createCipheriv('aes-256-ccm', key, nonce, { authTagLength: tagLength });
+  const c = createCipheriv(alg as 'aes-256-ccm', key, nonce, { authTagLength: tagLength });
   c.setAAD(aad, { plaintextLength: plaintext.length });
   const out = new Uint8Array(plaintext.length);
   const a = c.update(plaintext);
@@ -422,54 +427,17 @@ export function aesCcmEncrypt(
   return { ciphertext: out, tag: asU8(c.getAuthTag()) };
 }
 
-/** AES-256-CCM decryption; `undefined` when the tag does not authenticate. */
-export function aesCcmDecrypt(
+function aeadOpen(
+  alg: AeadAlg,
   key: Uint8Array,
   nonce: Uint8Array,
   aad: Uint8Array,
   ciphertext: Uint8Array,
   tag: Uint8Array,
 ): Uint8Array | undefined {
-  const d = createDecipheriv('aes-256-ccm', key, nonce, { authTagLength: tag.length });
+  const d = createDecipheriv(alg as 'aes-256-ccm', key, nonce, { authTagLength: tag.length });
   d.setAuthTag(tag);
   d.setAAD(aad, { plaintextLength: ciphertext.length });
-  const out = asU8(d.update(ciphertext));
-  try {
-    d.final();
-  } catch {
-    return undefined;
-  }
-  return out;
-}
-
-/** AES-GCM encryption (16- or 32-byte key, any IV length: a 16-byte IV goes through GHASH as GCM says); 16-byte tag. */
-export function aesGcmEncrypt(
-  key: Uint8Array,
-  iv: Uint8Array,
-  aad: Uint8Array,
-  plaintext: Uint8Array,
-): { ciphertext: Uint8Array; tag: Uint8Array } {
-  const c = createCipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, iv, { authTagLength: 16 });
-  c.setAAD(aad);
-  const out = new Uint8Array(plaintext.length);
-  const a = c.update(plaintext);
-  out.set(a, 0);
-  out.set(c.final(), a.length);
-  return { ciphertext: out, tag: asU8(c.getAuthTag()) };
-}
-
-/** AES-GCM decryption; `undefined` when the tag does not authenticate (nothing of the plaintext escapes then). */
-export function aesGcmDecrypt(
-  key: Uint8Array,
-  iv: Uint8Array,
-  aad: Uint8Array,
-  ciphertext: Uint8Array,
-  tag: Uint8Array,
-): Uint8Array | undefined {
-  if (tag.length !== 16) return undefined;
-  const d = createDecipheriv(key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm', key, iv, { authTagLength: 16 });
-  d.setAuthTag(tag);
-  d.setAAD(aad);
   const out = asU8(d.update(ciphertext));
   try {
     d.final();
@@ -479,6 +447,41 @@ export function aesGcmDecrypt(
   }
   return out;
 }
+
+/** AES-256-CCM encryption: returns ciphertext and tag (`tagLength` bytes). */
+export const aesCcmEncrypt = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+  tagLength = 16,
+): { ciphertext: Uint8Array; tag: Uint8Array } => aeadSeal('aes-256-ccm', key, nonce, aad, plaintext, tagLength);
+
+/** AES-256-CCM decryption; `undefined` when the tag does not authenticate (nothing of the plaintext escapes then). */
+export const aesCcmDecrypt = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+): Uint8Array | undefined => aeadOpen('aes-256-ccm', key, nonce, aad, ciphertext, tag);
+
+/** AES-GCM encryption (16- or 32-byte key, any IV length: a 16-byte IV goes through GHASH as GCM says); 16-byte tag. */
+export const aesGcmEncrypt = (
+  key: Uint8Array,
+  iv: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): { ciphertext: Uint8Array; tag: Uint8Array } => aeadSeal(gcmFor(key), key, iv, aad, plaintext, 16);
+
+/** AES-GCM decryption; `undefined` when the tag does not authenticate (nothing of the plaintext escapes then). */
+export const aesGcmDecrypt = (
+  key: Uint8Array,
+  iv: Uint8Array,
+  aad: Uint8Array,
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+): Uint8Array | undefined => (tag.length === 16 ? aeadOpen(gcmFor(key), key, iv, aad, ciphertext, tag) : undefined);
 
 /** The public point (uncompressed, 0x04‖X‖Y) of a NIST P-curve private scalar. */
 export function ecPublicFromPrivate(curve: 'P-256' | 'P-384' | 'P-521', d: Uint8Array): Uint8Array {

@@ -8,7 +8,7 @@
  * @module
  */
 import { RseError } from '../lib/errors.ts';
-import { Etzpc, type EtzpcState, MASTERS, type Master, peripheralAt, TZMA, type TzmaName } from './etzpc.ts';
+import { Etzpc, type EtzpcState, MASTERS, type Master, type Peripheral, peripheralAt, TZMA, type TzmaName } from './etzpc.ts';
 import { DDR_BASE, DDR_MAX_SIZE, Tzc400, type TzcState } from './tzc400.ts';
 
 /** Register blocks outside the DECPROT list that only the secure world reaches. */
@@ -21,7 +21,7 @@ export const SECURE_BLOCKS: readonly { readonly name: string; readonly base: num
 
 export type Target =
   | { readonly kind: 'tzma'; readonly name: TzmaName }
-  | { readonly kind: 'peripheral'; readonly name: string }
+  | { readonly kind: 'peripheral'; readonly peripheral: Peripheral }
   | { readonly kind: 'ddr' }
   | { readonly kind: 'secure-block'; readonly name: string }
   | { readonly kind: 'unguarded' };
@@ -30,7 +30,7 @@ export function decode(addr: number): Target {
   for (const [name, t] of Object.entries(TZMA) as [TzmaName, (typeof TZMA)[TzmaName]][])
     if (addr >= t.base && addr < t.base + t.size) return { kind: 'tzma', name };
   const p = peripheralAt(addr);
-  if (p !== undefined) return { kind: 'peripheral', name: p.name };
+  if (p !== undefined) return { kind: 'peripheral', peripheral: p };
   if (addr >= DDR_BASE && addr < DDR_BASE + DDR_MAX_SIZE) return { kind: 'ddr' };
   const s = SECURE_BLOCKS.find((b) => addr >= b.base && addr < b.base + b.size);
   if (s !== undefined) return { kind: 'secure-block', name: s.name };
@@ -120,15 +120,12 @@ export class Mp1Bus {
           : deny(t.name.toUpperCase(), d.rule, 'ETZPC', silent, false);
       }
       case 'peripheral': {
-        const p = peripheralAt(addr);
-        if (p === undefined) break;
+        const p = t.peripheral;
         const d = this.etzpc.checkPeripheral(p, master, write);
         return d.allowed ? { ...base, allowed: true, target: p.name, rule: d.rule } : deny(p.name, d.rule, 'ETZPC', silent, false);
       }
       case 'ddr': {
-        const d = record
-          ? this.tzc.access(addr, master, write)
-          : { ...this.tzc.decide(addr, master, write), busError: (this.tzc.action & 1) === 1, interrupt: (this.tzc.action & 2) === 2 };
+        const d = this.tzc.access(addr, master, write, record);
         return d.allowed
           ? { ...base, allowed: true, target: 'DDR', rule: d.rule }
           : deny('DDR', d.rule, 'TZC-400', d.busError ? 'bus error' : silent, d.interrupt);

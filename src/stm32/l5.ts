@@ -12,12 +12,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AsymKey, aesEcbEncrypt, ecdsaSignRaw, ecKeyFromPrivate, randomBytes, rawPublicKey } from '../crypto/index.ts';
-import { deriveHkdfEcKey } from '../crypto/kdf.ts';
+import { type AsymKey, aesEcbEncrypt, ecdsaSignRaw, randomBytes } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
-import { encodeCertificate, virtualStCa } from './ssp.ts';
+import { p256PublicXY } from './image.ts';
+import { deriveChipKey, encodeCertificate, virtualStCa } from './ssp.ts';
 
 export const FLASH_SIZE = 0x80000;
 export const PAGE_SIZE = 0x800;
@@ -62,6 +62,13 @@ export interface OptionBytes {
   readonly secBootAdd0: number;
   readonly bootLock: boolean;
   readonly banks: readonly [BankOptions, BankOptions];
+}
+
+/** Offset in the flash of `len` bytes at `addr` (either alias), or undefined when they do not all fit. */
+export function flashOffset(addr: number, len: number): number | undefined {
+  if (!Number.isInteger(addr) || !Number.isInteger(len) || len < 0) return undefined;
+  const off = addr - (addr >= FLASH_S_BASE ? FLASH_S_BASE : FLASH_NS_BASE);
+  return off >= 0 && off + Math.max(len, 1) <= FLASH_SIZE ? off : undefined;
 }
 
 /** Factory state: RDP 0, TrustZone off, no secure area, no HDP, no WRP, boot from user flash. */
@@ -129,14 +136,9 @@ export function checkObChange(cur: OptionBytes, next: OptionBytes, who: Requeste
   if (!next.tzen && cur.tzen && !(to === '0' && from !== '0'))
     throw refuse(`TZEN is cleared only together with an RDP regression to level 0 (RDP ${from} -> ${to})`, 'tzen');
   if (cur.bootLock && !next.bootLock && from !== '0') throw refuse(`BOOT_LOCK is cleared only at RDP level 0 (now ${from})`, 'bootLock');
-  const secureChanged = diffFields(cur, next).some((f) => SECURE_FIELDS.has(f));
-  if (secureChanged && cur.tzen && from !== '0' && who !== 'secure')
-    throw refuse(
-      `secure option bytes (${diffFields(cur, next)
-        .filter((f) => SECURE_FIELDS.has(f))
-        .join(', ')}) change only from secure code at RDP ${from}`,
-      'secure',
-    );
+  const secureChanged = diffFields(cur, next).filter((f) => SECURE_FIELDS.has(f));
+  if (secureChanged.length > 0 && cur.tzen && from !== '0' && who !== 'secure')
+    throw refuse(`secure option bytes (${secureChanged.join(', ')}) change only from secure code at RDP ${from}`, 'secure');
   if (cur.bootLock && from !== '0' && next.secBootAdd0 !== cur.secBootAdd0)
     throw refuse(`BOOT_LOCK: the secure boot address is frozen at RDP ${from}`, 'secBootAdd0');
   if (RDP_RANK[to] >= RDP_RANK[from]) return { erase: 'none' };
@@ -324,10 +326,7 @@ export class L5Device {
     mkdirSync(dir, { recursive: true });
     const chipSecret = randomBytes(32);
     const productId = '47200100';
-    const cert = ecdsaSignRaw(o.ca ?? virtualStCa(), [
-      new TextEncoder().encode(productId),
-      rawPublicKey(l5ChipKey(chipSecret)).subarray(1),
-    ]);
+    const cert = ecdsaSignRaw(o.ca ?? virtualStCa(), [new TextEncoder().encode(productId), p256PublicXY(l5ChipKey(chipSecret))]);
     const dev = new L5Device(
       dir,
       {
@@ -357,7 +356,14 @@ export class L5Device {
     } catch {
       throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
     }
-    if (j?.profile !== 'stm32l5' || !Array.isArray(j.backup) || typeof j.chipSecret !== 'string')
+    if (
+      j?.profile !== 'stm32l5' ||
+      !Array.isArray(j.backup) ||
+      typeof j.chipSecret !== 'string' ||
+      typeof j.optionBytes?.rdp !== 'number' ||
+      !Array.isArray(j.optionBytes.banks) ||
+      j.optionBytes.banks.length !== 2
+    )
       throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
     const file = (name: string, size: number): Uint8Array => {
       let b: Uint8Array;
@@ -413,7 +419,7 @@ export class L5Device {
   certificateMessage(): Uint8Array {
     return encodeCertificate({
       productId: this.productId,
-      chipPublicKey: rawPublicKey(l5ChipKey(this.chipSecret)).subarray(1),
+      chipPublicKey: p256PublicXY(l5ChipKey(this.chipSecret)),
       certificate: this.certificate,
     });
   }
@@ -451,12 +457,14 @@ export class L5Device {
 
   /** Where a flash address lands: bank, page, and whether it is the secure alias. */
   locate(addr: number): { bank: 0 | 1; page: number; offset: number; secureAlias: boolean } {
-    const secureAlias = addr >= FLASH_S_BASE && addr < FLASH_S_BASE + FLASH_SIZE;
-    const base = secureAlias ? FLASH_S_BASE : FLASH_NS_BASE;
-    const offset = addr - base;
-    if (!Number.isInteger(addr) || offset < 0 || offset >= FLASH_SIZE)
-      throw bad(`0x${addr.toString(16)} is not in the flash (0x08000000 or 0x0c000000, 512 KB)`, 'addr');
-    return { bank: offset < BANK_SIZE ? 0 : 1, page: Math.floor((offset % BANK_SIZE) / PAGE_SIZE), offset, secureAlias };
+    const offset = flashOffset(addr, 1);
+    if (offset === undefined) throw bad(`0x${addr.toString(16)} is not in the flash (0x08000000 or 0x0c000000, 512 KB)`, 'addr');
+    return {
+      bank: offset < BANK_SIZE ? 0 : 1,
+      page: Math.floor((offset % BANK_SIZE) / PAGE_SIZE),
+      offset,
+      secureAlias: addr >= FLASH_S_BASE,
+    };
   }
 
   /** Whether `who` may read (or program) `len` bytes at `addr`; throws the rule that refuses. */
@@ -600,6 +608,4 @@ function recoverCommit(dir: string): void {
 }
 
 /** The L5 chip's key pair (for SFI licenses), from its secret. */
-export function l5ChipKey(chipSecret: Uint8Array): AsymKey {
-  return ecKeyFromPrivate('P-256', deriveHkdfEcKey('P-256', chipSecret, new TextEncoder().encode('STM32L5 SFI chip key')).privateKey);
-}
+export const l5ChipKey = (chipSecret: Uint8Array): AsymKey => deriveChipKey(chipSecret, 'STM32L5 SFI chip key');

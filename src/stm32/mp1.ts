@@ -189,13 +189,16 @@ export interface RomBoot {
 
 const AUTH_CHECKS: readonly string[] = ['option flags', 'algorithm', 'public key hash', 'public key', 'signature'];
 
-/** The ROM loading an FSBL: power-on reset, then its checks in order. */
-export function romBoot(dev: Mp1Device, fsbl: Uint8Array): RomBoot {
+/**
+ * The ROM loading an FSBL: power-on reset (the boot counted and saved, unless the caller saves
+ * once after its own stages), then its checks in order.
+ */
+export function romBoot(dev: Mp1Device, fsbl: Uint8Array, o: { save?: boolean } = {}): RomBoot {
   const b = dev.bsec;
   b.reset();
   dev.bus = new Mp1Bus();
   dev.boots++;
-  dev.save();
+  if (o.save !== false) dev.save();
   const closed = b.closed;
   const done = (checks: Stm32Check[], authStatus: 0 | 1 | 2, halt?: string): RomBoot => ({
     ok: halt === undefined,
@@ -266,7 +269,7 @@ export function mp1Boot(
   fsbl: Uint8Array,
   o: { images?: readonly NextImage[]; platform?: Mp1Platform } = {},
 ): Mp1BootReport {
-  const rom = romBoot(dev, fsbl);
+  const rom = romBoot(dev, fsbl, { save: false });
   const b = dev.bsec;
   const fsblChecks: (Stm32Check & { image?: string })[] = [];
   const firewall: string[] = [];

@@ -97,9 +97,12 @@ const DT_MACROS: Readonly<Record<string, (a: number[]) => number>> = {
   BIT: ([x = 0]) => 2 ** x,
 };
 
+const MAX_PARENS = 64;
+
 /** A small C-expression evaluator over the cells of one property. */
 class CellParser {
   private pos = 0;
+  private parens = 0;
   private readonly src: string;
   private readonly defines: ReadonlyMap<string, string>;
   private readonly field: string;
@@ -140,29 +143,42 @@ class CellParser {
       if (op === undefined || !nested) return v;
       this.pos += op.length;
       const r = this.expr(nested, level + 1);
-      v = (
-        {
-          '|': () => v | r,
-          '^': () => v ^ r,
-          '&': () => v & r,
-          '<<': () => v << r,
-          '>>': () => v >>> r,
-          '+': () => v + r,
-          '-': () => v - r,
-          '*': () => v * r,
-          '/': () => (r === 0 ? this.fail('division by zero') : Math.floor(v / r)),
-        } as Record<string, () => number>
-      )[op]?.() as number;
+      v = this.apply(op, v, r);
+    }
+  }
+
+  private apply(op: string, v: number, r: number): number {
+    switch (op) {
+      case '|':
+        return v | r;
+      case '^':
+        return v ^ r;
+      case '&':
+        return v & r;
+      case '<<':
+        return v << r;
+      case '>>':
+        return v >>> r;
+      case '+':
+        return v + r;
+      case '-':
+        return v - r;
+      case '*':
+        return v * r;
+      default:
+        return r === 0 ? this.fail('division by zero') : Math.floor(v / r);
     }
   }
 
   private unary(nested: boolean): number {
     const c = this.peek();
     if (c === '(') {
+      if (++this.parens > MAX_PARENS) this.fail(`parentheses nest deeper than ${MAX_PARENS}`);
       this.pos++;
       const v = this.expr(true);
       if (this.peek() !== ')') this.fail('missing )');
       this.pos++;
+      this.parens--;
       return v;
     }
     if (c === '~') {
@@ -208,7 +224,7 @@ class CellParser {
 
 /** The cells of every `prop = <...>;` in a device-tree source (comments and `#include`s ignored). */
 function dtProperty(src: string, prop: string, defines: ReadonlyMap<string, string>): number[] | undefined {
-  const re = new RegExp(`(?:^|[\\s;{])${prop.replace(/[.,]/g, '\\$&')}\\s*=\\s*((?:<[^>]*>\\s*,?\\s*)+);`, 'g');
+  const re = new RegExp(`(?:^|[\\s;{])${prop.replace(/[.,]/g, '\\$&')}\\s*=\\s*((?:<[^>]*>\\s*(?:,\\s*)?)+);`, 'g');
   let found: number[] | undefined;
   for (const m of src.matchAll(re)) {
     found ??= [];

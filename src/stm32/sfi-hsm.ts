@@ -32,6 +32,22 @@ export interface SfiHsmInfo {
   readonly ledger: readonly { readonly seq: number; readonly productId: string; readonly chip: string }[];
 }
 
+/** Opens the ledger and its tables; an unreachable or unusable database is E_HSM. */
+async function connect(db: string): Promise<Sql> {
+  let sql: Sql | undefined;
+  try {
+    sql = await openDatabase(db);
+    await schema(sql);
+    return sql;
+  } catch (e) {
+    await sql?.close().catch(() => undefined);
+    if (e instanceof RseError) throw e;
+    throw new RseError('E_HSM', `cannot open the HSM ledger ${db.replace(/\/\/[^@/]*@/, '//…@')}: ${(e as Error).message}`, {
+      field: 'db',
+    });
+  }
+}
+
 async function schema(sql: Sql): Promise<void> {
   await sql.session(async (q) => {
     await q('SELECT pg_advisory_lock($1)', [LOCK]);
@@ -72,8 +88,7 @@ export class SfiHsm {
       throw new RseError('E_ARGUMENT', 'the SFI key is 16 bytes and the nonce 12', { field: 'key' });
     if (!Number.isInteger(o.maxInstalls) || o.maxInstalls < 0)
       throw new RseError('E_ARGUMENT', `--max ${o.maxInstalls} is not a count`, { field: 'max' });
-    const sql = await openDatabase(db);
-    await schema(sql);
+    const sql = await connect(db);
     const values = [id, toHex(o.key), toHex(o.nonce), toHex(rawPublicKey(o.ca ?? virtualStCa())), o.license ?? 'live', o.maxInstalls];
     const { rows } = await sql.query(
       `INSERT INTO sfi_hsm (id, oem_key, nonce, ca, license, max_installs) VALUES ($1, $2, $3, $4, $5, $6)
@@ -89,8 +104,7 @@ export class SfiHsm {
   }
 
   static async open(db: string, id: string): Promise<SfiHsm> {
-    const sql = await openDatabase(db);
-    await schema(sql);
+    const sql = await connect(db);
     const { rows } = await sql.query('SELECT id FROM sfi_hsm WHERE id = $1', [id]);
     if (rows.length === 0) {
       await sql.close();

@@ -7,7 +7,7 @@
  * {@link L5Device.save}), so a power cut at any write leaves the device as it was or installed.
  * @module
  */
-import { randomBytes } from '../crypto/index.ts';
+import { constantTimeEqual, randomBytes } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import {
@@ -15,9 +15,7 @@ import {
   EXT_BASE,
   EXT_SIZE,
   editOptionBytes,
-  FLASH_NS_BASE,
-  FLASH_S_BASE,
-  FLASH_SIZE,
+  flashOffset,
   isSecurePage,
   L5Device,
   l5ChipKey,
@@ -109,7 +107,7 @@ export async function sfiInstall(
   const nonce = secret.slice(0, 12);
   secret.fill(0);
   try {
-    if (toHex(nonce) !== toHex(img.header.nonce)) return stop('license: it is for another SFI image (the nonce differs)');
+    if (!constantTimeEqual(nonce, img.header.nonce)) return stop('license: it is for another SFI image (the nonce differs)');
     if (!checkHeaderTag(img, key)) return stop('SFI header tag does not authenticate: the image was made with another OEM key');
     step(`license unwrapped; SFI header authenticated (protocol ${img.header.protocolVersion}, ${img.header.areaCount} areas)`);
     // Every area authenticated and decrypted before anything is programmed.
@@ -143,10 +141,9 @@ export async function sfiInstall(
     for (const [i, a] of img.areas.entries()) {
       const plain = plains[i] as Uint8Array;
       if (a.type === 'K') {
-        const off = keyAddress - (keyAddress >= FLASH_S_BASE ? FLASH_S_BASE : FLASH_NS_BASE);
         if (otfdecKey === undefined) continue;
-        if (off < 0 || off + 16 > FLASH_SIZE)
-          return stop(`area ${i} (OTFDEC key): 0x${keyAddress.toString(16)} is not in the internal flash`);
+        const off = flashOffset(keyAddress, 16);
+        if (off === undefined) return stop(`area ${i} (OTFDEC key): 0x${keyAddress.toString(16)} is not in the internal flash`);
         write(`OTFDEC key at 0x${keyAddress.toString(16)}`);
         flash.set(otfdecKey, off);
         step(
@@ -179,10 +176,8 @@ export async function sfiInstall(
         continue;
       }
       if (a.type === 'F' || a.type === 'M') {
-        const base = a.destination >= FLASH_S_BASE && a.destination < FLASH_S_BASE + FLASH_SIZE ? FLASH_S_BASE : FLASH_NS_BASE;
-        const off = a.destination - base;
-        if (off < 0 || off + plain.length > FLASH_SIZE)
-          return stop(`area ${i}: ${plain.length} bytes at 0x${a.destination.toString(16)} do not fit the flash`);
+        const off = flashOffset(a.destination, plain.length);
+        if (off === undefined) return stop(`area ${i}: ${plain.length} bytes at 0x${a.destination.toString(16)} do not fit the flash`);
         for (let p = 0; p < plain.length; p += PAGE_SIZE) {
           write(`area ${i} page at 0x${(a.destination + p).toString(16)}`);
           flash.set(plain.subarray(p, p + PAGE_SIZE), off + p);

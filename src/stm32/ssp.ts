@@ -27,12 +27,12 @@ import {
   hash,
   importRawPublicKey,
   randomBytes,
-  rawPublicKey,
 } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { type Bsec, OTP_WORD } from './bsec.ts';
+import { p256PublicXY } from './image.ts';
 
 export const CERTIFICATE_SIZE = 136;
 export const LICENSE_SIZE = 136;
@@ -66,8 +66,6 @@ function exact(b: Uint8Array, size: number, what: string): void {
     throw new RseError(b.length < size ? 'E_TRUNCATED' : 'E_BAD_FIELD', `${what} is ${size} bytes, got ${b.length}`, { field: what });
 }
 
-/** X ‖ Y of a P-256 key. */
-const xy = (k: AsymKey): Uint8Array => rawPublicKey(k).subarray(1);
 function p256FromXY(b: Uint8Array, field: string): AsymKey {
   try {
     return importRawPublicKey('ecdsa-p256', Uint8Array.of(4, ...b));
@@ -81,14 +79,17 @@ function p256FromXY(b: Uint8Array, field: string): AsymKey {
 let stCa: AsymKey | undefined;
 /** The CA that signs virtual chips' certificates: a fixed key, public by design (it only exists in simulation). */
 export function virtualStCa(): AsymKey {
-  stCa ??= ecKeyFromPrivate('P-256', deriveHkdfEcKey('P-256', ascii('rsekit virtual STMicroelectronics SSP CA; not secret')).privateKey);
+  stCa ??= deriveChipKey(ascii('rsekit virtual STMicroelectronics SSP CA; not secret'), '');
   return stCa;
 }
 
-/** The chip's ECIES key pair, from its hardware-unique secret. */
-export function chipKey(hwSecret: Uint8Array): AsymKey {
-  return ecKeyFromPrivate('P-256', deriveHkdfEcKey('P-256', hwSecret, ascii('STM32MP15 SSP chip key')).privateKey);
+/** A chip's P-256 key pair derived from its secret (HKDF-SHA-256 with `label`, then the PSA rule). */
+export function deriveChipKey(secret: Uint8Array, label: string): AsymKey {
+  return ecKeyFromPrivate('P-256', deriveHkdfEcKey('P-256', secret, ascii(label)).privateKey);
 }
+
+/** The MP15 chip's ECIES key pair, from its hardware-unique secret. */
+export const chipKey = (hwSecret: Uint8Array): AsymKey => deriveChipKey(hwSecret, 'STM32MP15 SSP chip key');
 
 /** The 8-character product id: dev id "500", the ST security counter, '0', the ST key id (e.g. 5000200A). */
 export function productId(bsec: Bsec): string {
@@ -105,7 +106,7 @@ export function manufactureChip(
   o: { securityCounter?: number; keyId?: number } = {},
 ): void {
   bsec.program(CFG2_WORD, (((o.keyId ?? 0xa) & 0xf) << 28) | (((o.securityCounter ?? 2) & 0xff) << 20));
-  const sig = ecdsaSignRaw(ca, [ascii(productId(bsec)), xy(chipKey(hwSecret))]);
+  const sig = ecdsaSignRaw(ca, [ascii(productId(bsec)), p256PublicXY(chipKey(hwSecret))]);
   const dv = new DataView(sig.buffer, sig.byteOffset, sig.byteLength);
   for (let i = 0; i < 16; i++) {
     bsec.program(OTP_WORD.CHIP_CERTIFICATE + i, dv.getUint32(4 * i, false));
@@ -148,7 +149,7 @@ export function certificateMessage(bsec: Bsec, hwSecret: Uint8Array): Uint8Array
   const cert = new Uint8Array(64);
   const dv = new DataView(cert.buffer);
   for (let i = 0; i < 16; i++) dv.setUint32(4 * i, bsec.fuse(OTP_WORD.CHIP_CERTIFICATE + i), false);
-  return encodeCertificate({ productId: productId(bsec), chipPublicKey: xy(chipKey(hwSecret)), certificate: cert });
+  return encodeCertificate({ productId: productId(bsec), chipPublicKey: p256PublicXY(chipKey(hwSecret)), certificate: cert });
 }
 
 /** Whether `ca` signed this chip's certificate. */
@@ -258,7 +259,7 @@ export function makeLicense(o: {
   out.set(u32le(o.sessionId ?? 0), 4);
   out.set(u32le(1), 8);
   out.set(u32le(o.fsblMinVersion), 12);
-  out.set(xy(eph), 24);
+  out.set(p256PublicXY(eph), 24);
   const secret = new Uint8Array(32);
   secret.set(o.oemIv, 0);
   secret.set(o.oemKey, 16);

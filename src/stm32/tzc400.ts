@@ -185,10 +185,15 @@ export class Tzc400 {
     };
   }
 
-  /** One access as the hardware sees it: a failure is recorded, and the master gets a bus error when ACTION says so. */
-  access(addr: number, master: Master, write: boolean): AccessDecision & { busError: boolean; interrupt: boolean } {
+  /**
+   * One access as the hardware sees it: the master gets a bus error and the interrupt fires when
+   * ACTION says so, and a failure is recorded (unless `record` is false: the decision alone).
+   */
+  access(addr: number, master: Master, write: boolean, record = true): AccessDecision & { busError: boolean; interrupt: boolean } {
     const d = this.decide(addr, master, write);
     if (d.allowed) return { allowed: true, rule: d.rule, busError: false, interrupt: false };
+    const outcome = { allowed: false, rule: d.rule, busError: (this.action & 1) === 1, interrupt: (this.action & 2) === 2 };
+    if (!record) return outcome;
     const { nsaid, filter, secure } = masterPort(master);
     if (d.overlap) this.intStatus |= 1 << (filter + 16);
     if ((this.intStatus >> filter) & 1) this.intStatus |= 1 << (filter + 8);
@@ -196,6 +201,6 @@ export class Tzc400 {
       this.intStatus |= 1 << filter;
       this.failures[filter] = { addr: addr >>> 0, control: ((write ? 1 << 24 : 0) | (secure ? 0 : 1 << 21)) >>> 0, id: nsaid };
     }
-    return { allowed: false, rule: d.rule, busError: (this.action & 1) === 1, interrupt: (this.action & 2) === 2 };
+    return outcome;
   }
 }

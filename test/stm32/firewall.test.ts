@@ -83,6 +83,9 @@ test('platform: the device-tree source, OP-TEE cells, TF-A legacy cells and JSON
     ['{"tzc400": {"regions": [{"base": "0xc0000000", "size": 4096, "nsaid": ["CPU"]}]}}', /no NSAID CPU/],
     ['{"profile": "stm32l5"}', /not stm32mp1/],
     ['{"tzc400": {', /not JSON/],
+    // Many cell groups and no ';' (once a catastrophic backtrack), and parentheses nested past the limit.
+    [`x { memory-ranges = ${'<1>      '.repeat(200)} };`, /no st,decprot or memory-ranges/],
+    [`x { memory-ranges = <${'('.repeat(5000)}1${')'.repeat(5000)} 0 0 0>; };`, /parentheses nest deeper than 64/],
   ];
   for (const [text, re] of bad)
     assert.match(refusalOf(() => parsePlatform(text)) ?? 'accepted', new RegExp(`^E_CONFIG: .*${re.source}`), text);
