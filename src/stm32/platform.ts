@@ -233,8 +233,26 @@ function dtProperty(src: string, prop: string, defines: ReadonlyMap<string, stri
   return found;
 }
 
+/** Block and line comments out, in one pass (an unclosed block comment is left as text, as before). */
 function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, '');
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const block = src.indexOf('/*', i);
+    const line = src.indexOf('//', i);
+    if (block < 0 && line < 0) return out + src.slice(i);
+    if (line < 0 || (block >= 0 && block < line)) {
+      const end = src.indexOf('*/', block + 2);
+      if (end < 0) return out + src.slice(i).replace(/\/\/[^\n]*/g, '');
+      out += `${src.slice(i, block)} `;
+      i = end + 2;
+    } else {
+      out += src.slice(i, line);
+      const end = src.indexOf('\n', line);
+      if (end < 0) return out;
+      i = end;
+    }
+  }
 }
 
 function parseDts(src: string, encoding: DecprotEncoding): Mp1Platform {
