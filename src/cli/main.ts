@@ -111,9 +111,12 @@ async function run(argv: readonly string[]): Promise<number> {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput(output);
-  // A known verb loads its own module; anything else (help, a typo to suggest for) loads them all.
+  // A known verb loads its own module; `--version` none; anything else (help, a typo to suggest
+  // for) loads them all.
   const own = MODULES.find((m) => m.verbs.includes(argv[0] ?? ''));
-  const commands = (await Promise.all((own === undefined ? MODULES : [own]).map((m) => m.load(() => pairs)))).flat();
+  const versionOnly = argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version');
+  const wanted = own !== undefined ? [own] : versionOnly ? [] : MODULES;
+  const commands = (await Promise.all(wanted.map((m) => m.load(() => pairs)))).flat();
   for (const cmd of commands) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

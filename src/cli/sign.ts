@@ -1,13 +1,21 @@
 /** `rse sign` (alias `create`): imgtool's sign, flag for flag. @module */
 import { Command, Option } from '@commander-js/extra-typings';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { AtomicFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { writeIntelHex } from '../lib/intel-hex.ts';
 import { signCompressed } from '../mcuboot/compress.ts';
-import { type Dependency, imageFileParts, imageHexSegments, type SignedImage, type SignOptions, signImageFile } from '../mcuboot/sign.ts';
+import {
+  type Dependency,
+  imageFileParts,
+  imageHexSegments,
+  type SignedImage,
+  type SignOptions,
+  signImageFile,
+  signImageStream,
+} from '../mcuboot/sign.ts';
 import { parseVersion } from '../mcuboot/version.ts';
-import { io, isHexPath, parseInteger, printJson, readImageFile, readInput, readKey } from './common.ts';
+import { io, isHexPath, openPayloadStream, parseInteger, printJson, readImageFile, readInput, readKey, STREAM_MIN_SIZE } from './common.ts';
 import { liblzmaCompressor } from './lzma.ts';
 
 /** imgtool's dependency syntax: `(id, maj.min.rev+build), ...`. */
@@ -216,28 +224,53 @@ export function signCommand(pairs: () => [string, string, string][]) {
               },
             }),
       };
-      const input = readImageFile(infile);
+      // A large binary payload is hashed and written in one pass, piece by piece, when nothing
+      // needs it whole (compression, encryption, pure signatures, vectors, HEX).
+      const streamable =
+        o.compression === 'disabled' &&
+        opts.encrypt === undefined &&
+        !opts.pure &&
+        opts.vectorToSign === undefined &&
+        opts.padHeader === true &&
+        !isHexPath(infile) &&
+        !isHexPath(outfile);
+      const opened = streamable ? openPayloadStream(infile, STREAM_MIN_SIZE) : undefined;
       let img: SignedImage;
-      if (o.compression === 'disabled') img = signImageFile(input, opts);
-      else {
-        const r = await signCompressed(input, opts, o.compression, liblzmaCompressor);
-        img = r.image;
-        if (!o.json) {
-          io.err(
-            `compressed ${r.originalSize} -> ${r.compressedSize} bytes${r.compressed ? '' : ': not smaller, image left uncompressed'}\n`,
-          );
+      if (opened !== undefined) {
+        const file = AtomicFile.open(outfile);
+        try {
+          img = signImageStream({ stream: opened.stream }, opts, (piece) => file.write(piece));
+          for (const p of imageFileParts(img)) file.write(p);
+          file.commit({ durable: false });
+        } catch (e) {
+          file.abort();
+          throw e;
+        } finally {
+          opened.close();
         }
-      }
-      if (isHexPath(outfile)) {
-        const base = o.hexAddr ?? img.baseAddr;
-        if (base === undefined) {
-          throw new RseError('E_USAGE', 'No address exists in input file neither was it provided by user (use -x/--hex-addr)', {
-            field: '--hex-addr',
-          });
-        }
-        writeFileAtomic(outfile, writeIntelHex(imageHexSegments(img, base)), { durable: false });
       } else {
-        writeFileAtomic(outfile, imageFileParts(img), { durable: false });
+        const input = readImageFile(infile);
+        if (o.compression === 'disabled') img = signImageFile(input, opts);
+        else {
+          const r = await signCompressed(input, opts, o.compression, liblzmaCompressor);
+          img = r.image;
+          if (!o.json) {
+            io.err(
+              `compressed ${r.originalSize} -> ${r.compressedSize} bytes${r.compressed ? '' : ': not smaller, image left uncompressed'}\n`,
+            );
+          }
+        }
+        if (isHexPath(outfile)) {
+          const base = o.hexAddr ?? img.baseAddr;
+          if (base === undefined) {
+            throw new RseError('E_USAGE', 'No address exists in input file neither was it provided by user (use -x/--hex-addr)', {
+              field: '--hex-addr',
+            });
+          }
+          writeFileAtomic(outfile, writeIntelHex(imageHexSegments(img, base)), { durable: false });
+        } else {
+          writeFileAtomic(outfile, imageFileParts(img), { durable: false });
+        }
       }
       if (o.sigOut !== undefined && img.signature !== undefined) {
         writeFileAtomic(o.sigOut, Buffer.from(img.signature).toString('base64'));

@@ -41,6 +41,22 @@ export function hash(alg: HashAlg, ...parts: readonly Uint8Array[]): Uint8Array 
   return asU8(h.digest());
 }
 
+/** A hash fed piece by piece (a payload too large to hold at once). */
+export interface Hasher {
+  update(piece: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+export function hasher(alg: HashAlg): Hasher {
+  const h = createHash(alg);
+  return {
+    update: (piece) => {
+      h.update(piece);
+    },
+    digest: () => asU8(h.digest()),
+  };
+}
+
 export function sha1(...parts: readonly Uint8Array[]): Uint8Array {
   const h = createHash('sha1');
   for (const p of parts) h.update(p);
@@ -336,6 +352,18 @@ export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[], encoding: 
   const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
   for (const p of parts) s.update(p);
   return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: encoding }));
+}
+
+/** {@link ecdsaSign} fed piece by piece. */
+export function ecdsaSigner(key: AsymKey, encoding: 'der' | 'ieee-p1363' = 'der'): { update(piece: Uint8Array): void; sign(): Uint8Array } {
+  const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  const priv = requirePrivate(key);
+  return {
+    update: (piece) => {
+      s.update(piece);
+    },
+    sign: () => asU8(s.sign({ key: priv, dsaEncoding: encoding })),
+  };
 }
 
 export function ecdsaVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array, encoding: 'der' | 'ieee-p1363' = 'der'): boolean {

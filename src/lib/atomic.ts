@@ -52,31 +52,92 @@ function copySlice(fd: number, s: FileSlice, buf: Uint8Array): void {
   }
 }
 
+/**
+ * An output file written piece by piece and published at once: bytes go to a temporary file
+ * beside `path`; {@link AtomicFile.commit} renames it over `path`, {@link AtomicFile.abort}
+ * removes it. Until the commit `path` keeps its old content (or stays absent).
+ */
+export class AtomicFile {
+  readonly path: string;
+  readonly #tmp: string;
+  #fd: number | undefined;
+  #buf: Uint8Array | undefined;
+
+  private constructor(path: string, tmp: string, fd: number) {
+    this.path = path;
+    this.#tmp = tmp;
+    this.#fd = fd;
+  }
+
+  /** Creates the temporary file; E_IO if the directory is not writable. */
+  static open(path: string): AtomicFile {
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+    try {
+      return new AtomicFile(path, tmp, openSync(tmp, 'wx', 0o644));
+    } catch (e) {
+      throw ioError(path, e);
+    }
+  }
+
+  #open(): number {
+    if (this.#fd === undefined) throw new RseError('E_IO', `${this.path} was already committed or aborted`, { field: this.path });
+    return this.#fd;
+  }
+
+  /** Appends bytes, or a file's first bytes (copied through one reused buffer). */
+  write(part: WritePart): void {
+    const fd = this.#open();
+    try {
+      if (part instanceof Uint8Array) writeAll(fd, part);
+      else {
+        // Uninitialised: only the pages a read fills are ever touched.
+        this.#buf ??= Buffer.allocUnsafe(COPY_CHUNK);
+        copySlice(fd, part, this.#buf);
+      }
+    } catch (e) {
+      this.abort();
+      throw ioError(this.path, e);
+    }
+  }
+
+  /** Publishes the file: optionally fsynced first (device state), then renamed over `path`. */
+  commit(options: AtomicWriteOptions = {}): void {
+    const fd = this.#open();
+    try {
+      if (options.durable !== false) fsyncSync(fd);
+      closeSync(fd);
+      this.#fd = undefined;
+      renameSync(this.#tmp, this.path);
+    } catch (e) {
+      this.abort();
+      throw ioError(this.path, e);
+    }
+  }
+
+  /** Drops the temporary file; `path` is left as it was. Safe to call more than once. */
+  abort(): void {
+    if (this.#fd !== undefined) {
+      try {
+        closeSync(this.#fd);
+      } catch {
+        // already unusable: the file is removed below either way
+      }
+      this.#fd = undefined;
+    }
+    rmSync(this.#tmp, { force: true });
+  }
+}
+
+function ioError(path: string, e: unknown): RseError {
+  if (e instanceof RseError) return e;
+  return new RseError('E_IO', `cannot write ${path}: ${(e as Error).message}`, { field: path, cause: e });
+}
+
 /** Writes `parts` (concatenated) to `path` atomically. */
 export function writeFileAtomic(path: string, parts: WritePart | readonly WritePart[] | string, options: AtomicWriteOptions = {}): void {
   const list: readonly WritePart[] =
     typeof parts === 'string' ? [new TextEncoder().encode(parts)] : Array.isArray(parts) ? parts : [parts as WritePart];
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx', 0o644);
-    let buf: Uint8Array | undefined;
-    for (const p of list) {
-      if (p instanceof Uint8Array) {
-        writeAll(fd, p);
-        continue;
-      }
-      // Uninitialised: only the pages a read fills are ever touched.
-      buf ??= Buffer.allocUnsafe(COPY_CHUNK);
-      copySlice(fd, p, buf);
-    }
-    if (options.durable !== false) fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw new RseError('E_IO', `cannot write ${path}: ${(e as Error).message}`, { field: path, cause: e });
-  }
+  const file = AtomicFile.open(path);
+  for (const p of list) file.write(p);
+  file.commit(options);
 }

@@ -7,6 +7,7 @@
 import {
   type AsymKey,
   ecdsaSign,
+  ecdsaSigner,
   ecdsaVerify,
   ed25519Sign,
   ed25519Verify,
@@ -129,6 +130,27 @@ export function signImage(key: AsymKey, region: readonly Uint8Array[], digest: U
     case 'x25519':
       throw new RseError('E_KEY', 'an X25519 key cannot sign; use it with -E to encrypt', { field: '--key' });
   }
+}
+
+/**
+ * {@link signImage} for a region fed piece by piece (a streamed payload): RSA-PSS and Ed25519 sign
+ * the digest, ECDSA hashes the pieces itself. Pure Ed25519 needs the whole region and is refused.
+ */
+export function imageSigner(key: AsymKey, padSig = false): { update(piece: Uint8Array): void; sign(digest: Uint8Array): Uint8Array } {
+  if (key.type === 'ecdsa-p256' || key.type === 'ecdsa-p384') {
+    const s = ecdsaSigner(key);
+    return {
+      update: (piece) => s.update(piece),
+      sign: () => {
+        const sig = s.sign();
+        if (!padSig) return sig;
+        const out = new Uint8Array(ecdsaPaddedLength(key));
+        out.set(sig);
+        return out;
+      },
+    };
+  }
+  return { update: () => {}, sign: (digest) => signImage(key, [], digest, false, padSig) };
 }
 
 /** Verifies a signature made by {@link signImage}. `--pad-sig` zero padding is tolerated for ECDSA. */

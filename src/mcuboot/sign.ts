@@ -4,7 +4,7 @@
  * TLVs, optional encryption, and the size check against the slot.
  * @module
  */
-import { type AsymKey, HASH_SIZES, type HashAlg, hash, type RandomSource, randomBytes } from '../crypto/index.ts';
+import { type AsymKey, HASH_SIZES, type HashAlg, hash, hasher, type RandomSource, randomBytes } from '../crypto/index.ts';
 import { NAMESPACE_DNS, parseUuid, uuid5 } from '../crypto/uuid.ts';
 import { ByteWriter, concatBytes, type Endian } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
@@ -24,7 +24,7 @@ import {
   TLV_VENDOR_MIN,
 } from './constants.ts';
 import { cryptPayload, wrapImageKey } from './encrypt.ts';
-import { allowedHashes, mcubootPublicKeyBytes, signatureTlvType, signatureTypeName, signImage } from './keys.ts';
+import { allowedHashes, imageSigner, mcubootPublicKeyBytes, signatureTlvType, signatureTypeName, signImage } from './keys.ts';
 import { bootMagic, defaultMaxAlign, imageOkFromEnd, trailerSize } from './trailer.ts';
 import { formatVersion, type ImageVersion } from './version.ts';
 
@@ -95,6 +95,20 @@ export interface SignOptions {
 export interface SignInput {
   readonly data: Uint8Array;
   /** Address of the input's first byte (Intel HEX input). */
+  readonly baseAddr?: number;
+}
+
+/**
+ * A payload read once, first byte to last, in pieces: a large input file that need not be held in
+ * memory. Each piece is valid only during its call.
+ */
+export interface PayloadStream {
+  readonly length: number;
+  read(each: (piece: Uint8Array) => void): void;
+}
+
+export interface StreamInput {
+  readonly stream: PayloadStream;
   readonly baseAddr?: number;
 }
 
@@ -175,6 +189,36 @@ class TlvBuilder {
 
 /** Builds a signed (or unsigned, or encrypted) image from `input`, or the vector to sign externally. */
 export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
+  return build(input.data, input.baseAddr, o, undefined);
+}
+
+/**
+ * {@link signImageFile} for a payload read once in pieces: `emit` receives the header block, then
+ * each payload piece as it is hashed; the returned image's `parts` are what follows them (the TLV
+ * areas). Same bytes as {@link signImageFile}. Needs `--pad-header` (the header is not taken from
+ * the input) and refuses what must hold the whole payload: encryption, pure signatures, vectors.
+ */
+export function signImageStream(input: StreamInput, o: SignOptions, emit: (piece: Uint8Array) => void): SignedImage {
+  const why =
+    o.encrypt !== undefined
+      ? 'encryption'
+      : o.pure
+        ? 'a pure signature'
+        : o.vectorToSign !== undefined
+          ? '--vector-to-sign'
+          : !o.padHeader
+            ? 'a header taken from the input (no --pad-header)'
+            : undefined;
+  if (why !== undefined) throw new RseError('E_UNSUPPORTED', `a streamed payload cannot be signed with ${why}`, { field: 'infile' });
+  return build(input.stream, input.baseAddr, o, emit);
+}
+
+function build(
+  data: Uint8Array | PayloadStream,
+  inputBase: number | undefined,
+  o: SignOptions,
+  emit: ((piece: Uint8Array) => void) | undefined,
+): SignedImage {
   const endian = o.endian ?? 'little';
   const erasedVal = o.erasedVal ?? 0xff;
   const align = o.align ?? 1;
@@ -219,25 +263,26 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
 
   // Payload: header space + input.
   let headerBlock: Uint8Array;
-  let payload: Uint8Array;
-  let baseAddr = input.baseAddr;
+  let payload: Uint8Array | PayloadStream;
+  let baseAddr = inputBase;
   if (o.padHeader) {
     headerBlock = new Uint8Array(hdr).fill(erasedVal);
-    payload = input.data;
+    payload = data;
     if (baseAddr) baseAddr -= hdr;
   } else {
-    if (input.data.length < hdr) {
-      throw usage(`input (${input.data.length} bytes) is shorter than the ${hex0x(hdr)}-byte header; use --pad-header`, 'infile');
+    const bytes = data as Uint8Array;
+    if (bytes.length < hdr) {
+      throw usage(`input (${bytes.length} bytes) is shorter than the ${hex0x(hdr)}-byte header; use --pad-header`, 'infile');
     }
     for (let i = 0; i < hdr; i++) {
-      if (input.data[i] !== 0) {
+      if (bytes[i] !== 0) {
         throw usage('Header padding was not requested and image does not start with zeros', '--pad-header');
       }
     }
-    headerBlock = input.data.slice(0, hdr);
-    payload = input.data.subarray(hdr);
+    headerBlock = bytes.slice(0, hdr);
+    payload = bytes.subarray(hdr);
   }
-  if (enc !== undefined) {
+  if (enc !== undefined && payload instanceof Uint8Array) {
     const rem = (hdr + payload.length) % 16;
     if (rem !== 0) payload = concatBytes([payload, new Uint8Array(16 - rem)]);
   }
@@ -316,9 +361,35 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
   hw.u8(v.major).u8(v.minor).u16(v.revision).u32(v.build).u32(0);
   headerBlock.set(hw.finish(), 0);
 
-  // Hash over the plaintext: header block, payload, protected TLVs.
-  const region = [headerBlock, payload, protBytes];
-  const digest = hash(hashAlg, ...region);
+  // Hash over the plaintext: header block, payload, protected TLVs. A streamed payload is hashed
+  // (and, for ECDSA, signed) piece by piece as it is emitted.
+  const signer =
+    emit !== undefined && o.key !== undefined && o.fixedSignature === undefined ? imageSigner(o.key, o.padSig === true) : undefined;
+  let region: Uint8Array[];
+  let digest: Uint8Array;
+  if (payload instanceof Uint8Array) {
+    region = [headerBlock, payload, protBytes];
+    digest = hash(hashAlg, ...region);
+  } else {
+    const h = hasher(hashAlg);
+    const take = (piece: Uint8Array): void => {
+      h.update(piece);
+      signer?.update(piece);
+      emit?.(piece);
+    };
+    take(headerBlock);
+    let streamed = 0;
+    payload.read((piece) => {
+      streamed += piece.length;
+      if (streamed > imgSize) throw new RseError('E_IO', `the payload grew past ${imgSize} bytes while being read`, { field: 'infile' });
+      take(piece);
+    });
+    if (streamed !== imgSize) throw new RseError('E_IO', `the payload ended at ${streamed} of ${imgSize} bytes`, { field: 'infile' });
+    h.update(protBytes);
+    signer?.update(protBytes);
+    region = [];
+    digest = h.digest();
+  }
   const hashedSize = hdr + imgSize + protBytes.length;
 
   const common = {
@@ -362,7 +433,11 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
     const sigType = signatureTlvType(pubKey);
     if (sigType === undefined) throw new RseError('E_KEY', `a ${pubKey.type} key cannot sign images`, { field: '--key' });
     signature =
-      o.key !== undefined ? signImage(o.key, region, digest, pure, o.padSig === true) : (fixed as { signature: Uint8Array }).signature;
+      signer !== undefined
+        ? signer.sign(digest)
+        : o.key !== undefined
+          ? signImage(o.key, region, digest, pure, o.padSig === true)
+          : (fixed as { signature: Uint8Array }).signature;
     unprot.add(sigType, signature);
   }
 
@@ -374,11 +449,11 @@ export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
     const wrapped = wrapImageKey(enc.key, aesKey, enc.hmacSha ?? 256, enc.ephemeral);
     encTlvLen = wrapped.value.length;
     unprot.add(wrapped.tlvType, wrapped.value);
-    if (!enc.clear) payload = cryptPayload(aesKey, payload);
+    if (!enc.clear) payload = cryptPayload(aesKey, payload as Uint8Array);
   }
 
   const unprotBytes = unprot.finish();
-  const parts = [headerBlock, payload, protBytes, unprotBytes];
+  const parts = payload instanceof Uint8Array ? [headerBlock, payload, protBytes, unprotBytes] : [protBytes, unprotBytes];
   const size = hashedSize + unprotBytes.length;
   const tsize = tsizeFor(encTlvLen);
   if (o.slotSize > 0 && size + tsize > o.slotSize) {
