@@ -15,10 +15,10 @@ const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string,
     },
   },
   {
-    verbs: ['keygen', 'getpub', 'getpubhash', 'keyinfo'],
+    verbs: ['keygen', 'getpub', 'getpubhash', 'getpriv', 'keyinfo'],
     load: async () => {
       const m = await import('./keys.ts');
-      return [m.keygenCommand(), m.getpubCommand(), m.getpubhashCommand(), m.keyinfoCommand()];
+      return [m.keygenCommand(), m.getpubCommand(), m.getpubhashCommand(), m.getprivCommand(), m.keyinfoCommand()];
     },
   },
   {

@@ -213,6 +213,11 @@ export function exportPrivatePem(key: AsymKey, passphrase?: string): string {
   ) as string;
 }
 
+/** DER of a private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC), unencrypted. */
+export function exportPrivateDer(key: AsymKey, format: 'pkcs8' | 'pkcs1' | 'sec1'): Uint8Array {
+  return asU8(requirePrivate(key).export({ type: format, format: 'der' }) as Buffer);
+}
+
 export function exportPublicPem(key: AsymKey): string {
   return key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
 }

@@ -8,6 +8,7 @@ import {
   type AsymKey,
   ecdsaSign,
   ecdsaSigner,
+  exportPrivateDer,
   ecdsaVerify,
   ed25519Sign,
   ed25519Verify,
@@ -185,4 +186,104 @@ function stripDerPadding(sig: Uint8Array): Uint8Array {
   else return sig;
   if (total >= sig.length) return sig;
   return sig.subarray(total).every((b) => b === 0) ? sig.subarray(0, total) : sig;
+}
+
+// ---------------------------------------------------------------------------------------------
+// getpriv: the private key as the bootloader's decryption key
+
+/** The encodings `getpriv -f` offers: `openssl` is PKCS#1 for RSA and SEC1 for EC. */
+export type PrivateFormat = 'openssl' | 'pkcs8';
+
+/** One DER element: its tag, where its content starts and ends, and where the element ends. */
+interface DerElement {
+  readonly tag: number;
+  readonly start: number;
+  readonly contentStart: number;
+  readonly end: number;
+}
+
+function derElement(der: Uint8Array, at: number, limit: number): DerElement {
+  const bad = (why: string): RseError => new RseError('E_KEY', `private key DER: ${why}`, { field: '--key', offset: at });
+  if (at + 2 > limit) throw bad('element header past the end');
+  const tag = der[at] as number;
+  let len = der[at + 1] as number;
+  let contentStart = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 3 || contentStart + n > limit) throw bad('unsupported length form');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (der[contentStart + i] as number);
+    contentStart += n;
+  }
+  if (contentStart + len > limit) throw bad('element runs past its container');
+  return { tag, start: at, contentStart, end: contentStart + len };
+}
+
+function derChildren(der: Uint8Array, parent: DerElement): DerElement[] {
+  const out: DerElement[] = [];
+  for (let at = parent.contentStart; at < parent.end; ) {
+    const e = derElement(der, at, parent.end);
+    out.push(e);
+    at = e.end;
+  }
+  return out;
+}
+
+function derEncode(tag: number, content: Uint8Array): Uint8Array {
+  const n = content.length;
+  const head = n < 0x80 ? [tag, n] : n < 0x100 ? [tag, 0x81, n] : [tag, 0x82, n >> 8, n & 0xff];
+  return concatBytes([new Uint8Array(head), content]);
+}
+
+const raw = (der: Uint8Array, e: DerElement): Uint8Array => der.subarray(e.start, e.end);
+
+/** An ECPrivateKey without its optional `[1] publicKey` (what `--minimal` drops). */
+function minimalEcPrivateKey(der: Uint8Array, ecPrivateKey: DerElement): Uint8Array {
+  const kept = derChildren(der, ecPrivateKey).filter((e) => e.tag !== 0xa1);
+  return derEncode(0x30, concatBytes(kept.map((e) => raw(der, e))));
+}
+
+/**
+ * The DER `imgtool getpriv` prints: RSA as PKCS#1 (`openssl`, the only choice), EC as PKCS#8
+ * (default) or SEC1, X25519 as PKCS#8; Ed25519 has no use as a decryption key and is refused.
+ * `minimal` keeps RSA's n, e, d, p, q (no CRT values) and drops the EC public key. imgtool 2.4.0
+ * does this by patching P-256 offsets and fails on P-384; this walks the DER, so P-384 works too.
+ */
+export function privateKeyBytes(key: AsymKey, format: PrivateFormat | undefined, minimal: boolean): Uint8Array {
+  const short = keyShortName(key);
+  const refuse = (msg: string): RseError => new RseError('E_KEY', msg, { field: '--format' });
+  switch (key.type) {
+    case 'rsa-2048':
+    case 'rsa-3072': {
+      if ((format ?? 'openssl') !== 'openssl') throw refuse(`${short} does not support ${format}`);
+      const der = exportPrivateDer(key, 'pkcs1');
+      if (!minimal) return der;
+      const top = derElement(der, 0, der.length);
+      const fields = derChildren(der, top);
+      if (fields.length < 6) throw new RseError('E_KEY', 'private key DER: RSA key with fewer than 6 fields', { field: '--key' });
+      return derEncode(0x30, concatBytes(fields.slice(0, 6).map((e) => raw(der, e))));
+    }
+    case 'ecdsa-p256':
+    case 'ecdsa-p384': {
+      const f = format ?? 'pkcs8';
+      if (f === 'openssl') {
+        const der = exportPrivateDer(key, 'sec1');
+        return minimal ? minimalEcPrivateKey(der, derElement(der, 0, der.length)) : der;
+      }
+      const der = exportPrivateDer(key, 'pkcs8');
+      if (!minimal) return der;
+      // PrivateKeyInfo { version, algorithm, OCTET STRING { ECPrivateKey } }
+      const [version, algorithm, octets] = derChildren(der, derElement(der, 0, der.length));
+      if (version === undefined || algorithm === undefined || octets === undefined || octets.tag !== 0x04) {
+        throw new RseError('E_KEY', 'private key DER: not a PKCS#8 EC key', { field: '--key' });
+      }
+      const inner = minimalEcPrivateKey(der, derElement(der, octets.contentStart, octets.end));
+      return derEncode(0x30, concatBytes([raw(der, version), raw(der, algorithm), derEncode(0x04, inner)]));
+    }
+    case 'x25519':
+      if ((format ?? 'pkcs8') !== 'pkcs8') throw refuse(`${short} does not support ${format}`);
+      return exportPrivateDer(key, 'pkcs8');
+    case 'ed25519':
+      throw refuse(`Operation not supported with ${short} keys`);
+  }
 }
