@@ -37,7 +37,7 @@ import { createVerifierApp, serveVerifier } from '../src/verifier/server.ts';
 import { openStore } from '../src/verifier/store.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const rseBin = resolve(here, '../rse.mjs');
+const rseBin = resolve(here, '../rse.cjs');
 const work = mkdtempSync(join(tmpdir(), 'rsekit-bench-'));
 
 function which(cmd: string): string | undefined {

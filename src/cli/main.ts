@@ -4,8 +4,49 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
 
+/**
+ * Which file under src/cli defines each verb. scripts/bundle.mjs reads this literal (keep it one
+ * object of 'verb': 'file' lines) to build a standalone CommonJS CLI per file, which the `rse`
+ * binary runs for that file's verbs: one script to load instead of the ESM bundle and its chunks.
+ */
+export const VERB_FILES = {
+  sign: 'sign',
+  create: 'sign',
+  verify: 'image-tools',
+  dumpinfo: 'image-tools',
+  keygen: 'keys',
+  getpub: 'keys',
+  getpubhash: 'keys',
+  getpriv: 'keys',
+  keyinfo: 'keys',
+  gpt: 'gpt',
+  fwu: 'gpt',
+  flash: 'flash',
+  device: 'device',
+  otp: 'device',
+  provision: 'device',
+  boot: 'device',
+  lms: 'bl1',
+  bl1: 'bl1',
+  sic: 'sic',
+  serve: 'serve',
+  call: 'serve',
+  stm32: 'stm32',
+  l5: 'l5',
+  sfi: 'sfi',
+  ssp: 'ssp',
+  token: 'token',
+  endorse: 'endorse',
+  verifier: 'verifier',
+  fip: 'fip',
+  layout: 'layout',
+} as const;
+
 /** The commander verbs, in help order; each loads the module that defines it, on demand (`rse fip …` need not compile the verifier). */
-const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string, string, string][]) => Promise<readonly unknown[]> }[] = [
+export const MODULES: readonly {
+  verbs: readonly string[];
+  load: (pairs: () => [string, string, string][]) => Promise<readonly unknown[]>;
+}[] = [
   { verbs: ['sign', 'create'], load: async (pairs) => [(await import('./sign.ts')).signCommand(pairs)] },
   {
     verbs: ['verify', 'dumpinfo'],
@@ -62,7 +103,8 @@ const MODULES: readonly { verbs: readonly string[]; load: (pairs: () => [string,
 ];
 
 function packageVersion(): string {
-  // The package root is one level above the bundle (dist/rse.mjs), three above src/cli/main.ts.
+  // The package root is one level above the ESM bundle (dist/rse.mjs), two above a standalone one
+  // (dist/verbs/*.cjs), three above src/cli/main.ts.
   for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { MODULES, VERB_FILES } from '../../src/cli/main.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
-const VERBS = ['sign', 'verify', 'dumpinfo', 'keygen', 'getpub', 'getpubhash', 'keyinfo'];
+const VERBS = ['sign', 'verify', 'dumpinfo', 'keygen', 'getpub', 'getpubhash', 'getpriv', 'keyinfo'];
 const tmp = tempDir();
 
 describe('rse CLI', () => {
@@ -17,6 +18,21 @@ describe('rse CLI', () => {
       assert.match(r.stdout, /-h, --help/);
     });
   }
+
+  it('the verb table the bundler reads names exactly the verbs the CLI defines', () => {
+    const defined = MODULES.flatMap((m) => m.verbs);
+    // fip and layout parse their own command lines (fiptool's and srec_cat's) and sit outside commander.
+    assert.deepEqual(Object.keys(VERB_FILES).sort(), [...defined, 'fip', 'layout'].sort());
+  });
+
+  it('rse --version prints the package version', async () => {
+    const r = await runCli(['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(
+      r.stdout.trim(),
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    );
+  });
 
   it('rse --help names every verb', async () => {
     const r = await runCli(['--help']);

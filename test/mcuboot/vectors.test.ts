@@ -267,7 +267,7 @@ describe('rse getpriv prints what imgtool getpriv prints', () => {
       assert.match(r.stdout, new RegExp(`enc_priv_key_len = ${der.length};`));
     });
   }
-  it('refuses formats a key type has no use for, with imgtool\'s words', async () => {
+  it("refuses formats a key type has no use for, with imgtool's words", async () => {
     const rsa = await runCli(['getpriv', '-k', join(dir, 'keys/rsa-3072.pem'), '-f', 'pkcs8']);
     assert.equal(rsa.code, 2);
     assert.match(rsa.stderr, /rsa does not support pkcs8/);

@@ -73,33 +73,58 @@ test('option-byte rules: each refusal has its own reason, and a refused change l
     ['0.5 without TrustZone', (d) => set(d, 'debugger', 'rdp=0.5'), /RDP level 0.5 exists only with TrustZone/],
     [
       'TZEN set above level 0',
-      (d) => (set(d, 'debugger', 'rdp=1'), set(d, 'debugger', 'tzen=1')),
+      (d) => {
+        set(d, 'debugger', 'rdp=1');
+        set(d, 'debugger', 'tzen=1');
+      },
       /TZEN can be set only at RDP level 0 \(now 1\)/,
     ],
     [
       'TZEN cleared without regression',
-      (d) => (set(d, 'debugger', 'tzen=1', 'rdp=1'), set(d, 'debugger', 'tzen=0')),
+      (d) => {
+        set(d, 'debugger', 'tzen=1', 'rdp=1');
+        set(d, 'debugger', 'tzen=0');
+      },
       /TZEN is cleared only together with an RDP regression to level 0 \(RDP 1 -> 1\)/,
     ],
-    ['TZEN cleared at level 0', (d) => (set(d, 'debugger', 'tzen=1'), set(d, 'debugger', 'tzen=0')), /RDP 0 -> 0/],
+    [
+      'TZEN cleared at level 0',
+      (d) => {
+        set(d, 'debugger', 'tzen=1');
+        set(d, 'debugger', 'tzen=0');
+      },
+      /RDP 0 -> 0/,
+    ],
     [
       'level 2 is final',
-      (d) => (set(d, 'debugger', 'rdp=2'), set(d, 'secure', 'rdp=0')),
+      (d) => {
+        set(d, 'debugger', 'rdp=2');
+        set(d, 'secure', 'rdp=0');
+      },
       /RDP level 2: the option bytes are frozen for ever/,
     ],
     [
       'BOOT_LOCK cleared above level 0',
-      (d) => (set(d, 'debugger', 'tzen=1', 'boot_lock=1', 'rdp=1'), set(d, 'secure', 'boot_lock=0')),
+      (d) => {
+        set(d, 'debugger', 'tzen=1', 'boot_lock=1', 'rdp=1');
+        set(d, 'secure', 'boot_lock=0');
+      },
       /BOOT_LOCK is cleared only at RDP level 0 \(now 1\)/,
     ],
     [
       'secure boot address under BOOT_LOCK',
-      (d) => (set(d, 'debugger', 'tzen=1', 'boot_lock=1', 'rdp=1'), set(d, 'secure', 'secbootadd0=0x0c010000')),
+      (d) => {
+        set(d, 'debugger', 'tzen=1', 'boot_lock=1', 'rdp=1');
+        set(d, 'secure', 'secbootadd0=0x0c010000');
+      },
       /BOOT_LOCK: the secure boot address is frozen at RDP 1/,
     ],
     [
       'secure option bytes from the debugger',
-      (d) => (set(d, 'debugger', 'tzen=1', 'rdp=1'), set(d, 'debugger', 'secwm1=0-63')),
+      (d) => {
+        set(d, 'debugger', 'tzen=1', 'rdp=1');
+        set(d, 'debugger', 'secwm1=0-63');
+      },
       /secure option bytes \(secwm\) change only from secure code at RDP 1/,
     ],
   ];
