@@ -44,20 +44,29 @@ export async function signCompressed(
   type: 'lzma2' | 'lzma2armthumb',
   compress: Lzma2Compressor,
 ): Promise<CompressedResult> {
-  if (o.encrypt !== undefined || o.vectorToSign !== undefined) {
-    throw new RseError('E_UNSUPPORTED', '--compression cannot be combined with -E or --vector-to-sign yet', { field: '--compression' });
+  if (o.vectorToSign !== undefined) {
+    throw new RseError('E_UNSUPPORTED', '--compression cannot be combined with --vector-to-sign', { field: '--compression' });
   }
-  const plain = signImageFile(input, o);
+  const { encrypt, ...clear } = o;
+  // With -E imgtool signs the plain image with the encryption flag set, neither padded nor
+  // encrypted: its hash and signature are what DECOMP_SHA / DECOMP_SIGNATURE carry.
+  const encFlag = encrypt === undefined ? 0 : encrypt.keyLen === 256 ? IMAGE_FLAGS.ENCRYPTED_AES256 : IMAGE_FLAGS.ENCRYPTED_AES128;
+  const plain = signImageFile(input, encrypt === undefined ? o : { ...clear, extraFlags: (o.extraFlags ?? 0) | encFlag });
   const raw = o.padHeader ? input.data : input.data.subarray(o.headerSize);
   const data = await compress(raw, type === 'lzma2armthumb');
+  const endian = o.endian ?? 'little';
   const tlvs: [number, Uint8Array][] = [
-    [TLV.DECOMP_SIZE, new ByteWriter(4, o.endian ?? 'little').u32(raw.length).finish()],
+    [TLV.DECOMP_SIZE, new ByteWriter(4, endian).u32(raw.length).finish()],
     [TLV.DECOMP_SHA, plain.digest],
   ];
   if (plain.signature !== undefined) tlvs.push([TLV.DECOMP_SIGNATURE, plain.signature]);
   const tlvSize = tlvs.reduce((n, [, v]) => n + v.length, 0);
-  if (data.length + tlvSize >= raw.length)
-    return { image: plain, compressed: false, compressedSize: data.length, originalSize: raw.length };
+  if (data.length + tlvSize >= raw.length) {
+    // imgtool then writes that plain image: flagged as encrypted, yet clear and without a key TLV,
+    // which no MCUboot can load. We write the image asked for: uncompressed, and encrypted.
+    const image = encrypt === undefined ? plain : signImageFile(input, o);
+    return { image, compressed: false, compressedSize: data.length, originalSize: raw.length };
+  }
   // The compressed payload follows the header space: erased bytes added by --pad-header, or zeros.
   const header = lzma2Header();
   const lead = o.padHeader ? 0 : o.headerSize;
@@ -65,6 +74,8 @@ export async function signCompressed(
   payload.set(header, lead);
   payload.set(data, lead + header.length);
   const body: SignInput = { ...input, data: payload };
+  // Encrypted, the image also records the compressed size before its padding to 16 bytes.
+  if (encrypt !== undefined) tlvs.push([TLV.COMP_DEC_SIZE, new ByteWriter(4, endian).u32(header.length + data.length).finish()]);
   // As imgtool: the compressed image is made without --test and --non-bootable.
   const image = signImageFile(body, {
     ...o,
