@@ -8,6 +8,7 @@ import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
 import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
 import type { PayloadStream } from '../mcuboot/sign.ts';
+import { keyPassphrase } from './passphrase.ts';
 
 export function readInput(path: string, what = 'input file'): Uint8Array {
   try {
@@ -66,17 +67,29 @@ export function readImageFile(path: string): { data: Uint8Array; baseAddr?: numb
   return { data, baseAddr: base };
 }
 
-/** Loads a key file; an encrypted one takes its passphrase from RSE_KEY_PASSPHRASE. */
+/** Loads a key file; an encrypted one takes its passphrase from RSE_KEY_PASSPHRASE or the terminal. */
 export function readKey(path: string, what = 'key'): AsymKey {
   const data = readInput(path, what);
-  const pass = process.env.RSE_KEY_PASSPHRASE;
-  try {
-    return loadKey(data, pass === undefined || pass === '' ? undefined : pass);
-  } catch (e) {
-    if (e instanceof RseError && e.field === 'passphrase') {
-      throw new RseError('E_KEY', `${path} is encrypted: set RSE_KEY_PASSPHRASE to its passphrase`, { field: path });
+  const load = (pass: string | undefined): AsymKey => {
+    try {
+      return loadKey(data, pass);
+    } catch (e) {
+      if (e instanceof RseError && e.field !== 'passphrase') throw new RseError(e.code, `${path}: ${e.message}`, { field: path });
+      throw e;
     }
-    if (e instanceof RseError) throw new RseError(e.code, `${path}: ${e.message}`, { field: path });
+  };
+  try {
+    return load(undefined);
+  } catch (e) {
+    if (!(e instanceof RseError && e.field === 'passphrase')) throw e;
+  }
+  try {
+    return load(keyPassphrase(path));
+  } catch (e) {
+    // OpenSSL says "bad decrypt": the passphrase is wrong (or the file damaged).
+    if (e instanceof RseError && /bad decrypt/.test(e.message)) {
+      throw new RseError('E_KEY', `${path}: wrong passphrase (or a damaged key file)`, { field: path });
+    }
     throw e;
   }
 }
