@@ -14,6 +14,7 @@ import { concatBytes } from '../../src/lib/bytes.ts';
 import { parseImage } from '../../src/mcuboot/image.ts';
 import { imageFileParts, type PayloadStream, type SignOptions, signImageFile, signImageStream } from '../../src/mcuboot/sign.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
+import { HOST_IMAGE_SIGN_FLAGS } from '../../src/profiles/rse-2.1.ts';
 import { rseErrorOf, runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 const dir = vectorsDir('mcuboot');
@@ -141,24 +142,14 @@ describe('streamed signing', () => {
       key: ed,
     };
     const expected = concatBytes(imageFileParts(signImageFile({ data }, o)));
+    // The RSE host-image flags (with --align 1 and --pad), as the profile and the demo use them.
     const args = (out: string): string[] => [
       'sign',
       '-k',
       join(dir, 'keys/ed25519.pem'),
-      '--public-key-format',
-      'full',
-      '--max-align',
-      '8',
-      '-v',
-      '0.0.1',
-      '-s',
-      '1',
-      '-H',
-      '0x2000',
-      '--pad-header',
+      ...HOST_IMAGE_SIGN_FLAGS,
       '-S',
       '0x180000',
-      '--pad',
       '-L',
       '0x70000000',
       input,
