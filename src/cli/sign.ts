@@ -237,13 +237,15 @@ export function signCommand(pairs: () => [string, string, string][]) {
       const opened = streamable ? openPayloadStream(infile, STREAM_MIN_SIZE) : undefined;
       let img: SignedImage;
       if (opened !== undefined) {
-        const file = AtomicFile.open(outfile);
+        let file: AtomicFile | undefined;
         try {
-          img = signImageStream({ stream: opened.stream }, opts, (piece) => file.write(piece));
-          for (const p of imageFileParts(img)) file.write(p);
-          file.commit({ durable: false });
+          const out = AtomicFile.open(outfile);
+          file = out;
+          img = signImageStream({ stream: opened.stream }, opts, (piece) => out.write(piece));
+          for (const p of imageFileParts(img)) out.write(p);
+          out.commit({ durable: false });
         } catch (e) {
-          file.abort();
+          file?.abort();
           throw e;
         } finally {
           opened.close();
