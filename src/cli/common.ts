@@ -25,36 +25,90 @@ export const STREAM_MIN_SIZE = 1 << 20;
 const STREAM_PIECE = 1 << 20;
 
 /**
- * Opens a regular file of at least `minSize` bytes for one streamed read through a reused 1 MiB
- * buffer (no 16 MiB allocation to fault in, pieces hashed while in cache); undefined for a
- * smaller or special file, which the caller reads whole. Close it when done.
+ * `length` bytes of an open file from `start`, read once through a reused 1 MiB buffer. With
+ * `toEnd` (the payload is the whole file) bytes past `length` are passed on too, so a file that
+ * grew while being read is noticed instead of signed in part.
  */
-export function openPayloadStream(path: string, minSize: number): { stream: PayloadStream; close(): void } | undefined {
-  let fd: number;
+function fileStream(fd: number, start: number, length: number, toEnd: boolean): PayloadStream {
+  return {
+    length,
+    read(each) {
+      const buf = Buffer.allocUnsafe(Math.min(STREAM_PIECE, Math.max(1, length)));
+      let at = start;
+      for (;;) {
+        const left = start + length - at;
+        const want = left > 0 ? Math.min(buf.length, left) : toEnd ? 1 : 0;
+        if (want === 0) return;
+        const n = readSync(fd, buf, 0, want, at);
+        if (n === 0) return;
+        each(buf.subarray(0, n));
+        at += n;
+      }
+    },
+  };
+}
+
+function openForRead(path: string): number {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch (e) {
     throw new RseError('E_IO', `cannot read input file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
       field: path,
     });
   }
+}
+
+/**
+ * Opens a regular file of at least `minSize` bytes for one streamed read through a reused 1 MiB
+ * buffer (no 16 MiB allocation to fault in, pieces hashed while in cache); undefined for a
+ * smaller or special file, which the caller reads whole. Close it when done.
+ */
+export function openPayloadStream(path: string, minSize: number): { stream: PayloadStream; close(): void } | undefined {
+  const fd = openForRead(path);
   const st = fstatSync(fd);
   if (!st.isFile() || st.size < minSize) {
     closeSync(fd);
     return undefined;
   }
-  const stream: PayloadStream = {
-    length: st.size,
-    read(each) {
-      const buf = Buffer.allocUnsafe(STREAM_PIECE);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) return;
-        each(buf.subarray(0, n));
-      }
-    },
+  return { stream: fileStream(fd, 0, st.size, true), close: () => closeSync(fd) };
+}
+
+/** What of an image file's tail is read for verification: the TLV areas (two of at most 64 KiB) and the trailer. */
+const TLV_SPAN = 2 * 0x10000 + 8;
+const TRAILER_SPAN = 0x1000;
+
+/**
+ * An MCUboot image file of at least `minSize` bytes, for verification in one pass: `bytes` is
+ * the file's full length with the header, the TLV areas and the trailer read in, and the payload
+ * area left a hole (zero pages, never touched) that `payload` streams. Undefined for a smaller,
+ * special or malformed file, which the caller reads whole (and whose errors it reports).
+ */
+export function openImageStream(path: string, minSize: number): { bytes: Uint8Array; payload: PayloadStream; close(): void } | undefined {
+  const fd = openForRead(path);
+  const give = (): undefined => {
+    closeSync(fd);
+    return undefined;
   };
-  return { stream, close: () => closeSync(fd) };
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.size < minSize) return give();
+  const size = st.size;
+  const head = Buffer.alloc(32);
+  if (readSync(fd, head, 0, 32, 0) !== 32) return give();
+  const hdrSize = head.readUInt16LE(8);
+  const imgSize = head.readUInt32LE(12);
+  const tail = hdrSize + imgSize;
+  if (hdrSize < 32 || tail > size) return give();
+  const bytes = new Uint8Array(size);
+  const fill = (from: number, to: number): boolean => {
+    for (let at = from; at < to; ) {
+      const n = readSync(fd, bytes, at, to - at, at);
+      if (n === 0) return false;
+      at += n;
+    }
+    return true;
+  };
+  if (!fill(0, hdrSize) || !fill(tail, Math.min(size, tail + TLV_SPAN)) || !fill(Math.max(tail, size - TRAILER_SPAN), size)) return give();
+  return { bytes, payload: fileStream(fd, hdrSize, imgSize, false), close: () => closeSync(fd) };
 }
 
 export const isHexPath = (p: string): boolean => extname(p).toLowerCase() === '.hex';

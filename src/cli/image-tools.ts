@@ -4,9 +4,9 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { toHex } from '../lib/hex.ts';
 import { dumpInfo, dumpInfoJson, dumpInfoText } from '../mcuboot/dumpinfo.ts';
-import { verifyImage } from '../mcuboot/verify.ts';
+import { type VerifyReport, verifyImage } from '../mcuboot/verify.ts';
 import { formatVersion } from '../mcuboot/version.ts';
-import { io, printJson, readImageFile, readKey } from './common.ts';
+import { io, isHexPath, openImageStream, printJson, readImageFile, readKey, STREAM_MIN_SIZE } from './common.ts';
 
 export function verifyCommand() {
   return new Command('verify')
@@ -24,10 +24,18 @@ export function verifyCommand() {
     .action((imgfile, o) => {
       const key = o.key === undefined ? undefined : readKey(o.key);
       const encKey = o.encKey === undefined ? undefined : readKey(o.encKey, 'encryption key');
-      const r = verifyImage(readImageFile(imgfile).data, {
-        ...(key === undefined ? {} : { key }),
-        ...(encKey === undefined ? {} : { encKey }),
-      });
+      const opts = { ...(key === undefined ? {} : { key }), ...(encKey === undefined ? {} : { encKey }) };
+      // A large binary image is verified in one pass over its payload, never held whole.
+      const opened = isHexPath(imgfile) ? undefined : openImageStream(imgfile, STREAM_MIN_SIZE);
+      let r: VerifyReport;
+      if (opened === undefined) r = verifyImage(readImageFile(imgfile).data, opts);
+      else {
+        try {
+          r = verifyImage(opened.bytes, opts, opened.payload);
+        } finally {
+          opened.close();
+        }
+      }
       if (o.json) {
         printJson({
           ok: true,

@@ -371,6 +371,26 @@ export function ecdsaSigner(key: AsymKey, encoding: 'der' | 'ieee-p1363' = 'der'
   };
 }
 
+/** {@link ecdsaVerify} fed piece by piece. */
+export function ecdsaVerifier(
+  key: AsymKey,
+  encoding: 'der' | 'ieee-p1363' = 'der',
+): { update(piece: Uint8Array): void; verify(sig: Uint8Array): boolean } {
+  const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  return {
+    update: (piece) => {
+      v.update(piece);
+    },
+    verify: (sig) => {
+      try {
+        return v.verify({ key: key.publicKey, dsaEncoding: encoding }, sig);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
 export function ecdsaVerify(key: AsymKey, parts: readonly Uint8Array[], sig: Uint8Array, encoding: 'der' | 'ieee-p1363' = 'der'): boolean {
   const v = createVerify(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
   for (const p of parts) v.update(p);

@@ -8,6 +8,7 @@ import {
   type AsymKey,
   ecdsaSign,
   ecdsaSigner,
+  ecdsaVerifier,
   ecdsaVerify,
   ed25519Sign,
   ed25519Verify,
@@ -174,6 +175,18 @@ export function verifyImageSignature(
     case 'x25519':
       return false;
   }
+}
+
+/**
+ * {@link verifyImageSignature} for a region fed piece by piece: ECDSA hashes the pieces itself,
+ * RSA-PSS and Ed25519 check the digest. Not for pure signatures (they need the whole region).
+ */
+export function imageVerifier(key: AsymKey, sig: Uint8Array): { update(piece: Uint8Array): void; verify(digest: Uint8Array): boolean } {
+  if (key.type === 'ecdsa-p256' || key.type === 'ecdsa-p384') {
+    const v = ecdsaVerifier(key);
+    return { update: (piece) => v.update(piece), verify: () => v.verify(stripDerPadding(sig)) };
+  }
+  return { update: () => {}, verify: (digest) => verifyImageSignature(key, [], digest, sig, false) };
 }
 
 /** Drops zero bytes after the end of a DER SEQUENCE (what `--pad-sig` appended). */

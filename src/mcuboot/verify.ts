@@ -5,13 +5,14 @@
  * key TLVs and trailers and crashes on truncated files.
  * @module
  */
-import { type AsymKey, constantTimeEqual, HASH_SIZES, type HashAlg, hash } from '../crypto/index.ts';
+import { type AsymKey, constantTimeEqual, HASH_SIZES, type HashAlg, hash, hasher } from '../crypto/index.ts';
 import { bytesEqual } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { IMAGE_FLAGS, TLV, tlvName } from './constants.ts';
 import { cryptPayload, unwrapImageKey } from './encrypt.ts';
 import { type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
-import { allowedHashes, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
+import { allowedHashes, imageVerifier, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
+import type { PayloadStream } from './sign.ts';
 import type { ImageVersion } from './version.ts';
 
 const HASH_OF_TLV = new Map<number, HashAlg>([
@@ -58,8 +59,13 @@ function fail(
   });
 }
 
-/** Verifies `bytes` (a whole image file, possibly a padded slot). Throws `RseError` on any failure. */
-export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}): VerifyReport {
+/**
+ * Verifies `bytes` (a whole image file, possibly a padded slot). Throws `RseError` on any failure.
+ * With `payload`, the payload area of `bytes` (header size .. + image size) is a hole not yet read
+ * and `payload` gives it, once, in pieces: hashed (and, for ECDSA, verified) as it comes, or, when
+ * the image needs it whole (pure signature, decryption), copied into the hole first.
+ */
+export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: PayloadStream): VerifyReport {
   const checks: string[] = [];
   const img: ParsedImage = parseImage(bytes);
   const h = img.header;
@@ -91,11 +97,43 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}): VerifyRep
   if (encFlags === (IMAGE_FLAGS.ENCRYPTED_AES128 | IMAGE_FLAGS.ENCRYPTED_AES256)) {
     throw fail('E_BAD_FIELD', 'both AES-128 and AES-256 encryption flags are set', undefined, 'header.ih_flags');
   }
+  const pure = entries.some((e) => e.type === TLV.SIG_PURE);
+  const sigType = o.key === undefined ? undefined : signatureTlvType(o.key);
+  const candidates = o.key === undefined ? [] : entries.filter((e) => e.type === sigType);
   const rawPayload = bytes.subarray(h.hdrSize, h.hdrSize + h.imgSize);
   const before = bytes.subarray(0, h.hdrSize);
   const after = bytes.subarray(h.hdrSize + h.imgSize, img.hashedEnd);
-  let payload = rawPayload;
-  let digest = hash(hashAlg, before, payload, after);
+  const readInto = (each: (piece: Uint8Array, at: number) => void): void => {
+    const stream = payload as PayloadStream;
+    let at = 0;
+    stream.read((piece) => {
+      if (at + piece.length > h.imgSize) throw new RseError('E_IO', `the payload grew past ${h.imgSize} bytes while being read`);
+      each(piece, at);
+      at += piece.length;
+    });
+    if (at !== h.imgSize) throw new RseError('E_IO', `the payload ended at ${at} of ${h.imgSize} bytes`);
+  };
+  let digest: Uint8Array;
+  let streamedGood: TlvEntry | undefined;
+  const onePass = payload !== undefined && !pure && !(encrypted && o.encKey !== undefined);
+  if (onePass) {
+    // One pass: hash and signature check fed together, nothing held.
+    const hh = hasher(hashAlg);
+    const verifiers = candidates.map((e) => imageVerifier(o.key as AsymKey, e.value));
+    const take = (piece: Uint8Array): void => {
+      hh.update(piece);
+      for (const v of verifiers) v.update(piece);
+    };
+    take(before);
+    readInto(take);
+    take(after);
+    digest = hh.digest();
+    streamedGood = candidates.find((_, i) => (verifiers[i] as { verify(d: Uint8Array): boolean }).verify(digest));
+  } else {
+    if (payload !== undefined) readInto((piece, at) => rawPayload.set(piece, at));
+    digest = hash(hashAlg, before, rawPayload, after);
+  }
+  let payloadBytes = rawPayload;
   let decrypted = false;
   if (encrypted && o.encKey !== undefined && !constantTimeEqual(digest, hashEntry.value)) {
     // Not a --clear image: hash the plaintext.
@@ -107,14 +145,14 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}): VerifyRep
       o.encKey,
       encFlags === IMAGE_FLAGS.ENCRYPTED_AES256 ? 32 : 16,
     );
-    payload = cryptPayload(aesKey, rawPayload);
-    digest = hash(hashAlg, before, payload, after);
+    payloadBytes = cryptPayload(aesKey, rawPayload);
+    digest = hash(hashAlg, before, payloadBytes, after);
     decrypted = true;
     checks.push(`encryption: ${tlvName(encEntry.type)} key unwrapped, payload decrypted (AES-${aesKey.length * 8}-CTR)`);
   } else if (encrypted) {
     checks.push('encryption: flagged encrypted, payload hashed as stored (clear text)');
   }
-  const region = [before, payload, after];
+  const region = [before, payloadBytes, after];
   if (!constantTimeEqual(digest, hashEntry.value)) {
     const hint = encrypted && !decrypted ? ' (the image is encrypted: give the private encryption key to hash its plaintext)' : '';
     throw fail('E_BAD_HASH', `Image has an invalid hash${hint}`, hashEntry);
@@ -122,13 +160,10 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}): VerifyRep
   checks.push(`hash: ${tlvName(hashEntry.type)} matches header..protected TLVs (${img.hashedEnd} bytes)`);
 
   const keyEntry = entries.find((e) => e.type === TLV.KEYHASH || e.type === TLV.PUBKEY);
-  const pure = entries.some((e) => e.type === TLV.SIG_PURE);
   let signatureType: string | undefined;
   let pureSignature: Uint8Array | undefined;
   if (o.key !== undefined) {
-    const sigType = signatureTlvType(o.key);
-    const candidates = entries.filter((e) => e.type === sigType);
-    const good = candidates.find((e) => verifyImageSignature(o.key as AsymKey, region, digest, e.value, pure));
+    const good = onePass ? streamedGood : candidates.find((e) => verifyImageSignature(o.key as AsymKey, region, digest, e.value, pure));
     if (good === undefined) {
       throw fail(
         'E_NO_SIGNATURE',
