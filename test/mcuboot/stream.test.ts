@@ -189,18 +189,14 @@ describe('streamed signing', () => {
   it('one-pass verification of an image file gives the outcome of verifying it whole, on valid and damaged images (300 cases)', () => {
     const t = tempDir();
     const file = join(t, 'img.bin');
-    const pure = signImageFile(
-      { data: new Uint8Array(3000).fill(7) },
-      {
-        version: { major: 1, minor: 0, revision: 0, build: 0 },
-        headerSize: 0x200,
-        padHeader: true,
-        slotSize: 0x4000,
-        pad: true,
-        key: ed,
-        pure: true,
-      },
-    );
+    const slot: SignOptions = {
+      version: { major: 1, minor: 0, revision: 0, build: 0 },
+      headerSize: 0x200,
+      padHeader: true,
+      slotSize: 0x4000,
+      pad: true,
+    };
+    const pure = signImageFile({ data: new Uint8Array(3000).fill(7) }, { ...slot, key: ed, pure: true });
     const outcome = (f: () => unknown): string => {
       try {
         return JSON.stringify(f(), (_, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
@@ -219,14 +215,7 @@ describe('streamed signing', () => {
         fc.option(fc.record({ at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }), { nil: undefined }),
         fc.constantFrom<AsymKey | undefined>(ed, ec, undefined),
         (kind, data, flip, verifyKey) => {
-          const o: SignOptions = {
-            version: { major: 1, minor: 0, revision: 0, build: 0 },
-            headerSize: 0x200,
-            padHeader: true,
-            slotSize: 0x4000,
-            pad: true,
-            ...(kind === 'ed25519' ? { key: ed } : kind === 'ecdsa-p256' ? { key: ec } : {}),
-          };
+          const o: SignOptions = { ...slot, ...(kind === 'ed25519' ? { key: ed } : kind === 'ecdsa-p256' ? { key: ec } : {}) };
           const image = kind === 'pure' ? concatBytes(imageFileParts(pure)) : concatBytes(imageFileParts(signImageFile({ data }, o)));
           if (flip !== undefined) image[flip.at % image.length] ^= 1 << flip.bit;
           writeFileSync(file, image);
