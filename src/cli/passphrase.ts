@@ -24,8 +24,8 @@ export function promptHidden(prompt: string): string | undefined {
     return undefined;
   }
   try {
-    writeSync(fd, prompt);
     const hidden = stty(fd, '-echo');
+    writeSync(fd, hidden ? prompt : `${prompt}(stty is missing: what you type will show) `);
     const bytes: number[] = [];
     const one = Buffer.alloc(1);
     try {
