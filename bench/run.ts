@@ -97,20 +97,30 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** Times both commands alternately; `outputs` (one per tool) are removed before each run. */
-function compare(what: string, rseArgs: string[], refArgs: string[] | undefined, runs: number, outputs: readonly string[] = []): void {
+/**
+ * Times rse and the reference tool alternately, `runs` times each; medians. `outputs` are removed
+ * before each round, so no run pays for freeing the previous one's file.
+ */
+function timePair(
+  rseArgs: readonly string[],
+  refBin: string | undefined,
+  refArgs: readonly string[] | undefined,
+  outputs: readonly string[],
+  runs: number,
+): { rseMs: number; refMs: number | undefined } {
   const ours: number[] = [];
   const theirs: number[] = [];
-  const clean = (): void => {
-    for (const f of outputs) rmSync(f, { force: true });
-  };
   for (let i = 0; i < runs; i++) {
+    for (const f of outputs) rmSync(f, { force: true });
     const [c, a] = rse(rseArgs);
-    clean();
     ours.push(timeRun(c, a));
-    if (imgtool !== undefined && refArgs !== undefined) theirs.push(timeRun(imgtool, refArgs));
+    if (refBin !== undefined && refArgs !== undefined) theirs.push(timeRun(refBin, refArgs));
   }
-  rows.push({ what, rseMs: median(ours), refMs: theirs.length > 0 ? median(theirs) : undefined });
+  return { rseMs: median(ours), refMs: theirs.length > 0 ? median(theirs) : undefined };
+}
+
+function compare(what: string, rseArgs: string[], refArgs: string[], runs: number, outputs: readonly string[] = []): void {
+  rows.push({ what, ...timePair(rseArgs, imgtool, refArgs, outputs, runs) });
 }
 
 for (const [label, input, slot, runs] of [
@@ -147,26 +157,7 @@ function compareTool(
   runs: number,
   target?: number,
 ): void {
-  const refBin = which(ref);
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  // Outputs are removed before each timed run, so no run pays for freeing the previous one's blocks.
-  const clean = (): void => {
-    for (const f of outputs) rmSync(f, { force: true });
-  };
-  for (let i = 0; i < runs; i++) {
-    const [c, a] = rse(rseArgs);
-    clean();
-    ours.push(timeRun(c, a));
-    if (refBin !== undefined) theirs.push(timeRun(refBin, refArgs));
-  }
-  toolRows.push({
-    what,
-    ref,
-    rseMs: median(ours),
-    refMs: theirs.length > 0 ? median(theirs) : undefined,
-    ...(target === undefined ? {} : { target }),
-  });
+  toolRows.push({ what, ref, ...timePair(rseArgs, which(ref), refArgs, outputs, runs), ...(target === undefined ? {} : { target }) });
 }
 const fipImages = ['tb-fw', 'soc-fw', 'nt-fw', 'tos-fw'].flatMap((name, i) => {
   const f = join(work, `fip${i}.bin`);

@@ -137,15 +137,7 @@ export function readKey(path: string, what = 'key'): AsymKey {
   } catch (e) {
     if (!(e instanceof RseError && e.field === 'passphrase')) throw e;
   }
-  try {
-    return load(keyPassphrase(path));
-  } catch (e) {
-    // OpenSSL says "bad decrypt": the passphrase is wrong (or the file damaged).
-    if (e instanceof RseError && /bad decrypt/.test(e.message)) {
-      throw new RseError('E_KEY', `${path}: wrong passphrase (or a damaged key file)`, { field: path });
-    }
-    throw e;
-  }
+  return load(keyPassphrase(path));
 }
 
 /** imgtool's integer syntax: decimal, 0x, 0o, 0b. */

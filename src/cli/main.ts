@@ -42,65 +42,49 @@ export const VERB_FILES = {
   layout: 'layout',
 } as const;
 
-/** The commander verbs, in help order; each loads the module that defines it, on demand (`rse fip …` need not compile the verifier). */
-export const MODULES: readonly {
-  verbs: readonly string[];
-  load: (pairs: () => [string, string, string][]) => Promise<readonly unknown[]>;
-}[] = [
-  { verbs: ['sign', 'create'], load: async (pairs) => [(await import('./sign.ts')).signCommand(pairs)] },
-  {
-    verbs: ['verify', 'dumpinfo'],
-    load: async () => {
-      const m = await import('./image-tools.ts');
-      return [m.verifyCommand(), m.dumpinfoCommand()];
-    },
+type VerbFile = (typeof VERB_FILES)[keyof typeof VERB_FILES];
+type Loader = (pairs: () => [string, string, string][]) => Promise<readonly unknown[]>;
+
+/**
+ * Each file's commander commands, in help order, loaded on demand (`rse fip …` need not compile
+ * the verifier). fip and layout parse their own command lines (fiptool's, srec_cat's): see run().
+ */
+export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loader>> = {
+  sign: async (pairs) => [(await import('./sign.ts')).signCommand(pairs)],
+  'image-tools': async () => {
+    const m = await import('./image-tools.ts');
+    return [m.verifyCommand(), m.dumpinfoCommand()];
   },
-  {
-    verbs: ['keygen', 'getpub', 'getpubhash', 'getpriv', 'keyinfo'],
-    load: async () => {
-      const m = await import('./keys.ts');
-      return [m.keygenCommand(), m.getpubCommand(), m.getpubhashCommand(), m.getprivCommand(), m.keyinfoCommand()];
-    },
+  keys: async () => {
+    const m = await import('./keys.ts');
+    return [m.keygenCommand(), m.getpubCommand(), m.getpubhashCommand(), m.getprivCommand(), m.keyinfoCommand()];
   },
-  {
-    verbs: ['gpt', 'fwu'],
-    load: async () => {
-      const m = await import('./gpt.ts');
-      return [m.gptCommand(), m.fwuCommand()];
-    },
+  gpt: async () => {
+    const m = await import('./gpt.ts');
+    return [m.gptCommand(), m.fwuCommand()];
   },
-  { verbs: ['flash'], load: async () => [(await import('./flash.ts')).flashCommand()] },
-  {
-    verbs: ['device', 'otp', 'provision'],
-    load: async () => {
-      const m = await import('./device.ts');
-      return [m.deviceCommand(), m.otpCommand(), m.provisionCommand()];
-    },
+  flash: async () => [(await import('./flash.ts')).flashCommand()],
+  device: async () => {
+    const m = await import('./device.ts');
+    return [m.deviceCommand(), m.otpCommand(), m.provisionCommand(), m.bootCommand()];
   },
-  {
-    verbs: ['lms', 'bl1'],
-    load: async () => {
-      const m = await import('./bl1.ts');
-      return [m.lmsCommand(), m.bl1Command()];
-    },
+  bl1: async () => {
+    const m = await import('./bl1.ts');
+    return [m.lmsCommand(), m.bl1Command()];
   },
-  { verbs: ['sic'], load: async () => [(await import('./sic.ts')).sicCommand()] },
-  { verbs: ['boot'], load: async () => [(await import('./device.ts')).bootCommand()] },
-  {
-    verbs: ['serve', 'call'],
-    load: async () => {
-      const m = await import('./serve.ts');
-      return [m.serveCommand(), m.callCommand()];
-    },
+  sic: async () => [(await import('./sic.ts')).sicCommand()],
+  serve: async () => {
+    const m = await import('./serve.ts');
+    return [m.serveCommand(), m.callCommand()];
   },
-  { verbs: ['stm32'], load: async () => [(await import('./stm32.ts')).stm32Command()] },
-  { verbs: ['l5'], load: async () => [(await import('./l5.ts')).l5Command()] },
-  { verbs: ['sfi'], load: async () => [(await import('./sfi.ts')).sfiCommand()] },
-  { verbs: ['ssp'], load: async () => [(await import('./ssp.ts')).sspCommand()] },
-  { verbs: ['token'], load: async () => [(await import('./token.ts')).tokenCommand()] },
-  { verbs: ['endorse'], load: async () => [(await import('./endorse.ts')).endorseCommand()] },
-  { verbs: ['verifier'], load: async () => [(await import('./verifier.ts')).verifierCommand()] },
-];
+  stm32: async () => [(await import('./stm32.ts')).stm32Command()],
+  l5: async () => [(await import('./l5.ts')).l5Command()],
+  sfi: async () => [(await import('./sfi.ts')).sfiCommand()],
+  ssp: async () => [(await import('./ssp.ts')).sspCommand()],
+  token: async () => [(await import('./token.ts')).tokenCommand()],
+  endorse: async () => [(await import('./endorse.ts')).endorseCommand()],
+  verifier: async () => [(await import('./verifier.ts')).verifierCommand()],
+};
 
 function packageVersion(): string {
   // The package root is one level above the ESM bundle (dist/rse.mjs), two above a standalone one
@@ -155,10 +139,11 @@ async function run(argv: readonly string[]): Promise<number> {
     .configureOutput(output);
   // A known verb loads its own module; `--version` none; anything else (help, a typo to suggest
   // for) loads them all.
-  const own = MODULES.find((m) => m.verbs.includes(argv[0] ?? ''));
-  const versionOnly = argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version');
-  const wanted = own !== undefined ? [own] : versionOnly ? [] : MODULES;
-  const commands = (await Promise.all(wanted.map((m) => m.load(() => pairs)))).flat();
+  const verb = argv[0] ?? '';
+  const own = Object.hasOwn(VERB_FILES, verb) ? LOADERS[VERB_FILES[verb as keyof typeof VERB_FILES] as keyof typeof LOADERS] : undefined;
+  const versionOnly = argv.length === 1 && (verb === '-V' || verb === '--version');
+  const wanted = own !== undefined ? [own] : versionOnly ? [] : Object.values(LOADERS);
+  const commands = (await Promise.all(wanted.map((load) => load(() => pairs)))).flat();
   for (const cmd of commands) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);

@@ -39,6 +39,14 @@ export function promptHidden(prompt: string): string | undefined {
       writeSync(fd, '\n');
     }
     return Buffer.from(bytes).toString('utf8');
+  } catch (e) {
+    throw new RseError(
+      'E_IO',
+      `cannot read the passphrase from the terminal: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      {
+        field: '/dev/tty',
+      },
+    );
   } finally {
     closeSync(fd);
   }

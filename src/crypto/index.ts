@@ -161,6 +161,10 @@ export function loadKey(data: Uint8Array, passphrase?: string): AsymKey {
     return { type: keyTypeOf(privateKey), isPrivate: true, publicKey, privateKey };
   } catch (e) {
     if (e instanceof RseError) throw e;
+    // OpenSSL's "bad decrypt" under a passphrase: the passphrase is wrong (or the file damaged).
+    if (passphrase !== undefined && /bad decrypt/.test((e as Error).message)) {
+      throw new RseError('E_KEY', 'wrong passphrase (or a damaged key file)', { cause: e });
+    }
     throw new RseError('E_KEY', `cannot read key: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -107,6 +107,21 @@ export interface PayloadStream {
   read(each: (piece: Uint8Array) => void): void;
 }
 
+/**
+ * Reads `stream` once, piece by piece with each piece's offset, checking it gives exactly `length`
+ * bytes: more or fewer means the file changed while it was read (E_IO).
+ */
+export function readPayload(stream: PayloadStream, length: number, each: (piece: Uint8Array, at: number) => void): void {
+  let at = 0;
+  stream.read((piece) => {
+    if (at + piece.length > length)
+      throw new RseError('E_IO', `the payload grew past ${length} bytes while being read`, { field: 'infile' });
+    each(piece, at);
+    at += piece.length;
+  });
+  if (at !== length) throw new RseError('E_IO', `the payload ended at ${at} of ${length} bytes`, { field: 'infile' });
+}
+
 export interface StreamInput {
   readonly stream: PayloadStream;
   readonly baseAddr?: number;
@@ -378,13 +393,7 @@ function build(
       emit?.(piece);
     };
     take(headerBlock);
-    let streamed = 0;
-    payload.read((piece) => {
-      streamed += piece.length;
-      if (streamed > imgSize) throw new RseError('E_IO', `the payload grew past ${imgSize} bytes while being read`, { field: 'infile' });
-      take(piece);
-    });
-    if (streamed !== imgSize) throw new RseError('E_IO', `the payload ended at ${streamed} of ${imgSize} bytes`, { field: 'infile' });
+    readPayload(payload, imgSize, take);
     h.update(protBytes);
     signer?.update(protBytes);
     region = [];

@@ -12,7 +12,7 @@ import { IMAGE_FLAGS, TLV, tlvName } from './constants.ts';
 import { cryptPayload, unwrapImageKey } from './encrypt.ts';
 import { type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
 import { allowedHashes, imageVerifier, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
-import type { PayloadStream } from './sign.ts';
+import { type PayloadStream, readPayload } from './sign.ts';
 import type { ImageVersion } from './version.ts';
 
 const HASH_OF_TLV = new Map<number, HashAlg>([
@@ -103,34 +103,24 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: 
   const rawPayload = bytes.subarray(h.hdrSize, h.hdrSize + h.imgSize);
   const before = bytes.subarray(0, h.hdrSize);
   const after = bytes.subarray(h.hdrSize + h.imgSize, img.hashedEnd);
-  const readInto = (each: (piece: Uint8Array, at: number) => void): void => {
-    const stream = payload as PayloadStream;
-    let at = 0;
-    stream.read((piece) => {
-      if (at + piece.length > h.imgSize) throw new RseError('E_IO', `the payload grew past ${h.imgSize} bytes while being read`);
-      each(piece, at);
-      at += piece.length;
-    });
-    if (at !== h.imgSize) throw new RseError('E_IO', `the payload ended at ${at} of ${h.imgSize} bytes`);
-  };
   let digest: Uint8Array;
   let streamedGood: TlvEntry | undefined;
   const onePass = payload !== undefined && !pure && !(encrypted && o.encKey !== undefined);
   if (onePass) {
     // One pass: hash and signature check fed together, nothing held.
     const hh = hasher(hashAlg);
-    const verifiers = candidates.map((e) => imageVerifier(o.key as AsymKey, e.value));
+    const verifiers = candidates.map((entry) => ({ entry, verifier: imageVerifier(o.key as AsymKey, entry.value) }));
     const take = (piece: Uint8Array): void => {
       hh.update(piece);
-      for (const v of verifiers) v.update(piece);
+      for (const v of verifiers) v.verifier.update(piece);
     };
     take(before);
-    readInto(take);
+    readPayload(payload, h.imgSize, take);
     take(after);
     digest = hh.digest();
-    streamedGood = candidates.find((_, i) => (verifiers[i] as { verify(d: Uint8Array): boolean }).verify(digest));
+    streamedGood = verifiers.find((v) => v.verifier.verify(digest))?.entry;
   } else {
-    if (payload !== undefined) readInto((piece, at) => rawPayload.set(piece, at));
+    if (payload !== undefined) readPayload(payload, h.imgSize, (piece, at) => rawPayload.set(piece, at));
     digest = hash(hashAlg, before, rawPayload, after);
   }
   let payloadBytes = rawPayload;
