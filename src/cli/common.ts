@@ -10,13 +10,17 @@ import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
 import type { PayloadStream } from '../mcuboot/sign.ts';
 import { keyPassphrase } from './passphrase.ts';
 
+function readFailure(path: string, what: string, e: unknown): RseError {
+  return new RseError('E_IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    field: path,
+  });
+}
+
 export function readInput(path: string, what = 'input file'): Uint8Array {
   try {
     return asU8(readFileSync(path));
   } catch (e) {
-    throw new RseError('E_IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      field: path,
-    });
+    throw readFailure(path, what, e);
   }
 }
 
@@ -29,7 +33,7 @@ const STREAM_PIECE = 1 << 20;
  * `toEnd` (the payload is the whole file) bytes past `length` are passed on too, so a file that
  * grew while being read is noticed instead of signed in part.
  */
-function fileStream(fd: number, start: number, length: number, toEnd: boolean): PayloadStream {
+function fileStream(path: string, fd: number, start: number, length: number, toEnd: boolean): PayloadStream {
   return {
     length,
     read(each) {
@@ -39,7 +43,7 @@ function fileStream(fd: number, start: number, length: number, toEnd: boolean): 
         const left = start + length - at;
         const want = left > 0 ? Math.min(buf.length, left) : toEnd ? 1 : 0;
         if (want === 0) return;
-        const n = readSync(fd, buf, 0, want, at);
+        const n = readAt(path, fd, buf, 0, want, at);
         if (n === 0) return;
         each(buf.subarray(0, n));
         at += n;
@@ -52,9 +56,16 @@ function openForRead(path: string): number {
   try {
     return openSync(path, 'r');
   } catch (e) {
-    throw new RseError('E_IO', `cannot read input file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      field: path,
-    });
+    throw readFailure(path, 'input file', e);
+  }
+}
+
+/** readSync at `position`, a failure being E_IO on `path`. */
+function readAt(path: string, fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
+  try {
+    return readSync(fd, buf, offset, length, position);
+  } catch (e) {
+    throw readFailure(path, 'input file', e);
   }
 }
 
@@ -70,7 +81,7 @@ export function openPayloadStream(path: string, minSize: number): { stream: Payl
     closeSync(fd);
     return undefined;
   }
-  return { stream: fileStream(fd, 0, st.size, true), close: () => closeSync(fd) };
+  return { stream: fileStream(path, fd, 0, st.size, true), close: () => closeSync(fd) };
 }
 
 /** What of an image file's tail is read for verification: the TLV areas (two of at most 64 KiB) and the trailer. */
@@ -85,30 +96,34 @@ const TRAILER_SPAN = 0x1000;
  */
 export function openImageStream(path: string, minSize: number): { bytes: Uint8Array; payload: PayloadStream; close(): void } | undefined {
   const fd = openForRead(path);
-  const give = (): undefined => {
-    closeSync(fd);
-    return undefined;
-  };
-  const st = fstatSync(fd);
-  if (!st.isFile() || st.size < minSize) return give();
-  const size = st.size;
-  const head = Buffer.alloc(32);
-  if (readSync(fd, head, 0, 32, 0) !== 32) return give();
-  const hdrSize = head.readUInt16LE(8);
-  const imgSize = head.readUInt32LE(12);
-  const tail = hdrSize + imgSize;
-  if (hdrSize < 32 || tail > size) return give();
-  const bytes = new Uint8Array(size);
-  const fill = (from: number, to: number): boolean => {
-    for (let at = from; at < to; ) {
-      const n = readSync(fd, bytes, at, to - at, at);
-      if (n === 0) return false;
-      at += n;
+  let kept = false;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size < minSize) return undefined;
+    const size = st.size;
+    const head = Buffer.alloc(32);
+    if (readAt(path, fd, head, 0, 32, 0) !== 32) return undefined;
+    const hdrSize = head.readUInt16LE(8);
+    const imgSize = head.readUInt32LE(12);
+    const tail = hdrSize + imgSize;
+    if (hdrSize < 32 || tail > size) return undefined;
+    const bytes = new Uint8Array(size);
+    const fill = (from: number, to: number): boolean => {
+      for (let at = from; at < to; ) {
+        const n = readAt(path, fd, bytes, at, to - at, at);
+        if (n === 0) return false;
+        at += n;
+      }
+      return true;
+    };
+    if (!fill(0, hdrSize) || !fill(tail, Math.min(size, tail + TLV_SPAN)) || !fill(Math.max(tail, size - TRAILER_SPAN), size)) {
+      return undefined;
     }
-    return true;
-  };
-  if (!fill(0, hdrSize) || !fill(tail, Math.min(size, tail + TLV_SPAN)) || !fill(Math.max(tail, size - TRAILER_SPAN), size)) return give();
-  return { bytes, payload: fileStream(fd, hdrSize, imgSize, false), close: () => closeSync(fd) };
+    kept = true;
+    return { bytes, payload: fileStream(path, fd, hdrSize, imgSize, false), close: () => closeSync(fd) };
+  } finally {
+    if (!kept) closeSync(fd);
+  }
 }
 
 export const isHexPath = (p: string): boolean => extname(p).toLowerCase() === '.hex';
