@@ -29,7 +29,7 @@ import { Device, DirStore, MemoryStore } from '../src/device/device.ts';
 import { deviceFacts } from '../src/device/identity.ts';
 import { buildFlash } from '../src/flash/build.ts';
 import { TP_MODE } from '../src/otp/lcm.ts';
-import { HOST_IMAGE_SIGN_FLAGS } from '../src/profiles/rse-2.1.ts';
+import { HOST_IMAGE_SIGN_FLAGS } from '../src/profiles/host-signing.ts';
 import { decodeBundle, encodeBundle } from '../src/provisioning/bundle.ts';
 import { encodeRomBundle, romBundleInputs } from '../src/provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../src/provisioning/values.ts';

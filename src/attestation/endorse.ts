@@ -13,6 +13,7 @@ import { extendedSlotValue } from '../device/shared-data.ts';
 import { fipUuidToString } from '../fip/fip.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { fipEntryUuid } from '../profiles/fip-table.ts';
 import { PLATFORM_CONFIG } from '../services/attestation.ts';
 import { CORIM_PROFILE, type Endorsements, encodeCorim, type SwReference, type TrustAnchor } from './corim.ts';
 
@@ -155,9 +156,10 @@ export function referenceComponents(manifestJson: unknown, facts: DeviceFacts): 
     });
   }
   for (const spec of facts.bl2.images) {
+    const uuid = spec.fipEntry === undefined ? undefined : fipUuidToString(fipEntryUuid(spec.fipEntry));
     const where =
-      spec.uuid !== undefined
-        ? { name: m.fip.get(fipUuidToString(spec.uuid)), at: `FIP entry ${fipUuidToString(spec.uuid)}` }
+      uuid !== undefined
+        ? { name: m.fip.get(uuid), at: `FIP entry ${uuid}` }
         : { name: m.placements.get(spec.flash?.[0] ?? -1), at: `host flash offset 0x${(spec.flash?.[0] ?? 0).toString(16)}` };
     const img = where.name === undefined ? undefined : byName.get(where.name);
     if (img === undefined)

@@ -24,9 +24,6 @@ export const BL1_MAGIC = 0xdeadbeef;
 /** BL1_2 refuses a security counter at or above this (one LMS H=10 key's signatures). */
 export const BL1_MAX_SECURITY_COUNTER = 1024;
 
-/** `FLASH_BL2_PARTITION_SIZE` per profile. */
-export const BL2_PARTITION_SIZE = { 'rse-2.1': 0x10000, 'rss-1.7': 0x20000 } as const;
-
 export interface Bl1Version {
   readonly major: number;
   readonly minor: number;

@@ -1,15 +1,7 @@
 /** `rse lms keygen|info` and `rse bl1 sign|info|verify`. @module */
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from '@commander-js/extra-typings';
-import {
-  BL1_MAX_SECURITY_COUNTER,
-  BL2_PARTITION_SIZE,
-  decryptBl1Image,
-  formatBl1Version,
-  parseBl1Image,
-  parseBl1Version,
-  signBl1Image,
-} from '../bl1/image.ts';
+import { BL1_MAX_SECURITY_COUNTER, decryptBl1Image, formatBl1Version, parseBl1Image, parseBl1Version, signBl1Image } from '../bl1/image.ts';
 import { LmsSigner, lmsKeyFiles, lmsKeygen } from '../bl1/lms-key.ts';
 import { hash } from '../crypto/index.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, LMOTS_TYPES, LMS_TYPES, lmsVerifyProblem } from '../crypto/lms.ts';
@@ -17,6 +9,7 @@ import { writeFileAtomic } from '../lib/atomic.ts';
 import { asU8, readU32be, readU32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
+import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames } from '../profiles/index.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 
 const rand = (n: number): Uint8Array => asU8(randomBytes(n));
@@ -96,10 +89,20 @@ export function lmsCommand() {
   return cmd;
 }
 
+const KDF_NAMES = { 'cmac-counter': 'CMAC counter KDF', 'hash-ecb': 'hash-then-ECB KDF' } as const;
+
 const profileOption = () =>
-  new Option('--profile <profile>', 'rse-2.1: CMAC counter KDF, 64 KiB partition; rss-1.7: hash-then-ECB KDF, 128 KiB')
-    .choices(['rse-2.1', 'rss-1.7'] as const)
-    .default('rse-2.1' as const);
+  new Option(
+    '--profile <profile>',
+    rseProfileNames()
+      .map((n) => {
+        const b = rseProfile(n).bl1;
+        return `${n}: ${KDF_NAMES[b.kdf]}, ${b.bl2PartitionSize / 1024} KiB partition`;
+      })
+      .join('; '),
+  )
+    .choices(rseProfileNames())
+    .default(DEFAULT_RSE_PROFILE.name);
 
 export function bl1Command() {
   const cmd = new Command('bl1').summary('the BL2 image BL1_2 loads: LMS-signed, AES-256-CTR encrypted');
@@ -140,8 +143,8 @@ export function bl1Command() {
           version: parseBl1Version(o.version),
           securityCounter: parseInteger(o.securityCounter),
           encryptionKey,
-          kdf: o.profile === 'rss-1.7' ? 'hash-ecb' : 'cmac-counter',
-          partitionSize: o.partitionSize === undefined ? BL2_PARTITION_SIZE[o.profile] : parseInteger(o.partitionSize),
+          kdf: rseProfile(o.profile).bl1.kdf,
+          partitionSize: o.partitionSize === undefined ? rseProfile(o.profile).bl1.bl2PartitionSize : parseInteger(o.partitionSize),
           sign: (msg) => {
             const r = signer.sign(msg, rand, o.index === undefined ? undefined : parseInteger(o.index));
             leaf = r.q;
@@ -178,11 +181,7 @@ export function bl1Command() {
           lmsLeaf: readU32be(h.signature, 0),
         };
         if (o.encryptKey !== undefined) {
-          const d = decryptBl1Image(
-            h,
-            readInput(o.encryptKey, 'BL2 encryption key'),
-            o.profile === 'rss-1.7' ? 'hash-ecb' : 'cmac-counter',
-          );
+          const d = decryptBl1Image(h, readInput(o.encryptKey, 'BL2 encryption key'), rseProfile(o.profile).bl1.kdf);
           out.magic = hex0x(readU32le(d.plaintext, 0), 8);
           out.magicOk = readU32le(d.plaintext, 0) === 0xdeadbeef;
           out.hash = toHex(hash('sha256', d.message));

@@ -13,6 +13,7 @@ import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { TP_MODE } from '../otp/lcm.ts';
 import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
 import { type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../otp/report.ts';
+import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames, xipProfileNames } from '../profiles/index.ts';
 import { encodeBundle, RESUMABLE_CODE_MARKER } from '../provisioning/bundle.ts';
 import { bl2DataInputs, encodeBl2Data, encodeRomBundle, encodeTfmData, romBundleInputs, tfmDataInputs } from '../provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../provisioning/values.ts';
@@ -53,7 +54,7 @@ export function deviceCommand() {
           'atomic: a crash leaves the old or the new file, never a part.',
       )
       .argument('<dir>')
-      .addOption(new Option('--profile <profile>', 'device profile').choices(['rse-2.1', 'rss-1.7'] as const).default('rse-2.1' as const))
+      .addOption(new Option('--profile <profile>', 'device profile').choices(rseProfileNames()).default(DEFAULT_RSE_PROFILE.name))
       .option('--krtl <file>', '32-byte RTL key (default: the upstream dummy pci_krtl_dummy.bin)')
       .addOption(tpOption('tci').conflicts('debugger'))
       .option('--debugger', 'the ROM is not a dummy-provisioning build: it waits for the rig to choose the TP mode')
@@ -73,8 +74,8 @@ export function deviceCommand() {
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
-        if (o.xip === true && o.profile !== 'rse-2.1')
-          throw new RseError('E_USAGE', `--xip is an rse-2.1 build option, not ${o.profile}'s`);
+        if (o.xip === true && rseProfile(o.profile).variants.xip === undefined)
+          throw new RseError('E_USAGE', `--xip is not a build option of ${o.profile} (profiles with one: ${xipProfileNames().join(', ')})`);
         prepareDeviceDir(dir, o.force === true);
         const dev = Device.create(new DirStore(dir), {
           profile: o.profile,
@@ -87,7 +88,7 @@ export function deviceCommand() {
         });
         const summary = {
           dir,
-          profile: dev.profile,
+          profile: dev.profile.name,
           lcs: dev.lcm.getLcs(),
           tpMode: dev.lcm.tpMode,
           dummyProvisioning: dev.json.dummyProvisioning,
@@ -98,7 +99,7 @@ export function deviceCommand() {
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile}${dev.xip ? ' (XIP)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );
@@ -185,7 +186,7 @@ export function deviceCommand() {
           return;
         }
         if (o.region === 'shared-data' && o.raw !== true) {
-          const records = parseSharedData(dev.profile, bytes);
+          const records = parseSharedData(dev.profile.sharedData, bytes);
           if (o.json === true) {
             printJson(
               records.map((m) => ({
@@ -259,7 +260,7 @@ export function otpCommand() {
         const report: OtpReport = otpReport(dev);
         if (report.integrity.length > 0) cliStatus.code = 1;
         if (o.json === true) printJson(report);
-        else io.out(renderOtpReport(report, o.all === true));
+        else io.out(renderOtpReport(report, o.all === true, dev.profile.provisioning.psi));
       }),
   );
   cmd.addCommand(

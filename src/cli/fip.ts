@@ -8,12 +8,13 @@ import { accessSync, closeSync, fstatSync, openSync, readFileSync, readSync, sta
 import { isAbsolute, join } from 'node:path';
 import { hash } from '../crypto/index.ts';
 import { type FipImage, fipUuidFromString, fipUuidToString, type PackedFip, packFip, parseFip, platTocFlags } from '../fip/fip.ts';
-import { type FipNaming, fipTable } from '../fip/table.ts';
 import { type FileSlice, type WritePart, writeFileAtomic } from '../lib/atomic.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { strtoull } from '../lib/cnum.ts';
 import { RseError, type RseErrorCode } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
+import { type FipNaming, fipTable } from '../profiles/fip-table.ts';
+import { findRseProfile } from '../profiles/index.ts';
 import { io, printJson } from './common.ts';
 import { type GetoptItem, getoptLong, type LongOption } from './getopt.ts';
 
@@ -95,10 +96,13 @@ const USAGE = {
 
 const VERSION: Record<FipNaming, string> = { rss: 'v2.10.0(release):v2.10.0', rse: 'Unknown version' };
 
-/** The naming a profile implies: TF-A v2.10 (`rss-1.7`) or v2.11+ (everything else). */
-export function namingForProfile(profile: string | undefined): FipNaming {
-  return profile === 'rss-1.7' || profile === 'rss' ? 'rss' : 'rse';
+/** The naming a profile implies (its TF-A's spelling of the RSE rows); `rss`/`rse` name a spelling directly. */
+export function namingForProfile(name: string | undefined): FipNaming {
+  if (name === undefined) return 'rse';
+  return findRseProfile(name)?.fipNaming ?? (FIP_NAMINGS.find((n) => n === name) as FipNaming | undefined) ?? 'rse';
 }
+
+const FIP_NAMINGS: readonly FipNaming[] = ['rse', 'rss'];
 
 class Fiptool {
   verbose = false;

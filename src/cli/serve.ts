@@ -101,7 +101,7 @@ export function serveCommand() {
     const r = server.boot();
     if (!r.ok) cliStatus.code = 1;
     const at = await server.listen(where(o));
-    io.out(`serving ${dev.profile} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
+    io.out(`serving ${dev.profile.name} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
     const stop = (): void => void server.close();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

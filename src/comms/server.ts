@@ -69,7 +69,7 @@ export class RseServer {
             },
           }),
           {
-            packing: this.o.packing ?? (this.dev.profile === 'rse-2.1' ? 'v2.11' : 'v2.10'),
+            packing: this.o.packing ?? this.dev.profile.runtime.commsPacking,
             ...(this.o.link === undefined ? {} : { link: this.o.link }),
             ...(this.o.onCall === undefined ? {} : { onCall: this.o.onCall }),
           },
@@ -131,7 +131,7 @@ export class RseServer {
       case 'state':
         return {
           ok: true,
-          profile: this.dev.profile,
+          profile: this.dev.profile.name,
           lcs: this.dev.lcm.getLcs(),
           booted: this.endpoint !== undefined,
           boots: this.boots,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../cli/main.ts';
 import { RseServer } from '../comms/server.ts';
 import { Device, DirStore } from '../device/device.ts';
-import { FIRST_HOST_IMAGE_LOAD_ADDR, HOST_IMAGE_SIGN_FLAGS, HOST_IMAGE_SLOT_SIZE } from '../profiles/rse-2.1.ts';
+import { FIRST_HOST_IMAGE_LOAD_ADDR, HOST_IMAGE_SIGN_FLAGS, HOST_IMAGE_SLOT_SIZE } from '../profiles/host-signing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsekit-demo-'));
 const f = (name: string): string => join(dir, name);

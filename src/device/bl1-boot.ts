@@ -13,7 +13,6 @@ import {
   BL1_HEADER_SIZE,
   BL1_MAGIC,
   BL1_MAX_SECURITY_COUNTER,
-  BL2_PARTITION_SIZE,
   decryptBl1Image,
   formatBl1Version,
   parseBl1Image,
@@ -24,16 +23,13 @@ import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyPro
 import { bootState, deriveBootKeys, deriveBootKeys17 } from '../crypto/rse-keys.ts';
 import { readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
-import { fromHex } from '../lib/hex.ts';
-import type { RseProfileName } from '../otp/layout.ts';
 import { PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
+import { fipEntryUuid } from '../profiles/fip-table.ts';
 import type { Device } from './device.ts';
 import { findInHostFlash } from './host-flash.ts';
 import type { Measurement } from './shared-data.ts';
 
-/** `UUID_RSE_FIRMWARE_BL2`, bytes in FIP order. */
-export const RSE_BL2_UUID = fromHex('a3b3b30debc94048b480155361c17048');
 const BL1_2_CODE_SIZE = 0x2000;
 
 export type { Measurement } from './shared-data.ts';
@@ -63,24 +59,19 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The BL2 candidates: FIP_A/FIP_B entries (2.1) or the two copies in the emulated flash (1.7). */
 function bl2Candidates(dev: Device, flash: Uint8Array): { bank: string; bytes?: Uint8Array; reason?: string }[] {
-  const size = BL2_PARTITION_SIZE[dev.profile];
-  if (dev.profile === 'rss-1.7') {
-    return [0, size].map((at, i) => {
+  const { bl2PartitionSize: size, bl2Source: source } = dev.profile.bl1;
+  if (source.kind === 'flash-offsets') {
+    return source.offsets.map((at, i) => {
       const bank = `BL2 copy ${i} (flash 0x${at.toString(16)})`;
       return at + size <= flash.length ? { bank, bytes: flash.subarray(at, at + size) } : { bank, reason: 'beyond the end of the flash' };
     });
   }
-  return findInHostFlash(flash, RSE_BL2_UUID).map((l) =>
+  return findInHostFlash(flash, fipEntryUuid(source.entry)).map((l) =>
     l.ok ? { bank: l.bank, bytes: flash.subarray(l.offset, l.offset + l.size) } : { bank: l.bank, reason: l.reason },
   );
 }
 
 type Stage = 'BL1_1' | 'BL1_2';
-
-/** The measured-boot slot BL1_2 records BL2 in, on the profiles whose BL1_2 measures it. */
-export const BL2_MEASUREMENT: Readonly<Partial<Record<RseProfileName, { readonly slot: number; readonly swType: string }>>> = {
-  'rse-2.1': { slot: 1, swType: 'BL2' },
-};
 
 /** The checks and measurements of one run, and how it ends. */
 class Run {
@@ -126,15 +117,17 @@ export function runBl1(dev: Device, flash: Uint8Array = dev.store.read('flash.bi
 function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
   const itcm = new Uint8Array(BL1_2_CODE_SIZE);
   itcm.set(dev.plat.read('bl1_2_image').subarray(0, BL1_2_CODE_SIZE));
-  const expected = dev.plat.read(dev.profile === 'rse-2.1' ? 'rotpk' : 'bl1_2_image_hash');
+  const hashField = dev.profile.otp.bl1_2HashField;
+  const expected = dev.plat.read(hashField);
   const bl1_2Hash = hash('sha256', itcm);
   run.bl1_2Hash = bl1_2Hash;
-  const where = dev.profile === 'rse-2.1' ? 'ROTPK slot' : 'bl1_2_image_hash';
+  const where = hashField === 'rotpk' ? 'ROTPK slot' : hashField;
   if (!run.check('BL1_1', 'BL1_2 hash', same(bl1_2Hash, expected), `SHA-256 over 8 KiB of ITCM vs the OTP ${where}`)) {
     return run.halt('BL1_1', 'BL1_2 in OTP does not match its hash: no recovery image, BL1_1 panics', 'E_BAD_HASH');
   }
-  if (dev.profile === 'rse-2.1') {
-    run.measurements.push({ slot: 0, swType: 'BL1_2', signerId: new Uint8Array(32), version: '0.0.0+0', value: bl1_2Hash, locked: true });
+  const record = dev.profile.bl1.measureBl1_2;
+  if (record !== undefined) {
+    run.measurements.push({ ...record, signerId: new Uint8Array(32), version: '0.0.0+0', value: bl1_2Hash, locked: true });
   }
   return undefined;
 }
@@ -147,7 +140,7 @@ function deriveRuntimeSeeds(dev: Device, bl1_2Hash: Uint8Array): void {
   const lcs = PLAT_OTP_LCS[dev.lcm.getLcs()];
   const huk = dev.kmu.use(KMU_SLOT.HUK);
   const keys =
-    dev.profile === 'rse-2.1'
+    dev.profile.bl1.bootKeys === 'guk-boot-state'
       ? deriveBootKeys(
           huk,
           dev.kmu.use(KMU_SLOT.GUK),
@@ -168,8 +161,7 @@ function deriveRuntimeSeeds(dev: Device, bl1_2Hash: Uint8Array): void {
 function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
   run.enterBl1_2();
   const p = dev.plat;
-  const partition = BL2_PARTITION_SIZE[dev.profile];
-  const kdf = dev.profile === 'rse-2.1' ? ('cmac-counter' as const) : ('hash-ecb' as const);
+  const { bl2PartitionSize: partition, kdf } = dev.profile.bl1;
   let pub: LmsPublicKey;
   try {
     pub = decodeLmsPublicKey(p.read('bl1_rotpk_0'), 'OTP bl1_rotpk_0');
@@ -178,7 +170,7 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
     throw e;
   }
   const encKey = p.read('bl2_encryption_key');
-  if (dev.profile === 'rse-2.1') {
+  if (dev.profile.bl1.loadsImageKeys) {
     // boot_platform_post_init: the S/NS image (SIC) keys go from the OTP into their KMU slots,
     // from where BL2 exports them to the SIC in XIP builds.
     dev.kmu.set(KMU_SLOT.SECURE_ENCRYPTION_KEY, p.read('s_image_encryption_key'));
@@ -206,7 +198,7 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
     if (stored < h.securityCounter) p.setCounter('nv_counter_bl1_0', h.securityCounter);
     dev.kmu.invalidateHardwareSlots();
     const version = formatBl1Version(h.version);
-    const record = BL2_MEASUREMENT[dev.profile];
+    const record = dev.profile.bl1.measureBl2;
     if (record !== undefined) {
       const signerId = hash('sha256', encodeLmsPublicKey(pub));
       run.measurements.push({ ...record, signerId, version, value: hash('sha256', d.message), locked: true });

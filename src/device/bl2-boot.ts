@@ -32,68 +32,22 @@ import { constantTimeEqual, HASH_SIZES, type HashAlg, hash, importPublicDer } fr
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { readU16le, readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
-import { fromHex, hex0x, toHex } from '../lib/hex.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
 import { IMAGE_FLAGS, IMAGE_MAGIC, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../mcuboot/constants.ts';
 import { decodeHeaderFields, type ImageHeader } from '../mcuboot/image.ts';
 import { verifyImageSignature } from '../mcuboot/keys.ts';
 import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
-import type { RseProfileName } from '../otp/layout.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
+import { fipEntryUuid } from '../profiles/fip-table.ts';
+import type { Bl2ImageSpec, Bl2Layout, XipSpec } from '../profiles/types.ts';
 import { checkXipImage, parseSicTable, SIC_PAGE_SIZE, type SicTable } from '../sic/sic.ts';
 import { ATU_PAGE_SIZE, Bus, BusFault, type Memory } from './atu.ts';
 import type { BootCheck } from './bl1-boot.ts';
-import { type Device, XIP_SRAM_SIZE } from './device.ts';
+import type { Device } from './device.ts';
 import { findInHostFlash } from './host-flash.ts';
 import { type Measurement, PSA_ALG_SHA_256, type SharedData } from './shared-data.ts';
 
-/** One BL2 image of a profile. */
-export interface Bl2ImageSpec {
-  readonly index: number;
-  readonly name: string;
-  /** FIP entry (RSE 2.1). */
-  readonly uuid?: Uint8Array;
-  /** Primary and secondary offsets in the emulated flash (RSS 1.7). */
-  readonly flash?: readonly [number, number];
-  /** MCUboot flash-area size. */
-  readonly slotSize: number;
-  /** `boot_get_image_exec_ram_info`. */
-  readonly exec: { readonly start: number; readonly size: number };
-  readonly host?: 'ap' | 'scp';
-  /** Measurement sw_type (`shared_data.c`: image 3 has none). */
-  readonly swType: string;
-  /** XIP builds: this image is the SIC table of a runtime that executes in place. */
-  readonly xip?: XipSpec;
-}
-
-/** Where `sic_boot_post_load` maps an XIP runtime and how it programs the SIC for it. */
-export interface XipSpec {
-  /** The FIP entry of the encrypted image (`rse-s` / `rse-ns`). */
-  readonly uuid: Uint8Array;
-  readonly entry: string;
-  /** ATU region and SIC decrypt region (0 for S, 1 for NS). */
-  readonly region: number;
-  /** `RSE_RUNTIME_S/NS_XIP_BASE_S`. */
-  readonly logical: number;
-  /** `S_CODE_SIZE` / `NS_CODE_SIZE` (the S/NS partition size). */
-  readonly maxSize: number;
-  readonly kmuSlot: number;
-}
-
-export interface HostSram {
-  readonly base: number;
-  readonly size: number;
-}
-
-/** What differs between the profiles' BL2. */
-export interface Bl2Profile {
-  readonly images: readonly Bl2ImageSpec[];
-  readonly hostSram: { readonly ap: HostSram; readonly scp: HostSram };
-  /** Where VM0/VM1 sit; 1.7's VM0 is the emulated flash. */
-  readonly vm0: number;
-  readonly vm1: number;
-  /** Header size the 2.1 header regions cover / 1.7 moves SCP BL1 over. */
-  readonly hostHeaderSize: number;
-}
+export type { Bl2ImageSpec, Bl2Layout, HostSram, XipSpec } from '../profiles/types.ts';
 
 const HOST_FLASH_BASE = 0x08000000;
 const HOST_FLASH_SIZE = 0x4000000;
@@ -109,135 +63,12 @@ const REGION_OUTPUT_HEADER = 6;
 const TRAILER_RESERVE = 40;
 const NO_SLOT = -1;
 
-export const BL2_PROFILES: Readonly<Record<RseProfileName, Bl2Profile>> = {
-  'rse-2.1': {
-    images: [
-      {
-        index: 0,
-        name: 'S',
-        uuid: fromHex('22ea3385f86e4793968a2fe3dd5033cc'),
-        slotSize: 0x60000,
-        exec: { start: 0x31000000, size: 0x60000 },
-        swType: 'RT_0',
-      },
-      {
-        index: 1,
-        name: 'NS',
-        uuid: fromHex('8d959f72b8b142119ae64b8097475ad9'),
-        slotSize: 0x60000,
-        exec: { start: 0x310a0000, size: 0x60000 },
-        swType: 'RT_1',
-      },
-      {
-        index: 2,
-        name: 'AP BL1',
-        uuid: fromHex('124c50e0f2da45e985c8dad9609b7a11'),
-        slotSize: 0x80000,
-        exec: { start: 0x70000000, size: 0x80000 },
-        host: 'ap',
-        swType: 'RT_2',
-      },
-      {
-        index: 3,
-        name: 'SCP BL1',
-        uuid: fromHex('bfd5098da7074f15891c372210cb51e2'),
-        slotSize: 0x80000,
-        exec: { start: 0x71000000, size: 0x80000 },
-        host: 'scp',
-        swType: '',
-      },
-    ],
-    hostSram: { ap: { base: 0x0, size: 0x80000 }, scp: { base: 0x40000000, size: 0x80000 } },
-    vm0: 0x31000000,
-    vm1: 0x31080000,
-    hostHeaderSize: 0x2000,
-  },
-  'rss-1.7': {
-    images: [
-      { index: 0, name: 'S', flash: [0x40000, 0x140000], slotSize: 0x80000, exec: { start: 0x31800000, size: 0x80000 }, swType: 'RT_0' },
-      { index: 1, name: 'NS', flash: [0xc0000, 0x1c0000], slotSize: 0x80000, exec: { start: 0x31880000, size: 0x80000 }, swType: 'RT_1' },
-      {
-        index: 2,
-        name: 'AP BL1',
-        flash: [0x240000, 0x340000],
-        slotSize: 0x80000,
-        exec: { start: 0x70000000, size: 0x20000 },
-        host: 'ap',
-        swType: 'RT_2',
-      },
-      {
-        index: 3,
-        name: 'SCP BL1',
-        flash: [0x2c0000, 0x3c0000],
-        slotSize: 0x80000,
-        exec: { start: 0x70100000, size: 0x10000 },
-        host: 'scp',
-        swType: '',
-      },
-    ],
-    hostSram: { ap: { base: 0x0, size: 0x20000 }, scp: { base: 0x40000000, size: 0x10000 } },
-    vm0: 0x31000000,
-    vm1: 0x31800000,
-    hostHeaderSize: 0x1000,
-  },
-};
-
 /** SIC page hashes the HTR holds: the auth region is S + NS code (0xC0000) in 1 KiB pages. */
 const SIC_HTR_PAGES = 0xc0000 / SIC_PAGE_SIZE;
 /** Where the auth region starts (`RSE_RUNTIME_S_XIP_BASE_S`): HTR entry 0. */
 const SIC_AUTH_BASE = 0x12000000;
 const SIC_BASE_MASK = 0xff000000;
 const SIC_MAPPABLE_SIZE = 0x1000000;
-
-/** The `RSE_XIP` variant of RSE 2.1 (`tc/flash_layout.h`, `region_defs.h`). */
-const RSE_21_XIP: Bl2Profile = (() => {
-  const base = BL2_PROFILES['rse-2.1'];
-  const vm1 = 0x31000000 + XIP_SRAM_SIZE;
-  const tableSize = 0x3800;
-  const [s, ns, ...host] = base.images as [Bl2ImageSpec, Bl2ImageSpec, ...Bl2ImageSpec[]];
-  return {
-    ...base,
-    vm1,
-    images: [
-      {
-        ...s,
-        name: 'S SIC tables',
-        uuid: fromHex('c738d0de8c2648519336f3dbe2966518'),
-        slotSize: tableSize,
-        exec: { start: vm1, size: tableSize },
-        xip: {
-          uuid: s.uuid as Uint8Array,
-          entry: 'rse-s',
-          region: 0,
-          logical: SIC_AUTH_BASE,
-          maxSize: 0x60000,
-          kmuSlot: KMU_SLOT.SECURE_ENCRYPTION_KEY,
-        },
-      },
-      {
-        ...ns,
-        name: 'NS SIC tables',
-        uuid: fromHex('d91000726a284becb0d68cedc4157ce0'),
-        slotSize: tableSize,
-        exec: { start: vm1 + tableSize, size: tableSize },
-        xip: {
-          uuid: ns.uuid as Uint8Array,
-          entry: 'rse-ns',
-          region: 1,
-          logical: SIC_AUTH_BASE + 0x60000,
-          maxSize: 0x60000,
-          kmuSlot: KMU_SLOT.NON_SECURE_ENCRYPTION_KEY,
-        },
-      },
-      ...host,
-    ],
-  };
-})();
-
-/** The BL2 layout of a device: its profile's, or RSE 2.1's XIP variant. */
-export function bl2Profile(dev: Device): Bl2Profile {
-  return dev.xip ? RSE_21_XIP : BL2_PROFILES[dev.profile];
-}
 
 /** An XIP runtime as BL2 left the SIC programmed for it. */
 export interface XipPlacement {
@@ -379,11 +210,6 @@ function tlvs(img: Uint8Array, hdr: ImageHeader, maxEnd: number): Tlv[] {
   return out;
 }
 
-/** The OTP field holding the ROTPK hash of BL2 image `i` (1.7 keeps image 0's in the LCM ROTPK slot). */
-function rotpkField(profile: RseProfileName, i: number): string {
-  return profile === 'rss-1.7' && i === 0 ? 'rotpk' : `bl2_rotpk_${i}`;
-}
-
 function sigLengthOk(type: number, keyType: string, len: number): boolean {
   if (type === TLV.RSA2048) return keyType === 'rsa-2048' && len === 256;
   if (type === TLV.RSA3072) return keyType === 'rsa-3072' && len === 384;
@@ -419,7 +245,7 @@ class Bl2 {
   readonly started: string[] = [];
   readonly loaded = new Map<number, Loaded>();
   readonly bus: Bus;
-  readonly prof: Bl2Profile;
+  readonly prof: Bl2Layout;
   readonly apSram: Uint8Array;
   readonly scpSram: Uint8Array;
   readonly xipViews: { index: number; logical: number; bytes: Uint8Array }[] = [];
@@ -440,7 +266,7 @@ class Bl2 {
     this.shared = shared;
     this.flash = flash;
     this.onStarted = onStarted;
-    this.prof = bl2Profile(dev);
+    this.prof = dev.profile.bl2;
     this.apSram = new Uint8Array(this.prof.hostSram.ap.size);
     this.scpSram = new Uint8Array(this.prof.hostSram.scp.size);
     const host: Memory[] = [
@@ -448,15 +274,15 @@ class Bl2 {
       { name: 'scp-sram', base: this.prof.hostSram.scp.base, size: this.scpSram.length, bytes: this.scpSram, fill: 0, writable: true },
     ];
     const local: Memory[] = [];
-    if (dev.profile === 'rse-2.1') {
+    const flashAt = this.prof.flash;
+    if (flashAt.kind === 'host-flash') {
       host.push({ name: 'host-flash', base: HOST_FLASH_BASE, size: HOST_FLASH_SIZE, bytes: this.flash, fill: 0xff, writable: false });
       local.push({ name: 'vm0', base: this.prof.vm0, size: dev.vm0.length, bytes: dev.vm0, fill: 0, writable: true });
-      local.push({ name: 'vm1', base: this.prof.vm1, size: dev.vm1.length, bytes: dev.vm1, fill: 0, writable: true });
     } else {
       // VM0 is the flash the FVP preloads; VM1 holds S and NS.
-      local.push({ name: 'flash (vm0)', base: this.prof.vm0, size: 0x800000, bytes: this.flash, fill: 0xff, writable: false });
-      local.push({ name: 'vm1', base: this.prof.vm1, size: dev.vm1.length, bytes: dev.vm1, fill: 0, writable: true });
+      local.push({ name: 'flash (vm0)', base: this.prof.vm0, size: flashAt.size, bytes: this.flash, fill: 0xff, writable: false });
     }
+    local.push({ name: 'vm1', base: this.prof.vm1, size: dev.vm1.length, bytes: dev.vm1, fill: 0, writable: true });
     this.bus = new Bus(local, host);
   }
 
@@ -521,7 +347,7 @@ class Bl2 {
               bank: entry.bank,
             };
       };
-      const mapped = findInHostFlash(this.flash, spec.uuid as Uint8Array).map((b, s) => {
+      const mapped = findInHostFlash(this.flash, fipEntryUuid(spec.fipEntry ?? '')).map((b, s) => {
         if (!b.ok) {
           this.check(`${tag}: ${b.bank}`, false, b.reason);
           return undefined;
@@ -551,7 +377,7 @@ class Bl2 {
     if (spec.host !== undefined) {
       const sram = this.prof.hostSram[spec.host];
       const h = this.prof.hostHeaderSize;
-      if (this.dev.profile === 'rse-2.1') {
+      if (this.prof.hostHeader === 'separate-region') {
         this.bus.atu.init(REGION_OUTPUT_HEADER, spec.exec.start, sram.base + sram.size - h, h, `${tag} header -> end of ${spec.host} SRAM`);
         this.bus.atu.init(REGION_OUTPUT_IMAGE, spec.exec.start + h, sram.base, sram.size - h, `${tag} code -> ${spec.host} SRAM`);
       } else this.bus.atu.init(0, spec.exec.start, sram.base, sram.size, `${tag} -> ${spec.host} SRAM`);
@@ -567,7 +393,7 @@ class Bl2 {
     }
     if (spec.host !== undefined) {
       const h = this.prof.hostHeaderSize;
-      if (this.dev.profile === 'rse-2.1') this.bus.fill(spec.exec.start, h, 0);
+      if (this.prof.hostHeader === 'separate-region') this.bus.fill(spec.exec.start, h, 0);
       else if (spec.host === 'scp') this.bus.move(spec.exec.start, spec.exec.start + h, spec.exec.size - h);
       this.started.push(
         spec.host === 'scp' ? 'SCP released (gretreg = 1), SCP BL1 started' : 'SCP told to start the AP cores (MHU channel 0 = 1)',
@@ -592,7 +418,7 @@ class Bl2 {
     };
     const bank = area.bank;
     if (bank === undefined) return fail('the table did not come from a FIP');
-    const look = findInHostFlash(this.flash, x.uuid).find((b) => b.bank === bank);
+    const look = findInHostFlash(this.flash, fipEntryUuid(x.entry)).find((b) => b.bank === bank);
     if (look === undefined || !look.ok) return fail(`${x.entry} is not in ${bank}: ${look?.ok === false ? look.reason : 'no such bank'}`);
     const m = this.mapFlash(HOST_FLASH_BASE + look.offset, look.size, x.region, x.logical, `${tag}: ${x.entry} from ${bank} for XIP`);
     if (typeof m === 'string') return fail(`${x.entry}: ${m}`);
@@ -624,7 +450,7 @@ class Bl2 {
       return fail(`the HTR holds ${SIC_HTR_PAGES} page hashes; ${pages} from page ${htrOffset / 32} do not fit`);
     if (pages > m.slotSize / SIC_PAGE_SIZE)
       return fail(`the table covers ${pages} pages of 1 KiB, the mapped image only ${m.slotSize / SIC_PAGE_SIZE}`);
-    const key = this.dev.kmu.use(x.kmuSlot);
+    const key = this.dev.kmu.use(KMU_SLOT[x.kmuSlot]);
     this.sic.push({ index: spec.index, name: spec.name.replace(' SIC tables', ''), logical: x.logical, table, key });
     const placed = this.placed[this.placed.length - 1] as PlacedImage;
     const xip: XipPlacement = {
@@ -644,7 +470,7 @@ class Bl2 {
       `${tag}: SIC setup`,
       true,
       `${x.entry} from ${bank} (flash ${hex0x(look.offset)}, ${look.size} bytes) at ${hex0x(x.logical, 8)} via ATU region ${x.region}; ` +
-        `HTR ${pages} pages from entry ${htrOffset / 32}, decrypt region ${x.region} (fw_revision ${table.fwVersion}), key from KMU slot ${x.kmuSlot}`,
+        `HTR ${pages} pages from entry ${htrOffset / 32}, decrypt region ${x.region} (fw_revision ${table.fwVersion}), key from KMU slot ${KMU_SLOT[x.kmuSlot]}`,
     );
     return undefined;
   }
@@ -705,7 +531,7 @@ class Bl2 {
     let counter: number | undefined;
     let sawSig = false;
     const deps: { image: number; min: ImageVersion }[] = [];
-    const rotpk = this.dev.plat.read(rotpkField(this.dev.profile, spec.index));
+    const rotpk = this.dev.plat.read(spec.rotpkField);
     for (const t of all) {
       if (t.type === hashTlv) {
         if (t.value.length !== HASH_SIZES[hashAlg]) throw new Reject(`hash TLV is ${t.value.length} bytes`);
@@ -742,7 +568,7 @@ class Bl2 {
       if (key === undefined) throw new Reject('the PUBKEY TLV is not a public key');
       if (pubHash === undefined || !constantTimeEqual(pubHash, rotpk))
         throw new Reject(
-          `the key's hash ${toHex(pubHash ?? new Uint8Array(0)).slice(0, 16)}… is not the OTP ${rotpkField(this.dev.profile, spec.index)} (${toHex(rotpk).slice(0, 16)}…)`,
+          `the key's hash ${toHex(pubHash ?? new Uint8Array(0)).slice(0, 16)}… is not the OTP ${spec.rotpkField} (${toHex(rotpk).slice(0, 16)}…)`,
         );
       throw new Reject(sawSig ? 'the signature does not verify with the image key' : 'no signature TLV');
     }
@@ -830,11 +656,7 @@ class Bl2 {
         fail('validate', `${e.message}; RAM copy wiped`);
         continue;
       }
-      this.check(
-        `${at}: validate`,
-        true,
-        `hash, key (${rotpkField(this.dev.profile, spec.index)}), signature, security counter ${v.securityCounter}`,
-      );
+      this.check(`${at}: validate`, true, `hash, key (${spec.rotpkField}), signature, security counter ${v.securityCounter}`);
       this.loaded.set(spec.index, { dst, size, version: hdr.version });
       this.chosen = { area, hdr, dst };
       // Dependencies against images already loaded (boot_verify_dependencies).
@@ -895,7 +717,7 @@ class Bl2 {
       return `${vm} + ${hex0x(dst - (vm === 'vm1' ? this.prof.vm1 : this.prof.vm0))}`;
     }
     const sram = this.prof.hostSram[spec.host];
-    if (this.dev.profile === 'rse-2.1')
+    if (this.prof.hostHeader === 'separate-region')
       return `${spec.host}-sram + ${hex0x(dst + hdrSize - spec.exec.start - this.prof.hostHeaderSize)} (code)`;
     return spec.host === 'scp'
       ? `scp-sram + 0x0 (code, header moved out)`

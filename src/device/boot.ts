@@ -11,6 +11,7 @@ import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { LcmError, type LcsName, TP_MODE } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
+import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
 import {
@@ -70,6 +71,12 @@ function otpInit(dev: Device, events: RomEvent[]): { problems: IntegrityProblem[
   return { problems };
 }
 
+/** BL1_1's provisioning pass for each provisioning format. */
+const ROM_PASS: Readonly<Record<ProvisioningFormat, (dev: Device, rig: RigInput, events: RomEvent[]) => RomOutcome>> = {
+  'cm-dm-bundles': romProvisioning,
+  'rom-bundle-stages': (dev, _rig, events) => rss17Pass(dev, events),
+};
+
 /** Powers the device on once (a cold boot), running BL1_1 through any warm resets. */
 export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
   const events: RomEvent[] = [];
@@ -85,7 +92,7 @@ export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
       result = init.halt;
       break;
     }
-    const out: RomOutcome = dev.profile === 'rse-2.1' ? romProvisioning(dev, rig, events) : rss17Pass(dev, events);
+    const out = ROM_PASS[dev.profile.provisioning.format](dev, rig, events);
     if (out.kind === 'reset' && !out.cold) {
       dev.spReset();
       continue;
@@ -109,7 +116,7 @@ export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
   } catch {
     lcs = 'FATAL';
   }
-  dev.json.lastBoot = describeResult(final, dev.profile === 'rse-2.1' ? dev.psi : undefined);
+  dev.json.lastBoot = describeResult(final, dev.profile.provisioning.psi ? dev.psi : undefined);
   dev.saveJson();
   return { lcs, tpMode: dev.lcm.tpMode, events, integrity, psi: dev.psi, result: final };
 }
@@ -187,12 +194,13 @@ export interface ProvisionRunResult {
  * does not have. `onStage` sees each boot as it ends.
  */
 export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: StageReport) => void): ProvisionRunResult {
-  if (dev.profile === 'rse-2.1') {
+  if (dev.profile.provisioning.format === 'cm-dm-bundles') {
     for (const k of ['romBundle', 'bl2Data', 'tfmData'] as const)
-      if (input[k] !== undefined) throw new RseError('E_USAGE', `${k} is for rss-1.7 devices; rse-2.1 takes CM and DM bundles`);
+      if (input[k] !== undefined)
+        throw new RseError('E_USAGE', `${k} is for ROM-bundle devices (rss-1.7); ${dev.profile.name} takes CM and DM bundles`);
   } else {
     if (input.cm !== undefined || input.dm !== undefined)
-      throw new RseError('E_USAGE', 'rss-1.7 devices take a ROM bundle and BL2/TF-M data, not CM/DM bundles');
+      throw new RseError('E_USAGE', `${dev.profile.name} devices take a ROM bundle and BL2/TF-M data, not CM/DM bundles`);
     if (input.romBundle !== undefined) installRomBundle(dev, input.romBundle);
     const sized = (what: string, b: Uint8Array, n: number): Uint8Array => {
       if (b.length !== n) throw new RseError('E_SIZE', `${what} is ${b.length} bytes; the struct is ${n}`, { field: what });
@@ -227,7 +235,7 @@ export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: S
  * bundle`): TCI-keyed CM and DM bundles on rse-2.1, the ROM bundle, BL2 and TF-M data on rss-1.7.
  */
 export function provisionFromValues(dev: Device, description: unknown, read: ReadFile): ProvisionRunResult {
-  if (dev.profile === 'rse-2.1') {
+  if (dev.profile.provisioning.format === 'cm-dm-bundles') {
     const zero = new Uint8Array(32);
     const cm = encodeBundle('cm', bundleKey('CM', TP_MODE.TCI, zero), cmInputs(description, read));
     const dm = encodeBundle('dm', bundleKey('DM', TP_MODE.TCI, zero), dmInputs(description, read));

@@ -55,7 +55,7 @@ export function bootDevice(dev: Device, options: BootOptions = {}): ChainReport 
   const t0 = performance.now();
   const on = powerOn(dev);
   const tOn = performance.now() - t0;
-  const base = { profile: dev.profile, lcs: on.lcs, powerOn: on, placed: [], started: [], atu: [] };
+  const base = { profile: dev.profile.name, lcs: on.lcs, powerOn: on, placed: [], started: [], atu: [] };
   if (on.result.kind !== 'ready') {
     const reason = dev.json.lastBoot ?? on.result.kind;
     return {
@@ -72,7 +72,7 @@ export function bootDevice(dev: Device, options: BootOptions = {}): ChainReport 
       ms: performance.now() - t0,
     };
   }
-  const shared = new SharedData(dev.profile);
+  const shared = new SharedData(dev.profile.sharedData);
   // One read of the flash serves BL1_2 and BL2.
   const flash = dev.store.read('flash.bin') ?? new Uint8Array(0);
   const bl1 = runBl1(dev, flash);

@@ -13,9 +13,9 @@ import { writeFileAtomic } from '../lib/atomic.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
-import { OTP_LAYOUTS, type RseProfileName } from '../otp/layout.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
+import { findRseProfile, profileVariant, type RseProfile, rseProfile, rseProfileNames } from '../profiles/index.ts';
 import { BL2_DATA_FILE, dummyFirmwareData, TFM_DATA_FILE } from '../provisioning/rss17.ts';
 
 /** Where a device keeps its files. */
@@ -86,7 +86,8 @@ export class FaultPlan {
 /** `device.json`. */
 export interface DeviceJson {
   readonly format: 1;
-  readonly profile: RseProfileName;
+  /** The profile's name ({@link RseProfile.name}). */
+  readonly profile: string;
   /** The ROM was built with `TFM_DUMMY_PROVISIONING` (sets TP mode itself). */
   readonly dummyProvisioning: boolean;
   /** TP mode the dummy ROM selects. */
@@ -98,7 +99,7 @@ export interface DeviceJson {
    */
   readonly lcmVersion?: 0 | 1;
   /**
-   * The firmware was built with `RSE_XIP` (rse-2.1 only): VM0 and VM1 are 64 KiB each, BL2 loads
+   * The firmware was built with `RSE_XIP` (profiles with an `xip` variant): VM0 and VM1 are 64 KiB each, BL2 loads
    * the signed SIC tables as images 0/1 and the S/NS runtimes execute in place through the SIC.
    * Absent means false.
    */
@@ -114,34 +115,17 @@ export interface DeviceJson {
 /** The upstream dummy PCI RTL key (`rse/common/provisioning/pci_krtl_dummy.bin`). */
 export const DUMMY_PCI_KRTL = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
 
-/** VM0 and VM1 size (512 KiB each, non-XIP, in both profiles). */
-export const SRAM_SIZE = 0x80000;
-/** VM0 and VM1 size of an `RSE_XIP` build (`rse_memory_sizes.h`). */
-export const XIP_SRAM_SIZE = 0x10000;
-
-/**
- * How much of VM1 a device keeps: 512 KiB on RSE 2.1; on RSS 1.7 (8 MiB VM1) the part up to the
- * end of the NS image window (S at VM1, NS at VM1 + 512 KiB).
- */
-export const VM1_KEPT: Readonly<Record<RseProfileName, number>> = { 'rse-2.1': SRAM_SIZE, 'rss-1.7': 0x100000 };
-
-export const ROM_SIZE = 0x20000;
-
 export interface CreateOptions {
-  readonly profile: RseProfileName;
+  /** The profile, or its name. */
+  readonly profile: RseProfile | string;
   /** The device's RTL key (used in PCI mode); the upstream dummy by default. */
   readonly krtl?: Uint8Array;
   readonly dummyProvisioning?: boolean;
   readonly romTpMode?: 'TCI' | 'PCI';
   readonly lcmVersion?: 0 | 1;
   readonly rom?: Uint8Array;
-  /** An `RSE_XIP` build (rse-2.1 only). */
+  /** An `RSE_XIP` build (profiles with an `xip` variant). */
   readonly xip?: boolean;
-}
-
-/** VM0 and VM1 sizes a device keeps. */
-export function sramSizes(profile: RseProfileName, xip: boolean): { vm0: number; vm1: number } {
-  return xip ? { vm0: XIP_SRAM_SIZE, vm1: XIP_SRAM_SIZE } : { vm0: SRAM_SIZE, vm1: VM1_KEPT[profile] };
 }
 
 export interface OpenOptions {
@@ -153,6 +137,8 @@ export interface OpenOptions {
 export class Device {
   readonly store: DeviceStore;
   readonly json: DeviceJson;
+  /** The device's profile, its build variant applied. */
+  readonly profile: RseProfile;
   readonly otp: Uint8Array;
   readonly lcm: Lcm;
   readonly kmu = new Kmu();
@@ -166,23 +152,23 @@ export class Device {
   /** PSI/GPIO state. */
   psi: number;
 
-  private constructor(store: DeviceStore, json: DeviceJson, otp: Uint8Array, krtl: Uint8Array, options: OpenOptions) {
+  private constructor(store: DeviceStore, json: DeviceJson, profile: RseProfile, otp: Uint8Array, krtl: Uint8Array, options: OpenOptions) {
     this.store = store;
     this.json = json;
+    this.profile = profile;
     this.otp = otp;
     this.krtl = krtl;
     this.trng = options.trng ?? randomBytes;
     this.faults = options.faults;
     this.psi = json.psi;
-    const sizes = sramSizes(json.profile, json.xip === true);
-    this.vm0 = sramImage(store.read('sram-vm0.bin'), sizes.vm0);
-    this.vm1 = sramImage(store.read('sram-vm1.bin'), sizes.vm1);
+    this.vm0 = sramImage(store.read('sram-vm0.bin'), profile.memory.vm0Size);
+    this.vm1 = sramImage(store.read('sram-vm1.bin'), profile.memory.vm1Kept);
     const faults = options.faults;
     this.lcm = new Lcm(otp, {
       ...(faults === undefined ? {} : { onProgram: (op: OtpProgram) => faults.onProgram(op) }),
       afterProgram: () => store.write('otp.bin', otp),
     });
-    this.plat = new PlatOtp(this.lcm, OTP_LAYOUTS[json.profile], () => this.kmu.use(KMU_SLOT.KCE_CM));
+    this.plat = new PlatOtp(this.lcm, profile.otp, () => this.kmu.use(KMU_SLOT.KCE_CM));
     this.resetKmu();
   }
 
@@ -190,18 +176,20 @@ export class Device {
   static create(store: DeviceStore, options: CreateOptions): Device {
     const krtl = options.krtl ?? DUMMY_PCI_KRTL;
     if (krtl.length !== 32) throw new RseError('E_KEY', `the RTL key must be 32 bytes, got ${krtl.length}`, { field: 'krtl' });
-    const rom = new Uint8Array(ROM_SIZE);
+    const base = typeof options.profile === 'string' ? rseProfile(options.profile) : options.profile;
+    const xip = options.xip ?? false;
+    const profile = profileVariant(base, xip);
+    if (profile === undefined) throw new RseError('E_ARGUMENT', `XIP is a build option ${base.name} does not have`, { field: 'xip' });
+    const romSize = profile.memory.romSize;
+    const rom = new Uint8Array(romSize);
     if (options.rom !== undefined) {
-      if (options.rom.length > ROM_SIZE)
-        throw new RseError('E_SIZE', `the ROM image is ${options.rom.length} bytes, the ROM holds ${ROM_SIZE}`, { field: 'rom' });
+      if (options.rom.length > romSize)
+        throw new RseError('E_SIZE', `the ROM image is ${options.rom.length} bytes, the ROM holds ${romSize}`, { field: 'rom' });
       rom.set(options.rom);
     }
-    const xip = options.xip ?? false;
-    if (xip && options.profile !== 'rse-2.1')
-      throw new RseError('E_ARGUMENT', `XIP is an RSE 2.1 build option; ${options.profile} has none`, { field: 'xip' });
     const json: DeviceJson = {
       format: 1,
-      profile: options.profile,
+      profile: base.name,
       dummyProvisioning: options.dummyProvisioning ?? true,
       romTpMode: options.romTpMode ?? 'TCI',
       lcmVersion: options.lcmVersion ?? 0,
@@ -213,10 +201,9 @@ export class Device {
     store.write('rom.bin', rom);
     store.write('flash.bin', new Uint8Array(0));
     store.write('krtl.bin', krtl);
-    const sizes = sramSizes(options.profile, xip);
-    store.write('sram-vm0.bin', new Uint8Array(sizes.vm0));
-    store.write('sram-vm1.bin', new Uint8Array(sizes.vm1));
-    if (options.profile === 'rss-1.7') {
+    store.write('sram-vm0.bin', new Uint8Array(profile.memory.vm0Size));
+    store.write('sram-vm1.bin', new Uint8Array(profile.memory.vm1Kept));
+    if (profile.provisioning.format === 'rom-bundle-stages') {
       // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
       const fw = dummyFirmwareData();
       const dummy = json.dummyProvisioning;
@@ -241,17 +228,14 @@ export class Device {
     const bad = deviceJsonProblem(json);
     if (bad !== undefined)
       throw new RseError('E_DEVICE', `${store.where}/device.json: ${bad}`, { field: `device.json ${bad.split(' ')[0]}` });
+    const profile = profileVariant(rseProfile(json.profile), json.xip === true) as RseProfile;
     const otp = store.read('otp.bin');
     if (otp === undefined || otp.length !== OTP_SIZE) {
       throw new RseError('E_DEVICE', `${store.where}/otp.bin must be ${OTP_SIZE} bytes`, { field: 'otp.bin', offset: otp?.length ?? 0 });
     }
     const krtl = store.read('krtl.bin') ?? DUMMY_PCI_KRTL;
     if (krtl.length !== 32) throw new RseError('E_DEVICE', `${store.where}/krtl.bin must be 32 bytes`, { field: 'krtl.bin' });
-    return new Device(store, json, otp, krtl, options);
-  }
-
-  get profile(): RseProfileName {
-    return this.json.profile;
+    return new Device(store, json, profile, otp, krtl, options);
   }
 
   /** An `RSE_XIP` build. */
@@ -298,12 +282,13 @@ function deviceJsonProblem(j: unknown): string | undefined {
   if (typeof j !== 'object' || j === null) return 'is not an object';
   const o = j as Record<string, unknown>;
   if (o.format !== 1) return 'format must be 1';
-  if (typeof o.profile !== 'string' || !(o.profile in OTP_LAYOUTS)) return `profile must be one of ${Object.keys(OTP_LAYOUTS).join(', ')}`;
+  const profile = typeof o.profile === 'string' ? findRseProfile(o.profile) : undefined;
+  if (profile === undefined) return `profile must be one of ${rseProfileNames().join(', ')}`;
   if (typeof o.dummyProvisioning !== 'boolean') return 'dummyProvisioning must be true or false';
   if (o.romTpMode !== 'TCI' && o.romTpMode !== 'PCI') return 'romTpMode must be TCI or PCI';
   if (o.lcmVersion !== undefined && o.lcmVersion !== 0 && o.lcmVersion !== 1) return 'lcmVersion must be 0 or 1';
   if (o.xip !== undefined && typeof o.xip !== 'boolean') return 'xip must be true or false';
-  if (o.xip === true && o.profile !== 'rse-2.1') return 'xip is an rse-2.1 build option';
+  if (o.xip === true && profile.variants.xip === undefined) return `xip is not a build option of ${profile.name}`;
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;

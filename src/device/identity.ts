@@ -7,18 +7,18 @@
  * @module
  */
 import { RseError } from '../lib/errors.ts';
-import type { RseProfileName } from '../otp/layout.ts';
+import type { Bl2Layout } from '../profiles/types.ts';
 import { type AttestationIdentity, attestationIdentity } from '../services/spm.ts';
-import { BL2_MEASUREMENT, runBl1 } from './bl1-boot.ts';
-import { type Bl2Profile, bl2Profile } from './bl2-boot.ts';
+import { runBl1 } from './bl1-boot.ts';
 import { powerOn } from './boot.ts';
 import type { Device } from './device.ts';
 import type { Measurement } from './shared-data.ts';
 
 export interface DeviceFacts {
-  readonly profile: RseProfileName;
+  /** The profile's name. */
+  readonly profile: string;
   /** The images BL2 loads and the slots and types it measures them with. */
-  readonly bl2: Bl2Profile;
+  readonly bl2: Bl2Layout;
   /** The slot and type BL1_2 measures BL2 with, when the profile's BL1_2 measures it. */
   readonly bl2Measurement: { readonly slot: number; readonly swType: string } | undefined;
   readonly identity: Omit<AttestationIdentity, 'iak'> & { readonly iakPublic: Uint8Array };
@@ -38,9 +38,9 @@ export function deviceFacts(dev: Device): DeviceFacts {
     throw new RseError('E_DEVICE', `${dev.store.where}: BL1_1 stops: ${bl1.halt.reason}`, { field: 'device' });
   const { iak, ...rest } = attestationIdentity(dev);
   return {
-    profile: dev.profile,
-    bl2: bl2Profile(dev),
-    bl2Measurement: BL2_MEASUREMENT[dev.profile],
+    profile: dev.profile.name,
+    bl2: dev.profile.bl2,
+    bl2Measurement: dev.profile.bl1.measureBl2,
     identity: { ...rest, iakPublic: iak.publicKey },
     // With no flash BL1_2 finds no BL2: these are BL1_1's measurements of what the OTP holds.
     romMeasurements: bl1.measurements,

@@ -11,16 +11,16 @@
 import { hash } from '../crypto/index.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import type { RseProfileName } from '../otp/layout.ts';
+import type { SharedDataLayout } from '../profiles/types.ts';
 
 export const SHARED_DATA_MAGIC = 0x2016;
-export const SHARED_DATA_SIZE: Readonly<Record<RseProfileName, number>> = { 'rse-2.1': 0x600, 'rss-1.7': 0x400 };
 export const TLV_MAJOR_MBS = 0x3;
 export const SW_MEASURE_VALUE = 0x08;
 export const SW_MEASURE_METADATA = 0x0a;
 export const SW_MEASURE_VALUE_NON_EXTENDABLE = 0x0b;
 export const PSA_ALG_SHA_256 = 0x02000009;
-export const METADATA_SIZE: Readonly<Record<RseProfileName, number>> = { 'rse-2.1': 92, 'rss-1.7': 96 };
+/** The size of `struct boot_measurement_metadata` in each layout. */
+export const METADATA_SIZE: Readonly<Record<SharedDataLayout['metadata'], number>> = { 'version-fields': 92, 'version-string': 96 };
 const SW_TYPE_SIZE = 10;
 const SIGNER_ID_MAX = 64;
 
@@ -49,13 +49,13 @@ function versionParts(v: string): [number, number, number, number] {
 }
 
 /** `struct boot_measurement_metadata` as the profile's BL1/BL2 lay it out. */
-export function encodeMetadata(profile: RseProfileName, m: Measurement): Uint8Array {
-  const out = new Uint8Array(METADATA_SIZE[profile]);
+export function encodeMetadata(layout: SharedDataLayout, m: Measurement): Uint8Array {
+  const out = new Uint8Array(METADATA_SIZE[layout.metadata]);
   out.set(u32le(m.alg ?? PSA_ALG_SHA_256), 0);
   out.set(m.signerId.subarray(0, SIGNER_ID_MAX), 4);
   out.set(u32le(Math.min(m.signerId.length, SIGNER_ID_MAX)), 68);
   out.set(new TextEncoder().encode(m.swType).subarray(0, SW_TYPE_SIZE - 1), 72);
-  if (profile === 'rse-2.1') {
+  if (layout.metadata === 'version-fields') {
     const [major, minor, rev, build] = versionParts(m.version);
     out[84] = major;
     out[85] = minor;
@@ -69,10 +69,10 @@ export function encodeMetadata(profile: RseProfileName, m: Measurement): Uint8Ar
 /** The shared data area being filled by the boot stages. */
 export class SharedData {
   readonly bytes: Uint8Array;
-  readonly profile: RseProfileName;
-  constructor(profile: RseProfileName) {
-    this.profile = profile;
-    this.bytes = new Uint8Array(SHARED_DATA_SIZE[profile]);
+  readonly layout: SharedDataLayout;
+  constructor(layout: SharedDataLayout) {
+    this.layout = layout;
+    this.bytes = new Uint8Array(layout.size);
   }
 
   private get total(): number {
@@ -112,7 +112,7 @@ export class SharedData {
   /** `boot_store_measurement`: metadata, then the value (locked = non-extendable claim). */
   storeMeasurement(m: Measurement): void {
     if (m.slot >= 32) throw new RseError('E_SHARED_DATA', `measurement slot ${m.slot} >= 32`, { field: 'slot' });
-    this.add(TLV_MAJOR_MBS, (m.slot << 6) | SW_MEASURE_METADATA, encodeMetadata(this.profile, m));
+    this.add(TLV_MAJOR_MBS, (m.slot << 6) | SW_MEASURE_METADATA, encodeMetadata(this.layout, m));
     this.add(TLV_MAJOR_MBS, (m.slot << 6) | (m.locked ? SW_MEASURE_VALUE_NON_EXTENDABLE : SW_MEASURE_VALUE), m.value);
   }
 }
@@ -142,7 +142,7 @@ function* walk(area: Uint8Array): Generator<RawTlv> {
 }
 
 /** Reads the measurement records of a shared data area (what the measured-boot partition replays). */
-export function parseSharedData(profile: RseProfileName, area: Uint8Array): Measurement[] {
+export function parseSharedData(layout: SharedDataLayout, area: Uint8Array): Measurement[] {
   if (area.length < 4 || readU16le(area, 0) !== SHARED_DATA_MAGIC)
     throw new RseError('E_SHARED_DATA', 'no shared data header (magic 0x2016)', { field: 'shared data', offset: 0 });
   const total = readU16le(area, 2);
@@ -159,7 +159,7 @@ export function parseSharedData(profile: RseProfileName, area: Uint8Array): Meas
     const slot = minor >>> 6;
     const claim = minor & 0x3f;
     if (claim === SW_MEASURE_METADATA) {
-      if (e.value.length !== METADATA_SIZE[profile])
+      if (e.value.length !== METADATA_SIZE[layout.metadata])
         throw new RseError('E_SHARED_DATA', `metadata of slot ${slot} is ${e.value.length} bytes`, {
           field: 'shared data',
           offset: e.offset,
@@ -168,7 +168,8 @@ export function parseSharedData(profile: RseProfileName, area: Uint8Array): Meas
     } else if ((claim === SW_MEASURE_VALUE || claim === SW_MEASURE_VALUE_NON_EXTENDABLE) && meta?.slot === slot) {
       const md = meta.bytes;
       const idLen = Math.min(readU32le(md, 68), SIGNER_ID_MAX);
-      const version = profile === 'rse-2.1' ? `${md[84]}.${md[85]}.${readU16le(md, 86)}+${readU32le(md, 88)}` : cstr(md.subarray(82, 96));
+      const version =
+        layout.metadata === 'version-fields' ? `${md[84]}.${md[85]}.${readU16le(md, 86)}+${readU32le(md, 88)}` : cstr(md.subarray(82, 96));
       out.push({
         slot,
         swType: cstr(md.subarray(72, 82)),

@@ -6,10 +6,9 @@
  * its partition, overlapping placements.
  * @module
  */
-import { BL2_PARTITION_SIZE, type Bl1Version, formatBl1Version, parseBl1Version, signBl1Image } from '../bl1/image.ts';
+import { type Bl1Version, formatBl1Version, parseBl1Version, signBl1Image } from '../bl1/image.ts';
 import { type AsymKey, hash, randomBytes } from '../crypto/index.ts';
 import { type FipImage, fipBytes, fipUuidFromString, fipUuidToString, packFip } from '../fip/fip.ts';
-import { type FipNaming, fipTable } from '../fip/table.ts';
 import { encodeFwuMetadata } from '../gpt/fwu.ts';
 import { type GptLayout, partitionBytes, planGpt, writeGpt } from '../gpt/gpt.ts';
 import { layout, type Placement } from '../layout/layout.ts';
@@ -21,7 +20,8 @@ import { TLV } from '../mcuboot/constants.ts';
 import { parseImage } from '../mcuboot/image.ts';
 import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
 import { formatVersion, parseVersion } from '../mcuboot/version.ts';
-import type { RseProfileName } from '../otp/layout.ts';
+import { type FipNaming, fipTable } from '../profiles/fip-table.ts';
+import { findRseProfile, type RseProfile, rseProfileNames, xipProfileNames } from '../profiles/index.ts';
 import { bytesOf, DUMMY } from '../provisioning/values.ts';
 import { createXipTables, SIC_DEFAULT_KEY, SIC_PAGE_SIZE } from '../sic/sic.ts';
 
@@ -146,7 +146,7 @@ const IMAGE_KEYS = [
 const BL1_IMAGE_KEYS = ['name', 'input', 'format', 'lms-key', 'encrypt-key', 'version', 'security-counter', 'boot-record'] as const;
 
 /** A BL2 image in the BL1 format (`create_bl2_img.py`): encrypted for the OTP BL2 key, LMS-signed. */
-function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileName): BuiltImage {
+function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfile): BuiltImage {
   known(c, BL1_IMAGE_KEYS, path);
   const name = str(c.name, `${path}.name`);
   const code = io.readFile(str(c.input, `${path}.input`));
@@ -170,8 +170,8 @@ function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileNa
       version,
       securityCounter: counter,
       encryptionKey,
-      kdf: platform === 'rse-2.1' ? 'cmac-counter' : 'hash-ecb',
-      partitionSize: BL2_PARTITION_SIZE[platform],
+      kdf: platform.bl1.kdf,
+      partitionSize: platform.bl1.bl2PartitionSize,
       sign: (m) => {
         const r = sign(keyPath, m);
         lmsPublic = r.publicKey;
@@ -190,7 +190,7 @@ function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfileNa
     kind: 'bl1',
     bytes: out.image,
     version: formatBl1Version(version),
-    slotSize: BL2_PARTITION_SIZE[platform],
+    slotSize: platform.bl1.bl2PartitionSize,
     securityCounter: counter,
     ...(bootRecord === undefined ? {} : { bootRecord }),
     imageHash: toHex(out.hash),
@@ -215,9 +215,13 @@ const XIP_IMAGE_KEYS = [
  * the MCUboot-signed table BL2 loads as the image (`rse-sic-tables-s`/`-ns`). The table's
  * fw_version is the security counter unless `fw-version` says otherwise.
  */
-function buildXipImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platform: RseProfileName): BuiltImage[] {
+function buildXipImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platform: RseProfile): BuiltImage[] {
   known(c, XIP_IMAGE_KEYS, path);
-  if (platform !== 'rse-2.1') throw cfgError(`${path}.format`, 'XIP images are an RSE 2.1 feature');
+  if (platform.variants.xip === undefined)
+    throw cfgError(
+      `${path}.format`,
+      `XIP images need an RSE_XIP build; ${platform.name} has none (profiles with one: ${xipProfileNames().join(', ')})`,
+    );
   const name = str(c.name, `${path}.name`);
   const runtime = io.readFile(str(c.input, `${path}.input`));
   if (c.key === undefined) throw cfgError(`${path}.key`, 'an XIP image needs the key that signs its SIC table');
@@ -234,7 +238,7 @@ function buildXipImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platfo
   ];
 }
 
-function buildImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platform: RseProfileName): BuiltImage[] {
+function buildImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, platform: RseProfile): BuiltImage[] {
   if (c.format === 'bl1') return [buildBl1Image(c, path, io, platform)];
   if (c.format === 'xip') return buildXipImage(c, path, io, atu, platform);
   if (c.format !== undefined && c.format !== 'mcuboot') throw cfgError(`${path}.format`, 'must be mcuboot (default), bl1 or xip');
@@ -382,9 +386,9 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
   const d = obj(description, 'platform');
   known(d, ['platform', 'atu', 'images', 'fip', 'host-flash', 'rom'], 'platform');
   const platformName = str(d.platform ?? 'rse-2.1', 'platform.platform');
-  if (platformName !== 'rse-2.1' && platformName !== 'rss-1.7') throw cfgError('platform.platform', 'must be rse-2.1 or rss-1.7');
-  const platform: RseProfileName = platformName;
-  const naming: FipNaming = platform === 'rss-1.7' ? 'rss' : 'rse';
+  const platform = findRseProfile(platformName);
+  if (platform === undefined) throw cfgError('platform.platform', `must be one of ${rseProfileNames().join(', ')}`);
+  const naming: FipNaming = platform.fipNaming;
   const atuCfg = d.atu === undefined ? undefined : obj(d.atu, 'atu');
   const atu =
     atuCfg === undefined
@@ -472,7 +476,7 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
   }
 
   const manifest: Record<string, unknown> = {
-    platform,
+    platform: platform.name,
     images: [...images.values()].map((i) => ({
       name: i.name,
       kind: i.kind,
@@ -492,7 +496,7 @@ export function buildFlash(description: unknown, io: BuildIo): BuildResult {
     ...(rom === undefined ? {} : { rom: { size: rom.length, sha256: sha256(rom), placements: romRows } }),
   };
   return {
-    platform,
+    platform: platform.name,
     images: [...images.values()],
     ...(fip ? { fip } : {}),
     ...(hostFlash ? { hostFlash } : {}),

@@ -12,8 +12,9 @@
  */
 import { readU32le as u32, u32le as u32Bytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { LCM_OTP, OTP_SIZE } from '../profiles/otp-layout.ts';
 
-export const OTP_SIZE = 0x4000;
+export { LCM_OTP, OTP_SIZE };
 
 /** Register encodings of the lifecycle state (high Hamming weight, as the LCM reports them). */
 export const LCS = {
@@ -43,24 +44,6 @@ export const PLAT_OTP_LCS: Readonly<Record<LcsName, number>> = { CM: 0, DM: 1, S
 export const LCM_TRUE = 0xffffffff;
 export const SP_ENABLE_MAGIC = 0x5ec10e1e;
 export const FATAL_ERROR_MAGIC = 0xfa7a1eee;
-
-/** Byte offsets of the LCM's own OTP header (`struct lcm_otp_layout_t`). */
-export const LCM_OTP = {
-  huk: 0x00,
-  guk: 0x20,
-  kp_cm: 0x40,
-  kce_cm: 0x60,
-  kp_dm: 0x80,
-  kce_dm: 0xa0,
-  rotpk: 0xc0,
-  tp_mode_config: 0xe0,
-  cm_config_1: 0xe4,
-  cm_config_2: 0xe8,
-  dm_config: 0xec,
-  cm_rma_flag: 0xf0,
-  dm_rma_flag: 0xf4,
-  user_data: 0xf8,
-} as const;
 
 /** The 32-byte hardware key slots in the header, in order. */
 export const HW_KEY_SLOTS = ['huk', 'guk', 'kp_cm', 'kce_cm', 'kp_dm', 'kce_dm'] as const;

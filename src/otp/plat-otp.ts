@@ -10,7 +10,7 @@ import { aesCtr } from '../crypto/index.ts';
 import { readU32le as u32, u32le as u32Bytes, readU64le as u64, u64le as u64Bytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
-import { type OtpField, type OtpLayout, otpField } from './layout.ts';
+import { type OtpField, type OtpLayout, otpField } from '../profiles/otp-layout.ts';
 import { type Lcm, LcmError, type LcsName, zeroBits } from './lcm.ts';
 
 /** `tfm_plat_err_t` outcomes other than success. */
@@ -63,8 +63,7 @@ export class PlatOtp {
 
   field(name: string): OtpField {
     const f = otpField(this.layout, name);
-    if (f === undefined)
-      throw new PlatOtpError('UNSUPPORTED', name, `OTP field ${name} does not exist in the ${this.layout.profile} layout`);
+    if (f === undefined) throw new PlatOtpError('UNSUPPORTED', name, `OTP field ${name} does not exist in this profile's OTP layout`);
     return f;
   }
 
@@ -107,7 +106,7 @@ export class PlatOtp {
           `BL1_2 image of ${data.length} bytes does not fit ${hex0x(this.layout.bl1_2MaxSize)} words`,
         );
       }
-      const at = this.layout.profile === 'rse-2.1' ? this.layout.bl1_2End - data.length : this.field(name).offset;
+      const at = this.layout.bl1_2Placement === 'right-aligned' ? this.layout.bl1_2End - data.length : this.field(name).offset;
       this.lcmCall(name, () => this.lcm.otpWrite(at, data, 'BL1_2 image'));
       this.writeZeroCount(this.field(name), data);
       return;
@@ -175,7 +174,7 @@ export class PlatOtp {
       check(`${prefix}_locked area`, start, size, this.field(`${prefix}_zero_count`).offset);
       return size;
     };
-    if (this.layout.profile === 'rse-2.1') {
+    if (this.layout.integrity === 'locked-areas') {
       const cm = this.layout.cmLocked;
       if (cm !== undefined && (lcs === 'DM' || lcs === 'SE')) {
         const cmSize = lockedArea('cm', cm.offset);

@@ -82,7 +82,7 @@ export function otpReport(dev: Device): OtpReport {
         const digest = hash('sha256', image);
         const slot = otp.subarray(LCM_OTP.rotpk, LCM_OTP.rotpk + 32);
         value = `${len} bytes at ${hex0x(layout.bl1_2End - len, 4)}, SHA-256 ${toHex(digest)}`;
-        if (layout.profile === 'rse-2.1')
+        if (layout.bl1_2HashField === 'rotpk')
           note = Buffer.compare(digest, slot) === 0 ? 'matches the hash in the ROTPK slot' : 'does NOT match the hash in the ROTPK slot';
       } else if (!blank) value = `${f.size} bytes (no valid length recorded)`;
     } else if (f.kind === 'u32' || f.kind === 'config') {
@@ -109,7 +109,7 @@ export function otpReport(dev: Device): OtpReport {
     });
   }
   const integrityChecked =
-    layout.profile === 'rse-2.1'
+    layout.integrity === 'locked-areas'
       ? lcs === 'SE'
         ? 'CM and DM locked areas'
         : lcs === 'DM'
@@ -119,7 +119,7 @@ export function otpReport(dev: Device): OtpReport {
         ? 'the zero count of every checked field and the ROTPK slot'
         : 'nothing (checked in SE)';
   return {
-    profile: layout.profile,
+    profile: dev.profile.name,
     lcs,
     tpMode: tpModeFromOtp(otp),
     psi: dev.psi,
@@ -139,9 +139,9 @@ function countTrailingZeros(b: Uint8Array): number {
 }
 
 /** Text rendering of {@link otpReport}. */
-export function renderOtpReport(r: OtpReport, all: boolean): string {
+export function renderOtpReport(r: OtpReport, all: boolean, showPsi = true): string {
   const out: string[] = [];
-  out.push(`profile ${r.profile}   LCS ${r.lcs}   TP mode ${r.tpMode}${r.profile === 'rse-2.1' ? `   PSI ${hex0x(r.psi)}` : ''}`);
+  out.push(`profile ${r.profile}   LCS ${r.lcs}   TP mode ${r.tpMode}${showPsi ? `   PSI ${hex0x(r.psi)}` : ''}`);
   if (r.lastBoot !== undefined) out.push(`last boot: ${r.lastBoot}`);
   out.push(`ROTPK hardware zero count: ${r.rotpkZeroCount}`);
   if (r.integrity.length === 0) out.push(`integrity: intact (checked: ${r.integrityChecked})`);

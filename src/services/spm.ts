@@ -12,7 +12,7 @@ import { KMU_SLOT } from '../crypto/kmu.ts';
 import { deriveIak, instanceId } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
 import type { Measurement } from '../device/shared-data.ts';
-import type { RseProfileName } from '../otp/layout.ts';
+import type { RseProfile } from '../profiles/types.ts';
 import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
 import { BUILTIN_KEY, CryptoService } from './crypto.ts';
 import { MeasuredBoot } from './measured-boot.ts';
@@ -68,7 +68,7 @@ export function attestationIdentity(dev: Device): AttestationIdentity {
 
 /** What the runtime starts from: a booted device and the records its boot stages stored. */
 export class Runtime {
-  readonly profile: RseProfileName;
+  readonly profile: RseProfile;
   readonly mboot: MeasuredBoot;
   readonly attest: Attestation;
   readonly cryptoAbi: CryptoAbi;
@@ -89,8 +89,8 @@ export class Runtime {
     this.permissions = options.permissions ?? 'tc';
     this.onAbuseReset = options.onAbuseReset;
     this.onSystemReset = options.onSystemReset;
-    const v21 = dev.profile === 'rse-2.1';
-    this.mboot = new MeasuredBoot({ swTypeMax: v21 ? 32 : 20, compareAlgo: v21 });
+    const rt = dev.profile.runtime;
+    this.mboot = new MeasuredBoot({ swTypeMax: rt.swTypeMax, compareAlgo: rt.compareAlgo });
     // The partition replays the boot records through its own extend at init.
     for (const m of bootRecords)
       this.mboot.extend({
@@ -102,7 +102,7 @@ export class Runtime {
         measurement: m.value,
         lock: m.locked,
       });
-    this.cryptoAbi = v21 ? CRYPTO_ABI['tfm-2.1'] : CRYPTO_ABI['tfm-2.0'];
+    this.cryptoAbi = CRYPTO_ABI[rt.cryptoAbi];
     const id = attestationIdentity(dev);
     const iak = id.iak;
     const rotpk = (keyId: number): Uint8Array | undefined => {

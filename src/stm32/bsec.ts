@@ -7,9 +7,10 @@
  * @module
  */
 import { RseError } from '../lib/errors.ts';
+import { STM32MP1 } from '../profiles/stm32.ts';
 
-export const BSEC_WORDS = 96;
-export const LOWER_WORDS = 32;
+export const BSEC_WORDS = STM32MP1.bsec.words;
+export const LOWER_WORDS = STM32MP1.bsec.lowerWords;
 
 /** Words with a meaning (MP15 OTP map). */
 export const OTP_WORD = {

@@ -16,21 +16,22 @@ import { type AsymKey, aesEcbEncrypt, ecdsaSignRaw, randomBytes } from '../crypt
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { STM32L5 } from '../profiles/stm32.ts';
 import { p256PublicXY } from './image.ts';
 import { deriveChipKey, encodeCertificate, virtualStCa } from './ssp.ts';
 
-export const FLASH_SIZE = 0x80000;
-export const PAGE_SIZE = 0x800;
-export const PAGES_PER_BANK = 128;
+export const FLASH_SIZE = STM32L5.flash.size;
+export const PAGE_SIZE = STM32L5.flash.pageSize;
+export const PAGES_PER_BANK = STM32L5.flash.pagesPerBank;
 export const BANK_SIZE = PAGE_SIZE * PAGES_PER_BANK;
-export const FLASH_NS_BASE = 0x08000000;
-export const FLASH_S_BASE = 0x0c000000;
-export const SRAM2_SIZE = 0x10000;
+export const FLASH_NS_BASE = STM32L5.flash.nsBase;
+export const FLASH_S_BASE = STM32L5.flash.sBase;
+export const SRAM2_SIZE = STM32L5.sram2Size;
 /** External flash behind OCTOSPI1, memory-mapped. */
-export const EXT_BASE = 0x90000000;
-export const EXT_SIZE = 0x100000;
-export const BACKUP_REGISTERS_L5 = 32;
-export const ERASED = 0xff;
+export const EXT_BASE = STM32L5.external.base;
+export const EXT_SIZE = STM32L5.external.size;
+export const BACKUP_REGISTERS_L5 = STM32L5.backupRegisters;
+export const ERASED = STM32L5.flash.erased;
 /** RSSLIB return codes. */
 export const RSSLIB_SUCCESS = 0xeaeaeaea;
 export const RSSLIB_ERROR = 0xf5f5f5f5;
@@ -242,7 +243,7 @@ export function editOptionBytes(cur: OptionBytes, edits: readonly string[]): Opt
 
 interface L5Json {
   readonly format: 1;
-  readonly profile: 'stm32l5';
+  readonly profile: typeof STM32L5.name;
   readonly optionBytes: OptionBytes;
   readonly backup: readonly number[];
   readonly chipSecret: string;
@@ -331,7 +332,7 @@ export class L5Device {
       dir,
       {
         format: 1,
-        profile: 'stm32l5',
+        profile: STM32L5.name,
         optionBytes: FACTORY_OPTION_BYTES,
         backup: new Array<number>(BACKUP_REGISTERS_L5).fill(0),
         chipSecret: toHex(chipSecret),
@@ -357,7 +358,7 @@ export class L5Device {
       throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
     }
     if (
-      j?.profile !== 'stm32l5' ||
+      j?.profile !== STM32L5.name ||
       !Array.isArray(j.backup) ||
       typeof j.chipSecret !== 'string' ||
       typeof j.optionBytes?.rdp !== 'number' ||
@@ -390,7 +391,7 @@ export class L5Device {
     mkdirSync(stage);
     const j: L5Json = {
       format: 1,
-      profile: 'stm32l5',
+      profile: STM32L5.name,
       optionBytes: this.ob,
       backup: [...this.backup],
       chipSecret: toHex(this.chipSecret),

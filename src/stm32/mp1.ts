@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../lib/atomic.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { STM32MP1 } from '../profiles/stm32.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
 import { type FirewallState, Mp1Bus } from './bus.ts';
 import { binaryTypeName, checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
@@ -26,7 +27,7 @@ const BKPSRAM_FILE = 'bkpsram.bin';
 
 interface Mp1Json {
   readonly format: 1;
-  readonly profile: 'stm32mp1';
+  readonly profile: typeof STM32MP1.name;
   readonly permanentLock: readonly number[];
   readonly boots: number;
   /** The hardware-unique secret the chip's SSP key pair derives from (never leaves the device). */
@@ -41,7 +42,7 @@ interface Mp1Json {
 function readJson(dir: string): Partial<Mp1Json> | undefined {
   try {
     const j = JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as Partial<Mp1Json> | null;
-    return j?.profile === 'stm32mp1' ? j : undefined;
+    return j?.profile === STM32MP1.name ? j : undefined;
   } catch {
     return undefined;
   }
@@ -135,7 +136,7 @@ export class Mp1Device {
     writeFileAtomic(join(this.dir, BKPSRAM_FILE), this.tamp.bkpsram, { durable: true });
     const json: Mp1Json = {
       format: 1,
-      profile: 'stm32mp1',
+      profile: STM32MP1.name,
       permanentLock: f.permanentLock.flatMap((l, i) => (l ? [i] : [])),
       boots: this.boots,
       hwSecret: toHex(this.hwSecret),

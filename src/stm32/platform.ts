@@ -8,6 +8,7 @@
  * @module
  */
 import { RseError } from '../lib/errors.ts';
+import { STM32MP1 } from '../profiles/stm32.ts';
 import { DENABLE, NON_SECURE_DEBUG, SECURE_DEBUG } from './bsec.ts';
 import { DECPROT_MODES, type DecprotMode, type Etzpc, peripheral, TZMA, type TzmaName } from './etzpc.ts';
 import {
@@ -334,7 +335,8 @@ function secAttrOf(v: unknown, field: string): SecAttr {
 }
 
 function parseJson(j: Record<string, unknown>): Mp1Platform {
-  if (j.profile !== undefined && j.profile !== 'stm32mp1') throw bad(`platform file is for ${String(j.profile)}, not stm32mp1`, 'profile');
+  if (j.profile !== undefined && j.profile !== STM32MP1.name)
+    throw bad(`platform file is for ${String(j.profile)}, not ${STM32MP1.name}`, 'profile');
   const rcc = isObj(j.rcc) ? j.rcc : {};
   const etzpc = isObj(j.etzpc) ? j.etzpc : {};
   const encoding = etzpc.encoding ?? 'optee';

@@ -31,7 +31,7 @@ async function tokenOverSocket(dev: Device): Promise<Uint8Array> {
   assert.ok(report.ok, `the device boots: ${report.halt?.reason}`);
   const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
   // TF-A v2.10 packs the control word as RSS 1.7 reads it; v2.11 as RSE 2.1 does.
-  const client = await RseClient.connect({ path }, { packing: dev.profile === 'rss-1.7' ? 'v2.10' : 'v2.11' });
+  const client = await RseClient.connect({ path }, { packing: dev.profile.runtime.commsPacking });
   try {
     const r = await client.attestationToken(CHALLENGE);
     assert.equal(r.status, PSA.SUCCESS);

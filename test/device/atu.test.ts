@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { Atu, Bus, BusFault } from '../../src/device/atu.ts';
 import { parseSharedData, SharedData } from '../../src/device/shared-data.ts';
 import { RseError } from '../../src/lib/errors.ts';
+import { rseProfile } from '../../src/profiles/index.ts';
 
 test('ATU regions must be page-aligned, inside the host window, with a valid index', () => {
   const atu = new Atu();
@@ -53,7 +54,7 @@ test('the bus splits an access over two regions (2.1 header-at-end) and faults o
 
 test('shared data: duplicates and overflow are refused; records round-trip in both layouts', () => {
   for (const profile of ['rse-2.1', 'rss-1.7'] as const) {
-    const sd = new SharedData(profile);
+    const sd = new SharedData(rseProfile(profile).sharedData);
     const m = {
       slot: 2,
       swType: 'RT_0',
@@ -67,7 +68,7 @@ test('shared data: duplicates and overflow are refused; records round-trip in bo
       () => sd.storeMeasurement(m),
       (e: unknown) => e instanceof RseError && e.code === 'E_SHARED_DATA',
     );
-    const back = parseSharedData(profile, sd.bytes);
+    const back = parseSharedData(rseProfile(profile).sharedData, sd.bytes);
     assert.equal(back.length, 1);
     assert.equal(back[0]?.version, '1.2.3+4');
     assert.equal(back[0]?.swType, 'RT_0');
@@ -85,7 +86,7 @@ test('parseSharedData never fails with anything but an RseError on arbitrary byt
         b[1] = 0x20;
       }
       try {
-        parseSharedData('rse-2.1', b);
+        parseSharedData(rseProfile('rse-2.1').sharedData, b);
       } catch (e) {
         if (!(e instanceof RseError)) throw e;
       }

@@ -5,7 +5,11 @@ import { parseBl1Version, signBl1Image } from '../../src/bl1/image.ts';
 import { LmsSigner } from '../../src/bl1/lms-key.ts';
 import { hash } from '../../src/crypto/index.ts';
 import { bundleKey } from '../../src/crypto/rse-keys.ts';
-import { RSE_BL2_UUID, runBl1 } from '../../src/device/bl1-boot.ts';
+import { runBl1 } from '../../src/device/bl1-boot.ts';
+import { fipEntryUuid } from '../../src/profiles/fip-table.ts';
+
+const RSE_BL2_UUID = fipEntryUuid('rse-bl2');
+
 import { provisionRun } from '../../src/device/boot.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { FIP_B_OFFSET } from '../../src/device/host-flash.ts';

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { BL1_IV_SIZE } from '../../src/bl1/image.ts';
 import { generateKey, hash, loadKey } from '../../src/crypto/index.ts';
-import { BL2_PROFILES } from '../../src/device/bl2-boot.ts';
 import { BOOT_FILES, bootDevice, type ChainReport } from '../../src/device/chain.ts';
 import type { Device } from '../../src/device/device.ts';
 import { findInHostFlash } from '../../src/device/host-flash.ts';
@@ -19,8 +18,9 @@ import { toHex } from '../../src/lib/hex.ts';
 import { TLV } from '../../src/mcuboot/constants.ts';
 import { parseImage } from '../../src/mcuboot/image.ts';
 import { mcubootPublicKeyBytes } from '../../src/mcuboot/keys.ts';
-import type { RseProfileName } from '../../src/otp/layout.ts';
-import { buildExample, type Description, deviceOf, type ExampleFixture, exampleFixture, imageOf } from './examples.ts';
+import { fipEntryUuid } from '../../src/profiles/fip-table.ts';
+import { rseProfile } from '../../src/profiles/index.ts';
+import { buildExample, type Description, deviceOf, type ExampleFixture, exampleFixture, imageOf, type RseProfileName } from './examples.ts';
 
 const IMAGE_NAMES = ['tfm_s', 'tfm_ns', 'ap_bl1', 'scp_bl1'] as const;
 const PAYLOADS = ['tfm_s.bin', 'tfm_ns.bin', 'ap_bl1.bin', 'scp_bl1.bin'] as const;
@@ -33,7 +33,7 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equa
 
 /** Where image `i`'s code sits after a successful boot, and the memory it is in. */
 function codeAt(fx: ExampleFixture, dev: Device, i: number): Uint8Array {
-  const spec = BL2_PROFILES[fx.profile].images[i];
+  const spec = rseProfile(fx.profile).bl2.images[i];
   if (spec === undefined) throw new Error(`image ${i}`);
   const img = imageOf(fx.build, IMAGE_NAMES[i] as string);
   const hdr = (img[8] as number) | ((img[9] as number) << 8);
@@ -43,8 +43,8 @@ function codeAt(fx: ExampleFixture, dev: Device, i: number): Uint8Array {
     const off = fx.profile === 'rss-1.7' && spec.host === 'ap' ? hdr : 0;
     return sram.subarray(off);
   }
-  const vm = spec.exec.start >= BL2_PROFILES[fx.profile].vm1 ? dev.vm1 : dev.vm0;
-  const base = vm === dev.vm1 ? BL2_PROFILES[fx.profile].vm1 : BL2_PROFILES[fx.profile].vm0;
+  const vm = spec.exec.start >= rseProfile(fx.profile).bl2.vm1 ? dev.vm1 : dev.vm0;
+  const base = vm === dev.vm1 ? rseProfile(fx.profile).bl2.vm1 : rseProfile(fx.profile).bl2.vm0;
   return vm.subarray(spec.exec.start - base + hdr);
 }
 
@@ -91,7 +91,7 @@ for (const profile of ['rse-2.1', 'rss-1.7'] as RseProfileName[]) {
       assert.equal(dev.plat.readCounter(`nv_counter_bl2_${i}`), 1);
     }
     // The shared data area holds the same records, in the order the stages stored them.
-    const area = parseSharedData(profile, dev.store.read(BOOT_FILES.sharedData) as Uint8Array);
+    const area = parseSharedData(rseProfile(profile).sharedData, dev.store.read(BOOT_FILES.sharedData) as Uint8Array);
     assert.deepEqual(
       area.map((m) => m.slot),
       profile === 'rse-2.1' ? [0, 1, 5, 4, 3, 2] : [5, 4, 3, 2],
@@ -141,9 +141,9 @@ function assertStopped(fx: ExampleFixture, dev: Device, r: ChainReport, e: Expec
 
 /** Copies of image `i` in the flash: the FIP_A/FIP_B entries (2.1) or the two offsets (1.7). */
 function copiesOf(fx: ExampleFixture, flash: Uint8Array, i: number): number[] {
-  const spec = BL2_PROFILES[fx.profile].images[i];
+  const spec = rseProfile(fx.profile).bl2.images[i];
   if (spec?.flash !== undefined) return [...spec.flash];
-  return findInHostFlash(flash, spec?.uuid as Uint8Array).map((b) => {
+  return findInHostFlash(flash, fipEntryUuid(spec?.fipEntry ?? '')).map((b) => {
     if (!b.ok) throw new Error(b.reason);
     return b.offset;
   });
@@ -369,7 +369,7 @@ test('attack: a missing dependency (S needs NS >= 9.0.0)', () => {
 test('attack: a truncated FIP_A with a good FIP_B boots from FIP_B', () => {
   const fx = fx21();
   const flash = (fx.build.hostFlash as Uint8Array).slice();
-  const a = findInHostFlash(flash, BL2_PROFILES['rse-2.1'].images[0]?.uuid as Uint8Array)[0];
+  const a = findInHostFlash(flash, fipEntryUuid(rseProfile('rse-2.1').bl2.images[0]?.fipEntry ?? ''))[0];
   assert.ok(a?.ok);
   // Wipe FIP_A from its ToC on, as an interrupted update leaves it.
   const fipA = 0x6000;

@@ -11,7 +11,9 @@ import { loadKey } from '../../src/crypto/index.ts';
 import { provisionFromValues } from '../../src/device/boot.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { type BuildIo, type BuildResult, buildFlash } from '../../src/flash/build.ts';
-import type { RseProfileName } from '../../src/otp/layout.ts';
+/** The built-in RSE profiles the examples cover. */
+export type RseProfileName = 'rse-2.1' | 'rss-1.7';
+
 import { tempDir } from '../helpers.ts';
 
 /** A private copy of the examples tree. */

@@ -8,7 +8,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { hash } from '../../src/crypto/index.ts';
-import { bl2Profile } from '../../src/device/bl2-boot.ts';
 import { BOOT_FILES, bootDevice, type ChainReport } from '../../src/device/chain.ts';
 import type { Device } from '../../src/device/device.ts';
 import { findInHostFlash } from '../../src/device/host-flash.ts';
@@ -48,7 +47,7 @@ test('rse-2.1-xip example boots: tables in VM1, runtimes authenticated and decry
   assert.equal(r.ok, true, r.halt?.reason);
   assert.equal(dev.vm0.length, 0x10000);
   assert.equal(dev.vm1.length, 0x10000);
-  const prof = bl2Profile(dev);
+  const prof = dev.profile.bl2;
   assert.equal(prof.images[0]?.exec.start, 0x31010000);
   assert.equal(prof.images[1]?.exec.start, 0x31013800);
   // Images 0/1 are the tables, placed at the start of VM1 and VM1 + 0x3800.

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fipTable } from '../../src/fip/table.ts';
+import { fipTable } from '../../src/profiles/fip-table.ts';
 import { runCli, tempDir, vectorsDir } from '../helpers.ts';
 import { oracleSkip } from '../oracles.ts';
 

@@ -214,7 +214,7 @@ test('format: xip takes sic-key, sic-nonce and fw-version, and is refused on rss
   images(e17)[1] = { ...s, format: 'xip' };
   assert.throws(
     () => buildFlash(e17, ioFor(join(EXAMPLES, 'rss-1.7'))),
-    (e: unknown) => e instanceof RseError && e.code === 'E_CONFIG' && /XIP images are an RSE 2.1 feature/.test(e.message),
+    (e: unknown) => e instanceof RseError && e.code === 'E_CONFIG' && /XIP images need an RSE_XIP build; rss-1\.7 has none/.test(e.message),
   );
   const bad = structuredClone(load('rse-2.1-xip'));
   writeFileSync(join(EXAMPLES, 'rse-2.1-xip', 'short-nonce.bin'), new Uint8Array(4));

@@ -16,7 +16,7 @@ import { concatBytes } from '../../src/lib/bytes.ts';
 import { parseImage } from '../../src/mcuboot/image.ts';
 import { imageFileParts, type PayloadStream, type SignOptions, signImageFile, signImageStream } from '../../src/mcuboot/sign.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
-import { HOST_IMAGE_SIGN_FLAGS } from '../../src/profiles/rse-2.1.ts';
+import { HOST_IMAGE_SIGN_FLAGS } from '../../src/profiles/host-signing.ts';
 import { rseErrorOf, runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 const dir = vectorsDir('mcuboot');

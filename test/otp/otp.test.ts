@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { provisionRun } from '../../src/device/boot.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
-import { layoutProblems, OTP_LAYOUTS, otpField } from '../../src/otp/layout.ts';
 import { LCM_OTP, Lcm, LcmError, lcsFromOtp, OTP_SIZE } from '../../src/otp/lcm.ts';
 import { decodeCounter, encodeCounter, PlatOtp } from '../../src/otp/plat-otp.ts';
+import { layoutProblems, OTP_RSE_2_1, OTP_RSS_1_7, otpField } from '../../src/profiles/otp-layout.ts';
 import { assertBitFlipsDetected, dummyBundles, freshDevice } from '../provisioning/helpers.ts';
 
 test('rse-2.1 OTP offsets of section 2.2', () => {
-  const L = OTP_LAYOUTS['rse-2.1'];
+  const L = OTP_RSE_2_1;
   const expect: Record<string, number> = {
     cm_locked_size: 0xf8,
     cm_zero_count: 0x104,
@@ -42,7 +42,7 @@ test('rse-2.1 OTP offsets of section 2.2', () => {
   for (const [name, off] of Object.entries(expect)) assert.equal(otpField(L, name)?.offset, off, name);
   assert.deepEqual(L.dmLocked, { offset: 0x128, size: 0x308 });
   assert.deepEqual(layoutProblems(L), []);
-  const R = OTP_LAYOUTS['rss-1.7'];
+  const R = OTP_RSS_1_7;
   assert.equal(otpField(R, 'bl1_2_image_hash')?.offset, 0xa90);
   assert.equal(otpField(R, 'bl1_rotpk_0')?.offset, 0x12f0);
   assert.equal(otpField(R, 'cca_system_properties')?.offset, 0x1448);
@@ -104,7 +104,7 @@ test('no sequence of OTP writes lowers an NV counter or moves the LCS backwards'
     fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
       const otp = new Uint8Array(OTP_SIZE);
       const lcm = new Lcm(otp);
-      const plat = new PlatOtp(lcm, OTP_LAYOUTS['rse-2.1'], () => new Uint8Array(32));
+      const plat = new PlatOtp(lcm, OTP_RSE_2_1, () => new Uint8Array(32));
       let rank = RANK[lcsFromOtp(otp)];
       const counters = { nv_counter_bl1_0: 0, nv_counter_ns_1: 0 } as Record<string, number>;
       for (const o of ops) {

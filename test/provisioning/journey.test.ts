@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import { hash } from '../../src/crypto/index.ts';
 import { type PowerOnReport, powerOn, provisionRun } from '../../src/device/boot.ts';
 import { Device, FaultPlan, PowerCut } from '../../src/device/device.ts';
-import { OTP_LAYOUTS, otpField } from '../../src/otp/layout.ts';
 import { LCM_OTP, lcsFromOtp } from '../../src/otp/lcm.ts';
+import { OTP_RSE_2_1, otpField } from '../../src/profiles/otp-layout.ts';
 import { PSI } from '../../src/provisioning/rom.ts';
 import { DUMMY, placeholderBl1_2 } from '../../src/provisioning/values.ts';
 import { dummyBundles, freshDevice } from './helpers.ts';
 
-const L = OTP_LAYOUTS['rse-2.1'];
+const L = OTP_RSE_2_1;
 const at = (name: string): number => (otpField(L, name) ?? { offset: -1 }).offset;
 
 /** Checks that every CM field holds what the dummy CM bundle carries. */

@@ -6,8 +6,8 @@ import { powerOn, provisionRun } from '../../src/device/boot.ts';
 import { Device, FaultPlan, MemoryStore, PowerCut } from '../../src/device/device.ts';
 import { readU32le } from '../../src/lib/bytes.ts';
 import { RseError } from '../../src/lib/errors.ts';
-import { OTP_LAYOUTS, otpField } from '../../src/otp/layout.ts';
 import { LCM_OTP, lcsFromOtp, zeroBits } from '../../src/otp/lcm.ts';
+import { OTP_RSS_1_7, otpField } from '../../src/profiles/otp-layout.ts';
 import {
   AT_MAGIC,
   DUMMY17,
@@ -21,7 +21,7 @@ import {
 import { DUMMY, placeholderBl1_2 } from '../../src/provisioning/values.ts';
 import { assertBitFlipsDetected } from './helpers.ts';
 
-const R = OTP_LAYOUTS['rss-1.7'];
+const R = OTP_RSS_1_7;
 const noFiles = (p: string): Uint8Array => {
   throw new Error(`unexpected file ${p}`);
 };

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { RseError } from '../lib/errors.ts';
+
 /** Which spelling of the RSE rows a command prints: TF-A v2.10 (`rss`) or v2.11+ (`rse`). */
 export type FipNaming = 'rse' | 'rss';
 
@@ -87,4 +89,14 @@ export function fipTable(naming: FipNaming): readonly FipTableEntry[] {
     tables.set(naming, t);
   }
   return t;
+}
+
+/**
+ * The 16 UUID bytes (FIP storage order) of the entry fiptool names `cmdline` (either spelling of
+ * an RSE row, e.g. `rse-bl2` or `rss-bl2`).
+ */
+export function fipEntryUuid(cmdline: string): Uint8Array {
+  const e = fipTable('rse').find((t) => t.cmdline === cmdline || t.alias === cmdline);
+  if (e === undefined) throw new RseError('E_CONFIG', `no FIP entry ${cmdline}`, { field: 'fip entry' });
+  return Uint8Array.from(e.uuid.replaceAll('-', '').match(/../g) ?? [], (h) => Number.parseInt(h, 16));
 }

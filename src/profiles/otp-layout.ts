@@ -5,7 +5,26 @@
  * absolute OTP byte offsets, computed from the packed C structs.
  * @module
  */
-import { LCM_OTP, OTP_SIZE } from './lcm.ts';
+/** The RSE OTP's size (16 KiB), the same on every profile. */
+export const OTP_SIZE = 0x4000;
+
+/** Byte offsets of the LCM's own OTP header (`struct lcm_otp_layout_t`). */
+export const LCM_OTP = {
+  huk: 0x00,
+  guk: 0x20,
+  kp_cm: 0x40,
+  kce_cm: 0x60,
+  kp_dm: 0x80,
+  kce_dm: 0xa0,
+  rotpk: 0xc0,
+  tp_mode_config: 0xe0,
+  cm_config_1: 0xe4,
+  cm_config_2: 0xe8,
+  dm_config: 0xec,
+  cm_rma_flag: 0xf0,
+  dm_rma_flag: 0xf4,
+  user_data: 0xf8,
+} as const;
 
 /** Which part of the OTP a field sits in, and so what protects it. */
 export type OtpArea = 'lcm' | 'cm-locked' | 'dm-locked' | 'unlocked' | 'bl1_2' | 'ics' | 'integrity';
@@ -44,7 +63,6 @@ export type NvCounterEncoding = 'bits' | 'magic-words';
 
 /** One profile's OTP map. */
 export interface OtpLayout {
-  readonly profile: 'rse-2.1' | 'rss-1.7';
   readonly fields: readonly OtpField[];
   /** NV counter encoding: bit thermometer (2.1, `RSE_BIT_PROGRAMMABLE_OTP`) or 0x3333CAFE words. */
   readonly counterEncoding: NvCounterEncoding;
@@ -54,6 +72,18 @@ export interface OtpLayout {
   /** End of the BL1_2 area: the image is stored right-aligned below this offset. */
   readonly bl1_2End: number;
   readonly bl1_2MaxSize: number;
+  /**
+   * Where `bl1_2_image` is programmed: right-aligned below {@link OtpLayout.bl1_2End} (2.1, its
+   * length in `bl1_2_image_len`) or at the start of its field (1.7).
+   */
+  readonly bl1_2Placement: 'right-aligned' | 'field';
+  /** The field BL1_1 compares the SHA-256 of the 8 KiB BL1_2 with. */
+  readonly bl1_2HashField: string;
+  /**
+   * What BL1_1's tamper check covers: the CM/DM locked areas with their sizes and zero counts
+   * (2.1, from DM on), or every field's zero-count word and the ROTPK slot (1.7, in SE).
+   */
+  readonly integrity: 'locked-areas' | 'zero-count-words';
 }
 
 const HEADER: readonly OtpField[] = [
@@ -155,8 +185,10 @@ function rse21(): OtpLayout {
   add('bl1_2_image', 0x1c00, 0x2000, 'bl1_2', 'image', 'BL1_2 image, stored right-aligned below the ICS');
   add('dma_ics', 0x3c00, 0x400, 'ics', 'bytes', 'OTP part of the DMA initial command sequence (zero count, 0, commands)');
   return {
-    profile: 'rse-2.1',
     fields: f,
+    bl1_2Placement: 'right-aligned',
+    bl1_2HashField: 'rotpk',
+    integrity: 'locked-areas',
     counterEncoding: 'bits',
     cmLocked: { offset: 0x118, size: 16 },
     dmLocked: { offset: 0x128, size: 0x308 },
@@ -234,12 +266,21 @@ function rss17(): OtpLayout {
   add('host_rotpk_cca', 0x13e8, 96, 'ec-point', 'host CCA ROTPK');
   add('cca_system_properties', 0x1448, 4, 'u32', 'CCA system properties');
   add('bl1_2_image', 0x144c, 0x2000, 'image', 'BL1_2 image', 'bl1_2');
-  return { profile: 'rss-1.7', fields: f, counterEncoding: 'magic-words', bl1_2End: 0x144c + 0x2000, bl1_2MaxSize: 0x2000 };
+  return {
+    fields: f,
+    counterEncoding: 'magic-words',
+    bl1_2End: 0x144c + 0x2000,
+    bl1_2MaxSize: 0x2000,
+    bl1_2Placement: 'field',
+    bl1_2HashField: 'bl1_2_image_hash',
+    integrity: 'zero-count-words',
+  };
 }
 
-export const OTP_LAYOUTS = { 'rse-2.1': rse21(), 'rss-1.7': rss17() } as const;
-
-export type RseProfileName = keyof typeof OTP_LAYOUTS;
+/** TF-M 2.1's RSE OTP map (TC, four MCUboot images). */
+export const OTP_RSE_2_1: OtpLayout = rse21();
+/** TF-M 1.7's RSS OTP map. */
+export const OTP_RSS_1_7: OtpLayout = rss17();
 
 /** A field of a layout by name, or `undefined`. */
 export function otpField(layout: OtpLayout, name: string): OtpField | undefined {

@@ -1,0 +1,158 @@
+/**
+ * The shape of a firmware profile: every table that differs between the RSE/RSS firmware
+ * versions rsekit models, as plain data one implementation consumes. Code asks the profile; it
+ * never compares profile names. A profile may extend another (`{ ...base, bl2: {...} }`).
+ * @module
+ */
+import type { FipNaming } from './fip-table.ts';
+import type { OtpLayout } from './otp-layout.ts';
+
+/** The key derivation of BL1_2's BL2 key and of the bundles: SP 800-108 CMAC (2.1) or hash-then-ECB (1.7). */
+export type Bl1Kdf = 'cmac-counter' | 'hash-ecb';
+
+/**
+ * How the runtime seeds (VHUK, CPAK seed, DAK seed) are bound to the boot: 2.1's KDF over GUK
+ * and the boot state (LCS, TP mode, reprovisioning bits, BL1_2 hash), or 1.7's over the HUK
+ * with the BL1_2 hash and the LCS.
+ */
+export type BootKeyDerivation = 'guk-boot-state' | 'huk-lcs';
+
+/**
+ * How the ROM provisions a device: 2.1's encrypted CM/DM bundles polled for in SRAM (with PSI
+ * codes on the GPIO), or 1.7's plain stages (ROM bundle in BL1_1, then BL2 and TF-M data).
+ */
+export type ProvisioningFormat = 'cm-dm-bundles' | 'rom-bundle-stages';
+
+/** A measured-boot record a BL1 stage stores. */
+export interface MeasurementSlot {
+  readonly slot: number;
+  readonly swType: string;
+}
+
+/** Where BL1_2 finds BL2. */
+export type Bl2Source =
+  /** `entry`: the FIP entry (`rse-bl2`). */
+  { readonly kind: 'fip'; readonly entry: string } | { readonly kind: 'flash-offsets'; readonly offsets: readonly number[] };
+
+/** BL1_1 and BL1_2. */
+export interface Bl1Profile {
+  /** `FLASH_BL2_PARTITION_SIZE`: the bytes BL1_2 reads and decrypts. */
+  readonly bl2PartitionSize: number;
+  readonly kdf: Bl1Kdf;
+  readonly bl2Source: Bl2Source;
+  readonly bootKeys: BootKeyDerivation;
+  /** BL1_1 measures BL1_2 (2.1); absent: no record. */
+  readonly measureBl1_2?: MeasurementSlot;
+  /** BL1_2 measures BL2 (2.1); absent: no record. */
+  readonly measureBl2?: MeasurementSlot;
+  /** `boot_platform_post_init` moves the S/NS image (SIC) keys from the OTP into the KMU. */
+  readonly loadsImageKeys: boolean;
+}
+
+/** Where `sic_boot_post_load` maps an XIP runtime and how it programs the SIC for it. */
+export interface XipSpec {
+  /** The FIP entry of the encrypted image (`rse-s` / `rse-ns`). */
+  readonly entry: string;
+  /** ATU region and SIC decrypt region (0 for S, 1 for NS). */
+  readonly region: number;
+  /** `RSE_RUNTIME_S/NS_XIP_BASE_S`. */
+  readonly logical: number;
+  /** `S_CODE_SIZE` / `NS_CODE_SIZE` (the S/NS partition size). */
+  readonly maxSize: number;
+  /** The KMU slot holding the image key. */
+  readonly kmuSlot: 'SECURE_ENCRYPTION_KEY' | 'NON_SECURE_ENCRYPTION_KEY';
+}
+
+/** One BL2 image of a profile. */
+export interface Bl2ImageSpec {
+  readonly index: number;
+  readonly name: string;
+  /** The FIP entry holding the image (host-flash profiles), by its fiptool option name. */
+  readonly fipEntry?: string;
+  /** Primary and secondary offsets in the emulated flash (flash-in-VM0 profiles). */
+  readonly flash?: readonly [number, number];
+  /** MCUboot flash-area size. */
+  readonly slotSize: number;
+  /** `boot_get_image_exec_ram_info`. */
+  readonly exec: { readonly start: number; readonly size: number };
+  readonly host?: 'ap' | 'scp';
+  /** Measurement sw_type (`shared_data.c`: image 3 has none). */
+  readonly swType: string;
+  /** The OTP field holding the hash of the key that signs this image. */
+  readonly rotpkField: string;
+  /** XIP builds: this image is the SIC table of a runtime that executes in place. */
+  readonly xip?: XipSpec;
+}
+
+export interface HostSram {
+  readonly base: number;
+  readonly size: number;
+}
+
+/** BL2 (MCUboot RAM-load) and the memories it works on. */
+export interface Bl2Layout {
+  readonly images: readonly Bl2ImageSpec[];
+  readonly hostSram: { readonly ap: HostSram; readonly scp: HostSram };
+  /** Where VM0/VM1 sit in the RSE's address map. */
+  readonly vm0: number;
+  readonly vm1: number;
+  /**
+   * Where the images come from: the host flash behind the ATU (2.1, FIP entries), or a flash
+   * image the FVP preloads into VM0 (1.7, fixed offsets; this many bytes of it are visible).
+   */
+  readonly flash: { readonly kind: 'host-flash' } | { readonly kind: 'vm0'; readonly size: number };
+  /** Header size the host images carry. */
+  readonly hostHeaderSize: number;
+  /**
+   * What happens to a host image's header: 2.1 maps it to a region at the end of the target SRAM
+   * (zeroed at post-load) and the code to the start; 1.7 loads it in place and moves SCP BL1
+   * down over its header at post-load.
+   */
+  readonly hostHeader: 'separate-region' | 'in-place';
+}
+
+/** The boot-to-runtime shared data area. */
+export interface SharedDataLayout {
+  readonly size: number;
+  /** `struct boot_measurement_metadata`: version as {u8, u8, u16, u32} (92 bytes) or a 14-char string (96). */
+  readonly metadata: 'version-fields' | 'version-string';
+}
+
+/** The runtime's wire and service tables. */
+export interface RuntimeProfile {
+  /** Measured boot: the longest sw_type (`SW_TYPE_MAX_SIZE`). */
+  readonly swTypeMax: 20 | 32;
+  /** Measured boot: a slot extend must use the slot's algorithm. */
+  readonly compareAlgo: boolean;
+  /** The crypto service ABI the host's calls use. */
+  readonly cryptoAbi: 'tfm-2.1' | 'tfm-2.0';
+  /** The RSE comms ctrl_param packing TF-A of that era sends. */
+  readonly commsPacking: 'v2.11' | 'v2.10';
+}
+
+/** One RSE/RSS firmware version. */
+export interface RseProfile {
+  readonly name: string;
+  /** One line: which firmware this is. */
+  readonly description: string;
+  readonly otp: OtpLayout;
+  readonly memory: {
+    /** VM0 and the part of VM1 a device keeps. */
+    readonly vm0Size: number;
+    readonly vm1Kept: number;
+    readonly romSize: number;
+  };
+  readonly provisioning: {
+    readonly format: ProvisioningFormat;
+    /** The ROM reports its progress as PSI codes on the GPIO. */
+    readonly psi: boolean;
+  };
+  readonly bl1: Bl1Profile;
+  readonly bl2: Bl2Layout;
+  readonly sharedData: SharedDataLayout;
+  readonly runtime: RuntimeProfile;
+  /** Which spelling of the RSE FIP rows the TF-A of this profile uses. */
+  readonly fipNaming: FipNaming;
+  /** Build options that make another profile (`xip`: `RSE_XIP`). */
+  readonly variants: { readonly xip?: RseProfile };
+}
