@@ -15,18 +15,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { endorse } from '../src/attestation/endorse.ts';
 import { decodeEvidence, verifyEvidence } from '../src/attestation/token.ts';
 import { lmsSignerPool } from '../src/bl1/lms-key.ts';
+import { bootDevice } from '../src/boot/chain.ts';
+import { createDevice, powerOn, provisionFromValues, provisionRun } from '../src/boot/power-on.ts';
 import { RseClient } from '../src/comms/client.ts';
 import { RseServer } from '../src/comms/server.ts';
 import { loadTokenKey } from '../src/cose/keys.ts';
 import { hash as facadeHash, loadKey } from '../src/crypto/index.ts';
 import { bundleKey } from '../src/crypto/rse-keys.ts';
-import { powerOn, provisionFromValues, provisionRun } from '../src/device/boot.ts';
-import { bootDevice } from '../src/device/chain.ts';
 import { Device, DirStore, MemoryStore } from '../src/device/device.ts';
-import { deviceFacts } from '../src/device/identity.ts';
+import { endorse } from '../src/endorse/endorse.ts';
+import { deviceFacts } from '../src/endorse/identity.ts';
 import { buildFlash } from '../src/flash/build.ts';
 import { TP_MODE } from '../src/otp/lcm.ts';
 import { HOST_IMAGE_SIGN_FLAGS } from '../src/profiles/host-signing.ts';
@@ -257,7 +257,7 @@ const boots: number[] = [];
 const cryptoMs: number[] = [];
 for (let i = 0; i < 15; i++) {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rse-2.1' });
+  createDevice(store, { profile: 'rse-2.1' });
   provMem.push(timeMs(() => provisionRun(Device.open(store), { cm: cmBundle, dm: dmBundle })));
   const dev = Device.open(store);
   boots.push(timeMs(() => powerOn(dev)));
@@ -269,7 +269,7 @@ for (let i = 0; i < 15; i++) {
   );
   if (i < 5) {
     const dir = mkdtempSync(join(work, 'dev-'));
-    Device.create(new DirStore(dir), { profile: 'rse-2.1' });
+    createDevice(new DirStore(dir), { profile: 'rse-2.1' });
     provDisk.push(timeMs(() => provisionRun(Device.open(new DirStore(dir)), { cm: cmBundle, dm: dmBundle })));
   }
 }
@@ -277,7 +277,7 @@ const romBundle17 = encodeRomBundle(romBundleInputs({}, noFile));
 const prov17: number[] = [];
 for (let i = 0; i < 15; i++) {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rss-1.7' });
+  createDevice(store, { profile: 'rss-1.7' });
   prov17.push(timeMs(() => provisionRun(Device.open(store), { romBundle: romBundle17 })));
 }
 // Cold boot of the rse-2.1 example (BL1_1 → BL1_2 → BL2 with 4 images): in-process on a fresh clone
@@ -294,7 +294,7 @@ const exBuild = buildFlash(parseYaml(readFileSync(join(exDir, 'platform.yaml'), 
 const exValues = parseYaml(readFileSync(join(exDir, 'provisioning.yaml'), 'utf8')) as unknown;
 const exRead = (p: string): Uint8Array => new Uint8Array(readFileSync(join(exDir, p)));
 const exStore = new MemoryStore();
-if (!provisionFromValues(Device.create(exStore, { profile: 'rse-2.1' }), exValues, exRead).ok)
+if (!provisionFromValues(createDevice(exStore, { profile: 'rse-2.1' }), exValues, exRead).ok)
   throw new Error('provisioning the example failed');
 exStore.write('flash.bin', exBuild.hostFlash as Uint8Array);
 const bootMs: number[] = [];

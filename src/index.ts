@@ -2,16 +2,19 @@
  * rsekit's public API: named exports only.
  * @module
  */
+
+export type { PowerOnReport, PowerOnResult, ProvisionRunResult, StageReport } from './boot/power-on.ts';
+export { loadBundle, powerOn, provisionRun } from './boot/power-on.ts';
 export type { AsymKey, AsymKeyType, HashAlg } from './crypto/index.ts';
 export { generateKey, loadKey } from './crypto/index.ts';
 export { aesCmac, deriveHkdfEcKey, kdfCmacCounter, kdfHashEcb, psaDeriveEcPrivate } from './crypto/kdf.ts';
 export { KMU_SLOT, Kmu } from './crypto/kmu.ts';
 export type { BootKeys, BootStateInputs, RseKdf } from './crypto/rse-keys.ts';
 export { bl2DecryptionKey, bootState, bundleKey, deriveBootKeys, deriveIak, instanceId, provisioningKey } from './crypto/rse-keys.ts';
-export type { PowerOnReport, PowerOnResult, ProvisionRunResult, StageReport } from './device/boot.ts';
-export { loadBundle, powerOn, provisionRun } from './device/boot.ts';
 export type { CreateOptions, DeviceJson, DeviceStore } from './device/device.ts';
 export { Device, DirStore, FaultPlan, MemoryStore, PowerCut } from './device/device.ts';
+export type { OtpReport } from './device/otp-report.ts';
+export { otpReport } from './device/otp-report.ts';
 export type { Fip, FipEntry, FipImage, PackedFip, PackOptions } from './fip/fip.ts';
 export { checkFipForFirmware, fipBytes, fipUuidFromString, fipUuidToString, packFip, parseFip, platTocFlags } from './fip/fip.ts';
 export type { BuildIo, BuildResult, BuiltImage } from './flash/build.ts';
@@ -46,8 +49,6 @@ export type { LcsName, OtpProgram, TpModeName } from './otp/lcm.ts';
 export { LCM_OTP, LCS, Lcm, LcmError, lcsFromOtp, OTP_SIZE, TP_MODE, zeroBits } from './otp/lcm.ts';
 export type { IntegrityProblem } from './otp/plat-otp.ts';
 export { decodeCounter, encodeCounter, PlatOtp, PlatOtpError } from './otp/plat-otp.ts';
-export type { OtpReport } from './otp/report.ts';
-export { otpReport } from './otp/report.ts';
 export type { FipNaming, FipTableEntry } from './profiles/fip-table.ts';
 export { fipTable } from './profiles/fip-table.ts';
 export type { OtpField, OtpLayout } from './profiles/otp-layout.ts';

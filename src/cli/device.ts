@@ -2,17 +2,17 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
+import { BOOT_FILES, bootDevice } from '../boot/chain.ts';
+import { createDevice, powerOn, provisionRun, type StageReport } from '../boot/power-on.ts';
+import { extendedSlotValue, parseSharedData } from '../boot/shared-data.ts';
 import { bundleKey } from '../crypto/rse-keys.ts';
-import { powerOn, provisionRun, type StageReport } from '../device/boot.ts';
-import { BOOT_FILES, bootDevice } from '../device/chain.ts';
 import { Device, DirStore, isDeviceDir, prepareDeviceDir } from '../device/device.ts';
-import { extendedSlotValue, parseSharedData } from '../device/shared-data.ts';
+import { type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../device/otp-report.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { TP_MODE } from '../otp/lcm.ts';
 import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
-import { type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../otp/report.ts';
 import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames, xipProfileNames } from '../profiles/index.ts';
 import { encodeBundle, RESUMABLE_CODE_MARKER } from '../provisioning/bundle.ts';
 import { bl2DataInputs, encodeBl2Data, encodeRomBundle, encodeTfmData, romBundleInputs, tfmDataInputs } from '../provisioning/rss17.ts';
@@ -77,7 +77,7 @@ export function deviceCommand() {
         if (o.xip === true && rseProfile(o.profile).variants.xip === undefined)
           throw new RseError('E_USAGE', `--xip is not a build option of ${o.profile} (profiles with one: ${xipProfileNames().join(', ')})`);
         prepareDeviceDir(dir, o.force === true);
-        const dev = Device.create(new DirStore(dir), {
+        const dev = createDevice(new DirStore(dir), {
           profile: o.profile,
           ...(o.krtl === undefined ? {} : { krtl: readInput(o.krtl, 'RTL key') }),
           ...(o.rom === undefined ? {} : { rom: readInput(o.rom, 'ROM image') }),

@@ -2,9 +2,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { endorse } from '../attestation/endorse.ts';
 import { Device, isDeviceDir, MemoryStore } from '../device/device.ts';
-import { deviceFacts } from '../device/identity.ts';
+import { endorse } from '../endorse/endorse.ts';
+import { deviceFacts } from '../endorse/identity.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';

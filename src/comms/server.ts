@@ -7,7 +7,7 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { bootDevice, type ChainReport } from '../device/chain.ts';
+import { bootDevice, type ChainReport } from '../boot/chain.ts';
 import type { Device } from '../device/device.ts';
 import { isRseError } from '../lib/errors.ts';
 import { PSA } from '../services/psa.ts';

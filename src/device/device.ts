@@ -16,7 +16,6 @@ import { fromHex } from '../lib/hex.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
 import { findRseProfile, profileVariant, type RseProfile, rseProfile, rseProfileNames } from '../profiles/index.ts';
-import { BL2_DATA_FILE, dummyFirmwareData, TFM_DATA_FILE } from '../provisioning/rss17.ts';
 
 /** Where a device keeps its files. */
 export interface DeviceStore {
@@ -126,6 +125,11 @@ export interface CreateOptions {
   readonly rom?: Uint8Array;
   /** An `RSE_XIP` build (profiles with an `xip` variant). */
   readonly xip?: boolean;
+  /**
+   * More files the new device holds from the start (what its firmware images were built with,
+   * e.g. 1.7's provisioning data); see `createDevice` in `rsekit/boot`.
+   */
+  readonly files?: Readonly<Record<string, Uint8Array>>;
 }
 
 export interface OpenOptions {
@@ -203,13 +207,7 @@ export class Device {
     store.write('krtl.bin', krtl);
     store.write('sram-vm0.bin', new Uint8Array(profile.memory.vm0Size));
     store.write('sram-vm1.bin', new Uint8Array(profile.memory.vm1Kept));
-    if (profile.provisioning.format === 'rom-bundle-stages') {
-      // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
-      const fw = dummyFirmwareData();
-      const dummy = json.dummyProvisioning;
-      store.write(BL2_DATA_FILE, dummy ? fw.bl2 : new Uint8Array(fw.bl2.length));
-      store.write(TFM_DATA_FILE, dummy ? fw.tfm : new Uint8Array(fw.tfm.length));
-    }
+    for (const [name, bytes] of Object.entries(options.files ?? {})) store.write(name, bytes);
     store.write('device.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
     return Device.open(store);
   }

@@ -72,3 +72,24 @@ export const BOOT_MAGIC_SIZE = 16;
 export const DEFAULT_MAX_SECTORS = 128;
 export const DEFAULT_MAX_ALIGN = 8;
 export const MAX_SW_TYPE_LENGTH = 12;
+
+/**
+ * The TLVs MCUboot accepts outside the protected area (`allowed_unprot_tlvs`): keys, hashes,
+ * signatures (0x21 is the retired RSA-PSS TLV) and encryption key wraps. Anything else must be
+ * covered by the hash.
+ */
+export const UNPROTECTED_TLV_ALLOW_LIST: ReadonlySet<number> = new Set<number>([
+  TLV.KEYHASH,
+  TLV.PUBKEY,
+  TLV.SHA256,
+  TLV.SHA384,
+  TLV.RSA2048,
+  0x21,
+  TLV.ECDSASIG,
+  TLV.RSA3072,
+  TLV.ED25519,
+  TLV.ENCRSA2048,
+  TLV.ENCKW,
+  TLV.ENCEC256,
+  TLV.ENCX25519,
+]);

@@ -7,11 +7,11 @@
  * @module
  */
 
+import type { Measurement } from '../boot/shared-data.ts';
 import { type RandomSource, randomBytes } from '../crypto/index.ts';
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { deriveIak, instanceId } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
-import type { Measurement } from '../device/shared-data.ts';
 import type { RseProfile } from '../profiles/types.ts';
 import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
 import { BUILTIN_KEY, CryptoService } from './crypto.ts';

@@ -9,7 +9,7 @@
 import { type AsymKey, importRawPublicKey, rawPublicKey } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
-import { openDatabase, type Sql, transaction } from '../verifier/store.ts';
+import { openDatabase, type Sql, transaction } from '../store/sql.ts';
 import { publicKeyHash } from './image.ts';
 import { decodeCertificate, makeLicense, verifyCertificate, virtualStCa } from './ssp.ts';
 

@@ -9,76 +9,9 @@ import type { EndorsementStore } from '../attestation/appraise.ts';
 import type { Endorsements, PlatformConfigReference, RealmReference, SwReference, TrustAnchor } from '../attestation/corim.ts';
 import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
+import { migrate as migrateSql, openDatabase, type Sql, transaction } from '../store/sql.ts';
 
-/** One SQL statement with its parameters. */
-export type Query = <T = Record<string, unknown>>(text: string, params?: readonly unknown[]) => Promise<{ rows: T[] }>;
-
-/** The one thing both drivers provide. */
-export interface Sql {
-  /** A statement on any connection (PostgreSQL: a pool). */
-  readonly query: Query;
-  /**
-   * Runs `f` with every statement on one connection, which nothing else uses meanwhile: what a
-   * transaction or a session-level advisory lock needs.
-   */
-  session<T>(f: (q: Query) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
-
-/** Runs `f` between BEGIN and COMMIT on the connection of `q`; ROLLBACK when it throws. */
-async function inTransaction<T>(q: Query, f: () => Promise<T>): Promise<T> {
-  await q('BEGIN');
-  try {
-    const r = await f();
-    await q('COMMIT');
-    return r;
-  } catch (e) {
-    await q('ROLLBACK');
-    throw e;
-  }
-}
-
-/** A transaction on one connection of `sql`. */
-export const transaction = <T>(sql: Sql, f: (q: Query) => Promise<T>): Promise<T> => sql.session((q) => inTransaction(q, () => f(q)));
-
-/** Opens PostgreSQL for a `postgres://` / `postgresql://` URL, else PGlite (in a directory, or in memory). */
-export async function openDatabase(url?: string): Promise<Sql> {
-  if (url !== undefined && /^postgres(ql)?:\/\//.test(url)) {
-    const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: url, max: 8 });
-    return {
-      query: async <T>(text: string, params?: readonly unknown[]) => ({ rows: (await pool.query(text, params as unknown[])).rows as T[] }),
-      session: async (f) => {
-        const client = await pool.connect();
-        try {
-          return await f(async <T>(text: string, params?: readonly unknown[]) => ({
-            rows: (await client.query(text, params as unknown[])).rows as T[],
-          }));
-        } finally {
-          client.release();
-        }
-      },
-      close: () => pool.end(),
-    };
-  }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const db = url === undefined || url === 'memory:' ? new PGlite() : new PGlite(url);
-  let chain: Promise<unknown> = Promise.resolve();
-  const direct: Query = async <T>(text: string, params?: readonly unknown[]) => ({
-    rows: (await db.query<T>(text, params as unknown[])).rows,
-  });
-  // PGlite is one connection: statements, and sessions as a whole, run one after the other.
-  const serial = <T>(f: () => Promise<T>): Promise<T> => {
-    const run = chain.then(f);
-    chain = run.catch(() => undefined);
-    return run;
-  };
-  return {
-    query: <T>(text: string, params?: readonly unknown[]) => serial(() => direct<T>(text, params)),
-    session: (f) => serial(() => f(direct)),
-    close: () => db.close(),
-  };
-}
+export { openDatabase, type Query, type Sql, transaction } from '../store/sql.ts';
 
 /** Numbered migrations; never edit one that shipped, add the next. */
 export const MIGRATIONS: readonly string[] = [
@@ -104,25 +37,9 @@ export const MIGRATIONS: readonly string[] = [
 
 const MIGRATION_LOCK = 0x7253_456b; // 'rSEk'
 
-/** Applies the migrations not yet applied, under an advisory lock; returns the schema version. */
-export async function migrate(sql: Sql): Promise<number> {
-  // The lock first: two servers starting together would race even on CREATE TABLE IF NOT EXISTS.
-  return sql.session(async (q) => {
-    await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    try {
-      await q('CREATE TABLE IF NOT EXISTS schema_migration (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
-      const { rows } = await q<{ v: number | null }>('SELECT max(version) AS v FROM schema_migration');
-      const current = rows[0]?.v ?? 0;
-      for (let v = current + 1; v <= MIGRATIONS.length; v++)
-        await inTransaction(q, async () => {
-          await q(MIGRATIONS[v - 1] as string);
-          await q('INSERT INTO schema_migration (version) VALUES ($1)', [v]);
-        });
-      return MIGRATIONS.length;
-    } finally {
-      await q('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-    }
-  });
+/** Applies the verifier's migrations not yet applied; returns the schema version. */
+export function migrate(sql: Sql): Promise<number> {
+  return migrateSql(sql, MIGRATIONS, MIGRATION_LOCK);
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

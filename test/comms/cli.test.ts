@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DirStore } from '../../src/device/device.ts';
-import { exampleFixture } from '../device/examples.ts';
+import { exampleFixture } from '../boot/examples.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;

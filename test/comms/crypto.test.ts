@@ -25,7 +25,7 @@ import {
   USAGE,
 } from '../../src/services/crypto.ts';
 import { PSA, PSA_ALG } from '../../src/services/psa.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { tempDir } from '../helpers.ts';
 
 async function served(o: ServeOptions): Promise<{ server: RseServer; path: string }> {

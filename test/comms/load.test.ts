@@ -21,7 +21,7 @@ import { decodeSign1 } from '../../src/cose/sign1.ts';
 import { DirStore } from '../../src/device/device.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { HANDLE, PSA } from '../../src/services/psa.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { tempDir } from '../helpers.ts';
 
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;

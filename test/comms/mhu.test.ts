@@ -8,7 +8,7 @@ import { encodeRound, MHU_DOORBELL, MhuReceiver, mhuRounds } from '../../src/com
 import { RseServer } from '../../src/comms/server.ts';
 import { decodeSign1, verifySign1 } from '../../src/cose/sign1.ts';
 import { PSA } from '../../src/services/psa.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { tempDir } from '../helpers.ts';
 
 test('rounds: length then words in channels 0..N-2 (the first round from channel 1), doorbell 1234, zero padding', () => {

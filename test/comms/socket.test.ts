@@ -14,7 +14,7 @@ import { RseServer } from '../../src/comms/server.ts';
 import { decodeSign1 } from '../../src/cose/sign1.ts';
 import { CRYPTO_ABI } from '../../src/services/platform.ts';
 import { PSA } from '../../src/services/psa.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { tempDir } from '../helpers.ts';
 
 async function served(): Promise<{ server: RseServer; path: string }> {

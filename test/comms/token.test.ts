@@ -9,15 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { decode, encode } from 'cbor2';
+import { bootDevice } from '../../src/boot/chain.ts';
+import { extendedSlotValue } from '../../src/boot/shared-data.ts';
 import { decodeSign1, verifySign1 } from '../../src/cose/sign1.ts';
 import { ecPublicFromPrivate, hash } from '../../src/crypto/index.ts';
-import { bootDevice } from '../../src/device/chain.ts';
-import { extendedSlotValue } from '../../src/device/shared-data.ts';
 import { u32le } from '../../src/lib/bytes.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { HANDLE, PSA, PSA_ALG } from '../../src/services/psa.ts';
 import { Runtime } from '../../src/services/spm.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { requireOracles } from '../oracles.ts';
 
 const PY = ['/usr/bin/python3', 'python3'].find((p) => {

@@ -21,7 +21,7 @@ import { type AsymKey, ecPublicFromPrivate, type HashAlg, hash } from '../../src
 import { fromHex, toHex } from '../../src/lib/hex.ts';
 import { CCA_CLAIM } from '../../src/services/attestation.ts';
 import { HANDLE, PSA, PSA_ALG, TFM_PLATFORM_ERR_NOT_SUPPORTED } from '../../src/services/psa.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { tempDir } from '../helpers.ts';
 
 async function served(o: ServeOptions = {}): Promise<{ server: RseServer; client: RseClient; done: () => Promise<void> }> {

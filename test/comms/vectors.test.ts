@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { bootDevice } from '../../src/boot/chain.ts';
 import { AttachedMemory, Endpoint } from '../../src/comms/endpoint.ts';
 import { type CtrlPacking, decodeReply, decodeRequest } from '../../src/comms/protocol.ts';
-import { bootDevice } from '../../src/device/chain.ts';
 import { fromHex } from '../../src/lib/hex.ts';
 import { PSA } from '../../src/services/psa.ts';
 import { Runtime } from '../../src/services/spm.ts';
-import { deviceOf, exampleFixture } from '../device/examples.ts';
+import { deviceOf, exampleFixture } from '../boot/examples.ts';
 
 const DIR = new URL('../../../shared/vectors/rse-comms/', import.meta.url);
 

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { parseSharedData, SharedData } from '../../src/boot/shared-data.ts';
 import { Atu, Bus, BusFault } from '../../src/device/atu.ts';
-import { parseSharedData, SharedData } from '../../src/device/shared-data.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { rseProfile } from '../../src/profiles/index.ts';
 

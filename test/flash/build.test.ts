@@ -13,7 +13,7 @@ import { RseError } from '../../src/lib/errors.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
 import { checkXipImage, createXipTables, parseSicTable } from '../../src/sic/sic.ts';
-import { exampleIo, examplesCopy } from '../device/examples.ts';
+import { exampleIo, examplesCopy } from '../boot/examples.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
 // A private copy: building signs BL2 with the stateful example LMS key.

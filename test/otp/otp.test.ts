@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { provisionRun } from '../../src/device/boot.ts';
+import { createDevice, provisionRun } from '../../src/boot/power-on.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { LCM_OTP, Lcm, LcmError, lcsFromOtp, OTP_SIZE } from '../../src/otp/lcm.ts';
 import { decodeCounter, encodeCounter, PlatOtp } from '../../src/otp/plat-otp.ts';
@@ -139,7 +139,7 @@ test('no sequence of OTP writes lowers an NV counter or moves the LCS backwards'
 
 test('a single bit flip anywhere in a locked area or its integrity words is detected at the next init', () => {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rse-2.1' });
+  createDevice(store, { profile: 'rse-2.1' });
   const { cm, dm } = dummyBundles('TCI');
   assert.equal(provisionRun(Device.open(store), { cm, dm }).ok, true);
   // CM-locked, DM-locked, the size/zero-count words and the LCM ROTPK slot (hardware zero count).

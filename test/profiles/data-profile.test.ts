@@ -8,13 +8,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { provisionFromValues } from '../../src/device/boot.ts';
-import { bootDevice } from '../../src/device/chain.ts';
+import { bootDevice } from '../../src/boot/chain.ts';
+import { createDevice, provisionFromValues } from '../../src/boot/power-on.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { buildFlash } from '../../src/flash/build.ts';
 import { findRseProfile, RSE_2_1, type RseProfile, registerRseProfile, rseProfile } from '../../src/profiles/index.ts';
 import { layoutProblems } from '../../src/profiles/otp-layout.ts';
-import { type Description, exampleIo, examplesCopy } from '../device/examples.ts';
+import { type Description, exampleIo, examplesCopy } from '../boot/examples.ts';
 
 const NS_START = 0x310c0000;
 const COUNTER = 'nv_counter_bl2_2';
@@ -43,7 +43,7 @@ function setup(nsLoad: number): { dev: Device; store: MemoryStore } {
   // S depends on NS: keep it, the dependency is on the version, not the address.
   const build = buildFlash(d, exampleIo(dir));
   const store = new MemoryStore();
-  const dev = Device.create(store, { profile: MOVED });
+  const dev = createDevice(store, { profile: MOVED });
   const values = parse(readFileSync(join(dir, 'provisioning.yaml'), 'utf8')) as unknown;
   const r = provisionFromValues(dev, values, (p) => new Uint8Array(readFileSync(join(dir, p))));
   assert.equal(r.ok, true, dev.json.lastBoot);

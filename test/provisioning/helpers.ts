@@ -1,8 +1,8 @@
 /** Shared set-up for provisioning tests: dummy bundles and fresh in-memory devices. */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { createDevice, powerOn } from '../../src/boot/power-on.ts';
 import { bundleKey } from '../../src/crypto/rse-keys.ts';
-import { powerOn } from '../../src/device/boot.ts';
 import { Device, DUMMY_PCI_KRTL, type FaultPlan, MemoryStore } from '../../src/device/device.ts';
 import { TP_MODE } from '../../src/otp/lcm.ts';
 import { encodeBundle } from '../../src/provisioning/bundle.ts';
@@ -44,7 +44,7 @@ export function testTrng(): (n: number) => Uint8Array {
 
 export function freshDevice(tp: 'TCI' | 'PCI' = 'TCI', faults?: FaultPlan, lcmVersion: 0 | 1 = 0): { store: MemoryStore; dev: Device } {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rse-2.1', romTpMode: tp, lcmVersion });
+  createDevice(store, { profile: 'rse-2.1', romTpMode: tp, lcmVersion });
   return { store, dev: Device.open(store, { trng: testTrng(), ...(faults === undefined ? {} : { faults }) }) };
 }
 

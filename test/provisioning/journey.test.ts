@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type PowerOnReport, powerOn, provisionRun } from '../../src/boot/power-on.ts';
 import { hash } from '../../src/crypto/index.ts';
-import { type PowerOnReport, powerOn, provisionRun } from '../../src/device/boot.ts';
 import { Device, FaultPlan, PowerCut } from '../../src/device/device.ts';
 import { LCM_OTP, lcsFromOtp } from '../../src/otp/lcm.ts';
 import { OTP_RSE_2_1, otpField } from '../../src/profiles/otp-layout.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { createDevice, powerOn, provisionRun } from '../../src/boot/power-on.ts';
 import { hash } from '../../src/crypto/index.ts';
-import { powerOn, provisionRun } from '../../src/device/boot.ts';
 import { Device, FaultPlan, MemoryStore, PowerCut } from '../../src/device/device.ts';
 import { readU32le } from '../../src/lib/bytes.ts';
 import { RseError } from '../../src/lib/errors.ts';
@@ -29,7 +29,7 @@ const romBundle = (): Uint8Array => encodeRomBundle(romBundleInputs({}, noFiles)
 
 function fresh(faults?: FaultPlan, dummy = true): { store: MemoryStore; dev: Device } {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rss-1.7', dummyProvisioning: dummy });
+  createDevice(store, { profile: 'rss-1.7', dummyProvisioning: dummy });
   return { store, dev: Device.open(store, faults === undefined ? {} : { faults }) };
 }
 

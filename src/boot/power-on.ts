@@ -7,10 +7,12 @@
  */
 
 import { bundleKey } from '../crypto/rse-keys.ts';
+import { type CreateOptions, Device, type DeviceStore } from '../device/device.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { LcmError, type LcsName, TP_MODE } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
+import { rseProfile } from '../profiles/index.ts';
 import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
@@ -19,6 +21,7 @@ import {
   BL2_DATA_SIZE,
   bl2DataInputs,
   decodeRomBundle,
+  dummyFirmwareData,
   encodeBl2Data,
   encodeRomBundle,
   encodeTfmData,
@@ -31,7 +34,6 @@ import {
   tfmDataInputs,
 } from '../provisioning/rss17.ts';
 import { cmInputs, dmInputs, type ReadFile } from '../provisioning/values.ts';
-import type { Device } from './device.ts';
 
 /** How a power-on ended. */
 export type PowerOnResult =
@@ -69,6 +71,29 @@ function otpInit(dev: Device, events: RomEvent[]): { problems: IntegrityProblem[
     return { problems, halt: { kind: 'halt', reason: msg, code: 'E_INTEGRITY', field: first.check, offset: first.offset } };
   }
   return { problems };
+}
+
+/** The files a new device of each provisioning format holds besides its memories. */
+const FIRMWARE_FILES: Readonly<Record<ProvisioningFormat, (dummy: boolean) => Record<string, Uint8Array>>> = {
+  'cm-dm-bundles': () => ({}),
+  // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
+  'rom-bundle-stages': (dummy) => {
+    const fw = dummyFirmwareData();
+    return {
+      [BL2_DATA_FILE]: dummy ? fw.bl2 : new Uint8Array(fw.bl2.length),
+      [TFM_DATA_FILE]: dummy ? fw.tfm : new Uint8Array(fw.tfm.length),
+    };
+  },
+};
+
+/**
+ * Creates a fresh (Virgin, CM) device in `store` with what its firmware was built with: a
+ * {@link Device.create} that also writes the provisioning format's firmware data files.
+ */
+export function createDevice(store: DeviceStore, options: CreateOptions): Device {
+  const profile = typeof options.profile === 'string' ? rseProfile(options.profile) : options.profile;
+  const files = FIRMWARE_FILES[profile.provisioning.format](options.dummyProvisioning ?? true);
+  return Device.create(store, { ...options, files: { ...files, ...options.files } });
 }
 
 /** BL1_1's provisioning pass for each provisioning format. */

@@ -6,11 +6,12 @@
  * `host-ap-sram.bin`, `host-scp-sram.bin`, `sram-vm0.bin`/`sram-vm1.bin` and `shared-data.bin`.
  * @module
  */
+
+import type { Device } from '../device/device.ts';
 import type { LcsName } from '../otp/lcm.ts';
-import { type BootCheck, runBl1 } from './bl1-boot.ts';
-import { type Bl2Result, type PlacedImage, runBl2 } from './bl2-boot.ts';
-import { type PowerOnReport, powerOn } from './boot.ts';
-import type { Device } from './device.ts';
+import { type BootCheck, runBl1 } from './bl1.ts';
+import { type Bl2Result, type PlacedImage, runBl2 } from './bl2.ts';
+import { type PowerOnReport, powerOn } from './power-on.ts';
 import { type Measurement, SharedData } from './shared-data.ts';
 
 export type StageName = 'BL1_1' | 'BL1_2' | 'BL2';

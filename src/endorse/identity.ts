@@ -6,13 +6,14 @@
  * open it from a copy ({@link MemoryStore}) to leave the directory untouched.
  * @module
  */
+
+import { runBl1 } from '../boot/bl1.ts';
+import { powerOn } from '../boot/power-on.ts';
+import type { Measurement } from '../boot/shared-data.ts';
+import type { Device } from '../device/device.ts';
 import { RseError } from '../lib/errors.ts';
 import type { Bl2Layout } from '../profiles/types.ts';
 import { type AttestationIdentity, attestationIdentity } from '../services/spm.ts';
-import { runBl1 } from './bl1-boot.ts';
-import { powerOn } from './boot.ts';
-import type { Device } from './device.ts';
-import type { Measurement } from './shared-data.ts';
 
 export interface DeviceFacts {
   /** The profile's name. */

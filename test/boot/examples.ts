@@ -7,8 +7,8 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { lmsSignerPool } from '../../src/bl1/lms-key.ts';
+import { createDevice, provisionFromValues } from '../../src/boot/power-on.ts';
 import { loadKey } from '../../src/crypto/index.ts';
-import { provisionFromValues } from '../../src/device/boot.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { type BuildIo, type BuildResult, buildFlash } from '../../src/flash/build.ts';
 /** The built-in RSE profiles the examples cover. */
@@ -71,7 +71,7 @@ export function exampleFixture(example: ExampleName): ExampleFixture {
   const description = parse(readFileSync(join(dir, 'platform.yaml'), 'utf8')) as Description;
   const build = buildFlash(description, exampleIo(dir));
   const store = new MemoryStore();
-  const dev = Device.create(store, { profile, xip });
+  const dev = createDevice(store, { profile, xip });
   const values = parse(readFileSync(join(dir, 'provisioning.yaml'), 'utf8')) as unknown;
   const r = provisionFromValues(dev, values, (p) => new Uint8Array(readFileSync(join(dir, p))));
   if (!r.ok) throw new Error(`provisioning the ${profile} example failed: ${dev.json.lastBoot}`);

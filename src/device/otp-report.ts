@@ -5,11 +5,11 @@
  * @module
  */
 import { hash } from '../crypto/index.ts';
-import type { Device } from '../device/device.ts';
 import { readU32le as u32 } from '../lib/bytes.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
-import { LCM_OTP, lcsFromOtp, rotpkZeroCountOk, tpModeFromOtp, zeroBits } from './lcm.ts';
-import { decodeCounter, type IntegrityProblem } from './plat-otp.ts';
+import { LCM_OTP, lcsFromOtp, rotpkZeroCountOk, tpModeFromOtp, zeroBits } from '../otp/lcm.ts';
+import { decodeCounter, type IntegrityProblem } from '../otp/plat-otp.ts';
+import type { Device } from './device.ts';
 
 /** Fields whose values are secrets: `otp show` never prints them. */
 export const SECRET_FIELDS: ReadonlySet<string> = new Set([

@@ -21,13 +21,13 @@ import { hash } from '../crypto/index.ts';
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
 import { bootState, deriveBootKeys, deriveBootKeys17 } from '../crypto/rse-keys.ts';
+import type { Device } from '../device/device.ts';
+import { findInHostFlash } from '../device/host-flash.ts';
 import { readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import { fipEntryUuid } from '../profiles/fip-table.ts';
-import type { Device } from './device.ts';
-import { findInHostFlash } from './host-flash.ts';
 import type { Measurement } from './shared-data.ts';
 
 const BL1_2_CODE_SIZE = 0x2000;

@@ -7,15 +7,16 @@
  * Veraison's CCA platform profile.
  * @module
  */
+
+import { CORIM_PROFILE, type Endorsements, encodeCorim, type SwReference, type TrustAnchor } from '../attestation/corim.ts';
+import { extendedSlotValue } from '../boot/shared-data.ts';
 import { ecKeyFromPoint, publicPem } from '../cose/keys.ts';
-import type { DeviceFacts } from '../device/identity.ts';
-import { extendedSlotValue } from '../device/shared-data.ts';
 import { fipUuidToString } from '../fip/fip.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { fipEntryUuid } from '../profiles/fip-table.ts';
 import { PLATFORM_CONFIG } from '../services/attestation.ts';
-import { CORIM_PROFILE, type Endorsements, encodeCorim, type SwReference, type TrustAnchor } from './corim.ts';
+import type { DeviceFacts } from './identity.ts';
 
 /** One software component the device's token will carry, and where its reference comes from. */
 export interface ReferenceComponent {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bootDevice } from '../../src/device/chain.ts';
+import { bootDevice } from '../../src/boot/chain.ts';
 import { Device, FaultPlan, PowerCut } from '../../src/device/device.ts';
 import { buildExample, exampleFixture } from './examples.ts';
 

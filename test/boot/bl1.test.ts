@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseBl1Version, signBl1Image } from '../../src/bl1/image.ts';
 import { LmsSigner } from '../../src/bl1/lms-key.ts';
+import { runBl1 } from '../../src/boot/bl1.ts';
 import { hash } from '../../src/crypto/index.ts';
 import { bundleKey } from '../../src/crypto/rse-keys.ts';
-import { runBl1 } from '../../src/device/bl1-boot.ts';
 import { fipEntryUuid } from '../../src/profiles/fip-table.ts';
 
 const RSE_BL2_UUID = fipEntryUuid('rse-bl2');
 
-import { provisionRun } from '../../src/device/boot.ts';
+import { createDevice, provisionRun } from '../../src/boot/power-on.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { FIP_B_OFFSET } from '../../src/device/host-flash.ts';
 import { fipBytes, packFip } from '../../src/fip/fip.ts';
@@ -31,7 +31,7 @@ const pub56 = readFileSync(`${keyBase}.pub`).subarray(4);
 
 function provisioned(): MemoryStore {
   const store = new MemoryStore();
-  Device.create(store, { profile: 'rse-2.1' });
+  createDevice(store, { profile: 'rse-2.1' });
   const k = new Uint8Array(32);
   const cm = encodeBundle('cm', bundleKey('CM', TP_MODE.TCI, k), cmInputs({}, noFiles));
   const dm = encodeBundle('dm', bundleKey('DM', TP_MODE.TCI, k), dmInputs({ bl1_rotpk_0: toHex(pub56) }, noFiles));
@@ -131,7 +131,7 @@ test('BL1_2 rollback, wrong key, altered BL1_2 in OTP', () => {
   assert.equal(rb.checks.find((c) => !c.ok)?.detail, 'image counter 1, NV counter 2');
   // OTP holds another BL1 ROTPK (the dummy one): the image's signature leads to another root.
   const s2 = new MemoryStore();
-  Device.create(s2, { profile: 'rse-2.1' });
+  createDevice(s2, { profile: 'rse-2.1' });
   const k = new Uint8Array(32);
   const cm = encodeBundle('cm', bundleKey('CM', TP_MODE.TCI, k), cmInputs({}, noFiles));
   const dm = encodeBundle('dm', bundleKey('DM', TP_MODE.TCI, k), dmInputs({}, noFiles));

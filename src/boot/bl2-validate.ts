@@ -1,0 +1,176 @@
+/**
+ * MCUboot's validation of an image in RAM as TF-M's BL2 runs it (`image_validate.c`,
+ * `bootutil_img_validate`): the TLVs through the `rse verify` parser with the trailer bound, the
+ * unprotected-TLV allow list, the hash, the PUBKEY against the image's OTP ROTPK hash, the
+ * signature, the security counter against the NV counter, the dependencies; and the image size
+ * `boot_read_image_size` reads before loading.
+ * @module
+ */
+import { constantTimeEqual, HASH_SIZES, type HashAlg, hash, importPublicDer } from '../crypto/index.ts';
+import type { Bus } from '../device/atu.ts';
+import type { Device } from '../device/device.ts';
+import { readU16le, readU32le } from '../lib/bytes.ts';
+import { isRseError } from '../lib/errors.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
+import { TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC, UNPROTECTED_TLV_ALLOW_LIST } from '../mcuboot/constants.ts';
+import { type ImageHeader, parseImage } from '../mcuboot/image.ts';
+import { verifyImageSignature } from '../mcuboot/keys.ts';
+import type { ImageVersion } from '../mcuboot/version.ts';
+import type { Bl2ImageSpec } from '../profiles/types.ts';
+
+/** `BOOT_MAX_ALIGN` 8: the swap-info field starts 40 bytes before the end of the slot. */
+export const TRAILER_RESERVE = 40;
+
+/** Why an image or slot failed, for the check line. */
+export class Reject extends Error {}
+
+interface Tlv {
+  readonly type: number;
+  readonly value: Uint8Array;
+  readonly protected: boolean;
+}
+
+/**
+ * The TLVs of an image in RAM, walked by the MCUboot parser (`rse verify`'s, which keeps
+ * MCUboot's iterator rules), then bounded by the trailer's swap-info field; throws Reject.
+ */
+function tlvs(img: Uint8Array, maxEnd: number): Tlv[] {
+  let p: ReturnType<typeof parseImage>;
+  try {
+    p = parseImage(img);
+  } catch (e) {
+    if (isRseError(e)) throw new Reject(e.message);
+    throw e;
+  }
+  if (p.tlvEnd > maxEnd) throw new Reject(`the TLVs end at ${hex0x(p.tlvEnd)}, past ${hex0x(maxEnd)} (the trailer's swap-info field)`);
+  const of = (entries: readonly { type: number; value: Uint8Array }[], prot: boolean): Tlv[] =>
+    entries.map((e) => ({ type: e.type, value: e.value, protected: prot }));
+  return [...of(p.protectedArea?.entries ?? [], true), ...of(p.unprotectedArea.entries, false)];
+}
+
+function sigLengthOk(type: number, keyType: string, len: number): boolean {
+  if (type === TLV.RSA2048) return keyType === 'rsa-2048' && len === 256;
+  if (type === TLV.RSA3072) return keyType === 'rsa-3072' && len === 384;
+  if (type === TLV.ED25519) return keyType === 'ed25519' && len === 64;
+  return keyType.startsWith('ecdsa') && len <= 128;
+}
+
+function expectedSigTlv(keyType: string): number {
+  switch (keyType) {
+    case 'rsa-2048':
+      return TLV.RSA2048;
+    case 'rsa-3072':
+      return TLV.RSA3072;
+    case 'ed25519':
+      return TLV.ED25519;
+    default:
+      return TLV.ECDSASIG;
+  }
+}
+
+export interface Validated {
+  readonly digest: Uint8Array;
+  readonly hashAlg: HashAlg;
+  readonly securityCounter: number;
+  readonly signerId: Uint8Array;
+  readonly dependencies: readonly { readonly image: number; readonly min: ImageVersion }[];
+}
+
+/** Validation in RAM (`bootutil_img_validate`); throws Reject with the reason. */
+export function validateInRam(dev: Device, spec: Bl2ImageSpec, img: Uint8Array, hdr: ImageHeader, areaSize: number): Validated {
+  const all = tlvs(img, areaSize - TRAILER_RESERVE);
+  for (const t of all)
+    if (!t.protected && !UNPROTECTED_TLV_ALLOW_LIST.has(t.type))
+      throw new Reject(`TLV 0x${t.type.toString(16)} is outside the protected area, where MCUboot allows only keys, hashes and signatures`);
+  const pub = all.find((t) => t.type === TLV.PUBKEY);
+  let keyType: string | undefined;
+  let key: ReturnType<typeof importPublicDer> | undefined;
+  if (pub !== undefined) {
+    try {
+      key = importPublicDer(pub.value);
+      keyType = key.type;
+    } catch {
+      key = undefined;
+    }
+  }
+  // Signer id and key lookup both use the PUBKEY's SHA-256: computed once.
+  const pubHash = pub === undefined ? undefined : hash('sha256', pub.value);
+  const hashAlg: HashAlg = keyType === 'ecdsa-p384' ? 'sha384' : 'sha256';
+  const hashTlv = hashAlg === 'sha384' ? TLV.SHA384 : TLV.SHA256;
+  const hashed = hdr.hdrSize + hdr.imgSize + hdr.protectTlvSize;
+  const digest = hash(hashAlg, img.subarray(0, hashed));
+  let hashOk = false;
+  let sigOk = false;
+  let keyOk = false;
+  let counter: number | undefined;
+  let sawSig = false;
+  const deps: { image: number; min: ImageVersion }[] = [];
+  const rotpk = dev.plat.read(spec.rotpkField);
+  for (const t of all) {
+    if (t.type === hashTlv) {
+      if (t.value.length !== HASH_SIZES[hashAlg]) throw new Reject(`hash TLV is ${t.value.length} bytes`);
+      if (!constantTimeEqual(t.value, digest))
+        throw new Reject(`image hash mismatch: computed ${toHex(digest).slice(0, 16)}…, TLV says ${toHex(t.value).slice(0, 16)}…`);
+      hashOk = true;
+    } else if (t.type === TLV.PUBKEY) {
+      keyOk = key !== undefined && constantTimeEqual(t === pub ? (pubHash as Uint8Array) : hash('sha256', t.value), rotpk);
+    } else if (t.type === expectedSigTlv(keyType ?? '')) {
+      sawSig = true;
+      if (!keyOk || key === undefined) continue;
+      if (!sigLengthOk(t.type, key.type, t.value.length))
+        throw new Reject(`signature TLV of ${t.value.length} bytes for a ${key.type} key`);
+      sigOk = verifyImageSignature(key, [img.subarray(0, hashed)], digest, t.value, false);
+      keyOk = false;
+    } else if (t.type === TLV.SEC_CNT) {
+      if (t.value.length !== 4) throw new Reject(`SEC_CNT TLV is ${t.value.length} bytes`);
+      const c = readU32le(t.value, 0);
+      const nv = dev.plat.readCounter(`nv_counter_bl2_${spec.index}`);
+      if (c < nv) throw new Reject(`rollback: security counter ${c} is below NV counter nv_counter_bl2_${spec.index} = ${nv}`);
+      counter = c;
+    } else if (t.type === TLV.DEPENDENCY && t.protected) {
+      if (t.value.length !== 12) throw new Reject(`DEPENDENCY TLV is ${t.value.length} bytes, not 12`);
+      const v = t.value;
+      deps.push({
+        image: v[0] as number,
+        min: { major: v[4] as number, minor: v[5] as number, revision: readU16le(v, 6), build: readU32le(v, 8) },
+      });
+    }
+  }
+  if (!hashOk) throw new Reject(`no ${hashAlg === 'sha384' ? 'SHA384' : 'SHA256'} hash TLV`);
+  if (!sigOk) {
+    if (pub === undefined) throw new Reject('no PUBKEY TLV: no key to check against the OTP ROTPK hash');
+    if (key === undefined) throw new Reject('the PUBKEY TLV is not a public key');
+    if (pubHash === undefined || !constantTimeEqual(pubHash, rotpk))
+      throw new Reject(
+        `the key's hash ${toHex(pubHash ?? new Uint8Array(0)).slice(0, 16)}… is not the OTP ${spec.rotpkField} (${toHex(rotpk).slice(0, 16)}…)`,
+      );
+    throw new Reject(sawSig ? 'the signature does not verify with the image key' : 'no signature TLV');
+  }
+  if (counter === undefined) throw new Reject('no SEC_CNT TLV: the security counter is mandatory');
+  return { digest, hashAlg, securityCounter: counter, signerId: pubHash ?? hash('sha256', new Uint8Array(0)), dependencies: deps };
+}
+
+/** `boot_read_image_size`: end of the unprotected TLVs. */
+export function imageSize(bus: Bus, base: number, hdr: ImageHeader, info: Uint8Array): number {
+  const off = hdr.hdrSize + hdr.imgSize;
+  let magic = readU16le(info, 0);
+  let tot = readU16le(info, 2);
+  if (magic === TLV_PROT_INFO_MAGIC) {
+    if (tot !== hdr.protectTlvSize) throw new Reject(`protected TLV area is ${tot} bytes, the header says ${hdr.protectTlvSize}`);
+    const next = bus.read(base + off + tot, 4);
+    magic = readU16le(next, 0);
+    tot = readU16le(next, 2);
+  } else if (hdr.protectTlvSize !== 0)
+    throw new Reject(
+      `the header declares ${hdr.protectTlvSize} bytes of protected TLVs, there are none at ${hex0x(off)} (ih_hdr_size + ih_img_size)`,
+    );
+  if (magic !== TLV_INFO_MAGIC) throw new Reject(`no TLV info magic 0x6907 after the payload`);
+  return off + hdr.protectTlvSize + tot;
+}
+
+/** `do_regions_overlap` (touching ranges count as overlapping, as upstream). */
+export function overlaps(startA: number, endA: number, startB: number, endB: number): boolean {
+  if (startB > endA) return false;
+  if (startB >= startA) return true;
+  return endB > startA;
+}
