@@ -8,15 +8,8 @@
  */
 import { constantTimeEqual as eq } from '../crypto/index.ts';
 import { toHex } from '../lib/hex.ts';
-import {
-  type CcaPlatformClaims,
-  claimsToJson,
-  lifecycleTrustworthy,
-  type Mode,
-  type PsaClaims,
-  type RealmClaims,
-  type SwComponent,
-} from './claims.ts';
+import { type CcaPlatformClaims, lifecycleTrustworthy, type Mode, type PsaClaims, type RealmClaims, type SwComponent } from './claims.ts';
+import { claimsToJson } from './claims-write.ts';
 import type { Digest, PlatformConfigReference, RealmReference, SwReference, TrustAnchor } from './corim.ts';
 import { EAR_PROFILE, type Ear, type Submod, submod, TRUST, type TrustVector, uniformVector } from './ear.ts';
 import { decodeEvidence, type Evidence, evidenceIdentity, freshnessProblem, verifyEvidence } from './token.ts';

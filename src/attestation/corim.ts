@@ -5,13 +5,11 @@
  * …:cca_platform#1.0.0, …:cca_realm#1.0.0) and turned into trust anchors and reference values.
  * @module
  */
-import { encode } from 'cbor2';
+
 import { bytesOf, cborType, decodeStrict, fromBase64, Tag } from '../cose/cbor.ts';
 import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
 import { decodeCose } from '../cose/message.ts';
-import { hash } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
-import { toHex } from '../lib/hex.ts';
 
 export const CORIM_PROFILE = {
   PSA: 'tag:arm.com,2025:psa#1.0.0',
@@ -21,7 +19,7 @@ export const CORIM_PROFILE = {
 export type CorimProfile = (typeof CORIM_PROFILE)[keyof typeof CORIM_PROFILE];
 
 /** Older profile URIs (draft-fdb-rats-psa-endorsements, cocli's CCA templates) read as the current ones. */
-const LEGACY_PROFILES: Readonly<Record<string, CorimProfile>> = {
+export const LEGACY_PROFILES: Readonly<Record<string, CorimProfile>> = {
   'http://arm.com/psa/iot/1': CORIM_PROFILE.PSA,
   'http://arm.com/cca/ssd/1': CORIM_PROFILE.CCA_PLATFORM,
   'http://arm.com/cca/realm/1': CORIM_PROFILE.CCA_REALM,
@@ -74,18 +72,18 @@ export interface Endorsements {
 // ---------------------------------------------------------------------------------------------
 // The neutral form
 
-interface Typed {
+export interface Typed {
   readonly type: string;
   readonly value: unknown;
 }
 
-interface Environment {
+export interface Environment {
   readonly classId: Typed | undefined;
   readonly hasClass: boolean;
   readonly instance: Typed | undefined;
 }
 
-interface Measurement {
+export interface Measurement {
   readonly key: Typed | undefined;
   readonly digests: readonly Digest[] | undefined;
   readonly rawValue: Typed | undefined;
@@ -95,16 +93,16 @@ interface Measurement {
   readonly cryptokeys: readonly Typed[] | undefined;
 }
 
-interface Comid {
+export interface Comid {
   readonly refvals: readonly { env: Environment; measurements: readonly Measurement[] }[];
   readonly avks: readonly { env: Environment; keys: readonly Typed[] }[];
 }
 
-function fail(msg: string, field = 'corim'): never {
+export function fail(msg: string, field = 'corim'): never {
   throw new RseError('E_CORIM', msg, { field });
 }
 
-const TAG_TYPES: Readonly<Record<number, string>> = {
+export const TAG_TYPES: Readonly<Record<number, string>> = {
   37: 'uuid',
   111: 'oid',
   550: 'ueid',
@@ -118,24 +116,24 @@ const TAG_TYPES: Readonly<Record<number, string>> = {
   601: 'psa.refval-id',
 };
 
-function typedFromCbor(v: unknown): Typed {
+export function typedFromCbor(v: unknown): Typed {
   if (v instanceof Tag) return { type: TAG_TYPES[Number(v.tag)] ?? `tag ${v.tag}`, value: v.contents };
   if (typeof v === 'string') return { type: 'string', value: v };
   if (typeof v === 'number' || typeof v === 'bigint') return { type: 'uint', value: v };
   return { type: cborType(v), value: v };
 }
 
-function mapOf(v: unknown, field: string): ReadonlyMap<unknown, unknown> {
+export function mapOf(v: unknown, field: string): ReadonlyMap<unknown, unknown> {
   if (!(v instanceof Map)) fail(`${field} must be a map, not ${cborType(v)}`, field);
   return v;
 }
 
-function arrayOf(v: unknown, field: string): readonly unknown[] {
+export function arrayOf(v: unknown, field: string): readonly unknown[] {
   if (!Array.isArray(v)) fail(`${field} must be an array, not ${cborType(v)}`, field);
   return v;
 }
 
-function envFromCbor(v: unknown): Environment {
+export function envFromCbor(v: unknown): Environment {
   const e = mapOf(v, 'environment');
   const cls = e.get(0);
   const classMap = cls === undefined ? undefined : mapOf(cls, 'environment.class');
@@ -148,7 +146,7 @@ function envFromCbor(v: unknown): Environment {
   };
 }
 
-function digestsFromCbor(v: unknown, field: string): Digest[] {
+export function digestsFromCbor(v: unknown, field: string): Digest[] {
   return arrayOf(v, field).map((d, i) => {
     const pair = arrayOf(d, `${field}[${i}]`);
     const value = bytesOf(pair[1]);
@@ -157,7 +155,7 @@ function digestsFromCbor(v: unknown, field: string): Digest[] {
   });
 }
 
-function measurementFromCbor(v: unknown, field: string): Measurement {
+export function measurementFromCbor(v: unknown, field: string): Measurement {
   const m = mapOf(v, field);
   const mval = mapOf(m.get(1) ?? new Map(), `${field}.mval`);
   const ver = mval.get(0);
@@ -176,7 +174,7 @@ function measurementFromCbor(v: unknown, field: string): Measurement {
   };
 }
 
-function comidFromCbor(bytes: Uint8Array, field: string): Comid {
+export function comidFromCbor(bytes: Uint8Array, field: string): Comid {
   const c = mapOf(decodeStrict(bytes, field), field);
   const triples = mapOf(c.get(4) ?? new Map(), `${field}.triples`);
   const refvals = arrayOf(triples.get(0) ?? [], `${field}.reference-values`).map((t, i) => {
@@ -191,7 +189,7 @@ function comidFromCbor(bytes: Uint8Array, field: string): Comid {
 }
 
 /** Decodes a CoRIM (tag 501, optionally inside a COSE_Sign1) into its profile URI and CoMIDs. */
-function corimFromCbor(bytes: Uint8Array): { profile: string | undefined; comids: Comid[] } {
+export function corimFromCbor(bytes: Uint8Array): { profile: string | undefined; comids: Comid[] } {
   let v = decodeStrict(bytes, 'corim');
   if (v instanceof Tag && v.tag === 18) v = decodeStrict(decodeCose(v, 'signed-corim').payload, 'corim');
   if (!(v instanceof Tag) || v.tag !== 501) fail(`not an unsigned CoRIM (tag 501): ${cborType(v)}`);
@@ -208,14 +206,14 @@ function corimFromCbor(bytes: Uint8Array): { profile: string | undefined; comids
 
 // cocli JSON templates ------------------------------------------------------------------------
 
-type JsonObject = Readonly<Record<string, unknown>>;
+export type JsonObject = Readonly<Record<string, unknown>>;
 
-function obj(v: unknown, field: string): JsonObject {
+export function obj(v: unknown, field: string): JsonObject {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${field} must be an object`, field);
   return v as JsonObject;
 }
 
-function typedFromJson(v: unknown, field: string): Typed {
+export function typedFromJson(v: unknown, field: string): Typed {
   const o = obj(v, field);
   if (typeof o.type !== 'string') fail(`${field}.type must be text`, field);
   const raw = o.value;
@@ -223,7 +221,7 @@ function typedFromJson(v: unknown, field: string): Typed {
   return { type: o.type, value: binary && typeof raw === 'string' ? fromBase64(raw, field) : raw };
 }
 
-function envFromJson(v: unknown): Environment {
+export function envFromJson(v: unknown): Environment {
   const e = obj(v, 'environment');
   const cls = e.class === undefined ? undefined : obj(e.class, 'environment.class');
   return {
@@ -233,7 +231,7 @@ function envFromJson(v: unknown): Environment {
   };
 }
 
-function comidFromJson(o: JsonObject): Comid {
+export function comidFromJson(o: JsonObject): Comid {
   const triples = obj(o.triples ?? {}, 'triples');
   const list = (v: unknown, f: string): readonly unknown[] => (v === undefined ? [] : arrayOf(v, f));
   return {
@@ -278,7 +276,7 @@ function comidFromJson(o: JsonObject): Comid {
 // ---------------------------------------------------------------------------------------------
 // Profile rules
 
-function implId(env: Environment, profile: CorimProfile): Uint8Array {
+export function implId(env: Environment, profile: CorimProfile): Uint8Array {
   if (!env.hasClass || env.classId === undefined)
     fail(
       profile === CORIM_PROFILE.CCA_REALM ? 'environment.class is required for CCA Realm profile' : 'environment.class is required',
@@ -293,7 +291,7 @@ function implId(env: Environment, profile: CorimProfile): Uint8Array {
   return b;
 }
 
-function instanceId(env: Environment): Uint8Array {
+export function instanceId(env: Environment): Uint8Array {
   if (env.instance === undefined) fail('environment.instance (instance-id) is required', 'environment.instance');
   const b = bytesOf(env.instance.value);
   if (env.instance.type !== 'ueid' || b === undefined)
@@ -302,27 +300,27 @@ function instanceId(env: Environment): Uint8Array {
   return b;
 }
 
-function mkeyOf(m: Measurement, allowed: readonly string[]): string {
+export function mkeyOf(m: Measurement, allowed: readonly string[]): string {
   if (m.key === undefined) fail('mkey is mandatory but not set', 'mkey');
   if (m.key.type !== 'string' || typeof m.key.value !== 'string') fail(`mkey must be of type 'string', got '${m.key.type}'`, 'mkey');
   if (!allowed.includes(m.key.value)) fail(`invalid mkey "${m.key.value}"`, 'mkey');
   return m.key.value;
 }
 
-function digestsOf(m: Measurement, field: string): readonly Digest[] {
+export function digestsOf(m: Measurement, field: string): readonly Digest[] {
   if (m.digests === undefined || m.digests.length === 0) fail('digests field is mandatory but not set', field);
   for (const d of m.digests)
     if (![32, 48, 64].includes(d.value.length)) fail(`digest of ${d.value.length} bytes (MUST be 32, 48 or 64)`, field);
   return m.digests;
 }
 
-function rawOf(m: Measurement, mkey: string): Uint8Array {
+export function rawOf(m: Measurement, mkey: string): Uint8Array {
   const b = m.rawValue === undefined ? undefined : bytesOf(m.rawValue.value);
   if (b === undefined) fail(`raw-value is mandatory for ${mkey}`, 'raw-value');
   return b;
 }
 
-function signerOf(m: Measurement): Uint8Array | undefined {
+export function signerOf(m: Measurement): Uint8Array | undefined {
   if (m.cryptokeys === undefined) return undefined;
   if (m.cryptokeys.length !== 1) fail(`cryptokeys (signer-id) must hold exactly one key, got ${m.cryptokeys.length}`, 'cryptokeys');
   const k = m.cryptokeys[0] as Typed;
@@ -332,7 +330,7 @@ function signerOf(m: Measurement): Uint8Array | undefined {
   return b;
 }
 
-function endorsementsOf(profile: CorimProfile, comids: readonly Comid[]): Endorsements {
+export function endorsementsOf(profile: CorimProfile, comids: readonly Comid[]): Endorsements {
   const anchors: TrustAnchor[] = [];
   const software: SwReference[] = [];
   const platformConfigs: PlatformConfigReference[] = [];
@@ -393,7 +391,7 @@ function endorsementsOf(profile: CorimProfile, comids: readonly Comid[]): Endors
   return { profile, anchors, software, platformConfigs, realms };
 }
 
-function profileOf(p: string | undefined, override: string | undefined): CorimProfile {
+export function profileOf(p: string | undefined, override: string | undefined): CorimProfile {
   const v = override ?? p;
   if (v === undefined) fail('the CoRIM names no profile (key 3) and none was given', 'corim.profile');
   const known = (Object.values(CORIM_PROFILE) as string[]).includes(v) ? (v as CorimProfile) : LEGACY_PROFILES[v];
@@ -425,115 +423,4 @@ export function mergeEndorsements(sets: readonly Endorsements[]): Omit<Endorseme
     platformConfigs: sets.flatMap((s) => s.platformConfigs),
     realms: sets.flatMap((s) => s.realms),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-/** What {@link encodeCorim} writes: trust anchors and platform reference values of one profile. */
-export interface CorimContent {
-  /** corim-id (text). */
-  readonly id: string;
-  readonly profile: Exclude<CorimProfile, typeof CORIM_PROFILE.CCA_REALM>;
-  readonly anchors: readonly Omit<TrustAnchor, 'key'>[];
-  readonly software: readonly SwReference[];
-  readonly platformConfigs: readonly PlatformConfigReference[];
-  /** The entity named as the CoRIM's creator. */
-  readonly creator?: string;
-}
-
-/** A tag id that names its content: the first 16 bytes of its SHA-256, as an RFC 9562 v8 UUID. */
-function contentUuid(content: Uint8Array): Uint8Array {
-  const h = hash('sha256', content).slice(0, 16);
-  h[6] = ((h[6] as number) & 0x0f) | 0x80;
-  h[8] = ((h[8] as number) & 0x3f) | 0x80;
-  return h;
-}
-
-function comid(triples: Map<number, unknown>): Tag {
-  const body = encode(triples);
-  return new Tag(
-    506,
-    encode(
-      new Map<number, unknown>([
-        [1, new Map([[0, contentUuid(body)]])],
-        [4, triples],
-      ]),
-    ),
-  );
-}
-
-/**
- * Encodes an unsigned CoRIM (tag 501) as Veraison's Arm profiles lay it out: one CoMID with the
- * reference values (a triple per implementation id: software components, then the platform
- * config), one with the attester verification keys (a triple per anchor). Same content, same bytes.
- */
-export function encodeCorim(c: CorimContent): Uint8Array {
-  const mkey = c.profile === CORIM_PROFILE.PSA ? 'psa.software-component' : 'cca.software-component';
-  const byImpl = new Map<string, { impl: Uint8Array; measurements: Map<number, unknown>[] }>();
-  const group = (impl: Uint8Array): Map<number, unknown>[] => {
-    const k = toHex(impl);
-    let g = byImpl.get(k);
-    if (g === undefined) {
-      g = { impl, measurements: [] };
-      byImpl.set(k, g);
-    }
-    return g.measurements;
-  };
-  for (const s of c.software) {
-    const mval = new Map<number, unknown>();
-    if (s.version !== undefined) mval.set(0, new Map([[0, s.version]]));
-    mval.set(
-      2,
-      s.digests.map((d) => [d.alg, d.value]),
-    );
-    if (s.name !== undefined) mval.set(11, s.name);
-    if (s.signerId !== undefined) mval.set(13, [new Tag(560, s.signerId)]);
-    group(s.implementationId).push(
-      new Map<number, unknown>([
-        [0, mkey],
-        [1, mval],
-      ]),
-    );
-  }
-  for (const p of c.platformConfigs) {
-    if (c.profile === CORIM_PROFILE.PSA) fail('the PSA profile has no platform config', 'cca.platform-config');
-    const mval = new Map<number, unknown>([[4, new Tag(560, p.value)]]);
-    mval.set(5, p.mask ?? new Uint8Array(p.value.length).fill(0xff));
-    group(p.implementationId).push(
-      new Map<number, unknown>([
-        [0, 'cca.platform-config'],
-        [1, mval],
-      ]),
-    );
-  }
-  const env = (impl: Uint8Array, instance?: Uint8Array): Map<number, unknown> => {
-    const e = new Map<number, unknown>([[0, new Map([[0, new Tag(560, impl)]])]]);
-    if (instance !== undefined) e.set(1, new Tag(550, instance));
-    return e;
-  };
-  const tags: Tag[] = [];
-  if (byImpl.size > 0) tags.push(comid(new Map([[0, [...byImpl.values()].map((g) => [env(g.impl), g.measurements])]])));
-  if (c.anchors.length > 0)
-    tags.push(comid(new Map([[3, c.anchors.map((a) => [env(a.implementationId, a.instanceId), [new Tag(554, a.keyPem.trim())]])]])));
-  if (tags.length === 0) fail('nothing to put in the CoRIM: no anchors and no reference values', 'corim.tags');
-  return encode(
-    new Tag(
-      501,
-      new Map<number, unknown>([
-        [0, c.id],
-        [1, tags],
-        [3, c.profile],
-        [
-          5,
-          [
-            new Map<number, unknown>([
-              [0, c.creator ?? 'rsekit'],
-              [2, [1]],
-            ]),
-          ],
-        ],
-      ]),
-    ),
-  );
 }

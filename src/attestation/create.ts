@@ -9,17 +9,8 @@ import { fromBase64, Tag } from '../cose/cbor.ts';
 import type { TokenKey } from '../cose/keys.ts';
 import { createCose } from '../cose/message.ts';
 import { RseError } from '../lib/errors.ts';
-import {
-  CCA_PLATFORM_TABLE,
-  ccaPlatformClaimsFromMap,
-  PSA_PROFILE,
-  PSA_TABLES,
-  type PsaProfile,
-  psaClaimsFromMap,
-  REALM_PROFILE,
-  REALM_TABLE,
-  realmClaimsFromMap,
-} from './claims.ts';
+import { CCA_PLATFORM_TABLE, PSA_PROFILE, PSA_TABLES, type PsaProfile, REALM_PROFILE, REALM_TABLE } from './claims.ts';
+import { ccaPlatformClaimsFromMap, psaClaimsFromMap, realmClaimsFromMap } from './claims-read.ts';
 import { CCA_COLLECTION_TAG, CCA_LEGACY_COLLECTION_TAG, CCA_PLATFORM_LABEL, CCA_REALM_LABEL, EAT_CWT_CONTENT_FORMAT } from './token.ts';
 
 type JsonObject = Readonly<Record<string, unknown>>;

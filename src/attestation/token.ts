@@ -15,15 +15,13 @@ import { toHex } from '../lib/hex.ts';
 import {
   CCA_PLATFORM_PROFILE,
   type CcaPlatformClaims,
-  ccaPlatformClaimsFromMap,
   type Mode,
   type PsaClaims,
-  psaClaimsFromMap,
   REALM_PROFILE,
   type RealmClaims,
-  realmClaimsFromMap,
   type Warnings,
 } from './claims.ts';
+import { ccaPlatformClaimsFromMap, psaClaimsFromMap, realmClaimsFromMap } from './claims-read.ts';
 
 export const CCA_COLLECTION_TAG = 907;
 export const CCA_LEGACY_COLLECTION_TAG = 399;

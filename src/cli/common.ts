@@ -5,9 +5,9 @@ import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { type AsymKey, loadKey } from '../crypto/index.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex } from '../lib/hex.ts';
+import { fromHex, hex0x } from '../lib/hex.ts';
 import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
-import type { PayloadStream } from '../mcuboot/sign.ts';
+import type { PayloadStream } from '../mcuboot/sign-options.ts';
 import { keyPassphrase } from './passphrase.ts';
 
 function readFailure(path: string, what: string, e: unknown): RseError {
@@ -208,3 +208,15 @@ export function hexOrFileBytes(v: string, n: number, what: string): Uint8Array {
 
 /** Commander's accumulator for a repeatable option. */
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** An option parser for a 32-bit unsigned integer named `what` (any base {@link parseInteger} takes). */
+export const parseU32 =
+  (what: string) =>
+  (v: string): number => {
+    const n = parseInteger(v);
+    if (n > 0xffffffff) throw new RseError('E_ARGUMENT', `${what} ${v} does not fit 32 bits`, { field: what });
+    return n;
+  };
+
+/** `0x` and eight hex digits. */
+export const hex8 = (n: number): string => hex0x(n, 8);

@@ -2,19 +2,9 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { formatUuid, NAMESPACE_DNS, uuid5 } from '../crypto/uuid.ts';
 import { parseFip } from '../fip/fip.ts';
+import { findPartition, partitionBytes, readGpt, writeGpt } from '../gpt/codec.ts';
 import { alternateBank, type BankState, encodeFwuMetadata, type FwuMetadata, parseFwuMetadata, switchActiveBank } from '../gpt/fwu.ts';
-import {
-  FWU_METADATA_TYPE_GUID,
-  findPartition,
-  type GptDisk,
-  type GptLayout,
-  type PartitionRequest,
-  partitionBytes,
-  planGpt,
-  readGpt,
-  type SectorSize,
-  writeGpt,
-} from '../gpt/gpt.ts';
+import { FWU_METADATA_TYPE_GUID, type GptDisk, type GptLayout, type PartitionRequest, planGpt, type SectorSize } from '../gpt/gpt.ts';
 import { guidFromBytes, guidToBytes } from '../gpt/guid.ts';
 import { infoText, listText, typeCode, verifyText } from '../gpt/sgdisk.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';

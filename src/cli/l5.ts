@@ -4,7 +4,8 @@ import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
-import { EXT_BASE, editOptionBytes, hdpPages, L5Device, type OptionBytes, type Requester, RSSLIB_SUCCESS, rdpLevel } from '../stm32/l5.ts';
+import { EXT_BASE, editOptionBytes, hdpPages, type OptionBytes, type Requester, RSSLIB_SUCCESS, rdpLevel } from '../stm32/l5.ts';
+import { L5Device } from '../stm32/l5-device.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 
 const hex8 = (n: number): string => hex0x(n, 8);

@@ -24,8 +24,8 @@ export const VERB_FILES = {
   flash: 'flash',
   device: 'device',
   otp: 'device',
-  provision: 'device',
-  boot: 'device',
+  provision: 'provision',
+  boot: 'boot',
   lms: 'bl1',
   bl1: 'bl1',
   sic: 'sic',
@@ -66,8 +66,10 @@ export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loade
   flash: async () => [(await import('./flash.ts')).flashCommand()],
   device: async () => {
     const m = await import('./device.ts');
-    return [m.deviceCommand(), m.otpCommand(), m.provisionCommand(), m.bootCommand()];
+    return [m.deviceCommand(), m.otpCommand()];
   },
+  provision: async () => [(await import('./provision.ts')).provisionCommand()],
+  boot: async () => [(await import('./boot.ts')).bootCommand()],
   bl1: async () => {
     const m = await import('./bl1.ts');
     return [m.lmsCommand(), m.bl1Command()];

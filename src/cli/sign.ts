@@ -5,15 +5,8 @@ import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { writeIntelHex } from '../lib/intel-hex.ts';
 import { signCompressed } from '../mcuboot/compress.ts';
-import {
-  type Dependency,
-  imageFileParts,
-  imageHexSegments,
-  type SignedImage,
-  type SignOptions,
-  signImageFile,
-  signImageStream,
-} from '../mcuboot/sign.ts';
+import { imageFileParts, imageHexSegments, signImageFile, signImageStream } from '../mcuboot/sign.ts';
+import type { Dependency, SignedImage, SignOptions } from '../mcuboot/sign-options.ts';
 import { parseVersion } from '../mcuboot/version.ts';
 import { io, isHexPath, openPayloadStream, parseInteger, printJson, readImageFile, readInput, readKey, STREAM_MIN_SIZE } from './common.ts';
 import { liblzmaCompressor } from './lzma.ts';

@@ -4,7 +4,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex, hex0x, toHex } from '../lib/hex.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
 import { OTP_WORD } from '../stm32/bsec.ts';
 import { parseMaster } from '../stm32/bus.ts';
 import { MP15_PERIPHERALS, TZMA_ALL_SECURE } from '../stm32/etzpc.ts';
@@ -23,14 +23,12 @@ import {
 import { Mp1Device, mp1Boot } from '../stm32/mp1.ts';
 import { type DecprotEncoding, parsePlatform } from '../stm32/platform.ts';
 import { productId } from '../stm32/ssp.ts';
-import { parseTamperSource, TAMPER_SOURCES, type TamperSource } from '../stm32/tamp.ts';
 import { ACTIONS, SEC_ATTR_NAMES } from '../stm32/tzc400.ts';
-import { cliStatus, io, parseInteger, printJson, readInput, readKey } from './common.ts';
-
-const hex8 = (n: number): string => hex0x(n, 8);
+import { cliStatus, hex8, io, parseU32, printJson, readInput, readKey } from './common.ts';
+import { tampCommand } from './stm32-tamp.ts';
 
 /** The header as stm32image and mkimage print it, plus what they leave out. */
-function describe(img: Stm32Image): string {
+export function describe(img: Stm32Image): string {
   const h = img.header;
   const lines = [
     `Image Type   : STMicroelectronics STM32 V${h.major}.${h.minor}`,
@@ -56,7 +54,7 @@ function describe(img: Stm32Image): string {
   return `${lines.join('\n')}\n`;
 }
 
-function headerJson(img: Stm32Image): Record<string, unknown> {
+export function headerJson(img: Stm32Image): Record<string, unknown> {
   const h = img.header;
   return {
     version: `${h.major}.${h.minor}`,
@@ -78,13 +76,7 @@ function headerJson(img: Stm32Image): Record<string, unknown> {
   };
 }
 
-const num = (what: string) => (v: string) => {
-  const n = parseInteger(v);
-  if (n > 0xffffffff) throw new RseError('E_ARGUMENT', `${what} ${v} does not fit 32 bits`, { field: what });
-  return n;
-};
-
-function pkhOf(o: { key?: string; pkh?: string }): Uint8Array | undefined {
+export function pkhOf(o: { key?: string; pkh?: string }): Uint8Array | undefined {
   if (o.key !== undefined && o.pkh !== undefined) throw new RseError('E_USAGE', '-k and --pkh are mutually exclusive');
   if (o.pkh !== undefined) {
     const b = fromHex(o.pkh.replace(/^0x/i, ''), '--pkh');
@@ -107,16 +99,16 @@ export function stm32Command() {
       .argument('[output]', 'the image (or -d)')
       .option('-s, --src <file>', 'the binary (stm32image -s)')
       .option('-d, --dest <file>', 'the image (stm32image -d)')
-      .requiredOption('-l, --load <addr>', 'load address', num('load address'))
-      .requiredOption('-e, --entry <addr>', 'entry point', num('entry point'))
+      .requiredOption('-l, --load <addr>', 'load address', parseU32('load address'))
+      .requiredOption('-e, --entry <addr>', 'entry point', parseU32('entry point'))
       .requiredOption(
         '-b, --binary-type <n>',
         'binary type: 0x00 U-Boot, 0x10-0x1F TF-A, 0x20-0x2F OP-TEE, 0x30 coprocessor',
-        num('binary type'),
+        parseU32('binary type'),
       )
-      .option('-v, --image-version <n>', 'image version, checked against the OTP monotonic counter', num('image version'), 0)
+      .option('-v, --image-version <n>', 'image version, checked against the OTP monotonic counter', parseU32('image version'), 0)
       .addOption(new Option('-m, --major <n>', 'header version: 1 (MP15) or 2 (MP13)').choices(['1', '2']).default('1'))
-      .option('-n, --minor <n>', 'header minor version', num('minor'), 0)
+      .option('-n, --minor <n>', 'header minor version', parseU32('minor'), 0)
       .option('-k, --key <file>', 'P-256 private key: sign (v1); without it the image is unsigned (option bit 0)')
       .option('--json', 'machine-readable output')
       .action((input, output, o) => {
@@ -246,8 +238,8 @@ export function stm32Command() {
     new Command('program')
       .description('Blow the one bits of VALUE into word N (secure; refused on a locked word or where a blown bit would return to 0)')
       .argument('<dir>')
-      .argument('<word>', 'OTP word 0..95', num('word'))
-      .argument('<value>', '32-bit value', num('value'))
+      .argument('<word>', 'OTP word 0..95', parseU32('word'))
+      .argument('<value>', '32-bit value', parseU32('value'))
       .action((dir, word, value) => {
         const dev = Mp1Device.open(dir);
         dev.bsec.program(word, value);
@@ -259,7 +251,7 @@ export function stm32Command() {
     new Command('lock')
       .description("Program word N's permanent lock fuse")
       .argument('<dir>')
-      .argument('<word>', 'OTP word 0..95', num('word'))
+      .argument('<word>', 'OTP word 0..95', parseU32('word'))
       .action((dir, word) => {
         const dev = Mp1Device.open(dir);
         dev.bsec.lockPermanently(word);
@@ -274,7 +266,7 @@ export function stm32Command() {
       .argument('<dir>')
       .option('-k, --key <file>', 'the FSBL signing key: its PKH goes to OTP 24..31, permanently locked')
       .option('--pkh <hex>', 'the PKH itself')
-      .option('--counter <n>', 'anti-rollback counter (OTP 4, thermometer code)', num('counter'))
+      .option('--counter <n>', 'anti-rollback counter (OTP 4, thermometer code)', parseU32('counter'))
       .option('--close', 'blow CFG0 bit 6: the ROM then requires a signed FSBL and closes debug')
       .action((dir, o) => {
         const dev = Mp1Device.open(dir);
@@ -344,7 +336,7 @@ export function stm32Command() {
       )
       .argument('<dir>')
       .requiredOption('--master <m>', 'a7-s (Cortex-A7 secure), a7-ns (Cortex-A7 non-secure) or m4 (Cortex-M4)')
-      .requiredOption('--addr <a>', 'physical address', num('address'))
+      .requiredOption('--addr <a>', 'physical address', parseU32('address'))
       .option('--read', 'a read (the default)')
       .option('--write', 'a write')
       .option('--dry-run', 'decide without recording a violation')
@@ -407,7 +399,7 @@ export function stm32Command() {
   return cmd;
 }
 
-const OTP_NAMES: Readonly<Record<number, string>> = {
+export const OTP_NAMES: Readonly<Record<number, string>> = {
   0: 'CFG0 (bit 6: closed)',
   1: 'part number',
   2: 'CFG2 (ST security counter, key id)',
@@ -422,137 +414,9 @@ const OTP_NAMES: Readonly<Record<number, string>> = {
   58: 'MAC address (non-secure)',
 };
 
-function otpName(n: number): string | undefined {
+export function otpName(n: number): string | undefined {
   if (n >= 24 && n <= 31) return `PKH[${n - 24}]`;
   if (n >= 40 && n <= 55) return `chip certificate[${n - 40}]`;
   if (n >= 59) return 'OEM secret (secure only)';
   return OTP_NAMES[n];
-}
-
-const sourceList = (v: string): TamperSource[] => (v === '' ? [] : v.split(',').map((x) => parseTamperSource(x.trim())));
-
-function tampCommand() {
-  const tamp = new Command('tamp').summary('the backup domain: backup registers and zones, backup SRAM, monotonic counter, tamper events');
-  const withDevice = (dir: string, f: (dev: Mp1Device) => void): void => {
-    const dev = Mp1Device.open(dir);
-    f(dev);
-    dev.save();
-  };
-  tamp.addCommand(
-    new Command('show')
-      .description(
-        'Zones, enabled tamper sources, flags, counter; which backup registers hold data and whether the backup SRAM does (never their values)',
-      )
-      .argument('<dir>')
-      .option('--json', 'machine-readable output')
-      .action((dir, o) => {
-        const t = Mp1Device.open(dir).tamp;
-        const used = [...t.backup.keys()].filter((i) => t.backup[i] !== 0);
-        const sram = t.bkpsram.some((x) => x !== 0);
-        const s = t.save();
-        if (o.json) return printJson({ ...s, backup: undefined, registersInUse: used, bkpsramInUse: sram, hidden: t.hidden });
-        io.out(
-          `${dir}: TAMP zones: 0..${t.zone1End - 1} secure only, ${t.zone1End}..${t.zone2End - 1} non-secure read, ${t.zone2End}..31 shared\n` +
-            `  tamper sources enabled: ${s.enabled.join(', ') || 'none'}${s.noErase.length ? ` (potential, not erasing: ${s.noErase.join(', ')})` : ''}\n` +
-            `  flags: ${s.flags.join(', ') || 'none'}${t.hidden ? ' (secrets hidden until cleared)' : ''}\n` +
-            `  monotonic counter ${t.counter}\n  backup registers in use: ${used.join(', ') || 'none'}; backup SRAM ${sram ? 'holds data' : 'blank'}\n`,
-        );
-      }),
-  );
-  tamp.addCommand(
-    new Command('config')
-      .description('Secure configuration: the zone bounds (SMCR) and which tamper sources are enabled, erasing or only hiding (NOER)')
-      .argument('<dir>')
-      .option('--zones <z1,z2>', 'ends of zone 1 (secure only) and zone 2 (non-secure read only), in registers')
-      .option('--enable <sources>', `comma-separated: ${Object.keys(TAMPER_SOURCES).join(', ')}`)
-      .option('--potential <sources>', 'sources that hide the secrets instead of erasing them (NOER = 1)')
-      .action((dir, o) =>
-        withDevice(dir, (dev) => {
-          const t = dev.tamp;
-          if (o.zones !== undefined) {
-            const [a, b] = o.zones.split(',').map((x) => parseInteger(x.trim()));
-            t.setZones(a ?? 0, b ?? a ?? 0);
-          }
-          if (o.enable !== undefined) {
-            t.enabled.clear();
-            for (const x of sourceList(o.enable)) t.enabled.add(x);
-          }
-          if (o.potential !== undefined) {
-            t.noErase.clear();
-            for (const x of sourceList(o.potential)) t.noErase.add(x);
-          }
-          io.out(`${dir}: zones ${t.zone1End},${t.zone2End}; enabled ${[...t.enabled].join(', ') || 'none'}\n`);
-        }),
-      ),
-  );
-  tamp.addCommand(
-    new Command('write')
-      .description('Write a backup register as MASTER (zones decide), or load the backup SRAM with --sram (secure)')
-      .argument('<dir>')
-      .argument('[register]', 'backup register 0..31', num('register'))
-      .argument('[value]', '32-bit value', num('value'))
-      .option('--master <m>', 'a7-s, a7-ns or m4', 'a7-s')
-      .option('--sram <file>', 'load the backup SRAM (up to 4 KB) instead')
-      .action((dir, reg, value, o) =>
-        withDevice(dir, (dev) => {
-          const master = parseMaster(o.master);
-          if (o.sram !== undefined) {
-            const d = readInput(o.sram, 'backup SRAM image');
-            if (d.length > dev.tamp.bkpsram.length)
-              throw new RseError('E_SIZE', `backup SRAM is ${dev.tamp.bkpsram.length} bytes, ${o.sram} is ${d.length}`, {
-                field: 'bkpsram',
-              });
-            const c = dev.bus.check(master, 0x54000000, true);
-            if (!c.allowed) throw new RseError('E_ACCESS', c.rule, { field: 'bkpsram' });
-            dev.tamp.bkpsram.fill(0);
-            dev.tamp.bkpsram.set(d);
-            io.out(`backup SRAM loaded (${d.length} bytes)\n`);
-            return;
-          }
-          if (reg === undefined || value === undefined) throw new RseError('E_USAGE', 'give REGISTER VALUE, or --sram FILE');
-          dev.tamp.write(reg, value, master);
-          io.out(`backup register ${reg} written${dev.tamp.hidden ? ' (dropped: secrets hidden by a potential tamper)' : ''}\n`);
-        }),
-      ),
-  );
-  tamp.addCommand(
-    new Command('read')
-      .description('Read a backup register as MASTER (zones decide; zero while a potential tamper hides the secrets)')
-      .argument('<dir>')
-      .argument('<register>', 'backup register 0..31', num('register'))
-      .option('--master <m>', 'a7-s, a7-ns or m4', 'a7-s')
-      .action((dir, reg, o) => {
-        io.out(`${hex8(Mp1Device.open(dir).tamp.read(reg, parseMaster(o.master)))}\n`);
-      }),
-  );
-  tamp.addCommand(
-    new Command('event')
-      .description(
-        'A tamper event: erases the backup registers and backup SRAM (or hides them, for a potential tamper) when the source is enabled',
-      )
-      .argument('<dir>')
-      .argument('<source>', Object.keys(TAMPER_SOURCES).join(', '))
-      .option('--json', 'machine-readable output')
-      .action((dir, source, o) =>
-        withDevice(dir, (dev) => {
-          const r = dev.tamp.tamper(parseTamperSource(source));
-          if (o.json) return printJson(r);
-          io.out(`${r.source} (${TAMPER_SOURCES[r.source]}): ${r.detected ? 'detected, ' : ''}${r.action}\n`);
-        }),
-      ),
-  );
-  tamp.addCommand(
-    new Command('clear')
-      .description('Clear the tamper flags (SCR); secrets a potential tamper hid come back')
-      .argument('<dir>')
-      .option('--erase', 'confirm the tamper instead: BKERASE erases the registers and the backup SRAM')
-      .action((dir, o) =>
-        withDevice(dir, (dev) => {
-          if (o.erase === true) dev.tamp.erase();
-          dev.tamp.clearFlags();
-          io.out(`tamper flags cleared${o.erase === true ? ', backup registers and SRAM erased' : ''}\n`);
-        }),
-      ),
-  );
-  return tamp;
 }

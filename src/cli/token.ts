@@ -1,7 +1,7 @@
 /** `rse token print | verify | create`: PSA and CCA attestation tokens. @module */
 import { Command, Option } from '@commander-js/extra-typings';
 import { appraise, MemoryStore } from '../attestation/appraise.ts';
-import { claimsToJson } from '../attestation/claims.ts';
+import { claimsToJson } from '../attestation/claims-write.ts';
 import { type Endorsements, readCorim } from '../attestation/corim.ts';
 import { createToken } from '../attestation/create.ts';
 import { signEar } from '../attestation/ear.ts';

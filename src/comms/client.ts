@@ -8,7 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { encodePackIovec, type PackIovec } from '../services/crypto.ts';
+import { encodePackIovec, type PackIovec } from '../services/crypto-wire.ts';
 import { HANDLE, PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1 } from '../services/psa.ts';
 import { decodeRegions, encodeRegions, FRAME, FrameReader, frame, MAX_FRAME } from './frames.ts';
 import { encodeRound, MhuReceiver, mhuRounds } from './mhu.ts';

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { CORIM_PROFILE, type Endorsements, encodeCorim, type SwReference, type TrustAnchor } from '../attestation/corim.ts';
+import { CORIM_PROFILE, type Endorsements, type SwReference, type TrustAnchor } from '../attestation/corim.ts';
+import { encodeCorim } from '../attestation/corim-write.ts';
 import { extendedSlotValue } from '../boot/shared-data.ts';
 import { ecKeyFromPoint, publicPem } from '../cose/keys.ts';
 import { fipUuidToString } from '../fip/fip.ts';

@@ -9,7 +9,8 @@
 import { ByteWriter } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { IMAGE_FLAGS, TLV } from './constants.ts';
-import { type SignedImage, type SignInput, type SignOptions, signImageFile } from './sign.ts';
+import { signImageFile } from './sign.ts';
+import type { SignedImage, SignInput, SignOptions } from './sign-options.ts';
 
 export const LZMA2_DICT_SIZE = 131072;
 export const LZMA2_LC = 3;

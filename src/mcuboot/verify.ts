@@ -12,7 +12,7 @@ import { IMAGE_FLAGS, TLV, tlvName } from './constants.ts';
 import { cryptPayload, unwrapImageKey } from './encrypt.ts';
 import { type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
 import { allowedHashes, imageVerifier, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
-import { type PayloadStream, readPayload } from './sign.ts';
+import { type PayloadStream, readPayload } from './sign-options.ts';
 import type { ImageVersion } from './version.ts';
 
 const HASH_OF_TLV = new Map<number, HashAlg>([

@@ -17,7 +17,7 @@ import { bstrHead, coseSign1, coseSign1Size } from '../cose/sign1.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
-import { ALG, BUILTIN_KEY, hashOf, PARTITION, USAGE } from './crypto.ts';
+import { ALG, BUILTIN_KEY, hashOf, PARTITION, USAGE } from './crypto-wire.ts';
 import { type MeasuredBoot, measurementDescription } from './measured-boot.ts';
 import { PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1, type PsaCall, type PsaReply, reply } from './psa.ts';
 

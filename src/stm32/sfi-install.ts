@@ -10,20 +10,8 @@
 import { constantTimeEqual, randomBytes } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
-import {
-  checkObChange,
-  EXT_BASE,
-  EXT_SIZE,
-  editOptionBytes,
-  flashOffset,
-  isSecurePage,
-  L5Device,
-  l5ChipKey,
-  type OptionBytes,
-  type OtfdecRegion,
-  otfdecCrypt,
-  PAGE_SIZE,
-} from './l5.ts';
+import { checkObChange, EXT_BASE, EXT_SIZE, editOptionBytes, flashOffset, isSecurePage, type OptionBytes, PAGE_SIZE } from './l5.ts';
+import { L5Device, l5ChipKey, type OtfdecRegion, otfdecCrypt } from './l5-device.ts';
 import { AREA_TYPES, checkHeaderTag, decryptArea, FLAG_UNIQUE_KEY, parseSfi } from './sfi.ts';
 import { newSessionId, unwrapLicense } from './ssp.ts';
 

@@ -142,3 +142,10 @@ test('the cycle finder finds a cycle (the check can fail)', () => {
     [['a', 'b', 'c']],
   );
 });
+
+test('no source file is over 500 lines', () => {
+  const long = files
+    .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }))
+    .filter((x) => x.lines > 500);
+  assert.deepEqual(long, []);
+});

@@ -11,15 +11,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { appraise, MemoryStore } from '../../src/attestation/appraise.ts';
+import { PSA_PROFILE } from '../../src/attestation/claims.ts';
 import {
   ccaPlatformClaimsFromJson,
   ccaPlatformClaimsFromMap,
-  PSA_PROFILE,
   psaClaimsFromJson,
   psaClaimsFromMap,
   realmClaimsFromJson,
   realmClaimsFromMap,
-} from '../../src/attestation/claims.ts';
+} from '../../src/attestation/claims-read.ts';
 import { readCorim, readCorimTemplates } from '../../src/attestation/corim.ts';
 import { createToken } from '../../src/attestation/create.ts';
 import { checkEar, signEar, verifyEar } from '../../src/attestation/ear.ts';

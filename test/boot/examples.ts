@@ -10,7 +10,8 @@ import { lmsSignerPool } from '../../src/bl1/lms-key.ts';
 import { createDevice, provisionFromValues } from '../../src/boot/power-on.ts';
 import { loadKey } from '../../src/crypto/index.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
-import { type BuildIo, type BuildResult, buildFlash } from '../../src/flash/build.ts';
+import { buildFlash } from '../../src/flash/build.ts';
+import type { BuildIo, BuildResult } from '../../src/flash/images.ts';
 /** The built-in RSE profiles the examples cover. */
 export type RseProfileName = 'rse-2.1' | 'rss-1.7';
 

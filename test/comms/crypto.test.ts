@@ -23,7 +23,7 @@ import {
   PSA_ERROR_INSUFFICIENT_DATA,
   PSA_ERROR_INVALID_SIGNATURE,
   USAGE,
-} from '../../src/services/crypto.ts';
+} from '../../src/services/crypto-wire.ts';
 import { PSA, PSA_ALG } from '../../src/services/psa.ts';
 import { deviceOf, exampleFixture } from '../boot/examples.ts';
 import { tempDir } from '../helpers.ts';

@@ -17,7 +17,8 @@ import { lzma2Header, signCompressed } from '../../src/mcuboot/compress.ts';
 import { IMAGE_FLAGS, TLV } from '../../src/mcuboot/constants.ts';
 import { cryptPayload } from '../../src/mcuboot/encrypt.ts';
 import { parseImage } from '../../src/mcuboot/image.ts';
-import { imageFileParts, type SignOptions, signImageFile } from '../../src/mcuboot/sign.ts';
+import { imageFileParts, signImageFile } from '../../src/mcuboot/sign.ts';
+import type { SignOptions } from '../../src/mcuboot/sign-options.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
 import { vectorsDir } from '../helpers.ts';
 

@@ -11,13 +11,13 @@ import {
   editOptionBytes,
   FLASH_NS_BASE,
   FLASH_S_BASE,
-  L5Device,
   PAGE_SIZE,
   type Requester,
   RSSLIB_ERROR,
   RSSLIB_SUCCESS,
   rdpLevel,
 } from '../../src/stm32/l5.ts';
+import { L5Device } from '../../src/stm32/l5-device.ts';
 import { decodeCertificate, verifyCertificate, virtualStCa } from '../../src/stm32/ssp.ts';
 import { refusalOf, runCli, tempDir } from '../helpers.ts';
 

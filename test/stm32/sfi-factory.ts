@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { L5Device } from '../../src/stm32/l5.ts';
+import { L5Device } from '../../src/stm32/l5-device.ts';
 import { SfiHsm } from '../../src/stm32/sfi-hsm.ts';
 import { sfiInstall } from '../../src/stm32/sfi-install.ts';
 

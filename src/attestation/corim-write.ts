@@ -1,0 +1,122 @@
+/**
+ * Writing CoRIMs: one CoMID per reference-value or trust-anchor set, under the profile's tag and
+ * with content-derived ids, as `rse endorse` makes them.
+ * @module
+ */
+
+import { encode } from 'cbor2';
+import { Tag } from '../cose/cbor.ts';
+import { hash } from '../crypto/index.ts';
+import { toHex } from '../lib/hex.ts';
+import { CORIM_PROFILE, type CorimProfile, fail, type PlatformConfigReference, type SwReference, type TrustAnchor } from './corim.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** What {@link encodeCorim} writes: trust anchors and platform reference values of one profile. */
+export interface CorimContent {
+  /** corim-id (text). */
+  readonly id: string;
+  readonly profile: Exclude<CorimProfile, typeof CORIM_PROFILE.CCA_REALM>;
+  readonly anchors: readonly Omit<TrustAnchor, 'key'>[];
+  readonly software: readonly SwReference[];
+  readonly platformConfigs: readonly PlatformConfigReference[];
+  /** The entity named as the CoRIM's creator. */
+  readonly creator?: string;
+}
+
+/** A tag id that names its content: the first 16 bytes of its SHA-256, as an RFC 9562 v8 UUID. */
+export function contentUuid(content: Uint8Array): Uint8Array {
+  const h = hash('sha256', content).slice(0, 16);
+  h[6] = ((h[6] as number) & 0x0f) | 0x80;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  return h;
+}
+
+export function comid(triples: Map<number, unknown>): Tag {
+  const body = encode(triples);
+  return new Tag(
+    506,
+    encode(
+      new Map<number, unknown>([
+        [1, new Map([[0, contentUuid(body)]])],
+        [4, triples],
+      ]),
+    ),
+  );
+}
+
+/**
+ * Encodes an unsigned CoRIM (tag 501) as Veraison's Arm profiles lay it out: one CoMID with the
+ * reference values (a triple per implementation id: software components, then the platform
+ * config), one with the attester verification keys (a triple per anchor). Same content, same bytes.
+ */
+export function encodeCorim(c: CorimContent): Uint8Array {
+  const mkey = c.profile === CORIM_PROFILE.PSA ? 'psa.software-component' : 'cca.software-component';
+  const byImpl = new Map<string, { impl: Uint8Array; measurements: Map<number, unknown>[] }>();
+  const group = (impl: Uint8Array): Map<number, unknown>[] => {
+    const k = toHex(impl);
+    let g = byImpl.get(k);
+    if (g === undefined) {
+      g = { impl, measurements: [] };
+      byImpl.set(k, g);
+    }
+    return g.measurements;
+  };
+  for (const s of c.software) {
+    const mval = new Map<number, unknown>();
+    if (s.version !== undefined) mval.set(0, new Map([[0, s.version]]));
+    mval.set(
+      2,
+      s.digests.map((d) => [d.alg, d.value]),
+    );
+    if (s.name !== undefined) mval.set(11, s.name);
+    if (s.signerId !== undefined) mval.set(13, [new Tag(560, s.signerId)]);
+    group(s.implementationId).push(
+      new Map<number, unknown>([
+        [0, mkey],
+        [1, mval],
+      ]),
+    );
+  }
+  for (const p of c.platformConfigs) {
+    if (c.profile === CORIM_PROFILE.PSA) fail('the PSA profile has no platform config', 'cca.platform-config');
+    const mval = new Map<number, unknown>([[4, new Tag(560, p.value)]]);
+    mval.set(5, p.mask ?? new Uint8Array(p.value.length).fill(0xff));
+    group(p.implementationId).push(
+      new Map<number, unknown>([
+        [0, 'cca.platform-config'],
+        [1, mval],
+      ]),
+    );
+  }
+  const env = (impl: Uint8Array, instance?: Uint8Array): Map<number, unknown> => {
+    const e = new Map<number, unknown>([[0, new Map([[0, new Tag(560, impl)]])]]);
+    if (instance !== undefined) e.set(1, new Tag(550, instance));
+    return e;
+  };
+  const tags: Tag[] = [];
+  if (byImpl.size > 0) tags.push(comid(new Map([[0, [...byImpl.values()].map((g) => [env(g.impl), g.measurements])]])));
+  if (c.anchors.length > 0)
+    tags.push(comid(new Map([[3, c.anchors.map((a) => [env(a.implementationId, a.instanceId), [new Tag(554, a.keyPem.trim())]])]])));
+  if (tags.length === 0) fail('nothing to put in the CoRIM: no anchors and no reference values', 'corim.tags');
+  return encode(
+    new Tag(
+      501,
+      new Map<number, unknown>([
+        [0, c.id],
+        [1, tags],
+        [3, c.profile],
+        [
+          5,
+          [
+            new Map<number, unknown>([
+              [0, c.creator ?? 'rsekit'],
+              [2, [1]],
+            ]),
+          ],
+        ],
+      ]),
+    ),
+  );
+}
