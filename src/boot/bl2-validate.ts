@@ -10,7 +10,7 @@ import { constantTimeEqual, HASH_SIZES, type HashAlg, hash, importPublicDer } fr
 import type { Bus } from '../device/atu.ts';
 import type { Device } from '../device/device.ts';
 import { readU16le, readU32le } from '../lib/bytes.ts';
-import { isRseError } from '../lib/errors.ts';
+import { isRseError, RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import { TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC, UNPROTECTED_TLV_ALLOW_LIST } from '../mcuboot/constants.ts';
 import { type ImageHeader, parseImage } from '../mcuboot/image.ts';
@@ -21,8 +21,13 @@ import type { Bl2ImageSpec } from '../profiles/types.ts';
 /** `BOOT_MAX_ALIGN` 8: the swap-info field starts 40 bytes before the end of the slot. */
 export const TRAILER_RESERVE = 40;
 
-/** Why an image or slot failed, for the check line. */
-export class Reject extends Error {}
+/** Why an image or slot failed, for the check line (a slot BL2 cannot boot from). */
+export class Reject extends RseError {
+  constructor(message: string) {
+    super('E_NO_IMAGE', message, { field: 'image' });
+    this.name = 'Reject';
+  }
+}
 
 interface Tlv {
   readonly type: number;

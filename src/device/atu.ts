@@ -38,12 +38,15 @@ export interface AtuRegion {
   readonly purpose: string;
 }
 
-/** A bus access that faulted: an ATU mismatch, or no memory at the physical/logical address. */
-export class BusFault extends Error {
+/**
+ * A bus access that faulted: an ATU mismatch (`E_ATU_MISMATCH`), or no memory at the physical or
+ * logical address (`E_BUS_FAULT`); `address` is the bus address.
+ */
+export class BusFault extends RseError {
   readonly kind: 'atu-mismatch' | 'no-memory';
   readonly address: number;
   constructor(kind: 'atu-mismatch' | 'no-memory', address: number, message: string) {
-    super(message);
+    super(kind === 'atu-mismatch' ? 'E_ATU_MISMATCH' : 'E_BUS_FAULT', message, { field: 'bus' });
     this.name = 'BusFault';
     this.kind = kind;
     this.address = address;

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../lib/atomic.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
+import type { FaultPlan } from '../lib/power-cut.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
 import { findRseProfile, profileVariant, type RseProfile, rseProfile, rseProfileNames } from '../profiles/index.ts';
@@ -57,30 +58,7 @@ export class MemoryStore implements DeviceStore {
   }
 }
 
-/** Thrown by a fault plan: the power went away before an OTP program operation. */
-export class PowerCut extends Error {
-  readonly op: OtpProgram;
-  readonly index: number;
-  constructor(op: OtpProgram, index: number) {
-    super(`power cut before OTP program operation ${index} (${op.what} at 0x${op.offset.toString(16)})`);
-    this.name = 'PowerCut';
-    this.op = op;
-    this.index = index;
-  }
-}
-
-/** Counts OTP program operations and cuts the power before number `cutBefore` (1-based). */
-export class FaultPlan {
-  count = 0;
-  cutBefore: number | undefined;
-  constructor(cutBefore?: number) {
-    this.cutBefore = cutBefore;
-  }
-  onProgram(op: OtpProgram): void {
-    this.count++;
-    if (this.cutBefore !== undefined && this.count === this.cutBefore) throw new PowerCut(op, this.count);
-  }
-}
+export { FaultPlan, PowerCut } from '../lib/power-cut.ts';
 
 /** `device.json`. */
 export interface DeviceJson {
@@ -169,7 +147,9 @@ export class Device {
     this.vm1 = sramImage(store.read('sram-vm1.bin'), profile.memory.vm1Kept);
     const faults = options.faults;
     this.lcm = new Lcm(otp, {
-      ...(faults === undefined ? {} : { onProgram: (op: OtpProgram) => faults.onProgram(op) }),
+      ...(faults === undefined
+        ? {}
+        : { onProgram: (op: OtpProgram) => faults.point(`OTP program operation: ${op.what} at 0x${op.offset.toString(16)}`) }),
       afterProgram: () => store.write('otp.bin', otp),
     });
     this.plat = new PlatOtp(this.lcm, profile.otp, () => this.kmu.use(KMU_SLOT.KCE_CM));

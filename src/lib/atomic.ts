@@ -43,7 +43,7 @@ function copySlice(fd: number, s: FileSlice, buf: Uint8Array): void {
     let left = s.length;
     while (left > 0) {
       const n = readSync(src, buf, 0, Math.min(buf.length, left), null);
-      if (n === 0) throw new Error(`${s.path} ended ${left} bytes early: it changed while being read`);
+      if (n === 0) throw new RseError('E_IO', `${s.path} ended ${left} bytes early: it changed while being read`, { field: s.path });
       writeAll(fd, buf, n);
       left -= n;
     }

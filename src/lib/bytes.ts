@@ -196,19 +196,33 @@ export function u64le(value: bigint | number): Uint8Array {
   return out;
 }
 
-/** The u32 little-endian word at `offset` (the caller has checked the bounds). */
-export function readU32le(b: Uint8Array, offset = 0): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset, true);
+/**
+ * Throws `E_TRUNCATED` unless `b` holds `n` bytes at `offset`: the one bounds rule of the word
+ * readers below, so an out-of-range read is a typed error, never 0, NaN or a RangeError.
+ */
+function within(b: Uint8Array, offset: number, n: number, what: string): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + n > b.length)
+    throw new RseError('E_TRUNCATED', `${what} at offset ${offset} runs past the end of ${b.length} bytes`, { field: what, offset });
 }
 
-/** The u16 little-endian word at `offset` (the caller has checked the bounds). */
+/** The u32 little-endian word at `offset`; `E_TRUNCATED` past the end. */
+export function readU32le(b: Uint8Array, offset = 0): number {
+  within(b, offset, 4, 'u32');
+  return (
+    ((b[offset] as number) | ((b[offset + 1] as number) << 8) | ((b[offset + 2] as number) << 16) | ((b[offset + 3] as number) << 24)) >>> 0
+  );
+}
+
+/** The u16 little-endian word at `offset`; `E_TRUNCATED` past the end. */
 export function readU16le(b: Uint8Array, offset = 0): number {
+  within(b, offset, 2, 'u16');
   return ((b[offset] as number) | ((b[offset + 1] as number) << 8)) >>> 0;
 }
 
-/** The u64 little-endian word at `offset` (the caller has checked the bounds). */
+/** The u64 little-endian word at `offset`; `E_TRUNCATED` past the end. */
 export function readU64le(b: Uint8Array, offset = 0): bigint {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(offset, true);
+  within(b, offset, 8, 'u64');
+  return (BigInt(readU32le(b, offset + 4)) << 32n) | BigInt(readU32le(b, offset));
 }
 
 /** A big-endian u32 (RFC 8554 and other network-order formats). */
@@ -218,7 +232,10 @@ export function u32be(value: number): Uint8Array {
   return out;
 }
 
-/** Reads a big-endian u32; the caller has checked that 4 bytes are there. */
+/** The big-endian u32 at `offset`; `E_TRUNCATED` past the end. */
 export function readU32be(b: Uint8Array, offset = 0): number {
-  return new DataView(b.buffer, b.byteOffset + offset, 4).getUint32(0, false);
+  within(b, offset, 4, 'u32');
+  return (
+    (((b[offset] as number) << 24) | ((b[offset + 1] as number) << 16) | ((b[offset + 2] as number) << 8) | (b[offset + 3] as number)) >>> 0
+  );
 }

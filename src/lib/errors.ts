@@ -5,8 +5,11 @@
  * @module
  */
 
-/** Error categories: `usage` and `input` exit 2, `check` (the artifact failed a check) exits 1. */
-export type RseErrorCategory = 'usage' | 'input' | 'check';
+/**
+ * Error categories: `usage` and `input` exit 2, `check` (the artifact failed a check) exits 1;
+ * `fault` is an injected fault (a power cut), which no handler turns into a verdict.
+ */
+export type RseErrorCategory = 'usage' | 'input' | 'check' | 'fault';
 
 /** Every stable error code and its category. */
 export const ERROR_CODES = {
@@ -96,6 +99,22 @@ export const ERROR_CODES = {
   E_LICENSE: 'check',
   /** The HSM refuses: its license counter is spent, or it is not set up for this request. */
   E_HSM: 'check',
+  /** No slot or copy holds an image that passes the boot stage's checks (BL1_2, BL2). */
+  E_NO_IMAGE: 'check',
+  /** A bus access no ATU region translates (the image reaches past what BL2 mapped). */
+  E_ATU_MISMATCH: 'check',
+  /** A bus access to no memory, or a write to read-only memory. */
+  E_BUS_FAULT: 'check',
+  /** The SIC could not be set up for an XIP runtime (table, mapping, alignment). */
+  E_SIC: 'check',
+  /** A page an XIP runtime fetches fails its SIC hash. */
+  E_SIC_AUTH: 'check',
+  /** The platform OTP layer refused an access (locked, out of the layout, LCM in fatal mode). */
+  E_OTP: 'check',
+  /** A boot stage could not read an OTP field it needs. */
+  E_OTP_READ: 'check',
+  /** A fault plan cut the power at this point (tests and fault campaigns). */
+  E_POWER_CUT: 'fault',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;
@@ -149,6 +168,11 @@ export class RseError extends Error {
   }
 }
 
+/**
+ * Whether `e` is an RseError that reports on the input or a check, which a handler may turn into
+ * a verdict; an injected fault (category `fault`, a power cut) is not: it must reach whoever
+ * injected it.
+ */
 export function isRseError(e: unknown): e is RseError {
-  return e instanceof RseError;
+  return e instanceof RseError && e.category !== 'fault';
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import { readU32le as u32, u32le as u32Bytes } from '../lib/bytes.ts';
-import { RseError } from '../lib/errors.ts';
+import { RseError, type RseErrorCode } from '../lib/errors.ts';
 import { LCM_OTP, OTP_SIZE } from '../profiles/otp-layout.ts';
 
 export { LCM_OTP, OTP_SIZE };
@@ -65,12 +65,29 @@ export type LcmErrorKind =
   | 'FATAL_ERR'
   | 'INTERNAL_ERROR';
 
-/** An LCM driver error, with the OTP offset it concerns when there is one. */
-export class LcmError extends Error {
+/** The stable code of each LCM driver error. */
+const LCM_ERROR_CODES: Readonly<Record<LcmErrorKind, RseErrorCode>> = {
+  INVALID_OFFSET: 'E_BOUNDS',
+  INVALID_LENGTH: 'E_BOUNDS',
+  INVALID_LCS: 'E_LIFECYCLE',
+  INVALID_TP_MODE: 'E_LIFECYCLE',
+  INVALID_TRANSITION: 'E_LIFECYCLE',
+  INVALID_KEY: 'E_INTEGRITY',
+  INVALID_ZERO_COUNT: 'E_INTEGRITY',
+  WRITE_VERIFY_FAIL: 'E_OTP_WRITE',
+  FATAL_ERR: 'E_LIFECYCLE',
+  INTERNAL_ERROR: 'E_OTP',
+};
+
+/**
+ * An LCM driver error (`lcm_error_t` as `kind`), with the OTP offset it concerns when there is
+ * one; an {@link RseError} whose code follows the kind.
+ */
+export class LcmError extends RseError {
   readonly kind: LcmErrorKind;
   readonly otpOffset: number | undefined;
   constructor(kind: LcmErrorKind, message: string, otpOffset?: number) {
-    super(message);
+    super(LCM_ERROR_CODES[kind], message, { field: `LCM ${kind}`, ...(otpOffset === undefined ? {} : { offset: otpOffset }) });
     this.name = 'LcmError';
     this.kind = kind;
     this.otpOffset = otpOffset;

@@ -8,7 +8,7 @@
  */
 import { aesCtr } from '../crypto/index.ts';
 import { readU32le as u32, u32le as u32Bytes, readU64le as u64, u64le as u64Bytes } from '../lib/bytes.ts';
-import { RseError } from '../lib/errors.ts';
+import { RseError, type RseErrorCode } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { type OtpField, type OtpLayout, otpField } from '../profiles/otp-layout.ts';
 import { type Lcm, LcmError, type LcsName, zeroBits } from './lcm.ts';
@@ -16,13 +16,26 @@ import { type Lcm, LcmError, type LcsName, zeroBits } from './lcm.ts';
 /** `tfm_plat_err_t` outcomes other than success. */
 export type PlatOtpErrorKind = 'SYSTEM_ERR' | 'INVALID_INPUT' | 'UNSUPPORTED' | 'MAX_VALUE';
 
-/** A failed platform OTP call; `cause` is the LCM error underneath when there is one. */
-export class PlatOtpError extends Error {
+/** The stable code of a platform OTP failure (as the CLI reports it). */
+function platOtpCode(kind: PlatOtpErrorKind): RseErrorCode {
+  if (kind === 'INVALID_INPUT' || kind === 'MAX_VALUE') return 'E_ARGUMENT';
+  return kind === 'UNSUPPORTED' ? 'E_UNSUPPORTED' : 'E_OTP_WRITE';
+}
+
+/**
+ * A failed platform OTP call (`tfm_plat_err_t` as `kind`) on the named field; `lcm` is the LCM
+ * error underneath when there is one. An {@link RseError} at the LCM error's OTP offset.
+ */
+export class PlatOtpError extends RseError {
   readonly kind: PlatOtpErrorKind;
-  readonly field: string;
+  override readonly field: string;
   readonly lcm: LcmError | undefined;
   constructor(kind: PlatOtpErrorKind, field: string, message: string, lcm?: LcmError) {
-    super(message);
+    super(platOtpCode(kind), message, {
+      field,
+      ...(lcm?.otpOffset === undefined ? {} : { offset: lcm.otpOffset }),
+      ...(lcm === undefined ? {} : { cause: lcm }),
+    });
     this.name = 'PlatOtpError';
     this.kind = kind;
     this.field = field;

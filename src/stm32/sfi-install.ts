@@ -10,19 +10,13 @@
 import { constantTimeEqual, randomBytes } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
+import type { FaultPlan } from '../lib/power-cut.ts';
 import { checkObChange, EXT_BASE, EXT_SIZE, editOptionBytes, flashOffset, isSecurePage, type OptionBytes, PAGE_SIZE } from './l5.ts';
 import { L5Device, l5ChipKey, type OtfdecRegion, otfdecCrypt } from './l5-device.ts';
 import { AREA_TYPES, checkHeaderTag, decryptArea, FLAG_UNIQUE_KEY, parseSfi } from './sfi.ts';
 import { newSessionId, unwrapLicense } from './ssp.ts';
 
-/** Thrown by the fault injector: the power went at this write. */
-export class PowerCut extends Error {
-  readonly write: number;
-  constructor(write: number, what: string) {
-    super(`power cut at write ${write} (${what})`);
-    this.write = write;
-  }
-}
+export { FaultPlan, PowerCut } from '../lib/power-cut.ts';
 
 export interface SfiStep {
   readonly ok: boolean;
@@ -43,20 +37,21 @@ export interface LicenseSource {
 }
 
 /**
- * Installs `image` on the device in `dir`. `cut`: cut the power before that write (0-based; for
- * the tests); `license`: send this license instead of asking the HSM (a replay).
+ * Installs `image` on the device in `dir`. `faults`: counts the writes and may cut the power
+ * before one (tests, fault campaigns); `license`: send this license instead of asking the HSM
+ * (a replay).
  */
 export async function sfiInstall(
   dir: string,
   image: Uint8Array,
   hsm: LicenseSource,
-  o: { cut?: number; license?: Uint8Array } = {},
+  o: { faults?: FaultPlan; license?: Uint8Array } = {},
 ): Promise<SfiInstallReport> {
   const dev = L5Device.open(dir);
   const steps: SfiStep[] = [];
   let writes = 0;
   const write = (what: string): void => {
-    if (o.cut === writes) throw new PowerCut(writes, what);
+    o.faults?.point(what);
     writes++;
   };
   const stop = (what: string): SfiInstallReport => {

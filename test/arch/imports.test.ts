@@ -149,3 +149,17 @@ test('no source file is over 500 lines', () => {
     .filter((x) => x.lines > 500);
   assert.deepEqual(long, []);
 });
+
+test('one error hierarchy: every error class in src is an RseError, every code used is listed in ERROR_CODES', async () => {
+  const { ERROR_CODES } = await import('../../src/lib/errors.ts');
+  const plainErrors: string[] = [];
+  const unlisted = new Set<string>();
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/class (\w+) extends (\w+)/g))
+      if (m[2] === 'Error' && m[1] !== 'RseError') plainErrors.push(`${relative(SRC, f)}: ${m[1]}`);
+    for (const m of text.matchAll(/'(E_[A-Z0-9_]+)'/g)) if (!((m[1] as string) in ERROR_CODES)) unlisted.add(m[1] as string);
+  }
+  assert.deepEqual(plainErrors, []);
+  assert.deepEqual([...unlisted], []);
+});

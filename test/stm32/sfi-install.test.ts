@@ -10,7 +10,7 @@ import { EXT_BASE, FLASH_S_BASE, PAGE_SIZE } from '../../src/stm32/l5.ts';
 import { L5Device } from '../../src/stm32/l5-device.ts';
 import { FLAG_UNIQUE_KEY, packageSfi } from '../../src/stm32/sfi.ts';
 import { SfiHsm } from '../../src/stm32/sfi-hsm.ts';
-import { PowerCut, sfiInstall } from '../../src/stm32/sfi-install.ts';
+import { FaultPlan, PowerCut, sfiInstall } from '../../src/stm32/sfi-install.ts';
 import { runCli, tempDir } from '../helpers.ts';
 
 const KEY = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
@@ -152,7 +152,10 @@ test('power cut at every write of the install: the device is untouched or fully 
   for (let cut = 0; cut < done.writes; cut++) {
     const dir = join(tempDir(), 'dev');
     cpSync(pristine, dir, { recursive: true });
-    await assert.rejects(sfiInstall(dir, image(), h, { cut }), (e) => e instanceof PowerCut && e.write === cut);
+    await assert.rejects(
+      sfiInstall(dir, image(), h, { faults: new FaultPlan(cut + 1) }),
+      (e) => e instanceof PowerCut && e.write === cut + 1,
+    );
     L5Device.open(dir); // power back on: the commit is finished or dropped
     const now = files(dir);
     assert.ok(now === before || now === after, `cut at write ${cut}: a state that is neither the old nor the installed one`);
