@@ -55,3 +55,9 @@ export function refusalOf(f: () => unknown): string | undefined {
   const e = rseErrorOf(f);
   return e === undefined ? undefined : `${e.code}: ${e.message}`;
 }
+
+/** XORs `mask` into byte `at` of `b` (a tampering step); `at` must be inside `b`. */
+export function flipBits(b: Uint8Array, at: number, mask = 1): void {
+  if (!Number.isInteger(at) || at < 0 || at >= b.length) throw new RangeError(`flipBits: ${at} is outside ${b.length} bytes`);
+  b[at] = (b[at] as number) ^ mask;
+}

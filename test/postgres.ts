@@ -1,22 +1,14 @@
 /** Debian's PostgreSQL for tests: initdb in a temporary directory, started on a free loopback port. */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './helpers.ts';
-import { requireOracles } from './oracles.ts';
+import { oracle, oracleSkip } from './oracles.ts';
 
-function pgBin(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const v = readdirSync(root).sort().pop();
-  const bin = v === undefined ? undefined : join(root, v, 'bin');
-  return bin !== undefined && existsSync(join(bin, 'initdb')) ? bin : undefined;
-}
-const BIN = pgBin();
+const BIN = oracle('postgresql');
 /** `skip` for node:test: a reason when PostgreSQL is absent (a failure instead under RSE_REQUIRE_ORACLES=1). */
-export const pgSkip: string | false =
-  BIN === undefined ? (requireOracles ? false : 'PostgreSQL not installed (apt-get install postgresql)') : false;
+export const pgSkip: string | false = oracleSkip('postgresql');
 
 const asPostgres = (cmd: string, args: string[]): string[] =>
   process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];

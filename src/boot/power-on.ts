@@ -12,7 +12,7 @@ import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { LcmError, type LcsName, TP_MODE } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
-import { rseProfile } from '../profiles/index.ts';
+import { asRseProfile } from '../profiles/index.ts';
 import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
@@ -91,8 +91,7 @@ const FIRMWARE_FILES: Readonly<Record<ProvisioningFormat, (dummy: boolean) => Re
  * {@link Device.create} that also writes the provisioning format's firmware data files.
  */
 export function createDevice(store: DeviceStore, options: CreateOptions): Device {
-  const profile = typeof options.profile === 'string' ? rseProfile(options.profile) : options.profile;
-  const files = FIRMWARE_FILES[profile.provisioning.format](options.dummyProvisioning ?? true);
+  const files = FIRMWARE_FILES[asRseProfile(options.profile).provisioning.format](options.dummyProvisioning ?? true);
   return Device.create(store, { ...options, files: { ...files, ...options.files } });
 }
 

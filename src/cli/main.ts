@@ -4,6 +4,9 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliStatus, io, processIo } from './common.ts';
 
+/** The package whose version `--version` prints. */
+const PACKAGE_NAME = 'rsekit';
+
 /**
  * Which file under src/cli defines each verb. scripts/bundle.mjs reads this literal (keep it one
  * object of 'verb': 'file' lines) to build a standalone CommonJS CLI per file, which the `rse`
@@ -94,7 +97,7 @@ function packageVersion(): string {
   for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'rsekit' && pkg.version !== undefined) return pkg.version;
+      if (pkg.name === PACKAGE_NAME && pkg.version !== undefined) return pkg.version;
     } catch {
       // try the next level
     }

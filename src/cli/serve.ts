@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { RseClient } from '../comms/client.ts';
 import type { CtrlPacking } from '../comms/protocol.ts';
 import { type Listen, RseServer } from '../comms/server.ts';
-import { decodeSign1 } from '../cose/sign1.ts';
+import { decodeCose } from '../cose/message.ts';
 import { randomBytes } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
@@ -202,7 +202,7 @@ export function callCommand() {
         token === undefined ? {} : { protocol: r.protocol, size: token.length, token: toHex(token) },
         token === undefined
           ? ''
-          : `token: ${token.length} bytes (COSE_Sign1, payload ${decodeSign1(token).payload.length} bytes) over ${r.protocol}${typeof o.output === 'string' ? `, written to ${o.output}` : ''}\n${o.claims === true ? describeClaims(decodeSign1(token).payload) : `${toHex(token)}\n`}`,
+          : `token: ${token.length} bytes (COSE_Sign1, payload ${decodeCose(token).payload.length} bytes) over ${r.protocol}${typeof o.output === 'string' ? `, written to ${o.output}` : ''}\n${o.claims === true ? describeClaims(decodeCose(token).payload) : `${toHex(token)}\n`}`,
       );
     });
   const mboot = new Command('mboot').summary('measured boot: read or extend a slot');

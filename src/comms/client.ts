@@ -44,6 +44,12 @@ export interface ClientOptions {
   readonly clientId?: number;
   /** Carry messages as MHU rounds over this many channels (the server's `mhuChannels`) instead of message frames. */
   readonly mhuChannels?: number;
+  /**
+   * Where pointer-access buffers are laid out in host memory (default {@link CLIENT_BUFFER_BASE},
+   * TC's non-secure RAM, which every link may use): the RSE checks each against the link's
+   * host-memory rules.
+   */
+  readonly bufferBase?: bigint;
 }
 
 export class RseClient {
@@ -58,6 +64,7 @@ export class RseClient {
   private readonly protocol: 'embed' | 'pointer' | undefined;
   private readonly clientId: number;
   private readonly mhuChannels: number;
+  private readonly bufferBase: bigint;
 
   private constructor(sock: Socket, o: ClientOptions) {
     this.sock = sock;
@@ -66,6 +73,7 @@ export class RseClient {
     this.protocol = o.protocol;
     this.clientId = o.clientId ?? 1;
     this.mhuChannels = o.mhuChannels ?? 0;
+    this.bufferBase = o.bufferBase ?? CLIENT_BUFFER_BASE;
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -176,7 +184,7 @@ export class RseClient {
       return { status: r.status, outVecs: r.outVecs, protocol: 'embed' };
     }
     // Pointer access: lay the buffers out in host memory and attach the inputs.
-    let addr = CLIENT_BUFFER_BASE;
+    let addr = this.bufferBase;
     const ptrs: bigint[] = [];
     const regions = inVecs.map((v) => {
       const r = { addr, bytes: v };

@@ -67,3 +67,11 @@ export function fromBase64Url(s: string, field: string): Uint8Array {
 
 export const toBase64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 export const toBase64Url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
+
+/** The CBOR head of a byte string of `n` bytes (major type 2, preferred length encoding). */
+export function bstrHead(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x40 | n);
+  if (n < 0x100) return Uint8Array.of(0x58, n);
+  if (n < 0x10000) return Uint8Array.of(0x59, n >> 8, n & 0xff);
+  return Uint8Array.of(0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+}

@@ -1,14 +1,17 @@
 /**
  * Keys that sign or MAC attestation tokens, read from the forms the ecosystem ships them in:
  * PEM (SPKI, SEC1 or PKCS#8), JWK (EC or `oct`), COSE_Key (EC2 or Symmetric, CBOR or diagnostic
- * notation), an uncompressed SEC1 point, or raw HMAC key bytes.
+ * notation), an uncompressed SEC1 point, raw HMAC key bytes, or an rsekit key; and the COSE_Key
+ * of an EC public key as t_cose encodes it (`t_cose_key.c`): `{1: 2, -1: crv, -2: x, -3: y}` in
+ * that key order, definite lengths, x and y full-width, which TF-M hashes for the instance id and
+ * the delegated attestation key binding and TF-RMM puts in the realm token.
  * @module
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { ecPublicKeyFromPoint } from '../crypto/index.ts';
+import { type AsymKey, ecPublicKeyFromPoint } from '../crypto/index.ts';
 import { concatBytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { bytesOf, decodeStrict } from './cbor.ts';
+import { bstrHead, bytesOf, decodeStrict } from './cbor.ts';
 import { parseDiag } from './diag.ts';
 
 export type EcCurve = 'P-256' | 'P-384' | 'P-521';
@@ -150,4 +153,41 @@ export function publicJwk(key: TokenKey): Record<string, string> {
 export function publicPem(key: TokenKey): string {
   if (key.kind !== 'ec') throw new RseError('E_KEY', 'an EC key is needed', { field: 'key' });
   return key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+}
+
+/** An rsekit ECDSA key (P-256 or P-384) as a token key. */
+export function tokenKeyOf(key: AsymKey): TokenKey {
+  if (key.type !== 'ecdsa-p256' && key.type !== 'ecdsa-p384')
+    throw new RseError('E_KEY', `tokens are signed with ECDSA P-256 or P-384, not ${key.type}`, { field: 'key' });
+  const crv: EcCurve = key.type === 'ecdsa-p256' ? 'P-256' : 'P-384';
+  return key.privateKey === undefined
+    ? { kind: 'ec', crv, publicKey: key.publicKey }
+    : { kind: 'ec', crv, publicKey: key.publicKey, privateKey: key.privateKey };
+}
+
+/** COSE curve ids (RFC 9053): P-256 1, P-384 2, P-521 3, by coordinate size. */
+const COSE_CRV_BY_SIZE: Readonly<Record<number, number>> = { 32: 1, 48: 2, 66: 3 };
+
+/** The COSE_Key of an uncompressed SEC1 point 0x04 ‖ X ‖ Y. */
+export function coseKeyEc2(sec1: Uint8Array): Uint8Array {
+  const n = (sec1.length - 1) / 2;
+  const crv = COSE_CRV_BY_SIZE[n];
+  if (sec1[0] !== 0x04 || crv === undefined)
+    throw new RseError('E_COSE', `not an uncompressed P-256/384/521 point (${sec1.length} bytes)`, { field: 'cose_key' });
+  const head = bstrHead(n);
+  const out = new Uint8Array(5 + 2 * (1 + head.length + n));
+  // a4: map(4); 01 02: kty EC2; 20 crv: -1 = crv; 21 / 22: -2 = x, -3 = y.
+  out.set([0xa4, 0x01, 0x02, 0x20, crv], 0);
+  let at = 5;
+  for (const [label, coord] of [
+    [0x21, sec1.subarray(1, 1 + n)],
+    [0x22, sec1.subarray(1 + n)],
+  ] as const) {
+    out[at++] = label;
+    out.set(head, at);
+    at += head.length;
+    out.set(coord, at);
+    at += n;
+  }
+  return out;
 }

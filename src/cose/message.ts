@@ -2,19 +2,21 @@
  * COSE_Sign1 (tag 18) and COSE_Mac0 (tag 17) as attestation tokens use them (RFC 9052, RFC 9783):
  * decoded with every part's type checked and the received bytes kept, verified over
  * ["Signature1" | "MAC0", protected, h'', payload] with ES256/ES384/ES512 (raw r ‖ s) or
- * HMAC 256/384/512 (full-length tag), and created the same way for test tokens.
+ * HMAC 256/384/512 (full-length tag); created for test tokens, and, as TF-M's t_cose makes the
+ * RSE's tokens (tag 18, protected {1: alg} as a bstr, an empty unprotected map, the payload bstr,
+ * raw r ‖ s), written directly by {@link coseSign1} with a size known in advance.
  * @module
  */
 import { createHmac, sign, verify } from 'node:crypto';
 import { encode } from 'cbor2';
-import { constantTimeEqual } from '../crypto/index.ts';
+import { type AsymKey, constantTimeEqual, ecdsaSignRaw } from '../crypto/index.ts';
+import { concatBytes as concat } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { bytesOf, cborType, decodeStrict, Tag } from './cbor.ts';
+import { bstrHead, bytesOf, cborType, decodeStrict, Tag } from './cbor.ts';
 import { CURVE_SIZE, type EcCurve, type TokenKey } from './keys.ts';
-import { toBeSigned } from './sign1.ts';
 
 export const COSE_MAC0_TAG = 17;
-export const COSE_SIGN1_TAG_NUMBER = 18;
+export const COSE_SIGN1_TAG = 18;
 
 /** COSE algorithm ids of the PSA TF-M profile: ES256/384/512 and HMAC 256/384/512. */
 export const COSE_ALGS = {
@@ -63,7 +65,7 @@ export function decodeCose(input: Uint8Array | unknown, field = 'token'): CoseMe
   let tagged = false;
   let kind: 'sign1' | 'mac0' = 'sign1';
   if (v instanceof Tag) {
-    if (v.tag !== COSE_SIGN1_TAG_NUMBER && v.tag !== COSE_MAC0_TAG)
+    if (v.tag !== COSE_SIGN1_TAG && v.tag !== COSE_MAC0_TAG)
       throw new RseError('E_COSE', `${field}: CBOR tag ${v.tag} is neither COSE_Sign1 (18) nor COSE_Mac0 (17)`, { field });
     kind = v.tag === COSE_MAC0_TAG ? 'mac0' : 'sign1';
     tagged = true;
@@ -153,5 +155,63 @@ export function createCose(
   const alg = ({ 'P-256': -7, 'P-384': -35, 'P-521': -36 } as const)[key.crv];
   const ph = encode(new Map([[1, alg]]));
   const sig = sign((EC_ALG[alg] as { hash: string }).hash, toBeSigned(ph, payload), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-  return encode(new Tag(COSE_SIGN1_TAG_NUMBER, [ph, unprotected, payload, new Uint8Array(sig)]));
+  return encode(new Tag(COSE_SIGN1_TAG, [ph, unprotected, payload, new Uint8Array(sig)]));
+}
+
+const u8 = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * [context, protected, h'', payload], written directly (the same bytes cbor2 gives): the
+ * Sig_structure of COSE_Sign1 (context "Signature1") and the MAC_structure of COSE_Mac0 ("MAC0").
+ */
+export function toBeSigned(protectedHeader: Uint8Array, payload: Uint8Array, context = 'Signature1'): Uint8Array {
+  const label = new TextEncoder().encode(context);
+  return concat([
+    Uint8Array.of(0x84, 0x60 | label.length),
+    label,
+    bstrHead(protectedHeader.length),
+    protectedHeader,
+    Uint8Array.of(0x40),
+    bstrHead(payload.length),
+    payload,
+  ]);
+}
+
+const PROTECTED = {
+  [COSE_ALGS.ES256]: u8(encode(new Map([[1, COSE_ALGS.ES256]]))),
+  [COSE_ALGS.ES384]: u8(encode(new Map([[1, COSE_ALGS.ES384]]))),
+};
+
+/** The size of {@link coseSign1}'s output for a payload of `payloadLength` bytes (raw r ‖ s is fixed-size). */
+export function coseSign1Size(payloadLength: number, key: AsymKey): number {
+  const p384 = key.type === 'ecdsa-p384';
+  const protectedHeader = PROTECTED[p384 ? COSE_ALGS.ES384 : COSE_ALGS.ES256];
+  const sig = p384 ? 96 : 64;
+  return (
+    2 +
+    bstrHead(protectedHeader.length).length +
+    protectedHeader.length +
+    1 +
+    bstrHead(payloadLength).length +
+    payloadLength +
+    bstrHead(sig).length +
+    sig
+  );
+}
+
+/** Signs `payload` with an ECDSA P-256 (ES256) or P-384 (ES384) key: tag 18, {1: alg}, {}, payload, r ‖ s. */
+export function coseSign1(payload: Uint8Array, key: AsymKey): Uint8Array {
+  const alg = key.type === 'ecdsa-p384' ? COSE_ALGS.ES384 : COSE_ALGS.ES256;
+  const protectedHeader = PROTECTED[alg];
+  const sig = ecdsaSignRaw(key, [toBeSigned(protectedHeader, payload)]);
+  return concat([
+    Uint8Array.of(0xd2, 0x84),
+    bstrHead(protectedHeader.length),
+    protectedHeader,
+    Uint8Array.of(0xa0),
+    bstrHead(payload.length),
+    payload,
+    bstrHead(sig.length),
+    sig,
+  ]);
 }

@@ -3,7 +3,7 @@
 import { RseError } from '../lib/errors.ts';
 import { sha1 } from './index.ts';
 
-export const NAMESPACE_DNS = parseUuid('6ba7b810-9dad-11d1-80b4-00c04fd430c8');
+export const NAMESPACE_DNS: Uint8Array = parseUuid('6ba7b810-9dad-11d1-80b4-00c04fd430c8');
 
 /** Parses `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` or 32 hex digits. */
 export function parseUuid(s: string): Uint8Array {

@@ -16,7 +16,7 @@ import { fromHex } from '../lib/hex.ts';
 import type { FaultPlan } from '../lib/power-cut.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
-import { findRseProfile, profileVariant, type RseProfile, rseProfile, rseProfileNames } from '../profiles/index.ts';
+import { asRseProfile, findRseProfile, profileVariant, type RseProfile, rseProfile, rseProfileNames } from '../profiles/index.ts';
 
 /** Where a device keeps its files. */
 export interface DeviceStore {
@@ -44,7 +44,7 @@ export class DirStore implements DeviceStore {
 /** An in-memory store (tests, benchmarks, fault campaigns). */
 export class MemoryStore implements DeviceStore {
   readonly where = '(memory)';
-  readonly files = new Map<string, Uint8Array>();
+  readonly files: Map<string, Uint8Array> = new Map();
   read(name: string): Uint8Array | undefined {
     return this.files.get(name)?.slice();
   }
@@ -90,7 +90,7 @@ export interface DeviceJson {
 }
 
 /** The upstream dummy PCI RTL key (`rse/common/provisioning/pci_krtl_dummy.bin`). */
-export const DUMMY_PCI_KRTL = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
+export const DUMMY_PCI_KRTL: Uint8Array = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
 
 export interface CreateOptions {
   /** The profile, or its name. */
@@ -160,11 +160,11 @@ export class Device {
   static create(store: DeviceStore, options: CreateOptions): Device {
     const krtl = options.krtl ?? DUMMY_PCI_KRTL;
     if (krtl.length !== 32) throw new RseError('E_KEY', `the RTL key must be 32 bytes, got ${krtl.length}`, { field: 'krtl' });
-    const base = typeof options.profile === 'string' ? rseProfile(options.profile) : options.profile;
+    const base = asRseProfile(options.profile);
     const xip = options.xip ?? false;
-    const profile = profileVariant(base, xip);
-    if (profile === undefined) throw new RseError('E_ARGUMENT', `XIP is a build option ${base.name} does not have`, { field: 'xip' });
-    const romSize = profile.memory.romSize;
+    const built = profileVariant(base, xip);
+    if (built === undefined) throw new RseError('E_ARGUMENT', `XIP is a build option ${base.name} does not have`, { field: 'xip' });
+    const romSize = built.memory.romSize;
     const rom = new Uint8Array(romSize);
     if (options.rom !== undefined) {
       if (options.rom.length > romSize)
@@ -185,8 +185,8 @@ export class Device {
     store.write('rom.bin', rom);
     store.write('flash.bin', new Uint8Array(0));
     store.write('krtl.bin', krtl);
-    store.write('sram-vm0.bin', new Uint8Array(profile.memory.vm0Size));
-    store.write('sram-vm1.bin', new Uint8Array(profile.memory.vm1Kept));
+    store.write('sram-vm0.bin', new Uint8Array(built.memory.vm0Size));
+    store.write('sram-vm1.bin', new Uint8Array(built.memory.vm1Kept));
     for (const [name, bytes] of Object.entries(options.files ?? {})) store.write(name, bytes);
     store.write('device.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
     return Device.open(store);
@@ -260,13 +260,13 @@ function deviceJsonProblem(j: unknown): string | undefined {
   if (typeof j !== 'object' || j === null) return 'is not an object';
   const o = j as Record<string, unknown>;
   if (o.format !== 1) return 'format must be 1';
-  const profile = typeof o.profile === 'string' ? findRseProfile(o.profile) : undefined;
-  if (profile === undefined) return `profile must be one of ${rseProfileNames().join(', ')}`;
+  const known = findRseProfile(String(o.profile));
+  if (known === undefined) return `profile must be one of ${rseProfileNames().join(', ')}`;
   if (typeof o.dummyProvisioning !== 'boolean') return 'dummyProvisioning must be true or false';
   if (o.romTpMode !== 'TCI' && o.romTpMode !== 'PCI') return 'romTpMode must be TCI or PCI';
   if (o.lcmVersion !== undefined && o.lcmVersion !== 0 && o.lcmVersion !== 1) return 'lcmVersion must be 0 or 1';
   if (o.xip !== undefined && typeof o.xip !== 'boolean') return 'xip must be true or false';
-  if (o.xip === true && profile.variants.xip === undefined) return `xip is not a build option of ${profile.name}`;
+  if (o.xip === true && known.variants.xip === undefined) return `xip is not a build option of ${known.name}`;
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;

@@ -33,7 +33,13 @@ import {
   str,
 } from './images.ts';
 
-export function place(section: Obj, path: string, images: Map<string, BuiltImage>, io: BuildIo, fip: Uint8Array | undefined) {
+function place(
+  section: Obj,
+  path: string,
+  images: Map<string, BuiltImage>,
+  io: BuildIo,
+  fip: Uint8Array | undefined,
+): { bytes: Uint8Array; rows: Obj[] } {
   const placements: Placement[] = [];
   const rows: { what: string; offset: number; size: number; sha256: string }[] = [];
   list(section.placements, `${path}.placements`).forEach((p, i) => {

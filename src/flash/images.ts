@@ -100,7 +100,7 @@ export function known(o: Obj, keys: readonly string[], path: string): void {
 }
 export const hex = (n: number): string => `0x${n.toString(16).toUpperCase()}`;
 /** SHA-256 hex, once per buffer (an image's bytes appear in the image list, the FIP and the flash). */
-export const hashes = new WeakMap<Uint8Array, string>();
+const hashes: WeakMap<Uint8Array, string> = new WeakMap();
 export function sha256(b: Uint8Array): string {
   let h = hashes.get(b);
   if (h === undefined) {

@@ -40,6 +40,11 @@ export function rseProfile(name: string): RseProfile {
   return p;
 }
 
+/** `p` itself, or the profile it names. */
+export function asRseProfile(p: RseProfile | string): RseProfile {
+  return typeof p === 'string' ? rseProfile(p) : p;
+}
+
 /**
  * Adds a profile made of data (for instance an existing one extended with another memory map)
  * so that devices, builds and boots can name it. Built-in names cannot be replaced.

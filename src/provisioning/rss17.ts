@@ -65,7 +65,19 @@ export const TFM_PSA_ROT_SIZE = 4 + 3 * 96 + 5 * 32 + 4;
 export const TFM_DATA_SIZE = TFM_AT_SIZE + TFM_PSA_ROT_SIZE;
 
 /** TF-M 1.7's dummy provisioning values where they differ from 2.1's. */
-export const DUMMY17 = {
+export const DUMMY17: {
+  readonly guk: Uint8Array;
+  readonly bl2_encryption_key: Uint8Array;
+  readonly bl1_rotpk_0: Uint8Array;
+  readonly huk: Uint8Array;
+  readonly boot_seed: Uint8Array;
+  readonly implementation_id: Uint8Array;
+  readonly cert_ref: string;
+  readonly verification_service_url: string;
+  readonly profile_definition: string;
+  readonly cca_system_properties: number;
+  readonly host_rotpk: Uint8Array;
+} = {
   /** `bl1/bl1_1/dummy_guk.bin` and `bl1/bl1_2/bl2_dummy_encryption_key.bin`. */
   guk: DUMMY.guk,
   bl2_encryption_key: DUMMY.bl2_encryption_key,
@@ -79,7 +91,7 @@ export const DUMMY17 = {
   profile_definition: DUMMY.profile_definition,
   cca_system_properties: 0xdeadbeef,
   host_rotpk: DUMMY.host_rotpk,
-} as const;
+};
 
 /** The ROM bundle's fields. */
 export interface RomBundle {

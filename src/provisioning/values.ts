@@ -17,7 +17,23 @@ export type ReadFile = (path: string) => Uint8Array;
 const h = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''));
 
 /** TF-M's dummy values, named as in the values file. */
-export const DUMMY = {
+export interface DummyValues {
+  readonly guk: Uint8Array;
+  readonly cca_system_properties: number;
+  readonly bl1_rotpk_0: Uint8Array;
+  readonly bl2_encryption_key: Uint8Array;
+  /** Per signature algorithm: [hash of root-<alg>.pem, hash of root-<alg>_1.pem]. */
+  readonly bl2_rotpk: Readonly<Record<'rsa-3072' | 'rsa-2048' | 'ec-p256', readonly [Uint8Array, Uint8Array]>>;
+  readonly image_encryption_key: Uint8Array;
+  readonly host_rotpk: Uint8Array;
+  readonly implementation_id: Uint8Array;
+  readonly verification_service_url: string;
+  readonly profile_definition: string;
+  readonly secure_debug_pk: Uint8Array;
+}
+
+/** TF-M's dummy values, named as in the values file. */
+export const DUMMY: DummyValues = {
   guk: h('0123456789012345678901234567890123456789012345678901234567890123'),
   cca_system_properties: 0xdeadbeef,
   bl1_rotpk_0: h('00000006 00000004 b6b444cb92584ee081b678f39a0dd74e 0cfd7e450176dd0cb654c9bbbf632b14b2ee008963e043afebe8ac6c1d605ebc'),
@@ -46,7 +62,7 @@ export const DUMMY = {
   verification_service_url: 'www.trustedfirmware.org',
   profile_definition: 'http://arm.com/CCA-SSD/1.0.0',
   secure_debug_pk: h('f40c8fbf12db782afdf475966a068236e032ab80d1b7f1bc9fe7d87a88cb26d0'),
-} as const;
+};
 
 /** rsekit's placeholder BL1_2 (TF-M's build would put its real BL1_2 here). */
 export function placeholderBl1_2(): Uint8Array {

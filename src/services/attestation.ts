@@ -12,8 +12,9 @@
  * @module
  */
 import { encode } from 'cbor2';
-import { coseKeyEc2 } from '../cose/key.ts';
-import { bstrHead, coseSign1, coseSign1Size } from '../cose/sign1.ts';
+import { bstrHead } from '../cose/cbor.ts';
+import { coseKeyEc2 } from '../cose/keys.ts';
+import { coseSign1, coseSign1Size } from '../cose/message.ts';
 import { type AsymKey, constantTimeEqual, ecKeyFromPrivate, type HashAlg, hash } from '../crypto/index.ts';
 import { deriveHkdfEcKey } from '../crypto/kdf.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';

@@ -14,7 +14,7 @@ import { fromHex } from '../lib/hex.ts';
 export const SIC_PAGE_SIZE = 1024;
 export const SIC_LINE_SIZE = 16;
 /** The script's default key (also TF-M's dummy S/NS image encryption key). */
-export const SIC_DEFAULT_KEY = fromHex('fc5701dc6135e1323847bdc40f04d2e5bee5833b23c29f93593d00018cfa9994');
+export const SIC_DEFAULT_KEY: Uint8Array = fromHex('fc5701dc6135e1323847bdc40f04d2e5bee5833b23c29f93593d00018cfa9994');
 
 export interface SicTable {
   readonly fwVersion: number;

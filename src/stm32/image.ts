@@ -12,7 +12,7 @@ import { readU32be, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 
-export const STM32_MAGIC = Uint8Array.of(0x53, 0x54, 0x4d, 0x32);
+export const STM32_MAGIC: Uint8Array = Uint8Array.of(0x53, 0x54, 0x4d, 0x32);
 export const HEADER_V1_SIZE = 0x100;
 export const HEADER_V2_BASE = 0x80;
 /** What `stm32image -m 2` writes: a padding extension bringing the header to 512 bytes. */

@@ -14,7 +14,7 @@
  * @module
  */
 
-export type { VerifierOptions } from './server.ts';
+export type { VerifierApp, VerifierOptions } from './server.ts';
 export { createVerifierApp, EVIDENCE_MEDIA_TYPES, serveVerifier } from './server.ts';
 export type { Session, SessionStatus, SqlStore } from './store.ts';
 export { migrate, openStore } from './store.ts';

@@ -76,7 +76,18 @@ function accepts(header: string | undefined, type: string): boolean {
 }
 
 /** The hono application (routes only; `serveVerifier` binds it to a port). */
-export function createVerifierApp(opts: VerifierOptions): Hono {
+/**
+ * The verifier as a fetch handler: what {@link createVerifierApp} returns (a Hono application;
+ * only these two methods are public, so the package's types do not depend on Hono's).
+ */
+export interface VerifierApp {
+  /** Handles one request (what a server binds to a port). */
+  fetch(request: Request): Response | Promise<Response>;
+  /** Handles a request to `path` on this application without a network (tests, embedding). */
+  request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
+
+export function createVerifierApp(opts: VerifierOptions): VerifierApp {
   const { store } = opts;
   const now = opts.now ?? Date.now;
   const ttl = opts.sessionTtlSeconds ?? 150;
@@ -201,10 +212,14 @@ export function createVerifierApp(opts: VerifierOptions): Hono {
 }
 
 /** Binds the app to a port; resolves with the address and a close function. */
-export async function serveVerifier(app: Hono, port: number, host = '127.0.0.1'): Promise<{ port: number; close: () => Promise<void> }> {
+export async function serveVerifier(
+  app: VerifierApp,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ port: number; close: () => Promise<void> }> {
   const { serve } = await import('@hono/node-server');
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port, hostname: host }, (info) =>
+    const server = serve({ fetch: (r) => app.fetch(r), port, hostname: host }, (info) =>
       resolve({ port: info.port, close: () => new Promise<void>((r) => server.close(() => r())) }),
     );
   });

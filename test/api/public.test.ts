@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { tempDir } from '../helpers.ts';
+import { flipBits, tempDir } from '../helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -44,7 +44,7 @@ test('sign and verify an image, and a tampered copy is refused, through rsekit/m
   assert.deepEqual(report.version, { major: 1, minor: 2, revision: 3, build: 4 });
   assert.ok(parseImage(bytes).unprotectedArea.entries.some((e) => e.type === TLV.ECDSASIG));
   const tampered = bytes.slice();
-  tampered[0x2000 + 10] ^= 1;
+  flipBits(tampered, 0x2000 + 10, 1);
   assert.throws(
     () => verifyImage(tampered, { key }),
     (e: unknown) => (e as { code?: string }).code === 'E_BAD_HASH',
@@ -126,7 +126,7 @@ test('build the example, provision and boot a device, fetch a token over the soc
   const evidence = decodeEvidence(token);
   verifyEvidence(evidence, ecKeyFromPoint(facts.identity.iakPublic));
   const forged = token.slice();
-  forged[forged.length - 1] ^= 1;
+  flipBits(forged, forged.length - 1, 1);
   assert.throws(() => verifyEvidence(decodeEvidence(forged), ecKeyFromPoint(facts.identity.iakPublic)));
   const { corim } = endorse(build.manifest, facts);
   const appraisal = await appraise(token, new Endorsements().add(readCorim(corim)), { nonce: challenge });

@@ -9,7 +9,7 @@ import { lmsVerifyProblem } from '../../src/crypto/lms.ts';
 import { bl2DecryptionKey } from '../../src/crypto/rse-keys.ts';
 import { readU32le } from '../../src/lib/bytes.ts';
 import { DUMMY } from '../../src/provisioning/values.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { flipBits, runCli, tempDir } from '../helpers.ts';
 import { exampleLmsKey } from './helpers.ts';
 
 const rnd = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => i + 1);
@@ -88,7 +88,7 @@ test('rse bl1 sign / info (--encrypt-key, --pub) and the leaf state through the 
   assert.equal(j.version, '1.2.3+4');
   assert.equal(j.hash, readFileSync(join(dir, 'h.bin')).toString('hex'));
   const img = readFileSync(join(dir, 'out.bin'));
-  img[0x900] ^= 1;
+  flipBits(img, 0x900, 1);
   writeFileSync(join(dir, 'bad.bin'), img);
   const bad = await runCli(['bl1', 'info', join(dir, 'bad.bin'), '--encrypt-key', join(dir, 'ek.bin'), '--pub', `${key}.pub`]);
   assert.equal(bad.code, 1);

@@ -16,7 +16,7 @@ import {
 } from '../../src/crypto/lms.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { fromHex } from '../../src/lib/hex.ts';
-import { tempDir } from '../helpers.ts';
+import { flipBits, tempDir } from '../helpers.ts';
 
 const tc1 = JSON.parse(readFileSync(new URL('../fixtures/rfc8554-tc1.json', import.meta.url), 'utf8')) as {
   message: string;
@@ -97,7 +97,7 @@ test('stateful key: keygen, sign with the next leaf, persisted before returning;
   const d2 = tempDir();
   for (const ext of ['prv', 'pub', 'tree']) copyFileSync(`${base}.${ext}`, join(d2, `k.${ext}`));
   const tree = readFileSync(join(d2, 'k.tree'));
-  tree[40] ^= 1;
+  flipBits(tree, 40, 1);
   writeFileSync(join(d2, 'k.tree'), tree);
   assert.throws(() => LmsSigner.open(join(d2, 'k')), /not the public key/);
 });

@@ -3,6 +3,7 @@
  * encrypted runtimes of the same FIP at the SIC window and the SIC authenticates and decrypts
  * them; the example platform `rse-2.1-xip` and what each tampering stops with.
  */
+
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { findInHostFlash } from '../../src/device/host-flash.ts';
 import { u32le } from '../../src/lib/bytes.ts';
 import { fromHex, toHex } from '../../src/lib/hex.ts';
 import { checkXipImage, parseSicTable, SIC_DEFAULT_KEY, SIC_PAGE_SIZE } from '../../src/sic/sic.ts';
+import { flipBits } from '../helpers.ts';
 import { buildExample, type Description, deviceOf, type ExampleFixture, exampleFixture, imageOf } from './examples.ts';
 
 const fx = (): ExampleFixture => exampleFixture('rse-2.1-xip');
@@ -106,7 +108,7 @@ test('the SIC table BL2 loads is the one create_xip_tables.py makes for the encr
 test('XIP attack: a flipped bit in the encrypted S runtime (both FIPs) stops at the SIC with its page', () => {
   const f = fx();
   const flash = (f.build.hostFlash as Uint8Array).slice();
-  for (const e of entries(flash, RSE_S)) flash[e.offset + 5 * SIC_PAGE_SIZE + 17] ^= 0x10;
+  for (const e of entries(flash, RSE_S)) flipBits(flash, e.offset + 5 * SIC_PAGE_SIZE + 17, 0x10);
   const { r } = boot(f, flash);
   assert.equal(r.ok, false);
   assert.equal(r.halt?.code, 'E_SIC_AUTH');
@@ -118,7 +120,7 @@ test("XIP attack: a flipped bit in FIP_A's NS runtime is not rescued by FIP_B (t
   const f = fx();
   const flash = (f.build.hostFlash as Uint8Array).slice();
   const a = entries(flash, RSE_NS)[0] as { offset: number };
-  flash[a.offset + 3] ^= 1;
+  flipBits(flash, a.offset + 3, 1);
   const { r } = boot(f, flash);
   assert.equal(r.halt?.code, 'E_SIC_AUTH');
   assert.match(failed(r), /image 1 \(NS XIP\).*page 0 at 0x12060000/);
@@ -127,7 +129,7 @@ test("XIP attack: a flipped bit in FIP_A's NS runtime is not rescued by FIP_B (t
 test('XIP attack: a flipped bit in a signed SIC table fails validation in both slots', () => {
   const f = fx();
   const flash = (f.build.hostFlash as Uint8Array).slice();
-  for (const e of entries(flash, TABLES_S)) flash[e.offset + 0x400 + 16 + 40] ^= 0x80; // a page hash
+  for (const e of entries(flash, TABLES_S)) flipBits(flash, e.offset + 0x400 + 16 + 40, 0x80); // a page hash
   const { r } = boot(f, flash);
   assert.equal(r.halt?.code, 'E_NO_IMAGE');
   assert.match(failed(r), /image hash mismatch/);
@@ -198,7 +200,7 @@ test('XIP: only FIP_B intact, tables and runtimes both come from FIP_B', () => {
   const f = fx();
   const flash = (f.build.hostFlash as Uint8Array).slice();
   // Break FIP_A's ToC name: the whole bank is gone.
-  flash[findFipStart(flash, 'FIP_A')] ^= 0xff;
+  flipBits(flash, findFipStart(flash, 'FIP_A'), 0xff);
   const { r } = boot(f, flash);
   assert.equal(r.ok, true, r.halt?.reason);
   assert.equal(r.bl2?.bank, 'FIP_B');

@@ -3,16 +3,17 @@
  * encrypted key asks once; RSE_KEY_PASSPHRASE answers instead; without a terminal or variable the
  * command says how to give it. The terminal is a pseudo-terminal from util-linux `script`.
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, tempDir } from '../helpers.ts';
+import { oracleSkip } from '../oracles.ts';
 
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
 const RSE = new URL('../../src/cli/rse.ts', import.meta.url).pathname;
-const hasScript = spawnSync('script', ['--version']).status === 0;
 
 /** Runs rse on a fresh pseudo-terminal that receives `typed`; returns what the terminal showed and the exit status. */
 function onTerminal(args: readonly string[], typed: string): { shown: string; code: number } {
@@ -24,7 +25,7 @@ function onTerminal(args: readonly string[], typed: string): { shown: string; co
   return { shown: r.stdout.replace(/\r/g, ''), code: m === null ? -1 : Number(m[1]) };
 }
 
-describe('key passphrases', { skip: hasScript ? false : 'util-linux script not installed' }, () => {
+describe('key passphrases', { skip: oracleSkip('script') }, () => {
   const dir = tempDir();
   const key = join(dir, 'enc.pem');
 

@@ -17,7 +17,7 @@ import { type MbootReadout, RseClient } from '../../src/comms/client.ts';
 import { encodeRegions, FRAME } from '../../src/comms/frames.ts';
 import { decodeReply, encodeEmbedRequest, encodePointerRequest, PAYLOAD_MAX } from '../../src/comms/protocol.ts';
 import { RseServer } from '../../src/comms/server.ts';
-import { decodeSign1 } from '../../src/cose/sign1.ts';
+import { decodeCose } from '../../src/cose/message.ts';
 import { DirStore } from '../../src/device/device.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { HANDLE, PSA } from '../../src/services/psa.ts';
@@ -60,7 +60,7 @@ async function goodCall(c: RseClient, i: number, b: Baseline): Promise<void> {
     const r = await c.attestationToken(new Uint8Array(48).fill(i & 0xff));
     assert.equal(r.status, PSA.SUCCESS);
     assert.equal(r.outVecs[0]?.length, b.tokenSize);
-    assert.ok(decodeSign1(r.outVecs[0] as Uint8Array).payload.length > 0);
+    assert.ok(decodeCose(r.outVecs[0] as Uint8Array).payload.length > 0);
     return;
   }
   switch (i % 3) {

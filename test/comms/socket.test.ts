@@ -11,7 +11,7 @@ import { RseClient } from '../../src/comms/client.ts';
 import { FRAME } from '../../src/comms/frames.ts';
 import { encodeEmbedRequest } from '../../src/comms/protocol.ts';
 import { RseServer } from '../../src/comms/server.ts';
-import { decodeSign1 } from '../../src/cose/sign1.ts';
+import { decodeCose } from '../../src/cose/message.ts';
 import { CRYPTO_ABI } from '../../src/services/platform.ts';
 import { PSA } from '../../src/services/psa.ts';
 import { deviceOf, exampleFixture } from '../boot/examples.ts';
@@ -33,7 +33,7 @@ test('over a Unix socket: token, measured boot, NV counters (TF-A rse-nv-counter
       const tok = await c.attestationToken(new Uint8Array(48).fill(1));
       assert.equal(tok.status, PSA.SUCCESS);
       assert.equal(tok.protocol, protocol);
-      assert.ok(decodeSign1(tok.outVecs[0] as Uint8Array).payload.length > 100);
+      assert.ok(decodeCose(tok.outVecs[0] as Uint8Array).payload.length > 100);
       // nv_counter_test.c: for ids 0..2 read, increment, read again: +1.
       for (const id of [0, 1, 2]) {
         const a = await c.nvRead(id);

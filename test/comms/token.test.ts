@@ -6,34 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { decode, encode } from 'cbor2';
 import { bootDevice } from '../../src/boot/chain.ts';
 import { extendedSlotValue } from '../../src/boot/shared-data.ts';
-import { decodeSign1, verifySign1 } from '../../src/cose/sign1.ts';
+import { tokenKeyOf } from '../../src/cose/keys.ts';
+import { decodeCose, verifyCose } from '../../src/cose/message.ts';
 import { ecPublicFromPrivate, hash } from '../../src/crypto/index.ts';
 import { u32le } from '../../src/lib/bytes.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { HANDLE, PSA, PSA_ALG } from '../../src/services/psa.ts';
 import { Runtime } from '../../src/services/spm.ts';
 import { deviceOf, exampleFixture } from '../boot/examples.ts';
-import { requireOracles } from '../oracles.ts';
+import { oracle, oracleSkip } from '../oracles.ts';
 
-const PY = ['/usr/bin/python3', 'python3'].find((p) => {
-  try {
-    execFileSync(p, ['-c', 'import cbor2, cryptography'], { stdio: 'ignore' });
-    return p.startsWith('/') ? existsSync(p) : true;
-  } catch {
-    return false;
-  }
-});
-function pythonSkip(): string | false {
-  if (PY !== undefined) return false;
-  if (requireOracles) throw new Error('python3-cbor2 and python3-cryptography are required (RSE_REQUIRE_ORACLES=1)');
-  return 'python3-cbor2/python3-cryptography not installed (apt-get install them to run this test)';
-}
-const pySkip = pythonSkip();
+const PY = oracle('python-cbor2');
+const pySkip = oracleSkip('python-cbor2');
 
 /** An independent COSE_Sign1 ES384 check and claims dump. */
 const VERIFY_PY = `
@@ -95,11 +83,11 @@ test('a platform token verifies with python3-cbor2 + cryptography and lists the 
     assert.equal(c['6'], 'sha-256');
   });
   // Our own verifier agrees, and a flipped payload bit does not verify.
-  const s = decodeSign1(token);
-  assert.equal(verifySign1(s, pub), true);
+  const s = decodeCose(token);
+  assert.equal(verifyCose(s, tokenKeyOf(pub)), -35);
   const bad = { ...s, payload: s.payload.slice() };
   bad.payload[5] = (bad.payload[5] as number) ^ 1;
-  assert.equal(verifySign1(bad, pub), false);
+  assert.throws(() => verifyCose(bad, tokenKeyOf(pub)), /signature verification failed/);
 });
 
 test('GET_TOKEN_SIZE matches the token; challenge sizes 32/48/64 only; a short buffer is BUFFER_TOO_SMALL', () => {
@@ -135,7 +123,7 @@ test('delegated attestation: the DAK is deterministic per boot state and the pla
   const pubHash = hash('sha256', ecPublicFromPrivate('P-384', priv));
   const tok = rt.call({ handle: HANDLE.DELEGATED_ATTESTATION, type: 1002, clientId: -0x04000000, inVecs: [pubHash], outCaps: [0x800] });
   assert.equal(tok.status, PSA.SUCCESS);
-  const claims = decode(decodeSign1(tok.outVecs[0] as Uint8Array).payload) as Map<number, unknown>;
+  const claims = decode(decodeCose(tok.outVecs[0] as Uint8Array).payload) as Map<number, unknown>;
   assert.deepEqual(claims.get(10), pubHash);
   const wrong = pubHash.slice();
   wrong[0] = (wrong[0] as number) ^ 1;
@@ -169,7 +157,7 @@ test('the hand-written CBOR (claims with the cached tail, Sig_structure, COSE_Si
       assert.deepEqual(new Uint8Array(encode(decode(claims))), claims);
       const tok = rt.attest.token(ch) as Uint8Array;
       assert.deepEqual(new Uint8Array(encode(decode(tok))), tok);
-      assert.deepEqual(decodeSign1(tok).payload, claims);
+      assert.deepEqual(decodeCose(tok).payload, claims);
     }
     const ext = new Uint8Array(44);
     ext[0] = 7;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encode } from 'cbor2';
 import fc from 'fast-check';
-import { coseKeyEc2 } from '../../src/cose/key.ts';
+import { coseKeyEc2 } from '../../src/cose/keys.ts';
 import { ecPublicFromPrivate } from '../../src/crypto/index.ts';
 
 test('coseKeyEc2 is {1: 2, -1: crv, -2: x, -3: y} in that order, as cbor2 encodes it', () => {

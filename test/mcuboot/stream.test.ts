@@ -18,7 +18,7 @@ import { imageFileParts, signImageFile, signImageStream } from '../../src/mcuboo
 import type { PayloadStream, SignOptions } from '../../src/mcuboot/sign-options.ts';
 import { verifyImage } from '../../src/mcuboot/verify.ts';
 import { HOST_IMAGE_SIGN_FLAGS } from '../../src/profiles/host-signing.ts';
-import { rseErrorOf, runCli, tempDir, vectorsDir } from '../helpers.ts';
+import { flipBits, rseErrorOf, runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 const dir = vectorsDir('mcuboot');
 const ed = loadKey(readFileSync(join(dir, 'keys/ed25519.pem')));
@@ -171,7 +171,7 @@ describe('streamed signing', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^Image was correctly validated\n/);
     const bad = new Uint8Array(expected);
-    bad[0x2000 + 700000] ^= 0x10;
+    flipBits(bad, 0x2000 + 700000, 0x10);
     const badFile = join(t, 'bad.bin');
     writeFileSync(badFile, bad);
     const rejected = await runCli(['verify', '-k', join(dir, 'keys/ed25519.pub.pem'), badFile]);
@@ -218,7 +218,7 @@ describe('streamed signing', () => {
         (kind, data, flip, verifyKey) => {
           const o: SignOptions = { ...slot, ...(kind === 'ed25519' ? { key: ed } : kind === 'ecdsa-p256' ? { key: ec } : {}) };
           const image = kind === 'pure' ? concatBytes(imageFileParts(pure)) : concatBytes(imageFileParts(signImageFile({ data }, o)));
-          if (flip !== undefined) image[flip.at % image.length] ^= 1 << flip.bit;
+          if (flip !== undefined) flipBits(image, flip.at % image.length, 1 << flip.bit);
           writeFileSync(file, image);
           const opts = verifyKey === undefined ? {} : { key: verifyKey };
           const whole = outcome(() => verifyImage(image, opts));

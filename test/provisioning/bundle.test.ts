@@ -8,6 +8,7 @@ import { toHex } from '../../src/lib/hex.ts';
 import { TP_MODE } from '../../src/otp/lcm.ts';
 import { BUNDLE_OFFSETS, BUNDLE_SIZE, decodeBundle, decodeCmValues, otpIcsBlob } from '../../src/provisioning/bundle.ts';
 import { PSI } from '../../src/provisioning/rom.ts';
+import { oracleSkip } from '../oracles.ts';
 import { dummyBundles, freshDevice } from './helpers.ts';
 
 test('bundle layout: 0xED2C bytes, magic at both ends, decrypts with the TCI CM key', () => {
@@ -65,17 +66,8 @@ test('any flipped bit in the encrypted part, nonce or tag: PSI 0x5, E_AUTH, no k
   );
 });
 
-const havePython = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import cryptography'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 test('oracle: Python cryptography AESCCM decrypts our bundle with the upstream key derivation inputs', {
-  skip: havePython ? false : process.env.RSE_REQUIRE_ORACLES === '1' ? false : 'python3-cryptography not installed',
+  skip: oracleSkip('python'),
 }, () => {
   const { cm } = dummyBundles('TCI');
   const key = bundleKey('CM', TP_MODE.TCI, new Uint8Array(32));

@@ -20,7 +20,7 @@ import {
   pkhOtpWords,
   publicKeyHash,
 } from '../../src/stm32/image.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { flipBits, runCli, tempDir } from '../helpers.ts';
 import { oracleSkip } from '../oracles.ts';
 
 /** The spec's payload: bytes 0x00..0xFF four times. */
@@ -80,7 +80,7 @@ test('signed v1: the ROM checks pass; a flipped payload bit, another key, an uns
       .filter((c) => !c.ok)
       .map((c) => c.check);
   const flipped = img.slice();
-  flipped[0x100 + 77] ^= 0x01;
+  flipBits(flipped, 0x100 + 77, 0x01);
   assert.deepEqual(failed(flipped), ['checksum', 'signature']);
   // The checksum fixed too: the signature still catches it.
   flipped.set(new Uint8Array(new Uint32Array([payloadChecksum(flipped.subarray(0x100))]).buffer), 0x44);

@@ -234,7 +234,7 @@ test('property: random option-byte programs keep the rules (level 2 is final, TZ
         dev.flash[100] = 1;
         for (const [edits, who] of ops) {
           const before = dev.ob;
-          const flash100 = dev.flash[100];
+          const flash100: number | undefined = dev.flash[100];
           let next: ReturnType<typeof editOptionBytes>;
           try {
             next = editOptionBytes(before, edits);

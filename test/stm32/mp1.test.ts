@@ -8,7 +8,7 @@ import { isRseError } from '../../src/lib/errors.ts';
 import { CFG0_CLOSED, OTP_WORD } from '../../src/stm32/bsec.ts';
 import { createStm32Image, p256PublicXY, publicKeyHash } from '../../src/stm32/image.ts';
 import { Mp1Device, romBoot } from '../../src/stm32/mp1.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { flipBits, runCli, tempDir } from '../helpers.ts';
 
 const PAYLOAD = new Uint8Array(4096).map((_, i) => (i * 13 + 1) & 0xff);
 const oem = generateKey('ecdsa-p256');
@@ -42,7 +42,7 @@ test('attack table: each refused with its own reason', () => {
     ['rollback below the OTP counter', fsbl({ key: oem, version: 1 }), /^rollback: image version 1 is below the OTP counter 2$/],
   ];
   const tampered = fsbl({ key: oem });
-  tampered[0x100 + 500] ^= 0x80;
+  flipBits(tampered, 0x100 + 500, 0x80);
   cases.push(['tampered payload', tampered, /^checksum: /]);
   const keySwap = fsbl({ key: oem });
   // Our key in the header, a signature by another key: the PKH matches, the signature does not.

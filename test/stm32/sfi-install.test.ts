@@ -74,7 +74,7 @@ test('attack table (SFI): each refused with its own reason, the device untouched
   // A license issued for another device, and one captured from an earlier session of the same device.
   const other = L5Device.open(newDevice());
   captured.other = await h.issue(other.certificateMessage(), 42);
-  const cases: [string, (dir: string) => Promise<ReturnType<typeof sfiInstall>>, RegExp][] = [
+  const cases: [string, (dir: string) => ReturnType<typeof sfiInstall>, RegExp][] = [
     [
       'flipped bit in an area',
       (dir) => sfiInstall(dir, flip(good, 48 + 52 + 1000), h),

@@ -4,10 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Hono } from 'hono';
 import { verifyEar } from '../../src/attestation/ear.ts';
 import { keyFromJwk, loadTokenKey } from '../../src/cose/keys.ts';
-import { createVerifierApp, SESSION_MEDIA_TYPE } from '../../src/verifier/server.ts';
+import { createVerifierApp, SESSION_MEDIA_TYPE, type VerifierApp } from '../../src/verifier/server.ts';
 import { openStore, type SqlStore } from '../../src/verifier/store.ts';
 import { vectorsDir } from '../helpers.ts';
 
@@ -18,7 +17,7 @@ const CCA_NONCE = 'byTWuWNaLIu_WOkIuU4Ewb-zroDN6-gyQkV4SZ_jF2Hn9eHYvOASGET1Sr36U
 const CCA_MT = 'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"';
 
 let store: SqlStore;
-let app: Hono;
+let app: VerifierApp;
 before(async () => {
   store = await openStore();
   app = createVerifierApp({ store, earKey: loadTokenKey(file('ear/skey.json')) });
