@@ -24,6 +24,7 @@ export interface EndorsementStore {
 
 export type Scheme = 'PSA_IOT' | 'ARM_CCA';
 
+/** How {@link appraise} checks: the expected nonce, signer-id comparison, strictness. */
 export interface AppraiseOptions {
   /** The session nonce; freshness is not checked without one. */
   readonly nonce?: Uint8Array;
@@ -36,6 +37,7 @@ export interface AppraiseOptions {
   readonly now?: () => number;
 }
 
+/** The outcome of appraising one piece of evidence: the EAR, the decoded evidence and why anything did not match. */
 export interface Appraisal {
   readonly ear: Ear;
   /** The decoded evidence, when it decoded. */

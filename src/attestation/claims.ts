@@ -12,6 +12,7 @@
 
 export type Mode = 'strict' | 'lenient';
 
+/** The PSA token profiles rsekit reads: PSA_IOT_PROFILE_1, `http://arm.com/psa/2.0.0` and RFC 9783's TF-M profile. */
 export const PSA_PROFILE = {
   P1: 'PSA_IOT_PROFILE_1',
   P2: 'http://arm.com/psa/2.0.0',
@@ -19,9 +20,11 @@ export const PSA_PROFILE = {
 } as const;
 export type PsaProfile = (typeof PSA_PROFILE)[keyof typeof PSA_PROFILE];
 
+/** The CCA platform token profiles rsekit reads: `cca_platform#1.0.0` and the legacy CCA-SSD one. */
 export const CCA_PLATFORM_PROFILE = { CURRENT: 'tag:arm.com,2023:cca_platform#1.0.0', LEGACY: 'http://arm.com/CCA-SSD/1.0.0' } as const;
 export type CcaPlatformProfile = (typeof CCA_PLATFORM_PROFILE)[keyof typeof CCA_PLATFORM_PROFILE];
 
+/** The CCA realm token profiles rsekit reads. */
 export const REALM_PROFILE = { V1: 'tag:arm.com,2023:realm#1.0.0', V2: 'tag:arm.com,2024:realm#2.0.0' } as const;
 /** A realm profile, or 'legacy' for the profile-less realm token of the RMM beta spec. */
 export type RealmProfile = (typeof REALM_PROFILE)[keyof typeof REALM_PROFILE] | 'legacy';
@@ -35,6 +38,7 @@ export interface SwComponent {
   readonly measurementDescription?: string;
 }
 
+/** The claims of a PSA attestation token, validated. */
 export interface PsaClaims {
   readonly kind: 'psa';
   readonly profile: PsaProfile;
@@ -52,6 +56,7 @@ export interface PsaClaims {
   readonly verificationService: string | undefined;
 }
 
+/** The claims of a CCA platform token, validated. */
 export interface CcaPlatformClaims {
   readonly kind: 'cca-platform';
   readonly profile: CcaPlatformProfile;
@@ -65,6 +70,7 @@ export interface CcaPlatformClaims {
   readonly hashAlgId: string;
 }
 
+/** The claims of a CCA realm token, validated. */
 export interface RealmClaims {
   readonly kind: 'realm';
   readonly profile: RealmProfile;

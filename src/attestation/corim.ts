@@ -11,6 +11,7 @@ import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
 import { decodeCose } from '../cose/message.ts';
 import { RseError } from '../lib/errors.ts';
 
+/** The CoRIM profiles rsekit reads and writes: PSA, CCA platform and CCA realm. */
 export const CORIM_PROFILE = {
   PSA: 'tag:arm.com,2025:psa#1.0.0',
   CCA_PLATFORM: 'tag:arm.com,2025:cca_platform#1.0.0',
@@ -25,6 +26,7 @@ export const LEGACY_PROFILES: Readonly<Record<string, CorimProfile>> = {
   'http://arm.com/cca/realm/1': CORIM_PROFILE.CCA_REALM,
 };
 
+/** A device's attestation key, bound to its implementation and instance ids. */
 export interface TrustAnchor {
   readonly implementationId: Uint8Array;
   readonly instanceId: Uint8Array;
@@ -38,6 +40,7 @@ export interface Digest {
   readonly value: Uint8Array;
 }
 
+/** A reference value for one software component: its measurement, and optionally version and signer id. */
 export interface SwReference {
   readonly implementationId: Uint8Array;
   readonly name: string | undefined;
@@ -46,12 +49,14 @@ export interface SwReference {
   readonly digests: readonly Digest[];
 }
 
+/** A reference value for the CCA platform configuration claim. */
 export interface PlatformConfigReference {
   readonly implementationId: Uint8Array;
   readonly value: Uint8Array;
   readonly mask: Uint8Array | undefined;
 }
 
+/** A reference value for a CCA realm (RIM and REMs). */
 export interface RealmReference {
   /** The realm's class id: its initial measurement. */
   readonly rim: Uint8Array;
@@ -61,6 +66,7 @@ export interface RealmReference {
   readonly rpv: Uint8Array | undefined;
 }
 
+/** What a CoRIM endorses: trust anchors and reference values, under one profile. */
 export interface Endorsements {
   readonly profile: CorimProfile;
   readonly anchors: readonly TrustAnchor[];

@@ -53,6 +53,7 @@ export function psaJsonProfile(o: JsonObject): PsaProfile {
   return PSA_PROFILE.P1;
 }
 
+/** How {@link createToken} signs: the key and the token's profile. */
 export interface CreateOptions {
   /** Check the claims before signing (default true). */
   readonly validate?: boolean;

@@ -7,6 +7,7 @@ import { sign, verify } from 'node:crypto';
 import type { TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 
+/** The EAR profile rsekit's attestation results carry. */
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear';
 
 export const TRUST_CLAIMS = [
@@ -71,6 +72,7 @@ export interface Submod {
   'ear.veraison.policy-claims'?: Record<string, unknown>;
 }
 
+/** An EAT Attestation Result: one submodule per scheme with its status and trustworthiness vector. */
 export interface Ear {
   eat_profile: typeof EAR_PROFILE;
   iat: number;

@@ -46,6 +46,7 @@ export type Evidence =
       readonly warnings: Warnings;
     };
 
+/** How {@link decodeEvidence} reads: strict, or lenient about the rules upstream verifiers disagree on. */
 export interface DecodeOptions {
   readonly mode?: Mode;
 }
@@ -161,6 +162,7 @@ export function bindingHolds(platform: CcaPlatformClaims, realm: RealmClaims): b
   return constantTimeEqual(h, platform.challenge);
 }
 
+/** How {@link verifyEvidence} checks: strict or lenient. */
 export interface VerifyOptions {
   readonly mode?: Mode;
 }

@@ -42,6 +42,7 @@ export interface BootCheck {
   readonly detail: string;
 }
 
+/** What BL1_1 and BL1_2 checked and measured, the BL2 they hand over to, or where they stopped. */
 export interface Bl1Result {
   readonly ok: boolean;
   readonly checks: readonly BootCheck[];

@@ -42,6 +42,7 @@ export type { PlacedImage, XipPlacement } from './post-load.ts';
 
 const NO_SLOT = -1;
 
+/** What BL2 checked, placed and measured, which host cores it released, and where it stopped if it did. */
 export interface Bl2Result {
   readonly ok: boolean;
   readonly checks: readonly BootCheck[];

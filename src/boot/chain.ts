@@ -26,6 +26,7 @@ export const BOOT_FILES = {
   xipNs: 'xip-ns.bin',
 } as const;
 
+/** A cold boot from BL1_1 to the runtime: each stage, each check, what was placed and measured. */
 export interface ChainReport {
   readonly ok: boolean;
   readonly profile: string;
@@ -43,6 +44,7 @@ export interface ChainReport {
   readonly ms: number;
 }
 
+/** Options of {@link bootDevice}. */
 export interface BootOptions {
   /**
    * Called when an image starts running: a host image when BL2 releases it (SCP BL1, then AP

@@ -42,6 +42,7 @@ export type PowerOnResult =
   | { readonly kind: 'wait'; readonly reason: 'tp-mode' | 'cm-bundle' | 'dm-bundle' }
   | { readonly kind: 'halt'; readonly reason: string; readonly code: string; readonly field?: string; readonly offset?: number };
 
+/** One power-on of the ROM: the lifecycle state, the provisioning events and PSI codes, and how it ended. */
 export interface PowerOnReport {
   readonly lcs: LcsName | 'FATAL';
   readonly tpMode: string;
@@ -206,6 +207,7 @@ export interface StageReport {
   readonly events: readonly RomEvent[];
 }
 
+/** A provisioning run: each boot of the rig and whether the device reached SE. */
 export interface ProvisionRunResult {
   readonly stages: readonly StageReport[];
   readonly final: PowerOnReport;

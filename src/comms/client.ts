@@ -27,6 +27,7 @@ import type { Listen } from './server.ts';
 /** Where the client places pointer-access buffers: TC's non-secure RAM (open to every link). */
 export const CLIENT_BUFFER_BASE = 0x06000000n;
 
+/** The reply to one `psa_call`: status, output vectors, and the protocol that carried it. */
 export interface CallResult {
   readonly status: number;
   readonly outVecs: readonly Uint8Array[];
@@ -34,6 +35,7 @@ export interface CallResult {
   readonly protocol: 'embed' | 'pointer' | 'local';
 }
 
+/** How an {@link RseClient} talks: ctrl packing, mailbox size, protocol, client id, MHU framing, buffer placement. */
 export interface ClientOptions {
   readonly packing?: CtrlPacking;
   /** The mailbox's largest message (TF-A's choice of protocol); default 0x840 + 4. */
@@ -52,6 +54,7 @@ export interface ClientOptions {
   readonly bufferBase?: bigint;
 }
 
+/** A client of `rse serve`: TF-A's RSE comms calls (attestation, measured boot, delegated attestation, NV counters, crypto) over a Unix or TCP socket. */
 export class RseClient {
   private readonly sock: Socket;
   private readonly reader = new FrameReader();
@@ -331,6 +334,7 @@ export class RseClient {
   }
 }
 
+/** Buffer sizes of a measured-boot read. */
 export interface MbootReadOptions {
   /** The profile's SW_TYPE_MAX_SIZE (struct layout): 32 (TF-M 2.1) or 20 (RSS era). */
   readonly swTypeMax?: 20 | 32;
@@ -342,6 +346,7 @@ export interface MbootReadOptions {
   readonly valueCapacity?: number;
 }
 
+/** One measured-boot slot as the service returns it. */
 export interface MbootReadout {
   readonly locked: boolean;
   readonly algo: number;

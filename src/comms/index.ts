@@ -20,7 +20,7 @@
  */
 export { PSA, PSA_ALG } from '../services/psa.ts';
 export type { CallResult, ClientOptions, MbootReadOptions, MbootReadout } from './client.ts';
-export { RseClient } from './client.ts';
+export { CLIENT_BUFFER_BASE, RseClient } from './client.ts';
 export type { CtrlPacking } from './protocol.ts';
 export type { Listen, ServeOptions } from './server.ts';
 export { RseServer } from './server.ts';

@@ -19,6 +19,7 @@ import { type CtrlPacking, decodeHeader, encodeErrorReply, HEADER_SIZE, PAYLOAD_
 
 export type Listen = { readonly path: string } | { readonly port: number; readonly host?: string };
 
+/** How {@link RseServer} serves: the host link, permissions, packing, faults and hooks. */
 export interface ServeOptions {
   readonly packing?: CtrlPacking;
   readonly link?: HostLink;
@@ -31,6 +32,7 @@ export interface ServeOptions {
   readonly onBoot?: (r: ChainReport) => void;
 }
 
+/** The runtime services of a booted device on a socket, as swtpm serves a TPM: message frames, pointer access, MHU rounds and a control channel. */
 export class RseServer {
   readonly dev: Device;
   private endpoint: Endpoint | undefined;

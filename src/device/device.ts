@@ -92,6 +92,7 @@ export interface DeviceJson {
 /** The upstream dummy PCI RTL key (`rse/common/provisioning/pci_krtl_dummy.bin`). */
 export const DUMMY_PCI_KRTL: Uint8Array = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
 
+/** How {@link Device.create} makes a device: profile, RTL key, ROM, TP mode, LCM revision, XIP. */
 export interface CreateOptions {
   /** The profile, or its name. */
   readonly profile: RseProfile | string;
@@ -110,6 +111,7 @@ export interface CreateOptions {
   readonly files?: Readonly<Record<string, Uint8Array>>;
 }
 
+/** Options of {@link Device.open}: a fault plan and the TRNG. */
 export interface OpenOptions {
   readonly faults?: FaultPlan;
   readonly trng?: RandomSource;

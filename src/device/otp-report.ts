@@ -37,6 +37,7 @@ export interface OtpFieldReport {
   readonly doc: string;
 }
 
+/** Every OTP field of a device explained, its counters and its integrity, as `rse otp show` prints it. */
 export interface OtpReport {
   readonly profile: string;
   readonly lcs: string;

@@ -33,6 +33,7 @@ export interface ReferenceComponent {
   readonly source: string;
 }
 
+/** The CoRIM of a build and device, and the reference components it holds. */
 export interface EndorseResult {
   readonly components: readonly ReferenceComponent[];
   readonly endorsements: Endorsements;

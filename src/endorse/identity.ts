@@ -15,6 +15,7 @@ import { RseError } from '../lib/errors.ts';
 import type { Bl2Layout } from '../profiles/types.ts';
 import { type AttestationIdentity, attestationIdentity } from '../services/spm.ts';
 
+/** What a provisioned device contributes to its reference values: identity, BL2 image table, ROM measurements. */
 export interface DeviceFacts {
   /** The profile's name. */
   readonly profile: string;

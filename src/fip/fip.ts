@@ -17,6 +17,7 @@ export const FIP_ENTRY_SIZE = 40;
 /** Largest FIP we build in memory (fiptool has no limit; a 2^40 alignment would fill a disk). */
 export const FIP_MAX_SIZE = 0x7fff_ffff;
 
+/** One ToC entry: UUID, offset, size and flags. */
 export interface FipEntry {
   /** Position in the ToC (0 = first entry). */
   readonly index: number;
@@ -29,6 +30,7 @@ export interface FipEntry {
   readonly data: Uint8Array;
 }
 
+/** A parsed FIP: its ToC header and entries. */
 export interface Fip {
   readonly name: number;
   readonly serialNumber: number;
@@ -129,6 +131,7 @@ export interface FipImage<D extends { readonly length: number } = Uint8Array> {
   readonly flags?: bigint;
 }
 
+/** How {@link packFip} lays out a FIP: alignment and the ToC flags. */
 export interface PackOptions {
   /** Each image starts at a multiple of this power of two (default 1). */
   readonly align?: number;
@@ -136,6 +139,7 @@ export interface PackOptions {
   readonly flags?: bigint;
 }
 
+/** A FIP laid out: the ToC bytes and the entries, ready for {@link fipBytes} or streaming. */
 export interface PackedFip<D extends { readonly length: number } = Uint8Array> {
   /** The FIP as consecutive pieces (ToC area, zero gaps, the images themselves, uncopied). */
   readonly parts: readonly (Uint8Array | D)[];

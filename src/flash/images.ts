@@ -32,6 +32,7 @@ export interface BuildIo {
   random?(n: number): Uint8Array;
 }
 
+/** One image a platform build made, with what the manifest says of it. */
 export interface BuiltImage {
   readonly name: string;
   /**
@@ -57,6 +58,7 @@ export interface BuiltImage {
   readonly sic?: { readonly fwVersion: number; readonly nonce: string; readonly pages: number };
 }
 
+/** Everything {@link buildFlash} made: images, FIP, host flash, ROM and the manifest. */
 export interface BuildResult {
   readonly platform: string;
   readonly images: readonly BuiltImage[];

@@ -25,6 +25,7 @@ export interface FwuBankInfo {
   readonly accepted: boolean;
 }
 
+/** One image of the FWU metadata: its type and its location in each bank. */
 export interface FwuImage {
   readonly typeGuid: string;
   readonly locationGuid: string;
@@ -32,6 +33,7 @@ export interface FwuImage {
   readonly banks: readonly FwuBankInfo[];
 }
 
+/** PSA FWU metadata (v2) as TF-A reads it: active and previous bank, bank states, images. */
 export interface FwuMetadata {
   readonly activeIndex: number;
   readonly previousActiveIndex: number;

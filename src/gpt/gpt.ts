@@ -32,7 +32,7 @@ export const PARTITION_TYPES: readonly { code: number; guid: string; name: strin
   { code: 0x8200, guid: '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F', name: 'Linux swap' },
   { code: 0x8e00, guid: 'E6D6D379-F507-44C2-A23C-238F2A3DF928', name: 'Linux LVM' },
 ];
-/** TF-A's FIP partition type (CI / TC scripts: uuidgen --sha1 --namespace @dns --name fip_type_uuid). */
+/** TF-A's FIP partition type (CI / TC scripts: `uuidgen --sha1 --namespace @dns --name fip_type_uuid`). */
 export const FIP_TYPE_GUID = '0D5C011F-0776-5B38-8E81-36FBDF6743E2';
 /** PSA FWU metadata partition type. */
 export const FWU_METADATA_TYPE_GUID = '8A7A84A0-8387-40F6-AB41-A8B9A5A60D23';
@@ -53,6 +53,7 @@ export function resolveType(t: string): string {
   return guidFromBytes(guidToBytes(s, 'type'));
 }
 
+/** One partition entry. */
 export interface GptPartition {
   /** 1-based slot in the entry array. */
   readonly number: number;
@@ -65,6 +66,7 @@ export interface GptPartition {
   readonly name: string;
 }
 
+/** A GPT disk's layout: sector size, GUID, usable range and partitions. */
 export interface GptLayout {
   readonly sectorSize: SectorSize;
   readonly totalSectors: number;
@@ -76,6 +78,7 @@ export interface GptLayout {
   readonly partitions: readonly GptPartition[];
 }
 
+/** A corrupt field the reader found, and where. */
 export interface GptProblem {
   readonly code: 'E_CRC' | 'E_BAD_MAGIC' | 'E_BAD_FIELD' | 'E_BOUNDS' | 'E_OVERLAP' | 'E_TRUNCATED';
   readonly where: 'mbr' | 'primary' | 'backup' | 'entries';
@@ -83,6 +86,7 @@ export interface GptProblem {
   readonly offset?: number;
 }
 
+/** A GPT read back from a disk, with the problems found (and repaired from the backup). */
 export interface GptDisk extends GptLayout {
   /** Which header the partitions were read from. */
   readonly source: 'primary' | 'backup';
@@ -113,6 +117,7 @@ export interface PartitionRequest {
   readonly attributes?: bigint;
 }
 
+/** What {@link planGpt} lays out, with sgdisk's arguments. */
 export interface PlanOptions {
   readonly totalSectors: number;
   readonly sectorSize: SectorSize;

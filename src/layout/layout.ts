@@ -10,6 +10,7 @@ import { RseError } from '../lib/errors.ts';
 /** Largest image we lay out in memory. */
 export const LAYOUT_MAX_SIZE = 0x7fff_ffff;
 
+/** One input of a layout: its bytes at an address. */
 export interface Placement {
   /** Names the input in messages and the manifest. */
   readonly name: string;
@@ -18,6 +19,7 @@ export interface Placement {
   readonly offset: number;
 }
 
+/** srec_cat `-fill`: the value holes in a range take. */
 export interface Fill {
   readonly value: number;
   /** Half-open address range whose holes are filled. */
@@ -25,6 +27,7 @@ export interface Fill {
   readonly to: number;
 }
 
+/** How {@link layout} places: `-multiple`, fills and the output size. */
 export interface LayoutOptions {
   /** srec_cat `-multiple`: a later input overwrites an earlier one instead of conflicting. */
   readonly multiple?: boolean;
@@ -34,6 +37,7 @@ export interface LayoutOptions {
   readonly size?: number;
 }
 
+/** The laid-out bytes and where each input went. */
 export interface LayoutResult {
   readonly bytes: Uint8Array;
   /** Overlaps with identical bytes (srec_cat warns about each byte). */

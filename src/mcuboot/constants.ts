@@ -12,6 +12,7 @@ export const TLV_SIZE = 4;
 export const TLV_VENDOR_MIN = 0x00a0;
 export const TLV_VENDOR_MAX = 0xfffe;
 
+/** MCUboot image header flags (`ih_flags`). */
 export const IMAGE_FLAGS = {
   PIC: 0x001,
   ENCRYPTED_AES128: 0x004,

@@ -20,6 +20,7 @@ import {
 } from './constants.ts';
 import type { ImageVersion } from './version.ts';
 
+/** The 32-byte MCUboot image header. */
 export interface ImageHeader {
   readonly magic: number;
   readonly loadAddr: number;
@@ -30,6 +31,7 @@ export interface ImageHeader {
   readonly version: ImageVersion;
 }
 
+/** One TLV: type, offset and value. */
 export interface TlvEntry {
   readonly type: number;
   /** Offset of the entry header in the image. */
@@ -37,6 +39,7 @@ export interface TlvEntry {
   readonly value: Uint8Array;
 }
 
+/** A TLV area: its info header and entries. */
 export interface TlvArea {
   readonly magic: number;
   /** `it_tlv_tot`: size of the area including its 4-byte info header. */
@@ -45,6 +48,7 @@ export interface TlvArea {
   readonly entries: readonly TlvEntry[];
 }
 
+/** An MCUboot image: header, protected and unprotected TLV areas, where the hashed part ends. */
 export interface ParsedImage {
   readonly header: ImageHeader;
   readonly protectedArea: TlvArea | undefined;
@@ -194,6 +198,7 @@ export function parseImage(bytes: Uint8Array, endian: Endian = 'little'): Parsed
 
 export type FlagState = 'SET' | 'UNSET' | 'BAD';
 
+/** The image trailer of a padded slot: magic, flags and alignment. */
 export interface TrailerInfo {
   readonly magic: Uint8Array;
   /** `good` (a valid magic), `unset` (all erased) or `bad`. */

@@ -11,11 +11,13 @@ import type { ImageVersion } from './version.ts';
 
 export type ShaChoice = 'auto' | '256' | '384' | '512';
 
+/** A DEPENDENCY TLV: the image this one needs, at least at this version. */
 export interface Dependency {
   readonly imageId: number;
   readonly version: ImageVersion;
 }
 
+/** How to encrypt the payload: the recipient key, AES size, and what goes with it. */
 export interface EncryptOptions {
   /** Recipient public key: RSA, P-256 or X25519. */
   readonly key: AsymKey;
@@ -73,6 +75,7 @@ export interface SignOptions {
   readonly extraFlags?: number;
 }
 
+/** What is signed: the payload, and its base address for Intel HEX. */
 export interface SignInput {
   readonly data: Uint8Array;
   /** Address of the input's first byte (Intel HEX input). */

@@ -23,6 +23,7 @@ const HASH_OF_TLV = new Map<number, HashAlg>([
 
 const ENC_TLVS = new Set<number>([TLV.ENCRSA2048, TLV.ENCKW, TLV.ENCEC256, TLV.ENCX25519, TLV.ENCX25519_SHA512]);
 
+/** The keys {@link verifyImage} checks an image with. */
 export interface VerifyOptions {
   /** The signing key (private or public). Without it only the hash is checked. */
   readonly key?: AsymKey;
@@ -30,6 +31,7 @@ export interface VerifyOptions {
   readonly encKey?: AsymKey;
 }
 
+/** What {@link verifyImage} checked and found: version, hash, signature, key TLV, encryption, trailer. */
 export interface VerifyReport {
   readonly version: ImageVersion;
   readonly hashAlg: HashAlg;

@@ -5,6 +5,7 @@
  */
 import { RseError } from '../lib/errors.ts';
 
+/** An image version: major.minor.revision+build. */
 export interface ImageVersion {
   readonly major: number;
   readonly minor: number;

@@ -10,6 +10,7 @@ import { RseError } from '../lib/errors.ts';
 /** Which spelling of the RSE rows a command prints: TF-A v2.10 (`rss`) or v2.11+ (`rse`). */
 export type FipNaming = 'rse' | 'rss';
 
+/** One row of fiptool's image table. */
 export interface FipTableEntry {
   /** The option name without dashes, e.g. `tb-fw` or `rse-bl2`. */
   readonly cmdline: string;

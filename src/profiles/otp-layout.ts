@@ -44,6 +44,7 @@ export type OtpKind =
   | 'image'
   | 'config';
 
+/** One field of an OTP map: where it is, what protects it, how to read it. */
 export interface OtpField {
   /** Field name, the TF-M `PLAT_OTP_ID_*` name in lower case where there is one. */
   readonly name: string;

@@ -84,6 +84,7 @@ export interface Bl2ImageSpec {
   readonly xip?: XipSpec;
 }
 
+/** A host boot SRAM in the host's address map. */
 export interface HostSram {
   readonly base: number;
   readonly size: number;

@@ -17,6 +17,7 @@ export const BUNDLE_VALUES_SIZE = 0x3800;
 export const BUNDLE_VALUES_DATA_SIZE = 0x3d00;
 export const BUNDLE_DATA_SIZE = BUNDLE_VALUES_DATA_SIZE - BUNDLE_VALUES_SIZE;
 export const BUNDLE_PLAINTEXT_SIZE = BUNDLE_CODE_SIZE + BUNDLE_VALUES_DATA_SIZE;
+/** The size of a CM/DM provisioning bundle (0xED2C bytes). */
 export const BUNDLE_SIZE = 8 + BUNDLE_PLAINTEXT_SIZE + 12 + 16 + 8;
 
 export const BUNDLE_OFFSETS = {

@@ -5,6 +5,7 @@
  * @module
  */
 
+/** PSA status codes (`psa_status_t`) the services return. */
 export const PSA = {
   SUCCESS: 0,
   ERROR_PROGRAMMER_ERROR: -129,
@@ -60,6 +61,7 @@ export const MSG = {
   PLATFORM_IOCTL: 1013,
 } as const;
 
+/** PSA algorithm ids the services use. */
 export const PSA_ALG = {
   SHA_256: 0x02000009,
   SHA_384: 0x0200000a,

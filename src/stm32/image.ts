@@ -48,6 +48,7 @@ export interface Stm32Extension {
   readonly length: number;
 }
 
+/** An STM32 image header (v1 or v2). */
 export interface Stm32Header {
   readonly major: number;
   readonly minor: number;
@@ -70,6 +71,7 @@ export interface Stm32Header {
   readonly nonZeroReserved: readonly string[];
 }
 
+/** A parsed STM32 image: header and payload. */
 export interface Stm32Image {
   readonly header: Stm32Header;
   /** The header bytes as they are in the file. */
@@ -190,6 +192,7 @@ export function p256PublicXY(key: AsymKey): Uint8Array {
   return rawPublicKey(key).subarray(1);
 }
 
+/** What {@link createStm32Image} makes: payload, addresses, binary type, version and the signing key. */
 export interface Stm32CreateOptions {
   readonly payload: Uint8Array;
   readonly loadAddress: number;
@@ -260,6 +263,7 @@ export interface Stm32Check {
   readonly detail: string;
 }
 
+/** What the ROM checks an FSBL against: the OTP PKH, and whether the device is closed. */
 export interface Stm32CheckOptions {
   /** The PKH the device's OTP holds (a closed device always has one). */
   readonly pkh?: Uint8Array;

@@ -93,6 +93,7 @@ export function otfdecCrypt(key: Uint8Array, nonce: Uint8Array, version: number,
   return out;
 }
 
+/** A virtual STM32L552 in a directory. */
 export class L5Device {
   readonly dir: string;
   ob: OptionBytes;

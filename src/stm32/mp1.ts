@@ -48,6 +48,7 @@ function readJson(dir: string): Partial<Mp1Json> | undefined {
   }
 }
 
+/** A virtual STM32MP15 in a directory: fuses, permanent locks, backup domain. */
 export class Mp1Device {
   readonly dir: string;
   readonly bsec: Bsec;
@@ -244,6 +245,7 @@ export interface NextImage {
   readonly bytes: Uint8Array;
 }
 
+/** A boot of the virtual STM32MP15: the ROM's checks, the FSBL's and the firewalls it set. */
 export interface Mp1BootReport {
   readonly ok: boolean;
   readonly closed: boolean;

@@ -73,6 +73,7 @@ interface Row {
   issued: number;
 }
 
+/** The SFI HSM: the OEM key and nonce, and a counted licence ledger in SQL. */
 export class SfiHsm {
   readonly id: string;
   private readonly sql: Sql;

@@ -23,6 +23,7 @@ export interface SfiStep {
   readonly what: string;
 }
 
+/** An SFI install: each step, the writes made, and why it stopped if it did. */
 export interface SfiInstallReport {
   readonly ok: boolean;
   readonly steps: readonly SfiStep[];

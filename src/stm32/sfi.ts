@@ -50,6 +50,7 @@ export interface SfiArea {
   readonly ciphertext: Uint8Array;
 }
 
+/** A parsed SFI image: header and areas. */
 export interface SfiImage {
   readonly header: SfiHeader;
   readonly headerBytes: Uint8Array;

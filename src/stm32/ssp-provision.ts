@@ -183,6 +183,7 @@ export interface SspStep {
   readonly what: string;
 }
 
+/** A Secure Secret Provisioning run: each boot and step, and how it ended. */
 export interface SspReport {
   readonly ok: boolean;
   readonly steps: readonly SspStep[];

@@ -44,6 +44,7 @@ export function normalizeMediaType(s: string): string | undefined {
   return out.join('; ');
 }
 
+/** What {@link createVerifierApp} needs: the store and the EAR signing key, and the session lifetime. */
 export interface VerifierOptions {
   readonly store: SqlStore;
   /** Signs the EAR (P-256 ⇒ ES256). */

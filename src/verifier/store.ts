@@ -52,6 +52,7 @@ const digestsOf = (ds: readonly DigestJson[]): { alg: number; value: Uint8Array 
 
 export type SessionStatus = 'waiting' | 'processing' | 'complete' | 'failed';
 
+/** A challenge-response session: nonce, status, evidence and result. */
 export interface Session {
   readonly id: string;
   readonly nonce: Uint8Array;
