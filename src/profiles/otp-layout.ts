@@ -27,7 +27,7 @@ export const LCM_OTP = {
 } as const;
 
 /** Which part of the OTP a field sits in, and so what protects it. */
-export type OtpArea = 'lcm' | 'cm-locked' | 'dm-locked' | 'unlocked' | 'bl1_2' | 'ics' | 'integrity';
+export type OtpArea = 'lcm' | 'cm-locked' | 'dm-locked' | 'unlocked' | 'bl1_2' | 'ics' | 'integrity' | 'soc';
 
 /** How a field's bytes are meant to be read. */
 export type OtpKind =
