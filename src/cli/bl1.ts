@@ -89,7 +89,11 @@ export function lmsCommand() {
   return cmd;
 }
 
-const KDF_NAMES = { 'cmac-counter': 'CMAC counter KDF', 'hash-ecb': 'hash-then-ECB KDF' } as const;
+const KDF_NAMES = {
+  'cmac-counter': 'CMAC counter KDF',
+  'cmac-counter-be': 'CMAC counter KDF (2.2+)',
+  'hash-ecb': 'hash-then-ECB KDF',
+} as const;
 
 const profileOption = () =>
   new Option(

@@ -1,11 +1,13 @@
 /**
  * ECDSA over a caller-supplied digest (PSA `psa_sign_hash` / `psa_verify_hash`) on P-256 and
  * P-384. node:crypto always hashes its input, so the curve arithmetic is done here (Jacobian
- * coordinates, BigInt); the nonce comes from node's CSPRNG. Signatures are raw r ‖ s as PSA
- * formats them. Not constant-time: it serves the virtual device, not production keys.
+ * coordinates, BigInt); the nonce comes from node's CSPRNG, or, asked for, from RFC 6979's
+ * HMAC-DRBG (deterministic signatures, as TF-M's scripts sign BL1_2 images). Signatures are
+ * raw r ‖ s as PSA formats them. Not constant-time: it serves the virtual device and the
+ * reproducible builds of test images, not production keys.
  * @module
  */
-import { randomBytes } from './index.ts';
+import { hmac, randomBytes } from './index.ts';
 
 interface Curve {
   readonly p: bigint;
@@ -108,13 +110,57 @@ function e(c: Curve, digest: Uint8Array): bigint {
   return excess > 0 ? v >> BigInt(excess) : v;
 }
 
-/** Signs `digest` with the private scalar `d`: r ‖ s. */
-export function ecdsaSignDigest(curve: 'P-256' | 'P-384', d: Uint8Array, digest: Uint8Array): Uint8Array {
+/**
+ * RFC 6979 §3.2's nonces for private scalar `d` and `digest`, with HMAC over `hashAlg` (the
+ * digest's hash): the first candidate, then the next ones if a signature needs another.
+ */
+function* rfc6979Nonces(c: Curve, d: bigint, digest: Uint8Array, hashAlg: 'sha256' | 'sha384'): Generator<bigint> {
+  const qlen = c.n.toString(2).length;
+  const bits2int = (b: Uint8Array): bigint => {
+    const v = big(b);
+    const excess = b.length * 8 - qlen;
+    return excess > 0 ? v >> BigInt(excess) : v;
+  };
+  const x = bytes(d, c.size);
+  const h = bytes(mod(bits2int(digest), c.n), c.size);
+  const hlen = hashAlg === 'sha256' ? 32 : 48;
+  let v: Uint8Array = new Uint8Array(hlen).fill(1);
+  let k: Uint8Array = new Uint8Array(hlen);
+  k = hmac(hashAlg, k, v, Uint8Array.of(0), x, h);
+  v = hmac(hashAlg, k, v);
+  k = hmac(hashAlg, k, v, Uint8Array.of(1), x, h);
+  v = hmac(hashAlg, k, v);
+  for (;;) {
+    const t: Uint8Array[] = [];
+    let have = 0;
+    while (have < qlen) {
+      v = hmac(hashAlg, k, v);
+      t.push(v);
+      have += v.length * 8;
+    }
+    const cand = bits2int(Buffer.concat(t));
+    if (cand >= 1n && cand < c.n) yield cand;
+    k = hmac(hashAlg, k, v, Uint8Array.of(0));
+    v = hmac(hashAlg, k, v);
+  }
+}
+
+/**
+ * Signs `digest` with the private scalar `d`: r ‖ s. With `deterministic`, the nonce is RFC
+ * 6979's with HMAC over that hash (the same key and digest always give the same signature).
+ */
+export function ecdsaSignDigest(
+  curve: 'P-256' | 'P-384',
+  d: Uint8Array,
+  digest: Uint8Array,
+  deterministic?: 'sha256' | 'sha384',
+): Uint8Array {
   const c = ECDSA_CURVES[curve];
   const dv = big(d);
   const z = e(c, digest);
+  const nonces = deterministic === undefined ? undefined : rfc6979Nonces(c, dv, digest, deterministic);
   for (;;) {
-    const k = mod(big(randomBytes(c.size + 8)), c.n - 1n) + 1n;
+    const k = nonces === undefined ? mod(big(randomBytes(c.size + 8)), c.n - 1n) + 1n : (nonces.next().value as bigint);
     const r = mod(affineX(c, mul(c, k, [c.gx, c.gy, 1n])), c.n);
     if (r === 0n) continue;
     const s = mod(inv(k, c.n) * (z + r * dv), c.n);

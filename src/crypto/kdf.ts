@@ -81,6 +81,22 @@ export function kdfCmacCounter(key: Uint8Array, label: KdfLabel, context: Uint8A
 }
 
 /**
+ * The same NIST SP 800-108 counter-mode AES-CMAC KDF as TF-M 2.2+ computes it (its
+ * `tools/modules/key_derivation.py` and the RSE's KMASTER/KPROV derivations): the counter i and
+ * L are big-endian u32 and L counts bits; fixed = label ‖ 0x00 ‖ context ‖ L; K0 = CMAC(K, fixed);
+ * block i = CMAC(K, i ‖ fixed ‖ K0).
+ */
+export function kdfCmacCounterBe(key: Uint8Array, label: KdfLabel, context: Uint8Array, length: number): Uint8Array {
+  checkLength(length);
+  const be = (n: number): Uint8Array => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  const fixed = [labelBytes(label), new Uint8Array(1), context, be(length * 8)];
+  const k0 = aesCmac(key, ...fixed);
+  const out = new Uint8Array(Math.ceil(length / BLOCK) * BLOCK);
+  for (let i = 1; (i - 1) * BLOCK < length; i++) out.set(aesCmac(key, be(i), ...fixed, k0), (i - 1) * BLOCK);
+  return out.slice(0, length);
+}
+
+/**
  * The TF-M 1.7 BL1 KDF (hash then encrypt): block i = AES-256-ECB(K, SHA-256(i (u32 LE) ‖ label ‖
  * 0x00 ‖ context ‖ L (u32 LE))), 32 bytes per block, for i = 1, 2, …, truncated to `length`.
  */

@@ -7,13 +7,22 @@
  */
 import { concatBytes, u32le } from '../lib/bytes.ts';
 import { hash } from './index.ts';
-import { deriveHkdfEcKey, kdfCmacCounter, kdfHashEcb } from './kdf.ts';
+import { deriveHkdfEcKey, kdfCmacCounter, kdfCmacCounterBe, kdfHashEcb } from './kdf.ts';
 
-/** Which KDF a profile's BL1 uses. */
-export type RseKdf = 'cmac-counter' | 'hash-ecb';
+/**
+ * Which KDF a profile's BL1 uses: TF-M 2.1's SP 800-108 CMAC (little-endian counter, L in
+ * bytes), TF-M 2.2+'s (big-endian counter, L in bits), or TF-M 1.7's hash-then-ECB.
+ */
+export type RseKdf = 'cmac-counter' | 'cmac-counter-be' | 'hash-ecb';
+
+const KDFS: Readonly<Record<RseKdf, typeof kdfCmacCounter>> = {
+  'cmac-counter': kdfCmacCounter,
+  'cmac-counter-be': kdfCmacCounterBe,
+  'hash-ecb': kdfHashEcb,
+};
 
 export function kdf(which: RseKdf, key: Uint8Array, label: string | Uint8Array, context: Uint8Array, length: number): Uint8Array {
-  return which === 'cmac-counter' ? kdfCmacCounter(key, label, context, length) : kdfHashEcb(key, label, context, length);
+  return KDFS[which](key, label, context, length);
 }
 
 /** Inputs of the boot state. */

@@ -8,7 +8,7 @@ import type { FipNaming } from './fip-table.ts';
 import type { OtpLayout } from './otp-layout.ts';
 
 /** The key derivation of BL1_2's BL2 key and of the bundles: SP 800-108 CMAC (2.1) or hash-then-ECB (1.7). */
-export type Bl1Kdf = 'cmac-counter' | 'hash-ecb';
+export type Bl1Kdf = 'cmac-counter' | 'cmac-counter-be' | 'hash-ecb';
 
 /**
  * How the runtime seeds (VHUK, CPAK seed, DAK seed) are bound to the boot: 2.1's KDF over GUK

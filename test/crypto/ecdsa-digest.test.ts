@@ -1,10 +1,12 @@
 /** ECDSA over a given digest (psa_sign_hash): cross-verified with node:crypto both ways. */
+
 import assert from 'node:assert/strict';
 import { createSign, createVerify, generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from '../../src/crypto/ecdsa-digest.ts';
 import { hash } from '../../src/crypto/index.ts';
+import { fromHex, toHex } from '../../src/lib/hex.ts';
 
 for (const [curve, alg] of [
   ['P-256', 'sha256'],
@@ -35,3 +37,15 @@ for (const [curve, alg] of [
     assert.equal(ecdsaVerifyDigest(curve, pub, hash(alg, new Uint8Array(0)), new Uint8Array(5)), false, 'a short signature');
   });
 }
+
+test('RFC 6979 A.2.5: deterministic ECDSA P-256 / SHA-256 over "sample" gives the RFC\'s r and s, every time', () => {
+  const d = fromHex('C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721');
+  const digest = hash('sha256', new TextEncoder().encode('sample'));
+  const sig = ecdsaSignDigest('P-256', d, digest, 'sha256');
+  assert.equal(
+    toHex(sig).toUpperCase(),
+    'EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716' + 'F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8',
+  );
+  assert.deepEqual(ecdsaSignDigest('P-256', d, digest, 'sha256'), sig);
+  assert.notDeepEqual(ecdsaSignDigest('P-256', d, digest), sig, 'without it the nonce is random');
+});

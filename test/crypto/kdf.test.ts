@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { aesCmac, deriveHkdfEcKey, kdfCmacCounter, kdfHashEcb, psaDeriveEcPrivate } from '../../src/crypto/kdf.ts';
+import { aesCmac, deriveHkdfEcKey, kdfCmacCounter, kdfCmacCounterBe, kdfHashEcb, psaDeriveEcPrivate } from '../../src/crypto/kdf.ts';
 import { bl2DecryptionKey, bootState, bundleKey, instanceId, provisioningKey } from '../../src/crypto/rse-keys.ts';
 import { DUMMY_PCI_KRTL } from '../../src/device/device.ts';
+import { u32le } from '../../src/lib/bytes.ts';
 import { fromHex, toHex } from '../../src/lib/hex.ts';
 import { TP_MODE } from '../../src/otp/lcm.ts';
+import { vectorsDir } from '../helpers.ts';
 
 const MSG = fromHex(
   '6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710',
@@ -107,4 +111,21 @@ test('IAK from a seed: deterministic P-384 key, 97-byte point, 33-byte instance 
     }),
     { numRuns: 10 },
   );
+});
+
+test("TF-M 2.3's SP 800-108 CMAC KDF (big-endian counter and L in bits) gives the KMASTER/KPROV keys its derive scripts made", () => {
+  const V = vectorsDir('rse-2.3');
+  const f = (p: string): Uint8Array => new Uint8Array(readFileSync(join(V, p)));
+  const krtl = f('keys/tfm_tci_krtl.bin');
+  for (const who of ['CM', 'DM'] as const) {
+    const master = kdfCmacCounterBe(krtl, `KMASTER_${who}`, u32le(0), 32);
+    assert.deepEqual(master, f(`keys/derived/kmaster_${who.toLowerCase()}.bin`), `KMASTER_${who}`);
+    assert.deepEqual(
+      kdfCmacCounterBe(master, `KPROV_${who}`, new Uint8Array(0), 32),
+      f(`keys/derived/kprov_${who.toLowerCase()}.bin`),
+      `KPROV_${who}`,
+    );
+  }
+  // TF-M 2.1's variant of the same KDF is a different function.
+  assert.notDeepEqual(kdfCmacCounter(krtl, 'KMASTER_CM', u32le(0), 32), f('keys/derived/kmaster_cm.bin'));
 });
