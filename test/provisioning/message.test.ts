@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadKey } from '../../src/crypto/index.ts';
+import { exportPublicDer, loadKey } from '../../src/crypto/index.ts';
 import { RseError } from '../../src/lib/errors.ts';
+import { fromHex } from '../../src/lib/hex.ts';
 import { type BlobAuth, decodeBlob, encodeBlob, openBlob } from '../../src/provisioning/message.ts';
+import { encodeNonSecretCmValues, encodeNonSecretDmValues, encodeSecretValues } from '../../src/provisioning/values-2.3.ts';
 import { vectorsDir } from '../helpers.ts';
 
 const V = vectorsDir('rse-2.3');
@@ -71,5 +73,60 @@ for (const c of CASES) {
       const unusedSignature = at >= 0x0c + (sym ? 16 : 64) && at < 0x6c;
       assert.equal(refused, !unusedSignature, `byte 0x${at.toString(16)}`);
     }
+  });
+}
+
+/** The values of the README's bundle commands, built by rsekit from the recorded inputs. */
+function recordedValues() {
+  const pemSpki = (p: string): Uint8Array => exportPublicDer(loadKey(file(p)), 'spki');
+  const cm = encodeNonSecretCmValues({
+    trngRoscSc: fromHex('20000000200000002000000020000000'),
+    trngInUse: 0,
+    entropyHighThreshold: 821,
+    entropyRepetitionCount: 81,
+    cmPolicies: 0,
+    rotpks: [
+      { area: 0, index: 0, key: file('keys/lms_cm.pub').subarray(4), type: 'lms', hashAlg: 'sha256', policy: 'required' },
+      { area: 0, index: 1, key: pemSpki('keys/mcuboot-s-ecdsa-p256.pem'), type: 'ecdsa', hashAlg: 'sha256', policy: 'required' },
+    ],
+    dmaIcs: file('inputs/prov/dma/otp_dma_ics.bin'),
+    bl1_2: file('inputs/prov/bl1_2_padded.bin'),
+    bl1_2Hash: file('inputs/prov/bl1_2_padded_hash.bin'),
+  });
+  const dm = encodeNonSecretDmValues({
+    rotpks: [{ area: 0, index: 1, key: pemSpki('keys/mcuboot-ns-ecdsa-p256.pem'), type: 'ecdsa', hashAlg: 'sha256', policy: 'required' }],
+  });
+  const secretCm = encodeSecretValues([guk, undefined, guk]);
+  const secretDm = encodeSecretValues([undefined, guk]);
+  const cat = (...a: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(a));
+  return {
+    cm: { code: file('inputs/prov/cm_code.bin'), data: cat(file('inputs/prov/cm_data.bin'), cm), secretValues: secretCm },
+    dm: { code: file('inputs/prov/dm_code.bin'), data: cat(file('inputs/prov/dm_data.bin'), dm), secretValues: secretDm },
+    combined: {
+      code: file('inputs/prov/combined_code.bin'),
+      data: cat(file('inputs/prov/combined_data.bin'), cm, dm),
+      secretValues: cat(secretCm, secretDm),
+    },
+  };
+}
+
+for (const c of CASES) {
+  test(`${c.dir}/${c.name}: made from the recorded inputs (code, values, keys) with the message's iv, byte for byte`, () => {
+    const bytes = file(`provisioning/${c.dir}/${c.name}_provisioning_message.bin`);
+    const key = kprov[c.key];
+    const auth: BlobAuth = c.dir === 'sym' ? { kind: 'ccm', key } : { kind: 'ecdsa', signingKey, encryptionKey: key };
+    const header = {
+      metadata: c.metadata,
+      purpose: c.purpose,
+      version: 0,
+      iv: bytes.slice(0x78, 0x80),
+      socUid: new Uint8Array(12),
+      batchId: 0,
+      dmNumber: 0,
+      publicKey: new Uint8Array(0),
+    };
+    const made = encodeBlob(header, recordedValues()[c.name], auth);
+    assert.equal(made.length, bytes.length);
+    assert.deepEqual(made, bytes);
   });
 }
