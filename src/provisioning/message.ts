@@ -222,3 +222,40 @@ export function openBlob(
     secretValues: plain.slice(m.code.length + m.data.length),
   };
 }
+
+/** `plain_metadata`: what a plain data message carries. */
+export const PLAIN_DATA_TYPE = {
+  UNSPECIFIED: 0,
+  NON_ENDORSED_DM_ROTPKS: 1,
+  ENDORSEMENT_CERTIFICATE_PACKAGE: 2,
+  REQUEST_TO_EXPORT_ENDORSEMENT_CERTIFICATE: 3,
+  CM_ROTPK_ARRAY_REVOCATION: 4,
+  DM_ROTPK_ARRAY_REVOCATION: 5,
+} as const;
+
+/** A plain data message: header {PLAIN_DATA, 4 + payload length}, `plain_metadata`, the payload. */
+export function encodePlainDataMessage(plainType: number, payload: Uint8Array): Uint8Array {
+  return new Uint8Array(Buffer.concat([u32le(PROVISIONING_MESSAGE_TYPE.PLAIN_DATA, 4 + payload.length, plainType >>> 0), payload]));
+}
+
+/** Reads a plain data message; the length must be exact. */
+export function decodePlainDataMessage(
+  b: Uint8Array,
+  source = 'plain data message',
+): { readonly plainType: number; readonly payload: Uint8Array } {
+  if (b.length < 12)
+    throw new RseError('E_TRUNCATED', `${source} is ${b.length} bytes; its header is 12`, { field: 'header', offset: b.length });
+  const type = readU32le(b, 0);
+  if (type !== PROVISIONING_MESSAGE_TYPE.PLAIN_DATA)
+    throw new RseError('E_BAD_MAGIC', `${source}: type 0x${type.toString(16)} is not PLAIN_DATA (0x3333da7a)`, {
+      field: 'type',
+      offset: 0,
+    });
+  const length = readU32le(b, 4);
+  if (length !== b.length - MESSAGE_HEADER_SIZE)
+    throw new RseError('E_BOUNDS', `${source}: data_length ${length} but ${b.length - MESSAGE_HEADER_SIZE} bytes follow`, {
+      field: 'data_length',
+      offset: 4,
+    });
+  return { plainType: readU32le(b, 8), payload: b.slice(12) };
+}

@@ -164,3 +164,27 @@ export function encodeSecretValues(keys: readonly (Uint8Array | undefined)[]): U
   });
   return out;
 }
+
+/**
+ * `rse_rotpk_revocation_dm_provisioning_values_t` (and the CM one): the array index, how many
+ * ROTPKs follow, their policy word, then each ROTPK hash slot (`RSE_OTP_DM_ROTPK_AMOUNT` of them).
+ */
+export function encodeRotpkArrayValues(prefix: 'cm' | 'dm', index: number, rotpks: readonly Omit<RotpkValue, 'area'>[]): Uint8Array {
+  const c = RSE_2_3_OTP_CONFIG;
+  const slots = prefix === 'cm' ? c.cmRotpksPerArea : c.dmRotpksPerArea;
+  if (rotpks.length > slots) throw bad(`a ${prefix.toUpperCase()} ROTPK array holds ${slots} keys, got ${rotpks.length}`, 'rotpks');
+  const out = new Uint8Array(12 + slots * c.rotpkSize);
+  let policies = 0;
+  for (const r of rotpks) {
+    if (r.index >= slots) throw bad(`${prefix} ROTPK index ${r.index} does not exist`, 'rotpks');
+    const size = r.hashAlg === 'sha256' ? 32 : 48;
+    const digest = r.key.length === size ? r.key : hash(r.hashAlg, r.key);
+    out.set(digest.subarray(0, c.rotpkSize), 12 + r.index * c.rotpkSize);
+    policies |=
+      ((r.type === 'lms' ? 1 : 0) << (2 * r.index)) |
+      ((r.hashAlg === 'sha384' ? 1 : 0) << (12 + r.index)) |
+      ((r.policy === 'required' ? 1 : 0) << (18 + r.index));
+  }
+  out.set(u32le(index >>> 0, rotpks.length, policies >>> 0), 0);
+  return out;
+}

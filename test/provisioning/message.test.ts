@@ -12,8 +12,21 @@ import { test } from 'node:test';
 import { exportPublicDer, loadKey } from '../../src/crypto/index.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { fromHex } from '../../src/lib/hex.ts';
-import { type BlobAuth, decodeBlob, encodeBlob, openBlob } from '../../src/provisioning/message.ts';
-import { encodeNonSecretCmValues, encodeNonSecretDmValues, encodeSecretValues } from '../../src/provisioning/values-2.3.ts';
+import {
+  type BlobAuth,
+  decodeBlob,
+  decodePlainDataMessage,
+  encodeBlob,
+  encodePlainDataMessage,
+  openBlob,
+  PLAIN_DATA_TYPE,
+} from '../../src/provisioning/message.ts';
+import {
+  encodeNonSecretCmValues,
+  encodeNonSecretDmValues,
+  encodeRotpkArrayValues,
+  encodeSecretValues,
+} from '../../src/provisioning/values-2.3.ts';
 import { vectorsDir } from '../helpers.ts';
 
 const V = vectorsDir('rse-2.3');
@@ -130,3 +143,24 @@ for (const c of CASES) {
     assert.deepEqual(made, bytes);
   });
 }
+
+test('the non-endorsed DM ROTPKs plain data message, made from its recorded inputs, byte for byte', () => {
+  const bytes = file('provisioning/messages/non_endorsed_dm_rotpks_plain_message.bin');
+  const payload = encodeRotpkArrayValues('dm', 1, [
+    {
+      index: 0,
+      key: exportPublicDer(loadKey(file('keys/mcuboot-ns-ecdsa-p256.pem')), 'spki'),
+      type: 'ecdsa',
+      hashAlg: 'sha256',
+      policy: 'required',
+    },
+  ]);
+  assert.deepEqual(encodePlainDataMessage(PLAIN_DATA_TYPE.NON_ENDORSED_DM_ROTPKS, payload), bytes);
+  const back = decodePlainDataMessage(bytes);
+  assert.equal(back.plainType, PLAIN_DATA_TYPE.NON_ENDORSED_DM_ROTPKS);
+  assert.deepEqual(back.payload, payload);
+  assert.throws(
+    () => decodePlainDataMessage(bytes.subarray(0, 100)),
+    (e: unknown) => e instanceof RseError && e.code === 'E_BOUNDS',
+  );
+});
