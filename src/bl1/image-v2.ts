@@ -13,8 +13,8 @@
  * @module
  */
 
-import { ecdsaSignDigest } from '../crypto/ecdsa-digest.ts';
-import { type AsymKey, aesCtr, exportPublicDer, hash } from '../crypto/index.ts';
+import { ecdsaSignDeterministic } from '../crypto/ecdsa-digest.ts';
+import { type AsymKey, aesCtr, exportPublicDer } from '../crypto/index.ts';
 import { bl2DecryptionKey } from '../crypto/rse-keys.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
@@ -98,22 +98,6 @@ export function bl1V2Offsets(c: Bl1ImageV2Config): {
   return { iv, bindingTag, sigs, version, securityCounter, magic, code: at, codeSize: c.partitionSize - c.headerMaxSize };
 }
 
-function ecCurve(key: AsymKey): { curve: 'P-256' | 'P-384'; hash: 'sha256' | 'sha384' } {
-  if (key.type === 'ecdsa-p256') return { curve: 'P-256', hash: 'sha256' };
-  if (key.type === 'ecdsa-p384') return { curve: 'P-384', hash: 'sha384' };
-  throw new RseError('E_KEY', `BL1_2 signers are LMS or ECDSA P-256/P-384, not ${key.type}`, { field: 'key' });
-}
-
-/** The private scalar of an EC key, big-endian at the curve's size. */
-function privateScalar(key: AsymKey, size: number): Uint8Array {
-  const d = key.privateKey?.export({ format: 'jwk' }).d;
-  if (d === undefined) throw new RseError('E_KEY', 'signing a BL1_2 image needs the private key', { field: 'key' });
-  const raw = new Uint8Array(Buffer.from(d, 'base64url'));
-  const out = new Uint8Array(size);
-  out.set(raw.subarray(Math.max(0, raw.length - size)), Math.max(0, size - raw.length));
-  return out;
-}
-
 /** The signed message: the plaintext protected values. */
 export function bl1V2ProtectedValues(c: Bl1ImageV2Config, i: Pick<Bl1V2SignInput, 'code' | 'version' | 'securityCounter'>): Uint8Array {
   const o = bl1V2Offsets(c);
@@ -155,9 +139,8 @@ export function signBl1ImageV2(c: Bl1ImageV2Config, i: Bl1V2SignInput): Uint8Arr
       rotpk = r.publicKey;
       sig = r.signature;
     } else {
-      const ec = ecCurve(s.key);
       rotpk = exportPublicDer(s.key, 'spki');
-      sig = ecdsaSignDigest(ec.curve, privateScalar(s.key, ec.curve === 'P-256' ? 32 : 48), hash(ec.hash, pv), ec.hash);
+      sig = ecdsaSignDeterministic(s.key, pv);
     }
     if (rotpk.length > c.rotpkMaxSize || sig.length > c.sigMaxSize)
       throw new RseError('E_SIZE', `signer ${n}: key ${rotpk.length} / signature ${sig.length} bytes exceed the slot`, {

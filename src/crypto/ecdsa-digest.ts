@@ -7,7 +7,8 @@
  * reproducible builds of test images, not production keys.
  * @module
  */
-import { hmac, randomBytes } from './index.ts';
+import { RseError } from '../lib/errors.ts';
+import { type AsymKey, hash, hmac, randomBytes } from './index.ts';
 
 interface Curve {
   readonly p: bigint;
@@ -183,4 +184,32 @@ export function ecdsaVerifyDigest(curve: 'P-256' | 'P-384', pub: Uint8Array, dig
   const w = inv(s, c.n);
   const pt = add(c, mul(c, mod(e(c, digest) * w, c.n), [c.gx, c.gy, 1n]), mul(c, mod(r * w, c.n), q));
   return pt[2] !== 0n && mod(affineX(c, pt), c.n) === r;
+}
+
+/** The curve, hash and scalar size of an ECDSA P-256 (SHA-256) or P-384 (SHA-384) key. */
+export function ecdsaKeyParams(key: AsymKey): { curve: 'P-256' | 'P-384'; hash: 'sha256' | 'sha384'; size: number } {
+  if (key.type === 'ecdsa-p256') return { curve: 'P-256', hash: 'sha256', size: 32 };
+  if (key.type === 'ecdsa-p384') return { curve: 'P-384', hash: 'sha384', size: 48 };
+  throw new RseError('E_KEY', `an ECDSA P-256 or P-384 key is needed, not ${key.type}`, { field: 'key' });
+}
+
+/** Signs the curve's hash of `parts` with an rsekit key, RFC 6979 (as TF-M's scripts sign): raw r ‖ s. */
+export function ecdsaSignDeterministic(key: AsymKey, ...parts: readonly Uint8Array[]): Uint8Array {
+  const p = ecdsaKeyParams(key);
+  const d = key.privateKey?.export({ format: 'jwk' }).d;
+  if (d === undefined) throw new RseError('E_KEY', 'signing needs the private key', { field: 'key' });
+  const raw = new Uint8Array(Buffer.from(d, 'base64url'));
+  const scalar = new Uint8Array(p.size);
+  scalar.set(raw.subarray(Math.max(0, raw.length - p.size)), Math.max(0, p.size - raw.length));
+  return ecdsaSignDigest(p.curve, scalar, hash(p.hash, ...parts), p.hash);
+}
+
+/** Verifies raw r ‖ s over the curve's hash of `parts` with an rsekit key. */
+export function ecdsaVerifyParts(key: AsymKey, sig: Uint8Array, ...parts: readonly Uint8Array[]): boolean {
+  const p = ecdsaKeyParams(key);
+  const jwk = key.publicKey.export({ format: 'jwk' });
+  const point = new Uint8Array(
+    Buffer.concat([Uint8Array.of(4), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]),
+  );
+  return ecdsaVerifyDigest(p.curve, point, hash(p.hash, ...parts), sig);
 }

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { ecdsaSignDigest, ecdsaVerifyDigest } from '../crypto/ecdsa-digest.ts';
-import { type AsymKey, aesCcmDecrypt, aesCcmEncrypt, aesCtr, hash } from '../crypto/index.ts';
+import { ecdsaSignDeterministic, ecdsaVerifyParts } from '../crypto/ecdsa-digest.ts';
+import { type AsymKey, aesCcmDecrypt, aesCcmEncrypt, aesCtr } from '../crypto/index.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 
@@ -72,26 +72,6 @@ const pad16 = (b: Uint8Array): Uint8Array => {
 /** Whether code and data are encrypted with the secret values (metadata bits [1:0]). */
 const codeDataEncrypted = (metadata: number): boolean => (metadata & 3) === CODE_DATA_DECRYPTION.AES;
 
-function ecParams(key: AsymKey): { curve: 'P-256' | 'P-384'; hash: 'sha256' | 'sha384'; size: number } {
-  if (key.type === 'ecdsa-p256') return { curve: 'P-256', hash: 'sha256', size: 32 };
-  if (key.type === 'ecdsa-p384') return { curve: 'P-384', hash: 'sha384', size: 48 };
-  throw new RseError('E_KEY', `provisioning messages are signed with ECDSA P-256 or P-384, not ${key.type}`, { field: 'key' });
-}
-
-function scalarOf(key: AsymKey, size: number): Uint8Array {
-  const d = key.privateKey?.export({ format: 'jwk' }).d;
-  if (d === undefined) throw new RseError('E_KEY', 'signing a provisioning message needs the private key', { field: 'key' });
-  const raw = new Uint8Array(Buffer.from(d, 'base64url'));
-  const out = new Uint8Array(size);
-  out.set(raw.subarray(Math.max(0, raw.length - size)), Math.max(0, size - raw.length));
-  return out;
-}
-
-function pointOf(key: AsymKey): Uint8Array {
-  const jwk = key.publicKey.export({ format: 'jwk' });
-  return new Uint8Array(Buffer.concat([Uint8Array.of(4), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]));
-}
-
 /** The authentication header with `signature_size` and `signature` still empty. */
 function authHeader(h: BlobHeader, sizes: { code: number; data: number; secrets: number }): Uint8Array {
   if (h.iv.length !== 8) throw new RseError('E_ARGUMENT', 'the blob iv is 8 bytes', { field: 'iv' });
@@ -119,8 +99,7 @@ export function encodeBlob(h: BlobHeader, body: BlobBody, auth: BlobAuth): Uint8
   const aad = new Uint8Array(Buffer.concat([hdr148, ...clear]));
   let cipher: Uint8Array;
   if (auth.kind === 'ecdsa') {
-    const ec = ecParams(auth.signingKey);
-    const sig = ecdsaSignDigest(ec.curve, scalarOf(auth.signingKey, ec.size), hash(ec.hash, aad, plain), ec.hash);
+    const sig = ecdsaSignDeterministic(auth.signingKey, aad, plain);
     a.set(u32le(sig.length), 0);
     a.set(sig, 4);
     cipher = aesCtr(auth.encryptionKey, Uint8Array.of(...h.iv, 0, 0, 0, 0, 0, 0, 0, 0), plain);
@@ -205,9 +184,8 @@ export function openBlob(
   const aad = new Uint8Array(Buffer.concat([hdr148, ...clear]));
   let plain: Uint8Array;
   if (auth.kind === 'ecdsa') {
-    const ec = ecParams(auth.verifyingKey);
     plain = aesCtr(auth.encryptionKey, Uint8Array.of(...m.header.iv, 0, 0, 0, 0, 0, 0, 0, 0), cipher);
-    if (!ecdsaVerifyDigest(ec.curve, pointOf(auth.verifyingKey), hash(ec.hash, aad, plain), m.signature))
+    if (!ecdsaVerifyParts(auth.verifyingKey, m.signature, aad, plain))
       throw new RseError('E_AUTH', 'the provisioning message signature does not verify', { field: 'signature', offset: 0x0c });
   } else {
     const p = m.signature.length === 16 ? aesCcmDecrypt(auth.key, m.header.iv, aad, cipher, m.signature) : undefined;

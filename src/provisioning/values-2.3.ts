@@ -86,7 +86,23 @@ class AreaWriter {
   }
 }
 
-/** Writes the ROTPK hashes and each array's policy word (`type << 2N | hash_alg << 12+N | policy << 18+N`). */
+/**
+ * What a ROTPK slot holds (the key's hash, unless the key is already a digest of the hash's size)
+ * and its bits in the array's policy word: `type << 2N | hash_alg << 12+N | policy << 18+N`.
+ */
+function rotpkSlot(r: Omit<RotpkValue, 'area'>): { digest: Uint8Array; policyBits: number } {
+  const size = r.hashAlg === 'sha256' ? 32 : 48;
+  const n = r.index;
+  return {
+    digest: (r.key.length === size ? r.key : hash(r.hashAlg, r.key)).subarray(0, RSE_2_3_OTP_CONFIG.rotpkSize),
+    policyBits:
+      ((r.type === 'lms' ? 1 : 0) << (2 * n)) |
+      ((r.hashAlg === 'sha384' ? 1 : 0) << (12 + n)) |
+      ((r.policy === 'required' ? 1 : 0) << (18 + n)),
+  };
+}
+
+/** Writes the ROTPK hashes and each array's policy word. */
 function setRotpks(w: AreaWriter, prefix: 'cm' | 'dm', rotpks: readonly RotpkValue[]): void {
   const c = RSE_2_3_OTP_CONFIG;
   const perArea = prefix === 'cm' ? c.cmRotpksPerArea : c.dmRotpksPerArea;
@@ -177,13 +193,9 @@ export function encodeRotpkArrayValues(prefix: 'cm' | 'dm', index: number, rotpk
   let policies = 0;
   for (const r of rotpks) {
     if (r.index >= slots) throw bad(`${prefix} ROTPK index ${r.index} does not exist`, 'rotpks');
-    const size = r.hashAlg === 'sha256' ? 32 : 48;
-    const digest = r.key.length === size ? r.key : hash(r.hashAlg, r.key);
-    out.set(digest.subarray(0, c.rotpkSize), 12 + r.index * c.rotpkSize);
-    policies |=
-      ((r.type === 'lms' ? 1 : 0) << (2 * r.index)) |
-      ((r.hashAlg === 'sha384' ? 1 : 0) << (12 + r.index)) |
-      ((r.policy === 'required' ? 1 : 0) << (18 + r.index));
+    const slot = rotpkSlot(r);
+    out.set(slot.digest, 12 + r.index * c.rotpkSize);
+    policies |= slot.policyBits;
   }
   out.set(u32le(index >>> 0, rotpks.length, policies >>> 0), 0);
   return out;
