@@ -56,6 +56,24 @@ class Builder {
   }
 }
 
+/** `areas` ROTPK arrays of an area: zero count, policy word, `perArea` key hashes each. */
+function rotpkArrays(b: Builder, who: 'cm' | 'dm', areas: number, perArea: number): void {
+  const area: OtpArea = who === 'cm' ? 'cm-locked' : 'dm-locked';
+  const name = who.toUpperCase();
+  for (let a = 0; a < areas; a++) {
+    b.field(`${who}.rotpk_areas_${a}.zero_count`, 4, 'integrity', 'u32', `zero count of ${name} ROTPK array ${a}`);
+    b.field(`${who}.rotpk_areas_${a}.${who}_rotpk_policies`, 4, area, 'config', `policies of ${name} ROTPK array ${a}`);
+    for (let k = 0; k < perArea; k++)
+      b.field(
+        `${who}.rotpk_areas_${a}.rotpk_${k}`,
+        RSE_2_3_OTP_CONFIG.rotpkSize,
+        area,
+        'hash',
+        `${name} ROTPK ${k} of array ${a} (hash of the key)`,
+      );
+  }
+}
+
 function rse23(): OtpField[] {
   const c = RSE_2_3_OTP_CONFIG;
   const b = new Builder();
@@ -100,12 +118,7 @@ function rse23(): OtpField[] {
   b.field('cm.cod.cod_cmac', 16, 'cm-locked', 'bytes', 'CMAC of the Chip Output Data');
   b.field('cm.cod.rak_pub', 96, 'cm-locked', 'ec-point', 'RSE attestation key public part (raw P-384 X‖Y)');
   b.field('cm.reserved', 4, 'cm-locked', 'bytes', 'reserved');
-  for (let a = 0; a < c.cmRotpkAreas; a++) {
-    b.field(`cm.rotpk_areas_${a}.zero_count`, 4, 'integrity', 'u32', `zero count of CM ROTPK array ${a}`);
-    b.field(`cm.rotpk_areas_${a}.cm_rotpk_policies`, 4, 'cm-locked', 'config', `policies of CM ROTPK array ${a}`);
-    for (let k = 0; k < c.cmRotpksPerArea; k++)
-      b.field(`cm.rotpk_areas_${a}.rotpk_${k}`, c.rotpkSize, 'cm-locked', 'hash', `CM ROTPK ${k} of array ${a} (hash of the key)`);
-  }
+  rotpkArrays(b, 'cm', c.cmRotpkAreas, c.cmRotpksPerArea);
   // BL1_2 area.
   b.field('bl1_2.zero_count', 4, 'integrity', 'u32', 'zero count of the BL1_2 area');
   b.field('bl1_2.bl1_2_size', 4, 'bl1_2', 'u32', 'size of the BL1_2 image');
@@ -116,12 +129,7 @@ function rse23(): OtpField[] {
   b.field('dm.zero_count', 4, 'integrity', 'u32', 'zero count of the DM area');
   b.field('dm.provisioning_blob_version', 4, 'dm-locked', 'u32', 'version of the DM provisioning blob');
   b.field('dm.dm_policies', 4, 'dm-locked', 'config', 'DM policies');
-  for (let a = 0; a < c.dmRotpkAreas; a++) {
-    b.field(`dm.rotpk_areas_${a}.zero_count`, 4, 'integrity', 'u32', `zero count of DM ROTPK array ${a}`);
-    b.field(`dm.rotpk_areas_${a}.dm_rotpk_policies`, 4, 'dm-locked', 'config', `policies of DM ROTPK array ${a}`);
-    for (let k = 0; k < c.dmRotpksPerArea; k++)
-      b.field(`dm.rotpk_areas_${a}.rotpk_${k}`, c.rotpkSize, 'dm-locked', 'hash', `DM ROTPK ${k} of array ${a} (hash of the key)`);
-  }
+  rotpkArrays(b, 'dm', c.dmRotpkAreas, c.dmRotpksPerArea);
   // Dynamic area.
   const dynamic = b.at;
   b.field('dynamic.cm_reprovisioning', counterBytes(c.reprovisioningMax), 'unlocked', 'counter', 'CM re-provisioning counter');
