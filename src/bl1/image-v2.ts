@@ -13,8 +13,9 @@
  * @module
  */
 
-import { ecdsaSignDeterministic } from '../crypto/ecdsa-digest.ts';
-import { type AsymKey, aesCtr, exportPublicDer } from '../crypto/index.ts';
+import { ecdsaSignDeterministic, ecdsaVerifyParts } from '../crypto/ecdsa-digest.ts';
+import { type AsymKey, aesCtr, constantTimeEqual, exportPublicDer, hash, importPublicDer } from '../crypto/index.ts';
+import { decodeLmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
 import { bl2DecryptionKey } from '../crypto/rse-keys.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
@@ -208,4 +209,80 @@ export function parseBl1ImageV2(c: Bl1ImageV2Config, b: Uint8Array, source = 'BL
     },
     securityCounter: readU32le(b, o.securityCounter),
   };
+}
+
+/** What BL1_2 knows about signer slot n: the ROTPK hash OTP holds for it and its policy. */
+export interface Bl1V2SignerTrust {
+  /** SHA-256 of the signer's key, as the CM ROTPK array holds it. */
+  readonly rotpkHash: Uint8Array;
+  /** `required` (SIG_REQUIRED): the slot must verify; `optional` (SIG_OPTIONAL): a failure is ignored. */
+  readonly policy: 'required' | 'optional';
+}
+
+/** One check of {@link checkBl1ImageV2}. */
+export interface Bl1V2Check {
+  readonly check: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/**
+ * BL1_2's checks of a v2 image (`bl1/bl1_2/main.c`): decrypt and check the magic, then for each
+ * signer slot the embedded key's hash against the OTP ROTPK and the signature over the plaintext
+ * protected values (LMS, or ECDSA of the curve's hash); a slot whose policy is optional may fail.
+ * Returns every check, whether the image passes, and the plaintext protected values.
+ */
+export function checkBl1ImageV2(
+  c: Bl1ImageV2Config,
+  image: Uint8Array,
+  trust: readonly Bl1V2SignerTrust[],
+  encryptionKey?: Uint8Array,
+): { readonly ok: boolean; readonly checks: readonly Bl1V2Check[]; readonly protectedValues?: Uint8Array } {
+  const checks: Bl1V2Check[] = [];
+  const check = (name: string, ok: boolean, detail: string): boolean => {
+    checks.push({ check: name, ok, detail });
+    return ok;
+  };
+  const h = parseBl1ImageV2(c, image);
+  const o = bl1V2Offsets(c);
+  const pv = image.slice(o.version, o.code + o.codeSize);
+  if (c.encryption) {
+    if (encryptionKey === undefined)
+      throw new RseError('E_ARGUMENT', 'an encrypted image needs the BL2 encryption key', { field: 'encryption' });
+    const key = bl2DecryptionKey('cmac-counter-be', encryptionKey, h.securityCounter);
+    pv.set(aesCtr(key, h.iv as Uint8Array, pv.subarray(12)), 12);
+    const magic = readU32le(pv, 12);
+    if (!check('decryption magic', magic === BL1_V2_DECRYPT_MAGIC, `first word 0x${magic.toString(16)}`)) return { ok: false, checks };
+  }
+  let ok = true;
+  h.sigs.forEach((s, n) => {
+    const t = trust[n];
+    const tag = `signer ${n}`;
+    const pass = ((): boolean => {
+      if (t === undefined) return check(`${tag}: ROTPK`, false, 'no ROTPK is provisioned for this slot');
+      const keyHash = hash('sha256', s.rotpk);
+      if (
+        !check(
+          `${tag}: ROTPK`,
+          keyHash.length === t.rotpkHash.length && constantTimeEqual(keyHash, t.rotpkHash),
+          'SHA-256 of the embedded key vs the OTP ROTPK',
+        )
+      )
+        return false;
+      let problem: string | undefined;
+      if (s.rotpk.length === 56) problem = lmsVerifyProblem(decodeLmsPublicKey(s.rotpk, `${tag} rotpk`), pv, s.signature);
+      else {
+        let key: AsymKey;
+        try {
+          key = importPublicDer(s.rotpk);
+        } catch {
+          return check(`${tag}: signature`, false, 'the embedded key is neither an LMS key nor a DER public key');
+        }
+        problem = ecdsaVerifyParts(key, s.signature, pv) ? undefined : 'the ECDSA signature does not verify';
+      }
+      return check(`${tag}: signature`, problem === undefined, problem ?? (s.rotpk.length === 56 ? 'LMS verifies' : 'ECDSA verifies'));
+    })();
+    if (!pass && t?.policy !== 'optional') ok = false;
+  });
+  return ok ? { ok, checks, protectedValues: pv } : { ok, checks };
 }

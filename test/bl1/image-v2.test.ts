@@ -14,15 +14,17 @@ import {
   BL1_IMAGE_V2_RSE_2_3,
   type Bl1ImageV2Config,
   type Bl1V2Signer,
+  type Bl1V2SignerTrust,
   bl1V2Offsets,
   bl1V2ProtectedValues,
+  checkBl1ImageV2,
   parseBl1ImageV2,
   signBl1ImageV2,
 } from '../../src/bl1/image-v2.ts';
-import { generateKey, loadKey } from '../../src/crypto/index.ts';
+import { generateKey, hash, loadKey } from '../../src/crypto/index.ts';
 import { decodeLmsPublicKey, lmsVerifyProblem } from '../../src/crypto/lms.ts';
 import { RseError } from '../../src/lib/errors.ts';
-import { vectorsDir } from '../helpers.ts';
+import { flipBits, vectorsDir } from '../helpers.ts';
 
 const V = vectorsDir('rse-2.3');
 const file = (p: string): Uint8Array => new Uint8Array(readFileSync(join(V, p)));
@@ -130,4 +132,66 @@ test('property: the parser gives only typed errors on any bytes', () => {
     }),
     { numRuns: 500, seed: 0x2303 },
   );
+});
+
+/** The OTP ROTPK trust of a vector's signers: the hash of each embedded key, signature required. */
+const trustOf = (config: Bl1ImageV2Config, b: Uint8Array): Bl1V2SignerTrust[] =>
+  parseBl1ImageV2(config, b).sigs.map((s) => ({ rotpkHash: hash('sha256', s.rotpk), policy: 'required' }));
+
+test("BL1_2's checks accept every vector image with its signers' ROTPK hashes provisioned", () => {
+  for (const c of CASES) {
+    const config = configOf(c);
+    const b = file(`bl2/${c.name}.bin`);
+    const r = checkBl1ImageV2(config, b, trustOf(config, b), c.encryption ? encryptionKey : undefined);
+    assert.equal(r.ok, true, `${c.name}: ${JSON.stringify(r.checks.filter((x) => !x.ok))}`);
+    assert.deepEqual(r.protectedValues, file(`bl2/${c.name}.script.bin`), `${c.name}: the plaintext BL1_2 measures`);
+  }
+});
+
+test("BL1_2's attack table for v2 images: each refused with its own check", () => {
+  const c = CASES.find((x) => x.name === 'p256-cmdm-enc-fixediv') as Case;
+  const config = configOf(c);
+  const good = file(`bl2/${c.name}.bin`);
+  const trust = trustOf(config, good);
+  const o = bl1V2Offsets(config);
+  const failed = (b: Uint8Array, t: readonly Bl1V2SignerTrust[] = trust, key = encryptionKey): string[] => {
+    const r = checkBl1ImageV2(config, b, t, key);
+    assert.equal(r.ok, false);
+    assert.equal(r.protectedValues, undefined, 'nothing of a refused image is handed on');
+    return r.checks.filter((x) => !x.ok).map((x) => x.check);
+  };
+  const flip = (at: number): Uint8Array => {
+    const b = good.slice();
+    flipBits(b, at, 0x01);
+    return b;
+  };
+  assert.deepEqual(failed(flip((o.code as number) + 100)), ['signer 0: signature', 'signer 1: signature'], 'a payload bit');
+  assert.deepEqual(failed(flip(o.securityCounter)), ['decryption magic'], 'the counter: another key, garbage plaintext');
+  assert.deepEqual(failed(flip(o.version)), ['signer 0: signature', 'signer 1: signature'], 'the version');
+  assert.deepEqual(failed(flip((o.iv as number) + 3)), ['decryption magic'], 'the IV');
+  assert.deepEqual(failed(flip((o.sigs[1]?.sig as number) + 10)), ['signer 1: signature'], 'the DM signature');
+  assert.deepEqual(failed(flip((o.sigs[0]?.rotpk as number) + 40)), ['signer 0: ROTPK'], 'the embedded CM key');
+  const otherKey = generateKey('ecdsa-p256');
+  const foreign = signBl1ImageV2(config, {
+    code,
+    version,
+    securityCounter: 1,
+    signers: [
+      { alg: 'ecdsa', key: otherKey },
+      { alg: 'ecdsa', key: loadKey(file('keys/ecdsa-p256-dm.pem')) },
+    ],
+    encryptionKey,
+    iv: fixedIv,
+  });
+  assert.deepEqual(failed(foreign), ['signer 0: ROTPK'], 'signed by a key OTP does not hold');
+  assert.deepEqual(failed(good, [trust[0] as Bl1V2SignerTrust]), ['signer 1: ROTPK'], 'no DM ROTPK provisioned');
+  assert.deepEqual(failed(good, trust, new Uint8Array(32)), ['decryption magic'], 'another BL2 encryption key');
+  // An optional signer may fail; the required one may not.
+  const optional = checkBl1ImageV2(
+    config,
+    flip((o.sigs[1]?.sig as number) + 10),
+    [trust[0] as Bl1V2SignerTrust, { ...(trust[1] as Bl1V2SignerTrust), policy: 'optional' }],
+    encryptionKey,
+  );
+  assert.equal(optional.ok, true);
 });
