@@ -1,0 +1,113 @@
+/**
+ * SFCP packets against the exact bytes TF-A v2.15.0's own client sent and the replies it accepted
+ * (`../shared/vectors/sfcp`): every MSG decodes to the AP monitor's request to the RSE with TF-A's
+ * ids and a per-destination message id counting from 0, re-encodes to the same bytes, and converts
+ * to the legacy RSE comms message whose handle and call type are the API's; every REPLY decodes as
+ * the reply to its MSG (sender and receiver kept, message id echoed) and round-trips, through the
+ * legacy reply too; protocol-error replies carry their codes. Then hostile bytes give typed errors.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { decodeRequest } from '../../src/comms/protocol.ts';
+import {
+  decodeSfcpPacket,
+  encodeSfcpPacket,
+  encodeSfcpProtocolError,
+  isSfcpPacket,
+  SFCP_PACKET_TYPE,
+  SFCP_PROTOCOL_ERROR,
+  type SfcpPacket,
+  sfcpReplyFromLegacy,
+  sfcpToLegacyMessage,
+} from '../../src/comms/sfcp.ts';
+import { RseError } from '../../src/lib/errors.ts';
+import { fromHex } from '../../src/lib/hex.ts';
+import { vectorsDir } from '../helpers.ts';
+
+interface SfcpRecord {
+  readonly api: string;
+  readonly msg: Uint8Array;
+  readonly reply: Uint8Array;
+}
+
+function records(file: string): SfcpRecord[] {
+  return readFileSync(join(vectorsDir('sfcp'), file), 'utf8')
+    .split(/\n\s*\n/)
+    .map((block) => {
+      const line = (k: string): string => (block.split('\n').find((l) => l.startsWith(`${k} `)) ?? `${k} `).slice(k.length + 1).trim();
+      return { api: line('API'), msg: fromHex(line('MSG')), reply: fromHex(line('REPLY')) };
+    })
+    .filter((r) => r.api !== '');
+}
+
+/** The service handle and call type each lib/psa wrapper sends (`sid.h`, the services' ids). */
+function expectedCall(api: string): { handle: number; type: number } {
+  const table: [RegExp, number, number][] = [
+    [/^measured_boot_extend/, 0x40000110, 1002],
+    [/^measured_boot_read/, 0x40000110, 1001],
+    [/^delegated_get_key/, 0x40000111, 1001],
+    [/^delegated_get_token/, 0x40000111, 1002],
+    [/nv_counter_read|nv_read/i, 0x40000105, 1010],
+    [/nv_counter_increment|nv_increment/i, 0x40000105, 1011],
+    [/entropy/i, 0x40000100, 0],
+  ];
+  const hit = table.find(([re]) => re.test(api));
+  if (hit === undefined) throw new Error(`no expectation for ${api}`);
+  return { handle: hit[1], type: hit[2] };
+}
+
+const FILES = ['tfa-v2.15.0_sfcp_tc.txt', 'tfa-v2.15.0_sfcp_tc_embed-forced.txt', 'tfa-v2.15.0_sfcp_tc_pointer-forced.txt'];
+
+for (const f of FILES) {
+  test(`${f}: each MSG decodes, round-trips and is the legacy call of its API line; each REPLY answers it`, () => {
+    const rs = records(f);
+    assert.ok(rs.length >= 8, `${rs.length} records`);
+    rs.forEach((r, i) => {
+      assert.ok(isSfcpPacket(r.msg));
+      const m = decodeSfcpPacket(r.msg) as SfcpPacket;
+      assert.equal(m.type, SFCP_PACKET_TYPE.MSG_NEEDS_REPLY, r.api);
+      assert.deepEqual([m.sender, m.receiver, m.messageId], [2, 0, i], `${r.api}: AP monitor to RSE, message id ${i}`);
+      assert.deepEqual(m.ids, { clientId: 1, applicationId: 0 });
+      assert.equal(m.crypto, undefined, 'TF-A v2.15.0 never uses the cryptography block');
+      assert.deepEqual(encodeSfcpPacket(m), r.msg);
+      const legacy = sfcpToLegacyMessage(m);
+      const req = decodeRequest(legacy, 'v2.11');
+      assert.deepEqual({ handle: req.handle, type: req.type }, expectedCall(r.api), r.api);
+      assert.equal(req.header.seq, i);
+      const reply = decodeSfcpPacket(r.reply) as SfcpPacket;
+      assert.deepEqual([reply.type, reply.sender, reply.receiver, reply.messageId], [SFCP_PACKET_TYPE.REPLY, 2, 0, i]);
+      assert.deepEqual(encodeSfcpPacket(reply), r.reply);
+      // The legacy path: the same reply body behind {protocol_ver, seq, client_id}, and back.
+      const legacyReply = Uint8Array.of(reply.payload[0] as number, i, 1, 0, ...reply.payload.subarray(4));
+      assert.deepEqual(sfcpReplyFromLegacy(m, legacyReply), r.reply);
+    });
+  });
+}
+
+test('tfa-v2.15.0_sfcp_tc_errors.txt: protocol-error replies decode with their codes and re-encode', () => {
+  const errors = records('tfa-v2.15.0_sfcp_tc_errors.txt')
+    .map((r) => ({ r, d: decodeSfcpPacket(r.reply) }))
+    .filter((x) => 'protocolError' in x.d);
+  assert.ok(errors.length >= 2);
+  const codes = errors.map((x) => ('protocolError' in x.d ? x.d.protocolError.error : -1));
+  assert.ok(codes.includes(SFCP_PROTOCOL_ERROR.TRY_AGAIN_LATER) && codes.includes(SFCP_PROTOCOL_ERROR.HANDLER_FAILED), String(codes));
+  for (const { r, d } of errors) if ('protocolError' in d) assert.deepEqual(encodeSfcpProtocolError(d.protocolError), r.reply);
+});
+
+test('property: hostile bytes give typed errors or a packet that re-encodes to themselves', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
+      try {
+        const d = decodeSfcpPacket(b);
+        if ('protocolError' in d) assert.deepEqual(encodeSfcpProtocolError(d.protocolError), b);
+        else assert.deepEqual(encodeSfcpPacket(d), b);
+      } catch (e) {
+        assert.ok(e instanceof RseError && e.code === 'E_COMMS', String(e));
+      }
+    }),
+    { numRuns: 3000, seed: 0x5fc9 },
+  );
+});
