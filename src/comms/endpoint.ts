@@ -21,6 +21,15 @@ import {
   PAYLOAD_MAX,
   type Request,
 } from './protocol.ts';
+import {
+  decodeSfcpPacket,
+  encodeSfcpProtocolError,
+  isSfcpPacket,
+  SFCP_PACKET_TYPE,
+  SFCP_PROTOCOL_ERROR,
+  sfcpReplyFromLegacy,
+  sfcpToLegacyMessage,
+} from './sfcp.ts';
 
 /**
  * A pointer-access vector is mapped through one comms ATU window: 64 KiB (8 pages of 8 KiB) from
@@ -72,6 +81,8 @@ export interface CallRecord {
 
 export interface EndpointOptions {
   readonly packing: CtrlPacking;
+  /** Also answer SFCP packets, as this SFCP node (legacy messages are still answered). */
+  readonly sfcp?: { readonly node: number };
   readonly link?: HostLink;
   readonly onCall?: (r: CallRecord) => void;
 }
@@ -81,16 +92,48 @@ export class Endpoint {
   readonly packing: CtrlPacking;
   readonly link: HostLink;
   private readonly onCall: ((r: CallRecord) => void) | undefined;
+  readonly sfcp: { readonly node: number } | undefined;
 
   constructor(runtime: Runtime, o: EndpointOptions) {
     this.runtime = runtime;
     this.packing = o.packing;
+    this.sfcp = o.sfcp;
     this.link = o.link ?? 'ap-monitor';
     this.onCall = o.onCall;
   }
 
   /** The reply to `msg`, or undefined when it is too short to carry a header to echo. */
   handle(msg: Uint8Array, mem?: HostMemory): Uint8Array | undefined {
+    if (this.sfcp !== undefined && isSfcpPacket(msg)) return this.handleSfcp(msg, this.sfcp.node, mem);
+    return this.handleLegacy(msg, this.packing, mem);
+  }
+
+  /**
+   * An SFCP packet (TF-M 2.3's `sfcp.c` receive path): a request for this node goes through the
+   * same PSA layer as a legacy message and its reply comes back as an SFCP reply; what the node
+   * cannot take gets the protocol-error reply TF-M sends.
+   */
+  private handleSfcp(msg: Uint8Array, node: number, mem?: HostMemory): Uint8Array | undefined {
+    const error = (code: number, clientId = 0): Uint8Array =>
+      encodeSfcpProtocolError({ sender: msg[1] as number, receiver: msg[2] as number, messageId: msg[3] as number, clientId, error: code });
+    let p: ReturnType<typeof decodeSfcpPacket>;
+    try {
+      p = decodeSfcpPacket(msg);
+    } catch (e) {
+      if (!isRseError(e)) throw e;
+      return error(SFCP_PROTOCOL_ERROR.UNSUPPORTED);
+    }
+    if ('protocolError' in p) return undefined;
+    const clientId = p.ids?.clientId ?? 0;
+    if (p.type !== SFCP_PACKET_TYPE.MSG_NEEDS_REPLY) return error(SFCP_PROTOCOL_ERROR.UNSUPPORTED, clientId);
+    if (p.crypto !== undefined) return error(SFCP_PROTOCOL_ERROR.CRYPTO_UNSUPPORTED, clientId);
+    if (p.receiver !== node) return error(SFCP_PROTOCOL_ERROR.FORWARDING_UNSUPPORTED, clientId);
+    if (p.payload.length < 4) return error(SFCP_PROTOCOL_ERROR.INVALID_CONTEXT, clientId);
+    const reply = this.handleLegacy(sfcpToLegacyMessage(p), 'v2.11', mem);
+    return reply === undefined ? error(SFCP_PROTOCOL_ERROR.HANDLER_FAILED, clientId) : sfcpReplyFromLegacy(p, reply);
+  }
+
+  private handleLegacy(msg: Uint8Array, packing: CtrlPacking, mem?: HostMemory): Uint8Array | undefined {
     if (msg.length < HEADER_SIZE) {
       this.onCall?.({
         header: { protocol: 0, seq: 0, clientId: 0 },
@@ -113,7 +156,7 @@ export class Endpoint {
     };
     let req: Request;
     try {
-      req = decodeRequest(msg, this.packing);
+      req = decodeRequest(msg, packing);
     } catch (e) {
       if (isRseError(e)) return refuse(PSA.ERROR_CONNECTION_BUSY, e.message);
       throw e;

@@ -72,6 +72,7 @@ export class RseServer {
           }),
           {
             packing: this.o.packing ?? this.dev.profile.runtime.commsPacking,
+            ...(this.dev.profile.runtime.sfcp === undefined ? {} : { sfcp: this.dev.profile.runtime.sfcp }),
             ...(this.o.link === undefined ? {} : { link: this.o.link }),
             ...(this.o.onCall === undefined ? {} : { onCall: this.o.onCall }),
           },

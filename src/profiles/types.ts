@@ -129,6 +129,11 @@ export interface RuntimeProfile {
   readonly cryptoAbi: 'tfm-2.1' | 'tfm-2.0';
   /** The RSE comms ctrl_param packing TF-A of that era sends. */
   readonly commsPacking: 'v2.11' | 'v2.10';
+  /**
+   * The runtime also speaks SFCP (TF-M 2.3+, TF-A v2.15+), as this node; legacy RSE comms
+   * messages are still answered (`SFCP_SUPPORT_LEGACY_MSG_PROTOCOL`). Absent: RSE comms only.
+   */
+  readonly sfcp?: { readonly node: number };
 }
 
 /** One RSE/RSS firmware version. */

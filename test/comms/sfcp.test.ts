@@ -8,10 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { RseClient } from '../../src/comms/client.ts';
+import { FRAME, FrameReader, frame } from '../../src/comms/frames.ts';
 import { decodeRequest } from '../../src/comms/protocol.ts';
+import { RseServer } from '../../src/comms/server.ts';
 import {
   decodeSfcpPacket,
   encodeSfcpPacket,
@@ -23,9 +27,13 @@ import {
   sfcpReplyFromLegacy,
   sfcpToLegacyMessage,
 } from '../../src/comms/sfcp.ts';
+import { Device } from '../../src/device/device.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { fromHex } from '../../src/lib/hex.ts';
-import { vectorsDir } from '../helpers.ts';
+import { RSE_2_1, type RseProfile, registerRseProfile } from '../../src/profiles/index.ts';
+import { PSA } from '../../src/services/psa.ts';
+import { exampleFixture } from '../boot/examples.ts';
+import { tempDir, vectorsDir } from '../helpers.ts';
 
 interface SfcpRecord {
   readonly api: string;
@@ -110,4 +118,98 @@ test('property: hostile bytes give typed errors or a packet that re-encodes to t
     }),
     { numRuns: 3000, seed: 0x5fc9 },
   );
+});
+
+/** A device whose runtime speaks SFCP as node 0 (a data-only profile: rse-2.1 plus the SFCP field). */
+const SFCP_PROFILE: RseProfile = {
+  ...RSE_2_1,
+  name: 'test-rse-2.1-sfcp',
+  runtime: { ...RSE_2_1.runtime, sfcp: { node: 0 } },
+  variants: {},
+};
+
+async function exchange(path: string, payloads: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  const sock = connect(path);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
+  const reader = new FrameReader();
+  const out: Uint8Array[] = [];
+  try {
+    for (const p of payloads) {
+      const reply = new Promise<Uint8Array>((resolve) => {
+        const on = (chunk: Buffer): void => {
+          const frames = reader.push(new Uint8Array(chunk));
+          const f = frames[0];
+          if (f === undefined) return;
+          sock.off('data', on);
+          resolve(f.payload);
+        };
+        sock.on('data', on);
+      });
+      sock.write(frame(FRAME.MSG, p));
+      out.push(await reply);
+    }
+  } finally {
+    sock.destroy();
+  }
+  return out;
+}
+
+test('rse serve with an SFCP runtime: every embed MSG TF-A v2.15.0 sent gets its SFCP reply with real data; legacy clients still work; what it cannot take gets a protocol error', async () => {
+  registerRseProfile(SFCP_PROFILE);
+  const store = exampleFixture('rse-2.1').store.clone();
+  const dev = Device.open(store);
+  const json = { ...dev.json, profile: SFCP_PROFILE.name };
+  store.write('device.json', new TextEncoder().encode(JSON.stringify(json)));
+  const server = new RseServer(Device.open(store));
+  assert.equal(server.boot().ok, true);
+  const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+  try {
+    const rs = records('tfa-v2.15.0_sfcp_tc_embed-forced.txt');
+    const replies = await exchange(
+      path,
+      rs.map((r) => r.msg),
+    );
+    rs.forEach((r, i) => {
+      const m = decodeSfcpPacket(r.msg) as SfcpPacket;
+      const reply = decodeSfcpPacket(replies[i] as Uint8Array) as SfcpPacket;
+      assert.deepEqual([reply.type, reply.sender, reply.receiver, reply.messageId], [SFCP_PACKET_TYPE.REPLY, 2, 0, m.messageId], r.api);
+      assert.deepEqual(reply.ids, m.ids);
+      const status = new DataView(reply.payload.buffer, reply.payload.byteOffset).getInt32(4, true);
+      // The recorded token call hashes a made-up DAK (bytes 0..47): the service refuses it, as the RSE does.
+      // The entropy call is refused by this runtime's host permissions (TF-M 2.1's table opens no
+      // GENERATE_RANDOM to the host; TF-M 2.3's does: the rse-2.3 profile's runtime).
+      const want = /delegated_get_token/.test(r.api)
+        ? PSA.ERROR_INVALID_ARGUMENT
+        : /get_entropy/.test(r.api)
+          ? PSA.ERROR_NOT_PERMITTED
+          : PSA.SUCCESS;
+      assert.equal(status, want, `${r.api}: status ${status}`);
+      if (/nv_counter_read/.test(r.api)) assert.equal(reply.payload[8], 4, 'the counter value comes back (out_size 4)');
+    });
+    // A legacy RSE comms client on the same socket.
+    const legacy = await RseClient.connect({ path });
+    try {
+      assert.equal((await legacy.nvRead(0)).status, PSA.SUCCESS);
+    } finally {
+      legacy.close();
+    }
+    const base = decodeSfcpPacket((rs[5] as SfcpRecord).msg) as SfcpPacket;
+    const errs = await exchange(path, [
+      encodeSfcpPacket({ ...base, receiver: 3 }),
+      encodeSfcpPacket({ ...base, crypto: new Uint8Array(20) }),
+      encodeSfcpPacket({ ...base, type: SFCP_PACKET_TYPE.REPLY }),
+    ]);
+    assert.deepEqual(
+      errs.map((e) => {
+        const d = decodeSfcpPacket(e);
+        return 'protocolError' in d ? d.protocolError.error : -1;
+      }),
+      [SFCP_PROTOCOL_ERROR.FORWARDING_UNSUPPORTED, SFCP_PROTOCOL_ERROR.CRYPTO_UNSUPPORTED, SFCP_PROTOCOL_ERROR.UNSUPPORTED],
+    );
+  } finally {
+    await server.close();
+  }
 });
