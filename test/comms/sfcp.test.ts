@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { RseClient } from '../../src/comms/client.ts';
-import { FRAME, FrameReader, frame } from '../../src/comms/frames.ts';
+import { decodeRegions, encodeRegions, FRAME, FrameReader, frame } from '../../src/comms/frames.ts';
 import { decodeRequest } from '../../src/comms/protocol.ts';
 import { RseServer } from '../../src/comms/server.ts';
 import {
@@ -39,6 +39,8 @@ interface SfcpRecord {
   readonly api: string;
   readonly msg: Uint8Array;
   readonly reply: Uint8Array;
+  /** Pointer access: the bytes at host_ptrs[n] for each invec. */
+  readonly invecs: readonly Uint8Array[];
 }
 
 function records(file: string): SfcpRecord[] {
@@ -46,7 +48,11 @@ function records(file: string): SfcpRecord[] {
     .split(/\n\s*\n/)
     .map((block) => {
       const line = (k: string): string => (block.split('\n').find((l) => l.startsWith(`${k} `)) ?? `${k} `).slice(k.length + 1).trim();
-      return { api: line('API'), msg: fromHex(line('MSG')), reply: fromHex(line('REPLY')) };
+      const invecs = block
+        .split('\n')
+        .filter((l) => /^INVEC\d/.test(l))
+        .map((l) => fromHex(l.replace(/^INVEC\d+ ?/, '').trim()));
+      return { api: line('API'), msg: fromHex(line('MSG')), reply: fromHex(line('REPLY')), invecs };
     })
     .filter((r) => r.api !== '');
 }
@@ -128,7 +134,7 @@ const SFCP_PROFILE: RseProfile = {
   variants: {},
 };
 
-async function exchange(path: string, payloads: readonly Uint8Array[]): Promise<Uint8Array[]> {
+async function exchange(path: string, payloads: readonly Uint8Array[], kind: number = FRAME.MSG): Promise<Uint8Array[]> {
   const sock = connect(path);
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
@@ -148,7 +154,7 @@ async function exchange(path: string, payloads: readonly Uint8Array[]): Promise<
         };
         sock.on('data', on);
       });
-      sock.write(frame(FRAME.MSG, p));
+      sock.write(frame(kind, p));
       out.push(await reply);
     }
   } finally {
@@ -209,6 +215,48 @@ test('rse serve with an SFCP runtime: every embed MSG TF-A v2.15.0 sent gets its
       }),
       [SFCP_PROTOCOL_ERROR.FORWARDING_UNSUPPORTED, SFCP_PROTOCOL_ERROR.CRYPTO_UNSUPPORTED, SFCP_PROTOCOL_ERROR.UNSUPPORTED],
     );
+  } finally {
+    await server.close();
+  }
+});
+
+test('rse serve with an SFCP runtime: pointer access inside SFCP, with the buffers TF-A pointed at attached as host memory', async () => {
+  registerRseProfile(SFCP_PROFILE);
+  const store = exampleFixture('rse-2.1').store.clone();
+  const dev = Device.open(store);
+  store.write('device.json', new TextEncoder().encode(JSON.stringify({ ...dev.json, profile: SFCP_PROFILE.name })));
+  // The harness ran TF-A's client on a PC: its buffers live in that process's stack, outside TC's
+  // host windows, so this server leaves the memory rules open (they have their own test).
+  const server = new RseServer(Device.open(store), { permissions: 'open' });
+  assert.equal(server.boot().ok, true);
+  const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+  try {
+    // The recorded token call names a made-up DAK hash (the service refuses it); the rest succeed.
+    const rs = records('tfa-v2.15.0_sfcp_tc_pointer-forced.txt').filter((r) => !/delegated_get_token/.test(r.api));
+    const frames = rs.map((r) => {
+      const req = decodeRequest(sfcpToLegacyMessage(decodeSfcpPacket(r.msg) as SfcpPacket), 'v2.11');
+      assert.equal(req.kind, 'pointer', r.api);
+      const ptrs = req.kind === 'pointer' ? req.hostPtrs : [];
+      return encodeRegions(
+        r.invecs.map((bytes, i) => ({ addr: ptrs[i] as bigint, bytes })).filter((x) => x.bytes.length > 0),
+        r.msg,
+      );
+    });
+    const replies = await exchange(path, frames, FRAME.MSG_MEM);
+    rs.forEach((r, i) => {
+      const { regions, rest } = decodeRegions(replies[i] as Uint8Array);
+      const reply = decodeSfcpPacket(rest) as SfcpPacket;
+      assert.equal(reply.type, SFCP_PACKET_TYPE.REPLY, r.api);
+      const dv = new DataView(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength);
+      assert.equal(dv.getInt32(4, true), PSA.SUCCESS, r.api);
+      const outSizes = [0, 1, 2, 3].map((k) => dv.getUint32(8 + 4 * k, true));
+      const written = regions.reduce((n, x) => n + x.bytes.length, 0);
+      assert.equal(
+        written,
+        outSizes.reduce((a, b) => a + b, 0),
+        `${r.api}: what the reply reports is what was written to host memory`,
+      );
+    });
   } finally {
     await server.close();
   }
