@@ -55,6 +55,7 @@ export const ORACLES = {
   srec_cat: tool('srec_cat', 'srecord'),
   mkimage: tool('mkimage', 'u-boot-tools'),
   script: tool('script', 'util-linux'),
+  gcc: tool('gcc', 'gcc libc6-dev'),
   python: { find: () => pythonWith('cryptography'), how: 'apt-get install python3-cryptography' },
   'python-cbor2': { find: () => pythonWith('cbor2, cryptography'), how: 'apt-get install python3-cbor2 python3-cryptography' },
   postgresql: { find: postgresBin, how: 'apt-get install postgresql' },
