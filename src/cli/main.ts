@@ -131,7 +131,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
   const signing = argv[0] === 'sign' || argv[0] === 'create';
   const { rest, pairs } = signing
-    ? (await import('./sign.ts')).extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file'])
+    ? (await import('./sign.ts')).extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file', '--extra-tlv'])
     : { rest: [...argv], pairs: [] };
   const program = new Command('rse')
     .description(

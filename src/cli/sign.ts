@@ -5,10 +5,22 @@ import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { writeIntelHex } from '../lib/intel-hex.ts';
 import { signCompressed } from '../mcuboot/compress.ts';
+import { isTfm23KnownTlv, TLV_VENDOR_MIN } from '../mcuboot/constants.ts';
 import { imageFileParts, imageHexSegments, signImageFile, signImageStream } from '../mcuboot/sign.ts';
 import type { Dependency, SignedImage, SignOptions } from '../mcuboot/sign-options.ts';
 import { parseVersion } from '../mcuboot/version.ts';
-import { io, isHexPath, openPayloadStream, parseInteger, printJson, readImageFile, readInput, readKey, STREAM_MIN_SIZE } from './common.ts';
+import {
+  collect,
+  io,
+  isHexPath,
+  openPayloadStream,
+  parseInteger,
+  printJson,
+  readImageFile,
+  readInput,
+  readKey,
+  STREAM_MIN_SIZE,
+} from './common.ts';
 import { liblzmaCompressor } from './lzma.ts';
 
 /** imgtool's dependency syntax: `(id, maj.min.rev+build), ...`. */
@@ -71,6 +83,34 @@ function tlvTag(tag: string): number {
   }
 }
 
+/** `--psa-key-ids`: a decimal u32 (imgtool takes click ints: hex is refused). */
+function psaKeyId(v: string): number {
+  if (!/^-?\d+$/.test(v))
+    throw new RseError('E_USAGE', `Invalid value for '--psa-key-ids': '${v}' is not a valid integer.`, { field: '--psa-key-ids' });
+  const n = Number(v);
+  // imgtool of tfm-2.3.0 crashes (OverflowError) here; a clean refusal instead.
+  if (n < 0 || n > 0xffffffff) throw new RseError('E_ARGUMENT', `PSA key id ${v} does not fit a u32`, { field: '--psa-key-ids' });
+  return n;
+}
+
+/**
+ * `--extra-tlv TAG VALUE`: unprotected TLVs in order; a tag must be one imgtool knows or a vendor
+ * tag 0x00A0..0xFFFE, and may appear once.
+ */
+function extraTlvsOf(pairs: readonly [string, string, string][]): [number, Uint8Array][] {
+  const seen = new Set<number>();
+  return pairs.map(([, t, v]) => {
+    const tag = tlvTag(t);
+    if (!isTfm23KnownTlv(tag) && (tag < TLV_VENDOR_MIN || tag > 0xfffe))
+      throw new RseError('E_ARGUMENT', `--extra-tlv tag 0x${tag.toString(16)} is neither a known TLV nor a vendor tag 0x00a0..0xfffe`, {
+        field: '--extra-tlv',
+      });
+    if (seen.has(tag)) throw new RseError('E_ARGUMENT', `--extra-tlv tag 0x${tag.toString(16)} is given twice`, { field: '--extra-tlv' });
+    seen.add(tag);
+    return [tag, customTlvValue(v)];
+  });
+}
+
 export function signCommand(pairs: () => [string, string, string][]) {
   return new Command('sign')
     .alias('create')
@@ -81,7 +121,12 @@ export function signCommand(pairs: () => [string, string, string][]) {
     )
     .argument('<infile>', 'payload to sign (binary or .hex)')
     .argument('<outfile>', 'image to write (binary or .hex)')
-    .option('-k, --key <filename>', 'private signing key (PEM); omit for an unsigned image')
+    .option(
+      '-k, --key <filename>',
+      'private signing key (PEM); omit for an unsigned image; repeat for several signatures (imgtool of MCUboot tfm-2.3.0)',
+      collect,
+    )
+    .option('--psa-key-ids <id>', 'PSA key id (decimal u32) for the i-th -k: a KEYID TLV before its key TLV (repeatable)', collect)
     .addOption(
       new Option('--public-key-format <format>', 'put the key hash or the full key in the image')
         .choices(['hash', 'full'] as const)
@@ -124,6 +169,10 @@ export function signCommand(pairs: () => [string, string, string][]) {
     .addOption(new Option('-R, --erased-val <value>', 'value of erased flash').choices(['0', '0xff'] as const))
     .option('--custom-tlv <tag> <value>', 'protected custom TLV; VALUE 0x.. is hex bytes, else UTF-8 text (repeatable)')
     .option('--custom-tlv-file <tag> <filename>', 'protected custom TLV with a file as value (repeatable)')
+    .option(
+      '--extra-tlv <tag> <value>',
+      'unprotected TLV after the signatures, VALUE 0x.. hex or UTF-8 (repeatable; e.g. the image-binding placeholders 0xA4/0xA5)',
+    )
     .option('--non-bootable', 'mark the image non-bootable')
     .option('--fix-sig <filename>', 'use this base64 signature (made externally) instead of signing')
     .option('--fix-sig-pubkey <filename>', 'public key of the --fix-sig signature, or for --vector-to-sign')
@@ -162,7 +211,10 @@ export function signCommand(pairs: () => [string, string, string][]) {
           .filter(([flag]) => flag === '--custom-tlv-file')
           .map(([, tag, file]): [number, Uint8Array] => [tlvTag(tag), readInput(file, 'custom TLV file')]),
       ];
-      const key = o.key === undefined ? undefined : readKey(o.key, 'signing key');
+      const keys = (o.key ?? []).map((k) => readKey(k, 'signing key'));
+      const key = keys[0];
+      const psaKeyIds = (o.psaKeyIds ?? []).map(psaKeyId);
+      const extraTlvs = extraTlvsOf(pairs().filter(([flag]) => flag === '--extra-tlv'));
       const fixPub = o.fixSigPubkey === undefined ? undefined : readKey(o.fixSigPubkey, 'public key');
       let fixedSignature: SignOptions['fixedSignature'];
       if (o.fixSig !== undefined) {
@@ -204,6 +256,9 @@ export function signCommand(pairs: () => [string, string, string][]) {
         padSig: o.padSig === true,
         ...(o.vectorToSign === undefined ? {} : { vectorToSign: o.vectorToSign }),
         ...(key === undefined ? {} : { key }),
+        ...(keys.length > 1 ? { additionalKeys: keys.slice(1) } : {}),
+        ...(psaKeyIds.length > 0 ? { psaKeyIds } : {}),
+        ...(extraTlvs.length > 0 ? { extraTlvs } : {}),
         ...(fixedSignature === undefined ? {} : { fixedSignature }),
         ...(fixPub === undefined || fixedSignature !== undefined ? {} : { publicKey: fixPub }),
         ...(o.encrypt === undefined

@@ -98,3 +98,11 @@ export const UNPROTECTED_TLV_ALLOW_LIST: ReadonlySet<number> = new Set<number>([
   TLV.ENCEC256,
   TLV.ENCX25519,
 ]);
+
+/** The TLVs the imgtool of MCUboot's `tfm-2.3.0` branch adds (TF-M 2.3's RSE): key id and image binding. */
+export const TLV_TFM_2_3 = { KEYID: 0x03, BIND_METADATA: 0xa4, BIND_TAG: 0xa5 } as const;
+
+/** Whether that imgtool knows `type` (its `TLV_VALUES`): such tags are written `type, 0` in either endianness. */
+export function isTfm23KnownTlv(type: number): boolean {
+  return isPredefinedTlv(type) || Object.values(TLV_TFM_2_3).includes(type as 0x03);
+}

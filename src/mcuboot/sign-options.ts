@@ -34,6 +34,18 @@ export interface EncryptOptions {
 /** Everything `rse sign` accepts; names follow imgtool's options. */
 export interface SignOptions {
   readonly key?: AsymKey;
+  /**
+   * More signers after `key` (the imgtool of MCUboot's `tfm-2.3.0` branch: `-k` repeated). Each
+   * adds a unit [KEYID] PUBKEY|KEYHASH SIG to the unprotected area; `key` chooses the hash.
+   */
+  readonly additionalKeys?: readonly AsymKey[];
+  /**
+   * PSA key ids (`--psa-key-ids`): a KEYID TLV (u32 in the image's endianness) before the key TLV
+   * of signer i, for each i that has one; extra ids are ignored.
+   */
+  readonly psaKeyIds?: readonly number[];
+  /** Unprotected TLVs after the signatures and any encryption TLV, in order (`--extra-tlv`). */
+  readonly extraTlvs?: readonly (readonly [number, Uint8Array])[];
   /** An externally made signature and its public key (`--fix-sig`, `--fix-sig-pubkey`). */
   readonly fixedSignature?: { readonly signature: Uint8Array; readonly publicKey: AsymKey };
   /** Public key for `--vector-to-sign` without a private key. */

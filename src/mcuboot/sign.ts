@@ -17,11 +17,13 @@ import {
   IMAGE_HEADER_SIZE,
   IMAGE_MAGIC,
   isPredefinedTlv,
+  isTfm23KnownTlv,
   MAX_SW_TYPE_LENGTH,
   TLV,
   TLV_INFO_MAGIC,
   TLV_INFO_SIZE,
   TLV_PROT_INFO_MAGIC,
+  TLV_TFM_2_3,
   TLV_VENDOR_MAX,
   TLV_VENDOR_MIN,
 } from './constants.ts';
@@ -325,7 +327,14 @@ export function build(
 
   let signature: Uint8Array | undefined;
   const fixed = o.fixedSignature;
+  const keyIdTlv = (i: number): void => {
+    const id = o.psaKeyIds?.[i];
+    if (id === undefined) return;
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw usage(`PSA key id ${id} is not a u32`, '--psa-key-ids');
+    unprot.add(TLV_TFM_2_3.KEYID, new ByteWriter(4, endian).u32(id).finish());
+  };
   if (pubKey !== undefined && (o.key !== undefined || fixed !== undefined)) {
+    keyIdTlv(0);
     unprot.add(o.publicKeyFormat === 'full' ? TLV.PUBKEY : TLV.KEYHASH, o.publicKeyFormat === 'full' ? (pubBytes as Uint8Array) : keyHash);
     const sigType = signatureTlvType(pubKey);
     if (sigType === undefined) throw new RseError('E_KEY', `a ${pubKey.type} key cannot sign images`, { field: '--key' });
@@ -337,6 +346,14 @@ export function build(
           : (fixed as { signature: Uint8Array }).signature;
     unprot.add(sigType, signature);
   }
+  (o.additionalKeys ?? []).forEach((k, n) => {
+    const bytes = mcubootPublicKeyBytes(k);
+    const type = signatureTlvType(k);
+    if (type === undefined) throw new RseError('E_KEY', `a ${k.type} key cannot sign images`, { field: '--key' });
+    keyIdTlv(n + 1);
+    unprot.add(o.publicKeyFormat === 'full' ? TLV.PUBKEY : TLV.KEYHASH, o.publicKeyFormat === 'full' ? bytes : hash(hashAlg, bytes));
+    unprot.add(type, signImage(k, region, digest, false, o.padSig === true));
+  });
 
   let encTlvLen = 0;
   if (enc !== undefined) {
@@ -348,6 +365,8 @@ export function build(
     unprot.add(wrapped.tlvType, wrapped.value);
     if (!enc.clear) payload = cryptPayload(aesKey, payload as Uint8Array);
   }
+
+  for (const [tag, value] of o.extraTlvs ?? []) unprot.add(tag, value, !isTfm23KnownTlv(tag));
 
   const unprotBytes = unprot.finish();
   const parts = payload instanceof Uint8Array ? [headerBlock, payload, protBytes, unprotBytes] : [protBytes, unprotBytes];

@@ -1,0 +1,72 @@
+/**
+ * `rse sign` against the imgtool of MCUboot's `tfm-2.3.0` branch (what TF-M 2.3.1's RSE pins):
+ * `../shared/vectors/imgtool-tfm-2.3`. Every deterministic `sign` vector (KEYID, several `-k`,
+ * `--extra-tlv` including the image-binding placeholders, and the 2.4.0-compatible ones) is
+ * rebuilt from its own command line, byte for byte; the refusals are refused.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli, tempDir, vectorsDir } from '../helpers.ts';
+
+const V = vectorsDir('imgtool-tfm-2.3');
+
+interface Vector {
+  readonly name: string;
+  readonly argv?: readonly string[];
+  readonly rc: number;
+  readonly file?: string;
+  readonly sha256?: string;
+  readonly deterministic?: boolean;
+}
+
+const vectors = (JSON.parse(readFileSync(join(V, 'manifest.json'), 'utf8')) as { vectors: Vector[] }).vectors;
+
+/** The vector's argv for `rse`: paths made absolute, the output in `out`. */
+function rseArgs(v: Vector, out: string): string[] {
+  const args = (v.argv ?? []).slice(1).map((a) => (/^(keys|inputs)\//.test(a) ? join(V, a) : a));
+  args[args.length - 1] = out;
+  return args;
+}
+
+const SIGN = vectors.filter(
+  (v) =>
+    v.argv?.[1] === 'sign' &&
+    v.deterministic === true &&
+    v.file !== undefined &&
+    existsSync(join(V, v.file)) &&
+    !v.argv.includes('--sig-out') &&
+    !v.argv.includes('--vector-to-sign'),
+);
+
+test('the deterministic sign vectors are there to test against', () => {
+  assert.ok(SIGN.length >= 15, SIGN.map((v) => v.name).join(' '));
+});
+
+for (const v of SIGN) {
+  test(`${v.name}: rebuilt byte for byte from its command line`, async () => {
+    const out = join(tempDir(), 'out.bin');
+    const r = await runCli(rseArgs(v, out));
+    assert.equal(r.code, 0, r.stderr);
+    const made = readFileSync(out);
+    assert.equal(createHash('sha256').update(made).digest('hex'), v.sha256, `${v.name} differs from imgtool's`);
+  });
+}
+
+test('refused: a hex key id (usage), one that does not fit a u32, an unknown low tag, a tag given twice', async () => {
+  const base = rseArgs(vectors.find((v) => v.name === 'keyid-zero') as Vector, join(tempDir(), 'x.bin'));
+  const withIds = (id: string): string[] => base.map((a, i) => (base[i - 1] === '--psa-key-ids' ? id : a));
+  const hex = await runCli(withIds('0x10'));
+  assert.equal(hex.code, 2);
+  assert.match(hex.stderr, /Invalid value for '--psa-key-ids': '0x10' is not a valid integer/);
+  for (const id of ['-1', '4294967296']) assert.equal((await runCli(withIds(id))).code, 2, id);
+  const tlv = (...extra: string[]): string[] => [...base.slice(0, -2), ...extra, ...base.slice(-2)];
+  const low = await runCli(tlv('--extra-tlv', '0x0f', '0x01'));
+  assert.equal(low.code, 2);
+  assert.match(low.stderr, /neither a known TLV nor a vendor tag/);
+  const twice = await runCli(tlv('--extra-tlv', '0xa4', '0x01', '--extra-tlv', '0xa4', '0x02'));
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /given twice/);
+});
