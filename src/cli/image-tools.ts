@@ -1,12 +1,13 @@
-/** `rse verify` and `rse dumpinfo`. @module */
+/** `rse verify`, `rse dumpinfo` and the signature verbs `sign-list`, `sign-append`, `sign-remove`. @module */
 import { basename } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { toHex } from '../lib/hex.ts';
 import { dumpInfo, dumpInfoJson, dumpInfoText } from '../mcuboot/dumpinfo.ts';
+import { signAppend, signatureUnits, signListText, signRemove } from '../mcuboot/multisig.ts';
 import { type VerifyReport, verifyImage } from '../mcuboot/verify.ts';
 import { formatVersion } from '../mcuboot/version.ts';
-import { io, isHexPath, openImageStream, printJson, readImageFile, readKey, STREAM_MIN_SIZE } from './common.ts';
+import { io, isHexPath, openImageStream, parseInteger, printJson, readImageFile, readInput, readKey, STREAM_MIN_SIZE } from './common.ts';
 
 export function verifyCommand() {
   return new Command('verify')
@@ -73,5 +74,80 @@ export function dumpinfoCommand() {
       const text = format === 'json' ? `${dumpInfoJson(info)}${o.outfile === undefined ? '\n' : ''}` : dumpInfoText(info);
       if (o.outfile === undefined) io.out(text);
       else writeFileAtomic(o.outfile, text);
+    });
+}
+
+const KEY_ID_HELP = 'the KEYID of the signature (a 32-bit unsigned integer, decimal or 0x hex)';
+
+export function signListCommand() {
+  return new Command('sign-list')
+    .summary("list an image's signatures (imgtool sign-list)")
+    .description(
+      'List the signature units ([KEYID] PUBKEY SIG) of an image signed by the imgtool of\n' +
+        "MCUboot's tfm-2.3.0 branch, one line each, as that imgtool prints them. Images whose\n" +
+        'signatures carry KEYHASH instead of PUBKEY are refused, as there.',
+    )
+    .argument('<imgfile>', 'image (binary)')
+    .option('--json', 'print the units as JSON')
+    .action((imgfile, o) => {
+      const bytes = readInput(imgfile, 'image');
+      if (!o.json) {
+        io.out(signListText(bytes));
+        return;
+      }
+      const { units } = signatureUnits(bytes);
+      printJson({
+        ok: true,
+        signatures: units.map((u) => ({
+          type: u.typeName,
+          len: u.signature.value.length,
+          keyId: u.keyId ?? null,
+          publicKey: toHex(u.publicKey.value),
+          signature: toHex(u.signature.value),
+          offset: u.start,
+        })),
+      });
+    });
+}
+
+export function signAppendCommand() {
+  return new Command('sign-append')
+    .summary('add a signature to a padded image (imgtool sign-append)')
+    .description(
+      'Sign IMGFILE with KEY and add KEYID PUBKEY SIG after its last signature. The image must be\n' +
+        'padded (--pad): the new signature takes the place of erased bytes before the trailer and\n' +
+        'the file keeps its size. Ed25519 signs the image digest; ECDSA and RSA sign the image.',
+    )
+    .argument('<imgfile>', 'padded image (binary)')
+    .argument('<outfile>', 'where to write the image with the new signature')
+    .requiredOption('-k, --key <filename>', 'private signing key (PEM)')
+    .requiredOption('--key-id <id>', KEY_ID_HELP, parseInteger)
+    .option('--json', 'print the result as JSON')
+    .action((imgfile, outfile, o) => {
+      const key = readKey(o.key);
+      const out = signAppend(readInput(imgfile, 'image'), key, o.keyId);
+      writeFileAtomic(outfile, out);
+      if (o.json) printJson({ ok: true, keyId: o.keyId, outfile, signatures: signatureUnits(out).units.length });
+      else io.out('Signature Appended.\n');
+    });
+}
+
+export function signRemoveCommand() {
+  return new Command('sign-remove')
+    .summary('remove a signature by key id (imgtool sign-remove)')
+    .description(
+      'Remove the first signature whose KEYID is ID and put back as many erased bytes after the\n' +
+        'TLVs. A signature without KEYID cannot be removed. sign-append then sign-remove gives the\n' +
+        'original image back, byte for byte.',
+    )
+    .argument('<imgfile>', 'image (binary)')
+    .argument('<outfile>', 'where to write the image without that signature')
+    .requiredOption('--key-id <id>', KEY_ID_HELP, parseInteger)
+    .option('--json', 'print the result as JSON')
+    .action((imgfile, outfile, o) => {
+      const out = signRemove(readInput(imgfile, 'image'), o.keyId);
+      writeFileAtomic(outfile, out);
+      if (o.json) printJson({ ok: true, keyId: o.keyId, outfile, signatures: signatureUnits(out).units.length });
+      else io.out('Signature Removed.\n');
     });
 }

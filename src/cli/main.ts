@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
-import { type CliIo, cliStatus, io, processIo } from './common.ts';
+import { type CliIo, cliStatus, io, printJson, processIo } from './common.ts';
 
 /** The package whose version `--version` prints. */
 const PACKAGE_NAME = 'rsekit';
@@ -17,6 +17,9 @@ export const VERB_FILES = {
   create: 'sign',
   verify: 'image-tools',
   dumpinfo: 'image-tools',
+  'sign-list': 'image-tools',
+  'sign-append': 'image-tools',
+  'sign-remove': 'image-tools',
   keygen: 'keys',
   getpub: 'keys',
   getpubhash: 'keys',
@@ -56,7 +59,7 @@ export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loade
   sign: async (pairs) => [(await import('./sign.ts')).signCommand(pairs)],
   'image-tools': async () => {
     const m = await import('./image-tools.ts');
-    return [m.verifyCommand(), m.dumpinfoCommand()];
+    return [m.verifyCommand(), m.dumpinfoCommand(), m.signListCommand(), m.signAppendCommand(), m.signRemoveCommand()];
   },
   keys: async () => {
     const m = await import('./keys.ts');
@@ -118,7 +121,12 @@ export async function main(argv: readonly string[], sinks: CliIo = processIo): P
   }
 }
 
+/** Whether the command line asked for `--json`: errors are then also printed as JSON on stdout. */
+let jsonErrors = false;
+
 async function run(argv: readonly string[]): Promise<number> {
+  const end = argv.indexOf('--');
+  jsonErrors = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   // Commands that mirror a C tool's own command line parse it themselves.
   if (argv[0] === 'fip') {
     const { runFip } = await import('./fip.ts');
@@ -180,10 +188,13 @@ function guard(f: () => number): number {
 function report(e: unknown): number {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    io.err(`rse: E_USAGE: ${e.message.replace(/^error: /, '')}\n`);
+    const message = e.message.replace(/^error: /, '');
+    if (jsonErrors) printJson({ ok: false, error: { code: 'E_USAGE', message } });
+    io.err(`rse: E_USAGE: ${message}\n`);
     return 2;
   }
   if (e instanceof RseError) {
+    if (jsonErrors) printJson({ ok: false, error: e.toJSON() });
     io.err(`rse: ${e.describe()}\n`);
     return e.exitCode;
   }
