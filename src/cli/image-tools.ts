@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../lib/atomic.ts';
 import { toHex } from '../lib/hex.ts';
 import { dumpInfo, dumpInfoJson, dumpInfoText } from '../mcuboot/dumpinfo.ts';
 import { signAppend, signatureUnits, signListText, signRemove } from '../mcuboot/multisig.ts';
-import { type VerifyReport, verifyImage } from '../mcuboot/verify.ts';
+import { type KeyAttempt, type VerifyReport, verifyImage, verifyImageKeys } from '../mcuboot/verify.ts';
 import { formatVersion } from '../mcuboot/version.ts';
 import { io, isHexPath, openImageStream, parseInteger, printJson, readImageFile, readInput, readKey, STREAM_MIN_SIZE } from './common.ts';
 
@@ -14,22 +14,35 @@ export function verifyCommand() {
     .summary('check that an image verifies with a key (imgtool verify)')
     .description(
       'Check an MCUboot image: header and TLV bounds, the hash, the signature with KEY, that the\n' +
-        "image's KEYHASH/PUBKEY matches KEY, and the trailer magic of a padded slot. With\n" +
-        '--enc-key an encrypted image is decrypted and its plaintext hashed.\n' +
+        "image's KEYHASH/PUBKEY matches KEY, and the trailer magic of a padded slot. With -k\n" +
+        'repeated (an image with several signatures) every key must verify a signature of the\n' +
+        'image whose KEYHASH/PUBKEY matches it; each try is printed as Key N: OK|INVALID_SIGNATURE.\n' +
+        'With --enc-key an encrypted image is decrypted and its plaintext hashed.\n' +
         'Exit status: 0 valid, 1 the image fails a check, 2 usage or unreadable input.',
     )
     .argument('<imgfile>', 'image (binary or .hex)')
-    .option('-k, --key <filename>', 'signing key, private or public (PEM); omit to check the hash only')
+    .option(
+      '-k, --key <filename>',
+      'signing key, private or public (PEM); repeat it for an image with several signatures (each key must verify one); omit to check the hash only',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--enc-key <filename>', 'private encryption key, to verify an encrypted image over its plaintext')
     .option('--json', 'print the result as JSON')
     .action((imgfile, o) => {
-      const key = o.key === undefined ? undefined : readKey(o.key);
+      const keys = o.key.map((k) => readKey(k));
+      const key = keys.length === 1 ? keys[0] : undefined;
       const encKey = o.encKey === undefined ? undefined : readKey(o.encKey, 'encryption key');
       const opts = { ...(key === undefined ? {} : { key }), ...(encKey === undefined ? {} : { encKey }) };
       // A large binary image is verified in one pass over its payload, never held whole.
-      const opened = isHexPath(imgfile) ? undefined : openImageStream(imgfile, STREAM_MIN_SIZE);
+      const opened = isHexPath(imgfile) || keys.length > 1 ? undefined : openImageStream(imgfile, STREAM_MIN_SIZE);
       let r: VerifyReport;
-      if (opened === undefined) r = verifyImage(readImageFile(imgfile).data, opts);
+      let attempts: readonly KeyAttempt[] | undefined;
+      if (keys.length > 1) {
+        const m = verifyImageKeys(readImageFile(imgfile).data, keys, encKey);
+        attempts = m.attempts;
+        r = m;
+      } else if (opened === undefined) r = verifyImage(readImageFile(imgfile).data, opts);
       else {
         try {
           r = verifyImage(opened.bytes, opts, opened.payload);
@@ -48,14 +61,19 @@ export function verifyCommand() {
           encrypted: r.encrypted,
           decrypted: r.decrypted,
           trailer: r.trailer === undefined ? null : r.trailer.magicState,
+          ...(attempts === undefined
+            ? {}
+            : { attempts: attempts.map((a) => ({ key: a.key, signatureOffset: a.signatureOffset, ok: a.ok })) }),
           checks: r.checks,
         });
         return;
       }
-      const lines = ['Image was correctly validated', `Image version: ${formatVersion(r.version)}`];
+      // Several keys: each try as the tfm-2.3.0 imgtool prints it, then its summary.
+      const lines = (attempts ?? []).map((a) => `Key ${a.key}: ${a.ok ? 'OK' : 'INVALID_SIGNATURE'}`);
+      lines.push('Image was correctly validated', `Image version: ${formatVersion(r.version)}`);
       if (r.pureSignature !== undefined) lines.push(`Image signature over image: ${toHex(r.pureSignature)}`);
       else lines.push(`Image digest: ${toHex(r.digest)}`);
-      if (key === undefined) lines.push('(no key given: the signature was not checked)');
+      if (keys.length === 0) lines.push('(no key given: the signature was not checked)');
       io.out(`${lines.join('\n')}\n`);
     });
 }

@@ -61,6 +61,16 @@ function fail(
   });
 }
 
+/** The KEYHASH/PUBKEY entry of `sig`'s signature unit: the last one before it. */
+export function keyTlvBefore(entries: readonly TlvEntry[], sig: TlvEntry): TlvEntry | undefined {
+  let found: TlvEntry | undefined;
+  for (const e of entries) {
+    if (e === sig) break;
+    if (e.type === TLV.KEYHASH || e.type === TLV.PUBKEY) found = e;
+  }
+  return found;
+}
+
 /**
  * Verifies `bytes` (a whole image file, possibly a padded slot). Throws `RseError` on any failure.
  * With `payload`, the payload area of `bytes` (header size .. + image size) is a hole not yet read
@@ -151,7 +161,7 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: 
   }
   checks.push(`hash: ${tlvName(hashEntry.type)} matches header..protected TLVs (${img.hashedEnd} bytes)`);
 
-  const keyEntry = entries.find((e) => e.type === TLV.KEYHASH || e.type === TLV.PUBKEY);
+  let keyEntry = entries.find((e) => e.type === TLV.KEYHASH || e.type === TLV.PUBKEY);
   let signatureType: string | undefined;
   let pureSignature: Uint8Array | undefined;
   if (o.key !== undefined) {
@@ -165,6 +175,8 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: 
         candidates[0],
       );
     }
+    // With several signatures, the key TLV that names this key is the last one before its signature.
+    keyEntry = keyTlvBefore(entries, good) ?? keyEntry;
     signatureType = tlvName(good.type);
     if (pure) pureSignature = good.value;
     checks.push(`signature: ${signatureType}${pure ? ' (pure, over the whole image)' : ''} verifies with the ${o.key.type} key`);
@@ -198,5 +210,85 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: 
     decrypted,
     trailer,
     checks,
+  };
+}
+
+/** One try of a key against a signature, in the order {@link verifyImageKeys} makes them. */
+export interface KeyAttempt {
+  /** Index of the key in the list given. */
+  readonly key: number;
+  /** Offset of the signature TLV tried. */
+  readonly signatureOffset: number;
+  readonly ok: boolean;
+}
+
+/** {@link verifyImage}'s report, plus each key tried against each signature. */
+export interface MultiVerifyReport extends VerifyReport {
+  readonly attempts: readonly KeyAttempt[];
+}
+
+/**
+ * Verifies an image signed with several keys (the `tfm-2.3.0` imgtool's `-k` repeated): the
+ * structure, hash and trailer as {@link verifyImage}; then each signature TLV in turn is tried
+ * with the given keys of its type, in order, until one verifies (the tries imgtool's branch tip
+ * prints as `Key i: OK|INVALID_SIGNATURE`). Stricter than that imgtool: every key given must
+ * verify some signature, and the KEYHASH/PUBKEY of that signature's unit must match it.
+ */
+export function verifyImageKeys(bytes: Uint8Array, keys: readonly AsymKey[], encKey?: AsymKey): MultiVerifyReport {
+  const base = verifyImage(bytes, encKey === undefined ? {} : { encKey });
+  if (base.decrypted) {
+    throw new RseError('E_UNSUPPORTED', 'several keys with --enc-key: verify an encrypted image with one key at a time', {
+      field: '--key',
+    });
+  }
+  const img = parseImage(bytes);
+  const entries = img.unprotectedArea.entries;
+  const region = [bytes.subarray(0, img.hashedEnd)];
+  const pure = entries.some((e) => e.type === TLV.SIG_PURE);
+  const types = keys.map((k) => signatureTlvType(k));
+  const attempts: KeyAttempt[] = [];
+  const verifiedBy = new Map<number, TlvEntry>();
+  const checks = base.checks.filter((c) => !c.startsWith('trailer:'));
+  for (const e of entries) {
+    if (!types.includes(e.type)) continue;
+    for (let i = 0; i < keys.length; i++) {
+      if (types[i] !== e.type) continue;
+      const ok = verifyImageSignature(keys[i] as AsymKey, region, base.digest, e.value, pure);
+      attempts.push({ key: i, signatureOffset: e.offset, ok });
+      if (!ok) continue;
+      if (!verifiedBy.has(i)) verifiedBy.set(i, e);
+      checks.push(`signature: ${tlvName(e.type)} at 0x${e.offset.toString(16)} verifies with key ${i} (${(keys[i] as AsymKey).type})`);
+      break;
+    }
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as AsymKey;
+    const sig = verifiedBy.get(i);
+    if (sig === undefined) {
+      throw fail(
+        'E_NO_SIGNATURE',
+        `No signature found for key ${i} (${key.type}): no signature of the image verifies with it`,
+        undefined,
+        `--key[${i}]`,
+      );
+    }
+    const keyEntry = keyTlvBefore(entries, sig);
+    if (keyEntry !== undefined) {
+      const pub = mcubootPublicKeyBytes(key);
+      const matches = keyEntry.type === TLV.PUBKEY ? bytesEqual(pub, keyEntry.value) : bytesEqual(hash(base.hashAlg, pub), keyEntry.value);
+      if (!matches)
+        throw fail('E_KEY_MISMATCH', `the ${tlvName(keyEntry.type)} TLV of key ${i}'s signature does not match key ${i}`, keyEntry);
+      checks.push(`key ${i}: ${tlvName(keyEntry.type)} TLV matches`);
+    }
+  }
+  const trailerCheck = base.checks.find((c) => c.startsWith('trailer:'));
+  if (trailerCheck !== undefined) checks.push(trailerCheck);
+  const first = verifiedBy.get(0);
+  return {
+    ...base,
+    signatureType: first === undefined ? undefined : tlvName(first.type),
+    pureSignature: pure ? first?.value : undefined,
+    checks,
+    attempts,
   };
 }

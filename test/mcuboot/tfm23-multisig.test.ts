@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -177,4 +177,64 @@ test('--json: results and errors as JSON on stdout, the error also on stderr', a
   const usage = await runCli(['sign-append', '--json', img, out]);
   assert.equal(usage.code, 2);
   assert.equal((JSON.parse(usage.stdout) as { error: { code: string } }).error.code, 'E_USAGE');
+});
+
+// imgtool at e2a6d0b cannot verify any image with protected TLVs (`Invalid TLV info magic`); rse
+// does what the branch tip 964f88e7 does. Several keys: the same tries and lines as the tip.
+const VERIFY = vectors.filter((v) => v.name.startsWith('verify-tip964f88e7:') && runnable(v));
+
+test('the verify vectors of the branch tip are there to test against', () => {
+  assert.ok(VERIFY.length >= 6, VERIFY.map((v) => v.name).join(' '));
+});
+
+for (const v of VERIFY) {
+  const argv = (v.argv ?? []).slice(1).map(abs);
+  const keys = argv.filter((_, i) => argv[i - 1] === '-k').length;
+  test(`${v.name}: same result${keys > 1 ? ' and tries' : ''} as imgtool's branch tip`, async () => {
+    const r = await runCli(argv);
+    assert.equal(r.code, v.rc, r.stderr);
+    const split = (t: string): [string[], string[]] => {
+      const lines = t.trim().split('\n');
+      return [lines.filter((l) => l.startsWith('Key ')), lines.filter((l) => !l.startsWith('Key '))];
+    };
+    const [ourTries, ourRest] = split(r.stdout);
+    const [theirTries, theirRest] = split(v.stdout);
+    assert.deepEqual(ourRest, theirRest);
+    // One key: imgtool 2.4.0's output (no tries). Several: the tip's tries, then any it skips
+    // (it does not try the ECDSA key on append-p384's second signature; rse checks every key).
+    if (keys > 1) assert.deepEqual(ourTries.slice(0, theirTries.length), theirTries);
+    else assert.deepEqual(ourTries, []);
+  });
+}
+
+test('several keys: a key with no signature in the image, or a PUBKEY naming another key, fails', async () => {
+  const img = join(V, 'signed/multisig2-full-keyids.bin');
+  const k = (n: string): string => join(V, 'keys', n);
+  const none = await runCli(['verify', '--json', '-k', k('ed25519.pem'), '-k', k('ecdsa-p384.pem'), img]);
+  assert.equal(none.code, 1);
+  assert.equal((JSON.parse(none.stdout) as { error: { code: string; field: string } }).error.field, '--key[1]');
+  // Swap the two units' PUBKEYs: both signatures still verify, but each names the other key.
+  const bytes = new Uint8Array(readFileSync(img));
+  const u = signatureUnits(bytes).units;
+  const [a, b] = [u[0]?.publicKey, u[1]?.publicKey];
+  assert.ok(a !== undefined && b !== undefined && a.value.length === b.value.length);
+  const swapped = bytes.slice();
+  swapped.set(b.value, a.offset + 4);
+  swapped.set(a.value, b.offset + 4);
+  const path = join(tempDir(), 'swapped.bin');
+  writeFileSync(path, swapped);
+  const mismatch = await runCli(['verify', '--json', '-k', k('ed25519.pem'), '-k', k('ed25519-other.pem'), path]);
+  assert.equal(mismatch.code, 1);
+  assert.equal((JSON.parse(mismatch.stdout) as { error: { code: string } }).error.code, 'E_KEY_MISMATCH');
+  const good = await runCli(['verify', '--json', '-k', k('ed25519.pem'), '-k', k('ed25519-other.pem'), img]);
+  assert.equal(good.code, 0, good.stderr);
+  const report = JSON.parse(good.stdout) as { attempts: { key: number; ok: boolean }[] };
+  assert.deepEqual(
+    report.attempts.map((t) => [t.key, t.ok]),
+    [
+      [0, true],
+      [0, false],
+      [1, true],
+    ],
+  );
 });
