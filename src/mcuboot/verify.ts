@@ -263,6 +263,15 @@ export function verifyImageKeys(bytes: Uint8Array, keys: readonly AsymKey[], enc
   }
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as AsymKey;
+    // A key never reached (an earlier key took its signature, e.g. the same key given twice):
+    // try it on every signature of its type.
+    if (!verifiedBy.has(i)) {
+      const found = entries.find((e) => e.type === types[i] && verifyImageSignature(key, region, base.digest, e.value, pure));
+      if (found !== undefined) {
+        verifiedBy.set(i, found);
+        attempts.push({ key: i, signatureOffset: found.offset, ok: true });
+      }
+    }
     const sig = verifiedBy.get(i);
     if (sig === undefined) {
       throw fail(
