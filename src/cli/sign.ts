@@ -177,7 +177,10 @@ export function signCommand(pairs: () => [string, string, string][]) {
     .option('--fix-sig <filename>', 'use this base64 signature (made externally) instead of signing')
     .option('--fix-sig-pubkey <filename>', 'public key of the --fix-sig signature, or for --vector-to-sign')
     .option('--pure', 'Ed25519 over the whole image instead of its digest')
-    .option('--sig-out <filename>', 'also write the signature, base64, to this file')
+    .option(
+      '--sig-out <filename>',
+      'also write the signature, base64, to this file (several -k or --psa-key-ids: one line per signature, as the tfm-2.3.0 imgtool)',
+    )
     .addOption(new Option('--sha <bits>', 'image hash algorithm').choices(['auto', '256', '384', '512'] as const).default('auto' as const))
     .addOption(
       new Option('--hmac-sha <bits>', 'hash of the ECIES HKDF/HMAC').choices(['auto', '256', '512'] as const).default('auto' as const),
@@ -323,7 +326,13 @@ export function signCommand(pairs: () => [string, string, string][]) {
         }
       }
       if (o.sigOut !== undefined && img.signature !== undefined) {
-        writeFileAtomic(o.sigOut, Buffer.from(img.signature).toString('base64'));
+        // imgtool 2.4.0 writes one base64 string; the tfm-2.3.0 imgtool one line per signature.
+        // A command line using that imgtool's options (several -k, --psa-key-ids) gets its form.
+        const tfm23 = img.signatures.length > 1 || (o.psaKeyIds ?? []).length > 0;
+        const text = tfm23
+          ? img.signatures.map((s) => `${Buffer.from(s).toString('base64')}\n`).join('')
+          : Buffer.from(img.signature).toString('base64');
+        writeFileAtomic(o.sigOut, text);
       }
       if (o.json) {
         printJson({

@@ -135,6 +135,8 @@ export interface SignedImage {
   readonly hashAlg: HashAlg;
   readonly digest: Uint8Array;
   readonly signature: Uint8Array | undefined;
+  /** Every signature, in the order of the keys (`signature` is the first). */
+  readonly signatures: readonly Uint8Array[];
   readonly hashedSize: number;
   readonly slotSize: number;
   readonly pad: boolean;

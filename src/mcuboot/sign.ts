@@ -322,10 +322,11 @@ export function build(
   if (o.vectorToSign !== undefined) {
     const parts = o.vectorToSign === 'payload' ? region : [digest];
     const size = parts.reduce((n, p) => n + p.length, 0);
-    return { kind: 'vector', parts, size, baseAddr, signature: undefined, trailerSize: tsizeFor(0), ...common };
+    return { kind: 'vector', parts, size, baseAddr, signature: undefined, signatures: [], trailerSize: tsizeFor(0), ...common };
   }
 
   let signature: Uint8Array | undefined;
+  const signatures: Uint8Array[] = [];
   const fixed = o.fixedSignature;
   const keyIdTlv = (i: number): void => {
     const id = o.psaKeyIds?.[i];
@@ -345,6 +346,7 @@ export function build(
           ? signImage(o.key, region, digest, pure, o.padSig === true)
           : (fixed as { signature: Uint8Array }).signature;
     unprot.add(sigType, signature);
+    signatures.push(signature);
   }
   (o.additionalKeys ?? []).forEach((k, n) => {
     const bytes = mcubootPublicKeyBytes(k);
@@ -352,7 +354,9 @@ export function build(
     if (type === undefined) throw new RseError('E_KEY', `a ${k.type} key cannot sign images`, { field: '--key' });
     keyIdTlv(n + 1);
     unprot.add(o.publicKeyFormat === 'full' ? TLV.PUBKEY : TLV.KEYHASH, o.publicKeyFormat === 'full' ? bytes : hash(hashAlg, bytes));
-    unprot.add(type, signImage(k, region, digest, false, o.padSig === true));
+    const sig = signImage(k, region, digest, false, o.padSig === true);
+    signatures.push(sig);
+    unprot.add(type, sig);
   });
 
   let encTlvLen = 0;
@@ -377,7 +381,7 @@ export function build(
       field: '--slot-size',
     });
   }
-  return { kind: 'image', parts, size, baseAddr, signature, trailerSize: tsize, ...common };
+  return { kind: 'image', parts, size, baseAddr, signature, signatures, trailerSize: tsize, ...common };
 }
 
 export function parseUuidArg(value: string, namespace: Uint8Array | undefined, field: string): Uint8Array {

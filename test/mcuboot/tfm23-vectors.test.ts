@@ -106,3 +106,24 @@ for (const v of RANDOMIZED) {
     }
   });
 }
+
+// --sig-out in that imgtool's form (base64 + newline per signature) and --vector-to-sign digest
+// with several keys: every output file byte for byte.
+const fileSha = (path: string): string | undefined => vectors.find((v) => v.name === `file:${path}`)?.sha256;
+
+for (const name of ['sigout-single', 'sigout-multi', 'vector-digest-multi']) {
+  test(`${name}: every output byte for byte`, async () => {
+    const v = vectors.find((x) => x.name === name);
+    assert.ok(v?.argv !== undefined);
+    const dir = tempDir();
+    const args = rseArgs(v, join(dir, 'out.bin'));
+    const sigAt = args.indexOf('--sig-out') + 1;
+    const refSig = sigAt > 0 ? (args[sigAt] as string) : undefined;
+    if (sigAt > 0) args[sigAt] = join(dir, 'sig.b64');
+    const r = await runCli(args);
+    assert.equal(r.code, 0, r.stderr);
+    const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
+    assert.equal(sha(join(dir, 'out.bin')), v.sha256 ?? fileSha(v.argv.at(-1) as string));
+    if (refSig !== undefined) assert.equal(sha(join(dir, 'sig.b64')), fileSha(refSig));
+  });
+}
