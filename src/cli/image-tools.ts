@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { toHex } from '../lib/hex.ts';
-import { dumpInfo, dumpInfoJson, dumpInfoText } from '../mcuboot/dumpinfo.ts';
+import { dumpInfo, dumpInfoJson, dumpInfoText, dumpInfoYaml } from '../mcuboot/dumpinfo.ts';
 import { signAppend, signatureUnits, signListText, signRemove } from '../mcuboot/multisig.ts';
 import { type KeyAttempt, type VerifyReport, verifyImage, verifyImageKeys } from '../mcuboot/verify.ts';
 import { formatVersion } from '../mcuboot/version.ts';
@@ -81,17 +81,27 @@ export function verifyCommand() {
 export function dumpinfoCommand() {
   return new Command('dumpinfo')
     .summary('print the header, TLV areas and trailer of an image (imgtool dumpinfo)')
-    .description("Print an image's header, TLV areas and trailer. -f json writes the same document as\n" + 'imgtool dumpinfo -f json.')
+    .description(
+      "Print an image's header, TLV areas and trailer. -f json writes the same document as\n" +
+        'imgtool dumpinfo -f json, -f yaml the YAML imgtool writes by default (-o without -f).',
+    )
     .argument('<imgfile>', 'image (binary or .hex)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['human', 'json'] as const))
-    .option('-o, --outfile <filename>', 'write to this file instead of stdout (default format json)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['human', 'json', 'yaml'] as const))
+    .option('-o, --outfile <filename>', 'write to this file (default format yaml, as imgtool)')
+    .option('-s, --silent', 'print nothing on stdout (with -o)')
     .option('--json', 'same as -f json')
     .action((imgfile, o) => {
       const info = dumpInfo(readImageFile(imgfile).data, basename(imgfile));
-      const format = o.json ? 'json' : (o.format ?? (o.outfile === undefined ? 'human' : 'json'));
-      const text = format === 'json' ? `${dumpInfoJson(info)}${o.outfile === undefined ? '\n' : ''}` : dumpInfoText(info);
-      if (o.outfile === undefined) io.out(text);
-      else writeFileAtomic(o.outfile, text);
+      const format = o.json ? 'json' : (o.format ?? (o.outfile === undefined ? 'human' : 'yaml'));
+      const text =
+        format === 'json'
+          ? `${dumpInfoJson(info)}${o.outfile === undefined ? '\n' : ''}`
+          : format === 'yaml'
+            ? dumpInfoYaml(info)
+            : dumpInfoText(info);
+      if (o.outfile === undefined) {
+        if (!o.silent) io.out(text);
+      } else writeFileAtomic(o.outfile, text);
     });
 }
 

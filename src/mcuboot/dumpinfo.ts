@@ -161,3 +161,52 @@ export function dumpInfoText(d: DumpInfo): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** PyYAML's `!!binary` block: base64 in 76-character lines, indented under its key. */
+function yamlBinary(hex: string, indent: string): string {
+  const b64 = Buffer.from(hex, 'hex').toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 76) lines.push(`${indent}${b64.slice(i, i + 76)}`);
+  return `!!binary |\n${lines.join('\n')}`;
+}
+
+function yamlMap(entries: readonly (readonly [string, string])[], indent: string): string {
+  return entries.length === 0 ? ' {}' : `\n${entries.map(([k, v]) => `${indent}${k}: ${v}`).join('\n')}`;
+}
+
+function yamlTlvs(list: readonly DumpTlv[]): string {
+  if (list.length === 0) return ' []';
+  return `\n${list.map((t) => `  - type: ${t.type}\n    len: ${t.len}\n    data: ${yamlBinary(t.data, '      ')}`).join('\n')}`;
+}
+
+/**
+ * The YAML imgtool's `dumpinfo` writes by default (through PyYAML): no file name, TLV values and
+ * the trailer magic as `!!binary`, no TLV type names.
+ */
+export function dumpInfoYaml(d: DumpInfo): string {
+  const h = d.header;
+  const a = d.tlv_area;
+  const num = (o: Readonly<Record<string, number | undefined>>): [string, string][] =>
+    Object.entries(o).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)] as [string, string]]));
+  const t = d.trailer;
+  const trailer: [string, string][] = [
+    ...(t.magic === undefined ? [] : [['magic', yamlBinary(t.magic, '    ')] as [string, string]]),
+    ...num({
+      image_ok: t.image_ok,
+      copy_done: t.copy_done,
+      swap_info: t.swap_info,
+      swap_size: t.swap_size,
+      key_field_len: t.key_field_len,
+    }),
+  ];
+  return [
+    `header:${yamlMap([...num({ magic: h.magic, load_addr: h.load_addr, hdr_size: h.hdr_size, protected_tlv_size: h.protected_tlv_size, img_size: h.img_size, flags: h.flags }), ['version', h.version]], '  ')}`,
+    'tlv_area:',
+    `  tlv_hdr_prot:${yamlMap(num(a.tlv_hdr_prot), '    ')}`,
+    `  tlvs_prot:${yamlTlvs(a.tlvs_prot)}`,
+    `  tlv_hdr:${yamlMap(num(a.tlv_hdr), '    ')}`,
+    `  tlvs:${yamlTlvs(a.tlvs)}`,
+    `trailer:${yamlMap(trailer, '  ')}`,
+    '',
+  ].join('\n');
+}

@@ -127,3 +127,16 @@ for (const name of ['sigout-single', 'sigout-multi', 'vector-digest-multi']) {
     if (refSig !== undefined) assert.equal(sha(join(dir, 'sig.b64')), fileSha(refSig));
   });
 }
+
+// `imgtool dumpinfo -s -o FILE.yaml`: the YAML imgtool writes by default, byte for byte.
+for (const v of vectors.filter((x) => x.argv?.[1] === 'dumpinfo')) {
+  test(`${v.name}: the same YAML as imgtool`, async () => {
+    const args = (v.argv ?? []).slice(1);
+    const ref = args[args.indexOf('-o') + 1] as string;
+    const out = join(tempDir(), 'info.yaml');
+    const r = await runCli(['dumpinfo', '-s', '-o', out, join(V, args.at(-1) as string)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(readFileSync(out, 'utf8'), readFileSync(join(V, ref), 'utf8'));
+  });
+}
