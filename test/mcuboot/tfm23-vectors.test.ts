@@ -140,3 +140,20 @@ for (const v of vectors.filter((x) => x.argv?.[1] === 'dumpinfo')) {
     assert.equal(readFileSync(out, 'utf8'), readFileSync(join(V, ref), 'utf8'));
   });
 }
+
+// That imgtool crashes on --fix-sig (TypeError). rse does what 2.4.0 does, and reads the new
+// one-line-per-signature --sig-out form: the image equals the one signed with the key itself.
+test('fixsig: --fix-sig with a tfm-2.3 --sig-out file gives the image the key itself makes', async () => {
+  const v = vectors.find((x) => x.name === 'fixsig');
+  assert.ok(v?.argv !== undefined);
+  const dir = tempDir();
+  const args = rseArgs(v, join(dir, 'fixed.bin')).map((a) => (a.startsWith('signed/') ? join(V, a) : a));
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const i = args.indexOf('--fix-sig');
+  const keyed = [...args.slice(0, i), '-k', join(V, 'keys/ed25519.pem'), ...args.slice(i + 4)];
+  keyed[keyed.length - 1] = join(dir, 'keyed.bin');
+  const k = await runCli(keyed);
+  assert.equal(k.code, 0, k.stderr);
+  assert.deepEqual(readFileSync(join(dir, 'fixed.bin')), readFileSync(join(dir, 'keyed.bin')));
+});
