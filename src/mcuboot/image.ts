@@ -13,6 +13,7 @@ import {
   BOOT_MAGIC_TAIL,
   IMAGE_HEADER_SIZE,
   IMAGE_MAGIC,
+  isTfm23KnownTlv,
   TLV_INFO_MAGIC,
   TLV_INFO_SIZE,
   TLV_PROT_INFO_MAGIC,
@@ -143,7 +144,10 @@ function parseArea(bytes: Uint8Array, offset: number, expectMagic: number, name:
     if (er.remaining < TLV_SIZE) {
       throw new RseError('E_BOUNDS', `${field}: TLV header crosses the end of the ${name} area`, { field, offset: at });
     }
-    const type = er.u16(`${field}.it_type`);
+    const raw = er.u16(`${field}.it_type`);
+    // imgtool writes the tags it knows as `u8 type, u8 0` in either byte order: big endian, that
+    // reads as type << 8.
+    const type = endian === 'big' && (raw & 0xff) === 0 && isTfm23KnownTlv(raw >> 8) ? raw >> 8 : raw;
     const len = er.u16(`${field}.it_len`);
     if (len > er.remaining) {
       throw new RseError('E_BOUNDS', `${field}: TLV ${hex0x(type, 2)} of ${len} byte(s) crosses the end of the ${name} area`, {

@@ -9,7 +9,7 @@ import { type AsymKey, HASH_SIZES, type HashAlg, hash } from '../crypto/index.ts
 import type { Endian } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
-import { BOOT_MAGIC, BOOT_MAGIC_SIZE, BOOT_MAGIC_TAIL, IMAGE_MAGIC, TLV, TLV_SIZE, TLV_TFM_2_3 } from './constants.ts';
+import { BOOT_MAGIC, BOOT_MAGIC_SIZE, BOOT_MAGIC_TAIL, IMAGE_MAGIC, isTfm23KnownTlv, TLV, TLV_SIZE, TLV_TFM_2_3 } from './constants.ts';
 import { type ParsedImage, parseImage, type TlvEntry } from './image.ts';
 import { mcubootPublicKeyBytes, signatureTlvType, signImage } from './keys.ts';
 
@@ -137,7 +137,8 @@ function isBootMagic(m: Uint8Array): boolean {
 function tlvHeader(type: number, len: number, endian: Endian): Uint8Array {
   const h = new Uint8Array(TLV_SIZE);
   const dv = new DataView(h.buffer);
-  dv.setUint16(0, type, endian === 'little');
+  // Known tags are `u8 type, u8 0` in either byte order (imgtool's layout).
+  dv.setUint16(0, endian === 'big' && isTfm23KnownTlv(type) ? type << 8 : type, endian === 'little');
   dv.setUint16(2, len, endian === 'little');
   return h;
 }

@@ -238,3 +238,48 @@ test('several keys: a key with no signature in the image, or a PUBKEY naming ano
     ],
   );
 });
+
+test('big-endian images (-e big): listed, appended to in their byte order, and round-tripped', async () => {
+  const dir = tempDir();
+  const img = join(dir, 'be.bin');
+  const made = await runCli([
+    'sign',
+    '-k',
+    join(V, 'keys/ed25519.pem'),
+    '--public-key-format',
+    'full',
+    '--psa-key-ids',
+    '305419896',
+    '-e',
+    'big',
+    '--max-align',
+    '8',
+    '--align',
+    '1',
+    '-v',
+    '0.0.1',
+    '-s',
+    '1',
+    '-H',
+    '0x2000',
+    '--pad-header',
+    '--pad',
+    '-L',
+    '0x70000000',
+    '-S',
+    '0x10000',
+    join(V, 'inputs/payload-1k.bin'),
+    img,
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const list = await runCli(['sign-list', img]);
+  assert.match(list.stdout, /^\[0\] type=ED25519, len=64, key_id=305419896, pub_key=302a300506\.\.\./);
+  const bytes = new Uint8Array(readFileSync(img));
+  const appended = signAppend(bytes, other, 258);
+  const unit = signatureUnits(appended).units[1];
+  assert.ok(unit !== undefined);
+  // imgtool's big-endian layout: known tags as `u8 type, u8 0`, lengths and the key id big endian.
+  assert.deepEqual([...appended.subarray(unit.start, unit.start + 8)], [0x03, 0x00, 0x00, 0x04, 0x00, 0x00, 0x01, 0x02]);
+  assert.deepEqual([...appended.subarray(unit.publicKey.offset, unit.publicKey.offset + 4)], [0x02, 0x00, 0x00, 0x2c]);
+  assert.deepEqual(signRemove(appended, 258), bytes);
+});
