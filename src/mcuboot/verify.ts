@@ -12,6 +12,7 @@ import { IMAGE_FLAGS, TLV, tlvName } from './constants.ts';
 import { cryptPayload, unwrapImageKey } from './encrypt.ts';
 import { type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
 import { allowedHashes, imageVerifier, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
+import { imageEndian } from './multisig.ts';
 import { type PayloadStream, readPayload } from './sign-options.ts';
 import type { ImageVersion } from './version.ts';
 
@@ -79,7 +80,7 @@ export function keyTlvBefore(entries: readonly TlvEntry[], sig: TlvEntry): TlvEn
  */
 export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: PayloadStream): VerifyReport {
   const checks: string[] = [];
-  const img: ParsedImage = parseImage(bytes);
+  const img: ParsedImage = parseImage(bytes, imageEndian(bytes));
   const h = img.header;
   checks.push(`header: magic ok, ${h.hdrSize}-byte header, ${h.imgSize}-byte payload, flags 0x${h.flags.toString(16)}`);
   checks.push(
@@ -241,7 +242,7 @@ export function verifyImageKeys(bytes: Uint8Array, keys: readonly AsymKey[], enc
       field: '--key',
     });
   }
-  const img = parseImage(bytes);
+  const img = parseImage(bytes, imageEndian(bytes));
   const entries = img.unprotectedArea.entries;
   const region = [bytes.subarray(0, img.hashedEnd)];
   const pure = entries.some((e) => e.type === TLV.SIG_PURE);

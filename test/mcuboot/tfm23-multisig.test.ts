@@ -239,7 +239,7 @@ test('several keys: a key with no signature in the image, or a PUBKEY naming ano
   );
 });
 
-test('big-endian images (-e big): listed, appended to in their byte order, and round-tripped', async () => {
+test('big-endian images (-e big): listed, appended to in their byte order, round-tripped and verified', async () => {
   const dir = tempDir();
   const img = join(dir, 'be.bin');
   const made = await runCli([
@@ -282,4 +282,15 @@ test('big-endian images (-e big): listed, appended to in their byte order, and r
   assert.deepEqual([...appended.subarray(unit.start, unit.start + 8)], [0x03, 0x00, 0x00, 0x04, 0x00, 0x00, 0x01, 0x02]);
   assert.deepEqual([...appended.subarray(unit.publicKey.offset, unit.publicKey.offset + 4)], [0x02, 0x00, 0x00, 0x2c]);
   assert.deepEqual(signRemove(appended, 258), bytes);
+  const both = join(dir, 'be2.bin');
+  writeFileSync(both, appended);
+  const k = (n: string): string => join(V, 'keys', n);
+  const good = await runCli(['verify', '-k', k('ed25519.pem'), '-k', k('ed25519-other.pem'), both]);
+  assert.equal(good.code, 0, good.stderr);
+  const flipped = appended.slice();
+  flipped[unit.signature.offset + 10] = (flipped[unit.signature.offset + 10] as number) ^ 1;
+  writeFileSync(both, flipped);
+  const bad = await runCli(['verify', '-k', k('ed25519.pem'), '-k', k('ed25519-other.pem'), both]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /E_NO_SIGNATURE.*key 1/);
 });
