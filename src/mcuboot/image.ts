@@ -4,6 +4,7 @@
  * Every length is checked before it is used; failures are `RseError`s with the offset.
  * @module
  */
+import type { HashAlg } from '../crypto/index.ts';
 import { ByteReader, type Endian } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
@@ -14,12 +15,20 @@ import {
   IMAGE_HEADER_SIZE,
   IMAGE_MAGIC,
   isTfm23KnownTlv,
+  TLV,
   TLV_INFO_MAGIC,
   TLV_INFO_SIZE,
   TLV_PROT_INFO_MAGIC,
   TLV_SIZE,
 } from './constants.ts';
 import type { ImageVersion } from './version.ts';
+
+/** The image hash TLVs and their hash algorithms. */
+export const HASH_TLV_ALG: ReadonlyMap<number, HashAlg> = new Map<number, HashAlg>([
+  [TLV.SHA256, 'sha256'],
+  [TLV.SHA384, 'sha384'],
+  [TLV.SHA512, 'sha512'],
+]);
 
 /** The 32-byte MCUboot image header. */
 export interface ImageHeader {
@@ -75,6 +84,12 @@ export function decodeHeaderFields(b: Uint8Array): ImageHeader {
     flags: dv.getUint32(16, true),
     version: { major: dv.getUint8(20), minor: dv.getUint8(21), revision: dv.getUint16(22, true), build: dv.getUint32(24, true) },
   };
+}
+
+/** The image's byte order, from its header magic. */
+export function imageEndian(bytes: Uint8Array): Endian {
+  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, false) === IMAGE_MAGIC) return 'big';
+  return 'little';
 }
 
 /** Reads the 32-byte header; checks the magic. */

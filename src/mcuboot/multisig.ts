@@ -9,22 +9,11 @@ import { type AsymKey, HASH_SIZES, type HashAlg, hash } from '../crypto/index.ts
 import type { Endian } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
-import { BOOT_MAGIC, BOOT_MAGIC_SIZE, BOOT_MAGIC_TAIL, IMAGE_MAGIC, isTfm23KnownTlv, TLV, TLV_SIZE, TLV_TFM_2_3 } from './constants.ts';
-import { type ParsedImage, parseImage, type TlvEntry } from './image.ts';
+import { BOOT_MAGIC_SIZE, isTfm23KnownTlv, TLV, TLV_SIZE, TLV_TFM_2_3, tlvName } from './constants.ts';
+import { HASH_TLV_ALG, imageEndian, magicMaxAlign, type ParsedImage, parseImage, type TlvEntry } from './image.ts';
 import { mcubootPublicKeyBytes, signatureTlvType, signImage } from './keys.ts';
 
-const HASH_OF_TLV = new Map<number, HashAlg>([
-  [TLV.SHA256, 'sha256'],
-  [TLV.SHA384, 'sha384'],
-  [TLV.SHA512, 'sha512'],
-]);
-
-const SIGNATURE_TLVS = new Map<number, string>([
-  [TLV.RSA2048, 'RSA2048'],
-  [TLV.RSA3072, 'RSA3072'],
-  [TLV.ECDSASIG, 'ECDSASIG'],
-  [TLV.ED25519, 'ED25519'],
-]);
+const SIGNATURE_TLVS: ReadonlySet<number> = new Set([TLV.RSA2048, TLV.RSA3072, TLV.ECDSASIG, TLV.ED25519]);
 
 /** One signature unit of the unprotected TLV area. */
 export interface SignatureUnit {
@@ -57,12 +46,6 @@ function unsupported(entry: TlvEntry): RseError {
   });
 }
 
-/** The image's byte order, from its header magic. */
-export function imageEndian(bytes: Uint8Array): Endian {
-  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, false) === IMAGE_MAGIC) return 'big';
-  return 'little';
-}
-
 /**
  * Parses the signature units. Like that imgtool, it refuses images whose signatures name their
  * key by KEYHASH ("Invalid image: unsupported TLV"): a unit must be `[KEYID] PUBKEY SIG`.
@@ -71,10 +54,10 @@ export function signatureUnits(bytes: Uint8Array): SignatureUnits {
   const endian = imageEndian(bytes);
   const image = parseImage(bytes, endian);
   const entries = image.unprotectedArea.entries;
-  const hashIndex = entries.findIndex((e) => HASH_OF_TLV.has(e.type));
+  const hashIndex = entries.findIndex((e) => HASH_TLV_ALG.has(e.type));
   if (hashIndex < 0) throw new RseError('E_NO_HASH', 'the image has no SHA256/SHA384/SHA512 TLV', { field: 'unprotected' });
   const hashEntry = entries[hashIndex] as TlvEntry;
-  const hashAlg = HASH_OF_TLV.get(hashEntry.type) as HashAlg;
+  const hashAlg = HASH_TLV_ALG.get(hashEntry.type) as HashAlg;
   if (hashEntry.value.length !== HASH_SIZES[hashAlg]) {
     throw new RseError('E_BAD_FIELD', `hash TLV is ${hashEntry.value.length} bytes, expected ${HASH_SIZES[hashAlg]}`, {
       field: 'unprotected hash TLV',
@@ -106,7 +89,7 @@ export function signatureUnits(bytes: Uint8Array): SignatureUnits {
       });
     }
     const end = sig.offset + TLV_SIZE + sig.value.length;
-    units.push({ keyId, publicKey: pub, signature: sig, typeName: SIGNATURE_TLVS.get(sig.type) as string, start: e.offset, end });
+    units.push({ keyId, publicKey: pub, signature: sig, typeName: tlvName(sig.type), start: e.offset, end });
     insertAt = end;
     i = j + 1;
   }
@@ -126,12 +109,9 @@ export function signListText(bytes: Uint8Array): string {
     .join('');
 }
 
+/** A boot magic, its max_align in either byte order (big-endian images swap the first two bytes). */
 function isBootMagic(m: Uint8Array): boolean {
-  if (m.every((b, i) => b === BOOT_MAGIC[i])) return true;
-  if (!m.subarray(2).every((b, i) => b === BOOT_MAGIC_TAIL[i])) return false;
-  const le = (m[0] as number) | ((m[1] as number) << 8);
-  const be = ((m[0] as number) << 8) | (m[1] as number);
-  return [8, 16, 32].includes(le) || [8, 16, 32].includes(be);
+  return magicMaxAlign(m) !== undefined || magicMaxAlign(Uint8Array.of(m[1] as number, m[0] as number, ...m.subarray(2))) !== undefined;
 }
 
 function tlvHeader(type: number, len: number, endian: Endian): Uint8Array {

@@ -10,17 +10,10 @@ import { bytesEqual } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { IMAGE_FLAGS, TLV, tlvName } from './constants.ts';
 import { cryptPayload, unwrapImageKey } from './encrypt.ts';
-import { type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
+import { HASH_TLV_ALG, imageEndian, type ParsedImage, parseImage, readTrailer, type TlvEntry, type TrailerInfo } from './image.ts';
 import { allowedHashes, imageVerifier, mcubootPublicKeyBytes, signatureTlvType, verifyImageSignature } from './keys.ts';
-import { imageEndian } from './multisig.ts';
 import { type PayloadStream, readPayload } from './sign-options.ts';
 import type { ImageVersion } from './version.ts';
-
-const HASH_OF_TLV = new Map<number, HashAlg>([
-  [TLV.SHA256, 'sha256'],
-  [TLV.SHA384, 'sha384'],
-  [TLV.SHA512, 'sha512'],
-]);
 
 const ENC_TLVS = new Set<number>([TLV.ENCRSA2048, TLV.ENCKW, TLV.ENCEC256, TLV.ENCX25519, TLV.ENCX25519_SHA512]);
 
@@ -62,6 +55,12 @@ function fail(
   });
 }
 
+/** Whether a PUBKEY TLV holds `key`, or a KEYHASH TLV its hash with the image's hash algorithm. */
+function keyTlvMatches(entry: TlvEntry, key: AsymKey, hashAlg: HashAlg): boolean {
+  const pub = mcubootPublicKeyBytes(key);
+  return entry.type === TLV.PUBKEY ? bytesEqual(pub, entry.value) : bytesEqual(hash(hashAlg, pub), entry.value);
+}
+
 /** The KEYHASH/PUBKEY entry of `sig`'s signature unit: the last one before it. */
 export function keyTlvBefore(entries: readonly TlvEntry[], sig: TlvEntry): TlvEntry | undefined {
   let found: TlvEntry | undefined;
@@ -87,9 +86,9 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: 
     `TLV areas: ${img.protectedArea ? `protected ${img.protectedArea.tot} bytes, ` : ''}unprotected ${img.unprotectedArea.tot} bytes, all entries in bounds`,
   );
   const entries = img.unprotectedArea.entries;
-  const hashEntry = entries.find((e) => HASH_OF_TLV.has(e.type));
+  const hashEntry = entries.find((e) => HASH_TLV_ALG.has(e.type));
   if (hashEntry === undefined) throw fail('E_NO_HASH', 'the image has no SHA256/SHA384/SHA512 TLV');
-  const hashAlg = HASH_OF_TLV.get(hashEntry.type) as HashAlg;
+  const hashAlg = HASH_TLV_ALG.get(hashEntry.type) as HashAlg;
   if (o.key !== undefined && !allowedHashes(o.key, false).includes(hashAlg)) {
     throw fail(
       'E_KEY_MISMATCH',
@@ -182,9 +181,8 @@ export function verifyImage(bytes: Uint8Array, o: VerifyOptions = {}, payload?: 
     if (pure) pureSignature = good.value;
     checks.push(`signature: ${signatureType}${pure ? ' (pure, over the whole image)' : ''} verifies with the ${o.key.type} key`);
     if (keyEntry !== undefined) {
-      const pub = mcubootPublicKeyBytes(o.key);
-      const matches = keyEntry.type === TLV.PUBKEY ? bytesEqual(pub, keyEntry.value) : bytesEqual(hash(hashAlg, pub), keyEntry.value);
-      if (!matches) throw fail('E_KEY_MISMATCH', `the image's ${tlvName(keyEntry.type)} TLV does not match the given key`, keyEntry);
+      if (!keyTlvMatches(keyEntry, o.key, hashAlg))
+        throw fail('E_KEY_MISMATCH', `the image's ${tlvName(keyEntry.type)} TLV does not match the given key`, keyEntry);
       checks.push(`key: ${tlvName(keyEntry.type)} TLV matches the key`);
     }
   }
@@ -284,9 +282,7 @@ export function verifyImageKeys(bytes: Uint8Array, keys: readonly AsymKey[], enc
     }
     const keyEntry = keyTlvBefore(entries, sig);
     if (keyEntry !== undefined) {
-      const pub = mcubootPublicKeyBytes(key);
-      const matches = keyEntry.type === TLV.PUBKEY ? bytesEqual(pub, keyEntry.value) : bytesEqual(hash(base.hashAlg, pub), keyEntry.value);
-      if (!matches)
+      if (!keyTlvMatches(keyEntry, key, base.hashAlg))
         throw fail('E_KEY_MISMATCH', `the ${tlvName(keyEntry.type)} TLV of key ${i}'s signature does not match key ${i}`, keyEntry);
       checks.push(`key ${i}: ${tlvName(keyEntry.type)} TLV matches`);
     }
