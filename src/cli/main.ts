@@ -121,20 +121,18 @@ export async function main(argv: readonly string[], sinks: CliIo = processIo): P
   }
 }
 
-/** Whether the command line asked for `--json`: errors are then also printed as JSON on stdout. */
-let jsonErrors = false;
-
 async function run(argv: readonly string[]): Promise<number> {
+  // With --json, errors are also printed as JSON on stdout.
   const end = argv.indexOf('--');
-  jsonErrors = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   // Commands that mirror a C tool's own command line parse it themselves.
   if (argv[0] === 'fip') {
     const { runFip } = await import('./fip.ts');
-    return guard(() => runFip(argv.slice(1)));
+    return guard(() => runFip(argv.slice(1)), json);
   }
   if (argv[0] === 'layout') {
     const { runLayout } = await import('./layout.ts');
-    return guard(() => runLayout(argv.slice(1)));
+    return guard(() => runLayout(argv.slice(1)), json);
   }
   const output = { writeOut: (s: string) => io.out(s), writeErr: (s: string) => io.err(s), outputError: () => {} };
   const signing = argv[0] === 'sign' || argv[0] === 'create';
@@ -173,28 +171,28 @@ async function run(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...rest], { from: 'user' });
     return cliStatus.code;
   } catch (e) {
-    return report(e);
+    return report(e, json);
   }
 }
 
-function guard(f: () => number): number {
+function guard(f: () => number, json: boolean): number {
   try {
     return f();
   } catch (e) {
-    return report(e);
+    return report(e, json);
   }
 }
 
-function report(e: unknown): number {
+function report(e: unknown, json: boolean): number {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     const message = e.message.replace(/^error: /, '');
-    if (jsonErrors) printJson({ ok: false, error: { code: 'E_USAGE', message } });
+    if (json) printJson({ ok: false, error: { code: 'E_USAGE', message } });
     io.err(`rse: E_USAGE: ${message}\n`);
     return 2;
   }
   if (e instanceof RseError) {
-    if (jsonErrors) printJson({ ok: false, error: e.toJSON() });
+    if (json) printJson({ ok: false, error: e.toJSON() });
     io.err(`rse: ${e.describe()}\n`);
     return e.exitCode;
   }
