@@ -8,13 +8,16 @@
 
 import { bundleKey } from '../crypto/rse-keys.ts';
 import { type CreateOptions, Device, type DeviceStore } from '../device/device.ts';
+import { readU32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { hex0x } from '../lib/hex.ts';
+import { fromHex, hex0x } from '../lib/hex.ts';
 import { LcmError, type LcsName, TP_MODE } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
 import { asRseProfile } from '../profiles/index.ts';
 import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
+import { PROVISIONING_MESSAGE_TYPE } from '../provisioning/message.ts';
+import { messageArea, messageProvisioning, ROM_ROTPK_FILE } from '../provisioning/messages-rom.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
 import {
   BL2_DATA_FILE,
@@ -39,7 +42,7 @@ import { cmInputs, dmInputs, type ReadFile } from '../provisioning/values.ts';
 export type PowerOnResult =
   | { readonly kind: 'ready' }
   | { readonly kind: 'cold-reset'; readonly reason: string }
-  | { readonly kind: 'wait'; readonly reason: 'tp-mode' | 'cm-bundle' | 'dm-bundle' }
+  | { readonly kind: 'wait'; readonly reason: 'tp-mode' | 'cm-bundle' | 'dm-bundle' | 'message' }
   | { readonly kind: 'halt'; readonly reason: string; readonly code: string; readonly field?: string; readonly offset?: number };
 
 /** One power-on of the ROM: the lifecycle state, the provisioning events and PSI codes, and how it ended. */
@@ -77,6 +80,7 @@ function otpInit(dev: Device, events: RomEvent[]): { problems: IntegrityProblem[
 /** The files a new device of each provisioning format holds besides its memories. */
 const FIRMWARE_FILES: Readonly<Record<ProvisioningFormat, (dummy: boolean) => Record<string, Uint8Array>>> = {
   'cm-dm-bundles': () => ({}),
+  messages: () => ({}),
   // What the BL2 and TF-M images carry: the dummy data, or a zeroed struct (no magic).
   'rom-bundle-stages': (dummy) => {
     const fw = dummyFirmwareData();
@@ -92,14 +96,18 @@ const FIRMWARE_FILES: Readonly<Record<ProvisioningFormat, (dummy: boolean) => Re
  * {@link Device.create} that also writes the provisioning format's firmware data files.
  */
 export function createDevice(store: DeviceStore, options: CreateOptions): Device {
-  const files = FIRMWARE_FILES[asRseProfile(options.profile).provisioning.format](options.dummyProvisioning ?? true);
-  return Device.create(store, { ...options, files: { ...files, ...options.files } });
+  const profile = asRseProfile(options.profile);
+  const files = FIRMWARE_FILES[profile.provisioning.format](options.dummyProvisioning ?? true);
+  const rotpk = profile.provisioning.messages?.romRotpkTci;
+  const rom = rotpk === undefined ? {} : { [ROM_ROTPK_FILE.TCI]: fromHex(rotpk), [ROM_ROTPK_FILE.PCI]: fromHex(rotpk) };
+  return Device.create(store, { ...options, files: { ...files, ...rom, ...options.files } });
 }
 
 /** BL1_1's provisioning pass for each provisioning format. */
 const ROM_PASS: Readonly<Record<ProvisioningFormat, (dev: Device, rig: RigInput, events: RomEvent[]) => RomOutcome>> = {
   'cm-dm-bundles': romProvisioning,
   'rom-bundle-stages': (dev, _rig, events) => rss17Pass(dev, events),
+  messages: messageProvisioning,
 };
 
 /** Powers the device on once (a cold boot), running BL1_1 through any warm resets. */
@@ -146,6 +154,13 @@ export function powerOn(dev: Device, rig: RigInput = {}): PowerOnReport {
   return { lcs, tpMode: dev.lcm.tpMode, events, integrity, psi: dev.psi, result: final };
 }
 
+const WAIT_TEXT = {
+  'tp-mode': 'a debugger to choose the TP mode',
+  'cm-bundle': 'the CM bundle',
+  'dm-bundle': 'the DM bundle',
+  message: 'a provisioning message',
+} as const;
+
 /** One line about a boot; `psi` is left out for profiles without PSI codes (RSS 1.7). */
 export function describeResult(r: PowerOnResult, psi: number | undefined): string {
   const p = psi === undefined ? '' : `PSI 0x${psi.toString(16)}${PSI_NAMES[psi] === undefined ? '' : ` ${PSI_NAMES[psi]}`}: `;
@@ -155,7 +170,7 @@ export function describeResult(r: PowerOnResult, psi: number | undefined): strin
     case 'cold-reset':
       return `${p}${r.reason}, cold reset`;
     case 'wait':
-      return `${p}waiting for ${r.reason === 'tp-mode' ? 'a debugger to choose the TP mode' : `the ${r.reason === 'cm-bundle' ? 'CM' : 'DM'} bundle`}`;
+      return `${p}waiting for ${WAIT_TEXT[r.reason]}`;
     case 'halt':
       return `${p}stopped: ${r.reason} [${r.code}]`;
   }
@@ -176,6 +191,8 @@ export interface ProvisionInput {
   readonly cm?: Uint8Array;
   readonly dm?: Uint8Array;
   readonly tpMode?: 'TCI' | 'PCI';
+  /** Message provisioning (rse-2.3): the messages, in order, each staged in VM1 before the boots that need it. */
+  readonly messages?: readonly Uint8Array[];
   /** rss-1.7: the ROM bundle (magic 0xC0DEFEED), placed in the ROM image at 0xE000. */
   readonly romBundle?: Uint8Array;
   /** rss-1.7: the provisioning data BL2 / TF-M were built with (their C structs). */
@@ -220,6 +237,8 @@ export interface ProvisionRunResult {
  * does not have. `onStage` sees each boot as it ends.
  */
 export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: StageReport) => void): ProvisionRunResult {
+  if (dev.profile.provisioning.format === 'messages') return messageRun(dev, input, onStage);
+  if (input.messages !== undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices take bundles, not provisioning messages`);
   if (dev.profile.provisioning.format === 'cm-dm-bundles') {
     for (const k of ['romBundle', 'bl2Data', 'tfmData'] as const)
       if (input[k] !== undefined)
@@ -254,6 +273,52 @@ export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: S
     if (r.result.kind !== 'cold-reset') return { stages, final: r, ok: r.result.kind === 'ready' && r.lcs === 'SE' };
   }
   throw new RseError('E_LIFECYCLE', 'the device kept resetting: 8 cold boots without reaching SE', { field: 'provisioning' });
+}
+
+/** Stages a provisioning message where BL1_1 reads it (VM1 + `PROVISIONING_MESSAGE_START`), as a rig does. */
+export function stageMessage(dev: Device, bytes: Uint8Array): void {
+  const cfg = dev.profile.provisioning.messages;
+  if (cfg === undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices are not provisioned by messages`);
+  if (bytes.length > cfg.messageMaxSize)
+    throw new RseError('E_SIZE', `the message is ${bytes.length} bytes; the staging area holds ${cfg.messageMaxSize}`, {
+      field: 'message',
+    });
+  const area = messageArea(dev, cfg);
+  area.fill(0);
+  area.set(bytes);
+  dev.saveSram();
+}
+
+/** The LCS bits a message is valid in (purpose bits [31:28]); 0 for what is not a blob. */
+function validLcsMask(m: Uint8Array): number {
+  return m.length >= 0x78 && readU32le(m, 0) === PROVISIONING_MESSAGE_TYPE.BLOB ? readU32le(m, 0x70) >>> 28 : 0;
+}
+
+const LCS_MASK: Readonly<Record<string, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8 };
+
+/**
+ * The message rig: stages each message before the boot that needs it and powers the device on
+ * after every reset; a message is done once the LCS it moved the device to is not one it is
+ * valid in (a combined blob serves CM and DM).
+ */
+function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageReport) => void): ProvisionRunResult {
+  for (const k of ['cm', 'dm', 'romBundle', 'bl2Data', 'tfmData'] as const)
+    if (input[k] !== undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices take provisioning messages, not ${k}`);
+  const messages = input.messages ?? [];
+  let next = 0;
+  const stages: StageReport[] = [];
+  for (let boot = 1; boot <= 4 + 3 * messages.length; boot++) {
+    if (next < messages.length) stageMessage(dev, messages[next] as Uint8Array);
+    const r = powerOn(dev, {});
+    const s: StageReport = { boot, lcs: r.lcs, tpMode: r.tpMode, psi: r.psi, summary: dev.json.lastBoot ?? '', events: r.events };
+    stages.push(s);
+    onStage?.(s);
+    if (r.result.kind !== 'cold-reset') return { stages, final: r, ok: r.result.kind === 'ready' && r.lcs === 'SE' };
+    const done = /^(CM|DM) provisioning finished$/.exec(r.result.reason);
+    const after = done?.[1] === 'CM' ? 'DM' : 'SE';
+    if (done !== null && next < messages.length && (validLcsMask(messages[next] as Uint8Array) & (LCS_MASK[after] ?? 0)) === 0) next++;
+  }
+  throw new RseError('E_LIFECYCLE', 'the device kept resetting without reaching SE', { field: 'provisioning' });
 }
 
 /**

@@ -4,14 +4,28 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { BOOT_FILES } from '../boot/chain.ts';
 import { createDevice, powerOn } from '../boot/power-on.ts';
 import { parseSharedData } from '../boot/shared-data.ts';
+import { loadKey, rawPublicKey } from '../crypto/index.ts';
 import { Device, DirStore, isDeviceDir, prepareDeviceDir } from '../device/device.ts';
-import { type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../device/otp-report.ts';
+import { isSecretField, type OtpReport, otpReport, renderOtpReport, SECRET_FIELDS } from '../device/otp-report.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
 import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames, xipProfileNames } from '../profiles/index.ts';
+import { ROM_ROTPK_FILE } from '../provisioning/messages-rom.ts';
 import { cliStatus, io, printJson, readInput } from './common.ts';
+
+/** The ROM's provisioning key files from `--rom-rotpk` (its raw X ‖ Y on the profile's curve). */
+function romRotpkFiles(profile: string, file: string): Record<string, Uint8Array> {
+  const cfg = rseProfile(profile).provisioning.messages;
+  if (cfg === undefined) throw new RseError('E_USAGE', `--rom-rotpk is for message-provisioned profiles; ${profile} uses bundles`);
+  const key = loadKey(readInput(file, 'ROM provisioning key'));
+  const want = cfg.curve === 'P-256' ? 'ecdsa-p256' : 'ecdsa-p384';
+  if (key.type !== want)
+    throw new RseError('E_KEY', `${file}: the ROM checks ${cfg.curve} signatures; this is a ${key.type} key`, { field: '--rom-rotpk' });
+  const raw = rawPublicKey(key).subarray(1);
+  return { [ROM_ROTPK_FILE.TCI]: raw, [ROM_ROTPK_FILE.PCI]: raw };
+}
 
 export function openDevice(dir: string): Device {
   if (!isDeviceDir(dir))
@@ -53,6 +67,10 @@ export function deviceCommand() {
       .addOption(tpOption('tci').conflicts('debugger'))
       .option('--debugger', 'the ROM is not a dummy-provisioning build: it waits for the rig to choose the TP mode')
       .option('--rom <file>', 'ROM image to install (up to 128 KiB)')
+      .option(
+        '--rom-rotpk <key>',
+        "message-provisioned profiles (rse-2.3): the provisioning public key built into the ROM (PEM, public or private), used in TCI and PCI mode (default: TF-M's test key root-EC-P256)",
+      )
       .addOption(
         new Option(
           '--lcm-version <n>',
@@ -75,6 +93,7 @@ export function deviceCommand() {
           profile: o.profile,
           ...(o.krtl === undefined ? {} : { krtl: readInput(o.krtl, 'RTL key') }),
           ...(o.rom === undefined ? {} : { rom: readInput(o.rom, 'ROM image') }),
+          ...(o.romRotpk === undefined ? {} : { files: romRotpkFiles(o.profile, o.romRotpk) }),
           dummyProvisioning: o.debugger !== true,
           romTpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI',
           lcmVersion: o.lcmVersion === '1' ? 1 : 0,
@@ -267,7 +286,7 @@ export function otpCommand() {
       .action((dir, field, o) => {
         const dev = openDevice(dir);
         const f = platCall(() => dev.plat.field(field));
-        if (SECRET_FIELDS.has(field) && o.revealSecret !== true) {
+        if (isSecretField(field) && o.revealSecret !== true) {
           throw new RseError('E_USAGE', `${field} is a secret; add --reveal-secret to print it`, { field });
         }
         if (f.kind === 'counter') {

@@ -143,12 +143,16 @@ export function provisionCommand() {
         'Acts as the provisioning rig: powers the device on, and again after every reset, until\n' +
           'BL1_1 hands over to BL1_2 in SE. Each boot prints its LCS, TP mode, PSI code and outcome.\n' +
           'rse-2.1: preloads the bundles where the ROM polls for them (CM at VM0 + 0x400, DM at VM1).\n' +
+          'rse-2.3: stages each --message in VM1 (PROVISIONING_MESSAGE_START) before the boots that\n' +
+          'need it; the first message sets the TP mode, and a refused message stops BL1_1 with\n' +
+          "TF-M's error (TFM_PLAT_ERR_PROVISIONING_...) and is wiped; nothing is written to OTP for it.\n" +
           'rss-1.7: --rom-bundle goes into the ROM image at 0xE000 (as building the ROM does);\n' +
           '--bl2-data and --tfm-data replace what the BL2 and TF-M images were built with (a device\n' +
           'created without --debugger has the dummy data). If power is lost, run the same command\n' +
           'again. Exit status 0 when the device reaches SE, 1 when it stops on the way.',
       )
       .argument('<dir>')
+      .option('--message <file...>', 'provisioning messages in order (rse-2.3): CM, DM or combined blobs, each staged at VM1 + 0x60000')
       .option('--cm <file>', 'CM bundle (rse-2.1)')
       .option('--dm <file>', 'DM bundle (rse-2.1)')
       .option('--rom-bundle <file>', 'BL1_1 ROM bundle, magic 0xC0DEFEED (rss-1.7)')
@@ -164,6 +168,7 @@ export function provisionCommand() {
         const r = provisionRun(
           dev,
           {
+            ...(o.message === undefined ? {} : { messages: o.message.map((f) => readInput(f, 'provisioning message')) }),
             ...(o.cm === undefined ? {} : { cm: readInput(o.cm, 'CM bundle') }),
             ...(o.dm === undefined ? {} : { dm: readInput(o.dm, 'DM bundle') }),
             ...(o.romBundle === undefined ? {} : { romBundle: readInput(o.romBundle, 'ROM bundle') }),

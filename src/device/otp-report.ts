@@ -37,6 +37,11 @@ export interface OtpFieldReport {
   readonly doc: string;
 }
 
+/** Whether a field holds a secret (by its name, or its last path component on 2.3: `header.lcm_hardware_area.huk`). */
+export function isSecretField(name: string): boolean {
+  return SECRET_FIELDS.has(name) || SECRET_FIELDS.has(name.slice(name.lastIndexOf('.') + 1));
+}
+
 /** Every OTP field of a device explained, its counters and its integrity, as `rse otp show` prints it. */
 export interface OtpReport {
   readonly profile: string;
@@ -71,7 +76,7 @@ export function otpReport(dev: Device): OtpReport {
         value = `invalid: ${(e as Error).message}`;
       }
       counters[f.name] = value;
-    } else if (SECRET_FIELDS.has(f.name)) {
+    } else if (isSecretField(f.name)) {
       note = blank
         ? undefined
         : `secret, ${zeroBits(raw)} zero bits${f.kind === 'encrypted-key' ? ', stored AES-CTR encrypted with KCE_CM' : ''}`;
@@ -87,8 +92,14 @@ export function otpReport(dev: Device): OtpReport {
           note = Buffer.compare(digest, slot) === 0 ? 'matches the hash in the ROTPK slot' : 'does NOT match the hash in the ROTPK slot';
       } else if (!blank) value = `${f.size} bytes (no valid length recorded)`;
     } else if (f.kind === 'u32' || f.kind === 'config') {
-      value = hex0x(u32(raw), 8);
-      if (f.name === 'tp_mode_config') note = tpModeFromOtp(otp);
+      value =
+        raw.length >= 4
+          ? hex0x(u32(raw), 8)
+          : hex0x(
+              raw.reduceRight((v, b) => v * 256 + b, 0),
+              2 * raw.length,
+            );
+      if (f.name.endsWith('tp_mode_config')) note = tpModeFromOtp(otp);
     } else if (f.kind === 'u64') {
       value = `0x${new DataView(raw.buffer, raw.byteOffset, 8).getBigUint64(0, true).toString(16)}`;
     } else if (f.kind === 'string') {
@@ -110,15 +121,19 @@ export function otpReport(dev: Device): OtpReport {
     });
   }
   const integrityChecked =
-    layout.integrity === 'locked-areas'
-      ? lcs === 'SE'
-        ? 'CM and DM locked areas'
-        : lcs === 'DM'
-          ? 'CM locked area'
-          : 'nothing (checked from DM on)'
-      : lcs === 'SE'
-        ? 'the zero count of every checked field and the ROTPK slot'
-        : 'nothing (checked in SE)';
+    layout.integrity === 'area-zero-counts'
+      ? lcs === 'CM'
+        ? 'the SoC id and configuration zero counts (the areas are checked from DM on)'
+        : `the area infos, the SoC id, the CM and BL1_2 areas${lcs === 'SE' ? ', the DM area' : ''} and the CM ROTPK array in use`
+      : layout.integrity === 'locked-areas'
+        ? lcs === 'SE'
+          ? 'CM and DM locked areas'
+          : lcs === 'DM'
+            ? 'CM locked area'
+            : 'nothing (checked from DM on)'
+        : lcs === 'SE'
+          ? 'the zero count of every checked field and the ROTPK slot'
+          : 'nothing (checked in SE)';
   return {
     profile: dev.profile.name,
     lcs,

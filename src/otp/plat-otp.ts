@@ -11,7 +11,9 @@ import { readU32le as u32, u32le as u32Bytes, readU64le as u64, u64le as u64Byte
 import { RseError, type RseErrorCode } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { type OtpField, type OtpLayout, otpField } from '../profiles/otp-layout.ts';
+import type { IntegrityProblem } from './integrity.ts';
 import { type Lcm, LcmError, type LcsName, zeroBits } from './lcm.ts';
+import { integrityProblems23, writeZeroCounts23 } from './zero-count-2.3.ts';
 
 /** `tfm_plat_err_t` outcomes other than success. */
 export type PlatOtpErrorKind = 'SYSTEM_ERR' | 'INVALID_INPUT' | 'UNSUPPORTED' | 'MAX_VALUE';
@@ -43,13 +45,7 @@ export class PlatOtpError extends RseError {
   }
 }
 
-/** One failed integrity check: which area, and the stored and recomputed zero counts. */
-export interface IntegrityProblem {
-  readonly check: string;
-  readonly offset: number;
-  readonly stored: number;
-  readonly computed: number;
-}
+export type { IntegrityProblem } from './integrity.ts';
 
 /** Magic word of the word-programmable NV counter encoding. */
 export const NV_COUNTER_MAGIC = 0x3333cafe;
@@ -148,6 +144,11 @@ export class PlatOtp {
    * LCM for the transition, which takes effect at the next cold reset.
    */
   writeLcs(target: 'DM' | 'SE' | 'RMA'): void {
+    if (this.layout.integrity === 'area-zero-counts') {
+      this.lcmCall('lcs', () => writeZeroCounts23(this.lcm, target));
+      this.lcmCall('lcs', () => this.lcm.setLcs(target));
+      return;
+    }
     const area = target === 'DM' ? this.layout.cmLocked : target === 'SE' ? this.layout.dmLocked : undefined;
     if (area !== undefined) {
       const prefix = target === 'DM' ? 'cm' : 'dm';
@@ -170,6 +171,7 @@ export class PlatOtp {
    */
   integrityProblems(lcs: LcsName): IntegrityProblem[] {
     const otp = this.lcm.otp;
+    if (this.layout.integrity === 'area-zero-counts') return integrityProblems23(otp, lcs);
     const problems: IntegrityProblem[] = [];
     const check = (name: string, offset: number, size: number, zcAt: number): void => {
       const stored = u32(otp, zcAt);

@@ -5,16 +5,19 @@
  */
 import { RseError } from '../lib/errors.ts';
 import { RSE_2_1 } from './rse-2.1.ts';
+import { RSE_2_3 } from './rse-2.3.ts';
 import { RSS_1_7 } from './rss-1.7.ts';
 import type { RseProfile } from './types.ts';
 
 export { RSE_2_1, RSE_2_1_XIP } from './rse-2.1.ts';
+export { RSE_2_3 } from './rse-2.3.ts';
 export { RSS_1_7 } from './rss-1.7.ts';
 export type * from './types.ts';
 
 const registry = new Map<string, RseProfile>([
   [RSE_2_1.name, RSE_2_1],
   [RSS_1_7.name, RSS_1_7],
+  [RSE_2_3.name, RSE_2_3],
 ]);
 
 /** The default RSE profile (`rse-2.1`). */

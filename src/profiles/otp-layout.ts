@@ -82,9 +82,11 @@ export interface OtpLayout {
   readonly bl1_2HashField: string;
   /**
    * What BL1_1's tamper check covers: the CM/DM locked areas with their sizes and zero counts
-   * (2.1, from DM on), or every field's zero-count word and the ROTPK slot (1.7, in SE).
+   * (2.1, from DM on), or every field's zero-count word and the ROTPK slot (1.7, in SE), or the
+   * area infos, areas and current ROTPK arrays against their zero-count words (2.3,
+   * `rse_zero_count_regions.c`).
    */
-  readonly integrity: 'locked-areas' | 'zero-count-words';
+  readonly integrity: 'locked-areas' | 'zero-count-words' | 'area-zero-counts';
 }
 
 const HEADER: readonly OtpField[] = [

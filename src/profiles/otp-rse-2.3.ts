@@ -13,7 +13,7 @@
  * @module
  */
 import { RseError } from '../lib/errors.ts';
-import { LCM_OTP, OTP_SIZE, type OtpArea, type OtpField, type OtpKind } from './otp-layout.ts';
+import { LCM_OTP, OTP_SIZE, type OtpArea, type OtpField, type OtpKind, type OtpLayout } from './otp-layout.ts';
 
 /** `COUNTER_BYTES(max)`: a bit-field counter of `max` steps, rounded up to whole words. */
 const counterBytes = (max: number): number => Math.ceil(Math.ceil(max / 8) / 4) * 4;
@@ -160,3 +160,45 @@ function rse23(): OtpField[] {
 
 /** The fields of TF-M 2.3.1's RSE OTP, in offset order. */
 export const OTP_RSE_2_3_FIELDS: readonly OtpField[] = rse23();
+
+const field = (name: string): OtpField => OTP_RSE_2_3_FIELDS.find((f) => f.name === name) as OtpField;
+
+/** Where each area of the 2.3 OTP starts and how big its area info says it is (`set_cm_offsets_automatically`). */
+export const RSE_2_3_AREAS = {
+  cm: { offset: field('cm.zero_count').offset, size: field('bl1_2.zero_count').offset - field('cm.zero_count').offset },
+  bl1_2: { offset: field('bl1_2.zero_count').offset, size: field('dm.zero_count').offset - field('bl1_2.zero_count').offset },
+  dm: {
+    offset: field('dm.zero_count').offset,
+    size: field('dynamic.cm_reprovisioning').offset - field('dm.zero_count').offset,
+  },
+  dynamic: { offset: field('dynamic.cm_reprovisioning').offset, size: RSE_2_3_OTP_CONFIG.dynamicAreaSize },
+  soc: {
+    offset: field('soc.soc_id_area.zero_count_unique_id').offset,
+    size: OTP_SIZE - field('soc.soc_id_area.zero_count_unique_id').offset,
+  },
+} as const;
+
+/** The BL1_2 image inside the BL1_2 area, right after its hash (not a row of TF-M's layout table). */
+const BL1_2_IMAGE: OtpField = {
+  name: 'bl1_2.bl1_2',
+  offset: field('bl1_2.bl1_2_hash').offset + field('bl1_2.bl1_2_hash').size,
+  size: RSE_2_3_OTP_CONFIG.bl1_2MaxSize,
+  area: 'bl1_2',
+  kind: 'image',
+  doc: 'BL1_2 image (its length in bl1_2.bl1_2_size)',
+};
+
+/** TF-M 2.3.1's RSE OTP map as a profile's OTP layout. */
+export const OTP_RSE_2_3: OtpLayout = {
+  fields: [
+    ...OTP_RSE_2_3_FIELDS.filter((f) => f.offset < BL1_2_IMAGE.offset),
+    BL1_2_IMAGE,
+    ...OTP_RSE_2_3_FIELDS.filter((f) => f.offset > BL1_2_IMAGE.offset),
+  ],
+  counterEncoding: 'bits',
+  bl1_2End: BL1_2_IMAGE.offset + BL1_2_IMAGE.size,
+  bl1_2MaxSize: BL1_2_IMAGE.size,
+  bl1_2Placement: 'field',
+  bl1_2HashField: 'bl1_2.bl1_2_hash',
+  integrity: 'area-zero-counts',
+};

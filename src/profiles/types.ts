@@ -19,9 +19,38 @@ export type BootKeyDerivation = 'guk-boot-state' | 'huk-lcs';
 
 /**
  * How the ROM provisions a device: 2.1's encrypted CM/DM bundles polled for in SRAM (with PSI
- * codes on the GPIO), or 1.7's plain stages (ROM bundle in BL1_1, then BL2 and TF-M data).
+ * codes on the GPIO), 1.7's plain stages (ROM bundle in BL1_1, then BL2 and TF-M data), or
+ * 2.2+'s provisioning messages (BLOB, plain data) staged in VM1.
  */
-export type ProvisioningFormat = 'cm-dm-bundles' | 'rom-bundle-stages';
+export type ProvisioningFormat = 'cm-dm-bundles' | 'rom-bundle-stages' | 'messages';
+
+/**
+ * The provisioning build of a message-provisioned RSE (TF-M 2.3 `config.cmake`): how blobs are
+ * authenticated, where the message is staged, how large its parts may be, and the optional flows.
+ */
+export interface MessageProvisioning {
+  /** `RSE_SYMMETRIC_PROVISIONING`: AES-CCM under KPROV; otherwise ECDSA with AES-CTR. */
+  readonly symmetric: boolean;
+  /** `RSE_PROVISIONING_CURVE` (and the matching `RSE_PROVISIONING_HASH_ALG`). */
+  readonly curve: 'P-256' | 'P-384';
+  /** `PROVISIONING_MESSAGE_START` as an offset into VM1, and `RSE_PROVISIONING_MESSAGE_MAX_SIZE`. */
+  readonly messageOffset: number;
+  readonly messageMaxSize: number;
+  /** ITCM/2, the VM1 data area and the DTCM values area the blob is unpacked into. */
+  readonly codeMax: number;
+  readonly dataMax: number;
+  readonly valuesMax: number;
+  /** `RSE_ROTPK_REVOCATION`, `RSE_NON_ENDORSED_DM_PROVISIONING`. */
+  readonly rotpkRevocation: boolean;
+  readonly nonEndorsedDm: boolean;
+  /** `RSE_ACCEPTABLE_MAX_KRTL_USAGE_VALUE` of the CM provisioning code. */
+  readonly maxKrtlUsage: number;
+  /**
+   * The provisioning public key built into the ROM for TCI mode (`tci_rotpk_x ‖ tci_rotpk_y`, raw
+   * X ‖ Y, hex): TF-M's default is the public part of its test key `root-EC-P256.pem`.
+   */
+  readonly romRotpkTci: string;
+}
 
 /** A measured-boot record a BL1 stage stores. */
 export interface MeasurementSlot {
@@ -152,6 +181,8 @@ export interface RseProfile {
     readonly format: ProvisioningFormat;
     /** The ROM reports its progress as PSI codes on the GPIO. */
     readonly psi: boolean;
+    /** Message provisioning (format `messages`). */
+    readonly messages?: MessageProvisioning;
   };
   readonly bl1: Bl1Profile;
   readonly bl2: Bl2Layout;

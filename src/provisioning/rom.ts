@@ -57,7 +57,7 @@ export interface RomEvent {
 /** How one pass of the BL1_1 provisioning code ended. */
 export type RomOutcome =
   | { readonly kind: 'reset'; readonly cold: boolean; readonly reason: string }
-  | { readonly kind: 'wait'; readonly reason: 'tp-mode' | 'cm-bundle' | 'dm-bundle' }
+  | { readonly kind: 'wait'; readonly reason: 'tp-mode' | 'cm-bundle' | 'dm-bundle' | 'message' }
   | { readonly kind: 'error'; readonly reason: string; readonly code: string; readonly field?: string; readonly offset?: number }
   | { readonly kind: 'not-required' };
 

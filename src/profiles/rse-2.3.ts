@@ -1,0 +1,47 @@
+/**
+ * Profile `rse-2.3`: TF-M 2.3.1's RSE on Total Compute with TF-A v2.15. Its device root is new:
+ * the OTP map of `rse_otp_layout.h` (area infos with zero counts, ROTPK arrays with revocation,
+ * a SoC area) and provisioning by messages staged in VM1 (`bl1_1_provisioning.c`,
+ * `rse_provisioning_auth_message_handler.c`; `config.cmake` defaults: asymmetric, P-256, ROTPK in
+ * ROM, no revocation or non-endorsed DM flows). BL2's image table is TC's, as in 2.1; the host
+ * link is SFCP with the legacy messages still answered. Sources: `platform/ext/target/arm/rse/
+ * common/{config.cmake,partition/region_defs.h,partition/rse_memory_sizes_common.h}`.
+ * @module
+ */
+import { OTP_RSE_2_3 } from './otp-rse-2.3.ts';
+import { RSE_2_1 } from './rse-2.1.ts';
+import type { RseProfile } from './types.ts';
+
+const VM_SIZE = 0x80000;
+/** `VM_COLD_RESET_RETAINED_SIZE`, `PERSISTENT_DATA_SIZE` (no OTP emulation in SRAM on TC). */
+const RETAINED = 0x20000;
+const PERSISTENT_DATA = 0xc00;
+
+/** TF-M 2.3.1's RSE. */
+export const RSE_2_3: RseProfile = {
+  ...RSE_2_1,
+  name: 'rse-2.3',
+  description: 'TF-M 2.3.1 RSE on Total Compute, TF-A v2.15',
+  otp: OTP_RSE_2_3,
+  provisioning: {
+    format: 'messages',
+    psi: false,
+    messages: {
+      symmetric: false,
+      curve: 'P-256',
+      messageOffset: VM_SIZE - RETAINED,
+      messageMaxSize: RETAINED - PERSISTENT_DATA,
+      codeMax: 0x4000,
+      dataMax: 0x5000,
+      valuesMax: 0x1000,
+      rotpkRevocation: false,
+      nonEndorsedDm: false,
+      maxKrtlUsage: 6,
+      romRotpkTci:
+        '2acb403ce8feed5ba44995a1a91daee8dbbe1937cd14fb2f245737e5953988d9' +
+        '94b9d65aebd7cdd5308ad6fe48b24a6a810ee5f07d8b6834cc3a6afc538efac1',
+    },
+  },
+  runtime: { ...RSE_2_1.runtime, sfcp: { node: 0 } },
+  variants: {},
+};
