@@ -11,7 +11,7 @@ import { type CreateOptions, Device, type DeviceStore } from '../device/device.t
 import { readU32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x } from '../lib/hex.ts';
-import { LcmError, type LcsName, TP_MODE } from '../otp/lcm.ts';
+import { LcmError, type LcsName, lcsFromOtp, TP_MODE } from '../otp/lcm.ts';
 import type { IntegrityProblem } from '../otp/plat-otp.ts';
 import { asRseProfile } from '../profiles/index.ts';
 import type { ProvisioningFormat } from '../profiles/types.ts';
@@ -298,8 +298,8 @@ const LCS_MASK: Readonly<Record<string, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8
 
 /**
  * The message rig: stages each message before the boot that needs it and powers the device on
- * after every reset; a message is done once the LCS it moved the device to is not one it is
- * valid in (a combined blob serves CM and DM).
+ * after every reset; a message is done once every LCS it is valid in is behind the device (a
+ * combined blob serves CM and DM).
  */
 function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageReport) => void): ProvisionRunResult {
   for (const k of ['cm', 'dm', 'romBundle', 'bl2Data', 'tfmData'] as const)
@@ -308,15 +308,15 @@ function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageRepor
   let next = 0;
   const stages: StageReport[] = [];
   for (let boot = 1; boot <= 4 + 3 * messages.length; boot++) {
+    // Messages whose LCSs are all behind the device (a re-run after a power cut) are done.
+    const lcsBit = LCS_MASK[lcsFromOtp(dev.otp)] ?? 0;
+    while (next < messages.length && validLcsMask(messages[next] as Uint8Array) < lcsBit) next++;
     if (next < messages.length) stageMessage(dev, messages[next] as Uint8Array);
     const r = powerOn(dev, {});
     const s: StageReport = { boot, lcs: r.lcs, tpMode: r.tpMode, psi: r.psi, summary: dev.json.lastBoot ?? '', events: r.events };
     stages.push(s);
     onStage?.(s);
     if (r.result.kind !== 'cold-reset') return { stages, final: r, ok: r.result.kind === 'ready' && r.lcs === 'SE' };
-    const done = /^(CM|DM) provisioning finished$/.exec(r.result.reason);
-    const after = done?.[1] === 'CM' ? 'DM' : 'SE';
-    if (done !== null && next < messages.length && (validLcsMask(messages[next] as Uint8Array) & (LCS_MASK[after] ?? 0)) === 0) next++;
   }
   throw new RseError('E_LIFECYCLE', 'the device kept resetting without reaching SE', { field: 'provisioning' });
 }

@@ -18,7 +18,7 @@ import { buildProvisioningMessage } from '../../src/provisioning/messages-build.
 import { ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
 import { testTrng } from './helpers.ts';
 
-import { CM, key, signer, spec } from './helpers-2.3.ts';
+import { CM, file, key, signer, spec } from './helpers-2.3.ts';
 
 const SYM: RseProfile = {
   ...RSE_2_3,
@@ -197,4 +197,23 @@ test('rse-2.3: a refused message is wiped from VM1 and the device boots no furth
   const cfg = RSE_2_3.provisioning.messages as NonNullable<RseProfile['provisioning']['messages']>;
   assert.ok(dev.vm1.subarray(cfg.messageOffset, cfg.messageOffset + 0x4000).every((b) => b === 0));
   assert.equal(decodeBlob(buildProvisioningMessage(spec('cm'))).header.purpose, 0x10000c01, "the CM purpose word is the scripts'");
+});
+
+for (const dir of ['asym', 'asym-codeenc', 'sym'] as const) {
+  test(`rse-2.3: the messages TF-M 2.3.1's own scripts made (${dir}) provision a device to SE`, () => {
+    const profile = dir === 'sym' ? SYM : RSE_2_3;
+    const { dev } = device(profile);
+    const messages = ['cm', 'dm'].map((k) => file(`provisioning/${dir}/${k}_provisioning_message.bin`));
+    const r = provisionRun(dev, { messages });
+    assert.equal(r.ok, true, r.stages.map((s) => s.summary).join('\n'));
+    assert.deepEqual(dev.otp.subarray(LCM_OTP.guk, LCM_OTP.guk + 32), file('keys/tfm_dummy_guk.bin'));
+    assert.deepEqual(dev.plat.read('bl1_2.bl1_2_hash').subarray(0, 32), file('inputs/prov/bl1_2_padded_hash.bin'));
+    assert.match(r.stages.map((s) => s.events.map((e) => e.message).join(' ')).join(' '), /found at DATA offset 40/);
+  });
+}
+
+test("rse-2.3: TF-M's combined message serves CM and DM", () => {
+  const { dev } = device();
+  const r = provisionRun(dev, { messages: [file('provisioning/asym/combined_provisioning_message.bin')] });
+  assert.equal(r.ok, true, r.stages.map((s) => s.summary).join('\n'));
 });
