@@ -19,34 +19,14 @@ import { decodeLmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
 import { bl2DecryptionKey } from '../crypto/rse-keys.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { RSE_2_3 } from '../profiles/rse-2.3.ts';
+import type { Bl1ImageV2Config } from '../profiles/types.ts';
 import type { Bl1Version } from './image.ts';
 
-/** The build-time shape of the image (`bl1_2_config.h`, the platform's flash layout). */
-export interface Bl1ImageV2Config {
-  /** `FLASH_BL2_PARTITION_SIZE`: the file's size. */
-  readonly partitionSize: number;
-  /** `TFM_BL1_2_HEADER_MAX_SIZE`: the code area is the partition minus this. */
-  readonly headerMaxSize: number;
-  readonly rotpkMaxSize: number;
-  readonly sigMaxSize: number;
-  /** `TFM_BL1_2_SIGNER_AMOUNT`. */
-  readonly signers: number;
-  /** `TFM_BL1_2_IMAGE_ENCRYPTION`. */
-  readonly encryption: boolean;
-  /** `TFM_BL1_2_IMAGE_BINDING`: a 16-byte tag after the IV, zero until BL1_2 binds the image. */
-  readonly binding: boolean;
-}
+export type { Bl1ImageV2Config } from '../profiles/types.ts';
 
-/** TF-M 2.3.1's RSE on TC (one LMS signer, encrypted): the default `rse-2.3` shape. */
-export const BL1_IMAGE_V2_RSE_2_3: Bl1ImageV2Config = {
-  partitionSize: 0xf800,
-  headerMaxSize: 0xd00,
-  rotpkMaxSize: 120,
-  sigMaxSize: 1452,
-  signers: 1,
-  encryption: true,
-  binding: false,
-};
+/** TF-M 2.3.1's RSE on TC (one LMS signer, encrypted): the `rse-2.3` profile's shape. */
+export const BL1_IMAGE_V2_RSE_2_3: Bl1ImageV2Config = RSE_2_3.bl1.imageV2 as Bl1ImageV2Config;
 
 export const BL1_V2_DECRYPT_MAGIC = 0xdeadbeef;
 

@@ -17,6 +17,7 @@ import {
   formatBl1Version,
   parseBl1Image,
 } from '../bl1/image.ts';
+import { type Bl1V2SignerTrust, bl1V2Offsets, checkBl1ImageV2, parseBl1ImageV2 } from '../bl1/image-v2.ts';
 import { hash } from '../crypto/index.ts';
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
@@ -27,7 +28,9 @@ import { readU32le } from '../lib/bytes.ts';
 import { isRseError } from '../lib/errors.ts';
 import { PLAT_OTP_LCS } from '../otp/lcm.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
+import { rotpkArrayIndex } from '../otp/zero-count-2.3.ts';
 import { fipEntryUuid } from '../profiles/fip-table.ts';
+import type { Bl1ImageV2Config } from '../profiles/types.ts';
 import type { Measurement } from './shared-data.ts';
 
 const BL1_2_CODE_SIZE = 0x2000;
@@ -119,8 +122,8 @@ function bl1_1(dev: Device, run: Run): Bl1Result | undefined {
   const itcm = new Uint8Array(BL1_2_CODE_SIZE);
   itcm.set(dev.plat.read('bl1_2_image').subarray(0, BL1_2_CODE_SIZE));
   const hashField = dev.profile.otp.bl1_2HashField;
-  const expected = dev.plat.read(hashField);
   const bl1_2Hash = hash('sha256', itcm);
+  const expected = dev.plat.read(hashField).subarray(0, bl1_2Hash.length);
   run.bl1_2Hash = bl1_2Hash;
   const where = hashField === 'rotpk' ? 'ROTPK slot' : hashField;
   if (!run.check('BL1_1', 'BL1_2 hash', same(bl1_2Hash, expected), `SHA-256 over 8 KiB of ITCM vs the OTP ${where}`)) {
@@ -148,7 +151,7 @@ function deriveRuntimeSeeds(dev: Device, bl1_2Hash: Uint8Array): void {
           bootState({
             lcs,
             tpMode: dev.lcm.tpModeRegister,
-            reprovisioningBits: readU32le(dev.plat.read('reprovisioning_bits'), 0),
+            reprovisioningBits: readU32le(dev.plat.read(dev.profile.otp.reprovisioningField ?? 'reprovisioning_bits'), 0),
             bl1_2Hash,
           }),
         )
@@ -161,6 +164,7 @@ function deriveRuntimeSeeds(dev: Device, bl1_2Hash: Uint8Array): void {
 /** BL1_2: BL2 from the first copy that passes every check. */
 function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
   run.enterBl1_2();
+  if (dev.profile.bl1.imageV2 !== undefined) return bl1_2V2(dev, run, flash, dev.profile.bl1.imageV2);
   const p = dev.plat;
   const { bl2PartitionSize: partition, kdf } = dev.profile.bl1;
   let pub: LmsPublicKey;
@@ -205,6 +209,72 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
       run.measurements.push({ ...record, signerId, version, value: hash('sha256', d.message), locked: true });
     }
     const code = d.plaintext.subarray(BL1_HEADER_SIZE - BL1_ENCRYPTED_AT);
+    return {
+      ok: true,
+      checks: run.checks,
+      measurements: run.measurements,
+      bl2: { bank: c.bank, version, securityCounter: h.securityCounter, code },
+      ms: run.ms,
+    };
+  }
+  return run.halt('BL1_2', 'no BL2 copy passed: no recovery image, BL1_2 panics', 'E_NO_IMAGE');
+}
+
+/** The signer trust of BL1_2 v2 (`rse_bl1_rotpk.c`): CM then DM ROTPK of the arrays in use, hash and policy. */
+function bl1SignerTrust(dev: Device, signers: number): Bl1V2SignerTrust[] {
+  const map = dev.profile.otp.rotpkMap;
+  if (map === undefined) return [];
+  const out: Bl1V2SignerTrust[] = [];
+  for (const who of (['cm', 'dm'] as const).slice(0, signers)) {
+    const index = rotpkArrayIndex(dev.otp, who);
+    const n = map[who].bl1;
+    const policies = readU32le(dev.plat.read(`${who}.rotpk_areas_${index}.${who}_rotpk_policies`), 0);
+    out.push({
+      rotpkHash: dev.plat.read(`${who}.rotpk_areas_${index}.rotpk_${n}`),
+      policy: ((policies >>> (18 + n)) & 1) === 1 ? 'required' : 'optional',
+    });
+  }
+  return out;
+}
+
+/** BL1_2 of TF-M 2.2+: the v2 image, its signers against the OTP ROTPK arrays, KCE_CM decryption. */
+function bl1_2V2(dev: Device, run: Run, flash: Uint8Array, shape: Bl1ImageV2Config): Bl1Result {
+  const counter = dev.profile.otp.bl1Counter ?? 'nv_counter_bl1_0';
+  deriveRuntimeSeeds(dev, run.bl1_2Hash);
+  const trust = bl1SignerTrust(dev, shape.signers);
+  const kce = dev.kmu.use(KMU_SLOT.KCE_CM);
+  for (const c of bl2Candidates(dev, flash)) {
+    const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
+    if (c.bytes === undefined) {
+      ok('located', false, c.reason ?? 'not found');
+      continue;
+    }
+    ok('located', true, 'found');
+    if (!ok('size', c.bytes.length >= shape.partitionSize, `${c.bytes.length} bytes, the BL2 partition is ${shape.partitionSize}`))
+      continue;
+    let v: ReturnType<typeof checkBl1ImageV2>;
+    let h: ReturnType<typeof parseBl1ImageV2>;
+    try {
+      h = parseBl1ImageV2(shape, c.bytes, c.bank);
+      v = checkBl1ImageV2(shape, c.bytes.subarray(0, shape.partitionSize), trust, shape.encryption ? kce : undefined);
+    } catch (e) {
+      if (!isRseError(e)) throw e;
+      ok('image', false, e.message);
+      continue;
+    }
+    for (const x of v.checks) ok(x.check, x.ok, x.detail);
+    if (!v.ok || v.protectedValues === undefined) continue;
+    const stored = dev.plat.readCounter(counter);
+    if (!ok('anti-rollback', stored <= h.securityCounter, `image counter ${h.securityCounter}, NV counter ${stored}`)) continue;
+    if (stored < h.securityCounter) dev.plat.setCounter(counter, h.securityCounter);
+    dev.kmu.invalidateHardwareSlots();
+    const version = formatBl1Version(h.version);
+    const record = dev.profile.bl1.measureBl2;
+    if (record !== undefined) {
+      const signerId = hash('sha256', (h.sigs[0] as { rotpk: Uint8Array }).rotpk);
+      run.measurements.push({ ...record, signerId, version, value: hash('sha256', v.protectedValues), locked: true });
+    }
+    const code = v.protectedValues.subarray(bl1V2Offsets(shape).code - bl1V2Offsets(shape).version);
     return {
       ok: true,
       checks: run.checks,

@@ -85,6 +85,15 @@ export class PlatOtp {
     }
   }
 
+  /** The field BL1_2 is stored in: `bl1_2_image`, or the BL1_2 area's image field (2.3). */
+  private bl1_2ImageField(): OtpField {
+    return (
+      otpField(this.layout, 'bl1_2_image') ??
+      this.layout.fields.find((f) => f.kind === 'image' && f.area === 'bl1_2') ??
+      this.field('bl1_2_image')
+    );
+  }
+
   /** `tfm_plat_otp_read` of a named field (encrypted keys come back decrypted). */
   read(name: string): Uint8Array {
     // RSE 2.1 keeps BL1_2 at the end of OTP with a length field; RSS 1.7 in a fixed 8 KiB field.
@@ -99,7 +108,7 @@ export class PlatOtp {
       }
       return this.lcmCall(name, () => this.lcm.otpRead(this.layout.bl1_2End - len, len));
     }
-    const f = this.field(name);
+    const f = name === 'bl1_2_image' ? this.bl1_2ImageField() : this.field(name);
     const raw = this.lcmCall(name, () => this.lcm.otpRead(f.offset, f.size));
     if (f.kind !== 'encrypted-key') return raw;
     return aesCtr(this.kceCm(), otpKeyIv(f.offset), raw);

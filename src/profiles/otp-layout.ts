@@ -87,6 +87,18 @@ export interface OtpLayout {
    * `rse_zero_count_regions.c`).
    */
   readonly integrity: 'locked-areas' | 'zero-count-words' | 'area-zero-counts';
+  /**
+   * 2.3: which ROTPK of the CM and DM arrays each user verifies with (`rse_rotpk_config.h`: BL1_2's
+   * signers, BL2's images, the host, secure debug).
+   */
+  readonly rotpkMap?: {
+    readonly cm: { readonly bl1: number; readonly bl2: number; readonly host: number; readonly secureDebug: number };
+    readonly dm: { readonly bl1: number; readonly bl2: number; readonly host: number };
+  };
+  /** The re-provisioning counter the boot state is bound to (default `reprovisioning_bits`). */
+  readonly reprovisioningField?: string;
+  /** 2.3: the NV counter field of BL1_2's anti-rollback check (`PLAT_NV_COUNTER_BL1_0`). */
+  readonly bl1Counter?: string;
 }
 
 const HEADER: readonly OtpField[] = [

@@ -201,4 +201,7 @@ export const OTP_RSE_2_3: OtpLayout = {
   bl1_2Placement: 'field',
   bl1_2HashField: 'bl1_2.bl1_2_hash',
   integrity: 'area-zero-counts',
+  rotpkMap: { cm: { bl1: 0, bl2: 1, host: 2, secureDebug: 3 }, dm: { bl1: 0, bl2: 1, host: 2 } },
+  bl1Counter: 'dynamic.security_version_counters_bank_0_0',
+  reprovisioningField: 'dynamic.cm_reprovisioning',
 };

@@ -42,6 +42,21 @@ export const RSE_2_3: RseProfile = {
         '94b9d65aebd7cdd5308ad6fe48b24a6a810ee5f07d8b6834cc3a6afc538efac1',
     },
   },
+  bl1: {
+    ...RSE_2_1.bl1,
+    bl2PartitionSize: 0xf800,
+    kdf: 'cmac-counter-be',
+    imageV2: {
+      partitionSize: 0xf800,
+      headerMaxSize: 0xd00,
+      rotpkMaxSize: 120,
+      sigMaxSize: 1452,
+      signers: 1,
+      encryption: true,
+      binding: false,
+    },
+    loadsImageKeys: false,
+  },
   runtime: { ...RSE_2_1.runtime, sfcp: { node: 0 } },
   variants: {},
 };

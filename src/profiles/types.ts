@@ -63,8 +63,29 @@ export type Bl2Source =
   /** `entry`: the FIP entry (`rse-bl2`). */
   { readonly kind: 'fip'; readonly entry: string } | { readonly kind: 'flash-offsets'; readonly offsets: readonly number[] };
 
+/** The build-time shape of the image (`bl1_2_config.h`, the platform's flash layout). */
+export interface Bl1ImageV2Config {
+  /** `FLASH_BL2_PARTITION_SIZE`: the file's size. */
+  readonly partitionSize: number;
+  /** `TFM_BL1_2_HEADER_MAX_SIZE`: the code area is the partition minus this. */
+  readonly headerMaxSize: number;
+  readonly rotpkMaxSize: number;
+  readonly sigMaxSize: number;
+  /** `TFM_BL1_2_SIGNER_AMOUNT`. */
+  readonly signers: number;
+  /** `TFM_BL1_2_IMAGE_ENCRYPTION`. */
+  readonly encryption: boolean;
+  /** `TFM_BL1_2_IMAGE_BINDING`: a 16-byte tag after the IV, zero until BL1_2 binds the image. */
+  readonly binding: boolean;
+}
+
 /** BL1_1 and BL1_2. */
 export interface Bl1Profile {
+  /**
+   * TF-M 2.2+'s BL2 image (`bl1_2_image_t`: embedded ROTPKs checked against the OTP ROTPK arrays,
+   * CM/DM signers, KCE_CM-derived decryption), of this shape; absent: 2.1's LMS image.
+   */
+  readonly imageV2?: Bl1ImageV2Config;
   /** `FLASH_BL2_PARTITION_SIZE`: the bytes BL1_2 reads and decrypts. */
   readonly bl2PartitionSize: number;
   readonly kdf: Bl1Kdf;
