@@ -10,6 +10,7 @@ import { asU8, readU32be, readU32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames } from '../profiles/index.ts';
+import { infoV2, signV2 } from './bl1-v2.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 
 const rand = (n: number): Uint8Array => asU8(randomBytes(n));
@@ -101,7 +102,7 @@ const profileOption = () =>
     rseProfileNames()
       .map((n) => {
         const b = rseProfile(n).bl1;
-        return `${n}: ${KDF_NAMES[b.kdf]}, ${b.bl2PartitionSize / 1024} KiB partition`;
+        return `${n}: ${b.imageV2 === undefined ? 'LMS image' : 'v2 image (CM/DM signers)'}, ${KDF_NAMES[b.kdf]}, ${b.bl2PartitionSize / 1024} KiB partition`;
       })
       .join('; '),
   )
@@ -121,8 +122,15 @@ export function bl1Command() {
       )
       .argument('<infile>', 'BL2 binary')
       .argument('<outfile>', 'signed image')
-      .requiredOption('-k, --key <key>', 'LMS private key (KEY.prv, with KEY.pub and KEY.tree beside it)')
-      .requiredOption('--encrypt-key <file>', '32-byte BL2 encryption key (what OTP bl2_encryption_key holds)')
+      .requiredOption(
+        '-k, --key <key>',
+        'LMS private key (KEY.prv, with KEY.pub and KEY.tree beside it); v2 images (rse-2.3): the CM signer, LMS or an ECDSA P-256/P-384 PEM',
+      )
+      .option('--dm-key <key>', 'v2 images: a second (DM) signer, LMS or ECDSA (TFM_BL1_2_SIGNER_AMOUNT 2)')
+      .option('--encrypt-key <file>', '32-byte BL2 encryption key: OTP bl2_encryption_key (2.1), KCE_CM (2.3); required unless --plain')
+      .option('--iv <file>', 'v2 images: the 16-byte CTR IV (default: random, as the script draws it)')
+      .option('--plain', 'v2 images: not encrypted (TFM_BL1_2_IMAGE_ENCRYPTION off)')
+      .option('--binding', 'v2 images: with the 16-byte binding-tag slot (TFM_BL1_2_IMAGE_BINDING)')
       .option('-v, --version <version>', 'image version maj.min.rev+build', '1.9.0+0')
       .option('-s, --security-counter <n>', `security counter, 0..${BL1_MAX_SECURITY_COUNTER - 1}`, '1')
       .addOption(profileOption())
@@ -131,6 +139,12 @@ export function bl1Command() {
       .option('--hash-output <file>', 'write SHA-256 of the signed data (the BL2 image hash of RSS 1.7’s ROM bundle)')
       .option('--json', 'print what was made')
       .action((infile, outfile, o) => {
+        const v2 = rseProfile(o.profile).bl1.imageV2;
+        if (v2 !== undefined) return signV2(infile, outfile, v2, o);
+        for (const k of ['dmKey', 'iv', 'plain', 'binding'] as const)
+          if (o[k] !== undefined) throw new RseError('E_USAGE', `--${k === 'dmKey' ? 'dm-key' : k} is for v2 images (--profile rse-2.3)`);
+        if (o.encryptKey === undefined)
+          throw new RseError('E_USAGE', "--encrypt-key is required (the OTP's bl2_encryption_key)", { field: '--encrypt-key' });
         const code = readInput(infile, 'BL2 binary');
         const encryptionKey = readInput(o.encryptKey, 'BL2 encryption key');
         const signer = LmsSigner.open(o.key, progress('one-time keys'));
@@ -172,9 +186,15 @@ export function bl1Command() {
       .argument('<image>')
       .option('--encrypt-key <file>', '32-byte BL2 encryption key')
       .option('--pub <file>', 'LMS public key (56 bytes, or a 60-byte .pub)')
+      .option('--verify', "v2 images: run BL1_2's checks (decryption with --encrypt-key, each signer against its embedded key)")
+      .option('--signers <n>', 'v2 images: signer slots (default 1)')
+      .option('--plain', 'v2 images: not encrypted')
+      .option('--binding', 'v2 images: with a binding-tag slot')
       .addOption(profileOption())
       .option('--json', 'machine-readable')
       .action((file, o) => {
+        const v2 = rseProfile(o.profile).bl1.imageV2;
+        if (v2 !== undefined) return infoV2(file, v2, o);
         const b = readInput(file, 'BL1 image');
         const h = parseBl1Image(b, file);
         const out: Record<string, unknown> = {
