@@ -4,19 +4,24 @@
  * @module
  */
 
+import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { provisionRun, type StageReport } from '../boot/power-on.ts';
+import { loadKey } from '../crypto/index.ts';
 import { bundleKey } from '../crypto/rse-keys.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
-import { hex0x } from '../lib/hex.ts';
+import { fromHex, hex0x } from '../lib/hex.ts';
 import { TP_MODE } from '../otp/lcm.ts';
 import { encodeBundle, RESUMABLE_CODE_MARKER } from '../provisioning/bundle.ts';
+import { decodeBlob } from '../provisioning/message.ts';
+import { buildProvisioningMessage } from '../provisioning/messages-build.ts';
 import { bl2DataInputs, encodeBl2Data, encodeRomBundle, encodeTfmData, romBundleInputs, tfmDataInputs } from '../provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../provisioning/values.ts';
-import { cliStatus, io, printJson, readInput } from './common.ts';
+import { cmValues23, dmValues23, VALUES_EXAMPLE_23 } from '../provisioning/values-2.3-yaml.ts';
+import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 import { openDevice, tpOption } from './device.ts';
 
 export function keyFor(kind: 'cm' | 'dm', o: { tpMode?: string; krtl?: string; key?: string }): Uint8Array {
@@ -134,6 +139,81 @@ export function provisionCommand() {
         writeFileAtomic(o.output, bundle, { durable: false });
         if (o.json === true) printJson({ kind, output: o.output, size: bundle.length, tpMode: o.tpMode, values: inputs.summary });
         else io.out(`${kind.toUpperCase()} bundle ${o.output}: ${hex0x(bundle.length)} bytes (${(o.tpMode ?? 'tci').toUpperCase()} key)\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('message')
+      .summary('write a rse-2.3 provisioning message: a cm, dm or combined BLOB (ECDSA + AES-CTR, or AES-CCM)')
+      .description(
+        "The BLOB messages TF-M 2.3.1's BL1_1 consumes (rse_provisioning_message.h): the 8-byte header,\n" +
+          'the 248-byte authentication header (metadata, purpose: flow, TP mode, SP mode, valid LCS),\n' +
+          "rsekit's provisioning code, the non-secret values as DATA and the secrets. Asymmetric (the\n" +
+          'default, ROTPK in ROM): signed with -k (ECDSA P-256/P-384, RFC 6979) and the secrets\n' +
+          'AES-CTR encrypted under KPROV; --symmetric: AES-CCM under KPROV. KPROV is derived as the ROM\n' +
+          'derives it: KMASTER from the RTL key (zero in TCI mode, --krtl in PCI) and the batch or DM\n' +
+          'number, then KPROV_CM (cm, combined) or KPROV_DM. Paths in the values file are relative to it.\n\n' +
+          `Example values file:\n${VALUES_EXAMPLE_23}`,
+      )
+      .addArgument(new Command().createArgument('<kind>', 'cm, dm or combined').choices(['cm', 'dm', 'combined']))
+      .requiredOption('--values <file>', 'YAML/JSON values: a cm: and/or dm: section')
+      .requiredOption('-o, --output <file>', 'message file to write')
+      .option('-k, --key <pem>', 'ECDSA signing key (the ROM provisioning key of the target device)')
+      .option('--symmetric', 'AES-CCM under KPROV instead of an ECDSA signature (RSE_SYMMETRIC_PROVISIONING)')
+      .addOption(tpOption('tci'))
+      .option('--krtl <file>', 'RTL key of the target device (PCI mode)')
+      .option('--iv <hex>', 'the 8-byte IV (default: random, as the scripts draw it)')
+      .option('--soc-uid <hex>', 'personalise the blob for this 12-byte SoC UID')
+      .option('--encrypt-code-data', 'encrypt the code and data too (RSE_PROVISIONING_*_ENCRYPT_CODE_DATA)')
+      .option('--version <n>', 'blob version (RSE_CM_BLOB_VERSION / RSE_DM_BLOB_VERSION)', '0')
+      .option('--batch-id <n>', 'batch number of the KMASTER_CM derivation', '0')
+      .option('--dm-number <n>', 'DM number of the KMASTER_DM derivation', '0')
+      .option('--json', 'print what went into the message')
+      .action((kind, o) => {
+        const { description, read } = readValues(o.values);
+        if ((o.key === undefined) === (o.symmetric !== true))
+          throw new RseError('E_USAGE', 'give -k KEY (ECDSA) or --symmetric (AES-CCM), one of them');
+        const pci = o.tpMode === 'pci';
+        if (pci && o.krtl === undefined) throw new RseError('E_USAGE', 'PCI mode needs --krtl');
+        const krtl = pci ? readInput(o.krtl as string, 'RTL key') : new Uint8Array(32);
+        if (krtl.length !== 32) throw new RseError('E_KEY', `the RTL key must be 32 bytes, got ${krtl.length}`, { field: '--krtl' });
+        const hex = (v: string | undefined, n: number, what: string): Uint8Array | undefined => {
+          if (v === undefined) return undefined;
+          const b = fromHex(v.replace(/^0x/i, ''), what);
+          if (b.length !== n) throw new RseError('E_ARGUMENT', `${what} is ${n} bytes, got ${b.length}`, { field: what });
+          return b;
+        };
+        const cm = kind === 'dm' ? undefined : cmValues23(description, read);
+        const dm = kind === 'cm' ? undefined : dmValues23(description, read);
+        const socUid = hex(o.socUid, 12, '--soc-uid');
+        const bytes = buildProvisioningMessage({
+          flow: kind,
+          ...(cm === undefined ? {} : { cm: cm.values, cmSecrets: cm.secrets }),
+          ...(dm === undefined ? {} : { dm: dm.values, dmSecrets: dm.secrets }),
+          tpMode: pci ? 'PCI' : 'TCI',
+          auth: o.key === undefined ? { kind: 'ccm' } : { kind: 'ecdsa', key: loadKey(readInput(o.key, 'signing key')) },
+          krtl,
+          iv: hex(o.iv, 8, '--iv') ?? new Uint8Array(randomBytes(8)),
+          version: parseInteger(o.version),
+          batchId: parseInteger(o.batchId),
+          dmNumber: parseInteger(o.dmNumber),
+          ...(socUid === undefined ? {} : { socUid }),
+          ...(o.encryptCodeData === true ? { encryptCodeData: true } : {}),
+        });
+        writeFileAtomic(o.output, bytes, { durable: false });
+        const words = decodeBlob(bytes, o.output).header;
+        const out = {
+          kind,
+          output: o.output,
+          size: bytes.length,
+          metadata: hex0x(words.metadata, 8),
+          purpose: hex0x(words.purpose, 8),
+          auth: o.key === undefined ? 'AES-CCM' : 'ECDSA',
+        };
+        if (o.json === true) printJson(out);
+        else
+          io.out(
+            `${kind.toUpperCase()} message ${o.output}: ${hex0x(bytes.length)} bytes, ${out.auth}, metadata ${out.metadata}, purpose ${out.purpose}\n`,
+          );
       }),
   );
   cmd.addCommand(

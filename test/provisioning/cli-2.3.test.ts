@@ -3,13 +3,13 @@
  * show` on a message-provisioned device, through the CLI.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { OTP_RSE_2_3 } from '../../src/profiles/otp-rse-2.3.ts';
 import { buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
 import { runCli, tempDir } from '../helpers.ts';
-import { spec, V } from './helpers-2.3.ts';
+import { key, spec, V } from './helpers-2.3.ts';
 
 test('rse-2.3 through the CLI: create with the ROM key, provision CM → DM → SE with messages, otp show names every field', async () => {
   const dir = tempDir();
@@ -49,4 +49,84 @@ test('rse-2.3 through the CLI: create with the ROM key, provision CM → DM → 
   const refused = await runCli(['provision', 'run', bad, '--message', join(dir, 'cm.bin'), '--json']);
   assert.equal(refused.code, 1);
   assert.match(refused.stdout, /PSA_ERROR_INVALID_SIGNATURE/, 'signed by a key other than the ROM default');
+});
+
+test('rse provision message builds from a values file the same bytes as the library, and TF-M-style keys are read as the scripts read them', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'k11.bin'), key(0x11));
+  writeFileSync(
+    join(dir, 'values.yaml'),
+    [
+      'cm:',
+      `  bl1_2: ${join(V, 'inputs/prov/bl1_2_padded.bin')}`,
+      `  dma_ics: ${join(V, 'inputs/prov/dma/otp_dma_ics.bin')}`,
+      '  trng_rosc_sc: "20000000200000002000000020000000"',
+      '  entropy_high_threshold: 821',
+      '  entropy_repetition_count: 81',
+      '  rotpks:',
+      `    - { area: 0, index: 0, key: ${join(V, 'keys/lms_cm.pub')}, type: lms }`,
+      `    - { area: 0, index: 1, key: ${join(V, 'keys/mcuboot-s-ecdsa-p256.pem')}, type: ecdsa }`,
+      '  guk: k11.bin',
+      `  kp_cm: "${'22'.repeat(32)}"`,
+      `  kce_cm: "${'33'.repeat(32)}"`,
+      'dm:',
+      '  rotpks:',
+      `    - { area: 0, index: 1, key: ${join(V, 'keys/mcuboot-ns-ecdsa-p256.pem')} }`,
+      `  kp_dm: "${'44'.repeat(32)}"`,
+      `  kce_dm: "${'55'.repeat(32)}"`,
+      '',
+    ].join('\n'),
+  );
+  for (const kind of ['cm', 'dm', 'combined'] as const) {
+    const out = join(dir, `${kind}.bin`);
+    const r = await runCli([
+      'provision',
+      'message',
+      kind,
+      '--values',
+      join(dir, 'values.yaml'),
+      '-o',
+      out,
+      '-k',
+      join(V, 'keys/prov-cm-ecdsa-p256.pem'),
+      '--iv',
+      '0102030405060708',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(new Uint8Array(readFileSync(out)), buildProvisioningMessage(spec(kind)), kind);
+  }
+  const sym = await runCli([
+    'provision',
+    'message',
+    'cm',
+    '--values',
+    join(dir, 'values.yaml'),
+    '-o',
+    join(dir, 's.bin'),
+    '--symmetric',
+    '--json',
+  ]);
+  assert.equal(sym.code, 0, sym.stderr);
+  assert.equal(JSON.parse(sym.stdout).metadata, '0x10000004');
+  const both = await runCli([
+    'provision',
+    'message',
+    'cm',
+    '--values',
+    join(dir, 'values.yaml'),
+    '-o',
+    join(dir, 'x.bin'),
+    '--symmetric',
+    '-k',
+    join(V, 'keys/prov-cm-ecdsa-p256.pem'),
+  ]);
+  assert.equal(both.code, 2);
+  writeFileSync(
+    join(dir, 'short.yaml'),
+    `cm:\n  bl1_2: ${join(V, 'inputs/prov/bl1_2_padded.bin')}\n  guk: "${'ab'.repeat(31)}"\n  kp_cm: k11.bin\n  kce_cm: k11.bin\n`,
+  );
+  const short = await runCli(['provision', 'message', 'cm', '--values', join(dir, 'short.yaml'), '-o', join(dir, 'y.bin'), '--symmetric']);
+  assert.equal(short.code, 2);
+  assert.doesNotMatch(short.stderr, /abab/, 'a secret of the wrong length is not printed');
 });
