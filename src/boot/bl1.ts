@@ -237,6 +237,18 @@ function bl1SignerTrust(dev: Device, signers: number): Bl1V2SignerTrust[] {
   return out;
 }
 
+/** Which revoked array (below the one in use) holds `keyHash` as its BL1 ROTPK, if any. */
+function revokedArray(dev: Device, who: 'cm' | 'dm', keyHash: Uint8Array): string | undefined {
+  const map = dev.profile.otp.rotpkMap;
+  if (map === undefined) return undefined;
+  const current = rotpkArrayIndex(dev.otp, who);
+  for (let i = 0; i < current; i++) {
+    const stored = dev.plat.read(`${who}.rotpk_areas_${i}.rotpk_${map[who].bl1}`);
+    if (same(stored, keyHash.subarray(0, stored.length))) return `${who.toUpperCase()} ROTPK ${map[who].bl1} of array ${i}`;
+  }
+  return undefined;
+}
+
 /** BL1_2 of TF-M 2.2+: the v2 image, its signers against the OTP ROTPK arrays, KCE_CM decryption. */
 function bl1_2V2(dev: Device, run: Run, flash: Uint8Array, shape: Bl1ImageV2Config): Bl1Result {
   const counter = dev.profile.otp.bl1Counter ?? 'nv_counter_bl1_0';
@@ -263,6 +275,10 @@ function bl1_2V2(dev: Device, run: Run, flash: Uint8Array, shape: Bl1ImageV2Conf
       continue;
     }
     for (const x of v.checks) ok(x.check, x.ok, x.detail);
+    for (const [n, sig] of h.sigs.entries()) {
+      const revoked = revokedArray(dev, n === 0 ? 'cm' : 'dm', hash('sha256', sig.rotpk));
+      if (revoked !== undefined) ok(`signer ${n}: revocation`, false, `the embedded key is ${revoked}, revoked`);
+    }
     if (!v.ok || v.protectedValues === undefined) continue;
     const stored = dev.plat.readCounter(counter);
     if (!ok('anti-rollback', stored <= h.securityCounter, `image counter ${h.securityCounter}, NV counter ${stored}`)) continue;

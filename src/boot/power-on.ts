@@ -18,6 +18,7 @@ import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { PROVISIONING_MESSAGE_TYPE } from '../provisioning/message.ts';
 import { messageArea, messageProvisioning, ROM_ROTPK_FILE } from '../provisioning/messages-rom.ts';
+import { bl1_2MessageProvisioning, stageRuntimeMessage } from '../provisioning/revocation-2.3.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
 import {
   BL2_DATA_FILE,
@@ -289,9 +290,11 @@ export function stageMessage(dev: Device, bytes: Uint8Array): void {
   dev.saveSram();
 }
 
-/** The LCS bits a message is valid in (purpose bits [31:28]); 0 for what is not a blob. */
+/** The LCS bits a message is valid in (purpose bits [31:28]); 0 for a message without an authentication header. */
 function validLcsMask(m: Uint8Array): number {
-  return m.length >= 0x78 && readU32le(m, 0) === PROVISIONING_MESSAGE_TYPE.BLOB ? readU32le(m, 0x70) >>> 28 : 0;
+  const type = m.length >= 0x78 ? readU32le(m, 0) : 0;
+  const authenticated = type === PROVISIONING_MESSAGE_TYPE.BLOB || type === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA;
+  return authenticated ? readU32le(m, 0x70) >>> 28 : 0;
 }
 
 const LCS_MASK: Readonly<Record<string, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8 };
@@ -311,8 +314,35 @@ function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageRepor
     // Messages whose LCSs are all behind the device (a re-run after a power cut) are done.
     const lcsBit = LCS_MASK[lcsFromOtp(dev.otp)] ?? 0;
     while (next < messages.length && validLcsMask(messages[next] as Uint8Array) < lcsBit) next++;
-    if (next < messages.length) stageMessage(dev, messages[next] as Uint8Array);
+    const m = messages[next];
+    if (m !== undefined) {
+      const forBl1_2 = m.length >= 4 && readU32le(m, 0) === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA;
+      if (forBl1_2) {
+        if (m.length > (dev.profile.provisioning.messages?.messageMaxSize ?? 0))
+          throw new RseError('E_SIZE', `the message is ${m.length} bytes; the staging area is smaller`, { field: 'message' });
+        stageRuntimeMessage(dev, m);
+      } else stageMessage(dev, m);
+    }
     const r = powerOn(dev, {});
+    if (r.result.kind === 'ready') {
+      // BL1_2 handles a message the runtime staged (ROTPK revocation) before it loads BL2.
+      const events = [...r.events];
+      const b = bl1_2MessageProvisioning(dev, events);
+      if (b.kind === 'reset' || b.kind === 'error') {
+        const summary = b.kind === 'reset' ? `BL1_2: ${b.reason}, cold reset` : `BL1_2 stopped: ${b.reason} [${b.code}]`;
+        dev.json.lastBoot = summary;
+        dev.saveJson();
+        const s: StageReport = { boot, lcs: r.lcs, tpMode: r.tpMode, psi: r.psi, summary, events };
+        stages.push(s);
+        onStage?.(s);
+        if (b.kind === 'error') {
+          const final: PowerOnReport = { ...r, events, result: { kind: 'halt', reason: b.reason, code: b.code } };
+          return { stages, final, ok: false };
+        }
+        next++;
+        continue;
+      }
+    }
     const s: StageReport = { boot, lcs: r.lcs, tpMode: r.tpMode, psi: r.psi, summary: dev.json.lastBoot ?? '', events: r.events };
     stages.push(s);
     onStage?.(s);

@@ -81,6 +81,16 @@ export interface DeviceJson {
    * Absent means false.
    */
   readonly xip?: boolean;
+  /**
+   * Build options of a message-provisioned firmware (rse-2.3) that differ from the profile's
+   * defaults: `RSE_ROTPK_REVOCATION`. Absent means the defaults.
+   */
+  readonly build?: { readonly rotpkRevocation?: boolean };
+  /**
+   * `provisioning_staging_status` of the persistent data: `runtime` when the staged message was
+   * handed over by the runtime for BL1_2 (revocation); absent otherwise.
+   */
+  staging?: 'runtime';
   /** PSI/GPIO state (low 4 bits of gretreg) at the end of the last boot. */
   psi: number;
   /** How many cold boots this device has done. */
@@ -104,6 +114,8 @@ export interface CreateOptions {
   readonly rom?: Uint8Array;
   /** An `RSE_XIP` build (profiles with an `xip` variant). */
   readonly xip?: boolean;
+  /** Message-provisioned profiles: built with `RSE_ROTPK_REVOCATION`. */
+  readonly rotpkRevocation?: boolean;
   /**
    * More files the new device holds from the start (what its firmware images were built with,
    * e.g. 1.7's provisioning data); see `createDevice` in `rsekit/boot`.
@@ -166,6 +178,10 @@ export class Device {
     const xip = options.xip ?? false;
     const built = profileVariant(base, xip);
     if (built === undefined) throw new RseError('E_ARGUMENT', `XIP is a build option ${base.name} does not have`, { field: 'xip' });
+    if (options.rotpkRevocation === true && built.provisioning.messages === undefined)
+      throw new RseError('E_ARGUMENT', `ROTPK revocation is a build option of message-provisioned profiles; ${base.name} uses bundles`, {
+        field: 'rotpkRevocation',
+      });
     const romSize = built.memory.romSize;
     const rom = new Uint8Array(romSize);
     if (options.rom !== undefined) {
@@ -180,6 +196,7 @@ export class Device {
       romTpMode: options.romTpMode ?? 'TCI',
       lcmVersion: options.lcmVersion ?? 0,
       ...(xip ? { xip } : {}),
+      ...(options.rotpkRevocation === true ? { build: { rotpkRevocation: true } } : {}),
       psi: 0,
       boots: 0,
     };
@@ -208,7 +225,7 @@ export class Device {
     const bad = deviceJsonProblem(json);
     if (bad !== undefined)
       throw new RseError('E_DEVICE', `${store.where}/device.json: ${bad}`, { field: `device.json ${bad.split(' ')[0]}` });
-    const profile = profileVariant(rseProfile(json.profile), json.xip === true) as RseProfile;
+    const profile = withBuild(profileVariant(rseProfile(json.profile), json.xip === true) as RseProfile, json.build);
     const otp = store.read('otp.bin');
     if (otp === undefined || otp.length !== OTP_SIZE) {
       throw new RseError('E_DEVICE', `${store.where}/otp.bin must be ${OTP_SIZE} bytes`, { field: 'otp.bin', offset: otp?.length ?? 0 });
@@ -269,11 +286,29 @@ function deviceJsonProblem(j: unknown): string | undefined {
   if (o.lcmVersion !== undefined && o.lcmVersion !== 0 && o.lcmVersion !== 1) return 'lcmVersion must be 0 or 1';
   if (o.xip !== undefined && typeof o.xip !== 'boolean') return 'xip must be true or false';
   if (o.xip === true && known.variants.xip === undefined) return `xip is not a build option of ${known.name}`;
+  if (o.staging !== undefined && o.staging !== 'runtime') return 'staging must be "runtime" or absent';
+  if (o.build !== undefined) {
+    const b = o.build as Record<string, unknown> | null;
+    if (
+      typeof b !== 'object' ||
+      b === null ||
+      Object.keys(b).some((k) => k !== 'rotpkRevocation') ||
+      (b.rotpkRevocation !== undefined && typeof b.rotpkRevocation !== 'boolean')
+    )
+      return 'build must be { rotpkRevocation: true|false }';
+  }
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;
   }
   return undefined;
+}
+
+/** The profile with a device's build options applied. */
+function withBuild(p: RseProfile, build: DeviceJson['build']): RseProfile {
+  const m = p.provisioning.messages;
+  if (build?.rotpkRevocation !== true || m === undefined) return p;
+  return { ...p, provisioning: { ...p.provisioning, messages: { ...m, rotpkRevocation: true } } };
 }
 
 function sramImage(b: Uint8Array | undefined, size: number): Uint8Array {

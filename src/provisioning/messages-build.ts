@@ -7,12 +7,23 @@
  * TP mode, SP mode and valid LCS).
  * @module
  */
+
+import { ecdsaSignDeterministic } from '../crypto/ecdsa-digest.ts';
 import type { AsymKey } from '../crypto/index.ts';
 import { rawPublicKey } from '../crypto/index.ts';
+import { u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { type BlobAuth, encodeBlob } from './message.ts';
+import { BLOB_AUTH_HEADER_SIZE, type BlobAuth, encodeBlob, PLAIN_DATA_TYPE, PROVISIONING_MESSAGE_TYPE } from './message.ts';
 import { type BlobFlow, provisioningKey23, rsekitProvisioningCode } from './messages-rom.ts';
-import { type CmValues23, type DmValues23, encodeNonSecretCmValues, encodeNonSecretDmValues, encodeSecretValues } from './values-2.3.ts';
+import {
+  type CmValues23,
+  type DmValues23,
+  encodeNonSecretCmValues,
+  encodeNonSecretDmValues,
+  encodeRotpkArrayValues,
+  encodeSecretValues,
+  type RotpkValue,
+} from './values-2.3.ts';
 
 /** What a provisioning message carries and how it is authenticated. */
 export interface MessageSpec {
@@ -91,5 +102,51 @@ export function buildProvisioningMessage(s: MessageSpec): Uint8Array {
       secretValues: encodeSecretValues(secrets),
     },
     auth,
+  );
+}
+
+/** A ROTPK revocation (or array update) as `create_rotpk_revocation_auth_plain_data_message.py` means it. */
+export interface RevocationSpec {
+  readonly who: 'cm' | 'dm';
+  /** The array to move to; 0: the next one. */
+  readonly index: number;
+  /** The new array's ROTPKs (all of its slots), or none to only revoke. */
+  readonly rotpks: readonly Omit<RotpkValue, 'area'>[];
+  /** The signing key: a ROTPK of the current array (CM ROTPK for CM, DM ROTPK for DM revocation). */
+  readonly key: AsymKey;
+  /** Its number in the current array (metadata bits [16:8]). */
+  readonly rotpkNumber: number;
+  readonly version?: number;
+}
+
+/**
+ * An AUTHENTICATED_PLAIN_DATA message (0x4444DA7A) carrying a CM or DM ROTPK array revocation:
+ * the authentication header (ROTPK not in ROM, the signer's public key in it, valid in DM and SE),
+ * then `plain_metadata` (4 CM, 5 DM) and `rse_rotpk_revocation_*_provisioning_values_t`, signed
+ * with ECDSA over the authenticated header and the plain data, not encrypted.
+ */
+export function buildRevocationMessage(s: RevocationSpec): Uint8Array {
+  const plain = new Uint8Array(
+    Buffer.concat([
+      u32le(s.who === 'cm' ? PLAIN_DATA_TYPE.CM_ROTPK_ARRAY_REVOCATION : PLAIN_DATA_TYPE.DM_ROTPK_ARRAY_REVOCATION),
+      encodeRotpkArrayValues(s.who, s.index, s.rotpks),
+    ]),
+  );
+  if (s.rotpks.length > 0 && s.rotpks.length !== (s.who === 'cm' ? 4 : 3))
+    throw new RseError('E_ARGUMENT', `an array update gives every ${s.who.toUpperCase()} ROTPK of the array (${s.who === 'cm' ? 4 : 3})`, {
+      field: 'rotpks',
+    });
+  const metadata = ((3 << 28) | ((s.who === 'cm' ? 0 : 2) << 26) | ((s.rotpkNumber & 0x1ff) << 8)) >>> 0;
+  const purpose = ((s.who === 'cm' ? 0b0110 : 0b0100) << 28) >>> 0;
+  const point = rawPublicKey(s.key).subarray(1);
+  const a = new Uint8Array(BLOB_AUTH_HEADER_SIZE);
+  a.set(u32le(metadata, purpose, s.version ?? 0), 0x64);
+  a.set(u32le(0, plain.length, 0), 0x8c);
+  a.set(point, 0x98);
+  const sig = ecdsaSignDeterministic(s.key, a.subarray(0x64), plain);
+  a.set(u32le(sig.length), 0);
+  a.set(sig, 4);
+  return new Uint8Array(
+    Buffer.concat([u32le(PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA, BLOB_AUTH_HEADER_SIZE + plain.length), a, plain]),
   );
 }

@@ -25,46 +25,60 @@ import { describeFailure, type RigInput, type RomEvent, type RomOutcome } from '
 
 /** The `tfm_plat_err_t` values of TF-M 2.3.1's RSE (`platform_error_codes.h`, base 1) the handler returns. */
 export const PROVISIONING_ERROR = {
-  INVALID_TP_MODE: 0x29,
-  INVALID_SP_MODE: 0x2a,
-  INVALID_MESSAGE_SEQUENCING: 0x2c,
-  INVALID_BLOB_PERSONALIZATION: 0x2d,
-  DERIVATION_INVALID_LCS: 0x31,
-  AUTH_MSG_INVALID_CM_ROTPK_LCS: 0x32,
-  AUTH_MSG_INVALID_DM_ROTPK_LCS: 0x33,
-  AUTH_MSG_INVALID_NOT_IN_ROM_ROTPK_CONFIG: 0x35,
-  AUTH_MSG_INVALID_CODE_SIZE: 0x36,
-  AUTH_MSG_INVALID_DATA_SIZE: 0x37,
-  AUTH_MSG_INVALID_VALUES_SIZE: 0x38,
-  AUTH_MSG_INVALID_TAG_LEN: 0x39,
-  AUTH_MSG_INVALID_CM_ROTPK: 0x3a,
-  AUTH_MSG_INVALID_HASH_VALUE: 0x3d,
-  AUTH_MSG_INVALID_SIZE: 0x3f,
-  BLOB_ZERO_CODE_SIZE: 0x40,
-  BLOB_INVALID_DM_ROTPK_SIGNATURE: 0x41,
-  MESSAGE_INVALID_TYPE: 0x45,
-  MESSAGE_NO_PLAIN_DATA_HANDLER: 0x47,
-  MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER: 0x48,
-  MESSAGE_NO_CERT_HANDLER: 0x49,
-  MESSAGE_INVALID_SIZE: 0x4a,
-  BUNDLE_COMBINED_INVALID_LCS: 0x4e,
-  SIGNATURE_TYPE_NOT_SUPPORTED: 0x4f,
-  AUTH_MSG_INVALID_DECRYPTION_CONFIG: 0x50,
-  AUTH_MSG_INVALID_PURPOSE: 0x51,
-  AUTH_MSG_INVALID_TP_MODE: 0x53,
-  DEVICE_STATUS_TAMPERING_DETECTED: 0x54,
-  CM_TAMPERING_DETECTED: 0x55,
-  DEBUG_DISABLE_FAILED: 0x57,
-  MESSAGE_NOT_FOUND: 0x59,
+  PROVISIONING_INVALID_TP_MODE: 0x29,
+  PROVISIONING_INVALID_SP_MODE: 0x2a,
+  PROVISIONING_INVALID_MESSAGE_SEQUENCING: 0x2c,
+  PROVISIONING_INVALID_BLOB_PERSONALIZATION: 0x2d,
+  PROVISIONING_DERIVATION_INVALID_LCS: 0x31,
+  PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK_LCS: 0x32,
+  PROVISIONING_AUTH_MSG_INVALID_DM_ROTPK_LCS: 0x33,
+  PROVISIONING_AUTH_MSG_INVALID_NOT_IN_ROM_ROTPK_CONFIG: 0x35,
+  PROVISIONING_AUTH_MSG_INVALID_CODE_SIZE: 0x36,
+  PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE: 0x37,
+  PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE: 0x38,
+  PROVISIONING_AUTH_MSG_INVALID_TAG_LEN: 0x39,
+  PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK: 0x3a,
+  PROVISIONING_AUTH_MSG_INVALID_HASH_VALUE: 0x3d,
+  PROVISIONING_AUTH_MSG_INVALID_SIZE: 0x3f,
+  PROVISIONING_BLOB_ZERO_CODE_SIZE: 0x40,
+  PROVISIONING_BLOB_INVALID_DM_ROTPK_SIGNATURE: 0x41,
+  PROVISIONING_MESSAGE_INVALID_TYPE: 0x45,
+  PROVISIONING_MESSAGE_NO_PLAIN_DATA_HANDLER: 0x47,
+  PROVISIONING_MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER: 0x48,
+  PROVISIONING_MESSAGE_NO_CERT_HANDLER: 0x49,
+  PROVISIONING_MESSAGE_INVALID_SIZE: 0x4a,
+  PROVISIONING_BUNDLE_COMBINED_INVALID_LCS: 0x4e,
+  PROVISIONING_SIGNATURE_TYPE_NOT_SUPPORTED: 0x4f,
+  PROVISIONING_AUTH_MSG_INVALID_DECRYPTION_CONFIG: 0x50,
+  PROVISIONING_AUTH_MSG_INVALID_PURPOSE: 0x51,
+  PROVISIONING_AUTH_MSG_INVALID_TP_MODE: 0x53,
+  PROVISIONING_DEVICE_STATUS_TAMPERING_DETECTED: 0x54,
+  PROVISIONING_CM_TAMPERING_DETECTED: 0x55,
+  PROVISIONING_DEBUG_DISABLE_FAILED: 0x57,
+  PROVISIONING_MESSAGE_NOT_FOUND: 0x59,
   DM_PROVISIONING_INVALID_DM_AREA_SIZE: 0x28,
   SET_OTP_COUNTER_MAX_VALUE: 0x78,
+  PROVISIONING_MESSAGE_NO_BLOB_HANDLER: 0x46,
+  PROVISIONING_AUTH_PLAIN_DATA_INVALID_SIZE: 0x42,
+  PROVISIONING_AUTH_PLAIN_DATA_INVALID_ROTPK: 0x43,
+  PROVISIONING_AUTH_PLAIN_DATA_INVALID_NON_ROM_ROTPK: 0x44,
+  PROVISIONING_PLAIN_DATA_NO_TYPE: 0x5a,
+  PROVISIONING_PLAIN_DATA_TYPE_INVALID: 0x5b,
+  PROVISIONING_PLAIN_DATA_INVALID_REVOCATION_SIZE: 0x5c,
+  PROVISIONING_PLAIN_DATA_INVALID_NUM_ROTPKS: 0x5f,
+  PROVISIONING_PLAIN_DATA_INVALID_ROTPK_SIZE: 0x60,
+  PROVISIONING_PLAIN_DATA_INVALID_LCS: 0x61,
+  PROVISIONING_PLAIN_DATA_INVALID_AUTH: 0x62,
+  ROTPK_REVOCATION_INVALID_INDEX: 0x22,
+  CM_ROTPK_UPDATE_INVALID_AREA: 0x24,
+  DM_ROTPK_UPDATE_REVOCATION_NOT_PERMITTED: 0x27,
   /** A PSA AEAD/ECDSA failure the ROM passes on (`PSA_ERROR_INVALID_SIGNATURE`, -149). */
   PSA_ERROR_INVALID_SIGNATURE: -149,
 } as const;
 export type ProvisioningErrorName = keyof typeof PROVISIONING_ERROR;
 
 /** A refusal of the handler: TF-M's name for it, and where in the message it was found. */
-class Refused extends RseError {
+export class Refused extends RseError {
   readonly errName: ProvisioningErrorName;
   readonly why: string;
   constructor(errName: ProvisioningErrorName, why: string, offset?: number) {
@@ -74,7 +88,7 @@ class Refused extends RseError {
     this.why = why;
   }
 }
-const refuse = (n: ProvisioningErrorName, why: string, offset?: number): never => {
+export const refuse = (n: ProvisioningErrorName, why: string, offset?: number): never => {
   throw new Refused(n, why, offset);
 };
 
@@ -94,7 +108,7 @@ export function rsekitProvisioningCode(flow: BlobFlow, dataSectionLength: number
 export const VALUES_SIZE = { cmNonSecret: 9240, dmNonSecret: RSE_2_3_AREAS.dm.size, cmSecret: 96, dmSecret: 64 } as const;
 
 const AUTH = MESSAGE_HEADER_SIZE; // the authentication header starts after the message header
-const H = {
+export const H = {
   sigSize: AUTH + 0x00,
   sig: AUTH + 0x04,
   metadata: AUTH + 0x64,
@@ -127,20 +141,20 @@ export function provisioningKey23(krtl: Uint8Array, owner: 'CM' | 'DM', number: 
   return kdfCmacCounterBe(master, `KPROV_${owner}`, new Uint8Array(0), 32);
 }
 
-interface Unpacked {
+export interface Unpacked {
   readonly code: Uint8Array;
   readonly data: Uint8Array;
   readonly values: Uint8Array;
 }
 
 /** `validate_and_unpack_message` for a blob: sizes, then the CCM tag or the ECDSA signature. */
-function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint8Array, msgSize: number, lcs: LcsName): Unpacked {
+export function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint8Array, msgSize: number, lcs: LcsName): Unpacked {
   const u = (o: number): number => readU32le(m, o);
   const [code, data, values] = [u(H.codeSize), u(H.dataSize), u(H.valuesSize)];
   const rest = msgSize - BLOB_AUTH_HEADER_SIZE;
   if (msgSize < BLOB_AUTH_HEADER_SIZE || code > rest || data > rest - code || values !== rest - code - data)
     refuse(
-      'AUTH_MSG_INVALID_SIZE',
+      'PROVISIONING_AUTH_MSG_INVALID_SIZE',
       `code ${code} + data ${data} + values ${values} do not fill the ${rest} bytes after the header`,
       H.codeSize,
     );
@@ -149,17 +163,18 @@ function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint8Array,
   const symmetricConfig = sigConfig === 1;
   const ecdsaConfig = sigConfig === 2 || sigConfig === 3;
   if ((cfg.symmetric && !symmetricConfig) || (!cfg.symmetric && !ecdsaConfig))
-    refuse('SIGNATURE_TYPE_NOT_SUPPORTED', `signature config ${sigConfig} is not one this ROM was built for`, H.metadata);
+    refuse('PROVISIONING_SIGNATURE_TYPE_NOT_SUPPORTED', `signature config ${sigConfig} is not one this ROM was built for`, H.metadata);
   const sigSize = u(H.sigSize);
   if (symmetricConfig && sigSize < 16)
-    refuse('AUTH_MSG_INVALID_TAG_LEN', `signature_size ${sigSize} is shorter than the 16-byte tag`, H.sigSize);
-  if (code > cfg.codeMax) refuse('AUTH_MSG_INVALID_CODE_SIZE', `code_size ${code} exceeds ${cfg.codeMax}`, H.codeSize);
-  if (data > cfg.dataMax) refuse('AUTH_MSG_INVALID_DATA_SIZE', `data_size ${data} exceeds ${cfg.dataMax}`, H.dataSize);
-  if (values > cfg.valuesMax) refuse('AUTH_MSG_INVALID_VALUES_SIZE', `secret_values_size ${values} exceeds ${cfg.valuesMax}`, H.valuesSize);
+    refuse('PROVISIONING_AUTH_MSG_INVALID_TAG_LEN', `signature_size ${sigSize} is shorter than the 16-byte tag`, H.sigSize);
+  if (code > cfg.codeMax) refuse('PROVISIONING_AUTH_MSG_INVALID_CODE_SIZE', `code_size ${code} exceeds ${cfg.codeMax}`, H.codeSize);
+  if (data > cfg.dataMax) refuse('PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE', `data_size ${data} exceeds ${cfg.dataMax}`, H.dataSize);
+  if (values > cfg.valuesMax)
+    refuse('PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE', `secret_values_size ${values} exceeds ${cfg.valuesMax}`, H.valuesSize);
   const codeDataAes = bits(metadata, 0, 2) === 1;
   const secretsAes = bits(metadata, 2, 2) === 1;
   if (codeDataAes && !secretsAes)
-    refuse('AUTH_MSG_INVALID_DECRYPTION_CONFIG', 'code and data are encrypted but the secret values are not', H.metadata);
+    refuse('PROVISIONING_AUTH_MSG_INVALID_DECRYPTION_CONFIG', 'code and data are encrypted but the secret values are not', H.metadata);
   const header148 = m.subarray(H.metadata, H.body);
   const bodyAt = H.body;
   const encLen = (codeDataAes ? code + data : 0) + (secretsAes ? values : 0);
@@ -192,7 +207,7 @@ function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint8Array,
 
 /** `rse_provisioning_setup_aes_key`: KPROV_CM (CM, or a combined blob) or KPROV_DM from the KRTL (zero in TCI). */
 function setupAesKey(dev: Device, m: Uint8Array, lcs: LcsName): Uint8Array {
-  if (lcs !== 'CM' && lcs !== 'DM') refuse('DERIVATION_INVALID_LCS', `no provisioning key can be derived in LCS ${lcs}`);
+  if (lcs !== 'CM' && lcs !== 'DM') refuse('PROVISIONING_DERIVATION_INVALID_LCS', `no provisioning key can be derived in LCS ${lcs}`);
   const combined = bits(readU32le(m, H.purpose), 0, 8) === 2;
   const cm = lcs === 'CM' || combined;
   const krtl = dev.lcm.tpMode === 'TCI' ? new Uint8Array(32) : dev.krtl;
@@ -206,14 +221,16 @@ function rotpkFor(dev: Device, cfg: MessageProvisioning, m: Uint8Array, lcs: Lcs
   if (bits(metadata, 28, 2) === 3) {
     const pk = bits(metadata, 26, 2);
     if (pk === 2) {
-      if (!cfg.rotpkRevocation || lcs !== 'SE') refuse('AUTH_MSG_INVALID_DM_ROTPK_LCS', `a DM ROTPK cannot sign in LCS ${lcs}`, H.metadata);
-    } else if (pk !== 0) refuse('AUTH_MSG_INVALID_NOT_IN_ROM_ROTPK_CONFIG', `non-ROM key type ${pk} is not a CM or DM ROTPK`, H.metadata);
+      if (!cfg.rotpkRevocation || lcs !== 'SE')
+        refuse('PROVISIONING_AUTH_MSG_INVALID_DM_ROTPK_LCS', `a DM ROTPK cannot sign in LCS ${lcs}`, H.metadata);
+    } else if (pk !== 0)
+      refuse('PROVISIONING_AUTH_MSG_INVALID_NOT_IN_ROM_ROTPK_CONFIG', `non-ROM key type ${pk} is not a CM or DM ROTPK`, H.metadata);
     else if (!(lcs === 'DM' || (lcs === 'SE' && (cfg.rotpkRevocation || cfg.nonEndorsedDm))))
-      refuse('AUTH_MSG_INVALID_CM_ROTPK_LCS', `a CM ROTPK cannot sign in LCS ${lcs}`, H.metadata);
+      refuse('PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK_LCS', `a CM ROTPK cannot sign in LCS ${lcs}`, H.metadata);
     const num = bits(metadata, 8, 9);
     const who = pk === 2 ? 'dm' : 'cm';
     const perArea = who === 'cm' ? 4 : 3;
-    if (num >= perArea) refuse('AUTH_MSG_INVALID_CM_ROTPK', `ROTPK number ${num} does not exist`, H.metadata);
+    if (num >= perArea) refuse('PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK', `ROTPK number ${num} does not exist`, H.metadata);
     const point = m.slice(H.publicKey, H.publicKey + 2 * n);
     const spki = new Uint8Array(Buffer.concat([EC_SPKI_PREFIX[cfg.curve], Uint8Array.of(4), point]));
     const index = rotpkArrayIndex(dev.otp, who);
@@ -223,7 +240,7 @@ function rotpkFor(dev: Device, cfg: MessageProvisioning, m: Uint8Array, lcs: Lcs
     const alg = bits(policies, 12 + num, 1) === 1 ? 'sha384' : 'sha256';
     const digest = hash(alg, spki).subarray(0, 32);
     if (Buffer.compare(Buffer.from(digest), Buffer.from(stored)) !== 0)
-      refuse('AUTH_MSG_INVALID_HASH_VALUE', `the message's public key does not hash to ${field}`, H.publicKey);
+      refuse('PROVISIONING_AUTH_MSG_INVALID_HASH_VALUE', `the message's public key does not hash to ${field}`, H.publicKey);
     return point;
   }
   const mode = dev.lcm.tpMode === 'TCI' ? 'TCI' : 'PCI';
@@ -256,19 +273,19 @@ function doCmProvision(dev: Device, cfg: MessageProvisioning, v: Uint8Array, s: 
   const otp = dev.otp;
   const lcm = dev.lcm;
   const status = readU32le(otp, fieldAt(dev, 'header.device_status'));
-  if (status !== 0) refuse('DEVICE_STATUS_TAMPERING_DETECTED', `device_status is ${hex0x(status, 8)} before CM provisioning`);
+  if (status !== 0) refuse('PROVISIONING_DEVICE_STATUS_TAMPERING_DETECTED', `device_status is ${hex0x(status, 8)} before CM provisioning`);
   const cmInfo = readU32le(v, 0);
   const cmOff = cmInfo & 0xffff;
   const cmSize = cmInfo >>> 16;
   const region = otp.subarray(Math.min(cmOff, otp.length), Math.min(cmOff + cmSize, otp.length));
   if (cmOff + cmSize > otp.length || zeroBits(region) !== 8 * cmSize)
-    refuse('CM_TAMPERING_DETECTED', `the CM area ${hex0x(cmOff, 4)}+${hex0x(cmSize)} is not blank before CM provisioning`);
+    refuse('PROVISIONING_CM_TAMPERING_DETECTED', `the CM area ${hex0x(cmOff, 4)}+${hex0x(cmSize)} is not blank before CM provisioning`);
   const krtlUses = 64 - zeroBits(otp.subarray(fieldAt(dev, 'header.krtl_usage_counter'), fieldAt(dev, 'header.krtl_usage_counter') + 8));
   if (krtlUses > cfg.maxKrtlUsage) refuse('SET_OTP_COUNTER_MAX_VALUE', `the KRTL was used ${krtlUses} times (at most ${cfg.maxKrtlUsage})`);
   lcm.otpWrite(LCM_OTP.guk, s.subarray(0, 32), 'GUK');
   lcm.otpWrite(LCM_OTP.kp_cm, s.subarray(32, 64), 'KP_CM');
   const icsSize = readU32le(v, 16 + 0x108);
-  if (icsSize > 0x108) refuse('AUTH_MSG_INVALID_VALUES_SIZE', `otp_dma_ics_size ${icsSize} exceeds 0x108`);
+  if (icsSize > 0x108) refuse('PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE', `otp_dma_ics_size ${icsSize} exceeds 0x108`);
   lcm.otpWrite(fieldAt(dev, 'header.dma_ics'), v.subarray(16, 16 + icsSize), 'DMA ICS');
   lcm.otpWrite(fieldAt(dev, 'header.cm_area_info.offset'), v.subarray(0, 4), 'CM area info');
   lcm.otpWrite(fieldAt(dev, 'header.bl1_2_area_info.offset'), v.subarray(4, 8), 'BL1_2 area info');
@@ -311,7 +328,7 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
   const metadata = readU32le(m, H.metadata);
   const purpose = readU32le(m, H.purpose);
   const want = bits(purpose, 9, 2);
-  if (want > 2) refuse('AUTH_MSG_INVALID_TP_MODE', `required TP mode ${want} is not Virgin, PCI or TCI`, H.purpose);
+  if (want > 2) refuse('PROVISIONING_AUTH_MSG_INVALID_TP_MODE', `required TP mode ${want} is not Virgin, PCI or TCI`, H.purpose);
   const wanted = (['VIRGIN', 'PCI', 'TCI'] as const)[want] as 'VIRGIN' | 'PCI' | 'TCI';
   if (wanted !== tp) {
     if (tp === 'VIRGIN' && wanted !== 'VIRGIN') {
@@ -319,9 +336,10 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
       events.push({ message: `TP mode set to ${wanted} from the message; the handler stops (INVALID_TP_MODE) until the next cold reset` });
       return { kind: 'reset', cold: true, reason: `TP mode ${wanted} set` };
     }
-    refuse('INVALID_TP_MODE', `the message needs TP mode ${wanted}, the device is in ${tp}`, H.purpose);
+    refuse('PROVISIONING_INVALID_TP_MODE', `the message needs TP mode ${wanted}, the device is in ${tp}`, H.purpose);
   }
-  if ((bits(purpose, 28, 4) & LCS_BIT[lcs]) === 0) refuse('AUTH_MSG_INVALID_PURPOSE', `the message is not valid in LCS ${lcs}`, H.purpose);
+  if ((bits(purpose, 28, 4) & LCS_BIT[lcs]) === 0)
+    refuse('PROVISIONING_AUTH_MSG_INVALID_PURPOSE', `the message is not valid in LCS ${lcs}`, H.purpose);
   const spRequired = bits(purpose, 11, 1) === 1;
   if (spRequired && !dev.lcm.spEnabled) {
     dev.lcm.setSpEnabled();
@@ -329,15 +347,15 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
     return { kind: 'reset', cold: false, reason: 'secure provisioning mode enabled' };
   }
   if (!spRequired && dev.lcm.spEnabled) return { kind: 'reset', cold: true, reason: 'the message needs SP mode off' };
-  if (bits(purpose, 27, 1) === 1) refuse('INVALID_MESSAGE_SEQUENCING', 'a chained message cannot be the first one', H.purpose);
+  if (bits(purpose, 27, 1) === 1) refuse('PROVISIONING_INVALID_MESSAGE_SEQUENCING', 'a chained message cannot be the first one', H.purpose);
   if (bits(metadata, 30, 2) === 1) {
     const uid = dev.plat.read('soc.soc_id_area.unique_id');
     if (Buffer.compare(Buffer.from(uid), Buffer.from(m.subarray(H.socUid, H.socUid + 12))) !== 0)
-      refuse('INVALID_BLOB_PERSONALIZATION', 'the blob is personalised for another SoC UID', H.socUid);
+      refuse('PROVISIONING_INVALID_BLOB_PERSONALIZATION', 'the blob is personalised for another SoC UID', H.socUid);
   }
-  if (readU32le(m, H.codeSize) === 0) refuse('BLOB_ZERO_CODE_SIZE', 'the blob has no code', H.codeSize);
+  if (readU32le(m, H.codeSize) === 0) refuse('PROVISIONING_BLOB_ZERO_CODE_SIZE', 'the blob has no code', H.codeSize);
   if (bits(metadata, 28, 2) === 3 && bits(metadata, 26, 2) === 2)
-    refuse('BLOB_INVALID_DM_ROTPK_SIGNATURE', 'a blob cannot be signed by a DM ROTPK', H.metadata);
+    refuse('PROVISIONING_BLOB_INVALID_DM_ROTPK_SIGNATURE', 'a blob cannot be signed by a DM ROTPK', H.metadata);
   const u = validateAndUnpack(dev, cfg, m, size, lcs);
   events.push({
     message: `blob authenticated (${cfg.symmetric ? 'AES-CCM' : `ECDSA ${cfg.curve}`}) and unpacked: code ${u.code.length}, data ${u.data.length}, values ${u.values.length} bytes`,
@@ -345,7 +363,7 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
   const type = bits(purpose, 0, 8);
   try {
     if (type === 2) {
-      if (lcs !== 'CM' && lcs !== 'DM') refuse('BUNDLE_COMBINED_INVALID_LCS', `a combined blob runs in CM or DM, not ${lcs}`);
+      if (lcs !== 'CM' && lcs !== 'DM') refuse('PROVISIONING_BUNDLE_COMBINED_INVALID_LCS', `a combined blob runs in CM or DM, not ${lcs}`);
       const at = valuesOffset(u, VALUES_SIZE.cmNonSecret + VALUES_SIZE.dmNonSecret, 'combined', events);
       if (lcs === 'CM') doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, 96), events);
       else
@@ -361,7 +379,7 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
     } else if (lcs === 'DM') {
       const at = valuesOffset(u, VALUES_SIZE.dmNonSecret, 'dm', events);
       doDmProvision(dev, u.data.subarray(at, at + VALUES_SIZE.dmNonSecret), u.values.subarray(0, 64), events);
-    } else refuse('AUTH_MSG_INVALID_PURPOSE', `no blob flow runs in LCS ${lcs}`);
+    } else refuse('PROVISIONING_AUTH_MSG_INVALID_PURPOSE', `no blob flow runs in LCS ${lcs}`);
   } finally {
     u.values.fill(0);
   }
@@ -372,14 +390,15 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
 function handleMessage(dev: Device, cfg: MessageProvisioning, m: Uint8Array, events: RomEvent[]): RomOutcome {
   const length = readU32le(m, 4);
   if (length > m.length - MESSAGE_HEADER_SIZE)
-    refuse('MESSAGE_INVALID_SIZE', `data_length ${length} exceeds the ${m.length - MESSAGE_HEADER_SIZE}-byte area`, 4);
+    refuse('PROVISIONING_MESSAGE_INVALID_SIZE', `data_length ${length} exceeds the ${m.length - MESSAGE_HEADER_SIZE}-byte area`, 4);
   const type = readU32le(m, 0);
   if (type === PROVISIONING_MESSAGE_TYPE.BLOB) return blobHandler(dev, cfg, m, length, events);
-  if (type === PROVISIONING_MESSAGE_TYPE.PLAIN_DATA) refuse('MESSAGE_NO_PLAIN_DATA_HANDLER', 'BL1_1 has no plain data handler', 0);
+  if (type === PROVISIONING_MESSAGE_TYPE.PLAIN_DATA)
+    refuse('PROVISIONING_MESSAGE_NO_PLAIN_DATA_HANDLER', 'BL1_1 has no plain data handler', 0);
   if (type === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA)
-    refuse('MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER', 'BL1_1 has no authenticated plain data handler', 0);
-  if (type === PROVISIONING_MESSAGE_TYPE.CERTIFICATE) refuse('MESSAGE_NO_CERT_HANDLER', 'BL1_1 has no certificate handler', 0);
-  return refuse('MESSAGE_INVALID_TYPE', `message type ${hex0x(type, 8)} is unknown`, 0);
+    refuse('PROVISIONING_MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER', 'BL1_1 has no authenticated plain data handler', 0);
+  if (type === PROVISIONING_MESSAGE_TYPE.CERTIFICATE) refuse('PROVISIONING_MESSAGE_NO_CERT_HANDLER', 'BL1_1 has no certificate handler', 0);
+  return refuse('PROVISIONING_MESSAGE_INVALID_TYPE', `message type ${hex0x(type, 8)} is unknown`, 0);
 }
 
 /**
@@ -410,22 +429,23 @@ export function messageProvisioning(dev: Device, _rig: RigInput, events: RomEven
       events.push({ message: `${out.reason}; the RSE resets` });
     return out;
   } catch (e) {
-    if (e instanceof Refused) {
-      area.fill(0);
-      dev.saveSram();
-      const code = PROVISIONING_ERROR[e.errName];
-      const name = e.errName.startsWith('PSA_')
-        ? e.errName
-        : `TFM_PLAT_ERR_${e.errName === 'SET_OTP_COUNTER_MAX_VALUE' || e.errName === 'DM_PROVISIONING_INVALID_DM_AREA_SIZE' ? '' : 'PROVISIONING_'}${e.errName}`;
-      events.push({ message: `message refused: ${e.why} (${name}, ${code < 0 ? code : hex0x(code)}); the message is wiped` });
-      return {
-        kind: 'error',
-        reason: e.why,
-        code: name,
-        field: 'provisioning message',
-        ...(e.offset === undefined ? {} : { offset: e.offset }),
-      };
-    }
+    if (e instanceof Refused) return refusalOutcome(dev, area, e, events);
     return { kind: 'error', ...describeFailure(e) };
   }
+}
+
+/** A refused message: wiped from SRAM, and BL1 stops with TF-M's error name and number. */
+export function refusalOutcome(dev: Device, area: Uint8Array, e: Refused, events: RomEvent[]): RomOutcome {
+  area.fill(0);
+  dev.saveSram();
+  const code = PROVISIONING_ERROR[e.errName];
+  const name = e.errName.startsWith('PSA_') ? e.errName : `TFM_PLAT_ERR_${e.errName}`;
+  events.push({ message: `message refused: ${e.why} (${name}, ${code < 0 ? code : hex0x(code)}); the message is wiped` });
+  return {
+    kind: 'error',
+    reason: e.why,
+    code: name,
+    field: 'provisioning message',
+    ...(e.offset === undefined ? {} : { offset: e.offset }),
+  };
 }

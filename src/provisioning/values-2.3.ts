@@ -42,6 +42,12 @@ export interface CmValues23 {
   readonly bl1_2: Uint8Array;
   readonly bl1_2Hash: Uint8Array;
   readonly bl1_2Version?: number;
+  /**
+   * Write the zero count of every ROTPK array after the first that holds keys (spare arrays), so
+   * that a later revocation is the single write of the revocation counter. TF-M's scripts leave
+   * them zero (and then only an array update, four writes, can bring a spare array into use).
+   */
+  readonly sealSpareArrays?: boolean;
 }
 
 export interface DmValues23 {
@@ -63,6 +69,9 @@ function area(prefix: 'cm' | 'bl1_2' | 'dm'): { fields: readonly OtpField[]; sta
 class AreaWriter {
   readonly bytes: Uint8Array;
   private readonly a: ReturnType<typeof area>;
+  get start(): number {
+    return this.a.start;
+  }
   constructor(prefix: 'cm' | 'bl1_2' | 'dm') {
     this.a = area(prefix);
     this.bytes = new Uint8Array(this.a.size);
@@ -123,6 +132,23 @@ function setRotpks(w: AreaWriter, prefix: 'cm' | 'dm', rotpks: readonly RotpkVal
   for (const [a, p] of policies) w.set(`${prefix}.rotpk_areas_${a}.${prefix}_rotpk_policies`, p);
 }
 
+/** Seals the spare ROTPK arrays (index 1 on) that hold keys: each gets its zero count. */
+function sealSpares(w: AreaWriter, prefix: 'cm' | 'dm', rotpks: readonly RotpkValue[]): void {
+  const perArea = prefix === 'cm' ? RSE_2_3_OTP_CONFIG.cmRotpksPerArea : RSE_2_3_OTP_CONFIG.dmRotpksPerArea;
+  for (const a of new Set(rotpks.filter((r) => r.area > 0).map((r) => r.area))) {
+    const zc = w.field(`${prefix}.rotpk_areas_${a}.zero_count`);
+    const start = zc.offset + 4;
+    const end = start + 4 + perArea * RSE_2_3_OTP_CONFIG.rotpkSize;
+    w.set(zc.name, zeroBitsOf(w.bytes, start - w.start, end - w.start));
+  }
+}
+
+function zeroBitsOf(b: Uint8Array, from: number, to: number): number {
+  let ones = 0;
+  for (let i = from; i < to; i++) for (let v = b[i] as number; v !== 0; v &= v - 1) ones++;
+  return (to - from) * 8 - ones;
+}
+
 /** `area_info`: offset u16 ‖ size u16 of each area, as `set_cm_offsets_automatically` places them. */
 function areaInfos(): Uint8Array {
   const c = area('cm');
@@ -151,6 +177,7 @@ export function encodeNonSecretCmValues(v: CmValues23): Uint8Array {
   cm.set('cm.entropy_config.high_threshold', v.entropyHighThreshold);
   cm.set('cm.entropy_config.repetition_count', v.entropyRepetitionCount);
   setRotpks(cm, 'cm', v.rotpks);
+  if (v.sealSpareArrays === true) sealSpares(cm, 'cm', v.rotpks);
   const bl = new AreaWriter('bl1_2');
   bl.set('bl1_2.bl1_2_size', v.bl1_2.length);
   bl.set('bl1_2.version', v.bl1_2Version ?? 0);
