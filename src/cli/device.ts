@@ -83,6 +83,10 @@ export function deviceCommand() {
         '--xip',
         'rse-2.1 firmware built with RSE_XIP: 64 KiB VM0/VM1, BL2 loads the signed SIC tables and the S/NS runtimes execute in place through the SIC',
       )
+      .option(
+        '--rotpk-revocation',
+        'message-provisioned profiles (rse-2.3): firmware built with RSE_ROTPK_REVOCATION (BL1_2 takes revocation messages)',
+      )
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
@@ -98,6 +102,7 @@ export function deviceCommand() {
           romTpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI',
           lcmVersion: o.lcmVersion === '1' ? 1 : 0,
           xip: o.xip === true,
+          ...(o.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
         });
         const summary = {
           dir,

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { provisionRun, type StageReport } from '../boot/power-on.ts';
-import { loadKey } from '../crypto/index.ts';
+import { exportPublicDer, loadKey } from '../crypto/index.ts';
 import { bundleKey } from '../crypto/rse-keys.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
@@ -17,7 +17,7 @@ import { fromHex, hex0x } from '../lib/hex.ts';
 import { TP_MODE } from '../otp/lcm.ts';
 import { encodeBundle, RESUMABLE_CODE_MARKER } from '../provisioning/bundle.ts';
 import { decodeBlob } from '../provisioning/message.ts';
-import { buildProvisioningMessage } from '../provisioning/messages-build.ts';
+import { buildProvisioningMessage, buildRevocationMessage } from '../provisioning/messages-build.ts';
 import { bl2DataInputs, encodeBl2Data, encodeRomBundle, encodeTfmData, romBundleInputs, tfmDataInputs } from '../provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../provisioning/values.ts';
 import { cmValues23, dmValues23, VALUES_EXAMPLE_23 } from '../provisioning/values-2.3-yaml.ts';
@@ -213,6 +213,62 @@ export function provisionCommand() {
         else
           io.out(
             `${kind.toUpperCase()} message ${o.output}: ${hex0x(bytes.length)} bytes, ${out.auth}, metadata ${out.metadata}, purpose ${out.purpose}\n`,
+          );
+      }),
+  );
+  cmd.addCommand(
+    new Command('revoke')
+      .summary('write a rse-2.3 ROTPK revocation: the CM or DM ROTPK array moves on, optionally to new keys')
+      .description(
+        'The authenticated plain data message (0x4444DA7A) BL1_2 of a firmware built with\n' +
+          'RSE_ROTPK_REVOCATION takes (rse_provisioning_plain_data_handler.c): plain data type 4 (CM)\n' +
+          'or 5 (DM), then the array index (0: the next one), how many ROTPKs follow, their policy word\n' +
+          'and the ROTPK hashes. Signed with -k, a ROTPK of the array in use (its number with\n' +
+          '--rotpk-number), whose public key travels in the message. Without --rotpk only the\n' +
+          'revocation counter moves (the next array must hold keys and its zero count); with one\n' +
+          '--rotpk per slot of the array (4 CM, 3 DM) the counter moves and the new array is written.\n' +
+          'Feed it to a provisioned device with `rse provision run DIR --message FILE`.',
+      )
+      .addArgument(new Command().createArgument('<who>', 'cm or dm').choices(['cm', 'dm']))
+      .requiredOption('-k, --key <pem>', 'signing key: a CM (or DM) ROTPK of the array in use')
+      .requiredOption('--rotpk-number <n>', 'which ROTPK of the array in use -k is (metadata bits [16:8])')
+      .requiredOption('-o, --output <file>', 'message file to write')
+      .option('--index <n>', 'the array to move to (default 0: the next one)', '0')
+      .option('--rotpk <key...>', 'the new array, one key per slot (.pem: ECDSA, .pub: LMS), hashed with SHA-256, signature required')
+      .option('--version <n>', 'blob version', '0')
+      .option('--json', 'print what went into the message')
+      .action((who, o) => {
+        const perArea = who === 'cm' ? 4 : 3;
+        const keys = o.rotpk ?? [];
+        if (keys.length !== 0 && keys.length !== perArea)
+          throw new RseError('E_USAGE', `give no --rotpk (revoke only) or ${perArea}, one per ${who.toUpperCase()} ROTPK slot`, {
+            field: '--rotpk',
+          });
+        const rotpks = keys.map((f, index) => {
+          const lms = /\.pub$/i.test(f);
+          const bytes = readInput(f, 'ROTPK');
+          return {
+            index,
+            key: lms ? bytes.subarray(4) : exportPublicDer(loadKey(bytes), 'spki'),
+            type: lms ? ('lms' as const) : ('ecdsa' as const),
+            hashAlg: 'sha256' as const,
+            policy: 'required' as const,
+          };
+        });
+        const bytes = buildRevocationMessage({
+          who,
+          index: parseInteger(o.index),
+          rotpks,
+          key: loadKey(readInput(o.key, 'signing key')),
+          rotpkNumber: parseInteger(o.rotpkNumber),
+          version: parseInteger(o.version),
+        });
+        writeFileAtomic(o.output, bytes, { durable: false });
+        const out = { who, output: o.output, size: bytes.length, index: parseInteger(o.index), rotpks: rotpks.length };
+        if (o.json === true) printJson(out);
+        else
+          io.out(
+            `${who.toUpperCase()} ROTPK revocation ${o.output}: ${hex0x(bytes.length)} bytes, ${rotpks.length === 0 ? 'revoke only' : `new array of ${rotpks.length} keys`}\n`,
           );
       }),
   );

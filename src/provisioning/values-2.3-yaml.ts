@@ -25,6 +25,7 @@ export const VALUES_EXAMPLE_23 = `cm:
   guk: guk.bin                       # the secrets: 32 bytes each, hex or a file
   kp_cm: kp_cm.bin
   kce_cm: kce_cm.bin                 # also the key BL2 images are encrypted with
+  seal_spare_arrays: false           # true: write the zero counts of arrays 1-3 (a revocation is then one write)
 dm:
   rotpks:
     - { area: 0, index: 1, key: mcuboot-ns.pem, type: ecdsa }
@@ -59,6 +60,7 @@ const CM_KEYS = [
   'guk',
   'kp_cm',
   'kce_cm',
+  'seal_spare_arrays',
 ];
 const DM_KEYS = ['dm_policies', 'blob_version', 'rotpks', 'kp_dm', 'kce_dm'];
 
@@ -145,6 +147,7 @@ export function cmValues23(d: unknown, read: ReadFile): { values: CmValues23; se
       bl1_2,
       bl1_2Hash,
       ...(ver === undefined ? {} : { bl1_2Version: ver }),
+      ...(s.seal_spare_arrays === true ? { sealSpareArrays: true } : {}),
     },
     secrets: [secret('guk'), secret('kp_cm'), secret('kce_cm')],
   };

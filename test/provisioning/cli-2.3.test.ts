@@ -130,3 +130,84 @@ test('rse provision message builds from a values file the same bytes as the libr
   assert.equal(short.code, 2);
   assert.doesNotMatch(short.stderr, /abab/, 'a secret of the wrong length is not printed');
 });
+
+test('rse provision revoke through the CLI: a --rotpk-revocation device moves to its sealed spare CM array', async () => {
+  const dir = tempDir();
+  const dev = join(dir, 'dev');
+  const pem = (k: string): string => join(V, `keys/${k}.pem`);
+  assert.equal(
+    (await runCli(['device', 'create', dev, '--profile', 'rse-2.3', '--rotpk-revocation', '--rom-rotpk', pem('prov-cm-ecdsa-p256')])).code,
+    0,
+  );
+  writeFileSync(
+    join(dir, 'values.yaml'),
+    [
+      'cm:',
+      `  bl1_2: ${join(V, 'inputs/prov/bl1_2_padded.bin')}`,
+      '  seal_spare_arrays: true',
+      '  rotpks:',
+      `    - { area: 0, index: 0, key: ${pem('ecdsa-p256-cm')} }`,
+      `    - { area: 0, index: 2, key: ${pem('prov-cm-ecdsa-p256')} }`,
+      `    - { area: 1, index: 0, key: ${pem('ecdsa-p256-dm')} }`,
+      `    - { area: 1, index: 2, key: ${pem('prov-cm-ecdsa-p256')} }`,
+      `  guk: "${'11'.repeat(32)}"`,
+      `  kp_cm: "${'22'.repeat(32)}"`,
+      `  kce_cm: "${'33'.repeat(32)}"`,
+      'dm:',
+      `  kp_dm: "${'44'.repeat(32)}"`,
+      `  kce_dm: "${'55'.repeat(32)}"`,
+      '',
+    ].join('\n'),
+  );
+  for (const kind of ['cm', 'dm'])
+    assert.equal(
+      (
+        await runCli([
+          'provision',
+          'message',
+          kind,
+          '--values',
+          join(dir, 'values.yaml'),
+          '-o',
+          join(dir, `${kind}.bin`),
+          '-k',
+          pem('prov-cm-ecdsa-p256'),
+        ])
+      ).code,
+      0,
+    );
+  assert.equal((await runCli(['provision', 'run', dev, '--message', join(dir, 'cm.bin'), join(dir, 'dm.bin')])).code, 0);
+  const bad = await runCli([
+    'provision',
+    'revoke',
+    'cm',
+    '-k',
+    pem('prov-cm-ecdsa-p256'),
+    '--rotpk-number',
+    '2',
+    '--rotpk',
+    pem('ecdsa-p256-dm'),
+    '-o',
+    join(dir, 'r.bin'),
+  ]);
+  assert.equal(bad.code, 2, 'an update gives every slot');
+  const made = await runCli([
+    'provision',
+    'revoke',
+    'cm',
+    '-k',
+    pem('prov-cm-ecdsa-p256'),
+    '--rotpk-number',
+    '2',
+    '-o',
+    join(dir, 'revoke.bin'),
+    '--json',
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const run = await runCli(['provision', 'run', dev, '--message', join(dir, 'revoke.bin')]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /ROTPK revocation finished/);
+  assert.equal((await runCli(['otp', 'read', dev, 'dynamic.cm_rotpk_revocation'])).stdout.trim(), '1');
+  const again = await runCli(['provision', 'run', dev, '--message', join(dir, 'revoke.bin')]);
+  assert.equal(again.code, 1, 'array 2 holds no keys: the second revocation stops BL1_1 at the next boot');
+});
