@@ -5,7 +5,8 @@
  * @module
  */
 import { type Bl1Version, formatBl1Version, parseBl1Version, signBl1Image } from '../bl1/image.ts';
-import { type AsymKey, hash, randomBytes } from '../crypto/index.ts';
+import { type Bl1V2Signer, bl1V2ProtectedValues, parseBl1ImageV2, signBl1ImageV2 } from '../bl1/image-v2.ts';
+import { type AsymKey, hash, loadKey, randomBytes } from '../crypto/index.ts';
 import { concatBytes } from '../lib/bytes.ts';
 import { parseSizeText } from '../lib/cnum.ts';
 import { RseError } from '../lib/errors.ts';
@@ -15,6 +16,7 @@ import { parseImage } from '../mcuboot/image.ts';
 import { imageFileParts, signImageFile } from '../mcuboot/sign.ts';
 import { formatVersion, parseVersion } from '../mcuboot/version.ts';
 import { type RseProfile, xipProfileNames } from '../profiles/index.ts';
+import type { Bl1ImageV2Config } from '../profiles/types.ts';
 import { bytesOf, DUMMY } from '../provisioning/values.ts';
 import { createXipTables, SIC_DEFAULT_KEY, SIC_PAGE_SIZE } from '../sic/sic.ts';
 
@@ -142,6 +144,7 @@ export const BL1_IMAGE_KEYS = ['name', 'input', 'format', 'lms-key', 'encrypt-ke
 
 /** A BL2 image in the BL1 format (`create_bl2_img.py`): encrypted for the OTP BL2 key, LMS-signed. */
 export function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfile): BuiltImage {
+  if (platform.bl1.imageV2 !== undefined) return buildBl1ImageV2(c, path, io, platform.bl1.imageV2);
   known(c, BL1_IMAGE_KEYS, path);
   const name = str(c.name, `${path}.name`);
   const code = io.readFile(str(c.input, `${path}.input`));
@@ -191,6 +194,74 @@ export function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RsePr
     imageHash: toHex(out.hash),
     hashAlg: 'sha256',
     ...(lmsPublic === undefined ? {} : { signerId: toHex(hash('sha256', lmsPublic)) }),
+  };
+}
+
+/** The keys a `format: bl1` image of a v2 profile (rse-2.3) takes. */
+export const BL1_V2_IMAGE_KEYS = [
+  'name',
+  'input',
+  'format',
+  'lms-key',
+  'key',
+  'encrypt-key',
+  'version',
+  'security-counter',
+  'boot-record',
+] as const;
+
+/** TF-M 2.2+'s BL2 image (`create_bl2_img.py`): one CM signer (LMS `lms-key` or ECDSA `key`), encrypted under KCE_CM (`encrypt-key`). */
+function buildBl1ImageV2(c: Obj, path: string, io: BuildIo, shape: Bl1ImageV2Config): BuiltImage {
+  known(c, BL1_V2_IMAGE_KEYS, path);
+  const name = str(c.name, `${path}.name`);
+  const code = io.readFile(str(c.input, `${path}.input`));
+  const counter = num(c['security-counter'] ?? 0, `${path}.security-counter`);
+  let version: Bl1Version;
+  try {
+    version = parseBl1Version(String(c.version ?? '0.0.0'));
+  } catch (e) {
+    throw cfgError(`${path}.version`, (e as Error).message);
+  }
+  let signer: Bl1V2Signer;
+  if (c['lms-key'] !== undefined) {
+    const keyPath = str(c['lms-key'], `${path}.lms-key`);
+    if (io.lmsSign === undefined) throw cfgError(`${path}.lms-key`, 'this build cannot sign with stateful LMS keys');
+    const sign = io.lmsSign.bind(io);
+    signer = { alg: 'lms', sign: (m) => sign(keyPath, m) };
+  } else if (c.key !== undefined) {
+    signer = { alg: 'ecdsa', key: loadKey(io.readFile(str(c.key, `${path}.key`))) };
+  } else throw cfgError(`${path}.lms-key`, 'a v2 BL2 image needs lms-key (LMS) or key (ECDSA)');
+  if (shape.encryption && c['encrypt-key'] === undefined)
+    throw cfgError(`${path}.encrypt-key`, 'the encrypted v2 image needs encrypt-key (the KCE_CM the device is provisioned with)');
+  const encryptionKey = c['encrypt-key'] === undefined ? undefined : bytesOf(c['encrypt-key'], `${path}.encrypt-key`, io.readFile, 32);
+  let image: Uint8Array;
+  try {
+    image = signBl1ImageV2(shape, {
+      code,
+      version,
+      securityCounter: counter,
+      signers: [signer],
+      ...(encryptionKey === undefined ? {} : { encryptionKey, iv: (io.random ?? randomBytes)(16) }),
+    });
+  } catch (e) {
+    if (e instanceof RseError)
+      throw new RseError(e.code, `image ${name}: ${e.message}`, { field: `${path}${e.field ? `.${e.field}` : ''}` });
+    throw e;
+  }
+  const h = parseBl1ImageV2(shape, image, name);
+  const pv = bl1V2ProtectedValues(shape, { code, version, securityCounter: counter });
+  const bootRecord = opt(c, 'boot-record', str, path);
+  return {
+    name,
+    kind: 'bl1',
+    bytes: image,
+    version: formatBl1Version(version),
+    slotSize: shape.partitionSize,
+    securityCounter: counter,
+    ...(bootRecord === undefined ? {} : { bootRecord }),
+    imageHash: toHex(hash('sha256', pv)),
+    hashAlg: 'sha256',
+    signerId: toHex(hash('sha256', (h.sigs[0] as { rotpk: Uint8Array }).rotpk)),
   };
 }
 

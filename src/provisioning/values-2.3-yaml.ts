@@ -8,12 +8,12 @@
  */
 import { exportPublicDer, hash, loadKey } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
-import { bytesOf, type ReadFile, u32Of } from './values.ts';
+import { bytesOf, placeholderBl1_2, type ReadFile, u32Of } from './values.ts';
 import type { CmValues23, DmValues23, RotpkValue } from './values-2.3.ts';
 
 /** An example `--values` file, for `--help`. */
 export const VALUES_EXAMPLE_23 = `cm:
-  bl1_2: bl1_2_padded.bin            # the padded 8 KiB BL1_2; its SHA-256 is taken unless bl1_2_hash is given
+  bl1_2: bl1_2_padded.bin            # the padded 8 KiB BL1_2 (default: a placeholder); SHA-256 unless bl1_2_hash is given
   dma_ics: otp_dma_ics.bin           # OTP part of the DMA ICS (up to 0x108 bytes)
   trng_rosc_sc: "20000000200000002000000020000000"
   trng_in_use: 0
@@ -122,8 +122,8 @@ const opt = (v: unknown, field: string): number | undefined => (v === undefined 
 /** The CM values and secrets (GUK, KP_CM, KCE_CM) of a description. */
 export function cmValues23(d: unknown, read: ReadFile): { values: CmValues23; secrets: [Uint8Array, Uint8Array, Uint8Array] } {
   const s = section(d, 'cm');
-  if (s.bl1_2 === undefined) throw bad('cm.bl1_2 (the padded BL1_2 image) is required', 'cm.bl1_2');
-  const bl1_2 = bytesOf(s.bl1_2, 'cm.bl1_2', read);
+  // No BL1_2 given: rsekit's 8 KiB placeholder (the Cortex-M code is never executed).
+  const bl1_2 = s.bl1_2 === undefined ? placeholderBl1_2() : bytesOf(s.bl1_2, 'cm.bl1_2', read);
   const bl1_2Hash = s.bl1_2_hash === undefined ? hash('sha256', bl1_2) : bytesOf(s.bl1_2_hash, 'cm.bl1_2_hash', read);
   const secret = (k: 'guk' | 'kp_cm' | 'kce_cm'): Uint8Array => {
     if (s[k] === undefined) throw bad(`cm.${k} (32 bytes) is required`, `cm.${k}`);
