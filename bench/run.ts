@@ -35,6 +35,7 @@ import { encodeRomBundle, romBundleInputs } from '../src/provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../src/provisioning/values.ts';
 import { createVerifierApp, serveVerifier } from '../src/verifier/server.ts';
 import { openStore } from '../src/verifier/store.ts';
+import { benchRse23 } from './rse23.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rseBin = resolve(here, '../rse.cjs');
@@ -333,6 +334,8 @@ const bootRow = {
 
 const provRow = { mem: median(provMem), disk: median(provDisk), boot: median(boots), crypto: median(cryptoMs), rss17: median(prov17) };
 
+const rse23Section = benchRse23(rse, work, childEnv);
+
 rmSync(work, { recursive: true, force: true });
 
 const fmt = (n: number): string => n.toFixed(1).padStart(8);
@@ -522,3 +525,5 @@ let verifyPerSec: number | undefined;
       `${seq.toFixed(0)}/s one client, ${par.toFixed(0)}/s eight clients\n`,
   );
 }
+
+process.stdout.write(rse23Section);

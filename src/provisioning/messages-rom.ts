@@ -9,12 +9,12 @@
  * @module
  */
 import { EC_SPKI_PREFIX } from '../crypto/asym.ts';
-import { ecdsaVerifyDigest } from '../crypto/ecdsa-digest.ts';
-import { aesCcmDecrypt, aesCtr, hash } from '../crypto/index.ts';
+import { ecdsaVerifyParts } from '../crypto/ecdsa-digest.ts';
+import { aesCcmDecrypt, aesCtr, hash, importRawPublicKey } from '../crypto/index.ts';
 import { kdfCmacCounterBe } from '../crypto/kdf.ts';
 import type { Device } from '../device/device.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
-import { RseError } from '../lib/errors.ts';
+import { isRseError, RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { LCM_OTP, type LcsName, zeroBits } from '../otp/lcm.ts';
 import { rotpkArrayIndex, SOC_AREA_INFO, writeSocAreaInfo } from '../otp/zero-count-2.3.ts';
@@ -193,12 +193,16 @@ export function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint
     plain = encLen > 0 ? aesCtr(key as Uint8Array, Uint8Array.of(...iv, 0, 0, 0, 0, 0, 0, 0, 0), cipher) : new Uint8Array(0);
     const body = new Uint8Array(Buffer.concat([clear, plain]));
     const point = rotpkFor(dev, cfg, m, lcs);
-    const hashAlg = cfg.curve === 'P-256' ? 'sha256' : 'sha384';
     const n = cfg.curve === 'P-256' ? 32 : 48;
-    const digest = hash(hashAlg, Buffer.concat([header148, body]));
     const sig = m.slice(H.sig, H.sig + Math.min(sigSize, 96));
-    if (sig.length !== 2 * n || !ecdsaVerifyDigest(cfg.curve, Uint8Array.of(4, ...point), digest, sig))
-      refuse('PSA_ERROR_INVALID_SIGNATURE', 'the ECDSA signature does not verify with the provisioning key', H.sig);
+    let verified = false;
+    try {
+      const pub = importRawPublicKey(cfg.curve === 'P-256' ? 'ecdsa-p256' : 'ecdsa-p384', Uint8Array.of(4, ...point));
+      verified = sig.length === 2 * n && ecdsaVerifyParts(pub, sig, header148, body);
+    } catch (e) {
+      if (!isRseError(e)) throw e;
+    }
+    if (!verified) refuse('PSA_ERROR_INVALID_SIGNATURE', 'the ECDSA signature does not verify with the provisioning key', H.sig);
     plain = body.subarray(clearLen);
   }
   const all = new Uint8Array(Buffer.concat([clear, plain]));

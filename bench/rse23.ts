@@ -1,0 +1,165 @@
+/**
+ * `npm run bench`, the `rse-2.3` section: provisioning a TF-M 2.3.1 device end to end with its CM
+ * and DM messages (in process, and as `rse provision run` on a device directory) and `rse bl1
+ * sign --profile rse-2.3` with a cached LMS tree, each as CPU time against the machine's limit
+ * for the same cryptography, measured by `openssl speed` (CPU time) in the same run, the two
+ * interleaved round by round. Medians of 7 rounds.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDevice, provisionRun } from '../src/boot/power-on.ts';
+import { generateKey, rawPublicKey } from '../src/crypto/index.ts';
+import { Device, MemoryStore } from '../src/device/device.ts';
+import { RSE_2_3 } from '../src/profiles/index.ts';
+import { buildProvisioningMessage, type MessageSpec } from '../src/provisioning/messages-build.ts';
+import { ROM_ROTPK_FILE } from '../src/provisioning/messages-rom.ts';
+import { placeholderBl1_2 } from '../src/provisioning/values.ts';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** CPU milliseconds (user + system) of `f` in this process. */
+function cpuMs(f: () => void): number {
+  const a = process.cpuUsage();
+  f();
+  const d = process.cpuUsage(a);
+  return (d.user + d.system) / 1000;
+}
+
+/** CPU milliseconds of a child (bash's `time`: user + sys). */
+function childCpuMs(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): number {
+  const quoted = [cmd, ...args].map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(' ');
+  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; { time ${quoted} >/dev/null 2>/dev/null ; } 2>&1`], { encoding: 'utf8', env });
+  const [u, s] = r.stdout.trim().split(/\s+/).map(Number);
+  if (r.status !== 0 || u === undefined || s === undefined || Number.isNaN(u)) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return (u + s) * 1000;
+}
+
+/** `openssl speed` (CPU time by default) for one algorithm: operations per CPU second. */
+function opensslRate(args: readonly string[], pick: (out: string) => number | undefined): number | undefined {
+  const r = spawnSync('openssl', ['speed', '-seconds', '1', ...args], { encoding: 'utf8' });
+  return r.status === 0 ? pick(r.stdout) : undefined;
+}
+const ecdsaP256 = (): { sign: number; verify: number } | undefined => {
+  let v: { sign: number; verify: number } | undefined;
+  opensslRate(['ecdsap256'], (out) => {
+    const nums = out
+      .split('\n')
+      .find((l) => /256 bits ecdsa/i.test(l))
+      ?.trim()
+      .split(/\s+/)
+      .filter((x) => /^\d+(\.\d+)?$/.test(x));
+    if (nums !== undefined && nums.length >= 2) v = { sign: Number(nums[nums.length - 2]), verify: Number(nums[nums.length - 1]) };
+    return undefined;
+  });
+  return v;
+};
+/** SHA-256 compressions per second from `openssl speed -bytes 64 sha256` (one 64-byte block each). */
+const sha256Blocks = (): number | undefined =>
+  opensslRate(['-bytes', '64', '-evp', 'sha256'], (out) => {
+    const k = out
+      .split('\n')
+      .find((l) => /^sha256\s/i.test(l.trim()))
+      ?.trim()
+      .split(/\s+/)
+      .at(-1);
+    return k?.endsWith('k') ? (Number(k.slice(0, -1)) * 1000) / 64 : undefined;
+  });
+
+/** The rse-2.3 section; `rse` runs the CLI, `work` is a scratch directory. */
+export function benchRse23(rse: (args: readonly string[]) => [string, string[]], work: string, env: NodeJS.ProcessEnv): string {
+  const signer = generateKey('ecdsa-p256');
+  const key = (b: number): Uint8Array => new Uint8Array(32).fill(b);
+  const spec = (flow: 'cm' | 'dm'): MessageSpec => ({
+    flow,
+    cm: {
+      trngRoscSc: new Uint8Array(16),
+      trngInUse: 0,
+      entropyHighThreshold: 821,
+      entropyRepetitionCount: 81,
+      rotpks: [],
+      dmaIcs: new Uint8Array(0),
+      bl1_2: placeholderBl1_2(),
+      bl1_2Hash: new Uint8Array(32),
+    },
+    dm: { rotpks: [] },
+    cmSecrets: [key(1), key(2), key(3)],
+    dmSecrets: [key(4), key(5)],
+    tpMode: 'TCI',
+    auth: { kind: 'ecdsa', key: signer },
+    krtl: new Uint8Array(32),
+    iv: new Uint8Array(8).fill(9),
+  });
+  const messages = [buildProvisioningMessage(spec('cm')), buildProvisioningMessage(spec('dm'))];
+  const rom = { [ROM_ROTPK_FILE.TCI]: rawPublicKey(signer).subarray(1) };
+  const dir = mkdtempSync(join(work, 'rse23-'));
+  const files = messages.map((m, i) => {
+    const p = join(dir, `${i}.bin`);
+    writeFileSync(p, m);
+    return p;
+  });
+  // The machine's floor for a provisioning: two ECDSA P-256 verifications and SHA-256 over both messages.
+  const hashedBlocks = Math.ceil((messages[0] as Uint8Array).length / 64) + Math.ceil((messages[1] as Uint8Array).length / 64);
+  const inProc: number[] = [];
+  const cli: number[] = [];
+  const floors: number[] = [];
+  const sign: number[] = [];
+  const signFloors: number[] = [];
+  const lms = join(dir, 'lms');
+  const [kc, ka] = rse(['lms', 'keygen', lms]);
+  childCpuMs(kc, ka, env);
+  const bl2 = join(dir, 'bl2.bin');
+  writeFileSync(bl2, new Uint8Array(8192).fill(0x5a));
+  writeFileSync(join(dir, 'kce.bin'), key(3));
+  for (let warm = 0; warm < 3; warm++) {
+    const store = new MemoryStore();
+    createDevice(store, { profile: RSE_2_3, files: rom });
+    provisionRun(Device.open(store), { messages });
+  }
+  for (let round = 0; round < 7; round++) {
+    const ec = ecdsaP256();
+    const sha = sha256Blocks();
+    if (ec !== undefined && sha !== undefined) floors.push((2 / ec.verify + hashedBlocks / sha) * 1000);
+    // LMOTS_SHA256_N32_W8 signing: 34 chains of 127.5 steps on average, then the message hashes.
+    if (sha !== undefined) signFloors.push(((34 * 127.5 + 1100) / sha) * 1000);
+    inProc.push(
+      cpuMs(() => {
+        const store = new MemoryStore();
+        createDevice(store, { profile: RSE_2_3, files: rom });
+        if (!provisionRun(Device.open(store), { messages }).ok) throw new Error('rse-2.3 provisioning failed');
+      }),
+    );
+    const devDir = join(dir, `dev${round}`);
+    const [c1, a1] = rse(['device', 'create', devDir, '--profile', 'rse-2.3']);
+    childCpuMs(c1, a1, env);
+    for (const [name, bytes] of Object.entries(rom)) writeFileSync(join(devDir, name), bytes);
+    const [c2, a2] = rse(['provision', 'run', devDir, '--message', ...files]);
+    cli.push(childCpuMs(c2, a2, env));
+    copyFileSync(bl2, join(dir, 'in.bin'));
+    const [c3, a3] = rse([
+      'bl1',
+      'sign',
+      '--profile',
+      'rse-2.3',
+      '-k',
+      `${lms}.prv`,
+      '--encrypt-key',
+      join(dir, 'kce.bin'),
+      join(dir, 'in.bin'),
+      join(dir, `out${round}.bin`),
+    ]);
+    sign.push(childCpuMs(c3, a3, env));
+    rmSync(devDir, { recursive: true, force: true });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const ratio = (x: number, floor: number[]): string =>
+    floor.length === 0
+      ? 'openssl speed unavailable'
+      : `${(x / median(floor)).toFixed(1)}x the machine's floor of ${median(floor).toFixed(2)} ms`;
+  return (
+    `\nrse-2.3 (TF-M 2.3.1), CPU time, medians of 7 interleaved rounds with openssl speed:\n` +
+    `  provision CM + DM messages in process   ${median(inProc).toFixed(1)} ms CPU; ${ratio(median(inProc), floors)} (2 ECDSA P-256 verifications + SHA-256 of ${hashedBlocks} blocks)\n` +
+    `  rse provision run (CLI, device on disk) ${median(cli).toFixed(1)} ms CPU; ${ratio(median(cli), floors)}\n` +
+    `  rse bl1 sign --profile rse-2.3 (LMS, cached tree) ${median(sign).toFixed(1)} ms CPU; ${ratio(median(sign), signFloors)} (one LMOTS W8 signature)\n`
+  );
+}
