@@ -16,6 +16,7 @@ import { TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC, UNPROTECTED_TLV_ALLOW_LIST } 
 import { type ImageHeader, parseImage } from '../mcuboot/image.ts';
 import { verifyImageSignature } from '../mcuboot/keys.ts';
 import type { ImageVersion } from '../mcuboot/version.ts';
+import { rotpkArrayIndex } from '../otp/zero-count-2.3.ts';
 import type { Bl2ImageSpec } from '../profiles/types.ts';
 
 /** `BOOT_MAX_ALIGN` 8: the swap-info field starts 40 bytes before the end of the slot. */
@@ -110,7 +111,8 @@ export function validateInRam(dev: Device, spec: Bl2ImageSpec, img: Uint8Array, 
   let counter: number | undefined;
   let sawSig = false;
   const deps: { image: number; min: ImageVersion }[] = [];
-  const rotpk = dev.plat.read(spec.rotpkField);
+  const rotpkField = bl2RotpkField(dev, spec);
+  const rotpk = dev.plat.read(rotpkField);
   for (const t of all) {
     if (t.type === hashTlv) {
       if (t.value.length !== HASH_SIZES[hashAlg]) throw new Reject(`hash TLV is ${t.value.length} bytes`);
@@ -129,8 +131,8 @@ export function validateInRam(dev: Device, spec: Bl2ImageSpec, img: Uint8Array, 
     } else if (t.type === TLV.SEC_CNT) {
       if (t.value.length !== 4) throw new Reject(`SEC_CNT TLV is ${t.value.length} bytes`);
       const c = readU32le(t.value, 0);
-      const nv = dev.plat.readCounter(`nv_counter_bl2_${spec.index}`);
-      if (c < nv) throw new Reject(`rollback: security counter ${c} is below NV counter nv_counter_bl2_${spec.index} = ${nv}`);
+      const nv = dev.plat.readCounter(bl2NvCounter(spec));
+      if (c < nv) throw new Reject(`rollback: security counter ${c} is below NV counter ${bl2NvCounter(spec)} = ${nv}`);
       counter = c;
     } else if (t.type === TLV.DEPENDENCY && t.protected) {
       if (t.value.length !== 12) throw new Reject(`DEPENDENCY TLV is ${t.value.length} bytes, not 12`);
@@ -147,7 +149,7 @@ export function validateInRam(dev: Device, spec: Bl2ImageSpec, img: Uint8Array, 
     if (key === undefined) throw new Reject('the PUBKEY TLV is not a public key');
     if (pubHash === undefined || !constantTimeEqual(pubHash, rotpk))
       throw new Reject(
-        `the key's hash ${toHex(pubHash ?? new Uint8Array(0)).slice(0, 16)}… is not the OTP ${spec.rotpkField} (${toHex(rotpk).slice(0, 16)}…)`,
+        `the key's hash ${toHex(pubHash ?? new Uint8Array(0)).slice(0, 16)}… is not the OTP ${rotpkField} (${toHex(rotpk).slice(0, 16)}…)`,
       );
     throw new Reject(sawSig ? 'the signature does not verify with the image key' : 'no signature TLV');
   }
@@ -178,4 +180,16 @@ export function overlaps(startA: number, endA: number, startB: number, endB: num
   if (startB > endA) return false;
   if (startB >= startA) return true;
   return endB > startA;
+}
+
+/** The OTP field of the key hash an image is checked against: fixed (2.1), or in the ROTPK array in use (2.3). */
+export function bl2RotpkField(dev: Device, spec: Bl2ImageSpec): string {
+  if (spec.rotpk === undefined) return spec.rotpkField;
+  const who = spec.rotpk.array;
+  return `${who}.rotpk_areas_${rotpkArrayIndex(dev.otp, who)}.rotpk_${spec.rotpk.slot}`;
+}
+
+/** The NV counter of an image. */
+export function bl2NvCounter(spec: Bl2ImageSpec): string {
+  return spec.nvCounter ?? `nv_counter_bl2_${spec.index}`;
 }

@@ -23,7 +23,7 @@ import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/ve
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import type { Bl2ImageSpec, Bl2Layout } from '../profiles/types.ts';
 import type { BootCheck } from './bl1.ts';
-import { imageSize, overlaps, Reject, type Validated, validateInRam } from './bl2-validate.ts';
+import { bl2NvCounter, bl2RotpkField, imageSize, overlaps, Reject, type Validated, validateInRam } from './bl2-validate.ts';
 import {
   type Area,
   type Bl2Platform,
@@ -217,7 +217,7 @@ class Bl2 implements Bl2Platform {
         fail('validate', `${e.message}; RAM copy wiped`);
         continue;
       }
-      this.check(`${at}: validate`, true, `hash, key (${spec.rotpkField}), signature, security counter ${v.securityCounter}`);
+      this.check(`${at}: validate`, true, `hash, key (${bl2RotpkField(this.dev, spec)}), signature, security counter ${v.securityCounter}`);
       this.loaded.set(spec.index, { dst, size, version: hdr.version });
       this.chosen = { area, hdr, dst };
       // Dependencies against images already loaded (boot_verify_dependencies).
@@ -241,7 +241,7 @@ class Bl2 implements Bl2Platform {
       if (v.dependencies.length > 0)
         this.check(`${at}: dependencies`, true, v.dependencies.map((d) => `image ${d.image} ≥ ${formatVersion(d.min)}`).join(', '));
       // NV counter, then the measurement (boot_update_hw_rollback_protection, boot_add_shared_data).
-      const nvName = `nv_counter_bl2_${spec.index}`;
+      const nvName = bl2NvCounter(spec);
       const nv = this.dev.plat.readCounter(nvName);
       if (v.securityCounter > nv) this.dev.plat.setCounter(nvName, v.securityCounter);
       this.check(`${at}: NV counter`, true, v.securityCounter > nv ? `${nvName} ${nv} -> ${v.securityCounter}` : `${nvName} stays ${nv}`);

@@ -294,9 +294,8 @@ await step('Provision it with the messages: TP mode from the message, SP mode, C
 ]);
 await step('Attach its flash', ['device', 'load-flash', f('device-23'), f('flash-23/host_flash.bin')]);
 await step(
-  "Boot it: BL1_1 checks BL1_2 from the OTP BL1_2 area, BL1_2 the v2 image against CM ROTPK 0; BL2's 2.3 key lookup is not modelled yet, so it stops there",
+  'Boot it: BL1_1 checks BL1_2 from the OTP BL1_2 area, BL1_2 the v2 image against CM ROTPK 0, BL2 each image against CM/DM ROTPK 1',
   ['boot', f('device-23')],
-  1,
 );
 
 // The verifier leg: the rse-2.1 device's token, over the socket, against its own build's reference values.

@@ -57,6 +57,17 @@ export const RSE_2_3: RseProfile = {
     },
     loadsImageKeys: false,
   },
+  bl2: {
+    ...RSE_2_1.bl2,
+    // `rse_rotpk_config.h`: every image but NS is signed by CM ROTPK 1 (BL2), NS by DM ROTPK 1
+    // (without MCUBOOT_IMAGE_MULTI_SIG_SUPPORT one key per image, the CM one where both map);
+    // `rse_nv_counter_mapping.c`: bank 0 counter 1 + image.
+    images: RSE_2_1.bl2.images.map((i) => ({
+      ...i,
+      rotpk: { array: i.index === 1 ? 'dm' : 'cm', slot: 1 },
+      nvCounter: `dynamic.security_version_counters_bank_0_${1 + i.index}`,
+    })),
+  },
   runtime: { ...RSE_2_1.runtime, sfcp: { node: 0 } },
   variants: {},
 };

@@ -130,6 +130,13 @@ export interface Bl2ImageSpec {
   readonly swType: string;
   /** The OTP field holding the hash of the key that signs this image. */
   readonly rotpkField: string;
+  /**
+   * 2.3: the key is a ROTPK of the CM or DM array in use (`rse_cm/dm_get_bl2_rotpk`), whose
+   * field follows the revocation counter; it replaces {@link Bl2ImageSpec.rotpkField}.
+   */
+  readonly rotpk?: { readonly array: 'cm' | 'dm'; readonly slot: number };
+  /** The NV counter of the image (default `nv_counter_bl2_<index>`). */
+  readonly nvCounter?: string;
   /** XIP builds: this image is the SIC table of a runtime that executes in place. */
   readonly xip?: XipSpec;
 }

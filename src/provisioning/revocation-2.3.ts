@@ -111,8 +111,10 @@ function authenticatedPlain(dev: Device, cfg: MessageProvisioning, m: Uint8Array
   if (u.data.length < 4) refuse('PROVISIONING_PLAIN_DATA_NO_TYPE', 'the plain data has no type');
   const type = readU32le(u.data, 0);
   const payload = u.data.subarray(4);
-  if (cfg.rotpkRevocation && (type === 4 || type === 5))
-    return handleRevocation(dev, type === 4 ? 'cm' : 'dm', pk === 0 ? 'cm' : 'dm', payload, events);
+  if (cfg.rotpkRevocation && (type === 4 || type === 5)) {
+    handleRevocation(dev, type === 4 ? 'cm' : 'dm', pk === 0 ? 'cm' : 'dm', payload, events);
+    return;
+  }
   refuse('PROVISIONING_PLAIN_DATA_TYPE_INVALID', `plain data type ${type} is not handled by this build`);
 }
 

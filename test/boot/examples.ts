@@ -7,13 +7,16 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { lmsSignerPool } from '../../src/bl1/lms-key.ts';
-import { createDevice, provisionFromValues } from '../../src/boot/power-on.ts';
-import { loadKey } from '../../src/crypto/index.ts';
+import { createDevice, provisionFromValues, provisionRun } from '../../src/boot/power-on.ts';
+import { loadKey, rawPublicKey } from '../../src/crypto/index.ts';
 import { Device, MemoryStore } from '../../src/device/device.ts';
 import { buildFlash } from '../../src/flash/build.ts';
 import type { BuildIo, BuildResult } from '../../src/flash/images.ts';
+import { buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
+import { ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
+import { cmValues23, dmValues23 } from '../../src/provisioning/values-2.3-yaml.ts';
 /** The built-in RSE profiles the examples cover. */
-export type RseProfileName = 'rse-2.1' | 'rss-1.7';
+export type RseProfileName = 'rse-2.1' | 'rse-2.3' | 'rss-1.7';
 
 import { tempDir } from '../helpers.ts';
 
@@ -72,9 +75,27 @@ export function exampleFixture(example: ExampleName): ExampleFixture {
   const description = parse(readFileSync(join(dir, 'platform.yaml'), 'utf8')) as Description;
   const build = buildFlash(description, exampleIo(dir));
   const store = new MemoryStore();
-  const dev = createDevice(store, { profile, xip });
   const values = parse(readFileSync(join(dir, 'provisioning.yaml'), 'utf8')) as unknown;
-  const r = provisionFromValues(dev, values, (p) => new Uint8Array(readFileSync(join(dir, p))));
+  const read = (p: string): Uint8Array => new Uint8Array(readFileSync(join(dir, p)));
+  let dev: Device;
+  let r: ReturnType<typeof provisionFromValues>;
+  if (profile === 'rse-2.3') {
+    // Message provisioning: the ROM holds the example's provisioning key, which signs the messages.
+    const key = loadKey(read('../keys/root-EC-P256.pem'));
+    dev = createDevice(store, { profile, files: { [ROM_ROTPK_FILE.TCI]: rawPublicKey(key).subarray(1) } });
+    const base = { tpMode: 'TCI' as const, auth: { kind: 'ecdsa' as const, key }, krtl: new Uint8Array(32), iv: new Uint8Array(8) };
+    const cm = cmValues23(values, read);
+    const dm = dmValues23(values, read);
+    r = provisionRun(dev, {
+      messages: [
+        buildProvisioningMessage({ ...base, flow: 'cm', cm: cm.values, cmSecrets: cm.secrets }),
+        buildProvisioningMessage({ ...base, flow: 'dm', dm: dm.values, dmSecrets: dm.secrets }),
+      ],
+    });
+  } else {
+    dev = createDevice(store, { profile, xip });
+    r = provisionFromValues(dev, values, read);
+  }
   if (!r.ok) throw new Error(`provisioning the ${profile} example failed: ${dev.json.lastBoot}`);
   store.write('flash.bin', build.hostFlash as Uint8Array);
   const fx = { profile, root, dir, description, build, store };
