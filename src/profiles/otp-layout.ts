@@ -95,6 +95,8 @@ export interface OtpLayout {
     readonly cm: { readonly bl1: number; readonly bl2: number; readonly host: number; readonly secureDebug: number };
     readonly dm: { readonly bl1: number; readonly bl2: number; readonly host: number };
   };
+  /** The NV counters the non-secure side names 0, 1, 2 (default `nv_counter_ns_<i>`). */
+  readonly nsCounters?: readonly string[];
   /** The re-provisioning counter the boot state is bound to (default `reprovisioning_bits`). */
   readonly reprovisioningField?: string;
   /** 2.3: the NV counter field of BL1_2's anti-rollback check (`PLAT_NV_COUNTER_BL1_0`). */

@@ -204,4 +204,6 @@ export const OTP_RSE_2_3: OtpLayout = {
   rotpkMap: { cm: { bl1: 0, bl2: 1, host: 2, secureDebug: 3 }, dm: { bl1: 0, bl2: 1, host: 2 } },
   bl1Counter: 'dynamic.security_version_counters_bank_0_0',
   reprovisioningField: 'dynamic.cm_reprovisioning',
+  // `rse_nv_counter_mapping.c`: bank 0 holds BL1, the 4 BL2 images, then the host counters (no PS on RSE).
+  nsCounters: [5, 6, 7].map((i) => `dynamic.security_version_counters_bank_0_${i}`),
 };

@@ -191,6 +191,12 @@ export interface RuntimeProfile {
    * messages are still answered (`SFCP_SUPPORT_LEGACY_MSG_PROTOCOL`). Absent: RSE comms only.
    */
   readonly sfcp?: { readonly node: number };
+  /**
+   * Attestation identity claims the firmware builds in instead of reading OTP fields (TF-M 2.3.1
+   * `attest_hal.c`: a dummy implementation id, verification service "none", no profile definition,
+   * so the token carries its default profile string). Absent: read from OTP.
+   */
+  readonly attestationIds?: { readonly implementationId: string; readonly verificationService: string; readonly profile: string };
 }
 
 /** One RSE/RSS firmware version. */

@@ -51,7 +51,7 @@ export function callPlatform(otp: PlatOtp, c: PsaCall): PsaReply {
   if (c.clientId < 0) id += PLAT_NV_COUNTER_NS_0;
   const ns = id - PLAT_NV_COUNTER_NS_0;
   if (ns < 0 || ns >= NS_COUNTERS) return fail;
-  const field = `nv_counter_ns_${ns}`;
+  const field = otp.layout.nsCounters?.[ns] ?? `nv_counter_ns_${ns}`;
   try {
     if (c.type === 1010) {
       if (outs.length !== 1 || outs[0] !== 4) return fail;

@@ -12,6 +12,7 @@ import { type RandomSource, randomBytes } from '../crypto/index.ts';
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { deriveIak, instanceId } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
+import { fromHex } from '../lib/hex.ts';
 import type { RseProfile } from '../profiles/types.ts';
 import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
 import { CryptoService } from './crypto.ts';
@@ -57,6 +58,16 @@ export interface AttestationIdentity {
 export function attestationIdentity(dev: Device): AttestationIdentity {
   const iak = deriveIak(dev.kmu.use(KMU_SLOT.CPAK_SEED), 'P-384');
   const text = (field: string): string => new TextDecoder().decode(dev.plat.read(field)).replace(/\0.*$/s, '');
+  const fixed = dev.profile.runtime.attestationIds;
+  if (fixed !== undefined)
+    return {
+      iak,
+      instanceId: instanceId(iak.publicKey),
+      implementationId: fromHex(fixed.implementationId),
+      lifecycle: securityLifecycle(dev.lcm.getLcs()),
+      profile: fixed.profile,
+      verificationService: fixed.verificationService,
+    };
   return {
     iak,
     instanceId: instanceId(iak.publicKey),

@@ -4,8 +4,8 @@
  * never copied) with our small link layer (`tfa-client/link_hal.c`) carrying their packets over the
  * socket framing. The driver (`tfa-client/main.c`) runs measured boot extend and read, delegated
  * attestation key and token, NV counter read/increment/read and entropy, in embed (NV counters)
- * and pointer access (the rest), as TF-A chooses. The served runtime speaks SFCP (a data-only
- * profile: rse-2.1 plus SFCP as node 0). Its host-memory rules are left open: the client's
+ * and pointer access (the rest), as TF-A chooses. The served device is the `rse-2.3` example
+ * (TF-M 2.3.1), provisioned with messages and booted, whose runtime speaks SFCP. Its host-memory rules are left open: the client's
  * buffers are this PC process's memory, not TC's host windows (the rules have their own test).
  */
 import assert from 'node:assert/strict';
@@ -19,18 +19,11 @@ import { decodeCose } from '../../src/cose/message.ts';
 import { ecPublicFromPrivate, hash } from '../../src/crypto/index.ts';
 import { Device } from '../../src/device/device.ts';
 import { fromHex, toHex } from '../../src/lib/hex.ts';
-import { RSE_2_1, type RseProfile, registerRseProfile } from '../../src/profiles/index.ts';
 import { exampleFixture } from '../boot/examples.ts';
 import { tempDir, vectorsDir } from '../helpers.ts';
 import { oracle, oracleSkip } from '../oracles.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const SFCP_PROFILE: RseProfile = {
-  ...RSE_2_1,
-  name: 'test-rse-2.1-sfcp',
-  runtime: { ...RSE_2_1.runtime, sfcp: { node: 0 } },
-  variants: {},
-};
 
 /** Builds TF-A's client as the upstream README says, with our link layer and driver. */
 function buildClient(): string {
@@ -80,10 +73,7 @@ test("TF-A v2.15.0's SFCP client and lib/psa calls against rse serve: embed and 
   skip: oracleSkip('gcc'),
 }, async () => {
   const client = buildClient();
-  registerRseProfile(SFCP_PROFILE);
-  const store = exampleFixture('rse-2.1').store.clone();
-  const dev = Device.open(store);
-  store.write('device.json', new TextEncoder().encode(JSON.stringify({ ...dev.json, profile: SFCP_PROFILE.name })));
+  const store = exampleFixture('rse-2.3').store.clone();
   const calls: { kind: string; handle?: number; type?: number; status: number }[] = [];
   const server = new RseServer(Device.open(store), { permissions: 'open', onCall: (c) => calls.push(c) });
   assert.equal(server.boot().ok, true);
