@@ -11,7 +11,7 @@ import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { CRYPTO_ABI } from '../services/platform.ts';
 import { PSA, statusName } from '../services/psa.ts';
-import { cliStatus, io, printJson } from './common.ts';
+import { cliStatus, io, parseInteger, printJson } from './common.ts';
 import { openDevice } from './device.ts';
 
 const DEFAULT_SOCKET = 'rse.sock';
@@ -113,10 +113,11 @@ export function serveCommand() {
 }
 
 async function withClient<T>(
-  o: { socket?: string; port?: string; host?: string; packing?: string; protocol?: string; mhuChannels?: string },
+  o: { socket?: string; port?: string; host?: string; packing?: string; protocol?: string; mhuChannels?: string; sfcp?: string | boolean },
   f: (c: RseClient) => Promise<T>,
 ): Promise<T> {
   const c = await RseClient.connect(where(o), {
+    ...(o.sfcp === undefined || o.sfcp === false ? {} : { sfcp: { receiver: o.sfcp === true ? 0 : parseInteger(o.sfcp) } }),
     ...(o.mhuChannels === undefined ? {} : { mhuChannels: mhuChannels(o.mhuChannels) }),
     ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
     ...(o.protocol === undefined ? {} : { protocol: o.protocol as 'embed' | 'pointer' }),
@@ -140,6 +141,10 @@ const common = (c: Command): Command => {
     .addOption(new Option('--packing <p>', 'ctrl_param packing').choices(['v2.11', 'v2.10']).default('v2.11'))
     .addOption(new Option('--protocol <p>', "force embed or pointer access (default: TF-A's choice)").choices(['embed', 'pointer']))
     .option('--mhu-channels <n>', 'send messages as MHU rounds over N channels (the server must use the same N)')
+    .option(
+      '--sfcp [node]',
+      'speak SFCP as TF-A v2.15 does, to this RSE node (rse-2.3: 0, the default), instead of the legacy RSE comms messages',
+    )
     .option('--json', 'machine-readable output');
 };
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { connect, type Socket } from 'node:net';
-import { readU32le, u32le } from '../lib/bytes.ts';
+import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { encodePackIovec, type PackIovec } from '../services/crypto-wire.ts';
 import { HANDLE, PSA, PSA_ALG, PSA_ECC_FAMILY_SECP_R1 } from '../services/psa.ts';
@@ -23,6 +23,7 @@ import {
   PROTOCOL_POINTER,
 } from './protocol.ts';
 import type { Listen } from './server.ts';
+import { decodeSfcpPacket, encodeSfcpPacket, SFCP_PACKET_TYPE } from './sfcp.ts';
 
 /** Where the client places pointer-access buffers: TC's non-secure RAM (open to every link). */
 export const CLIENT_BUFFER_BASE = 0x06000000n;
@@ -52,6 +53,12 @@ export interface ClientOptions {
    * host-memory rules.
    */
   readonly bufferBase?: bigint;
+  /**
+   * Speak SFCP (TF-A v2.15's comms v2) to this node (`runtime.sfcp.node` of the device's
+   * profile), as `sender` (TC's AP: 2): each message goes out as a packet with the ID extension
+   * (client id, application id 0) and the PSA payload, and the reply comes back the same way.
+   */
+  readonly sfcp?: { readonly receiver: number; readonly sender?: number };
 }
 
 /** A client of `rse serve`: TF-A's RSE comms calls (attestation, measured boot, delegated attestation, NV counters, crypto) over a Unix or TCP socket. */
@@ -68,6 +75,7 @@ export class RseClient {
   private readonly clientId: number;
   private readonly mhuChannels: number;
   private readonly bufferBase: bigint;
+  private readonly sfcp: { readonly receiver: number; readonly sender: number } | undefined;
 
   private constructor(sock: Socket, o: ClientOptions) {
     this.sock = sock;
@@ -77,6 +85,7 @@ export class RseClient {
     this.clientId = o.clientId ?? 1;
     this.mhuChannels = o.mhuChannels ?? 0;
     this.bufferBase = o.bufferBase ?? CLIENT_BUFFER_BASE;
+    this.sfcp = o.sfcp === undefined ? undefined : { receiver: o.sfcp.receiver, sender: o.sfcp.sender ?? 2 };
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -177,13 +186,14 @@ export class RseClient {
         this.packing,
       );
       let replyBytes: Uint8Array;
-      if (this.mhuChannels > 0) replyBytes = await this.mhuExchange(msg);
+      const wire = this.toWire(msg);
+      if (this.mhuChannels > 0) replyBytes = await this.mhuExchange(wire);
       else {
-        const f = await this.exchange(FRAME.MSG, msg);
+        const f = await this.exchange(FRAME.MSG, wire);
         if (f.kind !== FRAME.MSG) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
         replyBytes = f.payload;
       }
-      const r = decodeReply(replyBytes, outCaps.length);
+      const r = decodeReply(this.fromWire(replyBytes, msg), outCaps.length);
       return { status: r.status, outVecs: r.outVecs, protocol: 'embed' };
     }
     // Pointer access: lay the buffers out in host memory and attach the inputs.
@@ -209,15 +219,43 @@ export class RseClient {
       ptrs,
       this.packing,
     );
-    const f = await this.exchange(FRAME.MSG_MEM, encodeRegions(regions, msg));
+    const f = await this.exchange(FRAME.MSG_MEM, encodeRegions(regions, this.toWire(msg)));
     if (f.kind !== FRAME.MSG_MEM) throw new RseError('E_COMMS', `the RSE answered: ${new TextDecoder().decode(f.payload)}`);
     const { regions: written, rest } = decodeRegions(f.payload);
-    const r = decodeReply(rest, outCaps.length);
+    const r = decodeReply(this.fromWire(rest, msg), outCaps.length);
     const outVecs = outCaps.map((_, i) => {
       const w = written.find((x) => x.addr === ptrs[inVecs.length + i]);
       return (w?.bytes ?? new Uint8Array(0)).slice(0, r.outSizes[i] ?? 0);
     });
     return { status: r.status, outVecs, protocol: 'pointer' };
+  }
+
+  /** A legacy message as it goes on the wire: itself, or as an SFCP packet. */
+  private toWire(legacy: Uint8Array): Uint8Array {
+    if (this.sfcp === undefined) return legacy;
+    return encodeSfcpPacket({
+      type: SFCP_PACKET_TYPE.MSG_NEEDS_REPLY,
+      sender: this.sfcp.sender,
+      receiver: this.sfcp.receiver,
+      messageId: legacy[1] as number,
+      ids: { clientId: readU16le(legacy, 2), applicationId: 0 },
+      payload: new Uint8Array(Buffer.concat([Uint8Array.of(legacy[0] as number, 0, 0, 0), legacy.subarray(4)])),
+    });
+  }
+
+  /** A reply off the wire as a legacy reply, with the checks TF-A's `sfcp_receive_reply` makes. */
+  private fromWire(reply: Uint8Array, request: Uint8Array): Uint8Array {
+    if (this.sfcp === undefined) return reply;
+    const p = decodeSfcpPacket(reply);
+    if ('protocolError' in p)
+      throw new RseError('E_COMMS', `the RSE answered with SFCP protocol error ${p.protocolError.error}`, { field: 'sfcp' });
+    const clientId = readU16le(request, 2);
+    if (p.type !== SFCP_PACKET_TYPE.REPLY || p.messageId !== request[1] || p.ids?.clientId !== clientId || p.ids.applicationId !== 0)
+      throw new RseError('E_COMMS', 'the SFCP reply does not answer this request (type, message id or ids)', { field: 'sfcp' });
+    if (p.payload.length < 4) throw new RseError('E_COMMS', 'the SFCP reply has no PSA header', { field: 'sfcp' });
+    return new Uint8Array(
+      Buffer.concat([Uint8Array.of(p.payload[0] as number, p.messageId, clientId & 0xff, clientId >> 8), p.payload.subarray(4)]),
+    );
   }
 
   /** `psa_initial_attest_get_token`. */

@@ -196,6 +196,12 @@ export interface RuntimeProfile {
    * `attest_hal.c`: a dummy implementation id, verification service "none", no profile definition,
    * so the token carries its default profile string). Absent: read from OTP.
    */
+  /**
+   * The crypto functions the host may call (the platform's comms permissions HAL): TF-M 2.1 opens
+   * only the export of the host ROTPKs; TF-M 2.3.1 (`sfcp_permissions_hal.c`) also random
+   * generation, which TF-A uses for entropy since v2.13. Default: `exportPublicKey` only.
+   */
+  readonly hostCrypto?: readonly ('exportPublicKey' | 'generateRandom')[];
   readonly attestationIds?: { readonly implementationId: string; readonly verificationService: string; readonly profile: string };
 }
 

@@ -172,7 +172,9 @@ export class Runtime {
         ok = type === 1010 || type === 1011;
         break;
       case HANDLE.CRYPTO:
-        ok = cryptoFunctionId(this.cryptoAbi, inVecs[0]) === this.cryptoAbi.exportPublicKey;
+        ok = (this.profile.runtime.hostCrypto ?? ['exportPublicKey']).some(
+          (f) => cryptoFunctionId(this.cryptoAbi, inVecs[0]) === this.cryptoAbi[f],
+        );
         break;
       default:
         ok = false;

@@ -30,10 +30,9 @@ import {
 import { Device } from '../../src/device/device.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { fromHex } from '../../src/lib/hex.ts';
-import { RSE_2_1, type RseProfile, registerRseProfile } from '../../src/profiles/index.ts';
-import { PSA } from '../../src/services/psa.ts';
+import { HANDLE, PSA } from '../../src/services/psa.ts';
 import { exampleFixture } from '../boot/examples.ts';
-import { tempDir, vectorsDir } from '../helpers.ts';
+import { runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 interface SfcpRecord {
   readonly api: string;
@@ -126,14 +125,6 @@ test('property: hostile bytes give typed errors or a packet that re-encodes to t
   );
 });
 
-/** A device whose runtime speaks SFCP as node 0 (a data-only profile: rse-2.1 plus the SFCP field). */
-const SFCP_PROFILE: RseProfile = {
-  ...RSE_2_1,
-  name: 'test-rse-2.1-sfcp',
-  runtime: { ...RSE_2_1.runtime, sfcp: { node: 0 } },
-  variants: {},
-};
-
 async function exchange(path: string, payloads: readonly Uint8Array[], kind: number = FRAME.MSG): Promise<Uint8Array[]> {
   const sock = connect(path);
   await new Promise<void>((resolve, reject) => {
@@ -163,12 +154,8 @@ async function exchange(path: string, payloads: readonly Uint8Array[], kind: num
   return out;
 }
 
-test('rse serve with an SFCP runtime: every embed MSG TF-A v2.15.0 sent gets its SFCP reply with real data; legacy clients still work; what it cannot take gets a protocol error', async () => {
-  registerRseProfile(SFCP_PROFILE);
-  const store = exampleFixture('rse-2.1').store.clone();
-  const dev = Device.open(store);
-  const json = { ...dev.json, profile: SFCP_PROFILE.name };
-  store.write('device.json', new TextEncoder().encode(JSON.stringify(json)));
+test('rse serve of the rse-2.3 example: every embed MSG TF-A v2.15.0 sent gets its SFCP reply with real data; legacy clients still work; what it cannot take gets a protocol error', async () => {
+  const store = exampleFixture('rse-2.3').store.clone();
   const server = new RseServer(Device.open(store));
   assert.equal(server.boot().ok, true);
   const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
@@ -185,13 +172,7 @@ test('rse serve with an SFCP runtime: every embed MSG TF-A v2.15.0 sent gets its
       assert.deepEqual(reply.ids, m.ids);
       const status = new DataView(reply.payload.buffer, reply.payload.byteOffset).getInt32(4, true);
       // The recorded token call hashes a made-up DAK (bytes 0..47): the service refuses it, as the RSE does.
-      // The entropy call is refused by this runtime's host permissions (TF-M 2.1's table opens no
-      // GENERATE_RANDOM to the host; TF-M 2.3's does: the rse-2.3 profile's runtime).
-      const want = /delegated_get_token/.test(r.api)
-        ? PSA.ERROR_INVALID_ARGUMENT
-        : /get_entropy/.test(r.api)
-          ? PSA.ERROR_NOT_PERMITTED
-          : PSA.SUCCESS;
+      const want = /delegated_get_token/.test(r.api) ? PSA.ERROR_INVALID_ARGUMENT : PSA.SUCCESS;
       assert.equal(status, want, `${r.api}: status ${status}`);
       if (/nv_counter_read/.test(r.api)) assert.equal(reply.payload[8], 4, 'the counter value comes back (out_size 4)');
     });
@@ -220,11 +201,8 @@ test('rse serve with an SFCP runtime: every embed MSG TF-A v2.15.0 sent gets its
   }
 });
 
-test('rse serve with an SFCP runtime: pointer access inside SFCP, with the buffers TF-A pointed at attached as host memory', async () => {
-  registerRseProfile(SFCP_PROFILE);
-  const store = exampleFixture('rse-2.1').store.clone();
-  const dev = Device.open(store);
-  store.write('device.json', new TextEncoder().encode(JSON.stringify({ ...dev.json, profile: SFCP_PROFILE.name })));
+test('rse serve of the rse-2.3 example: pointer access inside SFCP, with the buffers TF-A pointed at attached as host memory', async () => {
+  const store = exampleFixture('rse-2.3').store.clone();
   // The harness ran TF-A's client on a PC: its buffers live in that process's stack, outside TC's
   // host windows, so this server leaves the memory rules open (they have their own test).
   const server = new RseServer(Device.open(store), { permissions: 'open' });
@@ -257,6 +235,35 @@ test('rse serve with an SFCP runtime: pointer access inside SFCP, with the buffe
         `${r.api}: what the reply reports is what was written to host memory`,
       );
     });
+  } finally {
+    await server.close();
+  }
+});
+
+test('the TypeScript client and rse call --sfcp speak SFCP to the rse-2.3 example, embed and pointer access; a wrong node gets the protocol error', async () => {
+  const store = exampleFixture('rse-2.3').store.clone();
+  const server = new RseServer(Device.open(store));
+  assert.equal(server.boot().ok, true);
+  const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+  try {
+    const sfcp = await RseClient.connect({ path }, { sfcp: { receiver: 0 } });
+    try {
+      const nv = await sfcp.nvRead(0);
+      assert.equal(nv.status, PSA.SUCCESS);
+      const tok = await sfcp.attestationToken(new Uint8Array(48).fill(3));
+      assert.equal(tok.status, PSA.SUCCESS);
+      assert.equal(tok.protocol, 'embed');
+      const big = await sfcp.call(HANDLE.ATTESTATION, 1001, [new Uint8Array(64).fill(4)], [0x1000]);
+      assert.equal(big.protocol, 'pointer');
+      assert.notEqual(big.status, undefined);
+    } finally {
+      sfcp.close();
+    }
+    const r = await runCli(['call', 'nv', 'read', '0', '--socket', path, '--sfcp', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const wrongNode = await runCli(['call', 'nv', 'read', '0', '--socket', path, '--sfcp', '3', '--json']);
+    assert.equal(wrongNode.code, 2);
+    assert.match(wrongNode.stdout + wrongNode.stderr, /protocol error/);
   } finally {
     await server.close();
   }
