@@ -77,6 +77,25 @@ function bl2Candidates(dev: Device, flash: Uint8Array): { bank: string; bytes?: 
 
 type Stage = 'BL1_1' | 'BL1_2';
 
+/** The BL2 copies that are found and large enough, each check reported; `ok` reports more for that copy. */
+function* sizedCandidates(
+  dev: Device,
+  run: Run,
+  flash: Uint8Array,
+  partition: number,
+): Generator<{ bank: string; bytes: Uint8Array; ok: (check: string, pass: boolean, detail: string) => boolean }> {
+  for (const c of bl2Candidates(dev, flash)) {
+    const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
+    if (c.bytes === undefined) {
+      ok('located', false, c.reason ?? 'not found');
+      continue;
+    }
+    ok('located', true, 'found');
+    if (ok('size', c.bytes.length >= partition, `${c.bytes.length} bytes, the BL2 partition is ${partition}`))
+      yield { bank: c.bank, bytes: c.bytes, ok };
+  }
+}
+
 /** The checks and measurements of one run, and how it ends. */
 class Run {
   readonly checks: BootCheck[] = [];
@@ -99,6 +118,10 @@ class Run {
   check(stage: Stage, check: string, ok: boolean, detail: string): boolean {
     this.checks.push({ stage, check, ok, detail });
     return ok;
+  }
+  /** BL1_2 jumps to this BL2. */
+  handOver(bl2: NonNullable<Bl1Result['bl2']>): Bl1Result {
+    return { ok: true, checks: this.checks, measurements: this.measurements, bl2, ms: this.ms };
   }
   halt(stage: Stage, reason: string, code: string): Bl1Result {
     return { ok: false, checks: this.checks, measurements: this.measurements, halt: { stage, reason, code }, ms: this.ms };
@@ -182,14 +205,8 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
     dev.kmu.set(KMU_SLOT.NON_SECURE_ENCRYPTION_KEY, p.read('ns_image_encryption_key'));
   }
   deriveRuntimeSeeds(dev, run.bl1_2Hash);
-  for (const c of bl2Candidates(dev, flash)) {
-    const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
-    if (c.bytes === undefined) {
-      ok('located', false, c.reason ?? 'not found');
-      continue;
-    }
-    ok('located', true, 'found');
-    if (!ok('size', c.bytes.length >= partition, `${c.bytes.length} bytes, the BL2 partition is ${partition}`)) continue;
+  for (const c of sizedCandidates(dev, run, flash, partition)) {
+    const ok = c.ok;
     const h = parseBl1Image(c.bytes.subarray(0, partition), c.bank);
     const bound = h.securityCounter < BL1_MAX_SECURITY_COUNTER;
     if (!ok('security counter bound', bound, `${h.securityCounter} < ${BL1_MAX_SECURITY_COUNTER}`)) continue;
@@ -208,14 +225,12 @@ function bl1_2(dev: Device, run: Run, flash: Uint8Array): Bl1Result {
       const signerId = hash('sha256', encodeLmsPublicKey(pub));
       run.measurements.push({ ...record, signerId, version, value: hash('sha256', d.message), locked: true });
     }
-    const code = d.plaintext.subarray(BL1_HEADER_SIZE - BL1_ENCRYPTED_AT);
-    return {
-      ok: true,
-      checks: run.checks,
-      measurements: run.measurements,
-      bl2: { bank: c.bank, version, securityCounter: h.securityCounter, code },
-      ms: run.ms,
-    };
+    return run.handOver({
+      bank: c.bank,
+      version,
+      securityCounter: h.securityCounter,
+      code: d.plaintext.subarray(BL1_HEADER_SIZE - BL1_ENCRYPTED_AT),
+    });
   }
   return run.halt('BL1_2', 'no BL2 copy passed: no recovery image, BL1_2 panics', 'E_NO_IMAGE');
 }
@@ -255,15 +270,8 @@ function bl1_2V2(dev: Device, run: Run, flash: Uint8Array, shape: Bl1ImageV2Conf
   deriveRuntimeSeeds(dev, run.bl1_2Hash);
   const trust = bl1SignerTrust(dev, shape.signers);
   const kce = dev.kmu.use(KMU_SLOT.KCE_CM);
-  for (const c of bl2Candidates(dev, flash)) {
-    const ok = (check: string, pass: boolean, detail: string): boolean => run.check('BL1_2', `${c.bank}: ${check}`, pass, detail);
-    if (c.bytes === undefined) {
-      ok('located', false, c.reason ?? 'not found');
-      continue;
-    }
-    ok('located', true, 'found');
-    if (!ok('size', c.bytes.length >= shape.partitionSize, `${c.bytes.length} bytes, the BL2 partition is ${shape.partitionSize}`))
-      continue;
+  for (const c of sizedCandidates(dev, run, flash, shape.partitionSize)) {
+    const ok = c.ok;
     let v: ReturnType<typeof checkBl1ImageV2>;
     let h: ReturnType<typeof parseBl1ImageV2>;
     try {
@@ -290,14 +298,13 @@ function bl1_2V2(dev: Device, run: Run, flash: Uint8Array, shape: Bl1ImageV2Conf
       const signerId = hash('sha256', (h.sigs[0] as { rotpk: Uint8Array }).rotpk);
       run.measurements.push({ ...record, signerId, version, value: hash('sha256', v.protectedValues), locked: true });
     }
-    const code = v.protectedValues.subarray(bl1V2Offsets(shape).code - bl1V2Offsets(shape).version);
-    return {
-      ok: true,
-      checks: run.checks,
-      measurements: run.measurements,
-      bl2: { bank: c.bank, version, securityCounter: h.securityCounter, code },
-      ms: run.ms,
-    };
+    const o = bl1V2Offsets(shape);
+    return run.handOver({
+      bank: c.bank,
+      version,
+      securityCounter: h.securityCounter,
+      code: v.protectedValues.subarray(o.code - o.version),
+    });
   }
   return run.halt('BL1_2', 'no BL2 copy passed: no recovery image, BL1_2 panics', 'E_NO_IMAGE');
 }

@@ -142,6 +142,15 @@ export const IMAGE_KEYS = [
 /** The keys a `format: bl1` image takes. */
 export const BL1_IMAGE_KEYS = ['name', 'input', 'format', 'lms-key', 'encrypt-key', 'version', 'security-counter', 'boot-record'] as const;
 
+/** The `version` of a BL1 image entry. */
+function bl1VersionOf(c: Obj, path: string): Bl1Version {
+  try {
+    return parseBl1Version(String(c.version ?? '0.0.0'));
+  } catch (e) {
+    throw cfgError(`${path}.version`, (e as Error).message);
+  }
+}
+
 /** A BL2 image in the BL1 format (`create_bl2_img.py`): encrypted for the OTP BL2 key, LMS-signed. */
 export function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RseProfile): BuiltImage {
   if (platform.bl1.imageV2 !== undefined) return buildBl1ImageV2(c, path, io, platform.bl1.imageV2);
@@ -155,12 +164,7 @@ export function buildBl1Image(c: Obj, path: string, io: BuildIo, platform: RsePr
   const encryptionKey =
     c['encrypt-key'] === undefined ? DUMMY.bl2_encryption_key : bytesOf(c['encrypt-key'], `${path}.encrypt-key`, io.readFile, 32);
   const counter = num(c['security-counter'] ?? 0, `${path}.security-counter`);
-  let version: Bl1Version;
-  try {
-    version = parseBl1Version(String(c.version ?? '0.0.0'));
-  } catch (e) {
-    throw cfgError(`${path}.version`, (e as Error).message);
-  }
+  const version = bl1VersionOf(c, path);
   let out: { image: Uint8Array; hash: Uint8Array };
   try {
     out = signBl1Image({
@@ -216,12 +220,7 @@ function buildBl1ImageV2(c: Obj, path: string, io: BuildIo, shape: Bl1ImageV2Con
   const name = str(c.name, `${path}.name`);
   const code = io.readFile(str(c.input, `${path}.input`));
   const counter = num(c['security-counter'] ?? 0, `${path}.security-counter`);
-  let version: Bl1Version;
-  try {
-    version = parseBl1Version(String(c.version ?? '0.0.0'));
-  } catch (e) {
-    throw cfgError(`${path}.version`, (e as Error).message);
-  }
+  const version = bl1VersionOf(c, path);
   let signer: Bl1V2Signer;
   if (c['lms-key'] !== undefined) {
     const keyPath = str(c['lms-key'], `${path}.lms-key`);

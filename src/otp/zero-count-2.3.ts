@@ -159,26 +159,21 @@ export function integrityProblems23(otp: Uint8Array, lcs: LcsName): IntegrityPro
   if (lcs === 'CM') return out;
   for (const a of ['cm', 'bl1_2'] as const) if (!check(otp, zcRegion(otp, 'area', a), false, out)) return out;
   if (lcs === 'SE' && !check(otp, zcRegion(otp, 'area', 'dm'), true, out)) return out;
-  const cmIndex = rotpkArrayIndex(otp, 'cm');
-  if (cmIndex >= C.cmRotpkAreas) {
+  const past = (who: 'cm' | 'dm', areas: number): boolean => {
+    const index = rotpkArrayIndex(otp, who);
+    if (index < areas) return false;
+    const W = who.toUpperCase();
     out.push({
-      check: `CM ROTPK revocation counter ${cmIndex} is past the last array (OTP_INIT_CM_ROTPK_REPROVISIONING_COUNTER_EXCEEDED)`,
-      offset: at('dynamic.cm_rotpk_revocation'),
-      stored: cmIndex,
-      computed: C.cmRotpkAreas - 1,
+      check: `${W} ROTPK revocation counter ${index} is past the last array (OTP_INIT_${W}_ROTPK_REPROVISIONING_COUNTER_EXCEEDED)`,
+      offset: at(`dynamic.${who}_rotpk_revocation`),
+      stored: index,
+      computed: areas - 1,
     });
-    return out;
-  }
-  if (!check(otp, zcRegion(otp, 'rotpk', 'cm', cmIndex), false, out)) return out;
-  const dmIndex = rotpkArrayIndex(otp, 'dm');
-  if (dmIndex >= C.dmRotpkAreas) {
-    out.push({
-      check: `DM ROTPK revocation counter ${dmIndex} is past the last array (OTP_INIT_DM_ROTPK_REPROVISIONING_COUNTER_EXCEEDED)`,
-      offset: at('dynamic.dm_rotpk_revocation'),
-      stored: dmIndex,
-      computed: C.dmRotpkAreas - 1,
-    });
-  }
+    return true;
+  };
+  if (past('cm', C.cmRotpkAreas)) return out;
+  if (!check(otp, zcRegion(otp, 'rotpk', 'cm', rotpkArrayIndex(otp, 'cm')), false, out)) return out;
+  past('dm', C.dmRotpkAreas);
   return out;
 }
 

@@ -64,29 +64,10 @@ test('rse bl1 sign --profile rse-2.3 with the recorded LMS key state: the same i
     assert.equal(info.code, 0, info.stdout);
     assert.equal(JSON.parse(info.stdout).signers[0].lmsLeaf, 8);
   }
-  const wrong = await runCli([
-    'bl1',
-    'info',
-    '--profile',
-    'rse-2.3',
-    out,
-    '--verify',
-    '--encrypt-key',
-    v('keys/tfm_dummy_guk.bin'),
-    '--json',
-  ]);
+  const verifyWith = (key: string) => runCli(['bl1', 'info', '--profile', 'rse-2.3', out, '--verify', '--encrypt-key', v(key), '--json']);
+  const wrong = await verifyWith('keys/tfm_dummy_guk.bin');
   assert.equal(wrong.code, 0, 'the dummy GUK is the dummy KCE_CM too');
-  const bad = await runCli([
-    'bl1',
-    'info',
-    '--profile',
-    'rse-2.3',
-    out,
-    '--verify',
-    '--encrypt-key',
-    v('inputs/prov/bl1_2_padded_hash.bin'),
-    '--json',
-  ]);
+  const bad = await verifyWith('inputs/prov/bl1_2_padded_hash.bin');
   assert.equal(bad.code, 1, 'another key: the decryption magic fails');
 });
 

@@ -51,6 +51,10 @@ test('rse-2.3 through the CLI: create with the ROM key, provision CM → DM → 
   assert.match(refused.stdout, /PSA_ERROR_INVALID_SIGNATURE/, 'signed by a key other than the ROM default');
 });
 
+/** `rse provision message KIND --values DIR/values.yaml -o OUT ...more`. */
+const messageCli = (dir: string, kind: string, out: string, ...more: string[]) =>
+  runCli(['provision', 'message', kind, '--values', join(dir, 'values.yaml'), '-o', out, ...more]);
+
 test('rse provision message builds from a values file the same bytes as the library, and TF-M-style keys are read as the scripts read them', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'k11.bin'), key(0x11));
@@ -79,20 +83,7 @@ test('rse provision message builds from a values file the same bytes as the libr
   );
   for (const kind of ['cm', 'dm', 'combined'] as const) {
     const out = join(dir, `${kind}.bin`);
-    const r = await runCli([
-      'provision',
-      'message',
-      kind,
-      '--values',
-      join(dir, 'values.yaml'),
-      '-o',
-      out,
-      '-k',
-      join(V, 'keys/prov-cm-ecdsa-p256.pem'),
-      '--iv',
-      '0102030405060708',
-      '--json',
-    ]);
+    const r = await messageCli(dir, kind, out, '-k', join(V, 'keys/prov-cm-ecdsa-p256.pem'), '--iv', '0102030405060708', '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(new Uint8Array(readFileSync(out)), buildProvisioningMessage(spec(kind)), kind);
   }
@@ -160,49 +151,13 @@ test('rse provision revoke through the CLI: a --rotpk-revocation device moves to
     ].join('\n'),
   );
   for (const kind of ['cm', 'dm'])
-    assert.equal(
-      (
-        await runCli([
-          'provision',
-          'message',
-          kind,
-          '--values',
-          join(dir, 'values.yaml'),
-          '-o',
-          join(dir, `${kind}.bin`),
-          '-k',
-          pem('prov-cm-ecdsa-p256'),
-        ])
-      ).code,
-      0,
-    );
+    assert.equal((await messageCli(dir, kind, join(dir, `${kind}.bin`), '-k', pem('prov-cm-ecdsa-p256'))).code, 0);
   assert.equal((await runCli(['provision', 'run', dev, '--message', join(dir, 'cm.bin'), join(dir, 'dm.bin')])).code, 0);
-  const bad = await runCli([
-    'provision',
-    'revoke',
-    'cm',
-    '-k',
-    pem('prov-cm-ecdsa-p256'),
-    '--rotpk-number',
-    '2',
-    '--rotpk',
-    pem('ecdsa-p256-dm'),
-    '-o',
-    join(dir, 'r.bin'),
-  ]);
+  const revoke = (...more: string[]) =>
+    runCli(['provision', 'revoke', 'cm', '-k', pem('prov-cm-ecdsa-p256'), '--rotpk-number', '2', ...more]);
+  const bad = await revoke('--rotpk', pem('ecdsa-p256-dm'), '-o', join(dir, 'r.bin'));
   assert.equal(bad.code, 2, 'an update gives every slot');
-  const made = await runCli([
-    'provision',
-    'revoke',
-    'cm',
-    '-k',
-    pem('prov-cm-ecdsa-p256'),
-    '--rotpk-number',
-    '2',
-    '-o',
-    join(dir, 'revoke.bin'),
-    '--json',
-  ]);
+  const made = await revoke('-o', join(dir, 'revoke.bin'), '--json');
   assert.equal(made.code, 0, made.stderr);
   const run = await runCli(['provision', 'run', dev, '--message', join(dir, 'revoke.bin')]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
