@@ -87,31 +87,10 @@ test('rse provision message builds from a values file the same bytes as the libr
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(new Uint8Array(readFileSync(out)), buildProvisioningMessage(spec(kind)), kind);
   }
-  const sym = await runCli([
-    'provision',
-    'message',
-    'cm',
-    '--values',
-    join(dir, 'values.yaml'),
-    '-o',
-    join(dir, 's.bin'),
-    '--symmetric',
-    '--json',
-  ]);
+  const sym = await messageCli(dir, 'cm', join(dir, 's.bin'), '--symmetric', '--json');
   assert.equal(sym.code, 0, sym.stderr);
   assert.equal(JSON.parse(sym.stdout).metadata, '0x10000004');
-  const both = await runCli([
-    'provision',
-    'message',
-    'cm',
-    '--values',
-    join(dir, 'values.yaml'),
-    '-o',
-    join(dir, 'x.bin'),
-    '--symmetric',
-    '-k',
-    join(V, 'keys/prov-cm-ecdsa-p256.pem'),
-  ]);
+  const both = await messageCli(dir, 'cm', join(dir, 'x.bin'), '--symmetric', '-k', join(V, 'keys/prov-cm-ecdsa-p256.pem'));
   assert.equal(both.code, 2);
   writeFileSync(
     join(dir, 'short.yaml'),
