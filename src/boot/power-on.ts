@@ -287,7 +287,7 @@ export function stageMessage(dev: Device, bytes: Uint8Array): void {
   const area = messageArea(dev, cfg);
   area.fill(0);
   area.set(bytes);
-  dev.saveSram();
+  dev.saveSram('vm1');
 }
 
 /** The LCS bits a message is valid in (purpose bits [31:28]); 0 for a message without an authentication header. */

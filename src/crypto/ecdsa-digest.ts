@@ -7,6 +7,7 @@
  * reproducible builds of test images, not production keys.
  * @module
  */
+import { verify } from 'node:crypto';
 import { RseError } from '../lib/errors.ts';
 import { type AsymKey, hash, hmac, randomBytes } from './index.ts';
 
@@ -204,12 +205,13 @@ export function ecdsaSignDeterministic(key: AsymKey, ...parts: readonly Uint8Arr
   return ecdsaSignDigest(p.curve, scalar, hash(p.hash, ...parts), p.hash);
 }
 
-/** Verifies raw r ‖ s over the curve's hash of `parts` with an rsekit key. */
+/** Verifies raw r ‖ s over the curve's hash of `parts` with an rsekit key (through OpenSSL). */
 export function ecdsaVerifyParts(key: AsymKey, sig: Uint8Array, ...parts: readonly Uint8Array[]): boolean {
   const p = ecdsaKeyParams(key);
-  const jwk = key.publicKey.export({ format: 'jwk' });
-  const point = new Uint8Array(
-    Buffer.concat([Uint8Array.of(4), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]),
-  );
-  return ecdsaVerifyDigest(p.curve, point, hash(p.hash, ...parts), sig);
+  if (sig.length !== 2 * p.size) return false;
+  try {
+    return verify(p.hash, Buffer.concat(parts), { key: key.publicKey, dsaEncoding: 'ieee-p1363' }, sig);
+  } catch {
+    return false;
+  }
 }

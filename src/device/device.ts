@@ -263,9 +263,10 @@ export class Device {
     this.resetKmu();
   }
 
-  saveSram(): void {
-    this.store.write('sram-vm0.bin', this.vm0);
-    this.store.write('sram-vm1.bin', this.vm1);
+  /** Writes the SRAM images back (only `which` when the other did not change). */
+  saveSram(which: 'vm0' | 'vm1' | 'both' = 'both'): void {
+    if (which !== 'vm1') this.store.write('sram-vm0.bin', this.vm0);
+    if (which !== 'vm0') this.store.write('sram-vm1.bin', this.vm1);
   }
 
   saveJson(): void {

@@ -441,7 +441,7 @@ export function messageProvisioning(dev: Device, _rig: RigInput, events: RomEven
 /** A refused message: wiped from SRAM, and BL1 stops with TF-M's error name and number. */
 export function refusalOutcome(dev: Device, area: Uint8Array, e: Refused, events: RomEvent[]): RomOutcome {
   area.fill(0);
-  dev.saveSram();
+  dev.saveSram('vm1');
   const code = PROVISIONING_ERROR[e.errName];
   const name = e.errName.startsWith('PSA_') ? e.errName : `TFM_PLAT_ERR_${e.errName}`;
   events.push({ message: `message refused: ${e.why} (${name}, ${code < 0 ? code : hex0x(code)}); the message is wiped` });

@@ -125,7 +125,7 @@ export function stageRuntimeMessage(dev: Device, bytes: Uint8Array): void {
   const area = messageArea(dev, cfg);
   area.fill(0);
   area.set(bytes.subarray(0, area.length));
-  dev.saveSram();
+  dev.saveSram('vm1');
   dev.json.staging = 'runtime';
   dev.saveJson();
 }
@@ -157,6 +157,6 @@ export function bl1_2MessageProvisioning(dev: Device, events: RomEvent[]): RomOu
     return { kind: 'error', ...describeFailure(e) };
   }
   area.fill(0);
-  dev.saveSram();
+  dev.saveSram('vm1');
   return { kind: 'reset', cold: true, reason: 'ROTPK revocation finished' };
 }
