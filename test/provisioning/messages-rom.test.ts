@@ -13,9 +13,9 @@ import { readU32le, u32le } from '../../src/lib/bytes.ts';
 import { LCM_OTP } from '../../src/otp/lcm.ts';
 import { integrityProblems23, zcRegion } from '../../src/otp/zero-count-2.3.ts';
 import { RSE_2_3, type RseProfile, registerRseProfile } from '../../src/profiles/index.ts';
-import { decodeBlob } from '../../src/provisioning/message.ts';
+import { decodeBlob, encodeBlob } from '../../src/provisioning/message.ts';
 import { buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
-import { ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
+import { provisioningKey23, ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
 import { testTrng } from './helpers.ts';
 
 import { CM, file, key, signer, spec } from './helpers-2.3.ts';
@@ -76,6 +76,7 @@ function refusal(
   msg: Uint8Array,
   profile: RseProfile = RSE_2_3,
   lcs: 'CM' | 'DM' = 'CM',
+  setup?: (dev: Device) => void,
 ): { code: string; otpChanged: boolean; events: string } {
   const { dev } = device(profile);
   if (lcs === 'DM') {
@@ -85,6 +86,7 @@ function refusal(
     stageMessage(dev, buildProvisioningMessage(spec('cm')));
     powerOn(dev); // TP mode TCI from the message; cold reset
   }
+  setup?.(dev);
   stageMessage(dev, msg);
   const before = dev.otp.slice();
   let r = powerOn(dev);
@@ -104,7 +106,21 @@ const patched = (m: Uint8Array, at: number, v: number): Uint8Array => {
   return b;
 };
 
-const REFUSALS: readonly { name: string; msg: () => Uint8Array; code: string; lcs?: 'DM'; profile?: RseProfile }[] = [
+/** The CM message with its body parts replaced (`part` grown to `size` bytes), signed again. */
+function grown(part: 'code' | 'data' | 'secretValues', size: number): Uint8Array {
+  const m = decodeBlob(good());
+  const body = { code: new Uint8Array(32), data: new Uint8Array(16), secretValues: new Uint8Array(96), [part]: new Uint8Array(size) };
+  return encodeBlob(m.header, body, { kind: 'ecdsa', signingKey: signer, encryptionKey: provisioningKey23(new Uint8Array(32), 'CM', 0) });
+}
+
+const REFUSALS: readonly {
+  name: string;
+  msg: () => Uint8Array;
+  code: string;
+  lcs?: 'DM';
+  profile?: RseProfile;
+  setup?: (dev: Device) => void;
+}[] = [
   { name: 'unknown message type', msg: () => patched(good(), 0, 0x5555aaaa), code: 'waiting' },
   {
     name: 'a plain data message in BL1_1',
@@ -177,11 +193,55 @@ const REFUSALS: readonly { name: string; msg: () => Uint8Array; code: string; lc
     msg: () => patched(good(), 0x6c, (3 << 28) | (2 << 26) | 4),
     code: 'TFM_PLAT_ERR_PROVISIONING_BLOB_INVALID_DM_ROTPK_SIGNATURE',
   },
+  {
+    name: 'a CCM tag shorter than 16 bytes',
+    msg: () => patched(buildProvisioningMessage(spec('cm', { auth: { kind: 'ccm' } })), 8, 8),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_TAG_LEN',
+    profile: SYM,
+  },
+  {
+    name: 'code larger than half the ITCM',
+    msg: () => grown('code', 0x4010),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_CODE_SIZE',
+  },
+  { name: 'data larger than its VM1 area', msg: () => grown('data', 0x5010), code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE' },
+  {
+    name: 'secret values larger than the DTCM area',
+    msg: () => grown('secretValues', 0x1010),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE',
+  },
+  {
+    name: 'a required TP mode that does not exist',
+    msg: () => patched(good(), 0x70, readU32le(good(), 0x70) | (3 << 9)),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_TP_MODE',
+  },
+  {
+    name: 'a key from the previous message (not in ROM, not a CM ROTPK)',
+    msg: () => patched(good(), 0x6c, (3 << 28) | (1 << 26) | 4),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_NOT_IN_ROM_ROTPK_CONFIG',
+  },
+  {
+    name: 'a CM ROTPK signature in CM (no CM ROTPK yet)',
+    msg: () => patched(good(), 0x6c, (3 << 28) | 4),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK_LCS',
+  },
+  {
+    name: 'a device status written before CM provisioning',
+    msg: good,
+    code: 'TFM_PLAT_ERR_PROVISIONING_DEVICE_STATUS_TAMPERING_DETECTED',
+    setup: (d) => d.lcm.otpWrite(d.plat.field('header.device_status').offset, u32le(1), 'device status'),
+  },
+  {
+    name: 'a KRTL used more than RSE_ACCEPTABLE_MAX_KRTL_USAGE_VALUE times',
+    msg: good,
+    code: 'TFM_PLAT_ERR_SET_OTP_COUNTER_MAX_VALUE',
+    setup: (d) => d.plat.setCounter('header.krtl_usage_counter', 7),
+  },
 ];
 
 for (const c of REFUSALS) {
   test(`rse-2.3 handler refuses ${c.name}: ${c.code}, nothing written to OTP`, () => {
-    const r = refusal(c.msg(), c.profile, c.lcs === 'DM' ? 'DM' : 'CM');
+    const r = refusal(c.msg(), c.profile, c.lcs === 'DM' ? 'DM' : 'CM', c.setup);
     if (c.code === 'waiting') assert.equal(r.code, 'wait', r.events);
     else assert.equal(r.code, c.code, r.events);
     assert.equal(r.otpChanged, false, `OTP changed: ${r.events}`);
