@@ -188,6 +188,14 @@ const SHA_256 = 1;
 export function endorse(manifestJson: unknown, facts: DeviceFacts, o: { id?: string; creator?: string } = {}): EndorseResult {
   const components = referenceComponents(manifestJson, facts);
   const { implementationId, instanceId, iakPublic } = facts.identity;
+  // The CCA platform profile (and Veraison's CoRIM store) key reference values by a 32-byte
+  // implementation id; TF-M 2.3.1's attest_hal.c reports a 4-byte dummy (0xACDCABBA).
+  if (implementationId.length !== 32)
+    throw new RseError(
+      'E_UNSUPPORTED',
+      `the device reports a ${implementationId.length}-byte implementation id (${toHex(implementationId)}); CCA reference values need 32 bytes, so no CoRIM can name this platform (TF-M 2.3.1's attest_hal.c returns a 4-byte dummy)`,
+      { field: 'implementation id' },
+    );
   const key = ecKeyFromPoint(iakPublic);
   const anchor: TrustAnchor = { implementationId, instanceId, key, keyPem: publicPem(key) };
   const software: SwReference[] = components.map((c) => ({

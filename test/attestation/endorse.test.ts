@@ -21,7 +21,7 @@ import { isRseError } from '../../src/lib/errors.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { PSA } from '../../src/services/psa.ts';
 import { buildExample, type Description, deviceOf, type ExampleFixture, exampleFixture } from '../boot/examples.ts';
-import { runCli, tempDir, vectorsDir } from '../helpers.ts';
+import { rseErrorOf, runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 const CHALLENGE = new Uint8Array(48).map((_, i) => (i * 37 + 5) & 0xff);
 
@@ -218,4 +218,11 @@ test("encodeCorim: Veraison's valid PSA and CCA platform CoRIMs re-encode to the
     assert.deepEqual(strip(again), strip(e), file);
     assert.ok(e.software.length > 0 && e.anchors.length > 0, file);
   }
+});
+
+test('rse endorse refuses the rse-2.3 example by name: TF-M 2.3.1 reports a 4-byte implementation id, and CCA reference values need 32', () => {
+  const fx = exampleFixture('rse-2.3');
+  const e = rseErrorOf(() => endorse(fx.build.manifest, deviceFacts(deviceOf(fx))));
+  assert.equal(e?.code, 'E_UNSUPPORTED');
+  assert.match(e?.message ?? '', /4-byte implementation id \(babadcac\)/);
 });
