@@ -6,15 +6,23 @@
  * interleaved round by round. Medians of 7 rounds, after 25 warm-up provisionings.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { lmsSignerPool } from '../src/bl1/lms-key.ts';
+import { bootDevice } from '../src/boot/chain.ts';
 import { createDevice, provisionRun } from '../src/boot/power-on.ts';
-import { generateKey, rawPublicKey } from '../src/crypto/index.ts';
+import { RseClient } from '../src/comms/client.ts';
+import { RseServer } from '../src/comms/server.ts';
+import { generateKey, loadKey, rawPublicKey } from '../src/crypto/index.ts';
 import { Device, MemoryStore } from '../src/device/device.ts';
+import { buildFlash } from '../src/flash/build.ts';
 import { RSE_2_3 } from '../src/profiles/index.ts';
 import { buildProvisioningMessage, type MessageSpec } from '../src/provisioning/messages-build.ts';
 import { ROM_ROTPK_FILE } from '../src/provisioning/messages-rom.ts';
 import { placeholderBl1_2 } from '../src/provisioning/values.ts';
+import { cmValues23, dmValues23 } from '../src/provisioning/values-2.3-yaml.ts';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
@@ -164,5 +172,77 @@ export function benchRse23(rse: (args: readonly string[]) => [string, string[]],
     `  provision CM + DM messages in process (per device, 20 a round) ${median(inProc).toFixed(1)} ms CPU; ${ratio(median(inProc), floors)} (2 ECDSA P-256 verifications + SHA-256 of ${hashedBlocks} blocks)\n` +
     `  rse provision run (CLI, device on disk) ${median(cli).toFixed(1)} ms CPU; ${ratio(median(cli), floors)}\n` +
     `  rse bl1 sign --profile rse-2.3 (LMS, cached tree) ${median(sign).toFixed(1)} ms CPU; ${ratio(median(sign), signFloors)} (one LMOTS W8 signature)\n`
+  );
+}
+
+/**
+ * The rse-2.3 example at run time: its cold boot in process (BL1_1 → BL1_2 v2 → BL2), then the
+ * runtime served on a Unix socket, the same measured-boot read called over SFCP and over the
+ * legacy RSE comms messages, in alternating batches: calls per second, p50 and p99.
+ */
+export async function benchRse23Runtime(exDir: string, work: string): Promise<string> {
+  const read = (p: string): Uint8Array => new Uint8Array(readFileSync(join(exDir, p)));
+  const lms = lmsSignerPool((n) => new Uint8Array(randomBytes(n)));
+  const build = buildFlash(parseYaml(readFileSync(join(exDir, 'platform.yaml'), 'utf8')), {
+    readFile: read,
+    readKey: (p) => loadKey(read(p)),
+    lmsSign: (p, msg) => lms(join(exDir, p), msg),
+  });
+  const values = parseYaml(readFileSync(join(exDir, 'provisioning.yaml'), 'utf8')) as unknown;
+  const key = loadKey(read('../keys/root-EC-P256.pem'));
+  const store = new MemoryStore();
+  const dev = createDevice(store, { profile: RSE_2_3, files: { [ROM_ROTPK_FILE.TCI]: rawPublicKey(key).subarray(1) } });
+  const base = { tpMode: 'TCI' as const, auth: { kind: 'ecdsa' as const, key }, krtl: new Uint8Array(32), iv: new Uint8Array(8) };
+  const cm = cmValues23(values, read);
+  const dm = dmValues23(values, read);
+  const messages = [
+    buildProvisioningMessage({ ...base, flow: 'cm', cm: cm.values, cmSecrets: cm.secrets }),
+    buildProvisioningMessage({ ...base, flow: 'dm', dm: dm.values, dmSecrets: dm.secrets }),
+  ];
+  if (!provisionRun(dev, { messages }).ok) throw new Error('provisioning the rse-2.3 example failed');
+  store.write('flash.bin', build.hostFlash as Uint8Array);
+  const boots: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const d = Device.open(store.clone());
+    let ok = false;
+    boots.push(
+      cpuMs(() => {
+        ok = bootDevice(d).ok;
+      }),
+    );
+    if (!ok) throw new Error('the rse-2.3 example does not boot');
+  }
+  const server = new RseServer(Device.open(store.clone()));
+  if (!server.boot().ok) throw new Error('the rse-2.3 example does not serve');
+  const path = await server.listen({ path: join(mkdtempSync(join(work, 'sock-')), 'rse.sock') });
+  const legacy = await RseClient.connect({ path });
+  const sfcp = await RseClient.connect({ path }, { sfcp: { receiver: 0 } });
+  const lat: Record<'legacy' | 'sfcp', number[]> = { legacy: [], sfcp: [] };
+  const wall: Record<'legacy' | 'sfcp', number> = { legacy: 0, sfcp: 0 };
+  for (let round = 0; round < 10; round++)
+    for (const [name, c] of [
+      ['legacy', legacy],
+      ['sfcp', sfcp],
+    ] as const) {
+      const t = performance.now();
+      for (let i = 0; i < 300; i++) {
+        const a = performance.now();
+        const r = await c.measuredBootRead(2);
+        if (r.status !== 0) throw new Error(`measured-boot read over ${name}: ${r.status}`);
+        if (round > 0) lat[name].push(performance.now() - a);
+      }
+      if (round > 0) wall[name] += performance.now() - t;
+    }
+  legacy.close();
+  sfcp.close();
+  await server.close();
+  const row = (name: 'legacy' | 'sfcp'): string => {
+    const xs = [...lat[name]].sort((a, b) => a - b);
+    return `${((xs.length / wall[name]) * 1000).toFixed(0)} calls/s, p50 ${(xs[Math.floor(xs.length / 2)] as number).toFixed(3)} ms, p99 ${(xs[Math.floor(xs.length * 0.99)] as number).toFixed(3)} ms`;
+  };
+  return (
+    `  boot of the rse-2.3 example in process  ${median(boots).toFixed(1)} ms CPU (BL1_1, BL1_2 v2 image, BL2 with 4 images; no image binding in TF-M's default build)\n` +
+    `  measured-boot read over SFCP            ${row('sfcp')}\n` +
+    `  measured-boot read over legacy comms    ${row('legacy')} (same socket and runtime, alternating batches of 300)\n`
   );
 }

@@ -35,7 +35,7 @@ import { encodeRomBundle, romBundleInputs } from '../src/provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../src/provisioning/values.ts';
 import { createVerifierApp, serveVerifier } from '../src/verifier/server.ts';
 import { openStore } from '../src/verifier/store.ts';
-import { benchRse23 } from './rse23.ts';
+import { benchRse23, benchRse23Runtime } from './rse23.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rseBin = resolve(here, '../rse.cjs');
@@ -334,7 +334,7 @@ const bootRow = {
 
 const provRow = { mem: median(provMem), disk: median(provDisk), boot: median(boots), crypto: median(cryptoMs), rss17: median(prov17) };
 
-const rse23Section = benchRse23(rse, work, childEnv);
+const rse23Section = benchRse23(rse, work, childEnv) + (await benchRse23Runtime(join(work, 'examples', 'rse-2.3'), work));
 
 rmSync(work, { recursive: true, force: true });
 
