@@ -43,36 +43,31 @@ function childCpuMs(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv
   return (u + s) * 1000;
 }
 
-/** `openssl speed` (CPU time by default) for one algorithm: operations per CPU second. */
-function opensslRate(args: readonly string[], pick: (out: string) => number | undefined): number | undefined {
+/** The last lines of `openssl speed` (CPU time by default) for one algorithm, or undefined. */
+function opensslSpeed(args: readonly string[]): string | undefined {
   const r = spawnSync('openssl', ['speed', '-seconds', '1', ...args], { encoding: 'utf8' });
-  return r.status === 0 ? pick(r.stdout) : undefined;
+  return r.status === 0 ? r.stdout : undefined;
 }
+/** ECDSA P-256 signatures and verifications per CPU second. */
 const ecdsaP256 = (): { sign: number; verify: number } | undefined => {
-  let v: { sign: number; verify: number } | undefined;
-  opensslRate(['ecdsap256'], (out) => {
-    const nums = out
-      .split('\n')
-      .find((l) => /256 bits ecdsa/i.test(l))
-      ?.trim()
-      .split(/\s+/)
-      .filter((x) => /^\d+(\.\d+)?$/.test(x));
-    if (nums !== undefined && nums.length >= 2) v = { sign: Number(nums[nums.length - 2]), verify: Number(nums[nums.length - 1]) };
-    return undefined;
-  });
-  return v;
+  const nums = opensslSpeed(['ecdsap256'])
+    ?.split('\n')
+    .find((l) => /256 bits ecdsa/i.test(l))
+    ?.trim()
+    .split(/\s+/)
+    .filter((x) => /^\d+(\.\d+)?$/.test(x));
+  return nums === undefined || nums.length < 2 ? undefined : { sign: Number(nums[nums.length - 2]), verify: Number(nums[nums.length - 1]) };
 };
-/** SHA-256 compressions per second from `openssl speed -bytes 64 sha256` (one 64-byte block each). */
-const sha256Blocks = (): number | undefined =>
-  opensslRate(['-bytes', '64', '-evp', 'sha256'], (out) => {
-    const k = out
-      .split('\n')
-      .find((l) => /^sha256\s/i.test(l.trim()))
-      ?.trim()
-      .split(/\s+/)
-      .at(-1);
-    return k?.endsWith('k') ? (Number(k.slice(0, -1)) * 1000) / 64 : undefined;
-  });
+/** SHA-256 compressions per CPU second from `openssl speed -bytes 64 sha256` (one 64-byte block each). */
+const sha256Blocks = (): number | undefined => {
+  const k = opensslSpeed(['-bytes', '64', '-evp', 'sha256'])
+    ?.split('\n')
+    .find((l) => /^sha256\s/i.test(l.trim()))
+    ?.trim()
+    .split(/\s+/)
+    .at(-1);
+  return k?.endsWith('k') ? (Number(k.slice(0, -1)) * 1000) / 64 : undefined;
+};
 
 /** The rse-2.3 section; `rse` runs the CLI, `work` is a scratch directory. */
 export function benchRse23(rse: (args: readonly string[]) => [string, string[]], work: string, env: NodeJS.ProcessEnv): string {

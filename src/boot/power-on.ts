@@ -17,7 +17,7 @@ import { asRseProfile } from '../profiles/index.ts';
 import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { PROVISIONING_MESSAGE_TYPE } from '../provisioning/message.ts';
-import { messageArea, messageProvisioning, ROM_ROTPK_FILE } from '../provisioning/messages-rom.ts';
+import { LCS_BIT, messageProvisioning, ROM_ROTPK_FILE, stageMessage } from '../provisioning/messages-rom.ts';
 import { bl1_2MessageProvisioning, stageRuntimeMessage } from '../provisioning/revocation-2.3.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
 import {
@@ -276,19 +276,7 @@ export function provisionRun(dev: Device, input: ProvisionInput, onStage?: (s: S
   throw new RseError('E_LIFECYCLE', 'the device kept resetting: 8 cold boots without reaching SE', { field: 'provisioning' });
 }
 
-/** Stages a provisioning message where BL1_1 reads it (VM1 + `PROVISIONING_MESSAGE_START`), as a rig does. */
-export function stageMessage(dev: Device, bytes: Uint8Array): void {
-  const cfg = dev.profile.provisioning.messages;
-  if (cfg === undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices are not provisioned by messages`);
-  if (bytes.length > cfg.messageMaxSize)
-    throw new RseError('E_SIZE', `the message is ${bytes.length} bytes; the staging area holds ${cfg.messageMaxSize}`, {
-      field: 'message',
-    });
-  const area = messageArea(dev, cfg);
-  area.fill(0);
-  area.set(bytes);
-  dev.saveSram('vm1');
-}
+export { stageMessage } from '../provisioning/messages-rom.ts';
 
 /** The LCS bits a message is valid in (purpose bits [31:28]); 0 for a message without an authentication header. */
 function validLcsMask(m: Uint8Array): number {
@@ -296,8 +284,6 @@ function validLcsMask(m: Uint8Array): number {
   const authenticated = type === PROVISIONING_MESSAGE_TYPE.BLOB || type === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA;
   return authenticated ? readU32le(m, 0x70) >>> 28 : 0;
 }
-
-const LCS_MASK: Readonly<Record<string, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8 };
 
 /**
  * The message rig: stages each message before the boot that needs it and powers the device on
@@ -312,16 +298,13 @@ function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageRepor
   const stages: StageReport[] = [];
   for (let boot = 1; boot <= 4 + 3 * messages.length; boot++) {
     // Messages whose LCSs are all behind the device (a re-run after a power cut) are done.
-    const lcsBit = LCS_MASK[lcsFromOtp(dev.otp)] ?? 0;
+    const lcsBit = LCS_BIT[lcsFromOtp(dev.otp)];
     while (next < messages.length && validLcsMask(messages[next] as Uint8Array) < lcsBit) next++;
     const m = messages[next];
     if (m !== undefined) {
       const forBl1_2 = m.length >= 4 && readU32le(m, 0) === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA;
-      if (forBl1_2) {
-        if (m.length > (dev.profile.provisioning.messages?.messageMaxSize ?? 0))
-          throw new RseError('E_SIZE', `the message is ${m.length} bytes; the staging area is smaller`, { field: 'message' });
-        stageRuntimeMessage(dev, m);
-      } else stageMessage(dev, m);
+      if (forBl1_2) stageRuntimeMessage(dev, m);
+      else stageMessage(dev, m);
     }
     const r = powerOn(dev, {});
     if (r.result.kind === 'ready') {

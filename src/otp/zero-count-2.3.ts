@@ -8,7 +8,7 @@
  * @module
  */
 import { readU32le, u32le } from '../lib/bytes.ts';
-import { hex0x } from '../lib/hex.ts';
+import { RseError } from '../lib/errors.ts';
 import { OTP_SIZE } from '../profiles/otp-layout.ts';
 import { OTP_RSE_2_3_FIELDS, RSE_2_3_AREAS, RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
 import type { IntegrityProblem } from './integrity.ts';
@@ -23,7 +23,7 @@ const DM_ROTPK_AREAS = C.dmRotpkAreas * DM_ROTPK_AREA_SIZE;
 
 const at = (name: string): number => {
   const f = OTP_RSE_2_3_FIELDS.find((x) => x.name === name);
-  if (f === undefined) throw new Error(`rse-2.3 OTP map has no ${name}`);
+  if (f === undefined) throw new RseError('E_CONFIG', `the rse-2.3 OTP map has no ${name}`, { field: name });
   return f.offset;
 };
 
@@ -177,13 +177,6 @@ export function integrityProblems23(otp: Uint8Array, lcs: LcsName): IntegrityPro
   return out;
 }
 
-/** Whether the DM ROTPK array in use passes its zero count (else the DM ROTPKs are not mapped). */
-export function dmRotpksMapped(otp: Uint8Array): boolean {
-  const i = rotpkArrayIndex(otp, 'dm');
-  if (i >= C.dmRotpkAreas) return false;
-  return check(otp, zcRegion(otp, 'rotpk', 'dm', i), false, []);
-}
-
 /** `load_area_info`'s write: the SoC area info and its zero count, when the header differs. */
 export function writeSocAreaInfo(lcm: Lcm): void {
   if (readU32le(lcm.otp, INFO.soc.info) === SOC_AREA_INFO) return;
@@ -213,9 +206,4 @@ export function writeZeroCounts23(lcm: Lcm, target: 'DM' | 'SE' | 'RMA'): void {
     writeRegion(lcm, zcRegion(otp, 'area', 'dm'));
     writeRegion(lcm, zcRegion(otp, 'rotpk', 'dm', 0));
   }
-}
-
-/** A one-line description of a region, for reports. */
-export function describeRegion(r: ZcRegion): string {
-  return `${r.name} ${hex0x(r.start, 4)}+${hex0x(Math.max(0, r.size))} (count at ${hex0x(r.zcAt, 4)})`;
 }

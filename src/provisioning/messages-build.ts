@@ -84,7 +84,6 @@ export function buildProvisioningMessage(s: MessageSpec): Uint8Array {
   const kprov = provisioningKey23(s.krtl, owner, owner === 'CM' ? (s.batchId ?? 0) : (s.dmNumber ?? 0));
   const auth: BlobAuth =
     s.auth.kind === 'ccm' ? { kind: 'ccm', key: kprov } : { kind: 'ecdsa', signingKey: s.auth.key, encryptionKey: kprov };
-  if (s.auth.kind === 'ecdsa') rawPublicKey(s.auth.key); // a usable EC key, or a typed error now
   return encodeBlob(
     {
       metadata,

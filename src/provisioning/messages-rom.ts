@@ -17,8 +17,8 @@ import { readU32le, u32le } from '../lib/bytes.ts';
 import { isRseError, RseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
 import { LCM_OTP, type LcsName, zeroBits } from '../otp/lcm.ts';
-import { rotpkArrayIndex, SOC_AREA_INFO, writeSocAreaInfo } from '../otp/zero-count-2.3.ts';
-import { RSE_2_3_AREAS } from '../profiles/otp-rse-2.3.ts';
+import { DM_ROTPK_AREA_SIZE, rotpkArrayIndex, SOC_AREA_INFO, writeSocAreaInfo } from '../otp/zero-count-2.3.ts';
+import { RSE_2_3_AREAS, RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
 import type { MessageProvisioning } from '../profiles/types.ts';
 import { BLOB_AUTH_HEADER_SIZE, MESSAGE_HEADER_SIZE, PROVISIONING_MESSAGE_TYPE } from './message.ts';
 import { describeFailure, type RigInput, type RomEvent, type RomOutcome } from './rom.ts';
@@ -104,8 +104,16 @@ export function rsekitProvisioningCode(flow: BlobFlow, dataSectionLength: number
   return code;
 }
 
+/** Where the OTP CM area struct starts in `rse_non_secret_cm_provisioning_values_t`: after 4 area infos and the DMA ICS with its size. */
+const CM_STRUCT_AT = 4 * 4 + RSE_2_3_OTP_CONFIG.dmaIcsSize + 4;
+
 /** Sizes of the provisioning values structs of TF-M 2.3.1 with the default OTP configuration. */
-export const VALUES_SIZE = { cmNonSecret: 9240, dmNonSecret: RSE_2_3_AREAS.dm.size, cmSecret: 96, dmSecret: 64 } as const;
+export const VALUES_SIZE = {
+  cmNonSecret: CM_STRUCT_AT + RSE_2_3_AREAS.cm.size + RSE_2_3_AREAS.bl1_2.size,
+  dmNonSecret: RSE_2_3_AREAS.dm.size,
+  cmSecret: 96,
+  dmSecret: 64,
+} as const;
 
 const AUTH = MESSAGE_HEADER_SIZE; // the authentication header starts after the message header
 export const H = {
@@ -124,12 +132,28 @@ export const H = {
   body: AUTH + BLOB_AUTH_HEADER_SIZE,
 } as const;
 
-const bits = (w: number, at: number, width: number): number => (w >>> at) & ((1 << width) - 1);
-const LCS_BIT: Readonly<Record<LcsName, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8, INVALID: 0 };
+/** Bits `at`..`at + width - 1` of a header word. */
+export const bits = (w: number, at: number, width: number): number => (w >>> at) & ((1 << width) - 1);
+/** The purpose word's valid-LCS bit of each LCS. */
+export const LCS_BIT: Readonly<Record<LcsName, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8, INVALID: 0 };
 
 /** The staged message, as the ROM sees it: VM1 from `PROVISIONING_MESSAGE_START`. */
 export function messageArea(dev: Device, cfg: MessageProvisioning): Uint8Array {
   return dev.vm1.subarray(cfg.messageOffset, cfg.messageOffset + cfg.messageMaxSize);
+}
+
+/** Stages a provisioning message where BL1_1 reads it (VM1 + `PROVISIONING_MESSAGE_START`), as a rig does. */
+export function stageMessage(dev: Device, bytes: Uint8Array): void {
+  const cfg = dev.profile.provisioning.messages;
+  if (cfg === undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices are not provisioned by messages`);
+  if (bytes.length > cfg.messageMaxSize)
+    throw new RseError('E_SIZE', `the message is ${bytes.length} bytes; the staging area holds ${cfg.messageMaxSize}`, {
+      field: 'message',
+    });
+  const area = messageArea(dev, cfg);
+  area.fill(0);
+  area.set(bytes);
+  dev.saveSram('vm1');
 }
 
 /** The ROM's provisioning public key for a TP mode (`tci_rotpk` / `pci_rotpk`), raw X ‖ Y. */
@@ -233,7 +257,7 @@ function rotpkFor(dev: Device, cfg: MessageProvisioning, m: Uint8Array, lcs: Lcs
       refuse('PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK_LCS', `a CM ROTPK cannot sign in LCS ${lcs}`, H.metadata);
     const num = bits(metadata, 8, 9);
     const who = pk === 2 ? 'dm' : 'cm';
-    const perArea = who === 'cm' ? 4 : 3;
+    const perArea = who === 'cm' ? RSE_2_3_OTP_CONFIG.cmRotpksPerArea : RSE_2_3_OTP_CONFIG.dmRotpksPerArea;
     if (num >= perArea) refuse('PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK', `ROTPK number ${num} does not exist`, H.metadata);
     const point = m.slice(H.publicKey, H.publicKey + 2 * n);
     const spki = new Uint8Array(Buffer.concat([EC_SPKI_PREFIX[cfg.curve], Uint8Array.of(4), point]));
@@ -257,7 +281,12 @@ function rotpkFor(dev: Device, cfg: MessageProvisioning, m: Uint8Array, lcs: Lcs
 /** Where the non-secret values start in the unpacked DATA (after the code's own DATA section). */
 function valuesOffset(u: Unpacked, size: number, flow: BlobFlow, events: RomEvent[]): number {
   const magic = new TextDecoder().decode(u.code.subarray(0, 16));
-  if (magic === RSEKIT_PROVISIONING_CODE_MAGIC && u.code.length >= 32) return readU32le(u.code, 20);
+  if (magic === RSEKIT_PROVISIONING_CODE_MAGIC && u.code.length >= 32) {
+    const at = readU32le(u.code, 20);
+    if (at > u.data.length - size)
+      refuse('PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE', `the code puts the values at DATA offset ${at}; DATA holds ${u.data.length} bytes`);
+    return at;
+  }
   // Foreign provisioning code (not executed): the values end within 12 zero bytes of padding, and a
   // CM struct starts with the CM area info.
   for (let pad = 12; pad >= 0; pad -= 4) {
@@ -269,8 +298,6 @@ function valuesOffset(u: Unpacked, size: number, flow: BlobFlow, events: RomEven
   }
   return refuse('DM_PROVISIONING_INVALID_DM_AREA_SIZE', 'the provisioning values are not where the blob code would find them');
 }
-
-const cmStructAt = 4 * 4 + 0x108 + 4;
 
 /** `do_cm_provision`, natively: GUK, KP_CM, DMA ICS, area infos, BL1_2, HUK, CM area, KCE_CM, then DM LCS. */
 function doCmProvision(dev: Device, cfg: MessageProvisioning, v: Uint8Array, s: Uint8Array, events: RomEvent[]): void {
@@ -289,7 +316,8 @@ function doCmProvision(dev: Device, cfg: MessageProvisioning, v: Uint8Array, s: 
   lcm.otpWrite(LCM_OTP.guk, s.subarray(0, 32), 'GUK');
   lcm.otpWrite(LCM_OTP.kp_cm, s.subarray(32, 64), 'KP_CM');
   const icsSize = readU32le(v, 16 + 0x108);
-  if (icsSize > 0x108) refuse('PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE', `otp_dma_ics_size ${icsSize} exceeds 0x108`);
+  if (icsSize > RSE_2_3_OTP_CONFIG.dmaIcsSize)
+    refuse('PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE', `otp_dma_ics_size ${icsSize} exceeds ${RSE_2_3_OTP_CONFIG.dmaIcsSize}`);
   lcm.otpWrite(fieldAt(dev, 'header.dma_ics'), v.subarray(16, 16 + icsSize), 'DMA ICS');
   lcm.otpWrite(fieldAt(dev, 'header.cm_area_info.offset'), v.subarray(0, 4), 'CM area info');
   lcm.otpWrite(fieldAt(dev, 'header.bl1_2_area_info.offset'), v.subarray(4, 8), 'BL1_2 area info');
@@ -297,10 +325,10 @@ function doCmProvision(dev: Device, cfg: MessageProvisioning, v: Uint8Array, s: 
   lcm.otpWrite(fieldAt(dev, 'header.dm_area_info.offset'), v.subarray(8, 12), 'DM area info');
   lcm.otpWrite(fieldAt(dev, 'header.dynamic_area_info.offset'), v.subarray(12, 16), 'dynamic area info');
   const bl1_2Info = readU32le(v, 4);
-  const bl1_2 = v.subarray(cmStructAt + RSE_2_3_AREAS.cm.size, cmStructAt + RSE_2_3_AREAS.cm.size + RSE_2_3_AREAS.bl1_2.size);
+  const bl1_2 = v.subarray(CM_STRUCT_AT + RSE_2_3_AREAS.cm.size, CM_STRUCT_AT + RSE_2_3_AREAS.cm.size + RSE_2_3_AREAS.bl1_2.size);
   lcm.otpWrite(bl1_2Info & 0xffff, bl1_2, 'BL1_2 area');
   lcm.otpWrite(LCM_OTP.huk, dev.trng(32), 'HUK (TRNG)');
-  lcm.otpWrite(cmOff, v.subarray(cmStructAt, cmStructAt + RSE_2_3_AREAS.cm.size), 'CM area');
+  lcm.otpWrite(cmOff, v.subarray(CM_STRUCT_AT, CM_STRUCT_AT + RSE_2_3_AREAS.cm.size), 'CM area');
   lcm.otpWrite(LCM_OTP.kce_cm, s.subarray(64, 96), 'KCE_CM');
   events.push({ message: 'CM values written: GUK, KP_CM, DMA ICS, area infos, BL1_2, HUK (TRNG), CM area, KCE_CM' });
   dev.plat.writeLcs('DM');
@@ -314,7 +342,7 @@ function doDmProvision(dev: Device, v: Uint8Array, s: Uint8Array, events: RomEve
   const info = readU32le(dev.otp, fieldAt(dev, 'header.dm_area_info.offset'));
   if (v.length !== info >>> 16)
     refuse('DM_PROVISIONING_INVALID_DM_AREA_SIZE', `the DM values are ${v.length} bytes, the DM area ${info >>> 16}`);
-  const arrays = 8 * (8 + 3 * 32);
+  const arrays = RSE_2_3_OTP_CONFIG.dmRotpkAreas * DM_ROTPK_AREA_SIZE;
   lcm.otpWrite(info & 0xffff, v.subarray(0, v.length - arrays), 'DM area');
   lcm.otpWrite((info & 0xffff) + v.length - arrays, v.subarray(v.length - arrays), 'DM ROTPK arrays');
   events.push({ message: 'DM values written: KP_DM, KCE_DM, DM area, DM ROTPK arrays' });
@@ -365,24 +393,33 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
     message: `blob authenticated (${cfg.symmetric ? 'AES-CCM' : `ECDSA ${cfg.curve}`}) and unpacked: code ${u.code.length}, data ${u.data.length}, values ${u.values.length} bytes`,
   });
   const type = bits(purpose, 0, 8);
+  // The blob's code reads its secrets from the values area: they must all be there.
+  const secrets = type === 2 ? VALUES_SIZE.cmSecret + VALUES_SIZE.dmSecret : lcs === 'CM' ? VALUES_SIZE.cmSecret : VALUES_SIZE.dmSecret;
+  if (u.values.length < secrets)
+    refuse(
+      'PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE',
+      `the secret values are ${u.values.length} bytes; the code reads ${secrets}`,
+      H.valuesSize,
+    );
   try {
     if (type === 2) {
       if (lcs !== 'CM' && lcs !== 'DM') refuse('PROVISIONING_BUNDLE_COMBINED_INVALID_LCS', `a combined blob runs in CM or DM, not ${lcs}`);
       const at = valuesOffset(u, VALUES_SIZE.cmNonSecret + VALUES_SIZE.dmNonSecret, 'combined', events);
-      if (lcs === 'CM') doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, 96), events);
+      if (lcs === 'CM')
+        doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, VALUES_SIZE.cmSecret), events);
       else
         doDmProvision(
           dev,
           u.data.subarray(at + VALUES_SIZE.cmNonSecret, at + VALUES_SIZE.cmNonSecret + VALUES_SIZE.dmNonSecret),
-          u.values.subarray(96, 160),
+          u.values.subarray(VALUES_SIZE.cmSecret, VALUES_SIZE.cmSecret + VALUES_SIZE.dmSecret),
           events,
         );
     } else if (lcs === 'CM') {
       const at = valuesOffset(u, VALUES_SIZE.cmNonSecret, 'cm', events);
-      doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, 96), events);
+      doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, VALUES_SIZE.cmSecret), events);
     } else if (lcs === 'DM') {
       const at = valuesOffset(u, VALUES_SIZE.dmNonSecret, 'dm', events);
-      doDmProvision(dev, u.data.subarray(at, at + VALUES_SIZE.dmNonSecret), u.values.subarray(0, 64), events);
+      doDmProvision(dev, u.data.subarray(at, at + VALUES_SIZE.dmNonSecret), u.values.subarray(0, VALUES_SIZE.dmSecret), events);
     } else refuse('PROVISIONING_AUTH_MSG_INVALID_PURPOSE', `no blob flow runs in LCS ${lcs}`);
   } finally {
     u.values.fill(0);

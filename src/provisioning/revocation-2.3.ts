@@ -10,20 +10,20 @@
 import type { Device } from '../device/device.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { zeroBits } from '../otp/lcm.ts';
-import { integrityProblems23, rotpkArrayIndex } from '../otp/zero-count-2.3.ts';
+import { CM_ROTPK_AREA_SIZE, DM_ROTPK_AREA_SIZE, integrityProblems23, rotpkArrayIndex } from '../otp/zero-count-2.3.ts';
+import { RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
 import type { MessageProvisioning } from '../profiles/types.ts';
 import { BLOB_AUTH_HEADER_SIZE, MESSAGE_HEADER_SIZE, PROVISIONING_MESSAGE_TYPE } from './message.ts';
-import { H, messageArea, Refused, refusalOutcome, refuse, validateAndUnpack } from './messages-rom.ts';
+import { bits, H, LCS_BIT, messageArea, Refused, refusalOutcome, refuse, stageMessage, validateAndUnpack } from './messages-rom.ts';
 import { describeFailure, type RomEvent, type RomOutcome } from './rom.ts';
 
-const bits = (w: number, at: number, width: number): number => (w >>> at) & ((1 << width) - 1);
-const LCS_BIT = { CM: 1, DM: 2, SE: 4, RMA: 8, INVALID: 0 } as const;
+const C = RSE_2_3_OTP_CONFIG;
+const perArea = (who: 'cm' | 'dm'): number => (who === 'cm' ? C.cmRotpksPerArea : C.dmRotpksPerArea);
 
 /** The OTP offset of a ROTPK array of the current layout. */
 function arrayAt(dev: Device, who: 'cm' | 'dm', index: number): { offset: number; size: number; perArea: number } {
-  const perArea = who === 'cm' ? 4 : 3;
   const f = dev.plat.field(`${who}.rotpk_areas_${index}.zero_count`);
-  return { offset: f.offset, size: 8 + perArea * 32, perArea };
+  return { offset: f.offset, size: who === 'cm' ? CM_ROTPK_AREA_SIZE : DM_ROTPK_AREA_SIZE, perArea: perArea(who) };
 }
 
 /** `revoke_rotpks`: the revocation counter moves to `idx` (or the next array). */
@@ -32,7 +32,7 @@ function revoke(dev: Device, who: 'cm' | 'dm', specify: boolean, idx: number, ev
   const current = dev.plat.readCounter(counter);
   const target = specify ? idx : current + 1;
   // TF-M bounds the index by the ROTPKs per array (RSE_OTP_*_ROTPK_AMOUNT).
-  const limit = who === 'cm' ? 4 : 3;
+  const limit = perArea(who);
   if (target <= current || target >= limit)
     refuse(
       'ROTPK_REVOCATION_INVALID_INDEX',
@@ -53,7 +53,7 @@ function update(
   events: RomEvent[],
 ): void {
   const current = rotpkArrayIndex(dev.otp, who);
-  const inUse = arrayAt(dev, who, Math.min(current, who === 'cm' ? 3 : 7));
+  const inUse = arrayAt(dev, who, Math.min(current, (who === 'cm' ? C.cmRotpkAreas : C.dmRotpkAreas) - 1));
   if (specify || readU32le(dev.otp, inUse.offset) !== 0) revoke(dev, who, specify, idx, events);
   const now = rotpkArrayIndex(dev.otp, who);
   const a = arrayAt(dev, who, now);
@@ -78,13 +78,13 @@ function handleRevocation(dev: Device, who: 'cm' | 'dm', auth: 'cm' | 'dm', data
   if (data.length < 12) refuse('PROVISIONING_PLAIN_DATA_INVALID_REVOCATION_SIZE', `the revocation values are ${data.length} bytes`);
   const index = readU32le(data, 0);
   const num = readU32le(data, 4);
-  const perArea = who === 'cm' ? 4 : 3;
+  const slots = perArea(who);
   if (num === 0) {
     revoke(dev, who, index !== 0, index, events);
   } else {
-    if (num !== perArea) refuse('PROVISIONING_PLAIN_DATA_INVALID_NUM_ROTPKS', `num_rotpks ${num}: an array holds ${perArea}`);
-    if (data.length !== 12 + perArea * 32)
-      refuse('PROVISIONING_PLAIN_DATA_INVALID_ROTPK_SIZE', `the ROTPKs take ${data.length - 12} bytes, not ${perArea * 32}`);
+    if (num !== slots) refuse('PROVISIONING_PLAIN_DATA_INVALID_NUM_ROTPKS', `num_rotpks ${num}: an array holds ${slots}`);
+    if (data.length !== 12 + slots * C.rotpkSize)
+      refuse('PROVISIONING_PLAIN_DATA_INVALID_ROTPK_SIZE', `the ROTPKs take ${data.length - 12} bytes, not ${slots * C.rotpkSize}`);
     update(dev, who, index !== 0, index, readU32le(data, 8), data.subarray(12), events);
   }
   const problems = integrityProblems23(dev.otp, lcs);
@@ -120,12 +120,7 @@ function authenticatedPlain(dev: Device, cfg: MessageProvisioning, m: Uint8Array
 
 /** Stages a message as the runtime provisioning partition hands it to BL1_2 (staging status RUNTIME_MESSAGE). */
 export function stageRuntimeMessage(dev: Device, bytes: Uint8Array): void {
-  const cfg = dev.profile.provisioning.messages;
-  if (cfg === undefined) return;
-  const area = messageArea(dev, cfg);
-  area.fill(0);
-  area.set(bytes.subarray(0, area.length));
-  dev.saveSram('vm1');
+  stageMessage(dev, bytes);
   dev.json.staging = 'runtime';
   dev.saveJson();
 }

@@ -101,6 +101,7 @@ function rotpks(v: unknown, prefix: 'cm' | 'dm', read: ReadFile): RotpkValue[] {
  * error shows the value (a mistyped key must not reach a log).
  */
 function secretOf(v: unknown, field: string, read: ReadFile): Uint8Array {
+  if (v === undefined) throw bad(`${field} (32 bytes) is required`, field);
   if (typeof v !== 'string') throw bad(`${field} must be 32 bytes of hex or a file`, field);
   const t = v.replace(/^0x/i, '').replace(/[\s:]+/g, '');
   if (/^[0-9a-fA-F]{16,}$/.test(t)) {
@@ -125,10 +126,7 @@ export function cmValues23(d: unknown, read: ReadFile): { values: CmValues23; se
   // No BL1_2 given: rsekit's 8 KiB placeholder (the Cortex-M code is never executed).
   const bl1_2 = s.bl1_2 === undefined ? placeholderBl1_2() : bytesOf(s.bl1_2, 'cm.bl1_2', read);
   const bl1_2Hash = s.bl1_2_hash === undefined ? hash('sha256', bl1_2) : bytesOf(s.bl1_2_hash, 'cm.bl1_2_hash', read);
-  const secret = (k: 'guk' | 'kp_cm' | 'kce_cm'): Uint8Array => {
-    if (s[k] === undefined) throw bad(`cm.${k} (32 bytes) is required`, `cm.${k}`);
-    return secretOf(s[k], `cm.${k}`, read);
-  };
+  const secret = (k: 'guk' | 'kp_cm' | 'kce_cm'): Uint8Array => secretOf(s[k], `cm.${k}`, read);
   const bv = opt(s.blob_version, 'cm.blob_version');
   const policies = opt(s.cm_policies, 'cm.cm_policies');
   const cca = opt(s.cca_system_properties, 'cm.cca_system_properties');
@@ -156,10 +154,7 @@ export function cmValues23(d: unknown, read: ReadFile): { values: CmValues23; se
 /** The DM values and secrets (KP_DM, KCE_DM) of a description. */
 export function dmValues23(d: unknown, read: ReadFile): { values: DmValues23; secrets: [Uint8Array, Uint8Array] } {
   const s = section(d, 'dm');
-  const secret = (k: 'kp_dm' | 'kce_dm'): Uint8Array => {
-    if (s[k] === undefined) throw bad(`dm.${k} (32 bytes) is required`, `dm.${k}`);
-    return secretOf(s[k], `dm.${k}`, read);
-  };
+  const secret = (k: 'kp_dm' | 'kce_dm'): Uint8Array => secretOf(s[k], `dm.${k}`, read);
   const bv = opt(s.blob_version, 'dm.blob_version');
   const policies = opt(s.dm_policies, 'dm.dm_policies');
   return {

@@ -13,6 +13,7 @@
 import { hash } from '../crypto/index.ts';
 import { u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
+import { zeroBits } from '../otp/lcm.ts';
 import type { OtpField } from '../profiles/otp-layout.ts';
 import { OTP_RSE_2_3_FIELDS, RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
 
@@ -119,15 +120,9 @@ function setRotpks(w: AreaWriter, prefix: 'cm' | 'dm', rotpks: readonly RotpkVal
   const policies = new Map<number, number>();
   for (const r of rotpks) {
     if (r.area >= areas || r.index >= perArea) throw bad(`${prefix} ROTPK ${r.area}.${r.index} does not exist`, `${prefix}.rotpk`);
-    const size = r.hashAlg === 'sha256' ? 32 : 48;
-    const digest = r.key.length === size ? r.key : hash(r.hashAlg, r.key);
-    w.set(`${prefix}.rotpk_areas_${r.area}.rotpk_${r.index}`, digest.subarray(0, c.rotpkSize));
-    const n = r.index;
-    const bits =
-      ((r.type === 'lms' ? 1 : 0) << (2 * n)) |
-      ((r.hashAlg === 'sha384' ? 1 : 0) << (12 + n)) |
-      ((r.policy === 'required' ? 1 : 0) << (18 + n));
-    policies.set(r.area, (policies.get(r.area) ?? 0) | bits);
+    const slot = rotpkSlot(r);
+    w.set(`${prefix}.rotpk_areas_${r.area}.rotpk_${r.index}`, slot.digest);
+    policies.set(r.area, (policies.get(r.area) ?? 0) | slot.policyBits);
   }
   for (const [a, p] of policies) w.set(`${prefix}.rotpk_areas_${a}.${prefix}_rotpk_policies`, p);
 }
@@ -139,14 +134,8 @@ function sealSpares(w: AreaWriter, prefix: 'cm' | 'dm', rotpks: readonly RotpkVa
     const zc = w.field(`${prefix}.rotpk_areas_${a}.zero_count`);
     const start = zc.offset + 4;
     const end = start + 4 + perArea * RSE_2_3_OTP_CONFIG.rotpkSize;
-    w.set(zc.name, zeroBitsOf(w.bytes, start - w.start, end - w.start));
+    w.set(zc.name, zeroBits(w.bytes.subarray(start - w.start, end - w.start)));
   }
-}
-
-function zeroBitsOf(b: Uint8Array, from: number, to: number): number {
-  let ones = 0;
-  for (let i = from; i < to; i++) for (let v = b[i] as number; v !== 0; v &= v - 1) ones++;
-  return (to - from) * 8 - ones;
 }
 
 /** `area_info`: offset u16 ‖ size u16 of each area, as `set_cm_offsets_automatically` places them. */
