@@ -15,7 +15,7 @@ import { integrityProblems23, zcRegion } from '../../src/otp/zero-count-2.3.ts';
 import { RSE_2_3, type RseProfile, registerRseProfile } from '../../src/profiles/index.ts';
 import { decodeBlob, encodeBlob } from '../../src/provisioning/message.ts';
 import { buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
-import { provisioningKey23, ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
+import { provisioningKey23, ROM_ROTPK_FILE, rsekitProvisioningCode } from '../../src/provisioning/messages-rom.ts';
 import { testTrng } from './helpers.ts';
 
 import { CM, file, key, signer, spec } from './helpers-2.3.ts';
@@ -224,6 +224,24 @@ const REFUSALS: readonly {
     name: 'a CM ROTPK signature in CM (no CM ROTPK yet)',
     msg: () => patched(good(), 0x6c, (3 << 28) | 4),
     code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK_LCS',
+  },
+  {
+    name: 'values placed past the end of DATA by the code',
+    msg: () => {
+      const m = decodeBlob(good());
+      const body = { code: rsekitProvisioningCode('cm', 0xffff), data: new Uint8Array(16), secretValues: new Uint8Array(96) };
+      return encodeBlob(m.header, body, {
+        kind: 'ecdsa',
+        signingKey: signer,
+        encryptionKey: provisioningKey23(new Uint8Array(32), 'CM', 0),
+      });
+    },
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE',
+  },
+  {
+    name: 'fewer secret values than the code reads',
+    msg: () => grown('secretValues', 32),
+    code: 'TFM_PLAT_ERR_PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE',
   },
   {
     name: 'a device status written before CM provisioning',
