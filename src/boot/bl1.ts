@@ -21,7 +21,7 @@ import { type Bl1V2SignerTrust, bl1V2Offsets, checkBl1ImageV2, parseBl1ImageV2 }
 import { hash } from '../crypto/index.ts';
 import { KMU_SLOT } from '../crypto/kmu.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, type LmsPublicKey, lmsVerifyProblem } from '../crypto/lms.ts';
-import { bootState, deriveBootKeys, deriveBootKeys17 } from '../crypto/rse-keys.ts';
+import { bootState, deriveBootKeys, deriveBootKeys17, kdf } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
 import { findInHostFlash } from '../device/host-flash.ts';
 import { readU32le } from '../lib/bytes.ts';
@@ -268,6 +268,12 @@ function revokedArray(dev: Device, who: 'cm' | 'dm', keyHash: Uint8Array): strin
 function bl1_2V2(dev: Device, run: Run, flash: Uint8Array, shape: Bl1ImageV2Config): Bl1Result {
   const counter = dev.profile.otp.bl1Counter ?? 'nv_counter_bl1_0';
   deriveRuntimeSeeds(dev, run.bl1_2Hash);
+  const binding = dev.profile.bl2.imageBinding;
+  if (binding?.enabled === true) {
+    // rse_setup_image_binding_key: KDF(HUK, label, no boot state) into its slot, locked.
+    dev.kmu.set(KMU_SLOT.SECURE_BINDING_KEY, kdf(dev.profile.bl1.kdf, dev.kmu.use(KMU_SLOT.HUK), binding.keyLabel, new Uint8Array(0), 32));
+    dev.kmu.lock(KMU_SLOT.SECURE_BINDING_KEY);
+  }
   const trust = bl1SignerTrust(dev, shape.signers);
   const kce = dev.kmu.use(KMU_SLOT.KCE_CM);
   for (const c of sizedCandidates(dev, run, flash, shape.partitionSize)) {

@@ -82,11 +82,21 @@ export interface Validated {
   readonly dependencies: readonly { readonly image: number; readonly min: ImageVersion }[];
 }
 
-/** Validation in RAM (`bootutil_img_validate`); throws Reject with the reason. */
-export function validateInRam(dev: Device, spec: Bl2ImageSpec, img: Uint8Array, hdr: ImageHeader, areaSize: number): Validated {
+/**
+ * Validation in RAM (`bootutil_img_validate`); throws Reject with the reason. `allow` adds
+ * unprotected TLV types to MCUboot's base allow list (the branch's and the build's).
+ */
+export function validateInRam(
+  dev: Device,
+  spec: Bl2ImageSpec,
+  img: Uint8Array,
+  hdr: ImageHeader,
+  areaSize: number,
+  allow: ReadonlySet<number> = new Set(),
+): Validated {
   const all = tlvs(img, areaSize - TRAILER_RESERVE);
   for (const t of all)
-    if (!t.protected && !UNPROTECTED_TLV_ALLOW_LIST.has(t.type))
+    if (!t.protected && !UNPROTECTED_TLV_ALLOW_LIST.has(t.type) && !allow.has(t.type))
       throw new Reject(`TLV 0x${t.type.toString(16)} is outside the protected area, where MCUboot allows only keys, hashes and signatures`);
   const pub = all.find((t) => t.type === TLV.PUBKEY);
   let keyType: string | undefined;
@@ -155,6 +165,38 @@ export function validateInRam(dev: Device, spec: Bl2ImageSpec, img: Uint8Array, 
   }
   if (counter === undefined) throw new Reject('no SEC_CNT TLV: the security counter is mandatory');
   return { digest, hashAlg, securityCounter: counter, signerId: pubHash ?? hash('sha256', new Uint8Array(0)), dependencies: deps };
+}
+
+/**
+ * What MCUboot reads from an image it did not validate (an image authenticated by its binding
+ * tag): the hash TLV it measures, the signer (KEYHASH or the PUBKEY's SHA-256), the security
+ * counter it raises the NV counter to, and the dependencies, all as the TLVs say (none checked).
+ */
+export function validateUnsigned(img: Uint8Array, areaSize: number): Validated {
+  const all = tlvs(img, areaSize - TRAILER_RESERVE);
+  const h = all.find((t) => t.type === TLV.SHA256 || t.type === TLV.SHA384);
+  if (h === undefined) throw new Reject('no hash TLV to measure');
+  const keyHash = all.find((t) => t.type === TLV.KEYHASH)?.value;
+  const pub = all.find((t) => t.type === TLV.PUBKEY)?.value;
+  const sc = all.find((t) => t.type === TLV.SEC_CNT && t.protected);
+  if (sc === undefined || sc.value.length !== 4) throw new Reject('no 4-byte SEC_CNT TLV');
+  const deps = all
+    .filter((t) => t.type === TLV.DEPENDENCY && t.protected)
+    .map((t) => {
+      const v = t.value;
+      if (v.length !== 12) throw new Reject(`DEPENDENCY TLV is ${v.length} bytes, not 12`);
+      return {
+        image: v[0] as number,
+        min: { major: v[4] as number, minor: v[5] as number, revision: readU16le(v, 6), build: readU32le(v, 8) },
+      };
+    });
+  return {
+    digest: h.value,
+    hashAlg: h.type === TLV.SHA384 ? 'sha384' : 'sha256',
+    securityCounter: readU32le(sc.value, 0),
+    signerId: keyHash ?? hash('sha256', pub ?? new Uint8Array(0)),
+    dependencies: deps,
+  };
 }
 
 /** `boot_read_image_size`: end of the unprotected TLVs. */

@@ -13,17 +13,30 @@
  * An access the ATU cannot translate is a bus fault: BL2 stops there.
  * @module
  */
+import { constantTimeEqual } from '../crypto/index.ts';
+import { KMU_SLOT } from '../crypto/kmu.ts';
 import { Bus, BusFault, type Memory } from '../device/atu.ts';
 import type { Device } from '../device/device.ts';
 import { isRseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
+import { PowerCut } from '../lib/power-cut.ts';
 import { IMAGE_FLAGS, IMAGE_MAGIC } from '../mcuboot/constants.ts';
 import { decodeHeaderFields, type ImageHeader } from '../mcuboot/image.ts';
 import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
-import type { Bl2ImageSpec, Bl2Layout } from '../profiles/types.ts';
+import type { Bl2ImageSpec, Bl2Layout, ImageBindingConfig } from '../profiles/types.ts';
+import { type BindCtx, bindingTag, readBindingData, writeBinding } from './binding.ts';
 import type { BootCheck } from './bl1.ts';
-import { bl2NvCounter, bl2RotpkField, imageSize, overlaps, Reject, type Validated, validateInRam } from './bl2-validate.ts';
+import {
+  bl2NvCounter,
+  bl2RotpkField,
+  imageSize,
+  overlaps,
+  Reject,
+  type Validated,
+  validateInRam,
+  validateUnsigned,
+} from './bl2-validate.ts';
 import {
   type Area,
   type Bl2Platform,
@@ -91,6 +104,9 @@ class Bl2 implements Bl2Platform {
   readonly shared: SharedData;
 
   readonly onStarted: ((index: number) => void) | undefined;
+  /** `MCUBOOT_IMAGE_BINDING` builds: the binding TLVs, and MCUboot's extra unprotected-TLV allowances. */
+  readonly binding: ImageBindingConfig | undefined;
+  readonly allowUnprotected: ReadonlySet<number>;
 
   constructor(dev: Device, shared: SharedData, flash: Uint8Array, onStarted?: (index: number) => void) {
     this.dev = dev;
@@ -98,6 +114,11 @@ class Bl2 implements Bl2Platform {
     this.flash = flash;
     this.onStarted = onStarted;
     this.prof = dev.profile.bl2;
+    this.binding = this.prof.imageBinding?.enabled === true ? this.prof.imageBinding : undefined;
+    this.allowUnprotected = new Set([
+      ...(this.prof.extraUnprotectedTlvs ?? []),
+      ...(this.binding === undefined ? [] : [this.binding.metaTlv, this.binding.tagTlv]),
+    ]);
     this.apSram = new Uint8Array(this.prof.hostSram.ap.size);
     this.scpSram = new Uint8Array(this.prof.hostSram.scp.size);
     const host: Memory[] = [
@@ -107,7 +128,15 @@ class Bl2 implements Bl2Platform {
     const local: Memory[] = [];
     const flashAt = this.prof.flash;
     if (flashAt.kind === 'host-flash') {
-      host.push({ name: 'host-flash', base: HOST_FLASH_BASE, size: HOST_FLASH_SIZE, bytes: this.flash, fill: 0xff, writable: false });
+      host.push({
+        name: 'host-flash',
+        base: HOST_FLASH_BASE,
+        size: HOST_FLASH_SIZE,
+        bytes: this.flash,
+        fill: 0xff,
+        writable: false,
+        programmable: true,
+      });
       local.push({ name: 'vm0', base: this.prof.vm0, size: dev.vm0.length, bytes: dev.vm0, fill: 0, writable: true });
     } else {
       // VM0 is the flash the FVP preloads; VM1 holds S and NS.
@@ -138,7 +167,7 @@ class Bl2 implements Bl2Platform {
   }
 
   /** `boot_go_for_image_id` for one image; returns a halt reason or undefined. */
-  private bootImage(spec: Bl2ImageSpec, areas: Area[]): { reason: string; code: string } | undefined {
+  private bootImage(spec: Bl2ImageSpec, areas: Area[], bind: BindCtx | undefined): { reason: string; code: string } | undefined {
     const tag = `image ${spec.index} (${spec.name})`;
     const slots: SlotState[] = areas.map((a, s) => {
       const hdr = decodeHeaderFields(this.bus.read(a.base, 32));
@@ -207,17 +236,30 @@ class Bl2 implements Bl2Platform {
       }
       this.bus.write(dst, this.bus.read(area.base, size));
       this.check(`${at}: load`, true, `${size} bytes from ${area.source} to ${hex0x(dst, 8)}`);
+      // Image binding (boot_platform_after_ramload): a bound image's tag, then its rollback check;
+      // a verified tag skips the validation (boot_image_check_hook).
+      const tagged = bind?.hasTag === true ? this.verifyTag(at, spec, bind, dst, hdr) : undefined;
+      if (tagged === false) {
+        slot.available = false;
+        continue;
+      }
       // Validate in RAM.
       let v: Validated;
       try {
-        v = validateInRam(this.dev, spec, this.bus.read(dst, size), hdr, area.size);
+        const img = this.bus.read(dst, size);
+        v = tagged === true ? validateUnsigned(img, area.size) : validateInRam(this.dev, spec, img, hdr, area.size, this.allowUnprotected);
       } catch (e) {
         if (!(e instanceof Reject)) throw e;
         this.bus.fill(dst, size, 0);
         fail('validate', `${e.message}; RAM copy wiped`);
         continue;
       }
-      this.check(`${at}: validate`, true, `hash, key (${bl2RotpkField(this.dev, spec)}), signature, security counter ${v.securityCounter}`);
+      if (tagged !== true)
+        this.check(
+          `${at}: validate`,
+          true,
+          `hash, key (${bl2RotpkField(this.dev, spec)}), signature, security counter ${v.securityCounter}`,
+        );
       this.loaded.set(spec.index, { dst, size, version: hdr.version });
       this.chosen = { area, hdr, dst };
       // Dependencies against images already loaded (boot_verify_dependencies).
@@ -267,23 +309,120 @@ class Bl2 implements Bl2Platform {
         securityCounter: v.securityCounter,
         imageHash: v.digest,
         target: targetOf(this, spec, dst, hdr.hdrSize),
+        authenticatedBy: tagged === true ? 'binding-tag' : 'signature',
       });
       return undefined;
     }
   }
 
+  /** `rse_verify_binding` then `rse_enforce_rollback` for a bound image's loaded copy; reports and returns the outcome. */
+  private verifyTag(at: string, spec: Bl2ImageSpec, bind: BindCtx, dst: number, hdr: ImageHeader): boolean {
+    const keep = 'the slot is dropped, its RAM copy left in place (upstream does not wipe it)';
+    const tag = bindingTag(
+      this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY),
+      bind.hdr,
+      bind.secCnt,
+      this.bus.read(dst + hdr.hdrSize, hdr.imgSize),
+    );
+    if (tag === undefined)
+      return this.check(
+        `${at}: binding tag`,
+        false,
+        `the body is ${hdr.imgSize} bytes, shorter than the primary's ih_img_size ${bind.hdr.imgSize}; ${keep}`,
+      );
+    if (!constantTimeEqual(tag, bind.tag))
+      return this.check(
+        `${at}: binding tag`,
+        false,
+        `BIND_TAG is not the CMAC of the primary's header and security counter with this body under this device's binding key (bound on another device, or altered); ${keep}`,
+      );
+    const nvName = bl2NvCounter(spec);
+    const nv = this.dev.plat.readCounter(nvName);
+    if (bind.secCnt < nv)
+      return this.check(
+        `${at}: binding rollback`,
+        false,
+        `rollback: security counter ${bind.secCnt} is below NV counter ${nvName} = ${nv}; ${keep}`,
+      );
+    return this.check(
+      `${at}: binding tag`,
+      true,
+      `tag verified with the device binding key, security counter ${bind.secCnt} (NV ${nv}): signature and hash not checked (boot_image_check_hook)`,
+    );
+  }
+
+  /** The TC pre-load's `rse_read_binding_data` on the primary slot (its header read at the page offset once more, as upstream reads it). */
+  private readBinding(spec: Bl2ImageSpec, area: Area, cfg: ImageBindingConfig): BindCtx | string {
+    const tag = `image ${spec.index} (${spec.name})`;
+    const hdrAt = area.pageOffset ?? 0;
+    const b =
+      hdrAt + 32 > area.size
+        ? 'the header is past the slot'
+        : readBindingData(this.bus, area, decodeHeaderFields(this.bus.read(area.base + hdrAt, 32)), cfg);
+    this.check(
+      `${tag}: binding data`,
+      typeof b !== 'string',
+      typeof b === 'string'
+        ? b
+        : b.hasTag
+          ? 'bound (metadata BOUND, CMAC): its tag replaces the signature check'
+          : 'not bound yet (placeholders): bound after its first verification',
+    );
+    return b;
+  }
+
+  /** `rse_do_binding` at post-load: the tag over the loaded image, programmed into the primary. */
+  private bind(spec: Bl2ImageSpec, ctx: BindCtx, cfg: ImageBindingConfig, primary: Area): string | undefined {
+    const c = this.chosen as Chosen;
+    const tag = bindingTag(
+      this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY),
+      ctx.hdr,
+      ctx.secCnt,
+      this.bus.read(c.dst + c.hdr.hdrSize, c.hdr.imgSize),
+    );
+    const faults = this.dev.faults;
+    const why =
+      tag === undefined
+        ? `CMAC compute failed: the loaded body is ${c.hdr.imgSize} bytes, the primary's ih_img_size ${ctx.hdr.imgSize}`
+        : writeBinding(this.bus, ctx, cfg, tag, faults === undefined ? undefined : (w) => faults.point(w));
+    this.check(
+      `image ${spec.index} (${spec.name}): binding`,
+      why === undefined,
+      why ?? `bound to this device: BIND_TAG and BIND_METADATA (BOUND, CMAC) programmed into the primary (${primary.source})`,
+    );
+    return why;
+  }
+
+  /** Runs BL2; flash that binding programmed is saved whatever the outcome (NOR programs persist, power cut or not). */
   run(): Bl2Result {
+    try {
+      return this.runImages();
+    } finally {
+      if (this.bus.programmed > 0) this.dev.store.write('flash.bin', this.flash);
+    }
+  }
+
+  private runImages(): Bl2Result {
     for (let i = this.prof.images.length - 1; i >= 0; i--) {
       const spec = this.prof.images[i] as Bl2ImageSpec;
       try {
         const areas = preLoad(this, spec);
         if (typeof areas === 'string') return this.result({ reason: `pre-load: ${areas}`, code: 'E_NO_IMAGE', image: i });
-        const halt = this.bootImage(spec, areas);
+        const cfg = this.binding;
+        const bind = cfg === undefined ? undefined : this.readBinding(spec, areas[0] as Area, cfg);
+        if (typeof bind === 'string')
+          return this.result({ reason: `pre-load: binding data of the primary: ${bind}`, code: 'E_BINDING', image: i });
+        const halt = this.bootImage(spec, areas, bind);
         if (halt !== undefined) return this.result({ ...halt, image: i });
+        if (cfg !== undefined && bind !== undefined && !bind.hasTag) {
+          const why = this.bind(spec, bind, cfg, areas[0] as Area);
+          if (why !== undefined) return this.result({ reason: `post-load: binding: ${why}`, code: 'E_BINDING', image: i });
+        }
         const post = spec.xip === undefined ? undefined : sicPostLoad(this, this.xip, spec, spec.xip, this.chosen as Chosen);
         if (post === undefined) postLoad(this, spec);
         if (post !== undefined) return this.result({ reason: `post-load: ${post}`, code: 'E_SIC', image: i });
       } catch (e) {
+        if (e instanceof PowerCut) throw e;
         if (e instanceof BusFault) {
           this.check(`image ${i} (${spec.name}): bus access`, false, e.message);
           return this.result({

@@ -56,6 +56,11 @@ export interface PlacedImage {
   readonly target: string;
   /** XIP builds, images 0/1: the runtime the table authenticates. */
   readonly xip?: XipPlacement;
+  /**
+   * What let it run: MCUboot's signature and hash check, or (image binding) the device's CMAC tag,
+   * in which case the signature was not checked on this boot.
+   */
+  readonly authenticatedBy: 'signature' | 'binding-tag';
 }
 
 export interface Area {
@@ -65,6 +70,8 @@ export interface Area {
   readonly source: string;
   /** RSE 2.1: the FIP the slot's copy comes from. */
   readonly bank?: 'FIP_A' | 'FIP_B';
+  /** Host-flash slots: the image's offset in its first ATU page (`offsets[s]` of the pre-load). */
+  readonly pageOffset?: number;
 }
 
 /** What BL2's platform hooks work on. */
@@ -121,6 +128,7 @@ export function preLoad(ctx: Bl2Platform, spec: Bl2ImageSpec): Area[] | string {
             size: spec.slotSize,
             source: `${purpose.replace('input from ', '')} entry at flash ${hex0x(entry.offset)}`,
             bank: entry.bank,
+            pageOffset: r.offset,
           };
     };
     const mapped = findInHostFlash(ctx.flash, fipEntryUuid(spec.fipEntry ?? '')).map((b, s) => {

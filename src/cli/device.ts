@@ -87,6 +87,10 @@ export function deviceCommand() {
         '--rotpk-revocation',
         'message-provisioned profiles (rse-2.3): firmware built with RSE_ROTPK_REVOCATION (BL1_2 takes revocation messages)',
       )
+      .option(
+        '--image-binding',
+        'rse-2.3: firmware built with MCUBOOT_IMAGE_BINDING (BL1_2 derives the binding key; BL2 binds each image to the device after its first verification and later checks its CMAC tag instead of the signature; images must carry the 0xA4/0xA5 placeholders)',
+      )
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
@@ -103,6 +107,7 @@ export function deviceCommand() {
           lcmVersion: o.lcmVersion === '1' ? 1 : 0,
           xip: o.xip === true,
           ...(o.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
+          ...(o.imageBinding === true ? { imageBinding: true } : {}),
         });
         const summary = {
           dir,
@@ -113,11 +118,12 @@ export function deviceCommand() {
           romTpMode: dev.json.romTpMode,
           lcmVersion: dev.lcmVersion,
           xip: dev.xip,
+          imageBinding: dev.profile.bl2.imageBinding?.enabled === true,
         };
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}${summary.imageBinding ? ' (image binding)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );

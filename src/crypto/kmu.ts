@@ -1,7 +1,8 @@
 /**
  * The RSE's Key Management Unit: hardware key slots loaded at reset from the OTP (and the RTL
  * key), user slots that boot stages fill with derived keys, locking, and the invalidation of
- * the hardware slots before BL2 runs. Slot numbers follow TF-M 2.1 `rse_kmu_slot_ids.h`.
+ * the hardware slots before BL2 runs. Slot numbers follow TF-M 2.1 `rse_kmu_slot_ids.h`
+ * (2.3's binding key takes the next free one).
  * @module
  */
 import { RseError } from '../lib/errors.ts';
@@ -27,6 +28,8 @@ export const KMU_SLOT = {
   DM_PROVISIONING_KEY_1: 16,
   SECURE_ENCRYPTION_KEY: 17,
   NON_SECURE_ENCRYPTION_KEY: 18,
+  /** TF-M 2.3 `RSE_KMU_SLOT_SECURE_BINDING_KEY` (with `MCUBOOT_IMAGE_BINDING`). */
+  SECURE_BINDING_KEY: 19,
 } as const;
 
 export const KMU_HW_SLOT_COUNT = 7;

@@ -129,6 +129,11 @@ export interface Memory {
   /** What reads beyond `bytes` return (erased flash: 0xFF). */
   readonly fill: number;
   readonly writable: boolean;
+  /**
+   * NOR flash the RSE programs in place (the TC host flash, CFI StrataFlash: byte programs, no
+   * erase): {@link Bus.program} can only clear bits of it.
+   */
+  readonly programmable?: boolean;
 }
 
 function findMemory(mems: readonly Memory[], addr: number, len: number): Memory | undefined {
@@ -200,6 +205,29 @@ export class Bus {
         throw new BusFault('no-memory', p.mem.base + p.off, `${p.mem.name} at ${hex0x(p.mem.base + p.off, 8)} is not writable memory`);
       p.mem.bytes.fill(value, p.off, p.off + p.len);
     }
+  }
+
+  /** Bytes programmed into NOR flash through {@link Bus.program} since the bus was made. */
+  programmed = 0;
+
+  /**
+   * Programs NOR flash byte by byte, as the CFI driver does (`cfi_strataflashj3_program`, program
+   * unit 1, no erase): each byte becomes old AND new. `before` is called before each byte (the
+   * power-cut point of a persistent write).
+   */
+  program(addr: number, data: Uint8Array, before?: (what: string) => void): void {
+    const ps = this.pieces(addr, data.length);
+    for (const p of ps)
+      if (p.mem.programmable !== true || p.off + p.len > p.mem.bytes.length)
+        throw new BusFault('no-memory', p.mem.base + p.off, `${p.mem.name} at ${hex0x(p.mem.base + p.off, 8)} is not programmable flash`);
+    let at = 0;
+    for (const p of ps)
+      for (let i = 0; i < p.len; i++, at++) {
+        before?.(`${p.mem.name} program at ${hex0x(p.mem.base + p.off + i, 8)}`);
+        const b = p.mem.bytes;
+        b[p.off + i] = (b[p.off + i] as number) & (data[at] as number);
+        this.programmed++;
+      }
   }
 
   /** memmove within the bus (the 1.7 SCP header removal). */

@@ -83,9 +83,9 @@ export interface DeviceJson {
   readonly xip?: boolean;
   /**
    * Build options of a message-provisioned firmware (rse-2.3) that differ from the profile's
-   * defaults: `RSE_ROTPK_REVOCATION`. Absent means the defaults.
+   * defaults: `RSE_ROTPK_REVOCATION`, `MCUBOOT_IMAGE_BINDING`. Absent means the defaults.
    */
-  readonly build?: { readonly rotpkRevocation?: boolean };
+  readonly build?: { readonly rotpkRevocation?: boolean; readonly imageBinding?: boolean };
   /**
    * `provisioning_staging_status` of the persistent data: `runtime` when the staged message was
    * handed over by the runtime for BL1_2 (revocation); absent otherwise.
@@ -116,6 +116,8 @@ export interface CreateOptions {
   readonly xip?: boolean;
   /** Message-provisioned profiles: built with `RSE_ROTPK_REVOCATION`. */
   readonly rotpkRevocation?: boolean;
+  /** Profiles with image binding (rse-2.3): built with `MCUBOOT_IMAGE_BINDING`. */
+  readonly imageBinding?: boolean;
   /**
    * More files the new device holds from the start (what its firmware images were built with,
    * e.g. 1.7's provisioning data); see `createDevice` in `rsekit/boot`.
@@ -182,6 +184,10 @@ export class Device {
       throw new RseError('E_ARGUMENT', `ROTPK revocation is a build option of message-provisioned profiles; ${base.name} uses bundles`, {
         field: 'rotpkRevocation',
       });
+    if (options.imageBinding === true && built.bl2.imageBinding === undefined)
+      throw new RseError('E_ARGUMENT', `image binding is a build option ${base.name} does not have (TF-M 2.3 and later)`, {
+        field: 'imageBinding',
+      });
     const romSize = built.memory.romSize;
     const rom = new Uint8Array(romSize);
     if (options.rom !== undefined) {
@@ -196,7 +202,14 @@ export class Device {
       romTpMode: options.romTpMode ?? 'TCI',
       lcmVersion: options.lcmVersion ?? 0,
       ...(xip ? { xip } : {}),
-      ...(options.rotpkRevocation === true ? { build: { rotpkRevocation: true } } : {}),
+      ...(options.rotpkRevocation === true || options.imageBinding === true
+        ? {
+            build: {
+              ...(options.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
+              ...(options.imageBinding === true ? { imageBinding: true } : {}),
+            },
+          }
+        : {}),
       psi: 0,
       boots: 0,
     };
@@ -293,10 +306,12 @@ function deviceJsonProblem(j: unknown): string | undefined {
     if (
       typeof b !== 'object' ||
       b === null ||
-      Object.keys(b).some((k) => k !== 'rotpkRevocation') ||
-      (b.rotpkRevocation !== undefined && typeof b.rotpkRevocation !== 'boolean')
+      Object.keys(b).some((k) => k !== 'rotpkRevocation' && k !== 'imageBinding') ||
+      (b.rotpkRevocation !== undefined && typeof b.rotpkRevocation !== 'boolean') ||
+      (b.imageBinding !== undefined && typeof b.imageBinding !== 'boolean')
     )
-      return 'build must be { rotpkRevocation: true|false }';
+      return 'build must be { rotpkRevocation?: true|false, imageBinding?: true|false }';
+    if (b.imageBinding === true && known.bl2.imageBinding === undefined) return `imageBinding is not a build option of ${known.name}`;
   }
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
@@ -308,8 +323,12 @@ function deviceJsonProblem(j: unknown): string | undefined {
 /** The profile with a device's build options applied. */
 function withBuild(p: RseProfile, build: DeviceJson['build']): RseProfile {
   const m = p.provisioning.messages;
-  if (build?.rotpkRevocation !== true || m === undefined) return p;
-  return { ...p, provisioning: { ...p.provisioning, messages: { ...m, rotpkRevocation: true } } };
+  const bind = p.bl2.imageBinding;
+  let out = p;
+  if (build?.rotpkRevocation === true && m !== undefined)
+    out = { ...out, provisioning: { ...out.provisioning, messages: { ...m, rotpkRevocation: true } } };
+  if (build?.imageBinding === true && bind !== undefined) out = { ...out, bl2: { ...out.bl2, imageBinding: { ...bind, enabled: true } } };
+  return out;
 }
 
 function sramImage(b: Uint8Array | undefined, size: number): Uint8Array {

@@ -137,6 +137,7 @@ export const IMAGE_KEYS = [
   'lms-key',
   'encrypt-key',
   'dependencies',
+  'image-binding',
 ] as const;
 
 /** The keys a `format: bl1` image takes. */
@@ -372,6 +373,15 @@ export function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow,
         ...(pkf === undefined ? {} : { publicKeyFormat: pkf }),
         ...(opt(c, 'pad-sig', bool, path) === true ? { padSig: true } : {}),
         ...(dependencies.length === 0 ? {} : { dependencies }),
+        // TF-M's MCUBOOT_IMAGE_BINDING build: `--extra-tlv 0x00A4` and `0x00A5`, 16 bytes of 0xFF each.
+        ...(opt(c, 'image-binding', bool, path) === true
+          ? {
+              extraTlvs: [
+                [0xa4, new Uint8Array(16).fill(0xff)],
+                [0xa5, new Uint8Array(16).fill(0xff)],
+              ] as const,
+            }
+          : {}),
       },
     );
   } catch (e) {

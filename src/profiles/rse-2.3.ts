@@ -67,6 +67,10 @@ export const RSE_2_3: RseProfile = {
       rotpk: { array: i.index === 1 ? 'dm' : 'cm', slot: 1 },
       nvCounter: `dynamic.security_version_counters_bank_0_${1 + i.index}`,
     })),
+    // MCUboot e2a6d0b `allowed_unprot_tlvs`: KEYID and SHA512 join the list.
+    extraUnprotectedTlvs: [0x03, 0x12],
+    // `mcuboot_default_config.cmake` (OFF), `rse_kmu_keys.c`, `rse_bl2_binding.h`.
+    imageBinding: { enabled: false, keyLabel: 'BL1_2_IMAGE_BINDING_KEY_DERIVATION', metaTlv: 0xa4, tagTlv: 0xa5 },
   },
   runtime: {
     ...RSE_2_1.runtime,

@@ -167,6 +167,28 @@ export interface Bl2Layout {
    * down over its header at post-load.
    */
   readonly hostHeader: 'separate-region' | 'in-place';
+  /**
+   * TLVs MCUboot also allows outside the protected area beyond the base list (MCUboot's
+   * `allowed_unprot_tlvs` of the branch the firmware pins: 2.3 adds KEYID and SHA512).
+   */
+  readonly extraUnprotectedTlvs?: readonly number[];
+  /** `MCUBOOT_IMAGE_BINDING` (TF-M 2.3+): a build option, off by default; see {@link ImageBindingConfig}. */
+  readonly imageBinding?: ImageBindingConfig;
+}
+
+/**
+ * Image binding of TF-M 2.3 (`rse_bl2_binding_cmac.c`): BL1_2 derives a binding key from the HUK
+ * into the KMU; BL2 writes a CMAC tag over the first verified image into its BIND_TAG TLV and marks
+ * BIND_METADATA bound, and on later boots checks the tag instead of the signature.
+ */
+export interface ImageBindingConfig {
+  /** Whether the firmware was built with it (`rse device create --image-binding`). */
+  readonly enabled: boolean;
+  /** The KDF label of the key (a C string: its NUL is part of it); no context (boot state: none). */
+  readonly keyLabel: string;
+  /** The unprotected TLV types of the metadata and the tag (16 bytes each). */
+  readonly metaTlv: number;
+  readonly tagTlv: number;
 }
 
 /** The boot-to-runtime shared data area. */

@@ -82,7 +82,8 @@ export function exampleFixture(example: ExampleName): ExampleFixture {
   if (profile === 'rse-2.3') {
     // Message provisioning: the ROM holds the example's provisioning key, which signs the messages.
     const key = loadKey(read('../keys/root-EC-P256.pem'));
-    dev = createDevice(store, { profile, files: { [ROM_ROTPK_FILE.TCI]: rawPublicKey(key).subarray(1) } });
+    // The example is a MCUBOOT_IMAGE_BINDING build (its images carry the placeholders).
+    dev = createDevice(store, { profile, imageBinding: true, files: { [ROM_ROTPK_FILE.TCI]: rawPublicKey(key).subarray(1) } });
     const base = { tpMode: 'TCI' as const, auth: { kind: 'ecdsa' as const, key }, krtl: new Uint8Array(32), iv: new Uint8Array(8) };
     const cm = cmValues23(values, read);
     const dm = dmValues23(values, read);
