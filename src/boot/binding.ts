@@ -6,13 +6,15 @@
  *   16-byte BIND_METADATA and BIND_TAG values (unprotected TLVs 0xA4/0xA5, which must exist);
  *   either all 0xFF means unbound; otherwise the metadata must say BOUND (byte 0 = 0x01) with
  *   CMAC (byte 1 = 0x01), or pre-load fails and BL2 halts;
- * - after the RAM copy, a bound image's tag is recomputed over the primary's header fields, its
- *   security counter and the loaded body; a mismatch drops the slot, a match skips MCUboot's
- *   signature and hash check altogether (`boot_image_check_hook`) after the rollback check;
+ * - after the RAM copy of either slot, the primary's tag is recomputed over the loaded slot's
+ *   header fields and body with the primary's security counter; a mismatch drops the slot, a
+ *   match skips MCUboot's signature and hash check altogether (`boot_image_check_hook`) after
+ *   the rollback check;
  * - post-load binds an unbound image: tag = AES-CMAC(binding key, ih_hdr_size u16 ‖ ih_img_size
  *   u32 ‖ ih_flags u32 ‖ ih_load_addr u32 ‖ ih_ver (u8, u8, u16, u32) ‖ security counter u32 ‖
- *   body), programmed into the tag TLV, then the metadata 01 01 00…00 into the metadata TLV,
- *   byte by byte into NOR flash without an erase.
+ *   body) with the primary's header and counter and the first ih_img_size bytes of the loaded
+ *   body (whichever slot booted), programmed into the primary's tag TLV, then the metadata
+ *   01 01 00…00 into its metadata TLV, byte by byte into NOR flash without an erase.
  *
  * The key is BL1_2's: KDF(HUK, "BL1_2_IMAGE_BINDING_KEY_DERIVATION\0", no context) in its KMU slot.
  * @module
@@ -103,7 +105,7 @@ export function readBindingData(bus: Bus, a: BindArea, hdr: ImageHeader, cfg: Im
   return { hdr, area: a, secCnt, hasTag: true, meta, tag };
 }
 
-/** `compute_cmac_tag`: the tag over the primary's header fields, its security counter and `body` (at least ih_img_size bytes). */
+/** `compute_cmac_tag`: the tag over `hdr`'s fields, a security counter and `body` (at least ih_img_size bytes; undefined if shorter). */
 export function bindingTag(key: Uint8Array, hdr: ImageHeader, secCnt: number, body: Uint8Array): Uint8Array | undefined {
   if (body.length < hdr.imgSize) return undefined;
   const fields = new Uint8Array(26);

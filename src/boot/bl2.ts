@@ -315,26 +315,20 @@ class Bl2 implements Bl2Platform {
     }
   }
 
-  /** `rse_verify_binding` then `rse_enforce_rollback` for a bound image's loaded copy; reports and returns the outcome. */
+  /**
+   * `rse_verify_binding` then `rse_enforce_rollback` for a bound image's loaded copy: the tag over
+   * the loaded slot's header fields and body with the primary's security counter (pre-load read it
+   * there); reports and returns the outcome.
+   */
   private verifyTag(at: string, spec: Bl2ImageSpec, bind: BindCtx, dst: number, hdr: ImageHeader): boolean {
     const keep = 'the slot is dropped, its RAM copy left in place (upstream does not wipe it)';
-    const tag = bindingTag(
-      this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY),
-      bind.hdr,
-      bind.secCnt,
-      this.bus.read(dst + hdr.hdrSize, hdr.imgSize),
-    );
-    if (tag === undefined)
-      return this.check(
-        `${at}: binding tag`,
-        false,
-        `the body is ${hdr.imgSize} bytes, shorter than the primary's ih_img_size ${bind.hdr.imgSize}; ${keep}`,
-      );
+    const key = this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY);
+    const tag = bindingTag(key, hdr, bind.secCnt, this.bus.read(dst + hdr.hdrSize, hdr.imgSize)) as Uint8Array;
     if (!constantTimeEqual(tag, bind.tag))
       return this.check(
         `${at}: binding tag`,
         false,
-        `BIND_TAG is not the CMAC of the primary's header and security counter with this body under this device's binding key (bound on another device, or altered); ${keep}`,
+        `BIND_TAG of the primary is not the CMAC of this slot's header and body with the primary's security counter under this device's binding key (bound on another device, bound over another image, or altered); ${keep}`,
       );
     const nvName = bl2NvCounter(spec);
     const nv = this.dev.plat.readCounter(nvName);

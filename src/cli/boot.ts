@@ -80,10 +80,10 @@ export function bootCommand() {
       for (const c of r.checks) io.out(`  ${c.stage.padEnd(6)} ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}\n`);
       if (r.placed.length > 0) {
         const w = Math.max(12, ...r.placed.map((p) => `${p.index} ${p.name}`.length));
-        io.out(`placed:\n  ${'image'.padEnd(w)} slot       version   counter  load        size     where\n`);
+        io.out(`placed:\n  ${'image'.padEnd(w)} slot       version   counter  load        size     checked by   where\n`);
         for (const p of r.placed)
           io.out(
-            `  ${`${p.index} ${p.name}`.padEnd(w)} ${p.slot.padEnd(10)} ${p.version.padEnd(9)} ${String(p.securityCounter).padEnd(8)} ${hex0x(p.loadAddress, 8)}  ${String(p.size).padEnd(8)} ${p.target}\n`,
+            `  ${`${p.index} ${p.name}`.padEnd(w)} ${p.slot.padEnd(10)} ${p.version.padEnd(9)} ${String(p.securityCounter).padEnd(8)} ${hex0x(p.loadAddress, 8)}  ${String(p.size).padEnd(8)} ${(p.authenticatedBy === 'binding-tag' ? 'binding tag' : 'signature').padEnd(12)} ${p.target}\n`,
           );
         for (const p of r.placed)
           if (p.xip !== undefined)

@@ -259,12 +259,13 @@ await step('The rse-2.3 example platform (TF-M 2.3.1): BL2 as a v2 image, its LM
   '-o',
   f('flash-23'),
 ]);
-await step("Create an rse-2.3 device whose ROM holds the example's provisioning key", [
+await step("Create an rse-2.3 device whose ROM holds the example's provisioning key, its firmware built with image binding", [
   'device',
   'create',
   f('device-23'),
   '--profile',
   'rse-2.3',
+  '--image-binding',
   '--rom-rotpk',
   join(examples, 'keys/root-EC-P256.pem'),
   '--force',
@@ -294,9 +295,13 @@ await step('Provision it with the messages: TP mode from the message, SP mode, C
 ]);
 await step('Attach its flash', ['device', 'load-flash', f('device-23'), f('flash-23/host_flash.bin')]);
 await step(
-  'Boot it: BL1_1 checks BL1_2 from the OTP BL1_2 area, BL1_2 the v2 image against CM ROTPK 0, BL2 each image against CM/DM ROTPK 1',
+  'Boot it: BL1_1 checks BL1_2 from the OTP BL1_2 area, BL1_2 the v2 image against CM ROTPK 0, BL2 each image against CM/DM ROTPK 1 and binds it to the device',
   ['boot', f('device-23')],
 );
+await step("Boot it again: BL2 checks each image's binding tag (a CMAC under the device's key) instead of its signature", [
+  'boot',
+  f('device-23'),
+]);
 
 // The verifier leg: the rse-2.1 device's token, over the socket, against its own build's reference values.
 const attest = new RseServer(Device.open(new DirStore(f('device'))));
