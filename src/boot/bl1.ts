@@ -257,6 +257,9 @@ function revokedArray(dev: Device, who: 'cm' | 'dm', keyHash: Uint8Array): strin
   const map = dev.profile.otp.rotpkMap;
   if (map === undefined) return undefined;
   const current = rotpkArrayIndex(dev.otp, who);
+  // A key the array in use still holds is not revoked (an array update may keep it).
+  const inUse = dev.plat.read(`${who}.rotpk_areas_${current}.rotpk_${map[who].bl1}`);
+  if (same(inUse, keyHash.subarray(0, inUse.length))) return undefined;
   for (let i = 0; i < current; i++) {
     const stored = dev.plat.read(`${who}.rotpk_areas_${i}.rotpk_${map[who].bl1}`);
     if (same(stored, keyHash.subarray(0, stored.length))) return `${who.toUpperCase()} ROTPK ${map[who].bl1} of array ${i}`;

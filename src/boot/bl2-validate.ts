@@ -80,6 +80,95 @@ export interface Validated {
   readonly securityCounter: number;
   readonly signerId: Uint8Array;
   readonly dependencies: readonly { readonly image: number; readonly min: ImageVersion }[];
+  /** Multi-signature builds: which ROTPKs signed, against their policies (for the report). */
+  readonly signers?: string;
+}
+
+interface SignerSlot {
+  /** MCUboot's key index: 0 the CM ROTPK, 1 the DM ROTPK. */
+  readonly index: 0 | 1;
+  readonly who: 'cm' | 'dm';
+  readonly field: string;
+  readonly required: boolean;
+  state: 'no key' | 'bad signature' | 'verified';
+}
+
+/** The ROTPKs that may sign an image (`boot_retrieve_public_key_hash`), from the arrays in use, with their policies. */
+function signerSlots(dev: Device, signers: NonNullable<Bl2ImageSpec['signers']>): SignerSlot[] {
+  const out: SignerSlot[] = [];
+  for (const [index, who] of [
+    [0, 'cm'],
+    [1, 'dm'],
+  ] as const) {
+    const slot = signers[who];
+    if (slot === undefined) continue;
+    const area = `${who}.rotpk_areas_${rotpkArrayIndex(dev.otp, who)}`;
+    const policies = readU32le(dev.plat.read(`${area}.${who}_rotpk_policies`), 0);
+    out.push({ index, who, field: `${area}.rotpk_${slot}`, required: ((policies >>> (18 + slot)) & 1) === 1, state: 'no key' });
+  }
+  return out;
+}
+
+/**
+ * `bootutil_img_validate` with `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT` and `MCUBOOT_HW_KEY`: each PUBKEY
+ * is looked up among the image's CM then DM ROTPK hashes, the signature after it verified with it,
+ * the verified key indexes collected; then `boot_plat_check_key_policy`: every ROTPK whose policy
+ * is "required" must have signed. An image none of whose ROTPKs is required passes without any
+ * valid signature (as upstream). Returns the signer id (the first verified key) and a report.
+ */
+function multiSigCheck(
+  dev: Device,
+  signers: NonNullable<Bl2ImageSpec['signers']>,
+  all: readonly Tlv[],
+  signed: Uint8Array,
+  digest: Uint8Array,
+): { signerId: Uint8Array; detail: string } {
+  const slots = signerSlots(dev, signers);
+  let cur: { slot: SignerSlot; key: ReturnType<typeof importPublicDer>; id: Uint8Array } | undefined;
+  let signerId: Uint8Array | undefined;
+  for (const t of all) {
+    if (t.type === TLV.PUBKEY) {
+      const h = hash('sha256', t.value);
+      cur = undefined;
+      const slot = slots.find((x) => constantTimeEqual(h, dev.plat.read(x.field).subarray(0, h.length)));
+      if (slot === undefined) continue;
+      try {
+        cur = { slot, key: importPublicDer(t.value), id: h };
+      } catch {
+        cur = undefined;
+      }
+    } else if (cur !== undefined && t.type === expectedSigTlv(cur.key.type)) {
+      const { slot, key, id } = cur;
+      cur = undefined;
+      if (!sigLengthOk(t.type, key.type, t.value.length))
+        throw new Reject(`signature TLV of ${t.value.length} bytes for a ${key.type} key`);
+      if (verifyImageSignature(key, [signed], digest, t.value, false)) {
+        signerId ??= id;
+        slot.state = 'verified';
+      } else if (slot.state === 'no key') slot.state = 'bad signature';
+    }
+  }
+  const name = (x: SignerSlot): string => `${x.who.toUpperCase()} ${x.field} (${x.required ? 'required' : 'optional'})`;
+  for (const x of slots)
+    if (x.required && x.state !== 'verified')
+      throw new Reject(
+        `${name(x)} did not sign: ${x.state === 'no key' ? 'no PUBKEY TLV was matched to it (MCUboot takes the first of the image ROTPKs a key hashes to)' : 'its signature does not verify'} (boot_plat_check_key_policy)`,
+      );
+  const verified = slots.filter((x) => x.state === 'verified');
+  return {
+    signerId: signerId ?? hash('sha256', new Uint8Array(0)),
+    detail:
+      verified.length === 0
+        ? `no signature verified, none required by the ROTPK policies of ${slots.map(name).join(', ')}: accepted as upstream accepts it`
+        : `signed by ${verified.map(name).join(' and ')}${
+            slots.length > verified.length
+              ? `; ${slots
+                  .filter((x) => x.state !== 'verified')
+                  .map((x) => `${name(x)}: ${x.state}`)
+                  .join(', ')}`
+              : ''
+          }`,
+  };
 }
 
 /**
@@ -123,12 +212,15 @@ export function validateInRam(
   const deps: { image: number; min: ImageVersion }[] = [];
   const rotpkField = bl2RotpkField(dev, spec);
   const rotpk = dev.plat.read(rotpkField);
+  const multi = dev.profile.bl2.multiSig?.enabled === true ? spec.signers : undefined;
   for (const t of all) {
     if (t.type === hashTlv) {
       if (t.value.length !== HASH_SIZES[hashAlg]) throw new Reject(`hash TLV is ${t.value.length} bytes`);
       if (!constantTimeEqual(t.value, digest))
         throw new Reject(`image hash mismatch: computed ${toHex(digest).slice(0, 16)}…, TLV says ${toHex(t.value).slice(0, 16)}…`);
       hashOk = true;
+    } else if (multi !== undefined && (t.type === TLV.PUBKEY || t.type === expectedSigTlv(keyType ?? ''))) {
+      // Keys and signatures: multiSigCheck below.
     } else if (t.type === TLV.PUBKEY) {
       keyOk = key !== undefined && constantTimeEqual(t === pub ? (pubHash as Uint8Array) : hash('sha256', t.value), rotpk);
     } else if (t.type === expectedSigTlv(keyType ?? '')) {
@@ -154,6 +246,11 @@ export function validateInRam(
     }
   }
   if (!hashOk) throw new Reject(`no ${hashAlg === 'sha384' ? 'SHA384' : 'SHA256'} hash TLV`);
+  if (multi !== undefined) {
+    const m = multiSigCheck(dev, multi, all, img.subarray(0, hashed), digest);
+    if (counter === undefined) throw new Reject('no SEC_CNT TLV: the security counter is mandatory');
+    return { digest, hashAlg, securityCounter: counter, signerId: m.signerId, dependencies: deps, signers: m.detail };
+  }
   if (!sigOk) {
     if (pub === undefined) throw new Reject('no PUBKEY TLV: no key to check against the OTP ROTPK hash');
     if (key === undefined) throw new Reject('the PUBKEY TLV is not a public key');

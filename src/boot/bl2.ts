@@ -258,7 +258,9 @@ class Bl2 implements Bl2Platform {
         this.check(
           `${at}: validate`,
           true,
-          `hash, key (${bl2RotpkField(this.dev, spec)}), signature, security counter ${v.securityCounter}`,
+          v.signers === undefined
+            ? `hash, key (${bl2RotpkField(this.dev, spec)}), signature, security counter ${v.securityCounter}`
+            : `hash, ${v.signers}, security counter ${v.securityCounter}`,
         );
       this.loaded.set(spec.index, { dst, size, version: hdr.version });
       this.chosen = { area, hdr, dst };

@@ -91,6 +91,10 @@ export function deviceCommand() {
         '--image-binding',
         'rse-2.3: firmware built with MCUBOOT_IMAGE_BINDING (BL1_2 derives the binding key; BL2 binds each image to the device after its first verification and later checks its CMAC tag instead of the signature; images must carry the 0xA4/0xA5 placeholders)',
       )
+      .option(
+        '--multi-sig',
+        'rse-2.3: firmware built with MCUBOOT_IMAGE_MULTI_SIG_SUPPORT (BL2 checks each image against its CM and DM ROTPKs and their OTP policies: every required ROTPK must sign)',
+      )
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
@@ -108,6 +112,7 @@ export function deviceCommand() {
           xip: o.xip === true,
           ...(o.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
           ...(o.imageBinding === true ? { imageBinding: true } : {}),
+          ...(o.multiSig === true ? { multiSig: true } : {}),
         });
         const summary = {
           dir,
@@ -119,11 +124,12 @@ export function deviceCommand() {
           lcmVersion: dev.lcmVersion,
           xip: dev.xip,
           imageBinding: dev.profile.bl2.imageBinding?.enabled === true,
+          multiSig: dev.profile.bl2.multiSig?.enabled === true,
         };
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}${summary.imageBinding ? ' (image binding)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}${summary.imageBinding ? ' (image binding)' : ''}${summary.multiSig ? ' (multi-signature BL2)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );

@@ -85,7 +85,7 @@ export interface DeviceJson {
    * Build options of a message-provisioned firmware (rse-2.3) that differ from the profile's
    * defaults: `RSE_ROTPK_REVOCATION`, `MCUBOOT_IMAGE_BINDING`. Absent means the defaults.
    */
-  readonly build?: { readonly rotpkRevocation?: boolean; readonly imageBinding?: boolean };
+  readonly build?: { readonly [K in BuildOption]?: boolean };
   /**
    * `provisioning_staging_status` of the persistent data: `runtime` when the staged message was
    * handed over by the runtime for BL1_2 (revocation); absent otherwise.
@@ -118,6 +118,8 @@ export interface CreateOptions {
   readonly rotpkRevocation?: boolean;
   /** Profiles with image binding (rse-2.3): built with `MCUBOOT_IMAGE_BINDING`. */
   readonly imageBinding?: boolean;
+  /** Profiles with multi-signature BL2 (rse-2.3): built with `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT`. */
+  readonly multiSig?: boolean;
   /**
    * More files the new device holds from the start (what its firmware images were built with,
    * e.g. 1.7's provisioning data); see `createDevice` in `rsekit/boot`.
@@ -180,14 +182,13 @@ export class Device {
     const xip = options.xip ?? false;
     const built = profileVariant(base, xip);
     if (built === undefined) throw new RseError('E_ARGUMENT', `XIP is a build option ${base.name} does not have`, { field: 'xip' });
-    if (options.rotpkRevocation === true && built.provisioning.messages === undefined)
-      throw new RseError('E_ARGUMENT', `ROTPK revocation is a build option of message-provisioned profiles; ${base.name} uses bundles`, {
-        field: 'rotpkRevocation',
-      });
-    if (options.imageBinding === true && built.bl2.imageBinding === undefined)
-      throw new RseError('E_ARGUMENT', `image binding is a build option ${base.name} does not have (TF-M 2.3 and later)`, {
-        field: 'imageBinding',
-      });
+    const build: { [K in BuildOption]?: boolean } = {};
+    for (const k of Object.keys(BUILD_OPTIONS) as BuildOption[]) {
+      if (options[k] !== true) continue;
+      if (!BUILD_OPTIONS[k].has(built))
+        throw new RseError('E_ARGUMENT', `${BUILD_OPTIONS[k].macro} is not a build option of ${base.name}`, { field: k });
+      build[k] = true;
+    }
     const romSize = built.memory.romSize;
     const rom = new Uint8Array(romSize);
     if (options.rom !== undefined) {
@@ -202,14 +203,7 @@ export class Device {
       romTpMode: options.romTpMode ?? 'TCI',
       lcmVersion: options.lcmVersion ?? 0,
       ...(xip ? { xip } : {}),
-      ...(options.rotpkRevocation === true || options.imageBinding === true
-        ? {
-            build: {
-              ...(options.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
-              ...(options.imageBinding === true ? { imageBinding: true } : {}),
-            },
-          }
-        : {}),
+      ...(Object.keys(build).length > 0 ? { build } : {}),
       psi: 0,
       boots: 0,
     };
@@ -303,15 +297,14 @@ function deviceJsonProblem(j: unknown): string | undefined {
   if (o.staging !== undefined && o.staging !== 'runtime') return 'staging must be "runtime" or absent';
   if (o.build !== undefined) {
     const b = o.build as Record<string, unknown> | null;
-    if (
-      typeof b !== 'object' ||
-      b === null ||
-      Object.keys(b).some((k) => k !== 'rotpkRevocation' && k !== 'imageBinding') ||
-      (b.rotpkRevocation !== undefined && typeof b.rotpkRevocation !== 'boolean') ||
-      (b.imageBinding !== undefined && typeof b.imageBinding !== 'boolean')
-    )
-      return 'build must be { rotpkRevocation?: true|false, imageBinding?: true|false }';
-    if (b.imageBinding === true && known.bl2.imageBinding === undefined) return `imageBinding is not a build option of ${known.name}`;
+    if (typeof b !== 'object' || b === null) return 'build must be an object';
+    for (const [k, v] of Object.entries(b)) {
+      const opt = BUILD_OPTIONS[k as BuildOption] as (typeof BUILD_OPTIONS)[BuildOption] | undefined;
+      if (!Object.hasOwn(BUILD_OPTIONS, k) || opt === undefined)
+        return `build.${k} is not a build option (${Object.keys(BUILD_OPTIONS).join(', ')})`;
+      if (typeof v !== 'boolean') return `build.${k} must be true or false`;
+      if (v && !opt.has(known)) return `${k} (${opt.macro}) is not a build option of ${known.name}`;
+    }
   }
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];
@@ -320,14 +313,38 @@ function deviceJsonProblem(j: unknown): string | undefined {
   return undefined;
 }
 
+/** The firmware build options a device may have beyond its profile's defaults: the macro, whether the profile has it, and what it changes. */
+const BUILD_OPTIONS = {
+  rotpkRevocation: {
+    macro: 'RSE_ROTPK_REVOCATION',
+    has: (p: RseProfile): boolean => p.provisioning.messages !== undefined,
+    apply: (p: RseProfile): RseProfile => {
+      const m = p.provisioning.messages;
+      return m === undefined ? p : { ...p, provisioning: { ...p.provisioning, messages: { ...m, rotpkRevocation: true } } };
+    },
+  },
+  imageBinding: {
+    macro: 'MCUBOOT_IMAGE_BINDING',
+    has: (p: RseProfile): boolean => p.bl2.imageBinding !== undefined,
+    apply: (p: RseProfile): RseProfile => {
+      const b = p.bl2.imageBinding;
+      return b === undefined ? p : { ...p, bl2: { ...p.bl2, imageBinding: { ...b, enabled: true } } };
+    },
+  },
+  multiSig: {
+    macro: 'MCUBOOT_IMAGE_MULTI_SIG_SUPPORT',
+    has: (p: RseProfile): boolean => p.bl2.multiSig !== undefined,
+    apply: (p: RseProfile): RseProfile => (p.bl2.multiSig === undefined ? p : { ...p, bl2: { ...p.bl2, multiSig: { enabled: true } } }),
+  },
+} as const;
+
+/** A firmware build option of {@link DeviceJson.build}. */
+export type BuildOption = keyof typeof BUILD_OPTIONS;
+
 /** The profile with a device's build options applied. */
 function withBuild(p: RseProfile, build: DeviceJson['build']): RseProfile {
-  const m = p.provisioning.messages;
-  const bind = p.bl2.imageBinding;
   let out = p;
-  if (build?.rotpkRevocation === true && m !== undefined)
-    out = { ...out, provisioning: { ...out.provisioning, messages: { ...m, rotpkRevocation: true } } };
-  if (build?.imageBinding === true && bind !== undefined) out = { ...out, bl2: { ...out.bl2, imageBinding: { ...bind, enabled: true } } };
+  for (const k of Object.keys(BUILD_OPTIONS) as BuildOption[]) if (build?.[k] === true) out = BUILD_OPTIONS[k].apply(out);
   return out;
 }
 

@@ -138,6 +138,7 @@ export const IMAGE_KEYS = [
   'encrypt-key',
   'dependencies',
   'image-binding',
+  'psa-key-ids',
 ] as const;
 
 /** The keys a `format: bl1` image takes. */
@@ -320,7 +321,14 @@ export function buildImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, pl
 
 /** imgtool over `data` with the image entry's parameters. */
 export function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow, name: string, data: Uint8Array): BuiltImage {
-  const key = io.readKey(str(c.key, `${path}.key`));
+  // `key: FILE`, or a list for several signatures (imgtool's `-k` repeated, MCUboot tfm-2.3.0).
+  const keyFiles = Array.isArray(c.key)
+    ? list(c.key, `${path}.key`).map((k, i) => str(k, `${path}.key[${i}]`))
+    : [str(c.key, `${path}.key`)];
+  if (keyFiles.length === 0) throw cfgError(`${path}.key`, 'needs at least one key');
+  const [key, ...additionalKeys] = keyFiles.map((k) => io.readKey(k)) as [AsymKey, ...AsymKey[]];
+  const psaKeyIds = opt(c, 'psa-key-ids', (v, p) => list(v, p).map((x, i) => num(x, `${p}[${i}]`)), path);
+  if (psaKeyIds?.some((id) => id > 0xffffffff)) throw cfgError(`${path}.psa-key-ids`, 'a PSA key id is 32 bits');
   const slotSize = num(c['slot-size'], `${path}.slot-size`);
   const loadAddress = opt(c, 'load-address', num, path);
   // Only host images (loaded through the host access region 0x60000000-0x7FFFFFFF) meet the ATU.
@@ -358,6 +366,8 @@ export function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow,
       { data },
       {
         key,
+        ...(additionalKeys.length === 0 ? {} : { additionalKeys }),
+        ...(psaKeyIds === undefined ? {} : { psaKeyIds }),
         version,
         headerSize: num(c['header-size'] ?? 0x400, `${path}.header-size`),
         padHeader: opt(c, 'pad-header', bool, path) ?? false,

@@ -66,7 +66,10 @@ export const RSE_2_3: RseProfile = {
       ...i,
       rotpk: { array: i.index === 1 ? 'dm' : 'cm', slot: 1 },
       nvCounter: `dynamic.security_version_counters_bank_0_${1 + i.index}`,
+      // With MCUBOOT_IMAGE_MULTI_SIG_SUPPORT: CM ROTPK 1 for every image but NS, DM ROTPK 1 for S and NS.
+      signers: { ...(i.index === 1 ? {} : { cm: 1 }), ...(i.index <= 1 ? { dm: 1 } : {}) },
     })),
+    multiSig: { enabled: false },
     // MCUboot e2a6d0b `allowed_unprot_tlvs`: KEYID and SHA512 join the list.
     extraUnprotectedTlvs: [0x03, 0x12],
     // `mcuboot_default_config.cmake` (OFF), `rse_kmu_keys.c`, `rse_bl2_binding.h`.

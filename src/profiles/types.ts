@@ -135,6 +135,12 @@ export interface Bl2ImageSpec {
    * field follows the revocation counter; it replaces {@link Bl2ImageSpec.rotpkField}.
    */
   readonly rotpk?: { readonly array: 'cm' | 'dm'; readonly slot: number };
+  /**
+   * 2.3 with `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT`: the CM ROTPK (key index 0) and DM ROTPK (key
+   * index 1) that may sign the image (`rse_rotpk_config.h`); each one's OTP policy says whether
+   * its signature is required.
+   */
+  readonly signers?: { readonly cm?: number; readonly dm?: number };
   /** The NV counter of the image (default `nv_counter_bl2_<index>`). */
   readonly nvCounter?: string;
   /** XIP builds: this image is the SIC table of a runtime that executes in place. */
@@ -172,6 +178,11 @@ export interface Bl2Layout {
    * `allowed_unprot_tlvs` of the branch the firmware pins: 2.3 adds KEYID and SHA512).
    */
   readonly extraUnprotectedTlvs?: readonly number[];
+  /**
+   * `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT` (TF-M 2.3+), a build option off by default: each image's
+   * signers are checked against {@link Bl2ImageSpec.signers} and their ROTPK policies.
+   */
+  readonly multiSig?: { readonly enabled: boolean };
   /** `MCUBOOT_IMAGE_BINDING` (TF-M 2.3+): a build option, off by default; see {@link ImageBindingConfig}. */
   readonly imageBinding?: ImageBindingConfig;
 }

@@ -12,34 +12,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { bootDevice, type ChainReport } from '../../src/boot/chain.ts';
 import { Device, FaultPlan, type MemoryStore, PowerCut } from '../../src/device/device.ts';
-import { findInHostFlash } from '../../src/device/host-flash.ts';
-import { readU16le, readU32le } from '../../src/lib/bytes.ts';
 import { LCM_OTP } from '../../src/otp/lcm.ts';
-import { fipEntryUuid } from '../../src/profiles/fip-table.ts';
 import { oracle, oracleSkip } from '../oracles.ts';
-import { buildExample, type Description, exampleFixture, imageOf } from './examples.ts';
+import { buildExample, type Description, exampleFixture, imageOf, slotsOf, tlvAt } from './examples.ts';
 
-const ENTRIES = ['rse-s', 'rse-ns', 'rse-ap-bl1', 'rse-scp-bl1'] as const;
 const META = 0xa4;
 const TAG = 0xa5;
-
-/** Flash offsets of image `index` in FIP_A (the primary) and FIP_B. */
-function slotsOf(flash: Uint8Array, index: number): [number, number] {
-  const [a, b] = findInHostFlash(flash, fipEntryUuid(ENTRIES[index] as string));
-  assert.ok(a?.ok === true && b?.ok === true);
-  return [a.offset, b.offset];
-}
-
-/** Absolute flash offset of the value of TLV `type` of the image at `img` (protected or not). */
-function tlvAt(flash: Uint8Array, img: number, type: number, area: 'protected' | 'unprotected'): number {
-  const hdrSize = readU16le(flash, img + 8);
-  const protSize = readU16le(flash, img + 10);
-  const imgSize = readU32le(flash, img + 12);
-  const start = img + hdrSize + imgSize + (area === 'protected' ? 0 : protSize);
-  const end = start + readU16le(flash, start + 2);
-  for (let cur = start + 4; cur + 4 <= end; cur += 4 + readU16le(flash, cur + 2)) if (readU16le(flash, cur) === type) return cur + 4;
-  throw new Error(`no TLV 0x${type.toString(16)}`);
-}
 
 const fx = (): ReturnType<typeof exampleFixture> => exampleFixture('rse-2.3');
 const flashOf = (s: MemoryStore): Uint8Array => s.read('flash.bin') as Uint8Array;

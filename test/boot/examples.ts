@@ -9,9 +9,12 @@ import { parse } from 'yaml';
 import { lmsSignerPool } from '../../src/bl1/lms-key.ts';
 import { createDevice, provisionFromValues, provisionRun } from '../../src/boot/power-on.ts';
 import { loadKey, rawPublicKey } from '../../src/crypto/index.ts';
-import { Device, MemoryStore } from '../../src/device/device.ts';
+import { type CreateOptions, Device, MemoryStore } from '../../src/device/device.ts';
+import { findInHostFlash } from '../../src/device/host-flash.ts';
 import { buildFlash } from '../../src/flash/build.ts';
 import type { BuildIo, BuildResult } from '../../src/flash/images.ts';
+import { readU16le, readU32le } from '../../src/lib/bytes.ts';
+import { fipEntryUuid } from '../../src/profiles/fip-table.ts';
 import { buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
 import { ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
 import { cmValues23, dmValues23 } from '../../src/provisioning/values-2.3-yaml.ts';
@@ -80,19 +83,7 @@ export function exampleFixture(example: ExampleName): ExampleFixture {
   let dev: Device;
   let r: ReturnType<typeof provisionFromValues>;
   if (profile === 'rse-2.3') {
-    // Message provisioning: the ROM holds the example's provisioning key, which signs the messages.
-    const key = loadKey(read('../keys/root-EC-P256.pem'));
-    // The example is a MCUBOOT_IMAGE_BINDING build (its images carry the placeholders).
-    dev = createDevice(store, { profile, imageBinding: true, files: { [ROM_ROTPK_FILE.TCI]: rawPublicKey(key).subarray(1) } });
-    const base = { tpMode: 'TCI' as const, auth: { kind: 'ecdsa' as const, key }, krtl: new Uint8Array(32), iv: new Uint8Array(8) };
-    const cm = cmValues23(values, read);
-    const dm = dmValues23(values, read);
-    r = provisionRun(dev, {
-      messages: [
-        buildProvisioningMessage({ ...base, flow: 'cm', cm: cm.values, cmSecrets: cm.secrets }),
-        buildProvisioningMessage({ ...base, flow: 'dm', dm: dm.values, dmSecrets: dm.secrets }),
-      ],
-    });
+    ({ dev, r } = provision23(dir, store, values));
   } else {
     dev = createDevice(store, { profile, xip });
     r = provisionFromValues(dev, values, read);
@@ -102,6 +93,42 @@ export function exampleFixture(example: ExampleName): ExampleFixture {
   const fx = { profile, root, dir, description, build, store };
   fixtures.set(example, fx);
   return fx;
+}
+
+/**
+ * The rse-2.3 example's provisioning: a device whose ROM holds the example's provisioning key (a
+ * binding build, its images carry the placeholders, plus `create`), provisioned with the CM and DM
+ * messages of `values` (the example's provisioning.yaml, possibly altered).
+ */
+export function provision23(
+  dir: string,
+  store: MemoryStore,
+  values: unknown,
+  create: Partial<CreateOptions> = {},
+): { dev: Device; r: ReturnType<typeof provisionRun> } {
+  const read = (p: string): Uint8Array => new Uint8Array(readFileSync(join(dir, p)));
+  const key = loadKey(read('../keys/root-EC-P256.pem'));
+  const dev = createDevice(store, {
+    profile: 'rse-2.3',
+    imageBinding: true,
+    ...create,
+    files: { [ROM_ROTPK_FILE.TCI]: rawPublicKey(key).subarray(1) },
+  });
+  const base = { tpMode: 'TCI' as const, auth: { kind: 'ecdsa' as const, key }, krtl: new Uint8Array(32), iv: new Uint8Array(8) };
+  const cm = cmValues23(values, read);
+  const dm = dmValues23(values, read);
+  const r = provisionRun(dev, {
+    messages: [
+      buildProvisioningMessage({ ...base, flow: 'cm', cm: cm.values, cmSecrets: cm.secrets }),
+      buildProvisioningMessage({ ...base, flow: 'dm', dm: dm.values, dmSecrets: dm.secrets }),
+    ],
+  });
+  return { dev, r };
+}
+
+/** The example's provisioning values, parsed (a fresh copy to alter). */
+export function exampleValues(fx: ExampleFixture): Record<string, Record<string, unknown>> {
+  return parse(readFileSync(join(fx.dir, 'provisioning.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
 }
 
 /** A device from a clone of the fixture, with `flash` instead of the example's host flash. */
@@ -116,4 +143,26 @@ export function imageOf(build: BuildResult, name: string): Uint8Array {
   const img = build.images.find((i) => i.name === name);
   if (img === undefined) throw new Error(`no image ${name}`);
   return img.bytes;
+}
+
+const ENTRIES = ['rse-s', 'rse-ns', 'rse-ap-bl1', 'rse-scp-bl1'] as const;
+
+/** Flash offsets of BL2 image `index` (0 S, 1 NS, 2 AP BL1, 3 SCP BL1) in FIP_A (the primary) and FIP_B. */
+export function slotsOf(flash: Uint8Array, index: number): [number, number] {
+  const [a, b] = findInHostFlash(flash, fipEntryUuid(ENTRIES[index] as string));
+  if (a?.ok !== true || b?.ok !== true) throw new Error(`image ${index} is not in both FIPs`);
+  return [a.offset, b.offset];
+}
+
+/** Absolute flash offset of the value of the first TLV `type` after `skip` others of that type, in the image at `img`. */
+export function tlvAt(flash: Uint8Array, img: number, type: number, area: 'protected' | 'unprotected', skip = 0): number {
+  const hdrSize = readU16le(flash, img + 8);
+  const protSize = readU16le(flash, img + 10);
+  const imgSize = readU32le(flash, img + 12);
+  const start = img + hdrSize + imgSize + (area === 'protected' ? 0 : protSize);
+  const end = start + readU16le(flash, start + 2);
+  let seen = 0;
+  for (let cur = start + 4; cur + 4 <= end; cur += 4 + readU16le(flash, cur + 2))
+    if (readU16le(flash, cur) === type && seen++ === skip) return cur + 4;
+  throw new Error(`no TLV 0x${type.toString(16)}`);
 }
