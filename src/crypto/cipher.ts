@@ -57,6 +57,18 @@ export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The last block of AES-CBC with a zero IV over whole 16-byte blocks (the CBC-MAC chain, one native call). */
+export function aesCbcMacLastBlock(key: Uint8Array, data: Uint8Array): Uint8Array {
+  if (key.length !== 16 && key.length !== 32) {
+    throw new RseError('E_BAD_FIELD', `AES key must be 16 or 32 bytes, got ${key.length}`, { field: 'aes key' });
+  }
+  const c = createCipheriv(key.length === 16 ? 'aes-128-cbc' : 'aes-256-cbc', key, new Uint8Array(16));
+  c.setAutoPadding(false);
+  const a = c.update(data);
+  c.final();
+  return new Uint8Array(a.subarray(a.length - 16));
+}
+
 export type AeadAlg = 'aes-256-ccm' | 'aes-128-gcm' | 'aes-256-gcm';
 export const gcmFor = (key: Uint8Array): AeadAlg => (key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm');
 

@@ -23,6 +23,7 @@ export {
 ('./cipher.ts');
 
 export {
+  aesCbcMacLastBlock,
   aesCcmDecrypt,
   aesCcmEncrypt,
   aesEcbEncrypt,

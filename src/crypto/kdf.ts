@@ -7,7 +7,7 @@
  */
 import { concatBytes, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { aesEcbEncrypt, ecPublicFromPrivate, hash, hkdf } from './index.ts';
+import { aesCbcMacLastBlock, aesEcbEncrypt, ecPublicFromPrivate, hash, hkdf } from './index.ts';
 
 const BLOCK = 16;
 
@@ -33,20 +33,10 @@ export function aesCmac(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8
   const padded = new Uint8Array(n * BLOCK);
   padded.set(msg);
   const lastOff = (n - 1) * BLOCK;
-  if (complete) {
-    for (let i = 0; i < BLOCK; i++) padded[lastOff + i] = (padded[lastOff + i] as number) ^ (k1[i] as number);
-  } else {
-    const k2 = subkey(k1);
-    padded[msg.length] = 0x80;
-    for (let i = 0; i < BLOCK; i++) padded[lastOff + i] = (padded[lastOff + i] as number) ^ (k2[i] as number);
-  }
-  let x: Uint8Array = new Uint8Array(BLOCK);
-  for (let b = 0; b < n; b++) {
-    const y = new Uint8Array(BLOCK);
-    for (let i = 0; i < BLOCK; i++) y[i] = (x[i] as number) ^ (padded[b * BLOCK + i] as number);
-    x = aesEcbEncrypt(key, y);
-  }
-  return x;
+  const k = complete ? k1 : subkey(k1);
+  if (!complete) padded[msg.length] = 0x80;
+  for (let i = 0; i < BLOCK; i++) padded[lastOff + i] = (padded[lastOff + i] as number) ^ (k[i] as number);
+  return aesCbcMacLastBlock(key, padded);
 }
 
 /** A KDF label: a string is taken as a C string, so its NUL terminator is part of it. */
