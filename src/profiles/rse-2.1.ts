@@ -5,7 +5,7 @@
  * @module
  */
 import { OTP_RSE_2_1 } from './otp-layout.ts';
-import type { Bl2ImageSpec, Bl2Layout, RseProfile } from './types.ts';
+import type { Bl2ImageSpec, Bl2Layout, HostRotpkSpec, RseProfile } from './types.ts';
 
 const rotpk = (i: number): string => `bl2_rotpk_${i}`;
 
@@ -100,6 +100,13 @@ function xipBl2(base: Bl2Layout): Bl2Layout {
   };
 }
 
+/** The host ROTPKs of TF-M 2.1 (and 1.7): P-384 points in OTP fields, builtin keys 0x7FFF816C..E. */
+export const HOST_ROTPK_FIELDS = [
+  { keyId: 0x7fff816c, at: { field: 'host_rotpk_s' }, form: 'point' },
+  { keyId: 0x7fff816d, at: { field: 'host_rotpk_ns' }, form: 'point' },
+  { keyId: 0x7fff816e, at: { field: 'host_rotpk_cca' }, form: 'point' },
+] as const satisfies readonly HostRotpkSpec[];
+
 const BASE: Omit<RseProfile, 'variants'> = {
   name: 'rse-2.1',
   description: 'TF-M 2.1 RSE on Total Compute, TF-A v2.11',
@@ -117,7 +124,7 @@ const BASE: Omit<RseProfile, 'variants'> = {
   },
   bl2: BL2,
   sharedData: { size: 0x600, metadata: 'version-fields' },
-  runtime: { swTypeMax: 32, compareAlgo: true, cryptoAbi: 'tfm-2.1', commsPacking: 'v2.11' },
+  runtime: { swTypeMax: 32, compareAlgo: true, cryptoAbi: 'tfm-2.1', commsPacking: 'v2.11', hostRotpks: HOST_ROTPK_FIELDS },
   fipNaming: 'rse',
 };
 

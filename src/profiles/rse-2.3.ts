@@ -78,7 +78,15 @@ export const RSE_2_3: RseProfile = {
   runtime: {
     ...RSE_2_1.runtime,
     sfcp: { node: 0 },
-    hostCrypto: ['exportPublicKey', 'generateRandom'],
+    // sfcp_permissions_hal.c: export_key too, as the ROTPKs are hashes (RSE_OTP_*_ROTPK_IS_HASH_NOT_KEY).
+    hostCrypto: ['exportKey', 'exportPublicKey', 'generateRandom'],
+    // tfm_builtin_key_ids.h, rse_rotpk_config.h: CM HOST_0 (CM ROTPK 2) at 0x7FFF816C, then
+    // 0x7FFF816D is HOST_CM_MAX (no key), DM HOST_0/1 (DM ROTPK 2/3) at 0x7FFF816E/F.
+    hostRotpks: [
+      { keyId: 0x7fff816c, at: { array: 'cm', slot: 2 }, form: 'hash' },
+      { keyId: 0x7fff816e, at: { array: 'dm', slot: 2 }, form: 'hash' },
+      { keyId: 0x7fff816f, at: { array: 'dm', slot: 3 }, form: 'hash' },
+    ],
     // `attest_hal.c`: 0xACDCABBA as a little-endian u32, "none", and the CCA default profile of TF-M >= 2.2.
     attestationIds: { implementationId: 'babadcac', verificationService: 'none', profile: 'tag:arm.com,2023:cca_platform#1.0.0' },
   },

@@ -5,6 +5,7 @@
  * @module
  */
 import { OTP_RSS_1_7 } from './otp-layout.ts';
+import { HOST_ROTPK_FIELDS } from './rse-2.1.ts';
 import type { RseProfile } from './types.ts';
 
 /** TF-M 1.7's RSS. */
@@ -72,7 +73,7 @@ export const RSS_1_7: RseProfile = {
     hostHeader: 'in-place',
   },
   sharedData: { size: 0x400, metadata: 'version-string' },
-  runtime: { swTypeMax: 20, compareAlgo: false, cryptoAbi: 'tfm-2.0', commsPacking: 'v2.10' },
+  runtime: { swTypeMax: 20, compareAlgo: false, cryptoAbi: 'tfm-2.0', commsPacking: 'v2.10', hostRotpks: HOST_ROTPK_FIELDS },
   fipNaming: 'rss',
   variants: {},
 };

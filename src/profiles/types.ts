@@ -234,8 +234,22 @@ export interface RuntimeProfile {
    * only the export of the host ROTPKs; TF-M 2.3.1 (`sfcp_permissions_hal.c`) also random
    * generation, which TF-A uses for entropy since v2.13. Default: `exportPublicKey` only.
    */
-  readonly hostCrypto?: readonly ('exportPublicKey' | 'generateRandom')[];
+  readonly hostCrypto?: readonly ('exportKey' | 'exportPublicKey' | 'generateRandom')[];
+  /** The host ROTPKs the crypto partition holds as builtin keys (`crypto_keys.c`). */
+  readonly hostRotpks: readonly HostRotpkSpec[];
   readonly attestationIds?: { readonly implementationId: string; readonly verificationService: string; readonly profile: string };
+}
+
+/**
+ * A host ROTPK as a builtin key: its PSA key id, where the OTP holds it (a fixed field, or a ROTPK
+ * slot of the CM/DM array in use) and in which form: `point`, a public key's X ‖ Y (export_public_key
+ * gives 0x04 ‖ X ‖ Y; all zero means unprovisioned); `hash`, the key's hash as raw data
+ * (`RSE_OTP_*_ROTPK_IS_HASH_NOT_KEY`), which only export_key gives, unprovisioned or not.
+ */
+export interface HostRotpkSpec {
+  readonly keyId: number;
+  readonly at: { readonly field: string } | { readonly array: 'cm' | 'dm'; readonly slot: number };
+  readonly form: 'point' | 'hash';
 }
 
 /** One RSE/RSS firmware version. */

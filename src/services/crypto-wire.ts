@@ -40,6 +40,8 @@ export const CRYPTO_FN = {
 
 export const KEY_TYPE = {
   RAW_DATA: 0x1001,
+  /** `PSA_KEY_TYPE_VENDOR_FLAG | PSA_KEY_TYPE_CATEGORY_RAW`: RSE's ROTPK hashes as builtin keys. */
+  VENDOR_RAW: 0x9000,
   HMAC: 0x1100,
   DERIVE: 0x1200,
   AES: 0x2400,

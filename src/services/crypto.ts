@@ -66,7 +66,8 @@ export interface BuiltinKeys {
   readonly huk: Uint8Array;
   readonly iakPrivate: Uint8Array;
   readonly dakSeed: Uint8Array;
-  readonly hostRotpks: Readonly<Record<number, Uint8Array | undefined>>;
+  /** Host ROTPKs: points (0x04 ‖ X ‖ Y, verification keys) or hashes (raw data the host may export). */
+  readonly hostRotpks: readonly { readonly keyId: number; readonly form: 'point' | 'hash'; readonly material: Uint8Array }[];
 }
 
 export class CryptoService {
@@ -99,16 +100,28 @@ export class CryptoService {
       material: b.dakSeed,
       perUser: new Map([[PARTITION.DELEGATED_ATTESTATION.id, USAGE.DERIVE]]),
     });
-    for (const [id, pub] of Object.entries(b.hostRotpks))
-      if (pub !== undefined)
-        builtin(Number(id), {
-          type: KEY_TYPE.ECC_PUB_R1,
-          bits: pub.length === 97 ? 384 : 256,
-          usage: 0,
-          alg: ALG.ecdsa(ALG.ANY_HASH),
-          material: pub,
-          perUser: new Map([[NS_USER, USAGE.VERIFY_HASH]]),
-        });
+    for (const k of b.hostRotpks)
+      builtin(
+        k.keyId,
+        k.form === 'point'
+          ? {
+              type: KEY_TYPE.ECC_PUB_R1,
+              bits: k.material.length === 97 ? 384 : 256,
+              usage: 0,
+              alg: ALG.ecdsa(ALG.ANY_HASH),
+              material: k.material,
+              perUser: new Map([[NS_USER, USAGE.VERIFY_HASH]]),
+            }
+          : // tfm_plat_load_cm/dm_host_key with RSE_OTP_*_ROTPK_IS_HASH_NOT_KEY: vendor raw data, exportable by NS.
+            {
+              type: KEY_TYPE.VENDOR_RAW,
+              bits: k.material.length * 8,
+              usage: 0,
+              alg: 0,
+              material: k.material,
+              perUser: new Map([[NS_USER, USAGE.EXPORT]]),
+            },
+      );
   }
 
   /** The builtin-key user a client id is: its partition, or every NS caller as one. */
@@ -183,7 +196,8 @@ export class CryptoService {
       case CRYPTO_FN.EXPORT_KEY: {
         const k = this.use(c.clientId, iov.keyId, USAGE.EXPORT);
         if (typeof k === 'number') return reply(k);
-        return k.builtin === true ? reply(PSA.ERROR_NOT_PERMITTED) : out(k.material);
+        // A builtin key leaves only when its policy grants this user EXPORT (a host ROTPK hash).
+        return out(k.material);
       }
       case CRYPTO_FN.EXPORT_PUBLIC_KEY: {
         const k = this.use(c.clientId, iov.keyId, 0);

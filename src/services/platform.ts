@@ -7,6 +7,8 @@
 import type { RandomSource } from '../crypto/index.ts';
 import { readU16le, readU32le, u32le } from '../lib/bytes.ts';
 import type { PlatOtp } from '../otp/plat-otp.ts';
+import { rotpkArrayIndex } from '../otp/zero-count-2.3.ts';
+import type { HostRotpkSpec } from '../profiles/types.ts';
 import { PSA, type PsaCall, type PsaReply, reply, TFM_PLATFORM_ERR_NOT_SUPPORTED, TFM_PLATFORM_ERR_SYSTEM_ERROR } from './psa.ts';
 
 /** `PLAT_NV_COUNTER_NS_0`: the host's counter 0 in the platform's counter list. */
@@ -71,55 +73,63 @@ export interface CryptoAbi {
   readonly functionIdAt: number;
   readonly generateRandom: number;
   readonly exportPublicKey: number;
+  /** `psa_export_key` (TF-M 2.1 numbering; the TF-M ≤ 2.0 ABI opens no export_key to the host). */
+  readonly exportKey?: number;
 }
 
 /** TF-M 2.1 ((group << 8) | index, 56-byte iovec) and TF-M ≤ 2.0 ((index << 8) | group, 48 bytes). */
 export const CRYPTO_ABI = {
-  'tfm-2.1': { packSize: 56, functionIdAt: 40, generateRandom: 0x0100, exportPublicKey: 0x0206 },
+  'tfm-2.1': { packSize: 56, functionIdAt: 40, generateRandom: 0x0100, exportPublicKey: 0x0206, exportKey: 0x0205 },
   'tfm-2.0': { packSize: 48, functionIdAt: 44, generateRandom: 0x0000, exportPublicKey: 0x0701 },
 } as const satisfies Record<string, CryptoAbi>;
-
-/** Builtin key ids of the host ROTPKs and their OTP fields. */
-export const HOST_ROTPK_KEYS: Readonly<Record<number, string>> = {
-  2147451244: 'host_rotpk_s',
-  2147451245: 'host_rotpk_ns',
-  2147451246: 'host_rotpk_cca',
-};
 
 /** The pack iovec's function id, if the vector is one. */
 export function cryptoFunctionId(abi: CryptoAbi, iov: Uint8Array | undefined): number | undefined {
   return iov !== undefined && iov.length === abi.packSize ? readU16le(iov, abi.functionIdAt) : undefined;
 }
 
-/** A host ROTPK as its uncompressed point 0x04 ‖ OTP bytes; INVALID_HANDLE or DOES_NOT_EXIST (unprovisioned) otherwise. */
-export function hostRotpk(otp: PlatOtp, keyId: number): Uint8Array | number {
-  const field = HOST_ROTPK_KEYS[keyId];
-  if (field === undefined) return PSA.ERROR_INVALID_HANDLE;
+/** A host ROTPK as the crypto partition loads it: its form and bytes, or a PSA error. */
+export type HostRotpkLookup = { readonly form: HostRotpkSpec['form']; readonly material: Uint8Array } | number;
+
+/**
+ * Host ROTPK `keyId` of the profile's table: a point as 0x04 ‖ OTP bytes (DOES_NOT_EXIST when all
+ * zero), a hash as its OTP bytes; INVALID_HANDLE for an id the table lacks, DOES_NOT_EXIST for an
+ * OTP field the map lacks.
+ */
+export function hostRotpk(plat: PlatOtp, otp: Uint8Array, table: readonly HostRotpkSpec[], keyId: number): HostRotpkLookup {
+  const spec = table.find((k) => k.keyId === keyId);
+  if (spec === undefined) return PSA.ERROR_INVALID_HANDLE;
+  const field =
+    'field' in spec.at ? spec.at.field : `${spec.at.array}.rotpk_areas_${rotpkArrayIndex(otp, spec.at.array)}.rotpk_${spec.at.slot}`;
   let raw: Uint8Array;
   try {
-    raw = otp.read(field);
+    raw = plat.read(field);
   } catch {
     return PSA.ERROR_DOES_NOT_EXIST;
   }
+  if (spec.form === 'hash') return { form: 'hash', material: raw };
   if (raw.every((b) => b === 0)) return PSA.ERROR_DOES_NOT_EXIST;
   const key = new Uint8Array(1 + raw.length);
   key[0] = 0x04;
   key.set(raw, 1);
-  return key;
+  return { form: 'point', material: key };
 }
 
 /**
  * Whether {@link callCrypto} answers this call: anything on the TF-M ≤ 2.0 ABI, GENERATE_RANDOM,
- * and EXPORT_PUBLIC_KEY of a host ROTPK; the rest is the PSA Crypto service's.
+ * and EXPORT_PUBLIC_KEY of a host ROTPK held as a point; the rest (a ROTPK hash among it) is the
+ * PSA Crypto service's.
  */
-export function isHostCryptoCall(abi: CryptoAbi, c: PsaCall): boolean {
+export function isHostCryptoCall(abi: CryptoAbi, c: PsaCall, table: readonly HostRotpkSpec[]): boolean {
   const iov = c.inVecs[0];
   const fn = cryptoFunctionId(abi, iov);
   if (c.type !== 0 || abi !== CRYPTO_ABI['tfm-2.1'] || fn === undefined || fn === abi.generateRandom) return true;
-  return fn === abi.exportPublicKey && iov !== undefined && HOST_ROTPK_KEYS[readU32le(iov, 0)] !== undefined;
+  if (fn !== abi.exportPublicKey || iov === undefined) return false;
+  const id = readU32le(iov, 0);
+  return table.some((k) => k.keyId === id && k.form === 'point');
 }
 
-export function callCrypto(otp: PlatOtp, abi: CryptoAbi, random: RandomSource, c: PsaCall): PsaReply {
+export function callCrypto(rotpk: (keyId: number) => HostRotpkLookup, abi: CryptoAbi, random: RandomSource, c: PsaCall): PsaReply {
   if (c.type !== 0) return reply(PSA.ERROR_NOT_SUPPORTED);
   const iov = c.inVecs[0];
   const fn = cryptoFunctionId(abi, iov);
@@ -131,10 +141,11 @@ export function callCrypto(otp: PlatOtp, abi: CryptoAbi, random: RandomSource, c
   }
   if (fn === abi.exportPublicKey) {
     if (c.outCaps.length !== 1) return reply(PSA.ERROR_PROGRAMMER_ERROR);
-    const key = hostRotpk(otp, readU32le(iov, 0));
+    const key = rotpk(readU32le(iov, 0));
     if (typeof key === 'number') return reply(key);
-    if (key.length > (c.outCaps[0] as number)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
-    return reply(PSA.SUCCESS, key);
+    if (key.form !== 'point') return reply(PSA.ERROR_INVALID_ARGUMENT);
+    if (key.material.length > (c.outCaps[0] as number)) return reply(PSA.ERROR_BUFFER_TOO_SMALL);
+    return reply(PSA.SUCCESS, key.material);
   }
   return reply(PSA.ERROR_NOT_SUPPORTED);
 }

@@ -16,9 +16,17 @@ import { fromHex } from '../lib/hex.ts';
 import type { RseProfile } from '../profiles/types.ts';
 import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
 import { CryptoService } from './crypto.ts';
-import { BUILTIN_KEY } from './crypto-wire.ts';
 import { MeasuredBoot } from './measured-boot.ts';
-import { CRYPTO_ABI, type CryptoAbi, callCrypto, callPlatform, cryptoFunctionId, hostRotpk, isHostCryptoCall } from './platform.ts';
+import {
+  CRYPTO_ABI,
+  type CryptoAbi,
+  callCrypto,
+  callPlatform,
+  cryptoFunctionId,
+  type HostRotpkLookup,
+  hostRotpk,
+  isHostCryptoCall,
+} from './platform.ts';
 import { HANDLE, PSA, PSA_ALG, type PsaCall, type PsaReply, reply } from './psa.ts';
 
 /** The MHU a message came in on: the AP monitor (EL3) or the AP non-secure world. */
@@ -93,6 +101,8 @@ export class Runtime {
   private readonly onSystemReset: (() => void) | undefined;
   badRegions = 0;
   badServices = 0;
+  /** The profile's host ROTPKs as the crypto partition loads them. */
+  private readonly rotpk: (keyId: number) => HostRotpkLookup;
 
   constructor(dev: Device, bootRecords: readonly Measurement[], options: RuntimeOptions = {}) {
     this.dev = dev;
@@ -117,20 +127,18 @@ export class Runtime {
     this.cryptoAbi = CRYPTO_ABI[rt.cryptoAbi];
     const id = attestationIdentity(dev);
     const iak = id.iak;
-    const rotpk = (keyId: number): Uint8Array | undefined => {
-      const k = hostRotpk(dev.plat, keyId);
-      return typeof k === 'number' ? undefined : k;
-    };
+    const table = rt.hostRotpks;
+    this.rotpk = (keyId) => hostRotpk(dev.plat, dev.otp, table, keyId);
     this.crypto = new CryptoService(
       {
         huk: dev.kmu.use(KMU_SLOT.VHUK),
         iakPrivate: iak.privateKey,
         dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
-        hostRotpks: {
-          [BUILTIN_KEY.HOST_S_ROTPK]: rotpk(BUILTIN_KEY.HOST_S_ROTPK),
-          [BUILTIN_KEY.HOST_NS_ROTPK]: rotpk(BUILTIN_KEY.HOST_NS_ROTPK),
-          [BUILTIN_KEY.HOST_CCA_ROTPK]: rotpk(BUILTIN_KEY.HOST_CCA_ROTPK),
-        },
+        // The builtin-key loader skips a key its loader fails on: it is then no key at all.
+        hostRotpks: table.flatMap((k) => {
+          const r = this.rotpk(k.keyId);
+          return typeof r === 'number' ? [] : [{ keyId: k.keyId, ...r }];
+        }),
       },
       this.random,
     );
@@ -224,7 +232,9 @@ export class Runtime {
       }
       case HANDLE.CRYPTO:
         // GENERATE_RANDOM and the host ROTPK export in either ABI; the rest is TF-M 2.1's PSA Crypto.
-        return isHostCryptoCall(this.cryptoAbi, c) ? callCrypto(this.dev.plat, this.cryptoAbi, this.random, c) : this.crypto.call(c);
+        return isHostCryptoCall(this.cryptoAbi, c, this.profile.runtime.hostRotpks)
+          ? callCrypto(this.rotpk, this.cryptoAbi, this.random, c)
+          : this.crypto.call(c);
       default:
         return reply(PSA.ERROR_INVALID_HANDLE);
     }

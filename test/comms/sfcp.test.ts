@@ -27,9 +27,11 @@ import {
   sfcpReplyFromLegacy,
   sfcpToLegacyMessage,
 } from '../../src/comms/sfcp.ts';
+import { exportPublicDer, hash, loadKey } from '../../src/crypto/index.ts';
 import { Device } from '../../src/device/device.ts';
 import { RseError } from '../../src/lib/errors.ts';
 import { fromHex } from '../../src/lib/hex.ts';
+import { BUILTIN_KEY, CRYPTO_FN } from '../../src/services/crypto-wire.ts';
 import { HANDLE, PSA } from '../../src/services/psa.ts';
 import { exampleFixture } from '../boot/examples.ts';
 import { runCli, tempDir, vectorsDir } from '../helpers.ts';
@@ -264,6 +266,43 @@ test('the TypeScript client and rse call --sfcp speak SFCP to the rse-2.3 exampl
     const wrongNode = await runCli(['call', 'nv', 'read', '0', '--socket', path, '--sfcp', '3', '--json']);
     assert.equal(wrongNode.code, 2);
     assert.match(wrongNode.stdout + wrongNode.stderr, /protocol error/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the host-ROTPK calls answered as TF-M 2.3.1 answers them: ROTPK hashes only through export_key, 0x7FFF816D no key', async () => {
+  const fx = exampleFixture('rse-2.3');
+  const server = new RseServer(Device.open(fx.store.clone()));
+  assert.equal(server.boot().ok, true);
+  const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+  try {
+    for (const options of [{ sfcp: { receiver: 0 } }, {}] as const) {
+      const c = await RseClient.connect({ path }, options);
+      try {
+        // The old TF-A client's call (export_public_key): a hash is no public key.
+        const pub = await c.crypto({ functionId: CRYPTO_FN.EXPORT_PUBLIC_KEY, keyId: 0x7fff816c }, [], [97]);
+        assert.equal(pub.status, PSA.ERROR_INVALID_ARGUMENT);
+        // export_key gives CM ROTPK 2 (HOST_0): the SHA-256 of the host key the example provisioned.
+        const cm = await c.crypto({ functionId: CRYPTO_FN.EXPORT_KEY, keyId: 0x7fff816c }, [], [64]);
+        assert.equal(cm.status, PSA.SUCCESS);
+        const hostKey = loadKey(new Uint8Array(readFileSync(join(fx.dir, '../keys/host-EC-P256.pem'))));
+        assert.deepEqual(cm.outVecs[0], hash('sha256', exportPublicDer(hostKey, 'spki')));
+        // 0x7FFF816D is HOST_CM_MAX: no key (it was the NS ROTPK on 2.1).
+        assert.equal((await c.crypto({ functionId: CRYPTO_FN.EXPORT_KEY, keyId: 0x7fff816d }, [], [64])).status, PSA.ERROR_INVALID_HANDLE);
+        // DM HOST_0 (DM ROTPK 2) is not provisioned in the example: the loader reads zeros and exports them.
+        const dm = await c.crypto({ functionId: CRYPTO_FN.EXPORT_KEY, keyId: 0x7fff816e }, [], [64]);
+        assert.equal(dm.status, PSA.SUCCESS);
+        assert.deepEqual(dm.outVecs[0], new Uint8Array(32));
+        // The IAK and HUK stay in: the host's export of them is refused.
+        assert.equal(
+          (await c.crypto({ functionId: CRYPTO_FN.EXPORT_KEY, keyId: BUILTIN_KEY.HUK }, [], [64])).status,
+          PSA.ERROR_NOT_PERMITTED,
+        );
+      } finally {
+        c.close();
+      }
+    }
   } finally {
     await server.close();
   }
