@@ -13,7 +13,7 @@ import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
 import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames, xipProfileNames } from '../profiles/index.ts';
 import { ROM_ROTPK_FILE } from '../provisioning/messages-rom.ts';
-import { cliStatus, io, printJson, readInput } from './common.ts';
+import { cliStatus, hexOrFileBytes, io, printJson, readInput } from './common.ts';
 
 /** The ROM's provisioning key files from `--rom-rotpk` (its raw X ‖ Y on the profile's curve). */
 function romRotpkFiles(profile: string, file: string): Record<string, Uint8Array> {
@@ -95,6 +95,10 @@ export function deviceCommand() {
         '--multi-sig',
         'rse-2.3: firmware built with MCUBOOT_IMAGE_MULTI_SIG_SUPPORT (BL2 checks each image against its CM and DM ROTPKs and their OTP policies: every required ROTPK must sign)',
       )
+      .option(
+        '--implementation-id <hex>',
+        "rse-2.3: the 32-byte implementation id the firmware's attestation HAL reports (a product's tfm_plat_get_implementation_id; TF-M 2.3.1's own returns the 4-byte dummy 0xACDCABBA, which no CCA verifier accepts)",
+      )
       .option('--force', 'replace an existing device in DIR')
       .option('--json', 'print the device summary as JSON')
       .action((dir, o) => {
@@ -113,6 +117,7 @@ export function deviceCommand() {
           ...(o.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
           ...(o.imageBinding === true ? { imageBinding: true } : {}),
           ...(o.multiSig === true ? { multiSig: true } : {}),
+          ...(o.implementationId === undefined ? {} : { implementationId: hexOrFileBytes(o.implementationId, 32, '--implementation-id') }),
         });
         const summary = {
           dir,

@@ -266,6 +266,9 @@ await step("Create an rse-2.3 device whose ROM holds the example's provisioning 
   '--profile',
   'rse-2.3',
   '--image-binding',
+  // What a product's attestation HAL reports (TF-M 2.3.1's own: a 4-byte dummy no CCA verifier takes).
+  '--implementation-id',
+  'a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf',
   '--rom-rotpk',
   join(examples, 'keys/root-EC-P256.pem'),
   '--force',
@@ -301,6 +304,40 @@ await step(
 await step("Boot it again: BL2 checks each image's binding tag (a CMAC under the device's key) instead of its signature", [
   'boot',
   f('device-23'),
+]);
+
+// The rse-2.3 device at run time: SFCP on the socket, its token appraised against its own build.
+const serve23 = new RseServer(Device.open(new DirStore(f('device-23'))));
+serve23.boot();
+await serve23.listen({ path: f('rse-23.sock') });
+const challenge23 = 'c0ffee'.repeat(16);
+await step('Serve the rse-2.3 device and fetch its CCA platform token over SFCP, as TF-A v2.15 asks for it', [
+  'call',
+  'attest',
+  '--socket',
+  f('rse-23.sock'),
+  '--sfcp',
+  '--challenge',
+  challenge23,
+  '-o',
+  f('token-23.cbor'),
+]);
+await serve23.close();
+await step("Reference values of the rse-2.3 build for this device (TF-M 2.3.1's platform config claim, the product's implementation id)", [
+  'endorse',
+  f('flash-23/manifest.json'),
+  f('device-23'),
+  '-o',
+  f('corim-23.cbor'),
+]);
+await step('Appraise the rse-2.3 token against them', [
+  'token',
+  'verify',
+  f('token-23.cbor'),
+  '--corim',
+  f('corim-23.cbor'),
+  '--nonce',
+  challenge23,
 ]);
 
 // The verifier leg: the rse-2.1 device's token, over the socket, against its own build's reference values.

@@ -12,7 +12,7 @@ import { KMU_SLOT, Kmu } from '../crypto/kmu.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex } from '../lib/hex.ts';
+import { fromHex, toHex } from '../lib/hex.ts';
 import type { FaultPlan } from '../lib/power-cut.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
@@ -87,6 +87,11 @@ export interface DeviceJson {
    */
   readonly build?: { readonly [K in BuildOption]?: boolean };
   /**
+   * Profiles whose firmware's attestation HAL fixes the identity claims (rse-2.3): what a product's
+   * HAL returns instead of TF-M's dummies; `implementationId` is 32 bytes, hex.
+   */
+  readonly attestHal?: { readonly implementationId?: string };
+  /**
    * `provisioning_staging_status` of the persistent data: `runtime` when the staged message was
    * handed over by the runtime for BL1_2 (revocation); absent otherwise.
    */
@@ -120,6 +125,8 @@ export interface CreateOptions {
   readonly imageBinding?: boolean;
   /** Profiles with multi-signature BL2 (rse-2.3): built with `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT`. */
   readonly multiSig?: boolean;
+  /** Profiles whose attestation HAL gives the implementation id (rse-2.3): a product's own, 32 bytes. */
+  readonly implementationId?: Uint8Array;
   /**
    * More files the new device holds from the start (what its firmware images were built with,
    * e.g. 1.7's provisioning data); see `createDevice` in `rsekit/boot`.
@@ -189,6 +196,17 @@ export class Device {
         throw new RseError('E_ARGUMENT', `${BUILD_OPTIONS[k].macro} is not a build option of ${base.name}`, { field: k });
       build[k] = true;
     }
+    const implId = options.implementationId;
+    if (implId !== undefined) {
+      if (built.runtime.attestationIds === undefined)
+        throw new RseError('E_ARGUMENT', `${base.name} reads the implementation id from OTP: provision it instead`, {
+          field: 'implementationId',
+        });
+      if (implId.length !== 32)
+        throw new RseError('E_ARGUMENT', `the implementation id must be 32 bytes (the CCA platform profile), got ${implId.length}`, {
+          field: 'implementationId',
+        });
+    }
     const romSize = built.memory.romSize;
     const rom = new Uint8Array(romSize);
     if (options.rom !== undefined) {
@@ -204,6 +222,7 @@ export class Device {
       lcmVersion: options.lcmVersion ?? 0,
       ...(xip ? { xip } : {}),
       ...(Object.keys(build).length > 0 ? { build } : {}),
+      ...(implId === undefined ? {} : { attestHal: { implementationId: toHex(implId) } }),
       psi: 0,
       boots: 0,
     };
@@ -305,6 +324,14 @@ function deviceJsonProblem(j: unknown): string | undefined {
       if (typeof v !== 'boolean') return `build.${k} must be true or false`;
       if (v && !opt.has(known)) return `${k} (${opt.macro}) is not a build option of ${known.name}`;
     }
+  }
+  if (o.attestHal !== undefined) {
+    const h = o.attestHal as Record<string, unknown> | null;
+    if (typeof h !== 'object' || h === null || Object.keys(h).some((k) => k !== 'implementationId'))
+      return 'attestHal must be { implementationId?: 64 hex digits }';
+    if (h.implementationId !== undefined && (typeof h.implementationId !== 'string' || !/^[0-9a-f]{64}$/.test(h.implementationId)))
+      return 'attestHal.implementationId must be 64 lower-case hex digits (32 bytes)';
+    if (known.runtime.attestationIds === undefined) return `${known.name} reads the attestation identity from OTP: no attestHal`;
   }
   for (const k of ['psi', 'boots'] as const) {
     const v = o[k];

@@ -16,7 +16,6 @@ import { fipUuidToString } from '../fip/fip.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { fipEntryUuid } from '../profiles/fip-table.ts';
-import { PLATFORM_CONFIG } from '../services/attestation.ts';
 import type { DeviceFacts } from './identity.ts';
 
 /** One software component the device's token will carry, and where its reference comes from. */
@@ -193,7 +192,7 @@ export function endorse(manifestJson: unknown, facts: DeviceFacts, o: { id?: str
   if (implementationId.length !== 32)
     throw new RseError(
       'E_UNSUPPORTED',
-      `the device reports a ${implementationId.length}-byte implementation id (${toHex(implementationId)}); CCA reference values need 32 bytes, so no CoRIM can name this platform (TF-M 2.3.1's attest_hal.c returns a 4-byte dummy)`,
+      `the device reports a ${implementationId.length}-byte implementation id (${toHex(implementationId)}); CCA reference values need 32 bytes, so no CoRIM can name this platform (TF-M 2.3.1's attest_hal.c returns a 4-byte dummy; a product's HAL returns its own: rse device create --implementation-id HEX)`,
       { field: 'implementation id' },
     );
   const key = ecKeyFromPoint(iakPublic);
@@ -206,7 +205,8 @@ export function endorse(manifestJson: unknown, facts: DeviceFacts, o: { id?: str
     signerId: c.signerId,
     digests: [{ alg: SHA_256, value: c.value }],
   }));
-  const platformConfigs = [{ implementationId, value: PLATFORM_CONFIG, mask: new Uint8Array(PLATFORM_CONFIG.length).fill(0xff) }];
+  const config = facts.identity.platformConfig;
+  const platformConfigs = [{ implementationId, value: config, mask: new Uint8Array(config.length).fill(0xff) }];
   const endorsements: Endorsements = { profile: CORIM_PROFILE.CCA_PLATFORM, anchors: [anchor], software, platformConfigs, realms: [] };
   const corim = encodeCorim({
     id: o.id ?? `rsekit-${toHex(instanceId.subarray(1, 9))}`,

@@ -89,6 +89,7 @@ export const RSE_2_3: RseProfile = {
     ],
     // `attest_hal.c`: 0xACDCABBA as a little-endian u32, "none", and the CCA default profile of TF-M >= 2.2.
     attestationIds: { implementationId: 'babadcac', verificationService: 'none', profile: 'tag:arm.com,2023:cca_platform#1.0.0' },
+    platformConfig: 'lcm-dcu-map',
   },
   variants: {},
 };

@@ -238,6 +238,11 @@ export interface RuntimeProfile {
   /** The host ROTPKs the crypto partition holds as builtin keys (`crypto_keys.c`). */
   readonly hostRotpks: readonly HostRotpkSpec[];
   readonly attestationIds?: { readonly implementationId: string; readonly verificationService: string; readonly profile: string };
+  /**
+   * The CCA platform config claim: absent, TF-M 2.1's 4-byte 0xDEADBEEF placeholder; `lcm-dcu-map`,
+   * TF-M 2.3.1's CBOR map { 1: the LCM's 16 DCU-enable bytes }.
+   */
+  readonly platformConfig?: 'lcm-dcu-map';
 }
 
 /**

@@ -42,6 +42,15 @@ export const CCA_CLAIM = {
 /** The platform config claim RSE 2.1 reports: `0xDEADBEEF`, little-endian (a placeholder in TF-M 2.1). */
 export const PLATFORM_CONFIG: Uint8Array = u32le(0xdeadbeef);
 
+/**
+ * The platform config claim of a profile: 2.1's placeholder, or TF-M 2.3.1's `{ 1: DCU-enable
+ * bytes }` (`attest_hal.c`); the DCU state is not emulated: the 16 bytes of a device with no debug
+ * enabled, all zero.
+ */
+export function platformConfigClaim(kind: 'lcm-dcu-map' | undefined): Uint8Array {
+  return kind === 'lcm-dcu-map' ? u8(encode(new Map([[1, new Uint8Array(16)]]))) : PLATFORM_CONFIG;
+}
+
 /** What the attestation partitions read from the platform. */
 export interface AttestationPlatform {
   readonly iak: AsymKey;
@@ -50,6 +59,8 @@ export interface AttestationPlatform {
   /** 0x01 ‖ SHA-256(IAK public point). */
   readonly instanceId: Uint8Array;
   readonly implementationId: Uint8Array;
+  /** The platform config claim's bytes ({@link platformConfigClaim}). */
+  readonly platformConfig: Uint8Array;
   /** PSA security lifecycle (0x1000 assembly-and-test … 0x3000 secured). */
   readonly lifecycle: number;
   readonly profile: string;
@@ -140,7 +151,7 @@ export class Attestation {
       [CCA_CLAIM.SW_COMPONENTS, swComponents(this.mb)],
       [CCA_CLAIM.PROFILE, p.profile],
       [CCA_CLAIM.HASH_ALGO, 'sha-256'],
-      [CCA_CLAIM.PLATFORM_CONFIG, PLATFORM_CONFIG],
+      [CCA_CLAIM.PLATFORM_CONFIG, p.platformConfig],
       [CCA_CLAIM.VERIFICATION_SERVICE, p.verificationService],
     ]);
     return u8(encode(m));

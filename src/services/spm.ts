@@ -14,7 +14,7 @@ import { deriveIak, instanceId } from '../crypto/rse-keys.ts';
 import type { Device } from '../device/device.ts';
 import { fromHex } from '../lib/hex.ts';
 import type { RseProfile } from '../profiles/types.ts';
-import { Attestation, type DakKeyFormat, iakKey, securityLifecycle } from './attestation.ts';
+import { Attestation, type DakKeyFormat, iakKey, platformConfigClaim, securityLifecycle } from './attestation.ts';
 import { CryptoService } from './crypto.ts';
 import { MeasuredBoot } from './measured-boot.ts';
 import {
@@ -58,6 +58,7 @@ export interface AttestationIdentity {
   readonly iak: { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array };
   readonly instanceId: Uint8Array;
   readonly implementationId: Uint8Array;
+  readonly platformConfig: Uint8Array;
   readonly lifecycle: number;
   readonly profile: string;
   readonly verificationService: string;
@@ -71,7 +72,9 @@ export function attestationIdentity(dev: Device): AttestationIdentity {
     return {
       iak,
       instanceId: instanceId(iak.publicKey),
-      implementationId: fromHex(fixed.implementationId),
+      // The device's attestation HAL (a product's tfm_plat_get_implementation_id), else TF-M's dummy.
+      implementationId: fromHex(dev.json.attestHal?.implementationId ?? fixed.implementationId),
+      platformConfig: platformConfigClaim(dev.profile.runtime.platformConfig),
       lifecycle: securityLifecycle(dev.lcm.getLcs()),
       profile: fixed.profile,
       verificationService: fixed.verificationService,
@@ -80,6 +83,7 @@ export function attestationIdentity(dev: Device): AttestationIdentity {
     iak,
     instanceId: instanceId(iak.publicKey),
     implementationId: dev.plat.read('implementation_id'),
+    platformConfig: platformConfigClaim(dev.profile.runtime.platformConfig),
     lifecycle: securityLifecycle(dev.lcm.getLcs()),
     profile: text('profile_definition'),
     verificationService: text('verification_service_url'),
@@ -148,6 +152,7 @@ export class Runtime {
         iakPublic: iak.publicKey,
         instanceId: id.instanceId,
         implementationId: id.implementationId,
+        platformConfig: id.platformConfig,
         lifecycle: id.lifecycle,
         profile: id.profile,
         verificationService: id.verificationService,

@@ -13,14 +13,22 @@ import { encodeCorim } from '../../src/attestation/corim-write.ts';
 import { TRUST } from '../../src/attestation/ear.ts';
 import { RseClient } from '../../src/comms/client.ts';
 import { RseServer } from '../../src/comms/server.ts';
-import type { Device } from '../../src/device/device.ts';
+import { Device, MemoryStore as StoreOfDevice } from '../../src/device/device.ts';
 import { endorse, readManifest, referenceComponents } from '../../src/endorse/endorse.ts';
 import { deviceFacts } from '../../src/endorse/identity.ts';
 import type { BuildResult } from '../../src/flash/images.ts';
 import { isRseError } from '../../src/lib/errors.ts';
 import { toHex } from '../../src/lib/hex.ts';
 import { PSA } from '../../src/services/psa.ts';
-import { buildExample, type Description, deviceOf, type ExampleFixture, exampleFixture } from '../boot/examples.ts';
+import {
+  buildExample,
+  type Description,
+  deviceOf,
+  type ExampleFixture,
+  exampleFixture,
+  exampleValues,
+  provision23,
+} from '../boot/examples.ts';
 import { rseErrorOf, runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 const CHALLENGE = new Uint8Array(48).map((_, i) => (i * 37 + 5) & 0xff);
@@ -225,4 +233,53 @@ test('rse endorse refuses the rse-2.3 example by name: TF-M 2.3.1 reports a 4-by
   const e = rseErrorOf(() => endorse(fx.build.manifest, deviceFacts(deviceOf(fx))));
   assert.equal(e?.code, 'E_UNSUPPORTED');
   assert.match(e?.message ?? '', /4-byte implementation id \(babadcac\)/);
+});
+
+test('an rse-2.3 device whose attestation HAL gives a 32-byte implementation id: its token over SFCP is affirming, on the binding boot and on the tag boot', async () => {
+  const fx = exampleFixture('rse-2.3');
+  const store = new StoreOfDevice();
+  const implementationId = new Uint8Array(32).map((_, i) => 0xa0 + i);
+  const { r } = provision23(fx.dir, store, exampleValues(fx), { implementationId });
+  assert.equal(r.ok, true);
+  store.write('flash.bin', fx.build.hostFlash as Uint8Array);
+  const e = endorse(fx.build.manifest, deviceFacts(Device.open(store.clone())));
+  const refs = new MemoryStore().add(readCorim(e.corim));
+  for (const boot of ['first (signatures, binding)', 'second (binding tags)']) {
+    const server = new RseServer(Device.open(store));
+    const report = server.boot();
+    assert.ok(report.ok, `${boot}: ${report.halt?.reason}`);
+    assert.equal(report.placed[0]?.authenticatedBy, boot.startsWith('first') ? 'signature' : 'binding-tag');
+    const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+    const client = await RseClient.connect({ path }, { sfcp: { receiver: 0 } });
+    try {
+      const t = await client.attestationToken(CHALLENGE);
+      assert.equal(t.status, PSA.SUCCESS);
+      const a = await appraise(t.outVecs[0] as Uint8Array, refs, { nonce: CHALLENGE, compareSignerId: true });
+      assert.equal(a.ear.submods.CCA_SSD_PLATFORM?.['ear.status'], 'affirming', `${boot}: ${JSON.stringify(a.ear)}`);
+      // TF-M 2.3.1's platform config claim: { 1: 16 DCU-enable bytes }.
+      assert.ok(toHex(t.outVecs[0] as Uint8Array).includes(`190961${'53'}a10150${'00'.repeat(16)}`));
+    } finally {
+      client.close();
+      await server.close();
+    }
+  }
+});
+
+test('rse device create --implementation-id: 32 bytes, and only for a profile whose HAL gives it', async () => {
+  const dir = tempDir();
+  const short = await runCli(['device', 'create', join(dir, 'a'), '--profile', 'rse-2.3', '--implementation-id', 'acdcabba', '--json']);
+  assert.equal(short.code, 2);
+  assert.match(short.stdout + short.stderr, /32 bytes/);
+  const v21 = await runCli(['device', 'create', join(dir, 'b'), '--profile', 'rse-2.1', '--implementation-id', 'ab'.repeat(32), '--json']);
+  assert.equal(v21.code, 2);
+  assert.match(v21.stdout + v21.stderr, /reads the implementation id from OTP/);
+  const ok = await runCli(['device', 'create', join(dir, 'c'), '--profile', 'rse-2.3', '--implementation-id', 'ab'.repeat(32)]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const json = JSON.parse(readFileSync(join(dir, 'c', 'device.json'), 'utf8'));
+  assert.deepEqual(json.attestHal, { implementationId: 'ab'.repeat(32) });
+  // A hand-edited device.json with a short id is refused on open.
+  writeFileSync(join(dir, 'c', 'device.json'), JSON.stringify({ ...json, attestHal: { implementationId: 'acdcabba' } }));
+  const bad = await runCli(['otp', 'show', join(dir, 'c'), '--json']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stdout + bad.stderr, /attestHal\.implementationId must be 64/);
 });
