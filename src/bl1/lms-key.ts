@@ -71,7 +71,7 @@ export function lmsKeygen(base: string, o: LmsKeygenOptions): LmsPublicKey {
   const pub = lmsPublicKey(k, nodes);
   writeFileAtomic(files.tree, treeFile(k, nodes), { durable: true });
   writeFileAtomic(files.pub, hssPublic(pub), { durable: true });
-  writeFileAtomic(files.prv, encodeLmsPrivateKey(k), { durable: true });
+  writeFileAtomic(files.prv, encodeLmsPrivateKey(k), { durable: true, secret: true });
   return pub;
 }
 
@@ -140,7 +140,7 @@ export class LmsSigner {
     }
     if (q >= this.capacity) throw new RseError('E_KEY', `the LMS key is exhausted: ${this.capacity} signatures`, { field: 'index' });
     this.key.q = q + 1;
-    writeFileAtomic(this.files.prv, encodeLmsPrivateKey(this.key), { durable: true });
+    writeFileAtomic(this.files.prv, encodeLmsPrivateKey(this.key), { durable: true, secret: true });
     const signature = lmsSignWithLeaf(this.key, this.nodes, q, msg, random);
     const problem = lmsVerifyProblem(this.publicKey, msg, signature);
     if (problem !== undefined)

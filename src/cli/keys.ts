@@ -66,7 +66,7 @@ export function keygenCommand() {
     .action((o) => {
       const pass = o.password ? newKeyPassphrase() : undefined;
       const key = generateKey(o.type);
-      writeFileAtomic(o.key, exportPrivatePem(key, pass));
+      writeFileAtomic(o.key, exportPrivatePem(key, pass), { secret: true });
       if (o.json) printJson({ key: o.key, type: key.type, encrypted: pass !== undefined });
     });
 }

@@ -3,7 +3,7 @@
  * renamed over the target, so a crash leaves either the old file or the new one, never a part.
  * @module
  */
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RseError } from './errors.ts';
 
@@ -15,6 +15,20 @@ export interface AtomicWriteOptions {
    * build outputs: the rename alone already guarantees old-or-new, never a partial file.
    */
   readonly durable?: boolean;
+  /**
+   * A secret (a private key, a stateful LMS `.prv`): created 0600, or with the mode the file it
+   * replaces already has; other files are created 0644 less the umask.
+   */
+  readonly secret?: boolean;
+}
+
+/** The mode of a new secret file: the replaced file's permission bits, else 0600. */
+function secretMode(path: string): number {
+  try {
+    return statSync(path).mode & 0o777;
+  } catch {
+    return 0o600;
+  }
 }
 
 /**
@@ -69,11 +83,16 @@ export class AtomicFile {
     this.#fd = fd;
   }
 
-  /** Creates the temporary file; E_IO if the directory is not writable. */
-  static open(path: string): AtomicFile {
+  /** Creates the temporary file (a secret's with its mode from the start); E_IO if the directory is not writable. */
+  static open(path: string, options: { readonly secret?: boolean } = {}): AtomicFile {
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
     try {
-      return new AtomicFile(path, tmp, openSync(tmp, 'wx', 0o644));
+      if (options.secret !== true) return new AtomicFile(path, tmp, openSync(tmp, 'wx', 0o644));
+      const mode = secretMode(path);
+      const fd = openSync(tmp, 'wx', 0o600);
+      // Exactly the mode (the umask only narrows the creation mode); never wider than asked.
+      fchmodSync(fd, mode);
+      return new AtomicFile(path, tmp, fd);
     } catch (e) {
       throw ioError(path, e);
     }
@@ -137,7 +156,7 @@ function ioError(path: string, e: unknown): RseError {
 export function writeFileAtomic(path: string, parts: WritePart | readonly WritePart[] | string, options: AtomicWriteOptions = {}): void {
   const list: readonly WritePart[] =
     typeof parts === 'string' ? [new TextEncoder().encode(parts)] : Array.isArray(parts) ? parts : [parts as WritePart];
-  const file = AtomicFile.open(path);
+  const file = AtomicFile.open(path, options);
   for (const p of list) file.write(p);
   file.commit(options);
 }
