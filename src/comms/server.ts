@@ -5,11 +5,11 @@
  * injection (answer the next N calls busy, or drop their replies).
  * @module
  */
-import { existsSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { bootDevice, type ChainReport } from '../boot/chain.ts';
 import type { Device } from '../device/device.ts';
-import { isRseError } from '../lib/errors.ts';
+import { isRseError, RseError } from '../lib/errors.ts';
 import { PSA } from '../services/psa.ts';
 import { type HostLink, Runtime, type RuntimeOptions } from '../services/spm.ts';
 import { AttachedMemory, type CallRecord, Endpoint } from './endpoint.ts';
@@ -220,16 +220,18 @@ export class RseServer {
     sock.on('close', () => this.sockets.delete(sock));
   }
 
-  /** Starts listening (a stale Unix socket file is replaced). */
-  listen(where: Listen): Promise<string> {
+  /**
+   * Starts listening. A Unix socket path may hold only a stale socket, which is replaced; any other
+   * file, or a socket a server still answers on, is refused (`E_EXISTS`) and left alone.
+   */
+  async listen(where: Listen): Promise<string> {
+    if ('path' in where) await freeSocketPath(where.path);
     const server = createServer((s) => this.connection(s));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      if ('path' in where) {
-        if (existsSync(where.path)) unlinkSync(where.path);
-        server.listen(where.path, () => resolve(where.path));
-      } else
+      if ('path' in where) server.listen(where.path, () => resolve(where.path));
+      else
         server.listen(where.port, where.host ?? '127.0.0.1', () => {
           const a = server.address();
           resolve(typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : String(a));
@@ -250,4 +252,28 @@ export class RseServer {
       else this.server.close(() => resolve());
     }).then(() => this.markClosed());
   }
+}
+
+/** Makes `path` free for a Unix socket: nothing there, or a stale socket (removed); anything else is E_EXISTS. */
+async function freeSocketPath(path: string): Promise<void> {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket())
+    throw new RseError('E_EXISTS', `${path} exists and is not a socket: refusing to replace it (choose another --socket path)`, {
+      field: 'socket',
+    });
+  const live = await new Promise<boolean>((resolve) => {
+    const c = netConnect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (live) throw new RseError('E_EXISTS', `${path}: a server is listening there already`, { field: 'socket' });
+  unlinkSync(path);
 }

@@ -4,6 +4,8 @@
  * measured-boot extend/read cycle over the wire.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +14,7 @@ import { FRAME } from '../../src/comms/frames.ts';
 import { encodeEmbedRequest } from '../../src/comms/protocol.ts';
 import { RseServer } from '../../src/comms/server.ts';
 import { decodeCose } from '../../src/cose/message.ts';
+import { isRseError } from '../../src/lib/errors.ts';
 import { CRYPTO_ABI } from '../../src/services/platform.ts';
 import { PSA } from '../../src/services/psa.ts';
 import { deviceOf, exampleFixture } from '../boot/examples.ts';
@@ -125,4 +128,27 @@ test('control channel and faults: state, busy and dropped replies, reset re-boot
   } finally {
     await server.close();
   }
+});
+
+test('rse serve --socket never removes a file that is not a stale socket: a regular file and a live socket are refused, a stale socket replaced', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'notes.txt');
+  writeFileSync(file, 'keep me');
+  const a = new RseServer(deviceOf(exampleFixture('rse-2.1')));
+  assert.equal(a.boot().ok, true);
+  await assert.rejects(a.listen({ path: file }), (e: unknown) => isRseError(e) && e.code === 'E_EXISTS');
+  assert.equal(readFileSync(file, 'utf8'), 'keep me');
+  const sock = join(dir, 'rse.sock');
+  await a.listen({ path: sock });
+  const b = new RseServer(deviceOf(exampleFixture('rse-2.1')));
+  assert.equal(b.boot().ok, true);
+  await assert.rejects(b.listen({ path: sock }), (e: unknown) => isRseError(e) && /listening there already/.test(e.message));
+  // A socket file whose server is gone is stale: replaced.
+  const stale = join(dir, 'stale.sock');
+  // A killed server's socket file: bound, never listened on, left behind.
+  spawnSync('python3', ['-c', `import socket;s=socket.socket(socket.AF_UNIX);s.bind(${JSON.stringify(stale)})`]);
+  assert.ok(existsSync(stale), 'a stale socket file to replace');
+  assert.equal(await b.listen({ path: stale }), stale);
+  await a.close();
+  await b.close();
 });
