@@ -124,12 +124,31 @@ export function sectionFor(kind: 'cm' | 'dm', description: unknown): Desc {
   return section;
 }
 
-/** Bytes from a value: hex (optionally 0x-prefixed, spaces allowed) or a file path. */
+/**
+ * Bytes from a value: hex (optionally 0x-prefixed, spaces allowed) or a file path. Text that looks
+ * like hex (16 digits or more) is never taken for a path, and no error shows the value: it may be
+ * a mistyped key.
+ */
 export function bytesOf(v: unknown, field: string, read: ReadFile, size?: number): Uint8Array {
   if (typeof v !== 'string') throw new RseError('E_CONFIG', `${field} must be hex or a file path`, { field });
   const t = v.replace(/^0x/i, '').replace(/[\s:]+/g, '');
-  const b = /^[0-9a-fA-F]+$/.test(t) && t.length % 2 === 0 && (size === undefined || t.length === 2 * size) ? fromHex(t, field) : read(v);
-  if (size !== undefined && b.length !== size) throw new RseError('E_CONFIG', `${field} must be ${size} bytes, got ${b.length}`, { field });
+  const isHex = /^[0-9a-fA-F]+$/.test(t) && t.length % 2 === 0;
+  let b: Uint8Array;
+  if (isHex && (size === undefined || t.length === 2 * size || t.length >= 16)) b = fromHex(t, field);
+  else
+    try {
+      b = read(v);
+    } catch {
+      throw new RseError(
+        'E_CONFIG',
+        `${field} is neither ${size === undefined ? '' : `${size} bytes of `}hex nor a file that can be read`,
+        {
+          field,
+        },
+      );
+    }
+  if (size !== undefined && b.length !== size)
+    throw new RseError('E_CONFIG', `${field} must be ${size} bytes, got ${b.length}${isHex ? ' bytes of hex' : ''}`, { field });
   return b;
 }
 
