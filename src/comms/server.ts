@@ -124,12 +124,17 @@ export class RseServer {
   }
 
   private control(payload: Uint8Array): Record<string, unknown> {
-    let cmd: { cmd?: unknown; busy?: unknown; drop?: unknown };
+    let parsed: unknown;
     try {
-      cmd = JSON.parse(new TextDecoder().decode(payload)) as typeof cmd;
+      parsed = JSON.parse(new TextDecoder().decode(payload));
     } catch {
       return { ok: false, error: 'control frames carry JSON' };
     }
+    // A JSON object, own properties only (`null`, arrays and scalars are no command).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return { ok: false, error: 'a control frame is a JSON object: {"cmd": …}' };
+    const own = (k: string): unknown => (Object.hasOwn(parsed, k) ? (parsed as Record<string, unknown>)[k] : undefined);
+    const cmd = { cmd: own('cmd'), busy: own('busy'), drop: own('drop') };
     switch (cmd.cmd) {
       case 'state':
         return {

@@ -9,8 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { RseClient } from '../../src/comms/client.ts';
-import { FRAME } from '../../src/comms/frames.ts';
+import { FRAME, FrameReader, frame } from '../../src/comms/frames.ts';
 import { encodeEmbedRequest } from '../../src/comms/protocol.ts';
 import { RseServer } from '../../src/comms/server.ts';
 import { decodeCose } from '../../src/cose/message.ts';
@@ -151,4 +152,56 @@ test('rse serve --socket never removes a file that is not a stale socket: a regu
   assert.equal(await b.listen({ path: stale }), stale);
   await a.close();
   await b.close();
+});
+
+test('the control channel under fuzz: any JSON value or bytes get a CTRL or error reply, the server keeps serving ("\\x05\\0\\0\\0\\x02null" once ended it)', async () => {
+  const server = new RseServer(deviceOf(exampleFixture('rse-2.1')));
+  assert.equal(server.boot().ok, true);
+  const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+  const sock = connect(path);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  const reader = new FrameReader();
+  const pending: ((f: { kind: number; payload: Uint8Array }) => void)[] = [];
+  sock.on('data', (d) => {
+    for (const f of reader.push(new Uint8Array(d))) pending.shift()?.(f);
+  });
+  const ask = (payload: Uint8Array): Promise<{ kind: number; payload: Uint8Array }> =>
+    new Promise((resolve) => {
+      pending.push(resolve);
+      sock.write(frame(FRAME.CTRL, payload));
+    });
+  try {
+    // The reproducer: a control frame whose JSON is null.
+    const r0 = await ask(new TextEncoder().encode('null'));
+    assert.equal(r0.kind, FRAME.CTRL);
+    assert.equal(JSON.parse(new TextDecoder().decode(r0.payload)).ok, false);
+    const harmless = fc.jsonValue().filter((v) => {
+      // Commands that change the server (reset, shutdown, faults) are not what this fuzzes.
+      const c = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).cmd : undefined;
+      return c === undefined || !['reset', 'power-cycle', 'shutdown', 'fault'].includes(String(c));
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          harmless.map((v) => new TextEncoder().encode(JSON.stringify(v))),
+          fc.uint8Array({ maxLength: 64 }),
+        ),
+        async (payload) => {
+          const r = await ask(payload);
+          assert.ok(r.kind === FRAME.CTRL || r.kind === FRAME.ERROR, `reply kind ${r.kind}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Still serving: a measured-boot read works.
+    const c = await RseClient.connect({ path });
+    try {
+      assert.equal((await c.measuredBootRead(2)).status, PSA.SUCCESS);
+    } finally {
+      c.close();
+    }
+  } finally {
+    sock.destroy();
+    await server.close();
+  }
 });
