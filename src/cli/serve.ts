@@ -112,8 +112,23 @@ export function serveCommand() {
   });
 }
 
+function timeoutArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0 || n > 3_600_000) throw new RseError('E_USAGE', `--timeout ${v}: a number of ms, 1..3600000`);
+  return n;
+}
+
 async function withClient<T>(
-  o: { socket?: string; port?: string; host?: string; packing?: string; protocol?: string; mhuChannels?: string; sfcp?: string | boolean },
+  o: {
+    socket?: string;
+    port?: string;
+    host?: string;
+    packing?: string;
+    protocol?: string;
+    mhuChannels?: string;
+    sfcp?: string | boolean;
+    timeout?: string;
+  },
   f: (c: RseClient) => Promise<T>,
 ): Promise<T> {
   const c = await RseClient.connect(where(o), {
@@ -121,6 +136,7 @@ async function withClient<T>(
     ...(o.mhuChannels === undefined ? {} : { mhuChannels: mhuChannels(o.mhuChannels) }),
     ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
     ...(o.protocol === undefined ? {} : { protocol: o.protocol as 'embed' | 'pointer' }),
+    ...(o.timeout === undefined ? {} : { timeoutMs: timeoutArg(o.timeout) }),
   });
   try {
     return await f(c);
@@ -145,6 +161,7 @@ const common = (c: Command): Command => {
       '--sfcp [node]',
       'speak SFCP as TF-A v2.15 does, to this RSE node (rse-2.3: 0, the default), instead of the legacy RSE comms messages',
     )
+    .option('--timeout <ms>', 'give up when the RSE has not answered within this many ms (exit 2)', '10000')
     .option('--json', 'machine-readable output');
 };
 

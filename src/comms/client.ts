@@ -59,6 +59,11 @@ export interface ClientOptions {
    * (client id, application id 0) and the PSA payload, and the reply comes back the same way.
    */
   readonly sfcp?: { readonly receiver: number; readonly sender?: number };
+  /**
+   * How long to wait for each frame of a reply, in ms (default: forever). On expiry the call fails
+   * with `E_COMMS` and the connection is closed (a late reply would answer the wrong call).
+   */
+  readonly timeoutMs?: number;
 }
 
 /** A client of `rse serve`: TF-A's RSE comms calls (attestation, measured boot, delegated attestation, NV counters, crypto) over a Unix or TCP socket. */
@@ -76,6 +81,7 @@ export class RseClient {
   private readonly mhuChannels: number;
   private readonly bufferBase: bigint;
   private readonly sfcp: { readonly receiver: number; readonly sender: number } | undefined;
+  private readonly timeoutMs: number | undefined;
 
   private constructor(sock: Socket, o: ClientOptions) {
     this.sock = sock;
@@ -86,6 +92,7 @@ export class RseClient {
     this.mhuChannels = o.mhuChannels ?? 0;
     this.bufferBase = o.bufferBase ?? CLIENT_BUFFER_BASE;
     this.sfcp = o.sfcp === undefined ? undefined : { receiver: o.sfcp.receiver, sender: o.sfcp.sender ?? 2 };
+    this.timeoutMs = o.timeoutMs;
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -120,10 +127,36 @@ export class RseClient {
     this.sock.end();
   }
 
+  /** Waits for the next frame, within the timeout if there is one. */
+  private wait(resolve: (f: { kind: number; payload: Uint8Array }) => void, reject: (e: Error) => void): void {
+    const ms = this.timeoutMs;
+    if (ms === undefined) {
+      this.waiting.push({ resolve, reject });
+      return;
+    }
+    const w = {
+      resolve: (f: { kind: number; payload: Uint8Array }) => {
+        clearTimeout(timer);
+        resolve(f);
+      },
+      reject: (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    };
+    const timer = setTimeout(() => {
+      const i = this.waiting.indexOf(w);
+      if (i >= 0) this.waiting.splice(i, 1);
+      reject(new RseError('E_COMMS', `no reply from the RSE within ${ms} ms (the connection is closed)`, { field: 'timeout' }));
+      this.sock.destroy();
+    }, ms);
+    this.waiting.push(w);
+  }
+
   /** Sends one frame and waits for the frame that answers it. */
   exchange(kind: number, payload: Uint8Array): Promise<{ kind: number; payload: Uint8Array }> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.wait(resolve, reject);
       this.sock.write(frame(kind, payload));
     });
   }
@@ -132,9 +165,7 @@ export class RseClient {
   private nextFrame(): Promise<{ kind: number; payload: Uint8Array }> {
     const ready = this.inbox.shift();
     if (ready !== undefined) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.wait(resolve, reject));
   }
 
   /** One message through MHU framing: the rounds out (each acknowledged), the reply's rounds in. */

@@ -19,7 +19,7 @@ import { isRseError } from '../../src/lib/errors.ts';
 import { CRYPTO_ABI } from '../../src/services/platform.ts';
 import { PSA } from '../../src/services/psa.ts';
 import { deviceOf, exampleFixture } from '../boot/examples.ts';
-import { tempDir } from '../helpers.ts';
+import { runCli, tempDir } from '../helpers.ts';
 
 async function served(): Promise<{ server: RseServer; path: string }> {
   const server = new RseServer(deviceOf(exampleFixture('rse-2.1')));
@@ -202,6 +202,27 @@ test('the control channel under fuzz: any JSON value or bytes get a CTRL or erro
     }
   } finally {
     sock.destroy();
+    await server.close();
+  }
+});
+
+test('rse call --timeout: a dropped reply fails the call (exit 2, E_COMMS) instead of waiting forever', async () => {
+  const server = new RseServer(deviceOf(exampleFixture('rse-2.1')));
+  assert.equal(server.boot().ok, true);
+  const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
+  try {
+    const c = await RseClient.connect({ path });
+    await c.control({ cmd: 'fault', drop: 1 });
+    c.close();
+    const t0 = performance.now();
+    const r = await runCli(['call', 'mboot', 'read', '2', '--socket', path, '--timeout', '300', '--json']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /no reply from the RSE within 300 ms/);
+    assert.ok(performance.now() - t0 < 5000);
+    // The next call is answered.
+    const ok = await runCli(['call', 'mboot', 'read', '2', '--socket', path, '--timeout', '2000', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
     await server.close();
   }
 });
