@@ -1,5 +1,5 @@
 /** Shared CLI plumbing: reading files and keys, number parsing, output. @module */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { type AsymKey, loadKey } from '../crypto/index.ts';
@@ -16,7 +16,32 @@ function readFailure(path: string, what: string, e: unknown): RseError {
   });
 }
 
+/** The stat of `path`, which must be a regular file (E_IO otherwise, before anything opens it). */
+function regularFile(path: string, what: string): ReturnType<typeof statSync> & { size: number } {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw readFailure(path, what, e);
+  }
+  if (st === undefined || !st.isFile())
+    throw new RseError('E_IO', `cannot read ${what} ${path}: not a regular file (a device, FIFO, socket or directory)`, { field: path });
+  return st as ReturnType<typeof statSync> & { size: number };
+}
+
+/** The most any input read whole may hold (larger payloads are signed streamed). */
+export const INPUT_MAX_SIZE = 1 << 30;
+
+/**
+ * A whole input file. Only regular files: a device (`/dev/zero`), FIFO or directory is refused
+ * before anything is read, and so is a file over {@link INPUT_MAX_SIZE} (`E_SIZE`).
+ */
 export function readInput(path: string, what = 'input file'): Uint8Array {
+  const st = regularFile(path, what);
+  if (st.size > INPUT_MAX_SIZE)
+    throw new RseError('E_SIZE', `${what} ${path} is ${st.size} bytes, over the ${INPUT_MAX_SIZE}-byte limit of inputs read whole`, {
+      field: path,
+    });
   try {
     return asU8(readFileSync(path));
   } catch (e) {
@@ -53,6 +78,8 @@ function fileStream(path: string, fd: number, start: number, length: number, toE
 }
 
 function openForRead(path: string): number {
+  // A FIFO's open would block until a writer comes: only regular files are opened.
+  regularFile(path, 'input file');
   try {
     return openSync(path, 'r');
   } catch (e) {
