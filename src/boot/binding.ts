@@ -43,10 +43,8 @@ export interface BindCtx {
   readonly hdr: ImageHeader;
   readonly area: BindArea;
   readonly secCnt: number;
-  /** Whether the image is bound (a tag to check); unbound images are bound at post-load. */
-  readonly hasTag: boolean;
-  readonly meta: Uint8Array;
-  readonly tag: Uint8Array;
+  /** A bound image's tag (to check instead of the signature); absent: unbound, bound at post-load. */
+  readonly tag?: Uint8Array;
 }
 
 function areaRead(bus: Bus, a: BindArea, off: number, len: number): Uint8Array | undefined {
@@ -98,11 +96,10 @@ export function readBindingData(bus: Bus, a: BindArea, hdr: ImageHeader, cfg: Im
   }
   const [meta, tag] = values as [Uint8Array, Uint8Array];
   const secCnt = readU32le(scBytes, 0);
-  if (allFf(meta) || allFf(tag))
-    return { hdr, area: a, secCnt, hasTag: false, meta: new Uint8Array(BIND_LEN), tag: new Uint8Array(BIND_LEN) };
+  if (allFf(meta) || allFf(tag)) return { hdr, area: a, secCnt };
   if (meta[0] !== BIND_STATE_BOUND || meta[1] !== BIND_ALG_CMAC)
     return `invalid binding state ${meta[0]} or algorithm ${meta[1]} in BIND_METADATA (BL2 expects ${BIND_STATE_BOUND} and ${BIND_ALG_CMAC})`;
-  return { hdr, area: a, secCnt, hasTag: true, meta, tag };
+  return { hdr, area: a, secCnt, tag };
 }
 
 /** `compute_cmac_tag`: the tag over `hdr`'s fields, a security counter and `body` (at least ih_img_size bytes; undefined if shorter). */
@@ -136,7 +133,8 @@ export function writeBinding(
   const tagAt = findUnprotectedTlv(bus, ctx.area, ctx.hdr, cfg.tagTlv);
   if (typeof tagAt === 'string' || tagAt + BIND_LEN > ctx.area.size) return 'tag write failed: no BIND_TAG TLV';
   bus.program(ctx.area.base + tagAt, tag, before);
-  const meta = ctx.meta.slice();
+  // The context's metadata of an unbound image is all zero (rse_read_binding_data clears it).
+  const meta = new Uint8Array(BIND_LEN);
   meta[0] = BIND_STATE_BOUND;
   meta[1] = BIND_ALG_CMAC;
   // write_unprot_tlv: in place (its append fallback needs the TLV missing, which pre-load excluded).

@@ -89,6 +89,8 @@ interface SignerSlot {
   readonly index: 0 | 1;
   readonly who: 'cm' | 'dm';
   readonly field: string;
+  /** The ROTPK hash the OTP holds there, read once. */
+  readonly hash: Uint8Array;
   readonly required: boolean;
   state: 'no key' | 'bad signature' | 'verified';
 }
@@ -104,7 +106,8 @@ function signerSlots(dev: Device, signers: NonNullable<Bl2ImageSpec['signers']>)
     if (slot === undefined) continue;
     const area = `${who}.rotpk_areas_${rotpkArrayIndex(dev.otp, who)}`;
     const policies = readU32le(dev.plat.read(`${area}.${who}_rotpk_policies`), 0);
-    out.push({ index, who, field: `${area}.rotpk_${slot}`, required: ((policies >>> (18 + slot)) & 1) === 1, state: 'no key' });
+    const field = `${area}.rotpk_${slot}`;
+    out.push({ index, who, field, hash: dev.plat.read(field), required: ((policies >>> (18 + slot)) & 1) === 1, state: 'no key' });
   }
   return out;
 }
@@ -130,7 +133,7 @@ function multiSigCheck(
     if (t.type === TLV.PUBKEY) {
       const h = hash('sha256', t.value);
       cur = undefined;
-      const slot = slots.find((x) => constantTimeEqual(h, dev.plat.read(x.field).subarray(0, h.length)));
+      const slot = slots.find((x) => constantTimeEqual(h, x.hash.subarray(0, h.length)));
       if (slot === undefined) continue;
       try {
         cur = { slot, key: importPublicDer(t.value), id: h };
@@ -236,14 +239,7 @@ export function validateInRam(
       const nv = dev.plat.readCounter(bl2NvCounter(spec));
       if (c < nv) throw new Reject(`rollback: security counter ${c} is below NV counter ${bl2NvCounter(spec)} = ${nv}`);
       counter = c;
-    } else if (t.type === TLV.DEPENDENCY && t.protected) {
-      if (t.value.length !== 12) throw new Reject(`DEPENDENCY TLV is ${t.value.length} bytes, not 12`);
-      const v = t.value;
-      deps.push({
-        image: v[0] as number,
-        min: { major: v[4] as number, minor: v[5] as number, revision: readU16le(v, 6), build: readU32le(v, 8) },
-      });
-    }
+    } else if (t.type === TLV.DEPENDENCY && t.protected) deps.push(dependencyOf(t.value));
   }
   if (!hashOk) throw new Reject(`no ${hashAlg === 'sha384' ? 'SHA384' : 'SHA256'} hash TLV`);
   if (multi !== undefined) {
@@ -264,6 +260,15 @@ export function validateInRam(
   return { digest, hashAlg, securityCounter: counter, signerId: pubHash ?? hash('sha256', new Uint8Array(0)), dependencies: deps };
 }
 
+/** A DEPENDENCY TLV's value: image id u8, 3 bytes padding, the minimum version (u8, u8, u16, u32). */
+function dependencyOf(v: Uint8Array): { image: number; min: ImageVersion } {
+  if (v.length !== 12) throw new Reject(`DEPENDENCY TLV is ${v.length} bytes, not 12`);
+  return {
+    image: v[0] as number,
+    min: { major: v[4] as number, minor: v[5] as number, revision: readU16le(v, 6), build: readU32le(v, 8) },
+  };
+}
+
 /**
  * What MCUboot reads from an image it did not validate (an image authenticated by its binding
  * tag): the hash TLV it measures, the signer (KEYHASH or the PUBKEY's SHA-256), the security
@@ -277,16 +282,7 @@ export function validateUnsigned(img: Uint8Array, areaSize: number): Validated {
   const pub = all.find((t) => t.type === TLV.PUBKEY)?.value;
   const sc = all.find((t) => t.type === TLV.SEC_CNT && t.protected);
   if (sc === undefined || sc.value.length !== 4) throw new Reject('no 4-byte SEC_CNT TLV');
-  const deps = all
-    .filter((t) => t.type === TLV.DEPENDENCY && t.protected)
-    .map((t) => {
-      const v = t.value;
-      if (v.length !== 12) throw new Reject(`DEPENDENCY TLV is ${v.length} bytes, not 12`);
-      return {
-        image: v[0] as number,
-        min: { major: v[4] as number, minor: v[5] as number, revision: readU16le(v, 6), build: readU32le(v, 8) },
-      };
-    });
+  const deps = all.filter((t) => t.type === TLV.DEPENDENCY && t.protected).map((t) => dependencyOf(t.value));
   return {
     digest: h.value,
     hashAlg: h.type === TLV.SHA384 ? 'sha384' : 'sha256',

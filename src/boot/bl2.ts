@@ -238,7 +238,7 @@ class Bl2 implements Bl2Platform {
       this.check(`${at}: load`, true, `${size} bytes from ${area.source} to ${hex0x(dst, 8)}`);
       // Image binding (boot_platform_after_ramload): a bound image's tag, then its rollback check;
       // a verified tag skips the validation (boot_image_check_hook).
-      const tagged = bind?.hasTag === true ? this.verifyTag(at, spec, bind, dst, hdr) : undefined;
+      const tagged = bind?.tag === undefined ? undefined : this.verifyTag(at, spec, bind.secCnt, bind.tag, dst, hdr);
       if (tagged === false) {
         slot.available = false;
         continue;
@@ -322,11 +322,12 @@ class Bl2 implements Bl2Platform {
    * the loaded slot's header fields and body with the primary's security counter (pre-load read it
    * there); reports and returns the outcome.
    */
-  private verifyTag(at: string, spec: Bl2ImageSpec, bind: BindCtx, dst: number, hdr: ImageHeader): boolean {
+  private verifyTag(at: string, spec: Bl2ImageSpec, secCnt: number, stored: Uint8Array, dst: number, hdr: ImageHeader): boolean {
     const keep = 'the slot is dropped, its RAM copy left in place (upstream does not wipe it)';
     const key = this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY);
-    const tag = bindingTag(key, hdr, bind.secCnt, this.bus.read(dst + hdr.hdrSize, hdr.imgSize)) as Uint8Array;
-    if (!constantTimeEqual(tag, bind.tag))
+    // The body read is the loaded slot's own ih_img_size, so the tag is always computed.
+    const tag = bindingTag(key, hdr, secCnt, this.bus.read(dst + hdr.hdrSize, hdr.imgSize)) as Uint8Array;
+    if (!constantTimeEqual(tag, stored))
       return this.check(
         `${at}: binding tag`,
         false,
@@ -334,16 +335,16 @@ class Bl2 implements Bl2Platform {
       );
     const nvName = bl2NvCounter(spec);
     const nv = this.dev.plat.readCounter(nvName);
-    if (bind.secCnt < nv)
+    if (secCnt < nv)
       return this.check(
         `${at}: binding rollback`,
         false,
-        `rollback: security counter ${bind.secCnt} is below NV counter ${nvName} = ${nv}; ${keep}`,
+        `rollback: security counter ${secCnt} is below NV counter ${nvName} = ${nv}; ${keep}`,
       );
     return this.check(
       `${at}: binding tag`,
       true,
-      `tag verified with the device binding key, security counter ${bind.secCnt} (NV ${nv}): signature and hash not checked (boot_image_check_hook)`,
+      `tag verified with the device binding key, security counter ${secCnt} (NV ${nv}): signature and hash not checked (boot_image_check_hook)`,
     );
   }
 
@@ -360,7 +361,7 @@ class Bl2 implements Bl2Platform {
       typeof b !== 'string',
       typeof b === 'string'
         ? b
-        : b.hasTag
+        : b.tag !== undefined
           ? 'bound (metadata BOUND, CMAC): its tag replaces the signature check'
           : 'not bound yet (placeholders): bound after its first verification',
     );
@@ -410,7 +411,7 @@ class Bl2 implements Bl2Platform {
           return this.result({ reason: `pre-load: binding data of the primary: ${bind}`, code: 'E_BINDING', image: i });
         const halt = this.bootImage(spec, areas, bind);
         if (halt !== undefined) return this.result({ ...halt, image: i });
-        if (cfg !== undefined && bind !== undefined && !bind.hasTag) {
+        if (cfg !== undefined && bind !== undefined && bind.tag === undefined) {
           const why = this.bind(spec, bind, cfg, areas[0] as Area);
           if (why !== undefined) return this.result({ reason: `post-load: binding: ${why}`, code: 'E_BINDING', image: i });
         }

@@ -1,5 +1,5 @@
 /** Shared CLI plumbing: reading files and keys, number parsing, output. @module */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, type Stats, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { type AsymKey, loadKey } from '../crypto/index.ts';
@@ -17,16 +17,16 @@ function readFailure(path: string, what: string, e: unknown): RseError {
 }
 
 /** The stat of `path`, which must be a regular file (E_IO otherwise, before anything opens it). */
-function regularFile(path: string, what: string): ReturnType<typeof statSync> & { size: number } {
-  let st: ReturnType<typeof statSync>;
+function regularFile(path: string, what: string): Stats {
+  let st: Stats;
   try {
     st = statSync(path);
   } catch (e) {
     throw readFailure(path, what, e);
   }
-  if (st === undefined || !st.isFile())
+  if (!st.isFile())
     throw new RseError('E_IO', `cannot read ${what} ${path}: not a regular file (a device, FIFO, socket or directory)`, { field: path });
-  return st as ReturnType<typeof statSync> & { size: number };
+  return st;
 }
 
 /** The most any input read whole may hold (larger payloads are signed streamed). */

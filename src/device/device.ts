@@ -318,9 +318,8 @@ function deviceJsonProblem(j: unknown): string | undefined {
     const b = o.build as Record<string, unknown> | null;
     if (typeof b !== 'object' || b === null) return 'build must be an object';
     for (const [k, v] of Object.entries(b)) {
-      const opt = BUILD_OPTIONS[k as BuildOption] as (typeof BUILD_OPTIONS)[BuildOption] | undefined;
-      if (!Object.hasOwn(BUILD_OPTIONS, k) || opt === undefined)
-        return `build.${k} is not a build option (${Object.keys(BUILD_OPTIONS).join(', ')})`;
+      if (!Object.hasOwn(BUILD_OPTIONS, k)) return `build.${k} is not a build option (${Object.keys(BUILD_OPTIONS).join(', ')})`;
+      const opt = BUILD_OPTIONS[k as BuildOption];
       if (typeof v !== 'boolean') return `build.${k} must be true or false`;
       if (v && !opt.has(known)) return `${k} (${opt.macro}) is not a build option of ${known.name}`;
     }
