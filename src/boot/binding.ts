@@ -28,9 +28,12 @@ import type { ImageBindingConfig } from '../profiles/types.ts';
 
 /** `RSE_TLV_BIND_LEN`: the metadata and the tag are 16 bytes each. */
 export const BIND_LEN = 16;
-/** `RSE_BIND_STATE_BOUND`, `RSE_BIND_CMAC_BOUND`: metadata bytes 0 and 1 of a CMAC-bound image. */
+/** `RSE_BIND_STATE_BOUND`, `RSE_BIND_STATE_IN_PROG`: metadata byte 0 (0xFF unset; each step only clears bits). */
 export const BIND_STATE_BOUND = 0x01;
+export const BIND_STATE_IN_PROGRESS = 0x7f;
+/** `RSE_BIND_CMAC_BOUND`, `RSE_BIND_CCM_BOUND`: metadata byte 1, the binding a build does (CCM with `MCUBOOT_ENC_IMAGES`). */
 export const BIND_ALG_CMAC = 0x01;
+export const BIND_ALG_CCM = 0x02;
 
 /** A slot as binding reads it: flash reads bounded by the area, as `flash_area_read` is. */
 export interface BindArea {
@@ -45,6 +48,11 @@ export interface BindCtx {
   readonly secCnt: number;
   /** A bound image's tag (to check instead of the signature); absent: unbound, bound at post-load. */
   readonly tag?: Uint8Array;
+  /**
+   * CCM builds: the nonce, from a bound image's metadata (bytes 4..15); all zero for an unbound
+   * one, as `rse_read_binding_data` clears the context and nothing in TF-M 2.3.1 sets it.
+   */
+  readonly nonce?: Uint8Array;
 }
 
 function areaRead(bus: Bus, a: BindArea, off: number, len: number): Uint8Array | undefined {
@@ -77,8 +85,11 @@ export function findUnprotectedTlv(bus: Bus, a: BindArea, hdr: ImageHeader, type
 
 const allFf = (b: Uint8Array): boolean => b.every((x) => x === 0xff);
 
-/** `rse_read_binding_data` on the primary slot: its binding state, or why pre-load fails. */
-export function readBindingData(bus: Bus, a: BindArea, hdr: ImageHeader, cfg: ImageBindingConfig): BindCtx | string {
+/**
+ * `rse_read_binding_data` on the primary slot: its binding state, or why pre-load fails. `alg` is
+ * the binding the build does ({@link BIND_ALG_CCM} with `MCUBOOT_ENC_IMAGES`, else CMAC).
+ */
+export function readBindingData(bus: Bus, a: BindArea, hdr: ImageHeader, cfg: ImageBindingConfig, alg = BIND_ALG_CMAC): BindCtx | string {
   const protOff = (hdr.hdrSize + hdr.imgSize) >>> 0;
   const sc = findTlv(bus, a, protOff, TLV_PROT_INFO_MAGIC, (t, len) => t === TLV.SEC_CNT && len === 4);
   const scBytes = typeof sc === 'number' ? areaRead(bus, a, sc, 4) : undefined;
@@ -96,10 +107,12 @@ export function readBindingData(bus: Bus, a: BindArea, hdr: ImageHeader, cfg: Im
   }
   const [meta, tag] = values as [Uint8Array, Uint8Array];
   const secCnt = readU32le(scBytes, 0);
-  if (allFf(meta) || allFf(tag)) return { hdr, area: a, secCnt };
-  if (meta[0] !== BIND_STATE_BOUND || meta[1] !== BIND_ALG_CMAC)
-    return `invalid binding state ${meta[0]} or algorithm ${meta[1]} in BIND_METADATA (BL2 expects ${BIND_STATE_BOUND} and ${BIND_ALG_CMAC})`;
-  return { hdr, area: a, secCnt, tag };
+  const ccm = alg === BIND_ALG_CCM;
+  const zeroNonce = ccm ? { nonce: new Uint8Array(cfg.ccm.nonceLen) } : {};
+  if (allFf(meta) || allFf(tag)) return { hdr, area: a, secCnt, ...zeroNonce };
+  if (meta[0] !== BIND_STATE_BOUND || meta[1] !== alg)
+    return `invalid binding state ${meta[0]} or algorithm ${meta[1]} in BIND_METADATA (BL2 expects ${BIND_STATE_BOUND} and ${alg})`;
+  return { hdr, area: a, secCnt, tag, ...(ccm ? { nonce: meta.slice(4, 4 + cfg.ccm.nonceLen) } : {}) };
 }
 
 /** `compute_cmac_tag`: the tag over `hdr`'s fields, a security counter and `body` (at least ih_img_size bytes; undefined if shorter). */

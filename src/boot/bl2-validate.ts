@@ -30,7 +30,7 @@ export class Reject extends RseError {
   }
 }
 
-interface Tlv {
+export interface Tlv {
   readonly type: number;
   readonly value: Uint8Array;
   readonly protected: boolean;
@@ -40,7 +40,7 @@ interface Tlv {
  * The TLVs of an image in RAM, walked by the MCUboot parser (`rse verify`'s, which keeps
  * MCUboot's iterator rules), then bounded by the trailer's swap-info field; throws Reject.
  */
-function tlvs(img: Uint8Array, maxEnd: number): Tlv[] {
+export function imageTlvs(img: Uint8Array, maxEnd: number): Tlv[] {
   let p: ReturnType<typeof parseImage>;
   try {
     p = parseImage(img);
@@ -186,7 +186,7 @@ export function validateInRam(
   areaSize: number,
   allow: ReadonlySet<number> = new Set(),
 ): Validated {
-  const all = tlvs(img, areaSize - TRAILER_RESERVE);
+  const all = imageTlvs(img, areaSize - TRAILER_RESERVE);
   for (const t of all)
     if (!t.protected && !UNPROTECTED_TLV_ALLOW_LIST.has(t.type) && !allow.has(t.type))
       throw new Reject(`TLV 0x${t.type.toString(16)} is outside the protected area, where MCUboot allows only keys, hashes and signatures`);
@@ -275,7 +275,7 @@ function dependencyOf(v: Uint8Array): { image: number; min: ImageVersion } {
  * counter it raises the NV counter to, and the dependencies, all as the TLVs say (none checked).
  */
 export function validateUnsigned(img: Uint8Array, areaSize: number): Validated {
-  const all = tlvs(img, areaSize - TRAILER_RESERVE);
+  const all = imageTlvs(img, areaSize - TRAILER_RESERVE);
   const h = all.find((t) => t.type === TLV.SHA256 || t.type === TLV.SHA384);
   if (h === undefined) throw new Reject('no hash TLV to measure');
   const keyHash = all.find((t) => t.type === TLV.KEYHASH)?.value;

@@ -13,8 +13,6 @@
  * An access the ATU cannot translate is a bus fault: BL2 stops there.
  * @module
  */
-import { constantTimeEqual } from '../crypto/index.ts';
-import { KMU_SLOT } from '../crypto/kmu.ts';
 import { Bus, BusFault, type Memory } from '../device/atu.ts';
 import type { Device } from '../device/device.ts';
 import { isRseError } from '../lib/errors.ts';
@@ -25,8 +23,9 @@ import { decodeHeaderFields, type ImageHeader } from '../mcuboot/image.ts';
 import { compareVersions, formatVersion, type ImageVersion } from '../mcuboot/version.ts';
 import { PlatOtpError } from '../otp/plat-otp.ts';
 import type { Bl2ImageSpec, Bl2Layout, ImageBindingConfig } from '../profiles/types.ts';
-import { type BindCtx, bindingTag, readBindingData, writeBinding } from './binding.ts';
+import type { BindCtx } from './binding.ts';
 import type { BootCheck } from './bl1.ts';
+import { bindImage, checkBoundCopy, decryptInRam, type RamWindow, readBinding } from './bl2-binding.ts';
 import {
   bl2NvCounter,
   bl2RotpkField,
@@ -99,6 +98,8 @@ class Bl2 implements Bl2Platform {
   readonly keepRegions = new Set<number>();
   /** The last booted image: the area it came from, its header and where it was loaded. */
   private chosen: Chosen | undefined;
+  /** The binding's RAM window of the image being booted (`rse_bind_set_ram_window`), if the hook ran. */
+  private window: RamWindow | undefined;
 
   readonly dev: Device;
   readonly shared: SharedData;
@@ -234,14 +235,29 @@ class Bl2 implements Bl2Platform {
         );
         continue;
       }
-      this.bus.write(dst, this.bus.read(area.base, size));
+      const copy = this.bus.read(area.base, size);
+      this.bus.write(dst, copy);
       this.check(`${at}: load`, true, `${size} bytes from ${area.source} to ${hex0x(dst, 8)}`);
-      // Image binding (boot_platform_after_ramload): a bound image's tag, then its rollback check;
-      // a verified tag skips the validation (boot_image_check_hook).
-      const tagged = bind?.tag === undefined ? undefined : this.verifyTag(at, spec, bind.secCnt, bind.tag, dst, hdr);
+      // MCUBOOT_ENC_IMAGES builds decrypt an encrypted image (boot_decrypt_and_copy_image_to_sram)
+      // and call the binding hook for it only; otherwise every image gets the hook.
+      const decrypting = this.prof.encImages?.enabled === true;
+      const encrypted = (hdr.flags & (IMAGE_FLAGS.ENCRYPTED_AES128 | IMAGE_FLAGS.ENCRYPTED_AES256)) !== 0;
+      const hooked = this.binding !== undefined && (!decrypting || encrypted);
+      // Image binding (boot_platform_after_ramload): the RAM window, a bound image's tag, then its
+      // rollback check; a verified tag skips the decryption and validation (boot_image_check_hook).
+      this.window = hooked ? { addr: dst + hdr.hdrSize, len: hdr.imgSize } : undefined;
+      const tagged = !hooked || bind?.tag === undefined ? undefined : checkBoundCopy(this, at, spec, bind, dst, hdr);
       if (tagged === false) {
         slot.available = false;
         continue;
+      }
+      if (decrypting && encrypted && tagged !== true) {
+        const why = decryptInRam(this, copy, hdr, dst, area.size);
+        if (why !== undefined) {
+          fail('decrypt', `${why}; RAM copy left in place`);
+          continue;
+        }
+        this.check(`${at}: decrypt`, true, `payload decrypted in RAM (AES-CTR, its key unwrapped with the key built into BL2)`);
       }
       // Validate in RAM.
       let v: Validated;
@@ -317,79 +333,6 @@ class Bl2 implements Bl2Platform {
     }
   }
 
-  /**
-   * `rse_verify_binding` then `rse_enforce_rollback` for a bound image's loaded copy: the tag over
-   * the loaded slot's header fields and body with the primary's security counter (pre-load read it
-   * there); reports and returns the outcome.
-   */
-  private verifyTag(at: string, spec: Bl2ImageSpec, secCnt: number, stored: Uint8Array, dst: number, hdr: ImageHeader): boolean {
-    const keep = 'the slot is dropped, its RAM copy left in place (upstream does not wipe it)';
-    const key = this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY);
-    // The body read is the loaded slot's own ih_img_size, so the tag is always computed.
-    const tag = bindingTag(key, hdr, secCnt, this.bus.read(dst + hdr.hdrSize, hdr.imgSize)) as Uint8Array;
-    if (!constantTimeEqual(tag, stored))
-      return this.check(
-        `${at}: binding tag`,
-        false,
-        `BIND_TAG of the primary is not the CMAC of this slot's header and body with the primary's security counter under this device's binding key (bound on another device, bound over another image, or altered); ${keep}`,
-      );
-    const nvName = bl2NvCounter(spec);
-    const nv = this.dev.plat.readCounter(nvName);
-    if (secCnt < nv)
-      return this.check(
-        `${at}: binding rollback`,
-        false,
-        `rollback: security counter ${secCnt} is below NV counter ${nvName} = ${nv}; ${keep}`,
-      );
-    return this.check(
-      `${at}: binding tag`,
-      true,
-      `tag verified with the device binding key, security counter ${secCnt} (NV ${nv}): signature and hash not checked (boot_image_check_hook)`,
-    );
-  }
-
-  /** The TC pre-load's `rse_read_binding_data` on the primary slot (its header read at the page offset once more, as upstream reads it). */
-  private readBinding(spec: Bl2ImageSpec, area: Area, cfg: ImageBindingConfig): BindCtx | string {
-    const tag = `image ${spec.index} (${spec.name})`;
-    const hdrAt = area.pageOffset ?? 0;
-    const b =
-      hdrAt + 32 > area.size
-        ? 'the header is past the slot'
-        : readBindingData(this.bus, area, decodeHeaderFields(this.bus.read(area.base + hdrAt, 32)), cfg);
-    this.check(
-      `${tag}: binding data`,
-      typeof b !== 'string',
-      typeof b === 'string'
-        ? b
-        : b.tag !== undefined
-          ? 'bound (metadata BOUND, CMAC): its tag replaces the signature check'
-          : 'not bound yet (placeholders): bound after its first verification',
-    );
-    return b;
-  }
-
-  /** `rse_do_binding` at post-load: the tag over the loaded image, programmed into the primary. */
-  private bind(spec: Bl2ImageSpec, ctx: BindCtx, cfg: ImageBindingConfig, primary: Area): string | undefined {
-    const c = this.chosen as Chosen;
-    const tag = bindingTag(
-      this.dev.kmu.use(KMU_SLOT.SECURE_BINDING_KEY),
-      ctx.hdr,
-      ctx.secCnt,
-      this.bus.read(c.dst + c.hdr.hdrSize, c.hdr.imgSize),
-    );
-    const faults = this.dev.faults;
-    const why =
-      tag === undefined
-        ? `CMAC compute failed: the loaded body is ${c.hdr.imgSize} bytes, the primary's ih_img_size ${ctx.hdr.imgSize}`
-        : writeBinding(this.bus, ctx, cfg, tag, faults === undefined ? undefined : (w) => faults.point(w));
-    this.check(
-      `image ${spec.index} (${spec.name}): binding`,
-      why === undefined,
-      why ?? `bound to this device: BIND_TAG and BIND_METADATA (BOUND, CMAC) programmed into the primary (${primary.source})`,
-    );
-    return why;
-  }
-
   /** Runs BL2; flash that binding programmed is saved whatever the outcome (NOR programs persist, power cut or not). */
   run(): Bl2Result {
     try {
@@ -406,13 +349,14 @@ class Bl2 implements Bl2Platform {
         const areas = preLoad(this, spec);
         if (typeof areas === 'string') return this.result({ reason: `pre-load: ${areas}`, code: 'E_NO_IMAGE', image: i });
         const cfg = this.binding;
-        const bind = cfg === undefined ? undefined : this.readBinding(spec, areas[0] as Area, cfg);
+        const bind = cfg === undefined ? undefined : readBinding(this, spec, areas[0] as Area, cfg);
+        this.window = undefined;
         if (typeof bind === 'string')
           return this.result({ reason: `pre-load: binding data of the primary: ${bind}`, code: 'E_BINDING', image: i });
         const halt = this.bootImage(spec, areas, bind);
         if (halt !== undefined) return this.result({ ...halt, image: i });
         if (cfg !== undefined && bind !== undefined && bind.tag === undefined) {
-          const why = this.bind(spec, bind, cfg, areas[0] as Area);
+          const why = bindImage(this, spec, bind, areas[0] as Area, this.window);
           if (why !== undefined) return this.result({ reason: `post-load: binding: ${why}`, code: 'E_BINDING', image: i });
         }
         const post = spec.xip === undefined ? undefined : sicPostLoad(this, this.xip, spec, spec.xip, this.chosen as Chosen);

@@ -39,7 +39,8 @@ export interface ChainReport {
   readonly started: readonly string[];
   readonly atu: readonly string[];
   readonly bl2?: { readonly bank: string; readonly version: string; readonly securityCounter: number };
-  readonly halt?: { readonly stage: StageName; readonly reason: string; readonly code: string };
+  /** Where the chain stopped; `image` is the BL2 image it stopped on. */
+  readonly halt?: { readonly stage: StageName; readonly reason: string; readonly code: string; readonly image?: number };
   readonly powerOn: PowerOnReport;
   readonly ms: number;
 }

@@ -13,7 +13,7 @@ import { fromHex, hex0x, toHex } from '../lib/hex.ts';
 import { PlatOtpError, platOtpToRseError } from '../otp/plat-otp.ts';
 import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames, xipProfileNames } from '../profiles/index.ts';
 import { ROM_ROTPK_FILE } from '../provisioning/messages-rom.ts';
-import { cliStatus, hexOrFileBytes, io, printJson, readInput } from './common.ts';
+import { cliStatus, hexOrFileBytes, io, printJson, readInput, readKey } from './common.ts';
 
 /** The ROM's provisioning key files from `--rom-rotpk` (its raw X ‖ Y on the profile's curve). */
 function romRotpkFiles(profile: string, file: string): Record<string, Uint8Array> {
@@ -25,6 +25,18 @@ function romRotpkFiles(profile: string, file: string): Record<string, Uint8Array
     throw new RseError('E_KEY', `${file}: the ROM checks ${cfg.curve} signatures; this is a ${key.type} key`, { field: '--rom-rotpk' });
   const raw = rawPublicKey(key).subarray(1);
   return { [ROM_ROTPK_FILE.TCI]: raw, [ROM_ROTPK_FILE.PCI]: raw };
+}
+
+/** `--enc-key`: the private key BL2 is built with, as PKCS#8 DER. */
+function bl2EncKey(file: string): Uint8Array {
+  const key = readKey(file, 'BL2 decryption key');
+  if (!['rsa-2048', 'ecdsa-p256', 'x25519'].includes(key.type))
+    throw new RseError('E_KEY', `${file}: MCUboot decrypts with RSA-2048, P-256 or X25519 keys; this is a ${key.type} key`, {
+      field: '--enc-key',
+    });
+  if (key.privateKey === undefined)
+    throw new RseError('E_KEY', `${file}: BL2 needs the private key (images are encrypted for its public part)`, { field: '--enc-key' });
+  return new Uint8Array(key.privateKey.export({ type: 'pkcs8', format: 'der' }));
 }
 
 export function openDevice(dir: string): Device {
@@ -89,11 +101,15 @@ export function deviceCommand() {
       )
       .option(
         '--image-binding',
-        'rse-2.3: firmware built with MCUBOOT_IMAGE_BINDING (BL1_2 derives the binding key; BL2 binds each image to the device after its first verification and later checks its CMAC tag instead of the signature; images must carry the 0xA4/0xA5 placeholders)',
+        'rse-2.3: firmware built with MCUBOOT_IMAGE_BINDING (BL1_2 derives the binding key; BL2 binds each image to the device after its first verification and later checks its tag instead of the signature: a CMAC, or AES-CCM re-encryption with --enc-key; images must carry the 0xA4/0xA5 placeholders)',
       )
       .option(
         '--multi-sig',
         'rse-2.3: firmware built with MCUBOOT_IMAGE_MULTI_SIG_SUPPORT (BL2 checks each image against its CM and DM ROTPKs and their OTP policies: every required ROTPK must sign)',
+      )
+      .option(
+        '--enc-key <file>',
+        'rse-2.3: firmware built with MCUBOOT_ENC_IMAGES, this private key built into BL2 (RSA-2048 for ENC_RSA2048, P-256 for ENC_EC256, X25519 for ENC_X25519; AES-128): BL2 decrypts images encrypted for it (rse sign -E with its public part) in RAM; with --image-binding, binding re-encrypts them with AES-CCM. Kept in the device as bl2-enc-key.der, mode 0600',
       )
       .option(
         '--implementation-id <hex>',
@@ -104,12 +120,18 @@ export function deviceCommand() {
       .action((dir, o) => {
         if (o.xip === true && rseProfile(o.profile).variants.xip === undefined)
           throw new RseError('E_USAGE', `--xip is not a build option of ${o.profile} (profiles with one: ${xipProfileNames().join(', ')})`);
-        prepareDeviceDir(dir, o.force === true);
-        const dev = createDevice(new DirStore(dir), {
-          profile: o.profile,
+        // Every input is read and checked before the directory is touched.
+        const inputs = {
           ...(o.krtl === undefined ? {} : { krtl: readInput(o.krtl, 'RTL key') }),
           ...(o.rom === undefined ? {} : { rom: readInput(o.rom, 'ROM image') }),
           ...(o.romRotpk === undefined ? {} : { files: romRotpkFiles(o.profile, o.romRotpk) }),
+          ...(o.encKey === undefined ? {} : { encKey: bl2EncKey(o.encKey) }),
+          ...(o.implementationId === undefined ? {} : { implementationId: hexOrFileBytes(o.implementationId, 32, '--implementation-id') }),
+        };
+        prepareDeviceDir(dir, o.force === true);
+        const dev = createDevice(new DirStore(dir), {
+          profile: o.profile,
+          ...inputs,
           dummyProvisioning: o.debugger !== true,
           romTpMode: o.tpMode === 'pci' ? 'PCI' : 'TCI',
           lcmVersion: o.lcmVersion === '1' ? 1 : 0,
@@ -117,7 +139,6 @@ export function deviceCommand() {
           ...(o.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
           ...(o.imageBinding === true ? { imageBinding: true } : {}),
           ...(o.multiSig === true ? { multiSig: true } : {}),
-          ...(o.implementationId === undefined ? {} : { implementationId: hexOrFileBytes(o.implementationId, 32, '--implementation-id') }),
         });
         const summary = {
           dir,
@@ -130,11 +151,12 @@ export function deviceCommand() {
           xip: dev.xip,
           imageBinding: dev.profile.bl2.imageBinding?.enabled === true,
           multiSig: dev.profile.bl2.multiSig?.enabled === true,
+          encImages: dev.profile.bl2.encImages?.enabled === true,
         };
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}${summary.imageBinding ? ' (image binding)' : ''}${summary.multiSig ? ' (multi-signature BL2)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}${summary.imageBinding ? ' (image binding)' : ''}${summary.multiSig ? ' (multi-signature BL2)' : ''}${summary.encImages ? ' (encrypted images)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );

@@ -21,7 +21,8 @@ import { asRseProfile, findRseProfile, profileVariant, type RseProfile, rseProfi
 /** Where a device keeps its files. */
 export interface DeviceStore {
   read(name: string): Uint8Array | undefined;
-  write(name: string, data: Uint8Array): void;
+  /** Writes a file whole; `secret` files (a key built into the firmware) are created 0600. */
+  write(name: string, data: Uint8Array, options?: { readonly secret?: boolean }): void;
   /** Human-readable location, for messages. */
   readonly where: string;
 }
@@ -36,8 +37,8 @@ export class DirStore implements DeviceStore {
     const p = join(this.where, name);
     return existsSync(p) ? asU8(readFileSync(p)) : undefined;
   }
-  write(name: string, data: Uint8Array): void {
-    writeFileAtomic(join(this.where, name), data, { durable: true });
+  write(name: string, data: Uint8Array, options: { readonly secret?: boolean } = {}): void {
+    writeFileAtomic(join(this.where, name), data, { durable: true, secret: options.secret === true });
   }
 }
 
@@ -104,6 +105,9 @@ export interface DeviceJson {
   lastBoot?: string;
 }
 
+/** The device file holding the private key BL2 decrypts images with (`MCUBOOT_ENC_IMAGES` builds). */
+export const BL2_ENC_KEY_FILE = 'bl2-enc-key.der';
+
 /** The upstream dummy PCI RTL key (`rse/common/provisioning/pci_krtl_dummy.bin`). */
 export const DUMMY_PCI_KRTL: Uint8Array = fromHex('35bce8a4a9a8cc591f3184ebabbd15cc84c72bfcda58849341c2dc30b7e0fe7b');
 
@@ -125,6 +129,14 @@ export interface CreateOptions {
   readonly imageBinding?: boolean;
   /** Profiles with multi-signature BL2 (rse-2.3): built with `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT`. */
   readonly multiSig?: boolean;
+  /**
+   * Profiles with `MCUBOOT_ENC_IMAGES` (rse-2.3): the private key built into BL2 that unwraps each
+   * encrypted image's AES key (RSA-2048 for ENC_RSA2048, P-256 for ENC_EC256, X25519 for
+   * ENC_X25519), PKCS#8 DER; kept in the device as {@link BL2_ENC_KEY_FILE}, mode 0600.
+   */
+  readonly encKey?: Uint8Array;
+  /** `MCUBOOT_ENC_IMAGES`: implied by {@link encKey}, which it needs. */
+  readonly encImages?: boolean;
   /** Profiles whose attestation HAL gives the implementation id (rse-2.3): a product's own, 32 bytes. */
   readonly implementationId?: Uint8Array;
   /**
@@ -190,8 +202,11 @@ export class Device {
     const built = profileVariant(base, xip);
     if (built === undefined) throw new RseError('E_ARGUMENT', `XIP is a build option ${base.name} does not have`, { field: 'xip' });
     const build: { [K in BuildOption]?: boolean } = {};
+    if (options.encImages === true && options.encKey === undefined)
+      throw new RseError('E_ARGUMENT', 'an MCUBOOT_ENC_IMAGES build needs the key BL2 decrypts images with', { field: 'encKey' });
+    const wanted = { ...options, ...(options.encKey === undefined ? {} : { encImages: true }) };
     for (const k of Object.keys(BUILD_OPTIONS) as BuildOption[]) {
-      if (options[k] !== true) continue;
+      if (wanted[k] !== true) continue;
       if (!BUILD_OPTIONS[k].has(built))
         throw new RseError('E_ARGUMENT', `${BUILD_OPTIONS[k].macro} is not a build option of ${base.name}`, { field: k });
       build[k] = true;
@@ -233,6 +248,7 @@ export class Device {
     store.write('sram-vm0.bin', new Uint8Array(built.memory.vm0Size));
     store.write('sram-vm1.bin', new Uint8Array(built.memory.vm1Kept));
     for (const [name, bytes] of Object.entries(options.files ?? {})) store.write(name, bytes);
+    if (options.encKey !== undefined) store.write(BL2_ENC_KEY_FILE, options.encKey, { secret: true });
     store.write('device.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
     return Device.open(store);
   }
@@ -355,6 +371,14 @@ const BUILD_OPTIONS = {
     apply: (p: RseProfile): RseProfile => {
       const b = p.bl2.imageBinding;
       return b === undefined ? p : { ...p, bl2: { ...p.bl2, imageBinding: { ...b, enabled: true } } };
+    },
+  },
+  encImages: {
+    macro: 'MCUBOOT_ENC_IMAGES',
+    has: (p: RseProfile): boolean => p.bl2.encImages !== undefined,
+    apply: (p: RseProfile): RseProfile => {
+      const e = p.bl2.encImages;
+      return e === undefined ? p : { ...p, bl2: { ...p.bl2, encImages: { ...e, enabled: true } } };
     },
   },
   multiSig: {

@@ -139,6 +139,7 @@ export const IMAGE_KEYS = [
   'dependencies',
   'image-binding',
   'psa-key-ids',
+  'encrypt',
 ] as const;
 
 /** The keys a `format: bl1` image takes. */
@@ -383,6 +384,8 @@ export function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow,
         ...(pkf === undefined ? {} : { publicKeyFormat: pkf }),
         ...(opt(c, 'pad-sig', bool, path) === true ? { padSig: true } : {}),
         ...(dependencies.length === 0 ? {} : { dependencies }),
+        // imgtool -E: AES-128-CTR, the key wrapped for this public key (an MCUBOOT_ENC_IMAGES build).
+        ...(c.encrypt === undefined ? {} : { encrypt: { key: io.readKey(str(c.encrypt, `${path}.encrypt`)), keyLen: 128 as const } }),
         // TF-M's MCUBOOT_IMAGE_BINDING build: `--extra-tlv 0x00A4` and `0x00A5`, 16 bytes of 0xFF each.
         ...(opt(c, 'image-binding', bool, path) === true
           ? {

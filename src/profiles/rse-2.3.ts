@@ -73,7 +73,16 @@ export const RSE_2_3: RseProfile = {
     // MCUboot e2a6d0b `allowed_unprot_tlvs`: KEYID and SHA512 join the list.
     extraUnprotectedTlvs: [0x03, 0x12],
     // `mcuboot_default_config.cmake` (OFF), `rse_kmu_keys.c`, `rse_bl2_binding.h`.
-    imageBinding: { enabled: false, keyLabel: 'BL1_2_IMAGE_BINDING_KEY_DERIVATION', metaTlv: 0xa4, tagTlv: 0xa5 },
+    imageBinding: {
+      enabled: false,
+      keyLabel: 'BL1_2_IMAGE_BINDING_KEY_DERIVATION',
+      metaTlv: 0xa4,
+      tagTlv: 0xa5,
+      // `rse_bl2_binding_ccm.c`: RSE_AD_LABEL, RSE_BIND_CCM_IV_LEN, RSE_BIND_CCM_TAG_LEN, BIND_BLOCK_SIZE.
+      ccm: { adLabel: 'RSEBINDv1\0', nonceLen: 12, tagLen: 16, chunk: 1024 },
+    },
+    // TF-M's `config.cmake` (MCUBOOT_ENC_IMAGES OFF), `mcuboot_default_config.cmake` (MCUBOOT_ENC_KEY_LEN 128).
+    encImages: { enabled: false, keyBytes: 16 },
   },
   runtime: {
     ...RSE_2_1.runtime,

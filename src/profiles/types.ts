@@ -185,6 +185,12 @@ export interface Bl2Layout {
   readonly multiSig?: { readonly enabled: boolean };
   /** `MCUBOOT_IMAGE_BINDING` (TF-M 2.3+): a build option, off by default; see {@link ImageBindingConfig}. */
   readonly imageBinding?: ImageBindingConfig;
+  /**
+   * `MCUBOOT_ENC_IMAGES` (a build option, off by default): BL2 decrypts an image whose header says
+   * it is encrypted (AES-CTR, its key wrapped for the key built into BL2) in RAM before validating
+   * it; `keyBytes` is `MCUBOOT_ENC_KEY_LEN` / 8.
+   */
+  readonly encImages?: { readonly enabled: boolean; readonly keyBytes: 16 | 32 };
 }
 
 /**
@@ -200,6 +206,12 @@ export interface ImageBindingConfig {
   /** The unprotected TLV types of the metadata and the tag (16 bytes each). */
   readonly metaTlv: number;
   readonly tagTlv: number;
+  /**
+   * With `MCUBOOT_ENC_IMAGES` (`rse_bl2_binding_ccm.c`): AES-CCM re-encryption of the payload, with
+   * this associated-data label (a C string: `sizeof` counts its NUL), nonce and tag lengths, and
+   * the chunk BL2 encrypts and programs at a time.
+   */
+  readonly ccm: { readonly adLabel: string; readonly nonceLen: number; readonly tagLen: number; readonly chunk: number };
 }
 
 /** The boot-to-runtime shared data area. */

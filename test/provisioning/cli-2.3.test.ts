@@ -145,3 +145,37 @@ test('rse provision revoke through the CLI: a --rotpk-revocation device moves to
   const again = await runCli(['provision', 'run', dev, '--message', join(dir, 'revoke.bin')]);
   assert.equal(again.code, 1, 'array 2 holds no keys: the second revocation stops BL1_1 at the next boot');
 });
+
+test('rse device create --enc-key: an MCUBOOT_ENC_IMAGES build whose BL2 key is kept 0600; a public or an Ed25519 key refused with exit 2, before the directory is made', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { existsSync, statSync } = await import('node:fs');
+  const dir = tempDir();
+  const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  writeFileSync(join(dir, 'enc.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(join(dir, 'enc.pub.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  const ed = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'ed.pem'), ed.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const dev = join(dir, 'dev');
+  const made = await runCli(['device', 'create', dev, '--profile', 'rse-2.3', '--image-binding', '--enc-key', join(dir, 'enc.pem'), '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  const j = JSON.parse(made.stdout) as { encImages: boolean; imageBinding: boolean };
+  assert.deepEqual([j.encImages, j.imageBinding], [true, true]);
+  assert.equal(statSync(join(dev, 'bl2-enc-key.der')).mode & 0o777, 0o600);
+  const json = JSON.parse(readFileSync(join(dev, 'device.json'), 'utf8')) as { build: Record<string, boolean> };
+  assert.deepEqual(json.build, { imageBinding: true, encImages: true });
+  // The key never shows in what the command prints.
+  const d = pair.privateKey.export({ format: 'jwk' }).d as string;
+  assert.ok(!made.stdout.includes(d) && !made.stderr.includes(d));
+  for (const [file, why] of [
+    ['enc.pub.pem', /needs the private key/],
+    ['ed.pem', /RSA-2048, P-256 or X25519/],
+  ] as const) {
+    const r = await runCli(['device', 'create', join(dir, `bad-${file}`), '--profile', 'rse-2.3', '--enc-key', join(dir, file)]);
+    assert.equal(r.code, 2, file);
+    assert.match(r.stderr, why, file);
+    assert.equal(existsSync(join(dir, `bad-${file}`)), false, file);
+  }
+  const old = await runCli(['device', 'create', join(dir, 'old'), '--profile', 'rse-2.1', '--enc-key', join(dir, 'enc.pem')]);
+  assert.equal(old.code, 2);
+  assert.match(old.stderr, /MCUBOOT_ENC_IMAGES is not a build option of rse-2.1/);
+});
