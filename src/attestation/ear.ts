@@ -135,7 +135,7 @@ export function checkEar(v: unknown): Ear {
   const subs = e.submods;
   if (typeof subs !== 'object' || subs === null || Object.keys(subs).length === 0) fail('submods must be a non-empty object');
   for (const [name, sm] of Object.entries(subs as Record<string, Record<string, unknown>>)) {
-    if (!((sm['ear.status'] as string) in RANK)) fail(`submods.${name}: bad ear.status`);
+    if (!Object.hasOwn(RANK, sm['ear.status'] as string)) fail(`submods.${name}: bad ear.status`);
     const tv = sm['ear.trustworthiness-vector'] as Record<string, unknown> | undefined;
     if (tv !== undefined)
       for (const [k, x] of Object.entries(tv))

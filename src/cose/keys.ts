@@ -88,7 +88,13 @@ interface Jwk {
 /** An EC or `oct` JWK. */
 export function keyFromJwk(jwk: Jwk): TokenKey {
   if (jwk.kty === 'oct' && typeof jwk.k === 'string') return { kind: 'hmac', secret: new Uint8Array(Buffer.from(jwk.k, 'base64url')) };
-  if (jwk.kty !== 'EC' || typeof jwk.crv !== 'string' || !(jwk.crv in CURVE_SIZE) || typeof jwk.x !== 'string' || typeof jwk.y !== 'string')
+  if (
+    jwk.kty !== 'EC' ||
+    typeof jwk.crv !== 'string' ||
+    !Object.hasOwn(CURVE_SIZE, jwk.crv) ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.y !== 'string'
+  )
     throw new RseError('E_KEY', 'a JWK must be kty EC (P-256/384/521, x, y) or oct (k)', { field: 'key' });
   const dec = (s: unknown): Uint8Array | undefined => (typeof s === 'string' ? new Uint8Array(Buffer.from(s, 'base64url')) : undefined);
   return ecFromCoordinates(jwk.crv as EcCurve, dec(jwk.x) as Uint8Array, dec(jwk.y) as Uint8Array, dec(jwk.d));

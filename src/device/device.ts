@@ -5,12 +5,11 @@
  * a fault plan can cut the power before program operation N.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RandomSource, randomBytes } from '../crypto/index.ts';
 import { KMU_SLOT, Kmu } from '../crypto/kmu.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
-import { asU8 } from '../lib/bytes.ts';
+import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import type { FaultPlan } from '../lib/power-cut.ts';
@@ -34,8 +33,8 @@ export class DirStore implements DeviceStore {
     this.where = dir;
   }
   read(name: string): Uint8Array | undefined {
-    const p = join(this.where, name);
-    return existsSync(p) ? asU8(readFileSync(p)) : undefined;
+    // The largest device file is the host flash (64 MiB at most).
+    return readStateFile(join(this.where, name), 256 * 1024 * 1024);
   }
   write(name: string, data: Uint8Array, options: { readonly secret?: boolean } = {}): void {
     writeFileAtomic(join(this.where, name), data, { durable: true, secret: options.secret === true });

@@ -160,3 +160,34 @@ export function writeFileAtomic(path: string, parts: WritePart | readonly WriteP
   for (const p of list) file.write(p);
   file.commit(options);
 }
+
+/**
+ * Reads a state file whole (a device directory's JSON or image): undefined when it does not
+ * exist; a directory, a FIFO or any other non-regular file, a file over `maxBytes`, or a read
+ * error (EACCES, EIO, …) is an `E_DEVICE` naming the file and the errno, never an exception.
+ */
+export function readStateFile(path: string, maxBytes: number): Uint8Array | undefined {
+  let fd: number | undefined;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new RseError('E_DEVICE', `${path} is not a regular file`, { field: basename(path) });
+    if (st.size > maxBytes)
+      throw new RseError('E_DEVICE', `${path} is ${st.size} bytes, more than the ${maxBytes} it can hold`, { field: basename(path) });
+    fd = openSync(path, 'r');
+    const out = new Uint8Array(st.size);
+    let got = 0;
+    while (got < out.length) {
+      const n = readSync(fd, out, got, out.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === out.length ? out : out.slice(0, got);
+  } catch (e) {
+    if (e instanceof RseError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new RseError('E_DEVICE', `cannot read ${path}: ${code ?? (e as Error).message}`, { field: basename(path) });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -228,7 +228,7 @@ export function cmInputs(description: unknown, read: ReadFile): BundleInputs {
 export function dmInputs(description: unknown, read: ReadFile): BundleInputs {
   const d = sectionFor('dm', description);
   const alg = (d.bl2_rotpk_alg ?? 'rsa-3072') as string;
-  if (!(alg in DUMMY.bl2_rotpk)) {
+  if (!Object.hasOwn(DUMMY.bl2_rotpk, alg)) {
     throw new RseError('E_CONFIG', `bl2_rotpk_alg must be one of ${Object.keys(DUMMY.bl2_rotpk).join(', ')}`, { field: 'bl2_rotpk_alg' });
   }
   const [k0, k1] = DUMMY.bl2_rotpk[alg as Bl2RotpkAlg];

@@ -7,12 +7,13 @@
  * @module
  */
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AsymKey, aesEcbEncrypt, ecdsaSignRaw, randomBytes } from '../crypto/index.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { array, bool, type Check, hexBytes, int, object, oneOf, optional, pair, SchemaError, str, u32 } from '../lib/schema.ts';
 import { STM32L5 } from '../profiles/stm32.ts';
 import { p256PublicXY } from './image.ts';
 import {
@@ -57,6 +58,44 @@ export interface L5Json {
   readonly resets: number;
   readonly otfdec?: readonly OtfdecRegion[];
 }
+
+const PAGE = int(0, PAGES_PER_BANK - 1);
+const BANK = object({ secwmStart: PAGE, secwmEnd: PAGE, hdpEnd: PAGE, hdpEnable: bool, wrpA: pair(PAGE), wrpB: pair(PAGE) });
+/** `device.json` of an STM32L5 device: every field, typed. */
+const L5_JSON: Check<L5Json> = object({
+  format: oneOf([1] as const),
+  profile: oneOf([STM32L5.name] as const),
+  optionBytes: object({
+    rdp: int(0, 0xff),
+    tzen: bool,
+    nSwBoot0: bool,
+    nBoot0: bool,
+    nsBootAdd0: u32,
+    nsBootAdd1: u32,
+    secBootAdd0: u32,
+    bootLock: bool,
+    banks: pair(BANK),
+  }),
+  backup: array(u32, { length: BACKUP_REGISTERS_L5 }),
+  chipSecret: hexBytes(32),
+  productId: str(/^[0-9A-Za-z]{1,16}$/, 'a product id (1 to 16 letters and digits)'),
+  certificate: hexBytes(64),
+  hdpClosed: pair(bool),
+  resets: int(0, Number.MAX_SAFE_INTEGER),
+  otfdec: optional(
+    array(
+      object({
+        start: u32,
+        end: u32,
+        keyAddress: u32,
+        nonce: hexBytes(8),
+        version: int(0, 0xffff),
+        keyMode: oneOf(['global', 'unique'] as const),
+      }),
+      { max: 4 },
+    ),
+  ),
+});
 
 /**
  * An OTFDEC region as the secure firmware programs it at boot: the external-flash range, where its
@@ -154,28 +193,26 @@ export class L5Device {
 
   static open(dir: string): L5Device {
     recoverCommit(dir);
+    const raw = readStateFile(join(dir, 'device.json'), 1024 * 1024);
+    let parsed: unknown;
+    try {
+      parsed = raw === undefined ? undefined : JSON.parse(new TextDecoder().decode(raw));
+    } catch {
+      parsed = undefined;
+    }
+    const p = parsed as { profile?: unknown } | undefined;
+    if (typeof p !== 'object' || p === null || !Object.hasOwn(p, 'profile') || p.profile !== STM32L5.name)
+      throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
     let j: L5Json;
     try {
-      j = JSON.parse(readFileSync(join(dir, 'device.json'), 'utf8')) as L5Json;
-    } catch {
-      throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
+      j = L5_JSON(parsed, '');
+    } catch (e) {
+      if (e instanceof SchemaError) throw new RseError('E_DEVICE', `${dir}/device.json: ${e.message}`, { field: `device.json ${e.path}` });
+      throw e;
     }
-    if (
-      j?.profile !== STM32L5.name ||
-      !Array.isArray(j.backup) ||
-      typeof j.chipSecret !== 'string' ||
-      typeof j.optionBytes?.rdp !== 'number' ||
-      !Array.isArray(j.optionBytes.banks) ||
-      j.optionBytes.banks.length !== 2
-    )
-      throw new RseError('E_DEVICE', `${dir} is not an stm32l5 device (rse l5 device create ${dir})`, { field: dir });
     const file = (name: string, size: number): Uint8Array => {
-      let b: Uint8Array;
-      try {
-        b = new Uint8Array(readFileSync(join(dir, name)));
-      } catch (e) {
-        throw new RseError('E_DEVICE', `cannot read ${dir}/${name}: ${(e as NodeJS.ErrnoException).code ?? ''}`, { field: name });
-      }
+      const b = readStateFile(join(dir, name), size);
+      if (b === undefined) throw new RseError('E_DEVICE', `cannot read ${dir}/${name}: ENOENT`, { field: name });
       if (b.length !== size) throw new RseError('E_DEVICE', `${dir}/${name} is ${b.length} bytes, not ${size}`, { field: name });
       return b;
     };

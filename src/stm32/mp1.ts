@@ -6,45 +6,43 @@
  * device until the FSBL opens what the platform allows.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AsymKey, randomBytes } from '../crypto/index.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { SchemaError } from '../lib/schema.ts';
 import { STM32MP1 } from '../profiles/stm32.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
-import { type FirewallState, Mp1Bus } from './bus.ts';
+import { Mp1Bus } from './bus.ts';
 import { binaryTypeName, checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
+import { MP1_JSON, type Mp1Json } from './mp1-json.ts';
 import { applyPlatform, denableFor, type Mp1Platform } from './platform.ts';
 import { manufactureChip } from './ssp.ts';
-import { Tamp, type TampState } from './tamp.ts';
+import { BKPSRAM_SIZE, Tamp } from './tamp.ts';
 
 const OTP_FILE = 'otp.bin';
 const JSON_FILE = 'device.json';
 const BKPSRAM_FILE = 'bkpsram.bin';
 
-interface Mp1Json {
-  readonly format: 1;
-  readonly profile: typeof STM32MP1.name;
-  readonly permanentLock: readonly number[];
-  readonly boots: number;
-  /** The hardware-unique secret the chip's SSP key pair derives from (never leaves the device). */
-  readonly hwSecret: string;
-  /** The backup domain (VBAT): survives resets. */
-  readonly tamp?: TampState;
-  /** What the last boot left running: firewalls, debug register. Gone at the next reset. */
-  readonly runtime?: { readonly firewall: FirewallState; readonly denable: number; readonly denableLocked: boolean };
-}
-
-/** The device's JSON, or undefined when `dir` holds no stm32mp1 device. */
-function readJson(dir: string): Partial<Mp1Json> | undefined {
+/** The device's JSON, or undefined when `dir` holds no stm32mp1 device; a damaged one is an `E_DEVICE` naming the field. */
+function readJson(dir: string): Mp1Json | undefined {
+  const raw = readStateFile(join(dir, JSON_FILE), 256 * 1024 * 1024);
+  let parsed: unknown;
   try {
-    const j = JSON.parse(readFileSync(join(dir, JSON_FILE), 'utf8')) as Partial<Mp1Json> | null;
-    return j?.profile === STM32MP1.name ? j : undefined;
+    parsed = raw === undefined ? undefined : JSON.parse(new TextDecoder().decode(raw));
   } catch {
     return undefined;
+  }
+  const p = parsed as { profile?: unknown } | undefined;
+  if (typeof p !== 'object' || p === null || !Object.hasOwn(p, 'profile') || p.profile !== STM32MP1.name) return undefined;
+  try {
+    return MP1_JSON(parsed, '');
+  } catch (e) {
+    if (e instanceof SchemaError) throw new RseError('E_DEVICE', `${dir}/${JSON_FILE}: ${e.message}`, { field: `${JSON_FILE} ${e.path}` });
+    throw e;
   }
 }
 
@@ -89,43 +87,34 @@ export class Mp1Device {
     const json = readJson(dir);
     if (json === undefined)
       throw new RseError('E_DEVICE', `${dir} is not an stm32mp1 device (rse stm32 device create ${dir})`, { field: dir });
-    let otp: Uint8Array;
-    try {
-      otp = new Uint8Array(readFileSync(join(dir, OTP_FILE)));
-    } catch (e) {
-      throw new RseError('E_DEVICE', `cannot read ${dir}/${OTP_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-        field: OTP_FILE,
-      });
-    }
+    const otp = readStateFile(join(dir, OTP_FILE), BSEC_WORDS * 4);
+    if (otp === undefined) throw new RseError('E_DEVICE', `cannot read ${dir}/${OTP_FILE}: ENOENT`, { field: OTP_FILE });
     if (otp.length !== BSEC_WORDS * 4)
       throw new RseError('E_DEVICE', `${dir}/${OTP_FILE} is ${otp.length} bytes, not ${BSEC_WORDS * 4}`, { field: OTP_FILE });
     const locks = new Array<boolean>(BSEC_WORDS).fill(false);
-    for (const n of Array.isArray(json.permanentLock) ? json.permanentLock : [])
-      if (Number.isInteger(n) && n >= 0 && n < BSEC_WORDS) locks[n] = true;
+    for (const n of json.permanentLock) locks[n] = true;
     const words = Array.from({ length: BSEC_WORDS }, (_, i) => readU32le(otp, 4 * i));
     const bsec = new Bsec({ words, permanentLock: locks });
     let bus: Mp1Bus | undefined;
     const rt = json.runtime;
-    if (rt !== undefined && rt !== null) {
+    if (rt !== undefined) {
       try {
         bus = new Mp1Bus(rt.firewall);
       } catch (e) {
         throw new RseError('E_DEVICE', `${dir}/${JSON_FILE}: runtime firewall state: ${(e as Error).message}`, { field: 'runtime' });
       }
-      bsec.denable = Number.isInteger(rt.denable) ? rt.denable & 0x7ff : bsec.denable;
-      bsec.denableLocked = rt.denableLocked === true;
+      bsec.denable = rt.denable;
+      bsec.denableLocked = rt.denableLocked;
     }
-    const hw = typeof json.hwSecret === 'string' && /^[0-9a-f]{64}$/.test(json.hwSecret) ? fromHex(json.hwSecret, 'hwSecret') : undefined;
-    if (hw === undefined) throw new RseError('E_DEVICE', `${dir}/${JSON_FILE} has no hardware-unique secret`, { field: 'hwSecret' });
+    const hw = fromHex(json.hwSecret, 'hwSecret');
     let tamp: Tamp;
     try {
-      const sram = existsSync(join(dir, BKPSRAM_FILE)) ? new Uint8Array(readFileSync(join(dir, BKPSRAM_FILE))) : undefined;
-      tamp = new Tamp(json.tamp ?? undefined, sram);
+      tamp = new Tamp(json.tamp, readStateFile(join(dir, BKPSRAM_FILE), BKPSRAM_SIZE));
     } catch (e) {
       if (e instanceof RseError) throw e;
       throw new RseError('E_DEVICE', `${dir}: backup domain: ${(e as Error).message}`, { field: 'tamp' });
     }
-    return new Mp1Device(dir, bsec, Number.isInteger(json.boots) ? (json.boots as number) : 0, hw, bus, tamp);
+    return new Mp1Device(dir, bsec, json.boots, hw, bus, tamp);
   }
 
   /** Fuses first, then the JSON: each file is replaced whole. */

@@ -199,7 +199,7 @@ class CellParser {
     if (!id) this.fail('expected a number, a name or (');
     this.pos += id[0].length;
     const name = id[0];
-    if (this.peek() === '(' && name in DT_MACROS) {
+    if (this.peek() === '(' && Object.hasOwn(DT_MACROS, name)) {
       this.pos++;
       const args: number[] = [];
       while (this.peek() !== ')') {
@@ -216,7 +216,7 @@ class CellParser {
       const inner = new CellParser(`(${def})`, this.defines, this.field, this.depth + 1);
       return inner.cells()[0] ?? 0;
     }
-    if (name in DT_CONSTANTS) return DT_CONSTANTS[name] as number;
+    if (Object.hasOwn(DT_CONSTANTS, name)) return DT_CONSTANTS[name] as number;
     const etzpc = /^STM32MP1_ETZPC_(\w+)_ID$/.exec(name);
     if (etzpc) return peripheralId(etzpc[1] as string, this.field);
     return this.fail(`unknown name ${name}`);
@@ -357,7 +357,8 @@ function parseJson(j: Record<string, unknown>): Mp1Platform {
   const tzma: Partial<Record<TzmaName, { securePages: number; lock: boolean }>> = {};
   if (isObj(etzpc.tzma))
     for (const [k, v] of Object.entries(etzpc.tzma)) {
-      if (!(k in TZMA) || !isObj(v)) throw bad(`etzpc.tzma.${k}: the TZMAs are rom and sysram, each {"securePages", "lock"}`, 'etzpc.tzma');
+      if (!Object.hasOwn(TZMA, k) || !isObj(v))
+        throw bad(`etzpc.tzma.${k}: the TZMAs are rom and sysram, each {"securePages", "lock"}`, 'etzpc.tzma');
       tzma[k as TzmaName] = {
         securePages: jsonNumber(v.securePages, `etzpc.tzma.${k}.securePages`),
         lock: jsonBool(v.lock, `etzpc.tzma.${k}.lock`, false),

@@ -98,7 +98,7 @@ export function packageSfi(o: { key: Uint8Array; nonce: Uint8Array; imageVersion
   header.set(aesGcmEncrypt(o.key, o.nonce, header.subarray(0, 32), new Uint8Array(0)).tag, 32);
   const parts: Uint8Array[] = [header];
   o.areas.forEach((a, i) => {
-    if (!(a.type in AREA_TYPES))
+    if (!Object.hasOwn(AREA_TYPES, a.type))
       throw new RseError('E_ARGUMENT', `area type ${a.type} is not one of ${Object.keys(AREA_TYPES).join(' ')}`, { field: 'areas' });
     const d = new Uint8Array(DESCRIPTOR_SIZE);
     d.set(u32le(AREA_MAGIC), 0);
@@ -149,7 +149,7 @@ export function parseSfi(b: Uint8Array): SfiImage {
     if (readU32le(b, off) !== AREA_MAGIC)
       throw field(`area ${i}: magic 0x${readU32le(b, off).toString(16)} is not 'SFIA'`, `area[${i}].magic`, off, 'E_BAD_MAGIC');
     const type = String.fromCharCode(b[off + 4] as number);
-    if (!(type in AREA_TYPES))
+    if (!Object.hasOwn(AREA_TYPES, type))
       throw field(`area ${i}: type ${JSON.stringify(type)} is not one of ${Object.keys(AREA_TYPES).join(' ')}`, `area[${i}].type`, off + 4);
     const index = (b[off + 6] as number) | ((b[off + 7] as number) << 8);
     if (index !== i) throw field(`area ${i}: index field says ${index}`, `area[${i}].index`, off + 6);

@@ -49,7 +49,7 @@ const denied = (msg: string, field: string): RseError => new RseError('E_ACCESS'
 
 export function parseTamperSource(s: string): TamperSource {
   const k = s.toLowerCase();
-  if (!(k in TAMPER_SOURCES))
+  if (!Object.hasOwn(TAMPER_SOURCES, k))
     throw new RseError('E_ARGUMENT', `tamper source is one of ${Object.keys(TAMPER_SOURCES).join(', ')}, not ${s}`, { field: 'source' });
   return k as TamperSource;
 }
@@ -88,7 +88,7 @@ export class Tamp {
     this.setZones(state.zone1End, state.zone2End);
     this.counter = Number.isInteger(state.counter) ? state.counter >>> 0 : 0;
     const sources = (l: readonly string[] | undefined): TamperSource[] =>
-      Array.isArray(l) ? l.filter((s): s is TamperSource => s in TAMPER_SOURCES) : [];
+      Array.isArray(l) ? l.filter((s): s is TamperSource => Object.hasOwn(TAMPER_SOURCES, s)) : [];
     for (const s of sources(state.enabled)) this.enabled.add(s);
     for (const s of sources(state.noErase)) this.noErase.add(s);
     for (const s of sources(state.flags)) this.flags.add(s);

@@ -156,7 +156,17 @@ test('rse device create --enc-key: an MCUBOOT_ENC_IMAGES build whose BL2 key is 
   const ed = generateKeyPairSync('ed25519');
   writeFileSync(join(dir, 'ed.pem'), ed.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const dev = join(dir, 'dev');
-  const made = await runCli(['device', 'create', dev, '--profile', 'rse-2.3', '--image-binding', '--enc-key', join(dir, 'enc.pem'), '--json']);
+  const made = await runCli([
+    'device',
+    'create',
+    dev,
+    '--profile',
+    'rse-2.3',
+    '--image-binding',
+    '--enc-key',
+    join(dir, 'enc.pem'),
+    '--json',
+  ]);
   assert.equal(made.code, 0, made.stderr);
   const j = JSON.parse(made.stdout) as { encImages: boolean; imageBinding: boolean };
   assert.deepEqual([j.encImages, j.imageBinding], [true, true]);
