@@ -5,9 +5,9 @@
  * @module
  */
 
-import { hash } from '../crypto/index.ts';
-import { type Fill, layout, type Placement } from '../layout/layout.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { hash, hasher } from '../crypto/index.ts';
+import { type Fill, type Placement, planLayout } from '../layout/layout.ts';
+import { AtomicFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { parseIntelHex, writeIntelHex } from '../lib/intel-hex.ts';
@@ -17,7 +17,8 @@ export const LAYOUT_HELP = `Usage: rse layout [options] INPUT... -o OUTPUT [-Bin
 
 Place files at addresses in one image, as srec_cat does: the output runs from address 0 to
 the highest byte placed, holes are zero, overlapping inputs must agree byte for byte (nothing
-is written if they do not), and an empty input places nothing.
+is written if they do not), and an empty input places nothing. The image is written window by
+window, so memory stays small whatever its size.
 
 Inputs (srec_cat's syntax, or the short form):
   FILE [-Binary|-Intel] [-offset N]...   a raw binary (default) or Intel HEX file; offsets add up
@@ -27,6 +28,8 @@ Options:
   -multiple, --multiple                  a later input overwrites an earlier one where they overlap
   -fill V LO HI, --fill V LO HI          fill holes in [LO, HI) with byte V instead of zero
   --size N                               pad the image with zeros to exactly N bytes (error if larger)
+  --max-size N                           refuse an image larger than N bytes (default 512 MiB: a stray
+                                         Intel HEX address record would otherwise ask for gigabytes)
   --json                                 print the placements (offset, size, sha256) as JSON
   -h, --help                             show this help
 Numbers are decimal or 0x hex; offsets may be negative as long as no byte lands below 0.
@@ -36,6 +39,9 @@ Examples:
   rse layout bl1_1.bin@0 rom_dma_ics.bin@0x1F000 --size 0x20000 -o rom.bin
 Exit status: 0 written, 2 usage error, unreadable input or conflicting placements.
 `;
+
+/** The largest image `rse layout` writes unless told otherwise (`--max-size`). */
+const LAYOUT_DEFAULT_MAX = 512 * 1024 * 1024;
 
 function num(s: string | undefined, what: string): number {
   if (s === undefined) throw new RseError('E_USAGE', `${what} needs a number`);
@@ -60,6 +66,7 @@ export function runLayout(args: readonly string[]): number {
   let multiple = false;
   let json = false;
   let size: number | undefined;
+  let maxSize = LAYOUT_DEFAULT_MAX;
   let last: Input | undefined;
   const formatOf = (a: string | undefined): 'binary' | 'intel' | undefined =>
     a === undefined ? undefined : /^-bin(ary)?$/i.test(a) ? 'binary' : /^-(intel|ihex)$/i.test(a) ? 'intel' : undefined;
@@ -83,6 +90,7 @@ export function runLayout(args: readonly string[]): number {
     } else if (/^--?multiple$/i.test(a)) multiple = true;
     else if (a === '--json') json = true;
     else if (a === '--size') size = num(args[++i], '--size');
+    else if (a === '--max-size') maxSize = num(args[++i], '--max-size');
     else if (/^--?fill$/i.test(a)) {
       fills.push({ value: num(args[i + 1], `${a} value`), from: num(args[i + 2], `${a} low`), to: num(args[i + 3], `${a} high`) });
       i += 3;
@@ -119,25 +127,33 @@ export function runLayout(args: readonly string[]): number {
     });
   }
   const placed = placements.filter((p) => p.data.length > 0); // an empty input places nothing
-  const result = layout(placed, { multiple, fills, ...(size === undefined ? {} : { size }) });
-  for (const r of result.redundant) {
+  const plan = planLayout(placed, { multiple, fills, maxSize, maxSizeOption: '--max-size', ...(size === undefined ? {} : { size }) });
+  for (const r of plan.redundant) {
     io.err(
       `rse layout: warning: ${r.name} repeats ${r.length} byte(s) of ${r.other} at 0x${r.offset.toString(16).toUpperCase()} (same values)\n`,
     );
   }
+  const digest = hasher('sha256');
   if (output.format === 'intel') {
     // HEX keeps holes as holes: only placed (and filled) bytes become records.
     const segs = placed.map((p) => ({ address: p.offset, data: p.data }));
-    for (const f of fills) segs.unshift({ address: f.from, data: result.bytes.slice(f.from, f.to) });
+    for (const f of fills) segs.unshift({ address: f.from, data: plan.range(f.from, f.to) });
+    for (const c of plan.chunks()) digest.update(c);
     writeFileAtomic(output.path, writeIntelHex(segs), { durable: false });
   } else {
-    writeFileAtomic(output.path, result.bytes, { durable: false });
+    // Streamed window by window: memory stays at one window whatever the image size.
+    const file = AtomicFile.open(output.path);
+    for (const c of plan.chunks()) {
+      digest.update(c);
+      file.write(c);
+    }
+    file.commit({ durable: false });
   }
   if (json) {
     printJson({
       output: output.path,
       format: output.format,
-      size: result.bytes.length,
+      size: plan.size,
       placements: placements.map((p) => ({
         input: p.name,
         offset: p.offset,
@@ -145,7 +161,7 @@ export function runLayout(args: readonly string[]): number {
         end: p.offset + p.data.length,
         sha256: toHex(hash('sha256', p.data)),
       })),
-      sha256: toHex(hash('sha256', result.bytes)),
+      sha256: toHex(digest.digest()),
     });
   }
   return 0;

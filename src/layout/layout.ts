@@ -37,6 +37,16 @@ export interface LayoutOptions {
   readonly size?: number;
 }
 
+/** A layout checked and ready to write: its size, the harmless overlaps, and its bytes window by window. */
+export interface LayoutPlan {
+  readonly size: number;
+  readonly redundant: LayoutResult['redundant'];
+  /** The image in windows of at most `window` bytes (1 MiB by default), in order: memory stays bounded. */
+  chunks(window?: number): Generator<Uint8Array>;
+  /** The image's bytes in [from, to) (clipped to the image). */
+  range(from: number, to: number): Uint8Array;
+}
+
 /** The laid-out bytes and where each input went. */
 export interface LayoutResult {
   readonly bytes: Uint8Array;
@@ -46,8 +56,26 @@ export interface LayoutResult {
 
 const hex8 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
 
-/** Lays the placements out; throws E_OVERLAP (naming both inputs and the first differing byte) on a conflict. */
+/** Lays the placements out in memory; throws E_OVERLAP (naming both inputs and the first differing byte) on a conflict. */
 export function layout(placements: readonly Placement[], options: LayoutOptions = {}): LayoutResult {
+  const plan = planLayout(placements, { ...options, maxSize: LAYOUT_MAX_SIZE });
+  const bytes = new Uint8Array(plan.size);
+  let at = 0;
+  for (const c of plan.chunks()) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return { bytes, redundant: plan.redundant };
+}
+
+/**
+ * Checks a layout without building it: addresses, fills, the size (at most `maxSize`, checked
+ * before anything is allocated), conflicts; {@link LayoutPlan.chunks} then yields the bytes.
+ */
+export function planLayout(
+  placements: readonly Placement[],
+  options: LayoutOptions & { readonly maxSize?: number; readonly maxSizeOption?: string } = {},
+): LayoutPlan {
   let end = 0;
   placements.forEach((p, i) => {
     if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
@@ -78,8 +106,18 @@ export function layout(placements: readonly Placement[], options: LayoutOptions 
     }
     end = options.size;
   }
-  if (end > LAYOUT_MAX_SIZE)
-    throw new RseError('E_SIZE', `the image would be ${end} bytes, more than ${LAYOUT_MAX_SIZE}`, { field: 'size' });
+  const maxSize = options.maxSize ?? LAYOUT_MAX_SIZE;
+  if (end > maxSize) {
+    const last = placements.reduce<Placement | undefined>(
+      (a, p) => (a === undefined || p.offset + p.data.length > a.offset + a.data.length ? p : a),
+      undefined,
+    );
+    throw new RseError(
+      'E_SIZE',
+      `the image would be ${end} bytes (${hex8(end)}, up to the end of ${last?.name ?? 'a fill'}), more than the ${maxSize} allowed${options.maxSizeOption === undefined ? '' : ` (${options.maxSizeOption})`}`,
+      { field: 'size' },
+    );
+  }
 
   // Conflicts: compare every pair of placements whose ranges intersect (sweep in address order).
   const redundant: { name: string; other: string; offset: number; length: number }[] = [];
@@ -115,14 +153,22 @@ export function layout(placements: readonly Placement[], options: LayoutOptions 
     }
   }
 
-  const out = new Uint8Array(end);
-  if (options.fills !== undefined && options.fills.length > 0) {
-    const covered = new Uint8Array(end);
-    for (const p of placements) covered.fill(1, p.offset, p.offset + p.data.length);
-    for (const f of options.fills) {
-      for (let a = f.from; a < Math.min(f.to, end); a++) if (covered[a] === 0) out[a] = f.value;
+  const fills = options.fills ?? [];
+  const placed = placements.filter((p) => p.data.length > 0);
+  const range = (w: number, top: number): Uint8Array => {
+    const buf = new Uint8Array(top - w);
+    // Fills first, in order, then every input over them (a later input over an earlier one):
+    // the same bytes as filling only the holes.
+    for (const f of fills) if (f.to > w && f.from < top) buf.fill(f.value, Math.max(f.from, w) - w, Math.min(f.to, top) - w);
+    for (const p of placed) {
+      const lo = Math.max(p.offset, w);
+      const hi = Math.min(p.offset + p.data.length, top);
+      if (hi > lo) buf.set(p.data.subarray(lo - p.offset, hi - p.offset), lo - w);
     }
+    return buf;
+  };
+  function* chunks(window = 1 << 20): Generator<Uint8Array> {
+    for (let w = 0; w < end; w += window) yield range(w, Math.min(end, w + window));
   }
-  for (const p of placements) if (p.data.length > 0) out.set(p.data.subarray(0, Math.min(p.data.length, end - p.offset)), p.offset);
-  return { bytes: out, redundant };
+  return { size: end, redundant, chunks, range: (from, to) => range(Math.max(0, from), Math.min(end, Math.max(from, to))) };
 }

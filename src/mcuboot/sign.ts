@@ -92,6 +92,9 @@ export class TlvBuilder {
   }
 }
 
+/** The largest slot `--pad` fills (no flash an MCUboot image lives in comes near it). */
+export const MAX_PADDED_SLOT = 0x4000_0000;
+
 /** Builds a signed (or unsigned, or encrypted) image from `input`, or the vector to sign externally. */
 export function signImageFile(input: SignInput, o: SignOptions): SignedImage {
   return build(input.data, input.baseAddr, o, undefined);
@@ -138,6 +141,15 @@ export function build(
   if (![1, 2, 4, 8, 16, 32].includes(align)) throw usage(`Invalid alignment: ${align}`, '--align');
   if (![8, 16, 32].includes(maxAlign)) throw usage(`Invalid max alignment: ${maxAlign}`, '--max-align');
   checkU32(o.slotSize, '--slot-size');
+  // A padded image is the whole slot: bounded before anything is allocated or written.
+  if (o.pad === true && o.slotSize > MAX_PADDED_SLOT)
+    throw new RseError(
+      'E_SIZE',
+      `a padded slot of ${hex0x(o.slotSize)} bytes is past the ${hex0x(MAX_PADDED_SLOT)} (1 GiB) this tool writes`,
+      {
+        field: '--slot-size',
+      },
+    );
   const loadAddr = checkU32(o.loadAddr ?? 0, '--load-addr');
   const romFixed = checkU32(o.romFixed ?? 0, '--rom-fixed');
   if (loadAddr !== 0 && romFixed !== 0) throw usage('Can not set rom_fixed and load_addr at the same time', '--rom-fixed');
