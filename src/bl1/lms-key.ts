@@ -21,7 +21,7 @@ import {
   lmsVerifyProblem,
   newLmsPrivateKey,
 } from '../crypto/lms.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { asU8, bytesEqual, readU32be, u32be } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 
@@ -43,12 +43,19 @@ function treeFile(k: LmsPrivateKey, nodes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The cached tree if it belongs to this key, else `undefined`. */
-function readTree(path: string, k: LmsPrivateKey): Uint8Array | undefined {
-  if (!existsSync(path)) return undefined;
-  const b = asU8(readFileSync(path));
-  const h = (LMS_TYPES[k.lmsType] as { h: number }).h;
-  const size = 40 + (2 ** (h + 1) - 1) * 32;
+/** The cached tree if it belongs to this key, else `undefined`; a file of another size is not read. */
+function readTree(
+  path: string,
+  k: LmsPrivateKey,
+  size = 40 + (2 ** ((LMS_TYPES[k.lmsType] as { h: number }).h + 1) - 1) * 32,
+): Uint8Array | undefined {
+  let b: Uint8Array | undefined;
+  try {
+    b = readStateFile(path, size);
+  } catch {
+    return undefined;
+  }
+  if (b === undefined) return undefined;
   if (b.length !== size || !bytesEqual(b.subarray(0, 16), TREE_MAGIC) || !bytesEqual(b.subarray(16, 32), k.I)) return undefined;
   if (readU32be(b, 32) !== k.lmsType || readU32be(b, 36) !== k.otsType) return undefined;
   return b.subarray(40);
@@ -83,6 +90,49 @@ export function hssPublic(pub: LmsPublicKey): Uint8Array {
   return out;
 }
 
+/** LMS types whose tree rsekit builds and signs with: BL1_2's H10 (type 6) and H5 (type 5, quick tests). */
+export const LMS_SIGNING_TYPES: readonly number[] = [5, 6];
+
+/** The largest `.prv` (HSS header of up to 8 bytes and the body). */
+const PRV_MAX = 4 + 8 + 64;
+
+function readPrivate(prv: string): LmsPrivateKey {
+  const b = readStateFile(prv, PRV_MAX + 1);
+  if (b === undefined) throw new RseError('E_KEY', `${prv}: no such LMS private key`, { field: prv });
+  return decodeLmsPrivateKey(b, prv);
+}
+
+/** What `lms info` says of a key, read from its files alone: no tree is ever built. */
+export interface LmsKeyInfo {
+  readonly files: { prv: string; pub: string; tree: string };
+  readonly key: LmsPrivateKey;
+  /** From `.pub` (checked against the `.prv`'s types and I). */
+  readonly publicKey: LmsPublicKey;
+  readonly capacity: number;
+  /** The tree cache: `cached`, or missing / not this key's (the next signature rebuilds it). */
+  readonly tree: 'cached' | 'missing' | 'stale';
+}
+
+/** Reads a key's state and public key without building its tree. */
+export function lmsKeyInfo(base: string): LmsKeyInfo {
+  const files = lmsKeyFiles(base);
+  const key = readPrivate(files.prv);
+  const raw = readStateFile(files.pub, 1024);
+  if (raw === undefined)
+    throw new RseError('E_KEY', `${files.pub} is missing: the public key is the tree's root, which lms info does not rebuild`, {
+      field: files.pub,
+    });
+  const publicKey = decodeLmsPublicKey(raw, files.pub);
+  if (publicKey.lmsType !== key.lmsType || publicKey.otsType !== key.otsType || !bytesEqual(publicKey.I, key.I))
+    throw new RseError('E_KEY', `${files.pub} is not the public key of ${files.prv} (types or I differ)`, { field: files.pub });
+  const h = (LMS_TYPES[key.lmsType] as { h: number }).h;
+  const size = 40 + (2 ** (h + 1) - 1) * 32;
+  let tree: LmsKeyInfo['tree'] = 'missing';
+  if (existsSync(files.tree))
+    tree = LMS_SIGNING_TYPES.includes(key.lmsType) && readTree(files.tree, key, size) !== undefined ? 'cached' : 'stale';
+  return { files, key, publicKey, capacity: 2 ** h, tree };
+}
+
 /** An opened key: its state, public key and tree. */
 export class LmsSigner {
   readonly files: { prv: string; pub: string; tree: string };
@@ -97,11 +147,20 @@ export class LmsSigner {
     this.publicKey = pub;
   }
 
-  /** Opens `base`(.prv); builds and caches the tree when there is none (2^h one-time keys). */
+  /**
+   * Opens `base`(.prv); builds and caches the tree when there is none (2^h one-time keys), for
+   * the heights of {@link LMS_SIGNING_TYPES} only.
+   */
   static open(base: string, onLeaf?: (done: number, total: number) => void): LmsSigner {
     const files = lmsKeyFiles(base);
-    if (!existsSync(files.prv)) throw new RseError('E_KEY', `${files.prv}: no such LMS private key`, { field: files.prv });
-    const key = decodeLmsPrivateKey(asU8(readFileSync(files.prv)), files.prv);
+    const key = readPrivate(files.prv);
+    const h = (LMS_TYPES[key.lmsType] as { h: number }).h;
+    if (!LMS_SIGNING_TYPES.includes(key.lmsType))
+      throw new RseError(
+        'E_KEY',
+        `${files.prv} is ${LMS_TYPES[key.lmsType]?.name}: rsekit signs with H5 or H10 keys (BL1_2 verifies H10); its tree would take 2^${h} one-time keys`,
+        { field: files.prv },
+      );
     let nodes = readTree(files.tree, key);
     if (nodes === undefined) {
       nodes = lmsTree(key, onLeaf);

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from '@commander-js/extra-typings';
 import { BL1_MAX_SECURITY_COUNTER, decryptBl1Image, formatBl1Version, parseBl1Image, parseBl1Version, signBl1Image } from '../bl1/image.ts';
-import { LmsSigner, lmsKeyFiles, lmsKeygen } from '../bl1/lms-key.ts';
+import { LmsSigner, lmsKeyFiles, lmsKeygen, lmsKeyInfo } from '../bl1/lms-key.ts';
 import { hash } from '../crypto/index.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, LMOTS_TYPES, LMS_TYPES, lmsVerifyProblem } from '../crypto/lms.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
@@ -27,7 +27,8 @@ function progress(what: string): ((done: number, total: number) => void) | undef
   };
 }
 
-const HEIGHTS: Record<string, number> = { '5': 5, '10': 6, '15': 7, '20': 8, '25': 9 };
+/** Heights rsekit builds trees for: BL1_2's H10, and H5 for quick tests (`LMS_SIGNING_TYPES`). */
+const HEIGHTS: Record<string, number> = { '5': 5, '10': 6 };
 const WS: Record<string, number> = { '1': 1, '2': 2, '4': 3, '8': 4 };
 
 export function lmsCommand() {
@@ -59,18 +60,19 @@ export function lmsCommand() {
             prv: files.prv,
             pub: files.pub,
             publicKey: toHex(raw),
-            signatures: 2 ** (o.height === '10' ? 10 : Number(o.height)),
+            signatures: 2 ** Number(o.height),
           });
         else io.out(`${files.prv}: ${LMS_TYPES[pub.lmsType]?.name} / ${LMOTS_TYPES[pub.otsType]?.name}\nbl1_rotpk_0 = ${toHex(raw)}\n`);
       }),
   );
   cmd.addCommand(
     new Command('info')
-      .summary('a key’s types, public key, used and remaining signatures')
+      .summary('a key’s types, public key, used and remaining signatures (from its files: never builds the tree)')
       .argument('<key>')
       .option('--json', 'machine-readable')
       .action((key, o) => {
-        const s = LmsSigner.open(key, progress('one-time keys'));
+        // Read from the files alone: a missing or stale tree cache is reported, never rebuilt here.
+        const s = lmsKeyInfo(key);
         const info = {
           prv: s.files.prv,
           lmsType: LMS_TYPES[s.key.lmsType]?.name,
@@ -78,12 +80,13 @@ export function lmsCommand() {
           publicKey: toHex(encodeLmsPublicKey(s.publicKey)),
           publicKeyHash: toHex(hash('sha256', encodeLmsPublicKey(s.publicKey))),
           nextLeaf: s.key.q,
-          remaining: s.capacity - s.key.q,
+          remaining: Math.max(0, s.capacity - s.key.q),
+          tree: s.tree,
         };
         if (o.json === true) printJson(info);
         else
           io.out(
-            `${info.prv}: ${info.lmsType} / ${info.otsType}\npublic key  ${info.publicKey}\nsigner id   ${info.publicKeyHash} (SHA-256, BL2's measurement signer)\nnext leaf   ${info.nextLeaf} (${info.remaining} signatures left)\n`,
+            `${info.prv}: ${info.lmsType} / ${info.otsType}\npublic key  ${info.publicKey}\nsigner id   ${info.publicKeyHash} (SHA-256, BL2's measurement signer)\nnext leaf   ${info.nextLeaf} (${info.remaining} signatures left)\ntree cache  ${info.tree === 'cached' ? `${s.files.tree}` : `${info.tree}: the next signature rebuilds it (${s.capacity} one-time keys)`}\n`,
           );
       }),
   );
