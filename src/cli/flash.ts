@@ -1,13 +1,14 @@
 /** `rse flash build PLATFORM.yaml`. @module */
-import { mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { lmsSignerPool } from '../bl1/lms-key.ts';
-import { randomBytes } from '../crypto/index.ts';
+import { hash, randomBytes } from '../crypto/index.ts';
 import { buildFlash } from '../flash/build.ts';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { writeBuildOutput } from '../flash/output.ts';
 import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
 import { io, printJson, readInput, readKey } from './common.ts';
 
 export const FLASH_EXAMPLE = `platform: rse-2.1                # or rss-1.7 (FIP names rss-*)
@@ -39,6 +40,20 @@ host-flash:                      # type raw: size + placements, like rom
 rom: { size: 0x20000, placements: [ { file: bl1_1.bin, offset: 0 }, { file: rom_dma_ics.bin, offset: 0x1F000 } ] }
 `;
 
+/** The files the manifest of the build in `out` lists (none when there is no readable one). */
+function previousOutputs(out: string): string[] {
+  try {
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files?: unknown };
+    return Array.isArray(m.files)
+      ? m.files.flatMap((f) =>
+          typeof f === 'object' && f !== null && typeof (f as { path?: unknown }).path === 'string' ? [(f as { path: string }).path] : [],
+        )
+      : [];
+  } catch {
+    return [];
+  }
+}
+
 export function flashCommand() {
   const cmd = new Command('flash').summary('build a platform: signed images, FIP, host flash (raw or GPT) and ROM');
   const build = new Command('build')
@@ -49,7 +64,10 @@ export function flashCommand() {
         'FWU metadata) and the ROM (srec_cat rules), then write them with a JSON manifest giving each\n' +
         "image's offset, size, version and hashes. Paths in the YAML are relative to it. Any mismatch\n" +
         '(image larger than its slot, load address outside the ATU host window, FIP larger than its\n' +
-        'partition, overlapping placements) stops the build with the field at fault; nothing is written.\n\n' +
+        'partition, overlapping placements) stops the build with the field at fault; nothing is written.\n' +
+        'The outputs are written all or nothing: staged in OUT/.rse-build.staging, then moved into place,\n' +
+        'the manifest (listing every file with its size and SHA-256) last. A run killed part-way leaves\n' +
+        'the previous build; one killed while moving is finished by the next run.\n\n' +
         `Example:\n${FLASH_EXAMPLE}`,
     )
     .argument('<platform.yaml>')
@@ -72,25 +90,30 @@ export function flashCommand() {
         lmsSign: (p, msg) => lms(at(p), msg),
       });
       const out = o.output ?? join(base, 'build');
-      mkdirSync(join(out, 'images'), { recursive: true });
-      const written: string[] = [];
-      const put = (name: string, data: Uint8Array | string): void => {
-        writeFileAtomic(join(out, name), data, { durable: false });
-        written.push(name);
-      };
+      const files: [string, Uint8Array][] = [];
       // As TF-M's build names them: NAME_signed.bin, NAME_encrypted.bin and NAME_sic_tables_signed.bin.
       for (const img of result.images)
         if (img.kind !== 'raw')
-          put(
+          files.push([
             join('images', `${img.name.replace('.sic-tables', '_sic_tables')}_${img.kind === 'xip' ? 'encrypted' : 'signed'}.bin`),
             img.bytes,
-          );
-      if (result.fip) put('fip.bin', result.fip);
-      if (result.hostFlash) put('host_flash.bin', result.hostFlash);
-      if (result.rom) put('rom.bin', result.rom);
-      put('manifest.json', `${JSON.stringify(result.manifest, null, 2)}\n`);
+          ]);
+      if (result.fip) files.push(['fip.bin', result.fip]);
+      if (result.hostFlash) files.push(['host_flash.bin', result.hostFlash]);
+      if (result.rom) files.push(['rom.bin', result.rom]);
+      // The manifest names what it describes: every file of this build with its size and SHA-256.
+      const manifest = {
+        ...result.manifest,
+        files: files.map(([path, b]) => ({ path, size: b.length, sha256: toHex(hash('sha256', b)) })),
+      };
+      const written = [...files.map(([n]) => n), 'manifest.json'];
+      writeBuildOutput(
+        out,
+        [...files, ['manifest.json', new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)]],
+        previousOutputs(out),
+      );
       if (o.json === true) {
-        printJson(result.manifest);
+        printJson(manifest);
         return;
       }
       io.out(`Built platform ${result.platform} into ${out}\n`);

@@ -3,8 +3,8 @@
  * renamed over the target, so a crash leaves either the old file or the new one, never a part.
  * @module
  */
-import { closeSync, fchmodSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fchmodSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { RseError } from './errors.ts';
 
 let counter = 0;
@@ -66,6 +66,41 @@ function copySlice(fd: number, s: FileSlice, buf: Uint8Array): void {
   }
 }
 
+/** `.NAME.PID.N.tmp`: the temporary file of an {@link AtomicFile} being written by process PID. */
+const TMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/** Whether process `pid` is alive (EPERM: alive, another user's). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Removes the temporaries a killed writer left in `dir` (any signal, SIGKILL included: their
+ * process is gone). Done once per directory and process, before the first write there.
+ */
+export function sweepStaleTemps(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = TMP_NAME.exec(n);
+    if (m !== null && !alive(Number(m[1]))) rmSync(join(dir, n), { force: true });
+  }
+}
+
 /**
  * An output file written piece by piece and published at once: bytes go to a temporary file
  * beside `path`; {@link AtomicFile.commit} renames it over `path`, {@link AtomicFile.abort}
@@ -85,6 +120,7 @@ export class AtomicFile {
 
   /** Creates the temporary file (a secret's with its mode from the start); E_IO if the directory is not writable. */
   static open(path: string, options: { readonly secret?: boolean } = {}): AtomicFile {
+    sweepStaleTemps(resolve(dirname(path)));
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
     try {
       if (options.secret !== true) return new AtomicFile(path, tmp, openSync(tmp, 'wx', 0o644));

@@ -1,0 +1,120 @@
+/**
+ * Issue 25: killing a writer at a random moment never leaves mixed or partial outputs. `flash
+ * build` wrote its files one at a time (a kill left new images beside the old manifest) and killed
+ * runs left hidden `.tmp` files of up to 256 MiB. Now the build is staged and moved into place, the
+ * manifest last, and what a killed run left is finished or dropped by the next; a killed `sign`'s
+ * temporary is removed by the next write into that directory. Each kill is SIGKILL (the other
+ * signals end the process the same way) at a random moment of a real `rse` process.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { hash } from '../../src/crypto/index.ts';
+import { recoverBuildOutput } from '../../src/flash/output.ts';
+import { toHex } from '../../src/lib/hex.ts';
+import { runCli, tempDir } from '../helpers.ts';
+
+const RSE = new URL('../../dist/rse.cjs', import.meta.url).pathname;
+
+/** Runs `rse ARGS` and SIGKILLs it after `ms` (if still running); resolves with whether it finished first. */
+function runKilled(args: string[], ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [RSE, ...args], { stdio: 'ignore' });
+    const t = setTimeout(() => p.kill('SIGKILL'), ms);
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      resolve(code === 0);
+    });
+  });
+}
+
+/** Every file under `dir`, relative. */
+function listAll(dir: string, base = ''): string[] {
+  return readdirSync(join(dir, base)).flatMap((n) => {
+    const rel = base === '' ? n : join(base, n);
+    return statSync(join(dir, rel)).isDirectory() ? listAll(dir, rel) : [rel];
+  });
+}
+
+/** Random in [lo, hi), from a seeded generator so a failure replays. */
+function rng(seed: number): (lo: number, hi: number) => number {
+  let s = seed >>> 0;
+  return (lo, hi) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return lo + (s % (hi - lo));
+  };
+}
+
+test('flash build killed at 40 random moments: after recovery the directory holds exactly one build, the manifest matching every file', async () => {
+  const root = join(tempDir(), 'ex');
+  cpSync(new URL('../../examples', import.meta.url), root, { recursive: true });
+  const yaml = join(root, 'rse-2.1/platform.yaml');
+  const text = readFileSync(yaml, 'utf8');
+  const out = join(root, 'out');
+  const rand = rng(25);
+  const setVersion = (v: number): void =>
+    writeFileSync(yaml, text.replace(/name: tfm_s, (.*?)version: [0-9.]+/, `name: tfm_s, $1version: 1.0.${v}`));
+  setVersion(0);
+  const t0 = performance.now();
+  assert.equal(spawnSync(process.execPath, [RSE, 'flash', 'build', yaml, '-o', out]).status, 0);
+  // Kill moments spread over the run as long as this machine takes for one.
+  const span = Math.ceil(performance.now() - t0);
+  let finished = 0;
+  const outcomes = { old: 0, new: 0 };
+  for (let trial = 1; trial <= 40; trial++) {
+    const before = readFileSync(join(out, 'manifest.json'), 'utf8');
+    setVersion(trial);
+    if (await runKilled(['flash', 'build', yaml, '-o', out], rand(Math.floor(span * 0.4), Math.ceil(span * 1.1)))) finished++;
+    recoverBuildOutput(out); // what the next run does first
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; size: number; sha256: string }[] };
+    for (const f of m.files) {
+      const b = readFileSync(join(out, f.path));
+      assert.equal(toHex(hash('sha256', b)), f.sha256, `trial ${trial}: ${f.path} is not the one its manifest describes`);
+    }
+    assert.deepEqual(
+      listAll(out).sort(),
+      [...m.files.map((f) => f.path), 'manifest.json'].sort(),
+      `trial ${trial}: files beyond the build`,
+    );
+    const now = readFileSync(join(out, 'manifest.json'), 'utf8');
+    if (now === before) outcomes.old++;
+    else outcomes.new++;
+    // Whichever build it is, the next one starts from it.
+    if (now !== before) assert.match(now, new RegExp(`"version": "1\\.0\\.${trial}\\+0"`));
+  }
+  // The kills fell both before and after the commit point.
+  assert.ok(outcomes.old > 0 && outcomes.new > 0, JSON.stringify({ ...outcomes, finished }));
+});
+
+test('sign of an 8 MiB image killed at 40 random moments: the output is the old one or a whole new one, and the next write removes the dead run’s temporary', async () => {
+  const dir = tempDir();
+  const input = join(dir, 'in.bin');
+  writeFileSync(input, Buffer.alloc(8 << 20, 0x5a));
+  const key = new URL('../../examples/keys/root-EC-P256.pem', import.meta.url).pathname;
+  const out = join(dir, 'out.bin');
+  const args = (v: string): string[] => ['sign', '-k', key, '-v', v, '-H', '0x400', '--pad-header', '-S', '0x1000000', input, out];
+  assert.equal(spawnSync(process.execPath, [RSE, ...args('1.0.0')]).status, 0);
+  const rand = rng(7);
+  const t0 = performance.now();
+  assert.equal(spawnSync(process.execPath, [RSE, ...args('1.0.1')]).status, 0);
+  const span = Math.ceil(performance.now() - t0);
+  let leftovers = 0;
+  for (let trial = 1; trial <= 40; trial++) {
+    await runKilled(args(`1.0.${trial}`), rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)));
+    const img = readFileSync(out);
+    const verify = await runCli(['verify', '-k', key, out]);
+    assert.equal(verify.code, 0, `trial ${trial}: ${out} (${img.length} bytes) is not a whole signed image`);
+    leftovers += readdirSync(dir).filter((n) => n.endsWith('.tmp')).length;
+    // The next write into the directory (another output) sweeps what the dead run left.
+    assert.equal(spawnSync(process.execPath, [RSE, ...args('2.0.0').slice(0, -1), join(dir, 'other.bin')]).status, 0);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+      `trial ${trial}: a temporary survived the next run`,
+    );
+  }
+  assert.ok(leftovers > 0, 'some kills fell while the temporary was being written');
+  assert.ok(existsSync(out));
+});
