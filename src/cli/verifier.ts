@@ -5,7 +5,7 @@ import { Command } from '@commander-js/extra-typings';
 import type { TokenKey } from '../cose/keys.ts';
 import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
-import { createVerifierApp, serveVerifier } from '../verifier/server.ts';
+import { createVerifierApp, DEFAULT_LIMITS, serveVerifier } from '../verifier/server.ts';
 import { openStore } from '../verifier/store.ts';
 import { io, parseInteger, readInput } from './common.ts';
 
@@ -20,6 +20,24 @@ function earKeyOf(path: string | undefined): TokenKey {
   return { kind: 'ec', crv: 'P-256', privateKey, publicKey };
 }
 
+/** The bearer tokens of `--auth-tokens`: one per line, blank lines and `#` comments skipped. */
+function readTokens(path: string): string[] {
+  const lines = Buffer.from(readInput(path, 'provisioning tokens'))
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  lines.forEach((t, i) => {
+    // Never echo the token itself: only where it is and what is wrong.
+    if (t.length < 16 || /\s/.test(t))
+      throw new RseError('E_CONFIG', `${path}: token ${i + 1} must be at least 16 characters without spaces`, { field: '--auth-tokens' });
+  });
+  if (lines.length === 0) throw new RseError('E_CONFIG', `${path} holds no token`, { field: '--auth-tokens' });
+  return lines;
+}
+
+const loopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
 export function verifierCommand() {
   const cmd = new Command('verifier').summary('attestation verifier service (Veraison-compatible API)');
   cmd.addCommand(
@@ -30,20 +48,48 @@ export function verifierCommand() {
           '/challenge-response/v1/session/ID, POST /endorsement-provisioning/v1/submit (application/rim+cbor),\n' +
           'GET /.well-known/veraison/verification. State lives in an embedded PGlite database (in memory, or in\n' +
           '--db DIR) or in PostgreSQL with --db postgres://…, which several verifier processes can share.\n' +
-          'The EAR is signed with --ear-key (a P-256 key is generated per start without one).',
+          'The EAR is signed with --ear-key (a P-256 key is generated per start without one).\n' +
+          'Provisioning needs a bearer token from --auth-tokens (Authorization: Bearer TOKEN); without one it\n' +
+          'is closed, and only --insecure opens it to anyone. A CoRIM submitted again is stored once. Bodies\n' +
+          'over --max-evidence / --max-corim get 413. Verification (sessions) needs no credential, as in Veraison.',
       )
       .option('-p, --port <n>', 'TCP port (0 = any free port)', '8080')
       .option('--host <addr>', 'address to bind', '127.0.0.1')
       .option('--db <url|dir>', 'postgres://… URL, or a PGlite data directory (default: in memory)')
       .option('--ear-key <file>', 'EC private key (PEM or JWK) that signs the EAR')
       .option('--session-ttl <s>', 'session lifetime in seconds', '150')
+      .option(
+        '--auth-tokens <file>',
+        'bearer tokens that may provision endorsements, one per line (# comments; at least 16 characters each); without it provisioning is closed (401)',
+      )
+      .option('--insecure', 'provisioning open to anyone who reaches the port (local experiments only; never on a shared network)')
+      .option('--max-evidence <bytes>', 'largest evidence body (413 beyond)', String(DEFAULT_LIMITS.evidence))
+      .option('--max-corim <bytes>', 'largest CoRIM body (413 beyond)', String(DEFAULT_LIMITS.corim))
       .action(async (o) => {
+        if (o.insecure === true && o.authTokens !== undefined)
+          throw new RseError('E_USAGE', '--insecure opens provisioning to anyone: it cannot go with --auth-tokens');
+        const tokens = o.authTokens === undefined ? undefined : readTokens(o.authTokens);
+        const provisioning = o.insecure === true ? ('open' as const) : { tokens: tokens ?? [] };
         const store = await openStore(o.db);
-        const app = createVerifierApp({ store, earKey: earKeyOf(o.earKey), sessionTtlSeconds: parseInteger(o.sessionTtl) });
+        const app = createVerifierApp({
+          store,
+          earKey: earKeyOf(o.earKey),
+          sessionTtlSeconds: parseInteger(o.sessionTtl),
+          provisioning,
+          limits: { evidence: parseInteger(o.maxEvidence), corim: parseInteger(o.maxCorim) },
+        });
         const s = await serveVerifier(app, parseInteger(o.port), o.host);
+        const how =
+          provisioning === 'open'
+            ? 'provisioning OPEN to anyone (--insecure)'
+            : provisioning.tokens.length === 0
+              ? 'provisioning closed (no --auth-tokens)'
+              : `provisioning with ${provisioning.tokens.length} bearer token(s)`;
         io.out(
-          `verifier listening on http://${o.host}:${s.port} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')})\n`,
+          `verifier listening on http://${o.host}:${s.port} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,
         );
+        if (provisioning === 'open' && !loopback(o.host))
+          io.err(`rse verifier: warning: provisioning is open to anyone who reaches ${o.host}:${s.port} (--insecure)\n`);
         const timer = setInterval(() => void store.expireSessions(new Date()).catch(() => undefined), 30_000);
         timer.unref();
         await new Promise<void>((resolve) => {

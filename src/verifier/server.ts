@@ -5,8 +5,9 @@
  * Every error is RFC 7807 problem+json; the EAR comes back as an ES256 JWT.
  * @module
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { appraise, type Scheme } from '../attestation/appraise.ts';
 import { readCorim } from '../attestation/corim.ts';
@@ -52,6 +53,28 @@ export interface VerifierOptions {
   readonly sessionTtlSeconds?: number;
   readonly now?: () => number;
   readonly version?: string;
+  /**
+   * Who may provision endorsements: the bearer tokens accepted on `submit`, or `'open'` (anyone:
+   * local experiments only). Default: no token, so provisioning is closed (401).
+   */
+  readonly provisioning?: { readonly tokens: readonly string[] } | 'open';
+  /** Request body limits in bytes (413 beyond): evidence (default 64 KiB), CoRIMs (default 4 MiB). */
+  readonly limits?: { readonly evidence?: number; readonly corim?: number };
+}
+
+/** Default body limits: a PSA or CCA token is a few KiB; a CoRIM with certificates a few hundred. */
+export const DEFAULT_LIMITS = { evidence: 64 * 1024, corim: 4 * 1024 * 1024 } as const;
+
+/** Whether `header` carries one of `tokens` as a bearer credential (compared as SHA-256 digests, in constant time). */
+function bearerOk(header: string | undefined, tokens: readonly Uint8Array[]): boolean {
+  const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (m === null) return false;
+  const given = createHash('sha256')
+    .update(m[1] as string)
+    .digest();
+  let ok = false;
+  for (const t of tokens) ok = timingSafeEqual(given, t) || ok;
+  return ok;
 }
 
 function problem(status: ContentfulStatusCode, title: string, detail: string, headers: Record<string, string> = {}): Response {
@@ -94,6 +117,11 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
   const ttl = opts.sessionTtlSeconds ?? 150;
   const app = new Hono();
   const supported = Object.keys(EVIDENCE_MEDIA_TYPES);
+  const prov = opts.provisioning ?? { tokens: [] };
+  const tokenDigests = prov === 'open' ? [] : prov.tokens.map((t) => createHash('sha256').update(t).digest());
+  const tooLarge = (max: number) => (): Response => problem(413, 'Content Too Large', `the request body is larger than ${max} bytes`);
+  const evidenceMax = opts.limits?.evidence ?? DEFAULT_LIMITS.evidence;
+  const corimMax = opts.limits?.corim ?? DEFAULT_LIMITS.corim;
 
   const sessionJson = (s: Session): Record<string, unknown> => ({
     status: s.status,
@@ -159,7 +187,7 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
     return (await store.deleteSession(id)) ? c.body(null, 204) : problem(404, 'Not Found', `no session ${id}`);
   });
 
-  app.post('/challenge-response/v1/session/:id', async (c) => {
+  app.post('/challenge-response/v1/session/:id', bodyLimit({ maxSize: evidenceMax, onError: tooLarge(evidenceMax) }), async (c) => {
     const id = c.req.param('id');
     if (!UUID.test(id)) return problem(400, 'Bad Request', `invalid session id ${id}`);
     const raw = c.req.header('content-type');
@@ -189,7 +217,20 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
     return sessionResponse(sessionJson({ ...s, status: 'complete', mediaType: mt, evidence, result }), 200);
   });
 
-  app.post('/endorsement-provisioning/v1/submit', async (c) => {
+  app.post('/endorsement-provisioning/v1/submit', async (c, next) => {
+    // The credential first: nothing of an unauthenticated request is read or stored.
+    if (prov !== 'open' && !bearerOk(c.req.header('authorization'), tokenDigests))
+      return problem(
+        401,
+        'Unauthorized',
+        tokenDigests.length === 0
+          ? 'provisioning is closed: this verifier was started without provisioning tokens'
+          : 'provisioning needs a valid bearer token (Authorization: Bearer …)',
+        { 'www-authenticate': 'Bearer realm="endorsement-provisioning"' },
+      );
+    return next();
+  });
+  app.post('/endorsement-provisioning/v1/submit', bodyLimit({ maxSize: corimMax, onError: tooLarge(corimMax) }), async (c) => {
     const raw = c.req.header('content-type');
     const mt = raw === undefined ? undefined : normalizeMediaType(raw);
     if (mt === undefined || !mt.startsWith('application/rim+cbor')) return unsupported(raw, 'application/rim+cbor');
@@ -199,8 +240,14 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
     const reply = (o: Record<string, unknown>): Response =>
       new Response(JSON.stringify(o), { status: 200, headers: { 'content-type': PROVISIONING_MEDIA_TYPE } });
     try {
-      const n = await store.addEndorsements(readCorim(body, profile));
-      return reply({ status: 'success', expiry: new Date(now() + ttl * 1000).toISOString(), count: n });
+      const r = await store.addEndorsements(readCorim(body, profile), createHash('sha256').update(body).digest());
+      // What was stored, or that this CoRIM already was (stored once).
+      return reply({
+        status: 'success',
+        expiry: new Date(now() + ttl * 1000).toISOString(),
+        count: r.stored,
+        ...(r.duplicate ? { duplicate: true } : { stored: r.kinds }),
+      });
     } catch (e) {
       if (!(e instanceof RseError)) throw e;
       return reply({ status: 'failed', 'failure-reason': e.message });

@@ -33,6 +33,11 @@ export const MIGRATIONS: readonly string[] = [
      evidence TEXT,
      result TEXT,
      created_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+  // Each provisioned CoRIM once: a resubmission stores nothing more.
+  `CREATE TABLE corim (
+     sha256 TEXT PRIMARY KEY,
+     profile TEXT NOT NULL,
+     created_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
 ];
 
 const MIGRATION_LOCK = 0x7253_456b; // 'rSEk'
@@ -80,8 +85,14 @@ export class SqlStore implements EndorsementStore {
     this.sql = sql;
   }
 
-  /** Stores a provisioned CoRIM's endorsements in one transaction. */
-  async addEndorsements(e: Endorsements): Promise<number> {
+  /**
+   * Stores a provisioned CoRIM's endorsements in one transaction, once: `digest` (its SHA-256)
+   * seen before stores nothing and says so. Returns the rows stored by kind.
+   */
+  async addEndorsements(
+    e: Endorsements,
+    digest?: Uint8Array,
+  ): Promise<{ readonly stored: number; readonly duplicate: boolean; readonly kinds: Readonly<Record<string, number>> }> {
     const rows: [string, string, string | null, unknown][] = [
       ...e.anchors.map((a): [string, string, string | null, unknown] => [
         'anchor',
@@ -117,7 +128,16 @@ export class SqlStore implements EndorsementStore {
         },
       ]),
     ];
-    await transaction(this.sql, async (q) => {
+    const kinds: Record<string, number> = {};
+    for (const [kind] of rows) kinds[kind] = (kinds[kind] ?? 0) + 1;
+    const fresh = await transaction(this.sql, async (q) => {
+      if (digest !== undefined) {
+        const { rows: got } = await q<{ sha256: string }>(
+          'INSERT INTO corim (sha256, profile) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING RETURNING sha256',
+          [hex(digest), e.profile],
+        );
+        if (got.length === 0) return false;
+      }
       for (const [kind, cls, inst, body] of rows)
         await q('INSERT INTO endorsement (kind, profile, class_id, instance_id, body) VALUES ($1, $2, $3, $4, $5)', [
           kind,
@@ -126,8 +146,9 @@ export class SqlStore implements EndorsementStore {
           inst,
           JSON.stringify(body),
         ]);
+      return true;
     });
-    return rows.length;
+    return fresh ? { stored: rows.length, duplicate: false, kinds } : { stored: 0, duplicate: true, kinds: {} };
   }
 
   private async bodies<T>(kind: string, cls: Uint8Array, inst?: Uint8Array): Promise<T[]> {

@@ -20,13 +20,23 @@ let store: SqlStore;
 let app: VerifierApp;
 before(async () => {
   store = await openStore();
-  app = createVerifierApp({ store, earKey: loadTokenKey(file('ear/skey.json')) });
+  app = createVerifierApp({ store, earKey: loadTokenKey(file('ear/skey.json')), provisioning: { tokens: [TOKEN] } });
 });
 after(async () => store.sql.close());
 
+const TOKEN = 'provisioner-token-0123456789abcdef';
 const req = (path: string, init?: RequestInit): Promise<Response> => Promise.resolve(app.request(path, init));
-const post = (path: string, type: string, body: Uint8Array | string): Promise<Response> =>
-  req(path, { method: 'POST', headers: { 'content-type': type, accept: `${SESSION_MEDIA_TYPE}, application/problem+json` }, body });
+/** A POST; provisioning carries the provisioner's bearer token unless `auth` says otherwise. */
+const post = (path: string, type: string, body: Uint8Array | string, auth: string | null = `Bearer ${TOKEN}`): Promise<Response> =>
+  req(path, {
+    method: 'POST',
+    headers: {
+      'content-type': type,
+      accept: `${SESSION_MEDIA_TYPE}, application/problem+json`,
+      ...(auth === null || !path.startsWith('/endorsement-provisioning') ? {} : { authorization: auth }),
+    },
+    body,
+  });
 
 async function earKey() {
   const d = (await (await req('/.well-known/veraison/verification')).json()) as { 'ear-verification-key': object };

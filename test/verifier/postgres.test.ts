@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readCorim } from '../../src/attestation/corim.ts';
 import { verifyEar } from '../../src/attestation/ear.ts';
 import { loadTokenKey } from '../../src/cose/keys.ts';
 import { MIGRATIONS, openDatabase, openStore } from '../../src/verifier/store.ts';
-import { vectorsDir } from '../helpers.ts';
+import { tempDir, vectorsDir } from '../helpers.ts';
 import { pgSkip, started, startPostgres, stopAll } from '../postgres.ts';
 
 const V = vectorsDir('attestation');
@@ -32,10 +32,35 @@ before(async () => {
 // Verifiers first, then PostgreSQL.
 after(() => stopAll(procs));
 
+const TOKEN = 'postgres-test-provisioner-0123456789';
+let tokenFile: string | undefined;
+/** The provisioning token file both verifiers start with. */
+function tokens(): string {
+  if (tokenFile === undefined) {
+    tokenFile = join(tempDir(), 'tokens');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  }
+  return tokenFile;
+}
+
 function verifier(): Promise<string> {
   const p = spawn(
     process.execPath,
-    ['--import', TSX, RSE, 'verifier', 'serve', '--port', '0', '--db', url, '--ear-key', join(V, 'ear/skey.json')],
+    [
+      '--import',
+      TSX,
+      RSE,
+      'verifier',
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      url,
+      '--ear-key',
+      join(V, 'ear/skey.json'),
+      '--auth-tokens',
+      tokens(),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -51,7 +76,7 @@ test('two verifier processes share one PostgreSQL: a session created on one comp
   const [a, b] = await Promise.all([verifier(), verifier()]);
   const prov = await fetch(`${a}/endorsement-provisioning/v1/submit`, {
     method: 'POST',
-    headers: { 'content-type': 'application/rim+cbor; profile="tag:arm.com,2025:psa#1.0.0"' },
+    headers: { 'content-type': 'application/rim+cbor; profile="tag:arm.com,2025:psa#1.0.0"', authorization: `Bearer ${TOKEN}` },
     body: readFileSync(join(V, 'corim/psa/corim-psa-valid.cbor')),
   });
   assert.equal(((await prov.json()) as { status: string }).status, 'success');
