@@ -8,9 +8,10 @@
  * in what is timed). The bench measures and prints that cost when the variable is set, and runs
  * both tools on fresh output paths, so neither pays for freeing the previous run's file.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -441,6 +442,72 @@ let verifyPerSec: number | undefined;
       (signPerSec === undefined
         ? '; openssl speed ecdsap384 unavailable\n'
         : `; openssl speed ecdsap384 ${signPerSec.toFixed(0)} signs/s; ratio ${(tok.perSec / signPerSec).toFixed(2)} (target >= 0.7)\n`),
+  );
+}
+
+// `rse serve` under abuse (issue 25): its own process; 32 good clients' measured-boot reads, p50
+// and p99, alone and then beside 1,500 half-open connections (each holding 48 KiB of a declared
+// 1 MiB frame) and 50 slow senders, in the same run; the server's peak RSS after.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'rsekit-bench-abuse-'));
+  const store = new DirStore(join(dir, 'dev'));
+  mkdirSync(join(dir, 'dev'));
+  for (const [name, bytes] of exStore.files) store.write(name, bytes);
+  const path = join(dir, 'rse.sock');
+  const [node, args] = rse(['serve', join(dir, 'dev'), '--socket', path, '--frame-timeout', '60000']);
+  const proc = spawn(node, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  for (let i = 0; i < 200 && !out.includes('serving'); i++) await new Promise((r) => setTimeout(r, 50));
+  const good = async (): Promise<number[]> => {
+    const lat: number[] = [];
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        const c = await RseClient.connect({ path });
+        for (let i = 0; i < 300; i++) {
+          const a = process.hrtime.bigint();
+          const r = await c.measuredBootRead(2);
+          if (r.status !== 0) throw new Error(`measured-boot read under abuse: ${r.status}`);
+          if (i >= 20) lat.push(Number(process.hrtime.bigint() - a) / 1e6);
+        }
+        c.close();
+      }),
+    );
+    return lat.sort((x, y) => x - y);
+  };
+  const q = (xs: number[], p: number): string => (xs[Math.floor((xs.length - 1) * p)] as number).toFixed(2);
+  const alone = await good();
+  const attackers: Socket[] = [];
+  const header = Buffer.alloc(4);
+  header.writeUInt32LE(0x100000);
+  for (let i = 0; i < 1500; i++) {
+    const a = netConnect(path);
+    a.on('error', () => undefined);
+    a.write(Buffer.concat([header, Buffer.alloc(48 * 1024)]));
+    attackers.push(a);
+  }
+  const drips = Array.from({ length: 50 }, () => {
+    const a = netConnect(path);
+    a.on('error', () => undefined);
+    attackers.push(a);
+    return setInterval(() => a.write(Uint8Array.of(1)), 100);
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const attacked = await good();
+  const ctl = await RseClient.connect({ path });
+  const st = (await ctl.control({ cmd: 'state' })) as { maxRssBytes: number; connections: number; bufferedBytes: number };
+  ctl.close();
+  for (const d of drips) clearInterval(d);
+  for (const a of attackers) a.destroy();
+  proc.kill();
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(
+    `\nrse serve under abuse (its own process, 32 clients × 280 measured-boot reads):\n` +
+      `  alone                          p50 ${q(alone, 0.5)} ms, p99 ${q(alone, 0.99)} ms\n` +
+      `  beside 1,500 half-open + 50 slow senders  p50 ${q(attacked, 0.5)} ms, p99 ${q(attacked, 0.99)} ms (target p99 < 10 ms); ` +
+      `${st.connections} connections open, ${(st.bufferedBytes / 2 ** 20).toFixed(1)} MiB of partial frames held (budget 64), server peak RSS ${(st.maxRssBytes / 2 ** 20).toFixed(0)} MiB\n`,
   );
 }
 

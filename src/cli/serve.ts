@@ -3,7 +3,7 @@ import { decode } from 'cbor2';
 import { Command, Option } from 'commander';
 import { RseClient } from '../comms/client.ts';
 import type { CtrlPacking } from '../comms/protocol.ts';
-import { type Listen, RseServer } from '../comms/server.ts';
+import { type Listen, RseServer, SERVE_LIMITS } from '../comms/server.ts';
 import { decodeCose } from '../cose/message.ts';
 import { randomBytes } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
@@ -11,7 +11,7 @@ import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { CRYPTO_ABI } from '../services/platform.ts';
 import { PSA, statusName } from '../services/psa.ts';
-import { cliStatus, io, parseInteger, printJson } from './common.ts';
+import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 import { openDevice } from './device.ts';
 
 const DEFAULT_SOCKET = 'rse.sock';
@@ -35,7 +35,29 @@ const transportOptions = (c: Command): Command =>
   c
     .option('--socket <path>', `Unix socket (default ./${DEFAULT_SOCKET})`)
     .option('--port <n>', 'TCP port instead of a Unix socket')
-    .option('--host <addr>', 'TCP address (default 127.0.0.1)');
+    .option('--host <addr>', 'TCP address (default 127.0.0.1)')
+    .option('--ctrl-token <file>', 'the control channel token (first line of FILE, at least 16 characters): needed on TCP');
+
+function positive(v: string, what: string): number {
+  const n = parseInteger(v);
+  if (n <= 0) throw new RseError('E_USAGE', `${what} must be positive`);
+  return n;
+}
+
+/** `--ctrl-token FILE`: its first line that is not blank or a `#` comment; never echoed. */
+function ctrlTokenOf(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  const t = Buffer.from(readInput(path, 'control token'))
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('#'));
+  if (t === undefined || t.length < 16 || /\s/.test(t))
+    throw new RseError('E_CONFIG', `${path}: the control token must be one line of at least 16 characters without spaces`, {
+      field: '--ctrl-token',
+    });
+  return t;
+}
 
 export function serveCommand() {
   const cmd = new Command('serve')
@@ -51,7 +73,12 @@ export function serveCommand() {
         'acknowledgement, for clients that carry messages as MHU rounds; 0x7F an error text from the ' +
         'server. Host permissions follow TF-M 2.1 TC (attestation, delegated attestation, measured boot, ' +
         'NV read/increment, ROTPK export; pointers only into the TC host windows) unless ' +
-        '--permissions open, which also opens PSA Crypto, platform ioctl and reset.',
+        '--permissions open, which also opens PSA Crypto, platform ioctl and reset. ' +
+        'The Unix socket is made 0600 (its owner alone may call or control the RSE). On TCP every control ' +
+        'command but state needs the --ctrl-token (clients: rse call control --ctrl-token FILE), and a ' +
+        'non-loopback --host is refused without one. Limits: 4096 connections, 64 MiB of incomplete frames ' +
+        'in all (the connections holding most are dropped beyond), a frame must arrive whole within 10 s of ' +
+        'its first byte, and a connection idle for 2 minutes is closed.',
     )
     .argument('<device>')
     .addOption(
@@ -73,11 +100,23 @@ export function serveCommand() {
         .default('sec1' as const),
     )
     .option('--mhu-channels <n>', 'channels per round for clients using MHU framing (frame kinds 0x03/0x04)', '16')
+    .option('--max-connections <n>', 'open connections at most', String(SERVE_LIMITS.connections))
+    .option('--max-buffered <bytes>', 'bytes of incomplete frames held over all connections', String(SERVE_LIMITS.buffered))
+    .option('--frame-timeout <ms>', 'a frame must arrive whole within this long of its first byte', String(SERVE_LIMITS.frameMs))
+    .option('--idle-timeout <ms>', 'a connection silent this long is closed', String(SERVE_LIMITS.idleMs))
     .option('--log', 'print one line per call');
   transportOptions(cmd);
   return cmd.action(async (dir, o) => {
     const dev = openDevice(dir);
+    const ctrlToken = ctrlTokenOf(o.ctrlToken as string | undefined);
     const server = new RseServer(dev, {
+      ...(ctrlToken === undefined ? {} : { ctrlToken }),
+      limits: {
+        connections: positive(o.maxConnections, '--max-connections'),
+        buffered: positive(o.maxBuffered, '--max-buffered'),
+        frameMs: positive(o.frameTimeout, '--frame-timeout'),
+        idleMs: positive(o.idleTimeout, '--idle-timeout'),
+      },
       ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
       link: o.link,
       permissions: o.permissions,
@@ -128,10 +167,13 @@ async function withClient<T>(
     mhuChannels?: string;
     sfcp?: string | boolean;
     timeout?: string;
+    ctrlToken?: string;
   },
   f: (c: RseClient) => Promise<T>,
 ): Promise<T> {
+  const ctrlToken = ctrlTokenOf(o.ctrlToken);
   const c = await RseClient.connect(where(o), {
+    ...(ctrlToken === undefined ? {} : { ctrlToken }),
     ...(o.sfcp === undefined || o.sfcp === false ? {} : { sfcp: { receiver: o.sfcp === true ? 0 : parseInteger(o.sfcp) } }),
     ...(o.mhuChannels === undefined ? {} : { mhuChannels: mhuChannels(o.mhuChannels) }),
     ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),

@@ -64,6 +64,8 @@ export interface ClientOptions {
    * with `E_COMMS` and the connection is closed (a late reply would answer the wrong call).
    */
   readonly timeoutMs?: number;
+  /** The server's control token (`rse serve --ctrl-token`): sent with every control command. */
+  readonly ctrlToken?: string;
 }
 
 /** A client of `rse serve`: TF-A's RSE comms calls (attestation, measured boot, delegated attestation, NV counters, crypto) over a Unix or TCP socket. */
@@ -82,6 +84,7 @@ export class RseClient {
   private readonly bufferBase: bigint;
   private readonly sfcp: { readonly receiver: number; readonly sender: number } | undefined;
   private readonly timeoutMs: number | undefined;
+  private readonly ctrlToken: string | undefined;
 
   private constructor(sock: Socket, o: ClientOptions) {
     this.sock = sock;
@@ -93,6 +96,7 @@ export class RseClient {
     this.bufferBase = o.bufferBase ?? CLIENT_BUFFER_BASE;
     this.sfcp = o.sfcp === undefined ? undefined : { receiver: o.sfcp.receiver, sender: o.sfcp.sender ?? 2 };
     this.timeoutMs = o.timeoutMs;
+    this.ctrlToken = o.ctrlToken;
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -190,7 +194,8 @@ export class RseClient {
   }
 
   async control(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const f = await this.exchange(FRAME.CTRL, new TextEncoder().encode(JSON.stringify(cmd)));
+    const body = this.ctrlToken === undefined ? cmd : { ...cmd, token: this.ctrlToken };
+    const f = await this.exchange(FRAME.CTRL, new TextEncoder().encode(JSON.stringify(body)));
     if (f.kind !== FRAME.CTRL) throw new RseError('E_COMMS', new TextDecoder().decode(f.payload));
     return JSON.parse(new TextDecoder().decode(f.payload)) as Record<string, unknown>;
   }

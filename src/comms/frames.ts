@@ -71,30 +71,48 @@ export function decodeRegions(b: Uint8Array): { regions: Region[]; rest: Uint8Ar
   return { regions, rest: b.subarray(at) };
 }
 
-/** Splits a byte stream into frames; throws on a body length over `MAX_FRAME` or of zero. */
+/**
+ * Splits a byte stream into frames; throws on a body length over `MAX_FRAME` or of zero. Bytes
+ * are appended to one growing buffer (amortised copies), so a frame trickling in byte by byte
+ * costs linear time, not a copy of everything held per byte.
+ */
 export class FrameReader {
-  private buf = new Uint8Array(0);
+  private buf = new Uint8Array(256);
+  private start = 0;
+  private end = 0;
 
   push(chunk: Uint8Array): { kind: number; payload: Uint8Array }[] {
-    const merged = new Uint8Array(this.buf.length + chunk.length);
-    merged.set(this.buf);
-    merged.set(chunk, this.buf.length);
-    const out: { kind: number; payload: Uint8Array }[] = [];
-    let at = 0;
-    while (merged.length - at >= 4) {
-      const len = readU32le(merged, at);
-      if (len === 0 || len > MAX_FRAME)
-        throw new RseError('E_COMMS', `frame body of ${len} bytes (1..${MAX_FRAME} allowed)`, { field: 'frame', offset: at });
-      if (merged.length - at - 4 < len) break;
-      out.push({ kind: merged[at + 4] as number, payload: merged.slice(at + 5, at + 4 + len) });
-      at += 4 + len;
+    if (this.end + chunk.length > this.buf.length) {
+      const live = this.end - this.start;
+      const next =
+        live + chunk.length <= this.buf.length >> 1 ? this.buf : new Uint8Array(Math.max(this.buf.length * 2, live + chunk.length));
+      next.set(this.buf.subarray(this.start, this.end), 0);
+      this.buf = next;
+      this.start = 0;
+      this.end = live;
     }
-    this.buf = merged.slice(at);
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
+    const out: { kind: number; payload: Uint8Array }[] = [];
+    while (this.end - this.start >= 4) {
+      const len = readU32le(this.buf, this.start);
+      if (len === 0 || len > MAX_FRAME)
+        throw new RseError('E_COMMS', `frame body of ${len} bytes (1..${MAX_FRAME} allowed)`, { field: 'frame', offset: this.start });
+      if (this.end - this.start - 4 < len) break;
+      out.push({ kind: this.buf[this.start + 4] as number, payload: this.buf.slice(this.start + 5, this.start + 4 + len) });
+      this.start += 4 + len;
+    }
+    if (this.start === this.end) {
+      this.start = 0;
+      this.end = 0;
+      // Give back a buffer a large frame grew.
+      if (this.buf.length > 64 * 1024) this.buf = new Uint8Array(256);
+    }
     return out;
   }
 
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.buf.length;
+    return this.end - this.start;
   }
 }

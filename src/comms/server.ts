@@ -5,7 +5,8 @@
  * injection (answer the next N calls busy, or drop their replies).
  * @module
  */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { bootDevice, type ChainReport } from '../boot/chain.ts';
 import type { Device } from '../device/device.ts';
@@ -30,7 +31,31 @@ export interface ServeOptions {
   readonly onCall?: (r: CallRecord) => void;
   /** Called after each boot (the first and every reset). */
   readonly onBoot?: (r: ChainReport) => void;
+  /** Connection and buffer limits (each defaults to {@link SERVE_LIMITS}). */
+  readonly limits?: Partial<ServeLimits>;
+  /**
+   * The control channel's credential: on TCP every command but `state` must carry it as
+   * `"token"`. A Unix socket is made 0600 (its owner's only) and needs none.
+   */
+  readonly ctrlToken?: string;
 }
+
+/** What one `rse serve` process holds at most, whatever its clients do. */
+export interface ServeLimits {
+  /** Open connections; one more gets an error frame and is closed. */
+  readonly connections: number;
+  /** Bytes of incomplete frames over all connections; beyond, the connections holding the most are closed. */
+  readonly buffered: number;
+  /** A connection silent this long is closed. */
+  readonly idleMs: number;
+  /** A frame must arrive whole within this long of its first byte (slow senders are closed). */
+  readonly frameMs: number;
+}
+
+export const SERVE_LIMITS: ServeLimits = { connections: 4096, buffered: 64 * 1024 * 1024, idleMs: 120_000, frameMs: 10_000 };
+
+const loopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || /^127\./.test(h);
+const digest = (t: string): Buffer => createHash('sha256').update(t).digest();
 
 /** The runtime services of a booted device on a socket, as swtpm serves a TPM: message frames, pointer access, MHU rounds and a control channel. */
 export class RseServer {
@@ -40,6 +65,14 @@ export class RseServer {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private faults = { busy: 0, drop: 0 };
+  private readonly limits: ServeLimits;
+  /** Bytes of incomplete frames held, per connection and in all. */
+  private readonly pending = new Map<Socket, number>();
+  private buffered = 0;
+  /** Whether control commands need the token: true once listening anywhere but a 0600 Unix socket. */
+  private ctrlGuarded = false;
+  /** Connections closed by the limits, by reason. */
+  readonly refused = { connections: 0, idle: 0, slowFrame: 0, buffer: 0 };
   calls = 0;
   boots = 0;
   /** Resets the abuse counters caused. */
@@ -49,6 +82,7 @@ export class RseServer {
   constructor(dev: Device, o: ServeOptions = {}) {
     this.dev = dev;
     this.o = o;
+    this.limits = { ...SERVE_LIMITS, ...o.limits };
   }
 
   /** Cold-boots the device and starts the runtime; false when the boot stopped. */
@@ -135,6 +169,13 @@ export class RseServer {
       return { ok: false, error: 'a control frame is a JSON object: {"cmd": …}' };
     const own = (k: string): unknown => (Object.hasOwn(parsed, k) ? (parsed as Record<string, unknown>)[k] : undefined);
     const cmd = { cmd: own('cmd'), busy: own('busy'), drop: own('drop') };
+    if (this.ctrlGuarded && cmd.cmd !== 'state') {
+      const t = own('token');
+      const want = this.o.ctrlToken;
+      if (want === undefined) return { ok: false, error: 'control over TCP needs a token: start rse serve with --ctrl-token FILE' };
+      if (typeof t !== 'string' || !timingSafeEqual(digest(t), digest(want)))
+        return { ok: false, error: 'control refused: wrong or missing token' };
+    }
     switch (cmd.cmd) {
       case 'state':
         return {
@@ -149,6 +190,9 @@ export class RseServer {
           rssBytes: process.memoryUsage().rss,
           maxRssBytes: process.resourceUsage().maxRSS * 1024,
           slots: this.runtime?.mboot.populated().map((s) => s.index) ?? [],
+          connections: this.sockets.size,
+          bufferedBytes: this.buffered,
+          refused: { ...this.refused },
           ...(this.lastBoot?.halt === undefined ? {} : { halt: this.lastBoot.halt }),
         };
       case 'reset':
@@ -203,9 +247,23 @@ export class RseServer {
   }
 
   private connection(sock: Socket): void {
+    if (this.sockets.size >= this.limits.connections) {
+      this.refused.connections++;
+      sock.on('error', () => sock.destroy());
+      sock.end(frame(FRAME.ERROR, new TextEncoder().encode(`too many connections (${this.limits.connections})`)));
+      return;
+    }
     this.sockets.add(sock);
+    this.pending.set(sock, 0);
     const mhu = this.mhu(sock);
     const reader = new FrameReader();
+    let frameTimer: NodeJS.Timeout | undefined;
+    const hangUp = (why: string, reason: keyof RseServer['refused']): void => {
+      this.refused[reason]++;
+      sock.end(frame(FRAME.ERROR, new TextEncoder().encode(why)));
+      sock.destroy();
+    };
+    sock.setTimeout(this.limits.idleMs, () => hangUp(`idle for ${this.limits.idleMs} ms`, 'idle'));
     sock.on('data', (chunk: Buffer) => {
       let frames: { kind: number; payload: Uint8Array }[];
       try {
@@ -215,6 +273,16 @@ export class RseServer {
         sock.end(frame(FRAME.ERROR, new TextEncoder().encode(isRseError(e) ? e.message : String(e))));
         return;
       }
+      this.account(sock, reader.pending);
+      // A frame begun must arrive whole in time: a sender trickling bytes holds no buffer for long.
+      if (reader.pending === 0) {
+        clearTimeout(frameTimer);
+        frameTimer = undefined;
+      } else
+        frameTimer ??= setTimeout(
+          () => hangUp(`a frame did not arrive whole within ${this.limits.frameMs} ms`, 'slowFrame'),
+          this.limits.frameMs,
+        );
       for (const f of frames) {
         if (mhu(f.kind, f.payload)) continue;
         const out = this.handleFrame(f.kind, f.payload);
@@ -222,7 +290,28 @@ export class RseServer {
       }
     });
     sock.on('error', () => sock.destroy());
-    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('close', () => {
+      clearTimeout(frameTimer);
+      this.account(sock, 0);
+      this.pending.delete(sock);
+      this.sockets.delete(sock);
+    });
+  }
+
+  /** Records what `sock` holds; over the budget, the connections holding the most are closed. */
+  private account(sock: Socket, held: number): void {
+    this.buffered += held - (this.pending.get(sock) ?? 0);
+    this.pending.set(sock, held);
+    if (this.buffered <= this.limits.buffered) return;
+    const heaviest = [...this.pending].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    for (const [s, n] of heaviest) {
+      if (this.buffered <= this.limits.buffered) break;
+      this.refused.buffer++;
+      this.buffered -= n;
+      this.pending.set(s, 0);
+      s.end(frame(FRAME.ERROR, new TextEncoder().encode('the server holds too many incomplete frames: this one is dropped')));
+      s.destroy();
+    }
   }
 
   /**
@@ -231,11 +320,24 @@ export class RseServer {
    */
   async listen(where: Listen): Promise<string> {
     if ('path' in where) await freeSocketPath(where.path);
+    else if (!loopbackHost(where.host ?? '127.0.0.1') && this.o.ctrlToken === undefined)
+      throw new RseError(
+        'E_USAGE',
+        `listening on ${where.host} would let anyone who reaches it reset or shut down the RSE: give --ctrl-token FILE (or bind 127.0.0.1)`,
+        { field: 'host' },
+      );
+    // On a Unix socket the file mode guards the control channel; anywhere else, the token does.
+    this.ctrlGuarded = !('path' in where);
     const server = createServer((s) => this.connection(s));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      if ('path' in where) server.listen(where.path, () => resolve(where.path));
+      if ('path' in where)
+        server.listen(where.path, () => {
+          // The owner only: another local user can neither call nor control this RSE.
+          chmodSync(where.path, 0o600);
+          resolve(where.path);
+        });
       else
         server.listen(where.port, where.host ?? '127.0.0.1', () => {
           const a = server.address();
