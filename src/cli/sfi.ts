@@ -152,6 +152,11 @@ export function sfiCommand() {
       '--db <url|dir>',
       'the HSM ledger: a PGlite directory, or a postgres:// URL shared by production lines',
     ).makeOptionMandatory();
+  const wrapKeyOption = () =>
+    new Option(
+      '--wrap-key <file>',
+      'the 32-byte key that wraps the OEM key and nonce in the ledger, kept outside it (default: DIR.wrap-key beside a PGlite ledger, made 0600 by init; required with postgres://)',
+    );
   const hsm = new Command('hsm').summary('the SFI HSM: OEM key, nonce and a counted number of installs, in a PGlite or PostgreSQL ledger');
   hsm.addCommand(
     new Command('init')
@@ -168,6 +173,7 @@ export function sfiCommand() {
         new Option('--license <type>', 'live (bound to the install session) or normal').choices(['live', 'normal']).default('live'),
       )
       .option('--force', 'replace an HSM of that id (its count starts again)')
+      .addOption(wrapKeyOption())
       .action(async (o) => {
         const h = await SfiHsm.init(
           o.db,
@@ -180,6 +186,7 @@ export function sfiCommand() {
             ...(o.ca === undefined ? {} : { ca: loadKey(readInput(o.ca, 'CA key')) }),
           },
           o.force === true,
+          o.wrapKey === undefined ? {} : { wrapKeyFile: o.wrapKey },
         );
         const i = await h.info();
         await h.close();
@@ -214,9 +221,10 @@ export function sfiCommand() {
       .addOption(dbOption())
       .option('--id <name>', 'the HSM within the ledger', 'default')
       .option('--json', 'machine-readable output')
+      .addOption(wrapKeyOption())
       .action(async (dir, path, o) => {
         const image = readInput(path, 'SFI image');
-        const h = await SfiHsm.open(o.db, o.id);
+        const h = await SfiHsm.open(o.db, o.id, o.wrapKey === undefined ? {} : { wrapKeyFile: o.wrapKey });
         let r: Awaited<ReturnType<typeof sfiInstall>>;
         try {
           r = await sfiInstall(dir, image, h);

@@ -4,12 +4,19 @@
  * spent. Its state is a ledger in SQL: an embedded PGlite database (a directory) by default, or a
  * PostgreSQL server that several production lines share. The count is taken with one conditional
  * UPDATE in the same transaction as the ledger row, so concurrent lines never exceed it.
+ *
+ * The OEM key and nonce are stored wrapped (AES-256-GCM, bound to the HSM id) under a wrapping
+ * key that is not in the database: for a PGlite directory, the file `DIR.wrap-key` beside it (0600,
+ * made by `init`); for PostgreSQL, a key file the caller names. A copy of the database, its
+ * write-ahead log or a dump reveals neither. A PGlite directory is kept 0700.
  * @module
  */
-import { type AsymKey, importRawPublicKey, rawPublicKey } from '../crypto/index.ts';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { type AsymKey, importRawPublicKey, randomBytes, rawPublicKey } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { openDatabase, type Sql, transaction } from '../store/sql.ts';
+import { unwrapSecret, wrapKeyFileBeside, wrapKeyOf, wrapSecret } from './hsm-wrap.ts';
 import { publicKeyHash } from './image.ts';
 import { decodeCertificate, makeLicense, verifyCertificate, virtualStCa } from './ssp.ts';
 
@@ -32,10 +39,32 @@ export interface SfiHsmInfo {
   readonly ledger: readonly { readonly seq: number; readonly productId: string; readonly chip: string }[];
 }
 
+const isUrl = (db: string): boolean => /^postgres(ql)?:\/\//.test(db);
+
+/** Where the wrapping key of a ledger lives by default: beside a PGlite directory; none for a URL or memory. */
+export function defaultWrapKeyFile(db: string): string | undefined {
+  return isUrl(db) || db === 'memory:' ? undefined : wrapKeyFileBeside(db);
+}
+
+/** The wrapping key of ledger `db`: `file`'s, the default file's, or for an in-memory ledger this process's own. */
+function ledgerWrapKey(db: string, file: string | undefined, create: boolean): Uint8Array {
+  const path = file ?? defaultWrapKeyFile(db);
+  if (path !== undefined) return wrapKeyOf(path, create);
+  if (db === 'memory:') return randomBytes(32);
+  throw new RseError('E_USAGE', 'a PostgreSQL ledger needs --wrap-key FILE: the key that wraps the OEM key lives outside the database', {
+    field: 'wrap-key',
+  });
+}
+
 /** Opens the ledger and its tables; an unreachable or unusable database is E_HSM. */
 async function connect(db: string): Promise<Sql> {
   let sql: Sql | undefined;
   try {
+    if (!isUrl(db) && db !== 'memory:') {
+      // Only its owner may enter the ledger's directory, whatever modes PGlite gives its files.
+      mkdirSync(db, { recursive: true, mode: 0o700 });
+      chmodSync(db, 0o700);
+    }
     sql = await openDatabase(db);
     await schema(sql);
     return sql;
@@ -77,20 +106,45 @@ interface Row {
 export class SfiHsm {
   readonly id: string;
   private readonly sql: Sql;
+  /** The wrapping key, or how to find it when a license is first issued (`show` never needs it). */
+  private wrapping: Uint8Array | (() => Uint8Array);
 
-  private constructor(sql: Sql, id: string) {
+  private constructor(sql: Sql, id: string, wrapKey: Uint8Array | (() => Uint8Array)) {
     this.sql = sql;
     this.id = id;
+    this.wrapping = wrapKey;
   }
 
-  /** `db`: a `postgres://` URL, a PGlite directory, or `memory:`. */
-  static async init(db: string, id: string, o: SfiHsmInit, force = false): Promise<SfiHsm> {
+  private get wrapKey(): Uint8Array {
+    if (typeof this.wrapping === 'function') this.wrapping = this.wrapping();
+    return this.wrapping;
+  }
+
+  /**
+   * `db`: a `postgres://` URL, a PGlite directory, or `memory:`; `wrapKey`: the wrapping key
+   * itself (default: {@link wrapKeyOf} with `wrapKeyFile`, made for a new PGlite ledger).
+   */
+  static async init(
+    db: string,
+    id: string,
+    o: SfiHsmInit,
+    force = false,
+    w: { wrapKey?: Uint8Array; wrapKeyFile?: string } = {},
+  ): Promise<SfiHsm> {
     if (o.key.length !== 16 || o.nonce.length !== 12)
       throw new RseError('E_ARGUMENT', 'the SFI key is 16 bytes and the nonce 12', { field: 'key' });
     if (!Number.isInteger(o.maxInstalls) || o.maxInstalls < 0)
       throw new RseError('E_ARGUMENT', `--max ${o.maxInstalls} is not a count`, { field: 'max' });
+    const wrapKey = w.wrapKey ?? ledgerWrapKey(db, w.wrapKeyFile, true);
     const sql = await connect(db);
-    const values = [id, toHex(o.key), toHex(o.nonce), toHex(rawPublicKey(o.ca ?? virtualStCa())), o.license ?? 'live', o.maxInstalls];
+    const values = [
+      id,
+      wrapSecret(wrapKey, `sfi-hsm:${id}:oem_key`, o.key),
+      wrapSecret(wrapKey, `sfi-hsm:${id}:nonce`, o.nonce),
+      toHex(rawPublicKey(o.ca ?? virtualStCa())),
+      o.license ?? 'live',
+      o.maxInstalls,
+    ];
     const { rows } = await sql.query(
       `INSERT INTO sfi_hsm (id, oem_key, nonce, ca, license, max_installs) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (id) DO ${force ? 'UPDATE SET oem_key = $2, nonce = $3, ca = $4, license = $5, max_installs = $6, issued = 0' : 'NOTHING'} RETURNING id`,
@@ -101,17 +155,18 @@ export class SfiHsm {
       throw new RseError('E_EXISTS', `HSM ${id} already exists in ${db} (--force to replace it)`, { field: 'id' });
     }
     if (force) await sql.query('DELETE FROM sfi_license WHERE hsm = $1', [id]);
-    return new SfiHsm(sql, id);
+    return new SfiHsm(sql, id, wrapKey);
   }
 
-  static async open(db: string, id: string): Promise<SfiHsm> {
+  static async open(db: string, id: string, w: { wrapKey?: Uint8Array; wrapKeyFile?: string } = {}): Promise<SfiHsm> {
+    const wrapKey = w.wrapKey ?? ((): Uint8Array => ledgerWrapKey(db, w.wrapKeyFile, false));
     const sql = await connect(db);
     const { rows } = await sql.query('SELECT id FROM sfi_hsm WHERE id = $1', [id]);
     if (rows.length === 0) {
       await sql.close();
       throw new RseError('E_HSM', `no HSM ${id} in ${db} (rse sfi hsm init)`, { field: 'id' });
     }
-    return new SfiHsm(sql, id);
+    return new SfiHsm(sql, id, wrapKey);
   }
 
   close(): Promise<void> {
@@ -173,11 +228,11 @@ export class SfiHsm {
       ]);
     });
     const wrapped = new Uint8Array(16);
-    wrapped.set(fromHex(hsm.nonce, 'nonce'));
+    wrapped.set(unwrapSecret(this.wrapKey, `sfi-hsm:${this.id}:nonce`, hsm.nonce));
     return makeLicense({
       family: 'sfi',
       chipPublicKey: cert.chipPublicKey,
-      oemKey: fromHex(hsm.oem_key, 'oem_key'),
+      oemKey: unwrapSecret(this.wrapKey, `sfi-hsm:${this.id}:oem_key`, hsm.oem_key),
       oemIv: wrapped,
       fsblMinVersion: 0,
       ...(live ? { sessionId: sessionId as number } : {}),

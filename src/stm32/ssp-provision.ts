@@ -3,13 +3,14 @@
  * JSON file written atomically before each license leaves it) and the device's three boots.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AsymKey, importRawPublicKey, rawPublicKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { CFG0_CLOSED, OTP_WORD } from './bsec.ts';
+import { unwrapSecret, wrapKeyFileBeside, wrapKeyOf, wrapSecret } from './hsm-wrap.ts';
 import { parseStm32Image, pkhOtpWords, publicKeyHash } from './image.ts';
 import { type Mp1Device, romBoot } from './mp1.ts';
 import {
@@ -57,37 +58,48 @@ export interface HsmInit {
 export class SspHsm {
   readonly dir: string;
   private state: HsmJson;
+  /** The file holding the key that wraps the OEM key and IV (outside the HSM directory). */
+  private readonly wrapKeyFile: string;
 
-  private constructor(dir: string, state: HsmJson) {
+  private constructor(dir: string, state: HsmJson, wrapKeyFile: string) {
     this.dir = dir;
     this.state = state;
+    this.wrapKeyFile = wrapKeyFile;
   }
 
-  static init(dir: string, o: HsmInit, force = false): SspHsm {
+  /** `wrapKeyFile`: where the wrapping key is (default `DIR.wrap-key`, made 0600 here). */
+  static init(dir: string, o: HsmInit, force = false, wrapKeyFile = wrapKeyFileBeside(dir)): SspHsm {
     if (existsSync(join(dir, HSM_FILE)) && !force)
       throw new RseError('E_EXISTS', `${dir} already holds an HSM (--force to replace it)`, { field: dir });
     if (o.oemKey.length !== 16 || o.oemIv.length !== 16)
       throw new RseError('E_ARGUMENT', 'the OEM key and IV are 16 bytes each', { field: 'key' });
     if (!Number.isInteger(o.maxLicenses) || o.maxLicenses < 0)
       throw new RseError('E_ARGUMENT', `--max ${o.maxLicenses} is not a count`, { field: 'max' });
-    mkdirSync(dir, { recursive: true });
-    const hsm = new SspHsm(dir, {
-      format: 1,
-      kind: 'stm32-ssp-hsm',
-      oemKey: toHex(o.oemKey),
-      oemIv: toHex(o.oemIv),
-      caPublicKey: toHex(rawPublicKey(o.ca ?? virtualStCa())),
-      fsblMinVersion: o.fsblMinVersion ?? 0,
-      license: o.license ?? 'live',
-      maxLicenses: o.maxLicenses,
-      issued: 0,
-      ledger: [],
-    });
+    // Only its owner may enter the HSM directory; the secrets in it are wrapped besides.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const key = wrapKeyOf(wrapKeyFile, true);
+    const hsm = new SspHsm(
+      dir,
+      {
+        format: 1,
+        kind: 'stm32-ssp-hsm',
+        oemKey: wrapSecret(key, 'ssp-hsm:oemKey', o.oemKey),
+        oemIv: wrapSecret(key, 'ssp-hsm:oemIv', o.oemIv),
+        caPublicKey: toHex(rawPublicKey(o.ca ?? virtualStCa())),
+        fsblMinVersion: o.fsblMinVersion ?? 0,
+        license: o.license ?? 'live',
+        maxLicenses: o.maxLicenses,
+        issued: 0,
+        ledger: [],
+      },
+      wrapKeyFile,
+    );
     hsm.save();
     return hsm;
   }
 
-  static open(dir: string): SspHsm {
+  static open(dir: string, wrapKeyFile = wrapKeyFileBeside(dir)): SspHsm {
     let j: HsmJson;
     try {
       j = JSON.parse(readFileSync(join(dir, HSM_FILE), 'utf8')) as HsmJson;
@@ -100,11 +112,11 @@ export class SspHsm {
     }
     if (j?.kind !== 'stm32-ssp-hsm' || !Number.isInteger(j.issued) || !Number.isInteger(j.maxLicenses))
       throw new RseError('E_HSM', `${dir}/${HSM_FILE} is not an SSP HSM state`, { field: HSM_FILE });
-    return new SspHsm(dir, j);
+    return new SspHsm(dir, j, wrapKeyFile);
   }
 
   private save(): void {
-    writeFileAtomic(join(this.dir, HSM_FILE), `${JSON.stringify(this.state, null, 2)}\n`, { durable: true });
+    writeFileAtomic(join(this.dir, HSM_FILE), `${JSON.stringify(this.state, null, 2)}\n`, { durable: true, secret: true });
   }
 
   get remaining(): number {
@@ -168,8 +180,8 @@ export class SspHsm {
     this.save();
     return makeLicense({
       chipPublicKey: cert.chipPublicKey,
-      oemKey: fromHex(this.state.oemKey, 'oemKey'),
-      oemIv: fromHex(this.state.oemIv, 'oemIv'),
+      oemKey: unwrapSecret(wrapKeyOf(this.wrapKeyFile, false), 'ssp-hsm:oemKey', this.state.oemKey),
+      oemIv: unwrapSecret(wrapKeyOf(this.wrapKeyFile, false), 'ssp-hsm:oemIv', this.state.oemIv),
       fsblMinVersion: this.state.fsblMinVersion,
       ...(session === undefined ? {} : { sessionId: session }),
     });

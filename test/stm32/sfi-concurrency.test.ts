@@ -12,12 +12,13 @@ import { pgSkip, startPostgres, stopAll } from '../postgres.ts';
 
 const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
 const FACTORY = new URL('./sfi-factory.ts', import.meta.url).pathname;
+const WRAP_FILE = join(tempDir(), 'hsm.wrap-key');
 const procs: ChildProcess[] = [];
 after(() => stopAll(procs));
 
 function line(url: string, dir: string, count: number, image: string): Promise<{ installed: number; refused: number; other: string[] }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', TSX, FACTORY, url, 'line', dir, String(count), image], {
+    const p = spawn(process.execPath, ['--import', TSX, FACTORY, url, 'line', dir, String(count), image, WRAP_FILE], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -45,7 +46,13 @@ test('two factory processes, one PostgreSQL ledger, N = 150 licenses, 240 instal
   const key = Uint8Array.from({ length: 16 }, (_, i) => i * 3);
   const nonce = Uint8Array.from({ length: 12 }, (_, i) => 0x40 + i);
   const N = 150;
-  const hsm = await SfiHsm.init(pg.url, 'line', { key, nonce, maxInstalls: N, license: 'live' });
+  // The key that wraps the OEM key lives outside PostgreSQL: a file every production line reads.
+  writeFileSync(
+    WRAP_FILE,
+    Uint8Array.from({ length: 32 }, (_, i) => 0xa0 ^ i),
+    { mode: 0o600 },
+  );
+  const hsm = await SfiHsm.init(pg.url, 'line', { key, nonce, maxInstalls: N, license: 'live' }, false, { wrapKeyFile: WRAP_FILE });
   const dir = tempDir();
   const image = join(dir, 'fw.sfi');
   writeFileSync(
