@@ -10,9 +10,20 @@ import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
 import type { PayloadStream } from '../mcuboot/sign-options.ts';
 import { keyPassphrase } from './passphrase.ts';
 
+/**
+ * How a path is named in an error: as given, unless it is missing and looks like key material
+ * typed where a file was expected (16 bytes or more of hex), which is never echoed.
+ */
+function shown(path: string, e?: unknown): string {
+  const missing = (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+  const keyLike = /^(0x)?[0-9a-f]{32,}$/i.test(path);
+  return missing && keyLike ? '(a value that looks like key material, not a file: not shown)' : path;
+}
+
 function readFailure(path: string, what: string, e: unknown): RseError {
-  return new RseError('E_IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-    field: path,
+  const p = shown(path, e);
+  return new RseError('E_IO', `cannot read ${what} ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    field: p,
   });
 }
 

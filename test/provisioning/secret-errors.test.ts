@@ -43,3 +43,25 @@ for (const secret of SECRETS)
       assert.ok(!leaks(r.stdout + r.stderr, secret), r.stdout + r.stderr);
     }
   });
+
+test('key material typed where a file or another length is expected is never echoed: bl1 sign, device create, sign, sfi and ssp HSMs', async () => {
+  const dir = tempDir();
+  const input = join(dir, 'in.bin');
+  writeFileSync(input, new Uint8Array(64).fill(1));
+  const full = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee01'; // 32 bytes, hex
+  const short = full.slice(0, 30); // 15 bytes
+  const lms = new URL('../../examples/keys/bl1-lms.prv', import.meta.url).pathname;
+  const cases: [string, string[]][] = [
+    [full, ['bl1', 'sign', input, join(dir, 'o.bin'), '-k', lms, '--encrypt-key', full, '--json']],
+    [full, ['device', 'create', join(dir, 'dev'), '--krtl', full, '--json']],
+    [full, ['sign', '-k', full, '-v', '1.0.0', '-H', '0x400', '-S', '0x10000', input, join(dir, 'o2.bin'), '--json']],
+    [short, ['sfi', 'hsm', 'init', '--db', join(dir, 'hsm'), '--key', short, '--nonce', '00'.repeat(12), '--max', '1']],
+    [short, ['sfi', 'package', '--key', short, '--nonce', '00'.repeat(12), '--area', `F:0x0c000000:${input}`, '-o', join(dir, 'x.sfi')]],
+    [short, ['ssp', 'hsm', 'init', join(dir, 'ssp'), '--key', short, '--iv', '00'.repeat(16), '--max', '1']],
+  ];
+  for (const [secret, args] of cases) {
+    const r = await runCli(args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.ok(!leaks(r.stdout + r.stderr, secret), `${args.slice(0, 3).join(' ')}: ${r.stdout}${r.stderr}`);
+  }
+});

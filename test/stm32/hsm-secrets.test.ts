@@ -18,7 +18,12 @@ function filesUnder(dir: string): string[] {
 
 /** Whether any file under `dir` holds `secret`: raw, in hex (either case) or base64. */
 function leaks(dir: string, secret: Uint8Array): string[] {
-  const forms = [Buffer.from(secret), Buffer.from(toHex(secret)), Buffer.from(toHex(secret).toUpperCase()), Buffer.from(Buffer.from(secret).toString('base64'))];
+  const forms = [
+    Buffer.from(secret),
+    Buffer.from(toHex(secret)),
+    Buffer.from(toHex(secret).toUpperCase()),
+    Buffer.from(Buffer.from(secret).toString('base64')),
+  ];
   return filesUnder(dir).filter((f) => {
     const b = readFileSync(f);
     return forms.some((x) => b.includes(x));
