@@ -6,12 +6,13 @@
  * `Object.hasOwn`, and unknown keys are dropped.
  * @module
  */
+import { RseError } from './errors.ts';
 
-/** A value at `path` is not what the schema says. */
-export class SchemaError extends Error {
+/** A value at `path` is not what the schema says (an `E_DEVICE`: schemas check device state read from disk). */
+export class SchemaError extends RseError {
   readonly path: string;
   constructor(path: string, message: string) {
-    super(`${path === '' ? '(top)' : path} ${message}`);
+    super('E_DEVICE', `${path === '' ? '(top)' : path} ${message}`, { field: path });
     this.path = path;
   }
 }
