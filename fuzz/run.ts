@@ -390,7 +390,10 @@ async function child(name: string, seconds: number, seed: number, out: string): 
   const work = mkdtempSync(join(tmpdir(), `rse-fuzz-${name}-`));
   const send = (m: Record<string, unknown>): void => void process.send?.(m);
   try {
+    // The setup is not fuzzed (a database to create, a device to make): alive while it runs.
+    const alive = setInterval(() => send({ alive: true }), 1000);
     const seeds = (await t.setup(work)).filter((s) => s.length > 0);
+    clearInterval(alive);
     if (seeds.length === 0) throw new Error(`${name}: no seeds`);
     const r = rng(seed);
     const input = join(work, t.text === true ? 'input.txt' : 'input.bin');

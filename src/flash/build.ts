@@ -52,9 +52,14 @@ function place(
     rows.push({ what, offset, size: bytes.length, sha256: sha256(bytes) });
   });
   const size = opt(section, 'size', num, path);
-  const out = layout(placements, size === undefined ? {} : { size });
+  if (size !== undefined && size > MAX_IMAGE)
+    throw new RseError('E_SIZE', `${path}.size ${size} is over the ${MAX_IMAGE}-byte limit of a flash image`, { field: `${path}.size` });
+  const out = layout(placements, { maxSize: MAX_IMAGE, ...(size === undefined ? {} : { size }) });
   return { bytes: out.bytes, rows };
 }
+
+/** The largest host flash or ROM a description may ask for (a TC host flash is 64 MiB), checked before allocating. */
+export const MAX_IMAGE = 256 * 1024 * 1024;
 
 /** Builds everything a platform description asks for; pure apart from `io`. */
 export function buildFlash(description: unknown, io: BuildIo): BuildResult {
@@ -190,6 +195,10 @@ export function buildGpt(
   const ss = num(h['sector-size'] ?? 512, 'host-flash.sector-size');
   if (ss !== 512 && ss !== 4096) throw cfgError('host-flash.sector-size', 'must be 512 or 4096');
   const size = num(h.size, 'host-flash.size');
+  if (size > MAX_IMAGE)
+    throw new RseError('E_SIZE', `host-flash.size ${size} is over the ${MAX_IMAGE}-byte limit of a flash image`, {
+      field: 'host-flash.size',
+    });
   if (size % ss !== 0) throw cfgError('host-flash.size', `must be a multiple of the ${ss}-byte sector`);
   const diskGuid = str(h['disk-guid'], 'host-flash.disk-guid');
   const parts = list(h.partitions, 'host-flash.partitions').map((p, i) => {

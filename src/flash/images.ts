@@ -320,6 +320,9 @@ export function buildImage(c: Obj, path: string, io: BuildIo, atu: AtuWindow, pl
   return [signAsMcuboot(c, path, io, atu, name, data)];
 }
 
+/** The largest slot an image of a platform description may have (checked before padding to it). */
+const MAX_SLOT = 64 * 1024 * 1024;
+
 /** imgtool over `data` with the image entry's parameters. */
 export function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow, name: string, data: Uint8Array): BuiltImage {
   // `key: FILE`, or a list for several signatures (imgtool's `-k` repeated, MCUboot tfm-2.3.0).
@@ -331,6 +334,8 @@ export function signAsMcuboot(c: Obj, path: string, io: BuildIo, atu: AtuWindow,
   const psaKeyIds = opt(c, 'psa-key-ids', (v, p) => list(v, p).map((x, i) => num(x, `${p}[${i}]`)), path);
   if (psaKeyIds?.some((id) => id > 0xffffffff)) throw cfgError(`${path}.psa-key-ids`, 'a PSA key id is 32 bits');
   const slotSize = num(c['slot-size'], `${path}.slot-size`);
+  if (slotSize > MAX_SLOT)
+    throw cfgError(`${path}.slot-size`, `a slot of ${slotSize} bytes is over the ${MAX_SLOT}-byte limit of a platform image`);
   const loadAddress = opt(c, 'load-address', num, path);
   // Only host images (loaded through the host access region 0x60000000-0x7FFFFFFF) meet the ATU.
   const viaAtu = loadAddress !== undefined && loadAddress >= 0x60000000 && loadAddress < 0x80000000;

@@ -35,6 +35,8 @@ export interface LayoutOptions {
   readonly fills?: readonly Fill[];
   /** Pad with zeros to exactly this size (the ROM recipes' `truncate --size`); larger content is an error. */
   readonly size?: number;
+  /** The largest image allowed (E_SIZE before anything is allocated); {@link LAYOUT_MAX_SIZE} by default. */
+  readonly maxSize?: number;
 }
 
 /** A layout checked and ready to write: its size, the harmless overlaps, and its bytes window by window. */
@@ -58,7 +60,7 @@ const hex8 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(8
 
 /** Lays the placements out in memory; throws E_OVERLAP (naming both inputs and the first differing byte) on a conflict. */
 export function layout(placements: readonly Placement[], options: LayoutOptions = {}): LayoutResult {
-  const plan = planLayout(placements, { ...options, maxSize: LAYOUT_MAX_SIZE });
+  const plan = planLayout(placements, { ...options, maxSize: Math.min(options.maxSize ?? LAYOUT_MAX_SIZE, LAYOUT_MAX_SIZE) });
   const bytes = new Uint8Array(plan.size);
   let at = 0;
   for (const c of plan.chunks()) {
@@ -74,7 +76,7 @@ export function layout(placements: readonly Placement[], options: LayoutOptions 
  */
 export function planLayout(
   placements: readonly Placement[],
-  options: LayoutOptions & { readonly maxSize?: number; readonly maxSizeOption?: string } = {},
+  options: LayoutOptions & { readonly maxSizeOption?: string } = {},
 ): LayoutPlan {
   let end = 0;
   placements.forEach((p, i) => {
