@@ -59,7 +59,7 @@ function place(
 }
 
 /** The largest host flash or ROM a description may ask for (a TC host flash is 64 MiB), checked before allocating. */
-export const MAX_IMAGE = 256 * 1024 * 1024;
+export const MAX_IMAGE = 128 * 1024 * 1024;
 
 /** Builds everything a platform description asks for; pure apart from `io`. */
 export function buildFlash(description: unknown, io: BuildIo): BuildResult {
