@@ -118,3 +118,48 @@ test('sign of an 8 MiB image killed at 40 random moments: the output is the old 
   assert.ok(leftovers > 0, 'some kills fell while the temporary was being written');
   assert.ok(existsSync(out));
 });
+
+test('sfi install killed at 40 random moments: the device is the old one or fully installed, and the HSM ledger still opens and counts', async () => {
+  const dir = tempDir();
+  const fw = join(dir, 'fw.bin');
+  writeFileSync(fw, new Uint8Array(8192).fill(0x3c));
+  const key = '00112233445566778899aabbccddeeff';
+  const nonce = '000102030405060708090a0b';
+  const sfi = join(dir, 'fw.sfi');
+  const db = join(dir, 'ledger');
+  const pristine = join(dir, 'pristine');
+  for (const args of [
+    ['sfi', 'package', '--key', key, '--nonce', nonce, '--area', `F:0x0c000000:${fw}`, '--ob', 'tzen=1 secwm1=0-31', '-o', sfi],
+    ['sfi', 'hsm', 'init', '--db', db, '--key', key, '--nonce', nonce, '--max', '1000', '--license', 'normal'],
+    ['l5', 'device', 'create', pristine],
+  ])
+    assert.equal(spawnSync(process.execPath, [RSE, ...args]).status, 0, args.join(' '));
+  const state = (d: string): string =>
+    ['flash.bin', 'sram2.bin', 'octospi.bin', 'device.json'].map((f) => toHex(hash('sha256', readFileSync(join(d, f))))).join('|');
+  const before = state(pristine);
+  const full = join(dir, 'full');
+  cpSync(pristine, full, { recursive: true });
+  const t0 = performance.now();
+  assert.equal(spawnSync(process.execPath, [RSE, 'sfi', 'install', full, sfi, '--db', db]).status, 0);
+  const span = Math.ceil(performance.now() - t0);
+  const after = state(full);
+  assert.notEqual(after, before);
+  const rand = rng(99);
+  const seen = { old: 0, installed: 0 };
+  for (let trial = 1; trial <= 40; trial++) {
+    const dev = join(dir, `t${trial}`);
+    cpSync(pristine, dev, { recursive: true });
+    await runKilled(['sfi', 'install', dev, sfi, '--db', db], rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)));
+    // Power back on: an unfinished commit is finished or dropped.
+    assert.equal(spawnSync(process.execPath, [RSE, 'l5', 'ob', 'show', dev]).status, 0, `trial ${trial}: the device opens`);
+    const now = state(dev);
+    assert.ok(now === before || now === after, `trial ${trial}: a state that is neither the old nor the installed one`);
+    seen[now === before ? 'old' : 'installed']++;
+  }
+  const show = spawnSync(process.execPath, [RSE, 'sfi', 'hsm', 'show', '--db', db, '--json'], { encoding: 'utf8' });
+  assert.equal(show.status, 0, show.stderr);
+  const issued = (JSON.parse(show.stdout) as { issued: number }).issued;
+  // Every installed device took a license; a kill after the license and before the commit spends one more.
+  assert.ok(issued >= 1 + seen.installed && issued <= 41, `${issued} licenses for ${JSON.stringify(seen)}`);
+  assert.ok(seen.old > 0 && seen.installed > 0, JSON.stringify(seen));
+});
