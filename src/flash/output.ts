@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { writeFileAtomic } from '../lib/atomic.ts';
+import { trackTemp, untrackTemp, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 
 /** The staging directory inside a build output directory. */
@@ -69,6 +69,8 @@ export function writeBuildOutput(
   recoverBuildOutput(out);
   const stage = join(out, BUILD_STAGING);
   mkdirSync(stage, { recursive: true });
+  // Until the plan is written, a stopped run leaves nothing: the stage is removed on the signal.
+  trackTemp(stage);
   try {
     for (const [name, data] of files) {
       const at = join(stage, inside(name));
@@ -83,5 +85,6 @@ export function writeBuildOutput(
   const gone = previous.map(inside).filter((n) => !made.has(n));
   const plan = [...gone.map((n) => `-${n}`), ...files.map(([n]) => `+${inside(n)}`)];
   writeFileAtomic(join(stage, COMMITTED), `${plan.join('\n')}\n`, { durable: false });
+  untrackTemp(stage);
   finish(out);
 }

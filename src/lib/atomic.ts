@@ -82,6 +82,28 @@ function alive(pid: number): boolean {
 
 const swept = new Set<string>();
 
+/** Temporaries (files, or staging directories) this process is writing and has not published. */
+const inFlight = new Set<string>();
+
+/** Marks `path` as a temporary to remove if the process is stopped before publishing it. */
+export function trackTemp(path: string): void {
+  inFlight.add(path);
+}
+
+/** `path` was published or removed: no longer this process's to clean. */
+export function untrackTemp(path: string): void {
+  inFlight.delete(path);
+}
+
+/**
+ * Removes every temporary this process has in flight (a stopping signal: SIGTERM, SIGINT,
+ * SIGHUP); what a SIGKILL leaves is swept by the next write into that directory.
+ */
+export function removeTempsInFlight(): void {
+  for (const p of inFlight) rmSync(p, { recursive: true, force: true });
+  inFlight.clear();
+}
+
 /**
  * Removes the temporaries a killed writer left in `dir` (any signal, SIGKILL included: their
  * process is gone). Done once per directory and process, before the first write there.
@@ -122,6 +144,7 @@ export class AtomicFile {
   static open(path: string, options: { readonly secret?: boolean } = {}): AtomicFile {
     sweepStaleTemps(resolve(dirname(path)));
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+    trackTemp(tmp);
     try {
       if (options.secret !== true) return new AtomicFile(path, tmp, openSync(tmp, 'wx', 0o644));
       const mode = secretMode(path);
@@ -163,6 +186,7 @@ export class AtomicFile {
       closeSync(fd);
       this.#fd = undefined;
       renameSync(this.#tmp, this.path);
+      untrackTemp(this.#tmp);
     } catch (e) {
       this.abort();
       throw ioError(this.path, e);
@@ -180,6 +204,7 @@ export class AtomicFile {
       this.#fd = undefined;
     }
     rmSync(this.#tmp, { force: true });
+    untrackTemp(this.#tmp);
   }
 }
 

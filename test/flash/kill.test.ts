@@ -18,11 +18,11 @@ import { runCli, tempDir } from '../helpers.ts';
 
 const RSE = new URL('../../dist/rse.cjs', import.meta.url).pathname;
 
-/** Runs `rse ARGS` and SIGKILLs it after `ms` (if still running); resolves with whether it finished first. */
-function runKilled(args: string[], ms: number): Promise<boolean> {
+/** Runs `rse ARGS` and sends `signal` (SIGKILL by default) after `ms` if still running; resolves with whether it finished first. */
+function runKilled(args: string[], ms: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<boolean> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [RSE, ...args], { stdio: 'ignore' });
-    const t = setTimeout(() => p.kill('SIGKILL'), ms);
+    const t = setTimeout(() => p.kill(signal), ms);
     p.on('exit', (code) => {
       clearTimeout(t);
       resolve(code === 0);
@@ -88,7 +88,7 @@ test('flash build killed at 40 random moments: after recovery the directory hold
   assert.ok(outcomes.old > 0 && outcomes.new > 0, JSON.stringify({ ...outcomes, finished }));
 });
 
-test('sign of an 8 MiB image killed at 40 random moments: the output is the old one or a whole new one, and the next write removes the dead run’s temporary', async () => {
+test('sign of an 8 MiB image stopped at 40 random moments: the output is the old one or a whole new one; SIGTERM, SIGINT and SIGHUP leave no temporary, and the next write removes what a SIGKILL left', async () => {
   const dir = tempDir();
   const input = join(dir, 'in.bin');
   writeFileSync(input, Buffer.alloc(8 << 20, 0x5a));
@@ -101,8 +101,17 @@ test('sign of an 8 MiB image killed at 40 random moments: the output is the old 
   assert.equal(spawnSync(process.execPath, [RSE, ...args('1.0.1')]).status, 0);
   const span = Math.ceil(performance.now() - t0);
   let leftovers = 0;
+  const signals: NodeJS.Signals[] = ['SIGKILL', 'SIGTERM', 'SIGKILL', 'SIGINT', 'SIGKILL', 'SIGHUP'];
   for (let trial = 1; trial <= 40; trial++) {
-    await runKilled(args(`1.0.${trial}`), rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)));
+    const sig = signals[trial % signals.length] as NodeJS.Signals;
+    await runKilled(args(`1.0.${trial}`), rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)), sig);
+    // A stopping signal leaves no temporary even before the next run (it waits for the write to end or removes it).
+    if (sig !== 'SIGKILL')
+      assert.deepEqual(
+        readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+        [],
+        `trial ${trial} (${sig})`,
+      );
     const img = readFileSync(out);
     const verify = await runCli(['verify', '-k', key, out]);
     assert.equal(verify.code, 0, `trial ${trial}: ${out} (${img.length} bytes) is not a whole signed image`);
@@ -119,7 +128,7 @@ test('sign of an 8 MiB image killed at 40 random moments: the output is the old 
   assert.ok(existsSync(out));
 });
 
-test('sfi install killed at 40 random moments: the device is the old one or fully installed, and the HSM ledger still opens and counts', async () => {
+test('sfi install stopped at 40 random moments (SIGKILL, SIGTERM, SIGINT, SIGHUP): the device is the old one or fully installed, a stopping signal leaves no temporary, and the HSM ledger still opens and counts', async () => {
   const dir = tempDir();
   const fw = join(dir, 'fw.bin');
   writeFileSync(fw, new Uint8Array(8192).fill(0x3c));
@@ -146,10 +155,19 @@ test('sfi install killed at 40 random moments: the device is the old one or full
   assert.notEqual(after, before);
   const rand = rng(99);
   const seen = { old: 0, installed: 0 };
+  const signals: NodeJS.Signals[] = ['SIGKILL', 'SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP'];
   for (let trial = 1; trial <= 40; trial++) {
     const dev = join(dir, `t${trial}`);
     cpSync(pristine, dev, { recursive: true });
-    await runKilled(['sfi', 'install', dev, sfi, '--db', db], rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)));
+    const sig = signals[trial % signals.length] as NodeJS.Signals;
+    await runKilled(['sfi', 'install', dev, sfi, '--db', db], rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)), sig);
+    // A stopping signal (not SIGKILL) leaves no temporary behind, before any next run.
+    if (sig !== 'SIGKILL')
+      assert.deepEqual(
+        listAll(dev).filter((n) => n.endsWith('.tmp')),
+        [],
+        `trial ${trial} (${sig}): temporaries left`,
+      );
     // Power back on: an unfinished commit is finished or dropped.
     assert.equal(spawnSync(process.execPath, [RSE, 'l5', 'ob', 'show', dev]).status, 0, `trial ${trial}: the device opens`);
     const now = state(dev);
