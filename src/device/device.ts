@@ -13,6 +13,7 @@ import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import type { FaultPlan } from '../lib/power-cut.ts';
+import { bool, type Check, int, object, oneOf, optional, SchemaError, str, u32 } from '../lib/schema.ts';
 import { HW_KEY_SLOTS, LCM_OTP, Lcm, OTP_SIZE, type OtpProgram } from '../otp/lcm.ts';
 import { PlatOtp } from '../otp/plat-otp.ts';
 import { asRseProfile, findRseProfile, profileVariant, type RseProfile, rseProfile, rseProfileNames } from '../profiles/index.ts';
@@ -263,9 +264,13 @@ export class Device {
     } catch (e) {
       throw new RseError('E_DEVICE', `${store.where}/device.json is not JSON: ${(e as Error).message}`, { field: 'device.json' });
     }
-    const bad = deviceJsonProblem(json);
-    if (bad !== undefined)
-      throw new RseError('E_DEVICE', `${store.where}/device.json: ${bad}`, { field: `device.json ${bad.split(' ')[0]}` });
+    try {
+      json = deviceJsonOf(json);
+    } catch (e) {
+      if (e instanceof SchemaError)
+        throw new RseError('E_DEVICE', `${store.where}/device.json: ${e.message}`, { field: `device.json ${e.path}` });
+      throw e;
+    }
     const profile = withBuild(profileVariant(rseProfile(json.profile), json.xip === true) as RseProfile, json.build);
     const otp = store.read('otp.bin');
     if (otp === undefined || otp.length !== OTP_SIZE) {
@@ -316,42 +321,47 @@ export class Device {
   }
 }
 
-/** What is wrong with a parsed device.json (it is read from disk, so untrusted), if anything. */
-function deviceJsonProblem(j: unknown): string | undefined {
-  if (typeof j !== 'object' || j === null) return 'is not an object';
-  const o = j as Record<string, unknown>;
-  if (o.format !== 1) return 'format must be 1';
-  const known = findRseProfile(String(o.profile));
-  if (known === undefined) return `profile must be one of ${rseProfileNames().join(', ')}`;
-  if (typeof o.dummyProvisioning !== 'boolean') return 'dummyProvisioning must be true or false';
-  if (o.romTpMode !== 'TCI' && o.romTpMode !== 'PCI') return 'romTpMode must be TCI or PCI';
-  if (o.lcmVersion !== undefined && o.lcmVersion !== 0 && o.lcmVersion !== 1) return 'lcmVersion must be 0 or 1';
-  if (o.xip !== undefined && typeof o.xip !== 'boolean') return 'xip must be true or false';
-  if (o.xip === true && known.variants.xip === undefined) return `xip is not a build option of ${known.name}`;
-  if (o.staging !== undefined && o.staging !== 'runtime') return 'staging must be "runtime" or absent';
-  if (o.build !== undefined) {
-    const b = o.build as Record<string, unknown> | null;
-    if (typeof b !== 'object' || b === null) return 'build must be an object';
-    for (const [k, v] of Object.entries(b)) {
-      if (!Object.hasOwn(BUILD_OPTIONS, k)) return `build.${k} is not a build option (${Object.keys(BUILD_OPTIONS).join(', ')})`;
-      const opt = BUILD_OPTIONS[k as BuildOption];
-      if (typeof v !== 'boolean') return `build.${k} must be true or false`;
-      if (v && !opt.has(known)) return `${k} (${opt.macro}) is not a build option of ${known.name}`;
-    }
+/** `build`: own keys only, each a known build option, true or false. */
+const BUILD: Check<{ [K in BuildOption]?: boolean }> = (v, p) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SchemaError(p, 'must be an object');
+  const out: { [K in BuildOption]?: boolean } = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!Object.hasOwn(BUILD_OPTIONS, k))
+      throw new SchemaError(`${p}.${k}`, `is not a build option (${Object.keys(BUILD_OPTIONS).join(', ')})`);
+    out[k as BuildOption] = bool(x, `${p}.${k}`);
   }
-  if (o.attestHal !== undefined) {
-    const h = o.attestHal as Record<string, unknown> | null;
-    if (typeof h !== 'object' || h === null || Object.keys(h).some((k) => k !== 'implementationId'))
-      return 'attestHal must be { implementationId?: 64 hex digits }';
-    if (h.implementationId !== undefined && (typeof h.implementationId !== 'string' || !/^[0-9a-f]{64}$/.test(h.implementationId)))
-      return 'attestHal.implementationId must be 64 lower-case hex digits (32 bytes)';
-    if (known.runtime.attestationIds === undefined) return `${known.name} reads the attestation identity from OTP: no attestHal`;
+  return out;
+};
+
+/** `device.json` of an RSE device: every field, typed (the profile's own rules are checked after). */
+const DEVICE_JSON = object({
+  format: oneOf([1] as const),
+  profile: str(),
+  dummyProvisioning: bool,
+  romTpMode: oneOf(['TCI', 'PCI'] as const),
+  lcmVersion: optional(oneOf([0, 1] as const)),
+  xip: optional(bool),
+  build: optional(BUILD),
+  attestHal: optional(object({ implementationId: optional(str(/^[0-9a-f]{64}$/, '64 lower-case hex digits (32 bytes)')) })),
+  staging: optional(oneOf(['runtime'] as const)),
+  psi: u32,
+  boots: int(0, Number.MAX_SAFE_INTEGER),
+  lastBoot: optional(str()),
+});
+
+/** A parsed device.json (read from disk, so untrusted) checked into a {@link DeviceJson}; a SchemaError names what is wrong. */
+function deviceJsonOf(j: unknown): DeviceJson {
+  const o = DEVICE_JSON(j, '');
+  const known = findRseProfile(o.profile);
+  if (known === undefined) throw new SchemaError('profile', `must be one of ${rseProfileNames().join(', ')}`);
+  if (o.xip === true && known.variants.xip === undefined) throw new SchemaError('xip', `is not a build option of ${known.name}`);
+  for (const [k, v] of Object.entries(o.build ?? {})) {
+    const opt = BUILD_OPTIONS[k as BuildOption];
+    if (v && !opt.has(known)) throw new SchemaError(`build.${k}`, `(${opt.macro}) is not a build option of ${known.name}`);
   }
-  for (const k of ['psi', 'boots'] as const) {
-    const v = o[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return `${k} must be a non-negative integer`;
-  }
-  return undefined;
+  if (o.attestHal !== undefined && known.runtime.attestationIds === undefined)
+    throw new SchemaError('attestHal', `must be absent: ${known.name} reads the attestation identity from OTP`);
+  return o as DeviceJson;
 }
 
 /** The firmware build options a device may have beyond its profile's defaults: the macro, whether the profile has it, and what it changes. */

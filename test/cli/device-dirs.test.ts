@@ -119,3 +119,26 @@ test('the schema combinators: typed copies of valid values, a SchemaError naming
     { numRuns: 2000 },
   );
 });
+
+test('RSE device.json: wrongly typed or unknown fields are E_DEVICE naming the field, never a crash', async () => {
+  const dir = tempDir();
+  const dev = join(dir, 'rse');
+  assert.equal((await runCli(['device', 'create', dev, '--profile', 'rse-2.3'])).code, 0);
+  const json = join(dev, 'device.json');
+  const good = readFileSync(json, 'utf8');
+  const cases: [(j: Json) => void, RegExp][] = [
+    [(j) => (j.psi = -1), /psi must be an integer/],
+    [(j) => (j.boots = '3'), /boots must be an integer/],
+    [(j) => (j.build = { imageBinding: 'yes' }), /build\.imageBinding must be true or false/],
+    [(j) => (j.build = { __proto__: true, constructor: true }), /build\.constructor is not a build option/],
+    [(j) => (j.attestHal = { implementationId: 'AB' }), /attestHal\.implementationId must be 64 lower-case hex digits/],
+    [(j) => (j.romTpMode = 'tci'), /romTpMode must be one of "TCI", "PCI"/],
+    [(j) => (j.xip = true), /xip is not a build option of rse-2\.3/],
+    [(j) => (j.lastBoot = 7), /lastBoot must be a string/],
+  ];
+  for (const [f, why] of cases) {
+    writeFileSync(json, good);
+    edit(json, f);
+    await refused(['boot', dev], why);
+  }
+});
