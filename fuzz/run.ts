@@ -348,8 +348,9 @@ function httpTarget(): Target {
       const { openStore } = await import('../src/verifier/store.ts');
       const { loadTokenKey } = await import('../src/cose/keys.ts');
       app = createVerifierApp({
-        // A PGlite data directory (the in-memory database alone takes some 700 MiB).
-        store: await openStore(join(work, 'db')),
+        // PostgreSQL when the parent started one (as a production verifier runs); else a PGlite
+        // data directory, whose embedded database alone takes some 800 MiB (issue 26).
+        store: await openStore(process.env.RSE_FUZZ_PG ?? join(work, 'db')),
         earKey: loadTokenKey(new Uint8Array(readFileSync(join(V, 'attestation/ear/skey.json')))),
         provisioning: { tokens: ['fuzz-provisioning-token-0000'] },
       });
@@ -499,6 +500,18 @@ async function parent(argv: readonly string[]): Promise<number> {
   const out = opt('--out') ?? mkdtempSync(join(tmpdir(), 'rse-fuzz-out-'));
   mkdirSync(out, { recursive: true });
   const each = Math.max(1, seconds / targets.length);
+  // The verifier's store: Debian's PostgreSQL when it is installed.
+  let pg: { process: { kill(): boolean } } | undefined;
+  if (targets.some((t) => t.name === 'verifier-http') && process.env.RSE_FUZZ_PG === undefined) {
+    try {
+      const { startPostgres } = await import('../test/postgres.ts');
+      const started = await startPostgres();
+      pg = started;
+      process.env.RSE_FUZZ_PG = started.url;
+    } catch {
+      process.stdout.write('  (PostgreSQL not found: the verifier target uses an embedded PGlite store)\n');
+    }
+  }
   process.stdout.write(`rsekit fuzz: ${targets.length} targets, ${each.toFixed(1)} s each, seed ${seed}, findings in ${out}\n`);
   let bad = 0;
   for (const t of targets) {
@@ -509,6 +522,7 @@ async function parent(argv: readonly string[]): Promise<number> {
       `  ${t.name.padEnd(18)} ${String(r.runs).padStart(7)} runs  ${f === 0 ? 'ok' : `${f} FINDINGS: ${r.findings.slice(0, 3).join(', ')}`}  max RSS ${(r.maxRss / 2 ** 20).toFixed(0)} MiB${r.baseline > RSS_LIMIT ? ` (NOTE: ${(r.baseline / 2 ** 20).toFixed(0)} MiB before any input, over the 512 MiB limit: held to baseline + 256 MiB)` : ''}\n`,
     );
   }
+  pg?.process.kill();
   for (const f of readdirSync(out)) if (f.endsWith('.current')) rmSync(join(out, f));
   process.stdout.write(bad === 0 ? 'no internal error, hang or runaway memory\n' : `${bad} findings (inputs and details in ${out})\n`);
   return bad === 0 ? 0 : 1;
