@@ -9,7 +9,7 @@
 import { aesCtr, hash } from '../crypto/index.ts';
 import { lmsSignatureSize } from '../crypto/lms.ts';
 import { bl2DecryptionKey, type RseKdf } from '../crypto/rse-keys.ts';
-import { readU32le, u32le } from '../lib/bytes.ts';
+import { readU32be, readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 
 export const BL1_IV_SIZE = 16;
@@ -145,6 +145,25 @@ export function parseBl1Image(b: Uint8Array, source = 'BL1 image'): Bl1ImageHead
     securityCounter: readU32le(b, BL1_COUNTER_AT),
     encrypted: b.subarray(BL1_ENCRYPTED_AT),
   };
+}
+
+/**
+ * What makes `h` not a BL1 image, read from its clear header alone: the LMS signature's own
+ * type codes (LMOTS_SHA256_N32_W8 = 4 at byte 4, LMS_SHA256_M32_H10 = 6 after the one-time
+ * signature), its leaf inside the 1024 of the tree, and the security counter's range.
+ */
+export function bl1HeaderProblem(h: Bl1ImageHeader): string | undefined {
+  const sig = h.signature;
+  const lmsAt = 4 + 4 + 32 + 34 * 32;
+  if (sig.length < lmsAt + 4) return `the signature area is ${sig.length} bytes`;
+  const ots = readU32be(sig, 4);
+  const lms = readU32be(sig, lmsAt);
+  if (ots !== 4 || lms !== 6)
+    return `the signature's type codes are ${ots} and ${lms}, not LMOTS_SHA256_N32_W8 (4) and LMS_SHA256_M32_H10 (6)`;
+  const q = readU32be(sig, 0);
+  if (q >= 1024) return `the signature's leaf ${q} is outside the 1024 of an H10 tree`;
+  if (h.securityCounter >= BL1_MAX_SECURITY_COUNTER) return `security counter ${h.securityCounter} is over ${BL1_MAX_SECURITY_COUNTER - 1}`;
+  return undefined;
 }
 
 /** Decrypts the image body with the key for its counter; returns the plaintext and signed message. */

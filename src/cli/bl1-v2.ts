@@ -15,7 +15,7 @@ import { readU32be } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import type { Bl1ImageV2Config } from '../profiles/types.ts';
-import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
+import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
 
 /** The options of `rse bl1 sign` a v2 image uses. */
 export interface V2SignOptions {
@@ -74,7 +74,7 @@ export function signV2(infile: string, outfile: string, base: Bl1ImageV2Config, 
     version: parseBl1Version(o.version),
     securityCounter: parseInteger(o.securityCounter),
     signers,
-    ...(shape.encryption ? { encryptionKey: readInput(o.encryptKey as string, 'BL2 encryption key'), iv } : {}),
+    ...(shape.encryption ? { encryptionKey: hexOrFileBytes(o.encryptKey as string, 32, '--encrypt-key'), iv } : {}),
   });
   writeFileAtomic(outfile, image, { durable: false });
   const out = { output: outfile, size: image.length, signers: signers.map((s) => s.alg), lmsLeaves: leaves, encrypted: shape.encryption };

@@ -1,7 +1,15 @@
 /** `rse lms keygen|info` and `rse bl1 sign|info|verify`. @module */
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from '@commander-js/extra-typings';
-import { BL1_MAX_SECURITY_COUNTER, decryptBl1Image, formatBl1Version, parseBl1Image, parseBl1Version, signBl1Image } from '../bl1/image.ts';
+import {
+  BL1_MAX_SECURITY_COUNTER,
+  bl1HeaderProblem,
+  decryptBl1Image,
+  formatBl1Version,
+  parseBl1Image,
+  parseBl1Version,
+  signBl1Image,
+} from '../bl1/image.ts';
 import { LmsSigner, lmsKeyFiles, lmsKeygen, lmsKeyInfo } from '../bl1/lms-key.ts';
 import { hash } from '../crypto/index.ts';
 import { decodeLmsPublicKey, encodeLmsPublicKey, LMOTS_TYPES, LMS_TYPES, lmsVerifyProblem } from '../crypto/lms.ts';
@@ -10,8 +18,9 @@ import { asU8, readU32be, readU32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
 import { DEFAULT_RSE_PROFILE, rseProfile, rseProfileNames } from '../profiles/index.ts';
+import { DUMMY } from '../provisioning/values.ts';
 import { infoV2, signV2 } from './bl1-v2.ts';
-import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
+import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
 
 const rand = (n: number): Uint8Array => asU8(randomBytes(n));
 
@@ -130,7 +139,10 @@ export function bl1Command() {
         'LMS private key (KEY.prv, with KEY.pub and KEY.tree beside it); v2 images (rse-2.3): the CM signer, LMS or an ECDSA P-256/P-384 PEM',
       )
       .option('--dm-key <key>', 'v2 images: a second (DM) signer, LMS or ECDSA (TFM_BL1_2_SIGNER_AMOUNT 2)')
-      .option('--encrypt-key <file>', '32-byte BL2 encryption key: OTP bl2_encryption_key (2.1), KCE_CM (2.3); required unless --plain')
+      .option(
+        '--encrypt-key <hex|file>',
+        "32-byte BL2 encryption key: OTP bl2_encryption_key (2.1, default: TF-M's dummy, with a warning), KCE_CM (2.3, required unless --plain)",
+      )
       .option('--iv <file>', 'v2 images: the 16-byte CTR IV (default: random, as the script draws it)')
       .option('--plain', 'v2 images: not encrypted (TFM_BL1_2_IMAGE_ENCRYPTION off)')
       .option('--binding', 'v2 images: with the 16-byte binding-tag slot (TFM_BL1_2_IMAGE_BINDING)')
@@ -146,10 +158,13 @@ export function bl1Command() {
         if (v2 !== undefined) return signV2(infile, outfile, v2, o);
         for (const k of ['dmKey', 'iv', 'plain', 'binding'] as const)
           if (o[k] !== undefined) throw new RseError('E_USAGE', `--${k === 'dmKey' ? 'dm-key' : k} is for v2 images (--profile rse-2.3)`);
+        // As rse flash build does: TF-M's dummy key when none is given, said on stderr.
         if (o.encryptKey === undefined)
-          throw new RseError('E_USAGE', "--encrypt-key is required (the OTP's bl2_encryption_key)", { field: '--encrypt-key' });
+          io.err(
+            "rse bl1 sign: warning: no --encrypt-key: using TF-M's dummy bl2_encryption_key (bl2_dummy_encryption_key.bin), which a production OTP never holds\n",
+          );
         const code = readInput(infile, 'BL2 binary');
-        const encryptionKey = readInput(o.encryptKey, 'BL2 encryption key');
+        const encryptionKey = o.encryptKey === undefined ? DUMMY.bl2_encryption_key : hexOrFileBytes(o.encryptKey, 32, '--encrypt-key');
         const signer = LmsSigner.open(o.key, progress('one-time keys'));
         if (signer.key.lmsType !== 6 || signer.key.otsType !== 4) {
           throw new RseError(
@@ -200,6 +215,8 @@ export function bl1Command() {
         if (v2 !== undefined) return infoV2(file, v2, o);
         const b = readInput(file, 'BL1 image');
         const h = parseBl1Image(b, file);
+        const problem = bl1HeaderProblem(h);
+        if (problem !== undefined) throw new RseError('E_BAD_FIELD', `${file} is not a BL1 image: ${problem}`, { field: file });
         const out: Record<string, unknown> = {
           size: b.length,
           iv: toHex(h.iv),

@@ -198,6 +198,9 @@ export function editOptionBytes(cur: OptionBytes, edits: readonly string[]): Opt
     switch (k) {
       case 'rdp': {
         const level = (['0', '0.5', '1', '2'] as const).find((l) => l === v);
+        // A level by name, or the raw byte in hex (any byte but 0xAA, 0x55 and 0xCC reads as level 1).
+        if (level === undefined && !/^0x[0-9a-f]{1,2}$/i.test(v))
+          throw new RseError('E_ARGUMENT', `rdp=${v}: a level is 0, 0.5, 1 or 2, or the raw byte as 0xNN`, { field: 'rdp' });
         ob = { ...ob, rdp: level !== undefined ? RDP_BYTES[level] : num(v, k) & 0xff };
         break;
       }

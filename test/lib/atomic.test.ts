@@ -49,11 +49,15 @@ test('secrets: rse keygen writes its key 0600 whatever the umask, keeps the mode
   try {
     assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 0);
     assert.equal(statSync(key).mode & 0o777, 0o600, 'a new private key is 0600');
+    // Replacing a key needs --force (issue 29: keygen no longer overwrites silently).
+    const before = readFileSync(key);
+    assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 2);
+    assert.deepEqual(readFileSync(key), before, 'the existing key is left alone');
     chmodSync(key, 0o640);
-    assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 0);
+    assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key, '--force'])).code, 0);
     assert.equal(statSync(key).mode & 0o777, 0o640, 'the replaced key keeps its mode');
     chmodSync(key, 0o600);
-    assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 0);
+    assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key, '--force'])).code, 0);
     assert.equal(statSync(key).mode & 0o777, 0o600, 'a 0600 key stays 0600');
     // Non-secret outputs are unchanged: 0644 less the umask.
     writeFileAtomic(join(dir, 'plain.bin'), new Uint8Array(4));

@@ -50,9 +50,10 @@ test('key material typed where a file or another length is expected is never ech
   writeFileSync(input, new Uint8Array(64).fill(1));
   const full = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee01'; // 32 bytes, hex
   const short = full.slice(0, 30); // 15 bytes
-  const lms = new URL('../../examples/keys/bl1-lms.prv', import.meta.url).pathname;
+  // Never the repository's LMS key: a signature would move its state.
+  const lms = join(dir, 'missing-lms.prv');
   const cases: [string, string[]][] = [
-    [full, ['bl1', 'sign', input, join(dir, 'o.bin'), '-k', lms, '--encrypt-key', full, '--json']],
+    [short, ['bl1', 'sign', input, join(dir, 'o.bin'), '-k', lms, '--encrypt-key', short, '--json']],
     [full, ['device', 'create', join(dir, 'dev'), '--krtl', full, '--json']],
     [full, ['sign', '-k', full, '-v', '1.0.0', '-H', '0x400', '-S', '0x10000', input, join(dir, 'o2.bin'), '--json']],
     [short, ['sfi', 'hsm', 'init', '--db', join(dir, 'hsm'), '--key', short, '--nonce', '00'.repeat(12), '--max', '1']],
