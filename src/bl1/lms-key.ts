@@ -16,6 +16,7 @@ import {
   type LmsPrivateKey,
   type LmsPublicKey,
   lmsPublicKey,
+  lmsSignatureSize,
   lmsSignWithLeaf,
   lmsTree,
   lmsVerifyProblem,
@@ -225,5 +226,26 @@ export function lmsSignerPool(
       open.set(base, signer);
     }
     return { signature: signer.sign(message, random).signature, publicKey: encodeLmsPublicKey(signer.publicKey) };
+  };
+}
+
+/**
+ * The same shape as {@link lmsSignerPool} without spending anything: each key's real public key
+ * and a zero signature of the right length. A build run with it first finds every error a real
+ * build would before any one-time leaf is used.
+ */
+export function lmsDryRunPool(): (path: string, message: Uint8Array) => { signature: Uint8Array; publicKey: Uint8Array } {
+  const open = new Map<string, LmsSigner>();
+  return (path) => {
+    const base = path.replace(/\.prv$/, '');
+    let signer = open.get(base);
+    if (signer === undefined) {
+      signer = LmsSigner.open(base);
+      open.set(base, signer);
+    }
+    return {
+      signature: new Uint8Array(lmsSignatureSize(signer.key.lmsType, signer.key.otsType)),
+      publicKey: encodeLmsPublicKey(signer.publicKey),
+    };
   };
 }

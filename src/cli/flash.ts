@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
-import { lmsSignerPool } from '../bl1/lms-key.ts';
+import { lmsDryRunPool, lmsSignerPool } from '../bl1/lms-key.ts';
 import { hash, randomBytes } from '../crypto/index.ts';
 import { buildFlash } from '../flash/build.ts';
 import { writeBuildOutput } from '../flash/output.ts';
@@ -83,6 +83,14 @@ export function flashCommand() {
       }
       const base = dirname(resolve(file));
       const at = (p: string): string => (isAbsolute(p) ? p : join(base, p));
+      // A dry run first, with placeholder LMS signatures: a build that fails (an image larger than
+      // its slot, a FIP larger than its partition…) fails there, before a one-time leaf is spent.
+      const dry = lmsDryRunPool();
+      buildFlash(description, {
+        readFile: (p) => readInput(at(p)),
+        readKey: (p) => readKey(at(p)),
+        lmsSign: (p, msg) => dry(at(p), msg),
+      });
       const lms = lmsSignerPool(randomBytes);
       const result = buildFlash(description, {
         readFile: (p) => readInput(at(p)),

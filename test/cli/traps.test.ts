@@ -61,3 +61,22 @@ test('rse l5 ob set rdp=3 is refused (a level is 0, 0.5, 1 or 2, or a raw 0xNN b
   assert.equal(raw.code, 0, raw.stdout + raw.stderr);
   assert.equal((JSON.parse(raw.stdout) as { rdpLevel: string }).rdpLevel, '1');
 });
+
+test('a flash build that fails spends no LMS leaf: every check runs first with placeholder signatures', async () => {
+  const root = join(tempDir(), 'ex');
+  cpSync(new URL('../../examples', import.meta.url), root, { recursive: true });
+  const yaml = join(root, 'rse-2.1/platform.yaml');
+  const text = readFileSync(yaml, 'utf8');
+  // FIP_A too small for the FIP: found after BL2 is built.
+  writeFileSync(yaml, text.replace(/(name: FIP_A, type: fip, size: )\w+/, '$164K'));
+  const prv = join(root, 'keys/bl1-lms.prv');
+  const before = readFileSync(prv);
+  const r = await runCli(['flash', 'build', yaml, '-o', join(root, 'out'), '--json']);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /larger than partition FIP_A/);
+  assert.deepEqual(readFileSync(prv), before, 'the LMS key did not move');
+  // The same build, fixed, spends exactly one leaf.
+  writeFileSync(yaml, text);
+  assert.equal((await runCli(['flash', 'build', yaml, '-o', join(root, 'out')])).code, 0);
+  assert.notDeepEqual(readFileSync(prv), before);
+});
