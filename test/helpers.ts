@@ -1,7 +1,7 @@
 /** Test helpers: locating the shared vectors and running the CLI in-process. */
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,4 +60,11 @@ export function refusalOf(f: () => unknown): string | undefined {
 export function flipBits(b: Uint8Array, at: number, mask = 1): void {
   if (!Number.isInteger(at) || at < 0 || at >= b.length) throw new RangeError(`flipBits: ${at} is outside ${b.length} bytes`);
   b[at] = (b[at] as number) ^ mask;
+}
+
+/** Every file under `dir`, as paths relative to it. */
+export function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as { name: string; parentPath: string; isFile(): boolean }[])
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }

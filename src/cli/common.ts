@@ -258,3 +258,21 @@ export const parseU32 =
 
 /** `0x` and eight hex digits. */
 export const hex8 = (n: number): string => hex0x(n, 8);
+
+/**
+ * Bearer tokens from `path`, one per line (blank lines and `#` comments skipped), each at least 16
+ * characters without spaces; a bad one is named by its number, never echoed.
+ */
+export function readTokens(path: string, what: string, option: string): string[] {
+  const lines = Buffer.from(readInput(path, what))
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  lines.forEach((t, i) => {
+    if (t.length < 16 || /\s/.test(t))
+      throw new RseError('E_CONFIG', `${path}: token ${i + 1} must be at least 16 characters without spaces`, { field: option });
+  });
+  if (lines.length === 0) throw new RseError('E_CONFIG', `${path} holds no token`, { field: option });
+  return lines;
+}

@@ -85,18 +85,19 @@ export function flashCommand() {
       const at = (p: string): string => (isAbsolute(p) ? p : join(base, p));
       // A dry run first, with placeholder LMS signatures: a build that fails (an image larger than
       // its slot, a FIP larger than its partition…) fails there, before a one-time leaf is spent.
+      // Without an LMS-signed image the dry run is the build.
       const dry = lmsDryRunPool();
-      buildFlash(description, {
-        readFile: (p) => readInput(at(p)),
-        readKey: (p) => readKey(at(p)),
-        lmsSign: (p, msg) => dry(at(p), msg),
+      let placeholders = false;
+      const inputs = { readFile: (p: string) => readInput(at(p)), readKey: (p: string) => readKey(at(p)) };
+      const tried = buildFlash(description, {
+        ...inputs,
+        lmsSign: (p, msg) => {
+          placeholders = true;
+          return dry(at(p), msg);
+        },
       });
       const lms = lmsSignerPool(randomBytes);
-      const result = buildFlash(description, {
-        readFile: (p) => readInput(at(p)),
-        readKey: (p) => readKey(at(p)),
-        lmsSign: (p, msg) => lms(at(p), msg),
-      });
+      const result = placeholders ? buildFlash(description, { ...inputs, lmsSign: (p, msg) => lms(at(p), msg) }) : tried;
       const out = o.output ?? join(base, 'build');
       const files: [string, Uint8Array][] = [];
       // As TF-M's build names them: NAME_signed.bin, NAME_encrypted.bin and NAME_sic_tables_signed.bin.

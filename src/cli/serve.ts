@@ -11,7 +11,7 @@ import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { CRYPTO_ABI } from '../services/platform.ts';
 import { PSA, statusName } from '../services/psa.ts';
-import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
+import { cliStatus, io, parseInteger, printJson, readTokens } from './common.ts';
 import { openDevice } from './device.ts';
 
 const DEFAULT_SOCKET = 'rse.sock';
@@ -44,20 +44,9 @@ function positive(v: string, what: string): number {
   return n;
 }
 
-/** `--ctrl-token FILE`: its first line that is not blank or a `#` comment; never echoed. */
-function ctrlTokenOf(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  const t = Buffer.from(readInput(path, 'control token'))
-    .toString('utf8')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .find((l) => l !== '' && !l.startsWith('#'));
-  if (t === undefined || t.length < 16 || /\s/.test(t))
-    throw new RseError('E_CONFIG', `${path}: the control token must be one line of at least 16 characters without spaces`, {
-      field: '--ctrl-token',
-    });
-  return t;
-}
+/** `--ctrl-token FILE`: its first token (the file's rules are {@link readTokens}'); never echoed. */
+const ctrlTokenOf = (path: string | undefined): string | undefined =>
+  path === undefined ? undefined : readTokens(path, 'control token', '--ctrl-token')[0];
 
 export function serveCommand() {
   const cmd = new Command('serve')

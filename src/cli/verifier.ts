@@ -2,12 +2,13 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { Command } from '@commander-js/extra-typings';
+import { isLoopbackHost } from '../comms/server.ts';
 import type { TokenKey } from '../cose/keys.ts';
 import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { createVerifierApp, DEFAULT_LIMITS, serveVerifier } from '../verifier/server.ts';
 import { openStore } from '../verifier/store.ts';
-import { io, parseInteger, readInput } from './common.ts';
+import { io, parseInteger, readInput, readTokens } from './common.ts';
 
 function earKeyOf(path: string | undefined): TokenKey {
   if (path !== undefined) {
@@ -19,24 +20,6 @@ function earKeyOf(path: string | undefined): TokenKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return { kind: 'ec', crv: 'P-256', privateKey, publicKey };
 }
-
-/** The bearer tokens of `--auth-tokens`: one per line, blank lines and `#` comments skipped. */
-function readTokens(path: string): string[] {
-  const lines = Buffer.from(readInput(path, 'provisioning tokens'))
-    .toString('utf8')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  lines.forEach((t, i) => {
-    // Never echo the token itself: only where it is and what is wrong.
-    if (t.length < 16 || /\s/.test(t))
-      throw new RseError('E_CONFIG', `${path}: token ${i + 1} must be at least 16 characters without spaces`, { field: '--auth-tokens' });
-  });
-  if (lines.length === 0) throw new RseError('E_CONFIG', `${path} holds no token`, { field: '--auth-tokens' });
-  return lines;
-}
-
-const loopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 export function verifierCommand() {
   const cmd = new Command('verifier').summary('attestation verifier service (Veraison-compatible API)');
@@ -68,7 +51,7 @@ export function verifierCommand() {
       .action(async (o) => {
         if (o.insecure === true && o.authTokens !== undefined)
           throw new RseError('E_USAGE', '--insecure opens provisioning to anyone: it cannot go with --auth-tokens');
-        const tokens = o.authTokens === undefined ? undefined : readTokens(o.authTokens);
+        const tokens = o.authTokens === undefined ? undefined : readTokens(o.authTokens, 'provisioning tokens', '--auth-tokens');
         const provisioning = o.insecure === true ? ('open' as const) : { tokens: tokens ?? [] };
         const store = await openStore(o.db);
         const app = createVerifierApp({
@@ -88,7 +71,7 @@ export function verifierCommand() {
         io.out(
           `verifier listening on http://${o.host}:${s.port} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,
         );
-        if (provisioning === 'open' && !loopback(o.host))
+        if (provisioning === 'open' && !isLoopbackHost(o.host))
           io.err(`rse verifier: warning: provisioning is open to anyone who reaches ${o.host}:${s.port} (--insecure)\n`);
         const timer = setInterval(() => void store.expireSessions(new Date()).catch(() => undefined), 30_000);
         timer.unref();

@@ -54,7 +54,8 @@ export interface ServeLimits {
 
 export const SERVE_LIMITS: ServeLimits = { connections: 4096, buffered: 64 * 1024 * 1024, idleMs: 120_000, frameMs: 10_000 };
 
-const loopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || /^127\./.test(h);
+/** Whether a listening or bind address is this host's loopback. */
+export const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || /^127\./.test(h);
 const digest = (t: string): Buffer => createHash('sha256').update(t).digest();
 
 /** The runtime services of a booted device on a socket, as swtpm serves a TPM: message frames, pointer access, MHU rounds and a control channel. */
@@ -320,7 +321,7 @@ export class RseServer {
    */
   async listen(where: Listen): Promise<string> {
     if ('path' in where) await freeSocketPath(where.path);
-    else if (!loopbackHost(where.host ?? '127.0.0.1') && this.o.ctrlToken === undefined)
+    else if (!isLoopbackHost(where.host ?? '127.0.0.1') && this.o.ctrlToken === undefined)
       throw new RseError(
         'E_USAGE',
         `listening on ${where.host} would let anyone who reaches it reset or shut down the RSE: give --ctrl-token FILE (or bind 127.0.0.1)`,

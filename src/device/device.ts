@@ -364,6 +364,18 @@ function deviceJsonOf(j: unknown): DeviceJson {
   return o as DeviceJson;
 }
 
+/** A BL2 build option: the profile has it when its table is there; the build turns it on. */
+function bl2Option(macro: string, key: 'imageBinding' | 'encImages' | 'multiSig') {
+  return {
+    macro,
+    has: (p: RseProfile): boolean => p.bl2[key] !== undefined,
+    apply: (p: RseProfile): RseProfile => {
+      const t = p.bl2[key];
+      return t === undefined ? p : { ...p, bl2: { ...p.bl2, [key]: { ...t, enabled: true } } };
+    },
+  };
+}
+
 /** The firmware build options a device may have beyond its profile's defaults: the macro, whether the profile has it, and what it changes. */
 const BUILD_OPTIONS = {
   rotpkRevocation: {
@@ -374,27 +386,9 @@ const BUILD_OPTIONS = {
       return m === undefined ? p : { ...p, provisioning: { ...p.provisioning, messages: { ...m, rotpkRevocation: true } } };
     },
   },
-  imageBinding: {
-    macro: 'MCUBOOT_IMAGE_BINDING',
-    has: (p: RseProfile): boolean => p.bl2.imageBinding !== undefined,
-    apply: (p: RseProfile): RseProfile => {
-      const b = p.bl2.imageBinding;
-      return b === undefined ? p : { ...p, bl2: { ...p.bl2, imageBinding: { ...b, enabled: true } } };
-    },
-  },
-  encImages: {
-    macro: 'MCUBOOT_ENC_IMAGES',
-    has: (p: RseProfile): boolean => p.bl2.encImages !== undefined,
-    apply: (p: RseProfile): RseProfile => {
-      const e = p.bl2.encImages;
-      return e === undefined ? p : { ...p, bl2: { ...p.bl2, encImages: { ...e, enabled: true } } };
-    },
-  },
-  multiSig: {
-    macro: 'MCUBOOT_IMAGE_MULTI_SIG_SUPPORT',
-    has: (p: RseProfile): boolean => p.bl2.multiSig !== undefined,
-    apply: (p: RseProfile): RseProfile => (p.bl2.multiSig === undefined ? p : { ...p, bl2: { ...p.bl2, multiSig: { enabled: true } } }),
-  },
+  imageBinding: bl2Option('MCUBOOT_IMAGE_BINDING', 'imageBinding'),
+  encImages: bl2Option('MCUBOOT_ENC_IMAGES', 'encImages'),
+  multiSig: bl2Option('MCUBOOT_IMAGE_MULTI_SIG_SUPPORT', 'multiSig'),
 } as const;
 
 /** A firmware build option of {@link DeviceJson.build}. */

@@ -15,7 +15,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { type AsymKey, importRawPublicKey, randomBytes, rawPublicKey } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
-import { openDatabase, type Sql, transaction } from '../store/sql.ts';
+import { isPostgresUrl, openDatabase, type Sql, transaction } from '../store/sql.ts';
 import { unwrapSecret, wrapKeyFileBeside, wrapKeyOf, wrapSecret } from './hsm-wrap.ts';
 import { publicKeyHash } from './image.ts';
 import { decodeCertificate, makeLicense, verifyCertificate, virtualStCa } from './ssp.ts';
@@ -39,11 +39,9 @@ export interface SfiHsmInfo {
   readonly ledger: readonly { readonly seq: number; readonly productId: string; readonly chip: string }[];
 }
 
-const isUrl = (db: string): boolean => /^postgres(ql)?:\/\//.test(db);
-
 /** Where the wrapping key of a ledger lives by default: beside a PGlite directory; none for a URL or memory. */
-export function defaultWrapKeyFile(db: string): string | undefined {
-  return isUrl(db) || db === 'memory:' ? undefined : wrapKeyFileBeside(db);
+function defaultWrapKeyFile(db: string): string | undefined {
+  return isPostgresUrl(db) || db === 'memory:' ? undefined : wrapKeyFileBeside(db);
 }
 
 /** The wrapping key of ledger `db`: `file`'s, the default file's, or for an in-memory ledger this process's own. */
@@ -60,7 +58,7 @@ function ledgerWrapKey(db: string, file: string | undefined, create: boolean): U
 async function connect(db: string): Promise<Sql> {
   let sql: Sql | undefined;
   try {
-    if (!isUrl(db) && db !== 'memory:') {
+    if (!isPostgresUrl(db) && db !== 'memory:') {
       // Only its owner may enter the ledger's directory, whatever modes PGlite gives its files.
       mkdirSync(db, { recursive: true, mode: 0o700 });
       chmodSync(db, 0o700);
@@ -210,6 +208,9 @@ export class SfiHsm {
     const live = hsm.license !== 'normal';
     if (live && sessionId === undefined)
       throw new RseError('E_HSM', 'this HSM issues live licenses: the device sent no session id', { field: 'session' });
+    // The secrets first: a wrong wrapping key spends no license.
+    const oemKey = unwrapSecret(this.wrapKey, `sfi-hsm:${this.id}:oem_key`, hsm.oem_key);
+    const nonce = unwrapSecret(this.wrapKey, `sfi-hsm:${this.id}:nonce`, hsm.nonce);
     await transaction(this.sql, async (q) => {
       const taken = await q<{ issued: number }>(
         'UPDATE sfi_hsm SET issued = issued + 1 WHERE id = $1 AND issued < max_installs RETURNING issued',
@@ -228,11 +229,11 @@ export class SfiHsm {
       ]);
     });
     const wrapped = new Uint8Array(16);
-    wrapped.set(unwrapSecret(this.wrapKey, `sfi-hsm:${this.id}:nonce`, hsm.nonce));
+    wrapped.set(nonce);
     return makeLicense({
       family: 'sfi',
       chipPublicKey: cert.chipPublicKey,
-      oemKey: unwrapSecret(this.wrapKey, `sfi-hsm:${this.id}:oem_key`, hsm.oem_key),
+      oemKey,
       oemIv: wrapped,
       fsblMinVersion: 0,
       ...(live ? { sessionId: sessionId as number } : {}),

@@ -164,6 +164,10 @@ export class SspHsm {
     const session = this.state.license === 'live' ? sessionId : undefined;
     if (this.state.license === 'live' && session === undefined)
       throw new RseError('E_HSM', 'this HSM issues live licenses: the device sent no session id', { field: 'session' });
+    // The secrets first (the wrapping key read once): a wrong key spends nothing.
+    const wrap = wrapKeyOf(this.wrapKeyFile, false);
+    const oemKey = unwrapSecret(wrap, 'ssp-hsm:oemKey', this.state.oemKey);
+    const oemIv = unwrapSecret(wrap, 'ssp-hsm:oemIv', this.state.oemIv);
     // Counted before the license leaves: a lost license is a spent one, never a free one.
     this.state = {
       ...this.state,
@@ -180,8 +184,8 @@ export class SspHsm {
     this.save();
     return makeLicense({
       chipPublicKey: cert.chipPublicKey,
-      oemKey: unwrapSecret(wrapKeyOf(this.wrapKeyFile, false), 'ssp-hsm:oemKey', this.state.oemKey),
-      oemIv: unwrapSecret(wrapKeyOf(this.wrapKeyFile, false), 'ssp-hsm:oemIv', this.state.oemIv),
+      oemKey,
+      oemIv,
       fsblMinVersion: this.state.fsblMinVersion,
       ...(session === undefined ? {} : { sessionId: session }),
     });

@@ -38,8 +38,11 @@ export async function inTransaction<T>(q: Query, f: () => Promise<T>): Promise<T
 export const transaction = <T>(sql: Sql, f: (q: Query) => Promise<T>): Promise<T> => sql.session((q) => inTransaction(q, () => f(q)));
 
 /** Opens PostgreSQL for a `postgres://` / `postgresql://` URL, else PGlite (in a directory, or in memory). */
+/** Whether a database name is a PostgreSQL URL (else a PGlite directory, or memory). */
+export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
+
 export async function openDatabase(url?: string): Promise<Sql> {
-  if (url !== undefined && /^postgres(ql)?:\/\//.test(url)) {
+  if (url !== undefined && isPostgresUrl(url)) {
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: url, max: 8 });
     return {

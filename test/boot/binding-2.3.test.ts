@@ -14,7 +14,7 @@ import { bootDevice, type ChainReport } from '../../src/boot/chain.ts';
 import { Device, FaultPlan, type MemoryStore, PowerCut } from '../../src/device/device.ts';
 import { LCM_OTP } from '../../src/otp/lcm.ts';
 import { oracle, oracleSkip } from '../oracles.ts';
-import { buildExample, type Description, exampleFixture, imageOf, slotsOf, tlvAt } from './examples.ts';
+import { buildExample, type Description, exampleFixture, imageOf, PYTHON_BINDING_KEY, slotsOf, tlvAt } from './examples.ts';
 
 const META = 0xa4;
 const TAG = 0xa5;
@@ -32,18 +32,9 @@ function boundStore(): MemoryStore {
   return s;
 }
 
-const PYTHON_TAGS = String.raw`
-import json, struct, sys
-from cryptography.hazmat.primitives.cmac import CMAC
-from cryptography.hazmat.primitives.ciphers import algorithms
-def cmac(k, m):
-    c = CMAC(algorithms.AES(k)); c.update(m); return c.finalize()
-inp = json.load(sys.stdin)
-huk = bytes.fromhex(inp["huk"])
-# SP 800-108 counter mode, AES-CMAC, as TF-M 2.3's BL1 derives KMU keys (L in bits, big-endian, K0 hardening).
-fixed = b"BL1_2_IMAGE_BINDING_KEY_DERIVATION\0" + b"\0" + struct.pack(">I", 256)
-k0 = cmac(huk, fixed)
-key = b"".join(cmac(huk, struct.pack(">I", i) + fixed + k0) for i in (1, 2))
+const PYTHON_TAGS =
+  PYTHON_BINDING_KEY +
+  `
 def tlvs(img, off, magic):
     m, tot = struct.unpack_from("<HH", img, off); assert m == magic
     cur, out = off + 4, {}

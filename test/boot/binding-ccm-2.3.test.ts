@@ -17,7 +17,16 @@ import type { BuildResult } from '../../src/flash/images.ts';
 import { readU16le, readU32le } from '../../src/lib/bytes.ts';
 import { LCM_OTP } from '../../src/otp/lcm.ts';
 import { oracle, oracleSkip } from '../oracles.ts';
-import { buildExample, type Description, exampleFixture, exampleValues, provision23, slotsOf, tlvAt } from './examples.ts';
+import {
+  buildExample,
+  type Description,
+  exampleFixture,
+  exampleValues,
+  PYTHON_BINDING_KEY,
+  provision23,
+  slotsOf,
+  tlvAt,
+} from './examples.ts';
 
 const META = 0xa4;
 const TAG = 0xa5;
@@ -105,18 +114,10 @@ test('images encrypted for another key, or for a build without MCUBOOT_ENC_IMAGE
   assert.match(failed(boot(s)), /no decryption key \(bl2-enc-key\.der is missing/);
 });
 
-const PYTHON_CCM = String.raw`
-import json, struct, sys
-from cryptography.hazmat.primitives.cmac import CMAC
-from cryptography.hazmat.primitives.ciphers import algorithms
+const PYTHON_CCM =
+  PYTHON_BINDING_KEY +
+  String.raw`
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
-def cmac(k, m):
-    c = CMAC(algorithms.AES(k)); c.update(m); return c.finalize()
-inp = json.load(sys.stdin)
-huk = bytes.fromhex(inp["huk"])
-fixed = b"BL1_2_IMAGE_BINDING_KEY_DERIVATION\0" + b"\0" + struct.pack(">I", 256)
-k0 = cmac(huk, fixed)
-key = b"".join(cmac(huk, struct.pack(">I", i) + fixed + k0) for i in (1, 2))
 out = []
 for im in inp["images"]:
     hdr = bytes.fromhex(im["header"])

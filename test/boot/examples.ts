@@ -166,3 +166,21 @@ export function tlvAt(flash: Uint8Array, img: number, type: number, area: 'prote
     if (readU16le(flash, cur) === type && seen++ === skip) return cur + 4;
   throw new Error(`no TLV 0x${type.toString(16)}`);
 }
+
+/**
+ * Python (`cryptography`) that reads {"huk": hex, …} from stdin into `inp` and derives `key`, the
+ * BL2 image-binding key, from the HUK alone: SP 800-108 counter mode with AES-CMAC as TF-M 2.3's
+ * BL1 derives KMU keys (L in bits, big-endian, K0 hardening). Tests append their own checks.
+ */
+export const PYTHON_BINDING_KEY = String.raw`
+import json, struct, sys
+from cryptography.hazmat.primitives.cmac import CMAC
+from cryptography.hazmat.primitives.ciphers import algorithms
+def cmac(k, m):
+    c = CMAC(algorithms.AES(k)); c.update(m); return c.finalize()
+inp = json.load(sys.stdin)
+huk = bytes.fromhex(inp["huk"])
+fixed = b"BL1_2_IMAGE_BINDING_KEY_DERIVATION\0" + b"\0" + struct.pack(">I", 256)
+k0 = cmac(huk, fixed)
+key = b"".join(cmac(huk, struct.pack(">I", i) + fixed + k0) for i in (1, 2))
+`;

@@ -28,13 +28,23 @@ async function refused(args: string[], field: RegExp): Promise<void> {
   assert.match(e.error.message, field);
 }
 
-test('STM32L5 device.json: a missing bank, a certificate that is a number, a bad OTFDEC region: E_DEVICE naming the field', async () => {
-  const dir = tempDir();
-  const dev = join(dir, 'l5');
-  assert.equal((await runCli(['l5', 'device', 'create', dev])).code, 0);
+type Case = [(j: Json) => void, RegExp];
+
+/** Creates a device with `create`, then for each case edits a fresh copy of its device.json and expects `verb` refused. */
+async function refusesEach(create: string[], verb: (dev: string) => string[], cases: readonly Case[]): Promise<void> {
+  const dev = join(tempDir(), 'dev');
+  assert.equal((await runCli([...create, dev])).code, 0);
   const json = join(dev, 'device.json');
   const good = readFileSync(json, 'utf8');
-  const cases: [(j: Json) => void, RegExp][] = [
+  for (const [f, why] of cases) {
+    writeFileSync(json, good);
+    edit(json, f);
+    await refused(verb(dev), why);
+  }
+}
+
+test('STM32L5 device.json: a missing bank, a certificate that is a number, a bad OTFDEC region: E_DEVICE naming the field', async () => {
+  await refusesEach(['l5', 'device', 'create'], (d) => ['l5', 'ob', 'show', d], [
     [(j) => (j.optionBytes as { banks: unknown[] }).banks.splice(0, 1), /optionBytes\.banks must be an array of 2 items/],
     [
       (j) => {
@@ -50,21 +60,11 @@ test('STM32L5 device.json: a missing bank, a certificate that is a number, a bad
       /otfdec\[0\]\.nonce must be 8 bytes of hex/,
     ],
     [(j) => ((j.optionBytes as Json).rdp = -1), /optionBytes\.rdp must be an integer in 0\.\.255/],
-  ];
-  for (const [f, why] of cases) {
-    writeFileSync(json, good);
-    edit(json, f);
-    await refused(['l5', 'ob', 'show', dev], why);
-  }
+  ]);
 });
 
 test('STM32MP15 device.json: a wrongly typed TZC region, a tamper source named toString, a lock past the fuses: E_DEVICE naming the field', async () => {
-  const dir = tempDir();
-  const dev = join(dir, 'mp1');
-  assert.equal((await runCli(['stm32', 'device', 'create', dev])).code, 0);
-  const json = join(dev, 'device.json');
-  const good = readFileSync(json, 'utf8');
-  const cases: [(j: Json) => void, RegExp][] = [
+  await refusesEach(['stm32', 'device', 'create'], (d) => ['stm32', 'firewall', d], [
     [
       (j) => {
         const tzc = ((j.runtime as Json).firewall as Json).tzc as { regions: unknown[] };
@@ -75,12 +75,7 @@ test('STM32MP15 device.json: a wrongly typed TZC region, a tamper source named t
     [(j) => ((j.tamp as Json).enabled = ['toString']), /tamp\.enabled\[0\] must be one of/],
     [(j) => (j.permanentLock = [96]), /permanentLock\[0\] must be an integer in 0\.\.95/],
     [(j) => (j.hwSecret = { __proto__: null }), /hwSecret must be 32 bytes of hex/],
-  ];
-  for (const [f, why] of cases) {
-    writeFileSync(json, good);
-    edit(json, f);
-    await refused(['stm32', 'firewall', dev], why);
-  }
+  ]);
 });
 
 test('RSE device: otp.bin or device.json a directory, and a prototype name as profile: E_DEVICE, exit 2', async () => {
@@ -121,12 +116,7 @@ test('the schema combinators: typed copies of valid values, a SchemaError naming
 });
 
 test('RSE device.json: wrongly typed or unknown fields are E_DEVICE naming the field, never a crash', async () => {
-  const dir = tempDir();
-  const dev = join(dir, 'rse');
-  assert.equal((await runCli(['device', 'create', dev, '--profile', 'rse-2.3'])).code, 0);
-  const json = join(dev, 'device.json');
-  const good = readFileSync(json, 'utf8');
-  const cases: [(j: Json) => void, RegExp][] = [
+  await refusesEach(['device', 'create', '--profile', 'rse-2.3'], (d) => ['boot', d], [
     [(j) => (j.psi = -1), /psi must be an integer/],
     [(j) => (j.boots = '3'), /boots must be an integer/],
     [(j) => (j.build = { imageBinding: 'yes' }), /build\.imageBinding must be true or false/],
@@ -135,10 +125,5 @@ test('RSE device.json: wrongly typed or unknown fields are E_DEVICE naming the f
     [(j) => (j.romTpMode = 'tci'), /romTpMode must be one of "TCI", "PCI"/],
     [(j) => (j.xip = true), /xip is not a build option of rse-2\.3/],
     [(j) => (j.lastBoot = 7), /lastBoot must be a string/],
-  ];
-  for (const [f, why] of cases) {
-    writeFileSync(json, good);
-    edit(json, f);
-    await refused(['boot', dev], why);
-  }
+  ]);
 });

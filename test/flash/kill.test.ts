@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { hash } from '../../src/crypto/index.ts';
 import { recoverBuildOutput } from '../../src/flash/output.ts';
 import { toHex } from '../../src/lib/hex.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { filesUnder, runCli, tempDir } from '../helpers.ts';
 
 const RSE = new URL('../../dist/rse.cjs', import.meta.url).pathname;
 
@@ -27,14 +27,6 @@ function runKilled(args: string[], ms: number, signal: NodeJS.Signals = 'SIGKILL
       clearTimeout(t);
       resolve(code === 0);
     });
-  });
-}
-
-/** Every file under `dir`, relative. */
-function listAll(dir: string, base = ''): string[] {
-  return readdirSync(join(dir, base)).flatMap((n) => {
-    const rel = base === '' ? n : join(base, n);
-    return statSync(join(dir, rel)).isDirectory() ? listAll(dir, rel) : [rel];
   });
 }
 
@@ -74,7 +66,7 @@ test('flash build killed at 40 random moments: after recovery the directory hold
       assert.equal(toHex(hash('sha256', b)), f.sha256, `trial ${trial}: ${f.path} is not the one its manifest describes`);
     }
     assert.deepEqual(
-      listAll(out).sort(),
+      filesUnder(out).sort(),
       [...m.files.map((f) => f.path), 'manifest.json'].sort(),
       `trial ${trial}: files beyond the build`,
     );
@@ -164,7 +156,7 @@ test('sfi install stopped at 40 random moments (SIGKILL, SIGTERM, SIGINT, SIGHUP
     // A stopping signal (not SIGKILL) leaves no temporary behind, before any next run.
     if (sig !== 'SIGKILL')
       assert.deepEqual(
-        listAll(dev).filter((n) => n.endsWith('.tmp')),
+        filesUnder(dev).filter((n) => n.endsWith('.tmp')),
         [],
         `trial ${trial} (${sig}): temporaries left`,
       );

@@ -5,16 +5,11 @@
  * stores are readable by their owner only, and another wrapping key cannot unwrap them.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { toHex } from '../../src/lib/hex.ts';
-import { runCli, tempDir } from '../helpers.ts';
-
-/** Every file under `dir`. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? filesUnder(join(dir, n)) : [join(dir, n)]));
-}
+import { filesUnder, runCli, tempDir } from '../helpers.ts';
 
 /** Whether any file under `dir` holds `secret`: raw, in hex (either case) or base64. */
 function leaks(dir: string, secret: Uint8Array): string[] {
@@ -25,7 +20,7 @@ function leaks(dir: string, secret: Uint8Array): string[] {
     Buffer.from(Buffer.from(secret).toString('base64')),
   ];
   return filesUnder(dir).filter((f) => {
-    const b = readFileSync(f);
+    const b = readFileSync(join(dir, f));
     return forms.some((x) => b.includes(x));
   });
 }
@@ -72,6 +67,6 @@ test('the SSP HSM: its JSON holds neither the OEM key nor the IV, is 0600 in a 0
   assert.deepEqual(leaks(hsm, KEY), []);
   assert.deepEqual(leaks(hsm, iv), []);
   assert.equal(statSync(hsm).mode & 0o777, 0o700);
-  for (const f of filesUnder(hsm)) assert.equal(statSync(f).mode & 0o077, 0, f);
+  for (const f of filesUnder(hsm)) assert.equal(statSync(join(hsm, f)).mode & 0o077, 0, f);
   assert.equal(statSync(`${hsm}.wrap-key`).mode & 0o777, 0o600);
 });
