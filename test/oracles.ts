@@ -1,6 +1,6 @@
 /**
  * The one skip mechanism for reference tools (test oracles): Debian's fiptool, sgdisk, srec_cat,
- * mkimage, util-linux `script`, python3 with cbor2 and cryptography, PostgreSQL, and TypeScript
+ * mkimage, util-linux `script`, man-db's man, Debian's headless chromium, python3 with cbor2 and cryptography, PostgreSQL, and TypeScript
  * 5.4 for the consumer type check. A test whose oracle is missing is skipped with the way to get
  * it; CI installs them all and sets RSE_REQUIRE_ORACLES=1, and then a missing oracle fails.
  */
@@ -56,6 +56,9 @@ export const ORACLES = {
   mkimage: tool('mkimage', 'u-boot-tools'),
   script: tool('script', 'util-linux'),
   gcc: tool('gcc', 'gcc libc6-dev'),
+  man: tool('man', 'man-db'),
+  bash: tool('bash', 'bash'),
+  chromium: tool('chromium', 'chromium'),
   python: { find: () => pythonWith('cryptography'), how: 'apt-get install python3-cryptography' },
   'python-cbor2': { find: () => pythonWith('cbor2, cryptography'), how: 'apt-get install python3-cbor2 python3-cryptography' },
   postgresql: { find: postgresBin, how: 'apt-get install postgresql' },

@@ -23,18 +23,16 @@ const short = (b: Uint8Array): string => `${toHex(b.subarray(0, 8))}…`;
 
 export function endorseCommand() {
   return new Command('endorse')
-    .description("a build's reference values and a provisioned device's trust anchor, as a CoRIM (CCA platform profile)")
-    .summary('reference values of a build (rse flash build manifest) for a provisioned device, as a CoRIM')
-    .addHelpText(
-      'after',
-      `
-From the manifest: what the boot chain will measure (BL2 and every image BL2 loads: slot, type,
-version, signer id, and the slot value H(0 ‖ image digest) the token reports). From the device
-(powered on in memory; the directory is not touched): what BL1_1 measures in OTP (BL1_2), and the
-attestation identity: implementation id, instance id and IAK public key (the trust anchor).
-The CoRIM (tag 501, profile tag:arm.com,2025:cca_platform#1.0.0) goes to 'rse token verify --corim'
-or to a verifier's provisioning API (rse verifier serve, Veraison).`,
+    .description(
+      "A build's reference values and a provisioned device's trust anchor, as a CoRIM (CCA platform profile).\n\n" +
+        'From the manifest: what the boot chain will measure (BL2 and every image BL2 loads: slot, type, ' +
+        'version, signer id, and the slot value H(0 ‖ image digest) the token reports). From the device ' +
+        '(powered on in memory; the directory is not touched): what BL1_1 measures in OTP (BL1_2), and the ' +
+        'attestation identity: implementation id, instance id and IAK public key (the trust anchor). ' +
+        "The CoRIM (tag 501, profile tag:arm.com,2025:cca_platform#1.0.0) goes to 'rse token verify --corim' " +
+        "or to a verifier's provisioning API (rse verifier serve, Veraison).",
     )
+    .summary('reference values of a build (rse flash build manifest) for a provisioned device, as a CoRIM')
     .argument('<manifest>', 'manifest.json written by rse flash build')
     .argument('<device>', 'a provisioned device directory')
     .option('-o, --output <file>', 'write the CoRIM here')

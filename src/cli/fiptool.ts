@@ -52,6 +52,24 @@ export const strerror = (e: unknown): string => {
   return STRERROR[code] ?? (code || String(e));
 };
 
+/** fiptool's usage text (`fiptool help`). */
+export function fipHelpText(): string {
+  return (
+    'usage: fiptool [--verbose] <command> [<args>]\n' +
+    'Global options supported:\n' +
+    '  --verbose\tEnable verbose output for all commands.\n' +
+    '\n' +
+    'Commands supported:\n' +
+    '  info\t\tList images contained in FIP.\n' +
+    '  create\tCreate a new FIP with the given images.\n' +
+    '  update\tUpdate an existing FIP with the given images.\n' +
+    '  unpack\tUnpack images from FIP.\n' +
+    '  remove\tRemove images from FIP.\n' +
+    '  version\tShow fiptool version.\n' +
+    '  help\t\tShow help for given command.\n'
+  );
+}
+
 export const PLAT_HELP = '  --plat-toc-flags <value>\t16-bit platform specific flag field occupying bits 32-47 in 64-bit ToC header.\n';
 /** fiptool's option help per command (its tabs included). */
 export const USAGE = {
@@ -293,20 +311,7 @@ export class Fiptool {
 
   // --- usage texts --------------------------------------------------------------------------
   usage(code: number): never {
-    this.out(
-      'usage: fiptool [--verbose] <command> [<args>]\n' +
-        'Global options supported:\n' +
-        '  --verbose\tEnable verbose output for all commands.\n' +
-        '\n' +
-        'Commands supported:\n' +
-        '  info\t\tList images contained in FIP.\n' +
-        '  create\tCreate a new FIP with the given images.\n' +
-        '  update\tUpdate an existing FIP with the given images.\n' +
-        '  unpack\tUnpack images from FIP.\n' +
-        '  remove\tRemove images from FIP.\n' +
-        '  version\tShow fiptool version.\n' +
-        '  help\t\tShow help for given command.\n',
-    );
+    this.out(fipHelpText());
     throw new Exit(code);
   }
   entryLines(withFile: boolean): string {

@@ -10,20 +10,22 @@ import { writeBuildOutput } from '../flash/output.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { io, printJson, readInput, readKey } from './common.ts';
+import { example } from './help-text.ts';
 
 export const FLASH_EXAMPLE = `platform: rse-2.1                # or rss-1.7 (FIP names rss-*)
 atu: { host-window-base: 0x70000000, host-window-size: 0x10000000 }
 images:                          # imgtool parameters, kebab-case
-  - { name: bl2, input: bl2.bin, format: bl1, lms-key: bl1-lms.prv, version: 1.0.0,
-      security-counter: 1 }      # BL1_2's format: AES-CTR + LMS (stateful key; encrypt-key
-                                 # defaults to the dummy OTP BL2 encryption key)
-  - { name: tfm_s, input: tfm_s.bin, key: root-EC-P256.pem, version: 1.0.0, header-size: 0x400,
-      pad-header: true, slot-size: 0x20000, load-address: 0x31000000, security-counter: 1,
-      public-key-format: full }
-                                 # XIP builds: format: xip encrypts the runtime for the SIC (image
-                                 # NAME, FIP rse-s) and signs its SIC table as the MCUboot image
-                                 # (image NAME.sic-tables, FIP rse-sic-tables-s); optional sic-key,
-                                 # sic-nonce (8 bytes) and fw-version (default: security-counter)
+  - { name: bl2, input: bl2.bin, format: bl1, lms-key: bl1-lms.prv,
+      version: 1.0.0, security-counter: 1 }
+      # BL1_2's format: AES-CTR + LMS (stateful key; encrypt-key defaults
+      # to the dummy OTP BL2 encryption key)
+  - { name: tfm_s, input: tfm_s.bin, key: root-EC-P256.pem, version: 1.0.0,
+      header-size: 0x400, pad-header: true, slot-size: 0x20000,
+      load-address: 0x31000000, security-counter: 1, public-key-format: full }
+      # XIP builds: format: xip encrypts the runtime for the SIC (image NAME,
+      # FIP rse-s) and signs its SIC table as the MCUboot image (image
+      # NAME.sic-tables, FIP rse-sic-tables-s); optional sic-key, sic-nonce
+      # (8 bytes) and fw-version (default: security-counter)
   - { name: tb_fw, input: tb_fw.bin }          # no key: placed as is
 fip: { align: 8192, entries: { rse-bl2: bl2, rse-s: tfm_s, tb-fw: tb_fw } }
 host-flash:                      # type raw: size + placements, like rom
@@ -34,10 +36,16 @@ host-flash:                      # type raw: size + placements, like rom
   partitions:
     - { name: FIP_A, type: fip, size: 1M, fip: true }
     - { name: FIP_B, type: fip, size: 1M, fip: true }
-    - { name: FWU-Metadata, type: fwu-metadata, size: 4K, fwu-metadata: true }
-    - { name: Bkup-FWU-Metadata, type: fwu-metadata, size: 4K, fwu-metadata: true }
+    - { name: FWU-Metadata, type: fwu-metadata, size: 4K,
+        fwu-metadata: true }
+    - { name: Bkup-FWU-Metadata, type: fwu-metadata, size: 4K,
+        fwu-metadata: true }
   fwu: { active: 0, banks: [FIP_A, FIP_B] }
-rom: { size: 0x20000, placements: [ { file: bl1_1.bin, offset: 0 }, { file: rom_dma_ics.bin, offset: 0x1F000 } ] }
+rom:
+  size: 0x20000
+  placements:
+    - { file: bl1_1.bin, offset: 0 }
+    - { file: rom_dma_ics.bin, offset: 0x1F000 }
 `;
 
 /** The files the manifest of the build in `out` lists (none when there is no readable one). */
@@ -68,7 +76,7 @@ export function flashCommand() {
         'The outputs are written all or nothing: staged in OUT/.rse-build.staging, then moved into place,\n' +
         'the manifest (listing every file with its size and SHA-256) last. A run killed part-way leaves\n' +
         'the previous build; one killed while moving is finished by the next run.\n\n' +
-        `Example:\n${FLASH_EXAMPLE}`,
+        `Example:\n\n${example(FLASH_EXAMPLE)}`,
     )
     .argument('<platform.yaml>')
     .option('-o, --output <dir>', 'output directory (default: build/ beside the YAML)')

@@ -71,7 +71,8 @@ function gptCreate() {
     .description(
       'Make a GPT disk image with a protective MBR, primary and backup headers and entry arrays.\n' +
         "Partitions are placed with sgdisk's rules, so sgdisk's own arguments give the same bytes:\n" +
-        '  rse gpt create disk.bin --sectors 608 -a 16 -U <guid> -n 1:0:+256 -c 1:FIP_A -t 1:fip -u 1:<guid>\n' +
+        '  rse gpt create disk.bin --sectors 608 -a 16 -U <guid> -n 1:0:+256 \\\n' +
+        '      -c 1:FIP_A -t 1:fip -u 1:<guid>\n' +
         'Start 0 = first sector of the largest free block (aligned); END is +SECTORS, +SIZE{K,M,G},\n' +
         'an absolute sector, or 0 for the end of the free block. Types: a GUID, an sgdisk code\n' +
         '(8300, EF00, 0700...) or fip / fwu-metadata. GUIDs not given are derived from the disk\n' +
@@ -200,7 +201,7 @@ function gptWrite() {
     .description(
       'Write FILE at the start of every partition named with --name (e.g. FIP_A and FIP_B),\n' +
         'zero-filling the rest of each partition unless --keep-tail. The file must fit every\n' +
-        "partition; on any error nothing is written. This replaces the seed recipe's dd loop.",
+        'partition; on any error nothing is written. It does what a loop of dd conv=notrunc seek=START commands does, with the checks dd lacks.',
     )
     .argument('<disk>')
     .argument('<file>')

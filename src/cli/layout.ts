@@ -15,29 +15,40 @@ import { io, isHexPath, printJson, readInput } from './common.ts';
 
 export const LAYOUT_HELP = `Usage: rse layout [options] INPUT... -o OUTPUT [-Binary|-Intel]
 
-Place files at addresses in one image, as srec_cat does: the output runs from address 0 to
-the highest byte placed, holes are zero, overlapping inputs must agree byte for byte (nothing
-is written if they do not), and an empty input places nothing. The image is written window by
-window, so memory stays small whatever its size.
+Place files at addresses in one image, as srec_cat does: the output runs from
+address 0 to the highest byte placed, holes are zero, overlapping inputs must
+agree byte for byte (nothing is written if they do not), and an empty input
+places nothing. The image is written window by window, so memory stays small
+whatever its size.
 
 Inputs (srec_cat's syntax, or the short form):
-  FILE [-Binary|-Intel] [-offset N]...   a raw binary (default) or Intel HEX file; offsets add up
-  FILE@N                                 short form of FILE -Binary -offset N
+  FILE [-Binary|-Intel] [-offset N]...
+                       a raw binary (default) or Intel HEX file; offsets add up
+  FILE@N               short form of FILE -Binary -offset N
 Options:
-  -o, --output OUTPUT [-Binary|-Intel]   the image to write (Intel HEX if it ends in .hex)
-  -multiple, --multiple                  a later input overwrites an earlier one where they overlap
-  -fill V LO HI, --fill V LO HI          fill holes in [LO, HI) with byte V instead of zero
-  --size N                               pad the image with zeros to exactly N bytes (error if larger)
-  --max-size N                           refuse an image larger than N bytes (default 512 MiB: a stray
-                                         Intel HEX address record would otherwise ask for gigabytes)
-  --json                                 print the placements (offset, size, sha256) as JSON
-  -h, --help                             show this help
-Numbers are decimal or 0x hex; offsets may be negative as long as no byte lands below 0.
+  -o, --output OUTPUT [-Binary|-Intel]
+                       the image to write (Intel HEX if it ends in .hex)
+  -multiple, --multiple
+                       a later input overwrites an earlier one where they
+                       overlap
+  -fill V LO HI, --fill V LO HI
+                       fill holes in [LO, HI) with byte V instead of zero
+  --size N             pad the image with zeros to exactly N bytes (error if
+                       larger)
+  --max-size N         refuse an image larger than N bytes (default 512 MiB: a
+                       stray Intel HEX address record would otherwise ask for
+                       gigabytes)
+  --json               print the placements (offset, size, sha256) as JSON
+  -h, --help           show this help
+Numbers are decimal or 0x hex; offsets may be negative as long as no byte lands
+below 0.
 
 Examples:
-  rse layout bl1_1.bin -Binary -offset 0x0 rom_dma_ics.bin -Binary -offset 0x1F000 -o rom.bin -Binary
+  rse layout bl1_1.bin -Binary -offset 0x0 \\
+      rom_dma_ics.bin -Binary -offset 0x1F000 -o rom.bin -Binary
   rse layout bl1_1.bin@0 rom_dma_ics.bin@0x1F000 --size 0x20000 -o rom.bin
-Exit status: 0 written, 2 usage error, unreadable input or conflicting placements.
+Exit status: 0 written, 2 usage error, unreadable input or conflicting
+placements.
 `;
 
 /** The largest image `rse layout` writes unless told otherwise (`--max-size`). */

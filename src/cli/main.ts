@@ -3,9 +3,20 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliStatus, io, printJson, processIo } from './common.ts';
+import { HELP_LAYOUT, helpIndexOf } from './help-index.ts';
+import { formatTopHelp, type HelpCommand, type HelpIndex, helpWidth } from './help-text.ts';
 
 /** The package whose version `--version` prints. */
 const PACKAGE_NAME = 'rsekit';
+
+/** What `rse --help` says rsekit is. */
+export const RSE_DESCRIPTION =
+  'rsekit: RSE/RSS toolchain (imgtool, fiptool, srec_cat and gdisk compatible), virtual device, runtime services and attestation verifier.';
+
+/** Whether `argv` asks for the top-level help only (no verb). */
+export function isTopHelp(argv: readonly string[]): boolean {
+  return argv.length === 0 || (argv.length === 1 && ['-h', '--help', 'help'].includes(argv[0] ?? ''));
+}
 
 /**
  * Which file under src/cli defines each verb. scripts/bundle.mjs reads this literal (keep it one
@@ -94,6 +105,67 @@ export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loade
   verifier: async () => [(await import('./verifier.ts')).verifierCommand()],
 };
 
+/** The verbs that parse their own command line (fiptool's, srec_cat's), as help data. */
+async function ownParsers(): Promise<HelpCommand[]> {
+  const { LAYOUT_HELP } = await import('./layout.ts');
+  const { fipHelpText } = await import('./fiptool.ts');
+  const plain = (name: string, usage: string, description: string, after: string): HelpCommand => ({
+    name,
+    aliases: [],
+    usage,
+    description,
+    summary: description.split(', ')[0] ?? description,
+    after,
+    arguments: [],
+    options: [],
+    commands: [],
+  });
+  return [
+    plain('fip', '<command> [<args>]', "FIP create/update/remove/unpack/info, fiptool's command line (rse fip help).", fipHelpText()),
+    plain(
+      'layout',
+      '[options] INPUT... -o OUTPUT',
+      "Place files at offsets in one image, srec_cat's command line (rse layout --help).",
+      LAYOUT_HELP,
+    ),
+  ];
+}
+
+/** Every verb of `rse` as help data: what the top-level help, man pages and completion are made from. */
+export async function helpIndex(): Promise<HelpIndex> {
+  const commands = (await Promise.all(Object.values(LOADERS).map((load) => load(() => [])))).flat();
+  for (const c of commands) (c as Command).configureHelp(HELP_LAYOUT);
+  const index = helpIndexOf(packageVersion(), RSE_DESCRIPTION, commands);
+  const completion: HelpCommand = {
+    name: 'completion',
+    aliases: [],
+    usage: '[options] <shell>',
+    description: 'Print a completion script for bash, zsh or fish. Load it with: source <(rse completion bash)',
+    summary: 'print a completion script for bash, zsh or fish',
+    after: '',
+    arguments: [{ name: 'shell', description: 'bash, zsh or fish', required: true, choices: ['bash', 'zsh', 'fish'] }],
+    options: [{ flags: '--json', long: '--json', description: 'print {ok, shell, script} as JSON', takesValue: false }],
+    commands: [],
+  };
+  return { ...index, commands: [...index.commands, ...(await ownParsers()), completion] };
+}
+
+/** `rse completion SHELL`: the script, made from the help index. */
+async function completion(argv: readonly string[], json: boolean): Promise<number> {
+  const { completionScript, SHELLS } = await import('./completion.ts');
+  const shell = argv.find((a) => !a.startsWith('-'));
+  if (argv.includes('-h') || argv.includes('--help')) {
+    io.out('Usage: rse completion [--json] <bash|zsh|fish>\n\nPrint a completion script. Load it with: source <(rse completion bash)\n');
+    return 0;
+  }
+  if (shell === undefined || !(SHELLS as readonly string[]).includes(shell))
+    throw new RseError('E_USAGE', `give a shell: ${SHELLS.join(', ')}`, { field: 'shell' });
+  const script = completionScript(await helpIndex(), shell as (typeof SHELLS)[number]);
+  if (json) printJson({ ok: true, shell, script });
+  else io.out(script);
+  return 0;
+}
+
 function packageVersion(): string {
   // The package root is one level above the ESM bundle (dist/rse.mjs), two above a standalone one
   // (dist/verbs/*.cjs), three above src/cli/main.ts.
@@ -125,6 +197,17 @@ async function run(argv: readonly string[]): Promise<number> {
   // With --json, errors are also printed as JSON on stdout.
   const end = argv.indexOf('--');
   const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+  if (isTopHelp(argv)) {
+    const text = formatTopHelp(await helpIndex(), helpWidth());
+    // Asked for, the help goes to stdout; `rse` alone is a usage error.
+    if (argv.length === 0) {
+      io.err(text);
+      return 2;
+    }
+    io.out(text);
+    return 0;
+  }
+  if (argv[0] === 'completion') return guardAsync(() => completion(argv.slice(1), json), json);
   // Commands that mirror a C tool's own command line parse it themselves.
   if (argv[0] === 'fip') {
     const { runFip } = await import('./fip.ts');
@@ -140,9 +223,8 @@ async function run(argv: readonly string[]): Promise<number> {
     ? (await import('./sign.ts')).extractPairs([...argv], ['--custom-tlv', '--custom-tlv-file', '--extra-tlv'])
     : { rest: [...argv], pairs: [] };
   const program = new Command('rse')
-    .description(
-      'rsekit: RSE/RSS toolchain (imgtool, fiptool, srec_cat and gdisk compatible), virtual device, runtime services and attestation verifier',
-    )
+    .description(RSE_DESCRIPTION)
+    .configureHelp(HELP_LAYOUT)
     .version(packageVersion(), '-V, --version', 'print the rsekit version')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError()
@@ -157,7 +239,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const commands = (await Promise.all(wanted.map((load) => load(() => pairs)))).flat();
   for (const cmd of commands) {
     const configure = (c: Command): void => {
-      c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
+      c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output).configureHelp(HELP_LAYOUT);
       for (const sub of c.commands) configure(sub as Command);
     };
     configure(cmd as Command);
@@ -170,6 +252,14 @@ async function run(argv: readonly string[]): Promise<number> {
     cliStatus.code = 0;
     await program.parseAsync([...rest], { from: 'user' });
     return cliStatus.code;
+  } catch (e) {
+    return report(e, json);
+  }
+}
+
+async function guardAsync(f: () => Promise<number>, json: boolean): Promise<number> {
+  try {
+    return await f();
   } catch (e) {
     return report(e, json);
   }

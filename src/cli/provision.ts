@@ -23,6 +23,7 @@ import { cmInputs, dmInputs } from '../provisioning/values.ts';
 import { cmValues23, dmValues23, VALUES_EXAMPLE_23 } from '../provisioning/values-2.3-yaml.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 import { openDevice, tpOption } from './device.ts';
+import { example } from './help-text.ts';
 
 export function keyFor(kind: 'cm' | 'dm', o: { tpMode?: string; krtl?: string; key?: string }): Uint8Array {
   if (o.key !== undefined) {
@@ -39,12 +40,14 @@ export function keyFor(kind: 'cm' | 'dm', o: { tpMode?: string; krtl?: string; k
 export const VALUES_EXAMPLE = `cm:
   bl1_2_image: bl1_2.bin            # default: a placeholder 8 KiB image
   ics: otp_dma_ics.bin              # default: empty
-  guk: 0123456789012345678901234567890123456789012345678901234567890123
+  guk: "0123456789012345678901234567890123456789012345678901234567890123"
   cca_system_properties: 0xDEADBEEF
 dm:
-  bl2_rotpk: [root-RSA-3072.pem, root-RSA-3072_1.pem, root-RSA-3072.pem, root-RSA-3072.pem]
+  bl2_rotpk: [root-RSA-3072.pem, root-RSA-3072_1.pem,
+              root-RSA-3072.pem, root-RSA-3072.pem]
   host_rotpk_cca: host-cca-p384.pem  # or 96 bytes of hex X||Y
-  implementation_id: aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd
+  implementation_id: "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbb\\
+    ccccccccccccccccdddddddddddddddd"
   verification_service_url: www.trustedfirmware.org
   profile_definition: http://arm.com/CCA-SSD/1.0.0
 `;
@@ -52,7 +55,7 @@ dm:
 export const VALUES_EXAMPLE_17 = `rom:                                # rss-1.7 ROM bundle (BL1_1)
   bl1_2_image: bl1_2.bin            # padded to 8 KiB and hashed
   bl2_image_hash: bl2_signed_hash.bin
-  bl1_rotpk_0: bl1_rotpk.pub        # LMS public key (60-byte .pub or 56 bytes)
+  bl1_rotpk_0: bl1_rotpk.pub        # LMS public key (60-byte .pub or 56 B)
 bl2:                                # compiled into BL2
   bl2_rotpk_alg: rsa-3072
 tfm:                                # compiled into TF-M
@@ -91,14 +94,14 @@ export function provisionCommand() {
       .description(
         'cm, dm: the bundles the RSE 2.1 ROM consumes (0xED2C bytes): magic, AES-256-CCM(code,\n' +
           'values, data), nonce, tag, magic. The key is derived as the ROM derives it: from the zero\n' +
-          'RTL key in TCI mode, from --krtl in PCI mode, or given directly with --key.\n' +
+          'RTL key in TCI mode, from --krtl in PCI mode, or given directly with --key.\n\n' +
           'rom: the RSS 1.7 BL1_1 bundle (magic 0xC0DEFEED, 0x20BC bytes, byte-identical to\n' +
           "create_provisioning_bundle.py); bl2, tfm: the provisioning structs TF-M 1.7's BL2 and\n" +
-          'runtime are built with (for `rse provision run --bl2-data/--tfm-data`).\n' +
+          'runtime are built with (for `rse provision run --bl2-data/--tfm-data`).\n\n' +
           'Values come from a YAML or JSON file (a cm:/dm:/rom:/bl2:/tfm: section, or the top level\n' +
           "for cm/dm); every field left out takes TF-M's dummy provisioning value, so no --values gives\n" +
           'the dummy bundle. Paths in the values file are relative to it.\n\n' +
-          `Example values file (rse-2.1):\n${VALUES_EXAMPLE}\nExample values file (rss-1.7):\n${VALUES_EXAMPLE_17}`,
+          `Example values file (rse-2.1):\n\n${example(VALUES_EXAMPLE)}\n\nExample values file (rss-1.7):\n\n${example(VALUES_EXAMPLE_17)}`,
       )
       .addArgument(new Command().createArgument('<kind>', 'cm, dm, rom, bl2 or tfm').choices(['cm', 'dm', 'rom', 'bl2', 'tfm']))
       .option('--values <file>', 'YAML/JSON values (default: the dummy values)')
@@ -152,7 +155,7 @@ export function provisionCommand() {
           'AES-CTR encrypted under KPROV; --symmetric: AES-CCM under KPROV. KPROV is derived as the ROM\n' +
           'derives it: KMASTER from the RTL key (zero in TCI mode, --krtl in PCI) and the batch or DM\n' +
           'number, then KPROV_CM (cm, combined) or KPROV_DM. Paths in the values file are relative to it.\n\n' +
-          `Example values file:\n${VALUES_EXAMPLE_23}`,
+          `Example values file:\n\n${example(VALUES_EXAMPLE_23)}`,
       )
       .addArgument(new Command().createArgument('<kind>', 'cm, dm or combined').choices(['cm', 'dm', 'combined']))
       .requiredOption('--values <file>', 'YAML/JSON values: a cm: and/or dm: section')

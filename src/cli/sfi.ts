@@ -47,7 +47,7 @@ function describe(path: string, img: SfiImage, checked?: { header: boolean; area
 }
 
 export function sfiCommand() {
-  const cmd = new Command('sfi').summary('STM32 Secure Firmware Install images: package, info');
+  const cmd = new Command('sfi').summary('STM32 Secure Firmware Install: package, info, hsm, install');
   cmd.addCommand(
     new Command('package')
       .summary('encrypt firmware areas and option bytes into an SFI image')
@@ -62,11 +62,10 @@ export function sfiCommand() {
         '--otfdec-key <hex|file|unique>',
         'OTFDEC key of the X areas: a global key (16 bytes), or unique (drawn on each chip; the default)',
       )
-      .option(
-        '--otfdec-key-address <addr>',
-        'where the RSS stores the OTFDEC key in internal flash (must end up secure)',
-        (v) => parseInteger(v),
-        0x0c03f800,
+      .addOption(
+        new Option('--otfdec-key-address <addr>', 'where the RSS stores the OTFDEC key in internal flash (must end up secure)')
+          .argParser((v) => parseInteger(v))
+          .default(0x0c03f800, '0x0C03F800'),
       )
       .option('--image-version <n>', 'SFI image version', (v) => parseInteger(v), 0)
       .requiredOption('-o, --output <file>', 'the SFI image')

@@ -197,10 +197,13 @@ export function signCommand(pairs: () => [string, string, string][]) {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  rse sign -k root-EC-P256.pem --public-key-format full --max-align 8 --align 1 \\\n' +
-        '      -v 0.0.1 -s 1 -H 0x2000 --pad-header -S 0x80000 --pad -L 0x70000000 bl32.bin bl32_signed.bin\n' +
-        '  rse sign --fix-sig-pubkey pub.pem -v 1.0.0 -H 0x400 --pad-header -S 0x20000 --vector-to-sign digest in.bin tbs.bin\n' +
-        '  rse sign --fix-sig sig.b64 --fix-sig-pubkey pub.pem -v 1.0.0 -H 0x400 --pad-header -S 0x20000 in.bin out.bin',
+        '  rse sign -k root-EC-P256.pem --public-key-format full --max-align 8 \\\n' +
+        '      --align 1 -v 0.0.1 -s 1 -H 0x2000 --pad-header -S 0x80000 --pad \\\n' +
+        '      -L 0x70000000 bl32.bin bl32_signed.bin\n' +
+        '  rse sign --fix-sig-pubkey pub.pem -v 1.0.0 -H 0x400 --pad-header \\\n' +
+        '      -S 0x20000 --vector-to-sign digest in.bin tbs.bin\n' +
+        '  rse sign --fix-sig sig.b64 --fix-sig-pubkey pub.pem -v 1.0.0 -H 0x400 \\\n' +
+        '      --pad-header -S 0x20000 in.bin out.bin',
     )
     .action(async (infile, outfile, o) => {
       const version = parseVersion(o.version, '--version');

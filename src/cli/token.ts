@@ -60,7 +60,7 @@ function summary(ev: Evidence): string {
 const STRICT_HELP = 'refuse what upstream verifiers disagree on (empty protected header, untagged COSE, odd profile values)';
 
 export function tokenCommand() {
-  const cmd = new Command('token').summary('PSA and CCA attestation tokens: print, verify, appraise, create');
+  const cmd = new Command('token').summary('PSA and CCA attestation tokens: print, verify, create');
   cmd.addCommand(
     new Command('print')
       .summary('decode a token and check its claims (no signature check)')

@@ -13,19 +13,22 @@ import type { CmValues23, DmValues23, RotpkValue } from './values-2.3.ts';
 
 /** An example `--values` file, for `--help`. */
 export const VALUES_EXAMPLE_23 = `cm:
-  bl1_2: bl1_2_padded.bin            # the padded 8 KiB BL1_2 (default: a placeholder); SHA-256 unless bl1_2_hash is given
-  dma_ics: otp_dma_ics.bin           # OTP part of the DMA ICS (up to 0x108 bytes)
+  bl1_2: bl1_2_padded.bin   # the padded 8 KiB BL1_2 (default: a placeholder);
+                            # SHA-256 unless bl1_2_hash is given
+  dma_ics: otp_dma_ics.bin  # OTP part of the DMA ICS (up to 0x108 bytes)
   trng_rosc_sc: "20000000200000002000000020000000"
   trng_in_use: 0
   entropy_high_threshold: 821
   entropy_repetition_count: 81
-  rotpks:                            # CM ROTPK array entries (0: BL1_2's signer, 1: BL2 images)
+  rotpks:        # CM ROTPK array entries (0: BL1_2's signer, 1: BL2 images)
     - { area: 0, index: 0, key: lms_cm.pub, type: lms }
-    - { area: 0, index: 1, key: mcuboot-s.pem, type: ecdsa, hash: sha256, policy: required }
-  guk: guk.bin                       # the secrets: 32 bytes each, hex or a file
+    - { area: 0, index: 1, key: mcuboot-s.pem, type: ecdsa, hash: sha256,
+        policy: required }
+  guk: guk.bin          # the secrets: 32 bytes each, hex or a file
   kp_cm: kp_cm.bin
-  kce_cm: kce_cm.bin                 # also the key BL2 images are encrypted with
-  seal_spare_arrays: false           # true: write the zero counts of arrays 1-3 (a revocation is then one write)
+  kce_cm: kce_cm.bin    # also the key BL2 images are encrypted with
+  seal_spare_arrays: false  # true: write the zero counts of arrays 1-3
+                            # (a revocation is then one write)
 dm:
   rotpks:
     - { area: 0, index: 1, key: mcuboot-ns.pem, type: ecdsa }
