@@ -228,6 +228,9 @@ export function printJson(value: unknown): void {
 /** Exit status a command that printed its own report asks for (e.g. 1 = problems found). */
 export const cliStatus = { code: 0 };
 
+/** The command line being run (without node and script), for a verb that starts itself again (`--daemon`). */
+export const cliArgv: { current: readonly string[] } = { current: [] };
+
 /** `n` bytes given as hex on the command line, or a file holding them (raw, or as hex text). */
 export function hexOrFileBytes(v: string, n: number, what: string): Uint8Array {
   const hexText = (t: string): Uint8Array | undefined => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
-import { type CliIo, cliStatus, io, printJson, processIo } from './common.ts';
+import { type CliIo, cliArgv, cliStatus, io, printJson, processIo } from './common.ts';
 import { HELP_LAYOUT, helpIndexOf } from './help-index.ts';
 import { formatTopHelp, type HelpCommand, type HelpIndex, helpWidth } from './help-text.ts';
 
@@ -194,6 +194,7 @@ export async function main(argv: readonly string[], sinks: CliIo = processIo): P
 }
 
 async function run(argv: readonly string[]): Promise<number> {
+  cliArgv.current = argv;
   // With --json, errors are also printed as JSON on stdout.
   const end = argv.indexOf('--');
   const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');

@@ -1,4 +1,6 @@
 /** `rse serve DEVICE` and `rse call …`: the runtime services over a socket, and a client for them. @module */
+
+import { join } from 'node:path';
 import { decode } from 'cbor2';
 import { Command, Option } from 'commander';
 import { RseClient } from '../comms/client.ts';
@@ -6,15 +8,34 @@ import type { CtrlPacking } from '../comms/protocol.ts';
 import { type Listen, RseServer, SERVE_LIMITS } from '../comms/server.ts';
 import { decodeCose } from '../cose/message.ts';
 import { randomBytes } from '../crypto/index.ts';
+import type { Device } from '../device/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { lockDirectory } from '../lib/lock.ts';
 import { CRYPTO_ABI } from '../services/platform.ts';
 import { PSA, statusName } from '../services/psa.ts';
 import { cliStatus, io, parseInteger, printJson, readTokens } from './common.ts';
+import { announceReady, daemonize, writePidFile } from './daemon.ts';
 import { openDevice } from './device.ts';
 
 const DEFAULT_SOCKET = 'rse.sock';
+
+interface ServeOptions {
+  packing?: string;
+  link: 'ap-monitor' | 'ap-ns';
+  permissions: 'tc' | 'open';
+  dakKeyFormat: 'sec1' | 'cose-key';
+  mhuChannels: string;
+  maxConnections: string;
+  maxBuffered: string;
+  frameTimeout: string;
+  idleTimeout: string;
+  log?: boolean;
+  pidFile?: string;
+  json?: boolean;
+  ctrlToken?: unknown;
+}
 
 function mhuChannels(v: string): number {
   const n = Number(v);
@@ -22,20 +43,29 @@ function mhuChannels(v: string): number {
   return n;
 }
 
-function where(o: { socket?: string; port?: string; host?: string }): Listen {
-  if (o.port !== undefined) {
-    const port = Number(o.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RseError('E_USAGE', `--port ${o.port} is not a TCP port`);
-    return { port, ...(o.host === undefined ? {} : { host: o.host }) };
+/**
+ * Where to listen or connect: --socket or --port (with --host), else the environment's RSE_SOCKET
+ * or RSE_PORT (with RSE_HOST), as TPM2TOOLS_TCTI names a swtpm, else ./rse.sock.
+ */
+export function where(o: { socket?: string; port?: string; host?: string }, env: NodeJS.ProcessEnv = process.env): Listen {
+  const fromEnv = o.socket === undefined && o.port === undefined;
+  const portText = o.port ?? (fromEnv && env.RSE_SOCKET === undefined ? env.RSE_PORT : undefined);
+  const host = o.host ?? (fromEnv ? env.RSE_HOST : undefined);
+  if (portText !== undefined) {
+    const port = Number(portText);
+    const what = o.port !== undefined ? '--port' : 'RSE_PORT';
+    if (portText.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
+      throw new RseError('E_USAGE', `${what} ${portText} is not a TCP port`, { field: what });
+    return { port, ...(host === undefined ? {} : { host }) };
   }
-  return { path: o.socket ?? DEFAULT_SOCKET };
+  return { path: o.socket ?? (fromEnv ? env.RSE_SOCKET : undefined) ?? DEFAULT_SOCKET };
 }
 
 const transportOptions = (c: Command): Command =>
   c
-    .option('--socket <path>', `Unix socket (default ./${DEFAULT_SOCKET})`)
-    .option('--port <n>', 'TCP port instead of a Unix socket')
-    .option('--host <addr>', 'TCP address (default 127.0.0.1)')
+    .option('--socket <path>', `Unix socket (default: $RSE_SOCKET, else ./${DEFAULT_SOCKET})`)
+    .option('--port <n>', 'TCP port instead of a Unix socket (default: $RSE_PORT when RSE_SOCKET is unset)')
+    .option('--host <addr>', 'TCP address (default: $RSE_HOST, else 127.0.0.1)')
     .option('--ctrl-token <file>', 'the control channel token (first line of FILE, at least 16 characters): needed on TCP');
 
 function positive(v: string, what: string): number {
@@ -93,10 +123,34 @@ export function serveCommand() {
     .option('--max-buffered <bytes>', 'bytes of incomplete frames held over all connections', String(SERVE_LIMITS.buffered))
     .option('--frame-timeout <ms>', 'a frame must arrive whole within this long of its first byte', String(SERVE_LIMITS.frameMs))
     .option('--idle-timeout <ms>', 'a connection silent this long is closed', String(SERVE_LIMITS.idleMs))
-    .option('--log', 'print one line per call');
+    .option('--log', 'print one line per call')
+    .option('--daemon', 'run in the background: return once the server listens (its output goes to --log-file)')
+    .option('--pid-file <file>', 'write the server’s pid here once it listens (removed when it stops)')
+    .option('--log-file <file>', 'where a --daemon server writes its output (default: DEVICE/serve.log)')
+    .option('--json', 'print {ok, listening, pid, …} once listening; errors as {ok: false, error}');
   transportOptions(cmd);
   return cmd.action(async (dir, o) => {
     const dev = openDevice(dir);
+    const listen = where(o);
+    const place = 'path' in listen ? listen.path : `${listen.host ?? '127.0.0.1'}:${listen.port}`;
+    if (o.daemon === true) {
+      // The child takes the lock and the socket; the parent only reports.
+      const d = await daemonize(o.logFile ?? join(dir, 'serve.log'));
+      if (o.json === true) printJson({ ok: true, pid: d.pid, log: d.log, ...d.ready });
+      else io.out(`rse serve: pid ${d.pid} serving ${String(d.ready.listening)} (log ${d.log})\n`);
+      return;
+    }
+    const lock = lockDirectory(dir, `rse serve on ${place}`);
+    try {
+      await serveLocked(dev, listen, o);
+    } finally {
+      lock.release();
+    }
+  });
+}
+
+async function serveLocked(dev: Device, listen: Listen, o: ServeOptions): Promise<void> {
+  {
     const ctrlToken = ctrlTokenOf(o.ctrlToken as string | undefined);
     const server = new RseServer(dev, {
       ...(ctrlToken === undefined ? {} : { ctrlToken }),
@@ -112,6 +166,7 @@ export function serveCommand() {
       dakKeyFormat: o.dakKeyFormat,
       mhuChannels: mhuChannels(o.mhuChannels),
       onBoot: (r) =>
+        o.json !== true &&
         io.out(
           r.ok
             ? `booted in ${r.ms.toFixed(1)} ms: ${r.measurements.length} measurements\n`
@@ -128,16 +183,26 @@ export function serveCommand() {
     });
     const r = server.boot();
     if (!r.ok) cliStatus.code = 1;
-    const at = await server.listen(where(o));
-    io.out(`serving ${dev.profile.name} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
+    const at = await server.listen(listen);
     const stop = (): void => void server.close();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    await server.closed;
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    io.out(`served ${server.calls} calls\n`);
-  });
+    process.once('SIGHUP', stop);
+    const dropPid = o.pidFile === undefined ? undefined : writePidFile(o.pidFile);
+    try {
+      const ready = { listening: at, pid: process.pid, profile: dev.profile.name, booted: r.ok };
+      if (o.json === true) printJson({ ok: true, ...ready });
+      else io.out(`serving ${dev.profile.name} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
+      announceReady(ready);
+      await server.closed;
+    } finally {
+      dropPid?.();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.off('SIGHUP', stop);
+    }
+    if (o.json !== true) io.out(`served ${server.calls} calls\n`);
+  }
 }
 
 function timeoutArg(v: string): number {

@@ -8,7 +8,8 @@ import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { createVerifierApp, DEFAULT_LIMITS, serveVerifier } from '../verifier/server.ts';
 import { openStore } from '../verifier/store.ts';
-import { io, parseInteger, readInput, readTokens } from './common.ts';
+import { io, parseInteger, printJson, readInput, readTokens } from './common.ts';
+import { announceReady, daemonize, writePidFile } from './daemon.ts';
 
 function earKeyOf(path: string | undefined): TokenKey {
   if (path !== undefined) {
@@ -48,7 +49,17 @@ export function verifierCommand() {
       .option('--insecure', 'provisioning open to anyone who reaches the port (local experiments only; never on a shared network)')
       .option('--max-evidence <bytes>', 'largest evidence body (413 beyond)', String(DEFAULT_LIMITS.evidence))
       .option('--max-corim <bytes>', 'largest CoRIM body (413 beyond)', String(DEFAULT_LIMITS.corim))
+      .option('--daemon', 'run in the background: return once the verifier listens (its output goes to --log-file)')
+      .option('--pid-file <file>', 'write the verifier’s pid here once it listens (removed when it stops)')
+      .option('--log-file <file>', 'where a --daemon verifier writes its output', 'rse-verifier.log')
+      .option('--json', 'print {ok, listening, pid} once listening; errors as {ok: false, error}')
       .action(async (o) => {
+        if (o.daemon === true) {
+          const d = await daemonize(o.logFile);
+          if (o.json === true) printJson({ ok: true, pid: d.pid, log: d.log, ...d.ready });
+          else io.out(`rse verifier: pid ${d.pid} listening on ${String(d.ready.listening)} (log ${d.log})\n`);
+          return;
+        }
         if (o.insecure === true && o.authTokens !== undefined)
           throw new RseError('E_USAGE', '--insecure opens provisioning to anyone: it cannot go with --auth-tokens');
         const tokens = o.authTokens === undefined ? undefined : readTokens(o.authTokens, 'provisioning tokens', '--auth-tokens');
@@ -68,9 +79,14 @@ export function verifierCommand() {
             : provisioning.tokens.length === 0
               ? 'provisioning closed (no --auth-tokens)'
               : `provisioning with ${provisioning.tokens.length} bearer token(s)`;
-        io.out(
-          `verifier listening on http://${o.host}:${s.port} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,
-        );
+        const listening = `http://${o.host}:${s.port}`;
+        const dropPid = o.pidFile === undefined ? undefined : writePidFile(o.pidFile);
+        if (o.json === true) printJson({ ok: true, listening, pid: process.pid });
+        else
+          io.out(
+            `verifier listening on ${listening} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,
+          );
+        announceReady({ listening, pid: process.pid });
         if (provisioning === 'open' && !isLoopbackHost(o.host))
           io.err(`rse verifier: warning: provisioning is open to anyone who reaches ${o.host}:${s.port} (--insecure)\n`);
         const timer = setInterval(() => void store.expireSessions(new Date()).catch(() => undefined), 30_000);
@@ -78,6 +94,7 @@ export function verifierCommand() {
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             clearInterval(timer);
+            dropPid?.();
             void s
               .close()
               .then(() => store.sql.close())
@@ -85,6 +102,7 @@ export function verifierCommand() {
           };
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
+          process.once('SIGHUP', stop);
         });
       }),
   );

@@ -115,6 +115,8 @@ export const ERROR_CODES = {
   E_OTP_READ: 'check',
   /** A fault plan cut the power at this point (tests and fault campaigns). */
   E_POWER_CUT: 'fault',
+  /** A directory is held by another live process (a second server on one device). */
+  E_LOCKED: 'usage',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;
