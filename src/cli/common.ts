@@ -221,8 +221,48 @@ export const processIo: CliIo = {
 /** The sinks of the command being run; `main` sets them for the duration of a call. */
 export const io: CliIo = { out: (d) => processIo.out(d), err: (d) => processIo.err(d) };
 
-export function printJson(value: unknown): void {
-  io.out(`${JSON.stringify(value, null, 2)}\n`);
+/**
+ * With --json, stdout carries one JSON result and nothing else: what a verb gives printJson is held
+ * until the verb ends, then printed with `ok` (true when the exit status is 0), or replaced by
+ * `{ok: false, error}` when it fails; a verb that gives nothing prints `{ok}`. Text a verb writes
+ * for people goes to stderr meanwhile. `main` sets this up for each call.
+ */
+export const jsonResult: { on: boolean; held: unknown[]; printed: boolean; out: (s: string) => void } = {
+  on: false,
+  held: [],
+  printed: false,
+  out: () => {},
+};
+
+/** Prints `value` as JSON: held for the end of the verb under --json, unless `now` (a server's "listening"). */
+export function printJson(value: unknown, now = false): void {
+  if (jsonResult.on && !now) jsonResult.held.push(value);
+  else {
+    jsonResult.printed = true;
+    (jsonResult.on ? jsonResult.out : io.out)(`${JSON.stringify(value, null, 2)}\n`);
+  }
+}
+
+/** Under --json: prints what the verb gave (or `{ok}`) with `ok` from the exit status; returns the status. */
+export function flushJson(code: number): number {
+  if (!jsonResult.on) return code;
+  // A server that printed its result when it started listening has said it all.
+  if (jsonResult.printed && jsonResult.held.length === 0) return code;
+  const held = jsonResult.held.length === 0 ? [{}] : jsonResult.held;
+  jsonResult.held = [];
+  for (const v of held) {
+    const plain = typeof v === 'object' && v !== null && !Array.isArray(v);
+    const ok = code === 0 && (v as { ok?: unknown }).ok !== false;
+    // A failed check that threw nothing still says so in `error`; its report says which.
+    const error =
+      ok || (v as { error?: unknown }).error !== undefined
+        ? {}
+        : { error: { code: 'E_CHECK_FAILED', message: 'a check failed: see the rest of this result' } };
+    const r = plain ? { ...(v as Record<string, unknown>), ok, ...error } : v;
+    // ok first, as people read it.
+    jsonResult.out(`${JSON.stringify(plain ? { ok: (r as { ok: boolean }).ok, ...(r as object) } : r, null, 2)}\n`);
+  }
+  return code;
 }
 
 /** Exit status a command that printed its own report asks for (e.g. 1 = problems found). */

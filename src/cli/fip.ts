@@ -236,8 +236,13 @@ export function exists(path: string): boolean {
   }
 }
 
+const FIP_COMMANDS = ['info', 'create', 'update', 'unpack', 'remove', 'version', 'help'];
+
 /** Runs `rse fip ARGS` (everything after `fip`); returns the exit status fiptool would. */
-export function runFip(argv: readonly string[]): number {
+export function runFip(args: readonly string[]): number {
+  // --json anywhere: the result (or the failure) is one JSON object; fiptool's usage text is an E_USAGE error.
+  const json = args.includes('--json');
+  const argv = args.filter((a) => a !== '--json');
   // Global options: fiptool's --verbose/-v in POSIX mode (stop at the command), plus --profile.
   const globals = getoptLong(argv, {
     prog: 'rse fip',
@@ -263,19 +268,19 @@ export function runFip(argv: readonly string[]): number {
   }
   const tool = new Fiptool(namingForProfile(profile));
   tool.verbose = verbose;
+  tool.json = json;
+  const [cmd, ...rest] = globals.operands;
+  if (json && (bad || (!help && (cmd === undefined || !FIP_COMMANDS.includes(cmd)))))
+    throw new RseError(
+      'E_USAGE',
+      cmd === undefined || bad ? 'usage: rse fip [--verbose] <command> [<args>]' : `unknown fip command '${cmd}'`,
+    );
   try {
     if (bad || help) tool.usage(0);
-    const [cmd, ...rest] = globals.operands;
     if (cmd === undefined) tool.usage(0);
     switch (cmd) {
-      case 'info': {
-        const json = rest.includes('--json');
-        return info(
-          tool,
-          rest.filter((a) => a !== '--json'),
-          json,
-        );
-      }
+      case 'info':
+        return info(tool, rest, json);
       case 'create':
       case 'update':
         return packCommand(tool, cmd, rest);

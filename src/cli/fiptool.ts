@@ -121,6 +121,8 @@ export const FIP_NAMINGS: readonly FipNaming[] = ['rse', 'rss'];
 
 export class Fiptool {
   verbose = false;
+  /** Under --json failures are thrown as RseErrors (one JSON result) instead of printed. */
+  json = false;
   readonly descs: Desc[];
   readonly table;
   readonly naming: FipNaming;
@@ -150,10 +152,13 @@ export class Fiptool {
     io.err(`WARN: ${s}\n`);
   }
   errx(s: string, code: RseErrorCode): never {
+    // Under --json the failure is the one JSON result, not fiptool's ERROR line.
+    if (this.json) throw new RseError(code, s);
     io.err(`ERROR: ${s} [${code}]\n`);
     throw new Exit(1);
   }
   rseErr(e: RseError): never {
+    if (this.json) throw e;
     const where = [e.field, e.offset === undefined ? undefined : `@0x${e.offset.toString(16)}`].filter((x) => x !== undefined).join(' ');
     io.err(`ERROR: ${e.message} [${e.code}${where === '' ? '' : ` ${where}`}]\n`);
     throw new Exit(1);

@@ -4,6 +4,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { ASYM_KEY_TYPES, type AsymKey, exportPrivatePem, exportPublicPem, generateKey, hash } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
+import { toHex } from '../lib/hex.ts';
 import { keyShortName, mcubootPublicKeyBytes, privateKeyBytes } from '../mcuboot/keys.ts';
 import { io, printJson, readKey } from './common.ts';
 import { newKeyPassphrase } from './passphrase.ts';
@@ -84,6 +85,7 @@ export function getpubCommand() {
     .addOption(new Option('-l, --lang <lang>', 'deprecated: use --encoding').choices(['c', 'rust'] as const))
     .option('--name-suffix <suffix>', 'append to the C/Rust identifiers', '')
     .option('-o, --output <filename>', 'write to this file instead of stdout')
+    .option('--json', 'print {ok, type, publicKey (the bytes imgtool embeds, hex), pem}; with -o the file is still written')
     .action((o) => {
       if (o.encoding !== undefined && o.lang !== undefined)
         throw new RseError('E_USAGE', 'Please use only one of `--encoding/-e` or `--lang/-l`');
@@ -92,7 +94,12 @@ export function getpubCommand() {
       if (suffix !== '' && (enc === 'pem' || enc === 'raw')) {
         throw new RseError('E_USAGE', '`--name-suffix` is only meaningful for lang-c / lang-rust encodings', { field: '--name-suffix' });
       }
-      output(publicKeyText(readKey(o.key), enc, suffix), o.output);
+      const key = readKey(o.key);
+      const text = publicKeyText(key, enc, suffix);
+      if (o.json === true) {
+        if (o.output !== undefined) output(text, o.output);
+        printJson({ type: key.type, publicKey: toHex(mcubootPublicKeyBytes(key)), pem: exportPublicPem(key) });
+      } else output(text, o.output);
     });
 }
 
@@ -103,6 +110,7 @@ export function getpubhashCommand() {
     .addOption(new Option('-e, --encoding <encoding>', 'output encoding').choices(['lang-c', 'raw'] as const).default('lang-c' as const))
     .option('--name-suffix <suffix>', 'append to the C identifiers', '')
     .option('-o, --output <filename>', 'write to this file instead of stdout')
+    .option('--json', 'print {ok, type, sha256}; with -o the file is still written')
     .action((o) => {
       const suffix = checkSuffix(o.nameSuffix);
       if (suffix !== '' && o.encoding === 'raw') {
@@ -111,6 +119,8 @@ export function getpubhashCommand() {
       const key = readKey(o.key);
       const digest = hash('sha256', mcubootPublicKeyBytes(key));
       const name = keyShortName(key);
+      if (o.json === true) printJson({ type: key.type, sha256: toHex(digest) });
+      if (o.json === true && o.output === undefined) return;
       output(
         o.encoding === 'raw'
           ? digest
@@ -137,7 +147,12 @@ export function getprivCommand() {
     .requiredOption('-k, --key <filename>', 'private key file (PEM)')
     .addOption(new Option('-f, --format <format>', 'DER encoding').choices(['openssl', 'pkcs8'] as const))
     .option('--minimal', 'only the fields needed to decrypt')
+    .option('--json', 'refused: rsekit never puts key material in JSON')
     .action((o) => {
+      if (o.json === true)
+        throw new RseError('E_USAGE', 'getpriv prints a private key, and rsekit never puts key material in JSON: run it without --json', {
+          field: '--json',
+        });
       const key = readKey(o.key);
       if (!key.isPrivate) throw new RseError('E_KEY', `${o.key} is a public key: getpriv needs the private key`, { field: '--key' });
       const der = privateKeyBytes(key, o.format, o.minimal === true);

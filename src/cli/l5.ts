@@ -4,7 +4,16 @@ import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
-import { EXT_BASE, editOptionBytes, hdpPages, type OptionBytes, type Requester, RSSLIB_SUCCESS, rdpLevel } from '../stm32/l5.ts';
+import {
+  EXT_BASE,
+  editOptionBytes,
+  hdpInactiveReason,
+  hdpPages,
+  type OptionBytes,
+  type Requester,
+  RSSLIB_SUCCESS,
+  rdpLevel,
+} from '../stm32/l5.ts';
 import { L5Device } from '../stm32/l5-device.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 
@@ -30,6 +39,19 @@ function describe(ob: OptionBytes, hdpClosed: readonly boolean[]): string {
     );
   });
   return `${lines.join('\n')}\n`;
+}
+
+/** Why CloseExitHDP refused `mask` / `vtor` (the device only says RSSLIB_ERROR and resets). */
+function closeExitHdpWhy(ob: OptionBytes, mask: number, vtor: number): string {
+  if (!Number.isInteger(mask) || mask <= 0 || mask > 3) return `area mask ${mask}: bit 0 is HDP area 1, bit 1 area 2 (1, 2 or 3)`;
+  for (const b of [0, 1] as const) {
+    if (((mask >> b) & 1) === 0) continue;
+    const reason = hdpInactiveReason(ob, b);
+    if (reason !== undefined) return reason;
+    if (!ob.banks[b].hdpEnable) return `HDP area ${b + 1} is not enabled (set hdp${b + 1}=PAGE, which enables it)`;
+  }
+  if (vtor % 128 !== 0) return `vector table ${hex8(vtor)} is not 128-byte aligned`;
+  return `vector table ${hex8(vtor)} is not in flash`;
 }
 
 export function l5Command() {
@@ -77,7 +99,10 @@ export function l5Command() {
         const d = L5Device.open(dir);
         const r = d.setOptionBytes(editOptionBytes(d.ob, edits), o.as as Requester);
         d.save();
-        if (o.json) return printJson({ ...r.ob, rdpLevel: d.rdp, erased: r.erased });
+        // The hardware takes an HDP area that protects nothing; say so where it is set.
+        const warnings = [0, 1].flatMap((b) => hdpInactiveReason(r.ob, b as 0 | 1) ?? []);
+        for (const w of warnings) io.err(`rse l5 ob set: warning: ${w}\n`);
+        if (o.json) return printJson({ ...r.ob, rdpLevel: d.rdp, erased: r.erased, warnings });
         io.out(`${describe(r.ob, d.hdpClosed)}${r.erased.length ? `erased by the regression: ${r.erased.join(', ')}\n` : ''}`);
       }),
   );
@@ -170,10 +195,11 @@ export function l5Command() {
         const r = d.closeExitHdp(mask, vtor);
         d.save();
         cliStatus.code = r.code === RSSLIB_SUCCESS ? 0 : 1;
-        if (o.json) return printJson({ ...r, code: hex8(r.code) });
+        const why = r.reset ? closeExitHdpWhy(d.ob, mask, vtor) : undefined;
+        if (o.json) return printJson({ ...r, code: hex8(r.code), ...(why === undefined ? {} : { why }) });
         io.out(
           r.reset
-            ? `RSSLIB_ERROR (${hex8(r.code)}): bad area mask or vector table; the device reset\n`
+            ? `RSSLIB_ERROR (${hex8(r.code)}): ${why}; the device reset\n`
             : `HDP areas closed: ${r.closed
                 .map((c, i) => (c ? i + 1 : ''))
                 .filter(Boolean)

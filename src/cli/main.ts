@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
-import { type CliIo, cliArgv, cliStatus, io, printJson, processIo } from './common.ts';
+import { type CliIo, cliArgv, cliStatus, flushJson, io, jsonResult, printJson, processIo } from './common.ts';
 import { HELP_LAYOUT, helpIndexOf } from './help-index.ts';
 import { formatTopHelp, type HelpCommand, type HelpIndex, helpWidth } from './help-text.ts';
 
@@ -57,6 +57,7 @@ export const VERB_FILES = {
   verifier: 'verifier',
   fip: 'fip',
   layout: 'layout',
+  report: 'report',
 } as const;
 
 type VerbFile = (typeof VERB_FILES)[keyof typeof VERB_FILES];
@@ -103,7 +104,14 @@ export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loade
   token: async () => [(await import('./token.ts')).tokenCommand()],
   endorse: async () => [(await import('./endorse.ts')).endorseCommand()],
   verifier: async () => [(await import('./verifier.ts')).verifierCommand()],
+  report: async () => [(await import('./report.ts')).reportCommand()],
 };
+
+/** Gives a leaf command that has no --json of its own the common one (its result is then `{ok}` and what it printed goes to stderr). */
+function withJson(c: Command): void {
+  if (c.commands.length === 0 && !c.options.some((o) => o.long === '--json'))
+    c.option('--json', 'print the result as one JSON object on stdout: {ok, …}, or {ok: false, error} on failure');
+}
 
 /** The verbs that parse their own command line (fiptool's, srec_cat's), as help data. */
 async function ownParsers(): Promise<HelpCommand[]> {
@@ -134,7 +142,12 @@ async function ownParsers(): Promise<HelpCommand[]> {
 /** Every verb of `rse` as help data: what the top-level help, man pages and completion are made from. */
 export async function helpIndex(): Promise<HelpIndex> {
   const commands = (await Promise.all(Object.values(LOADERS).map((load) => load(() => [])))).flat();
-  for (const c of commands) (c as Command).configureHelp(HELP_LAYOUT);
+  const configure = (c: Command): void => {
+    c.configureHelp(HELP_LAYOUT);
+    withJson(c);
+    for (const sub of c.commands) configure(sub as Command);
+  };
+  for (const c of commands) configure(c as Command);
   const index = helpIndexOf(packageVersion(), RSE_DESCRIPTION, commands);
   const completion: HelpCommand = {
     name: 'completion',
@@ -182,14 +195,22 @@ function packageVersion(): string {
 
 /** Runs the CLI on `argv` (without node and script); returns the exit status. */
 export async function main(argv: readonly string[], sinks: CliIo = processIo): Promise<number> {
-  const saved = { out: io.out, err: io.err };
-  io.out = sinks.out;
+  const saved = { out: io.out, err: io.err, json: { ...jsonResult } };
+  // With --json, stdout carries the one JSON result; text for people goes to stderr.
+  const end = argv.indexOf('--');
+  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+  io.out = json ? (d) => sinks.err(typeof d === 'string' ? d : Buffer.from(d).toString('latin1')) : sinks.out;
   io.err = sinks.err;
+  jsonResult.on = json;
+  jsonResult.held = [];
+  jsonResult.printed = false;
+  jsonResult.out = (s) => sinks.out(s);
   try {
     return await run(argv);
   } finally {
     io.out = saved.out;
     io.err = saved.err;
+    Object.assign(jsonResult, saved.json);
   }
 }
 
@@ -241,6 +262,7 @@ async function run(argv: readonly string[]): Promise<number> {
   for (const cmd of commands) {
     const configure = (c: Command): void => {
       c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output).configureHelp(HELP_LAYOUT);
+      withJson(c);
       for (const sub of c.commands) configure(sub as Command);
     };
     configure(cmd as Command);
@@ -252,7 +274,7 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     cliStatus.code = 0;
     await program.parseAsync([...rest], { from: 'user' });
-    return cliStatus.code;
+    return flushJson(cliStatus.code);
   } catch (e) {
     return report(e, json);
   }
@@ -260,7 +282,7 @@ async function run(argv: readonly string[]): Promise<number> {
 
 async function guardAsync(f: () => Promise<number>, json: boolean): Promise<number> {
   try {
-    return await f();
+    return flushJson(await f());
   } catch (e) {
     return report(e, json);
   }
@@ -268,7 +290,7 @@ async function guardAsync(f: () => Promise<number>, json: boolean): Promise<numb
 
 function guard(f: () => number, json: boolean): number {
   try {
-    return f();
+    return flushJson(f());
   } catch (e) {
     return report(e, json);
   }
@@ -278,15 +300,19 @@ function report(e: unknown, json: boolean): number {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     const message = e.message.replace(/^error: /, '');
-    if (json) printJson({ ok: false, error: { code: 'E_USAGE', message } });
+    jsonResult.held = [];
+    if (json) printJson({ ok: false, error: { code: 'E_USAGE', message } }, true);
     io.err(`rse: E_USAGE: ${message}\n`);
     return 2;
   }
   if (e instanceof RseError) {
-    if (json) printJson({ ok: false, error: e.toJSON() });
+    jsonResult.held = [];
+    if (json) printJson({ ok: false, error: e.toJSON() }, true);
     io.err(`rse: ${e.describe()}\n`);
     return e.exitCode;
   }
+  jsonResult.held = [];
+  if (json) printJson({ ok: false, error: { code: 'E_INTERNAL', message: 'internal error (a bug in rsekit): see stderr' } }, true);
   io.err(`rse: internal error: ${(e as Error).stack ?? String(e)}\n`);
   return 70;
 }

@@ -86,6 +86,20 @@ export function rss17Part(kind: 'rom' | 'bl2' | 'tfm', description: unknown, rea
   return encodeTfmData(tfmDataInputs(description, read));
 }
 
+/** The option that fixes a run that stopped where a wrong or missing option leaves a device, if any. */
+function provisionHint(dir: string, last: StageReport | undefined, tpGiven: boolean): string | undefined {
+  if (last === undefined) return undefined;
+  if (/waiting for a debugger to choose the TP mode/.test(last.summary) && !tpGiven)
+    return `this device's ROM waits for a debugger to choose the TP mode: run again with --tp-mode tci (test chip, zero RTL key) or --tp-mode pci (production, the device's RTL key)`;
+  if (/bundle does not authenticate/.test(last.summary)) {
+    const pci = last.tpMode === 'PCI';
+    return pci
+      ? `this device is in PCI mode: its bundles are encrypted under a key derived from its RTL key; make them with 'rse provision bundle cm|dm --tp-mode pci --krtl ${join(dir, 'krtl.bin')}'`
+      : `this device is in TCI mode: its bundles are encrypted under the key derived from the zero RTL key; make them with 'rse provision bundle cm|dm --tp-mode tci' (the default)`;
+  }
+  return undefined;
+}
+
 export function provisionCommand() {
   const cmd = new Command('provision').summary('CM/DM provisioning bundles and the whole provisioning journey');
   cmd.addCommand(
@@ -318,8 +332,10 @@ export function provisionCommand() {
           line,
         );
         if (!r.ok) cliStatus.code = 1;
-        if (o.json === true) printJson(r);
+        const hint = r.ok ? undefined : provisionHint(dir, r.stages.at(-1), o.tpMode !== undefined);
+        if (o.json === true) printJson({ ...r, ...(hint === undefined ? {} : { hint }) });
         else io.out(r.ok ? `provisioned: LCS SE, OTP integrity intact\n` : `not provisioned: ${dev.json.lastBoot ?? ''}\n`);
+        if (hint !== undefined) io.err(`rse provision run: hint: ${hint}\n`);
       }),
   );
   return cmd;

@@ -191,7 +191,7 @@ async function serveLocked(dev: Device, listen: Listen, o: ServeOptions): Promis
     const dropPid = o.pidFile === undefined ? undefined : writePidFile(o.pidFile);
     try {
       const ready = { listening: at, pid: process.pid, profile: dev.profile.name, booted: r.ok };
-      if (o.json === true) printJson({ ok: true, ...ready });
+      if (o.json === true) printJson({ ok: true, ...ready }, true);
       else io.out(`serving ${dev.profile.name} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
       announceReady(ready);
       await server.closed;

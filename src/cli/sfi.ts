@@ -4,6 +4,7 @@ import { loadKey, randomBytes } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { hex0x, toHex } from '../lib/hex.ts';
+import { editsMakeNonSecure } from '../stm32/l5.ts';
 import {
   AREA_TYPES,
   type AreaInput,
@@ -46,8 +47,22 @@ function describe(path: string, img: SfiImage, checked?: { header: boolean; area
   return `${lines.join('\n')}\n`;
 }
 
+function report(dir: string, r: Awaited<ReturnType<typeof sfiInstall>>, check: boolean, json: boolean): void {
+  cliStatus.code = r.ok ? 0 : 1;
+  if (json) {
+    printJson({ ...r, check });
+    return;
+  }
+  const end = r.ok
+    ? check
+      ? '  the checks pass (nothing written)\n'
+      : '  installed\n'
+    : `  ${check ? 'would be refused' : 'refused, device unchanged'}: ${r.halt ?? r.steps.at(-1)?.what}\n`;
+  io.out(`SFI ${check ? 'check' : 'install'} on ${dir}\n${r.steps.map((s) => `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.what}`).join('\n')}\n${end}`);
+}
+
 export function sfiCommand() {
-  const cmd = new Command('sfi').summary('STM32 Secure Firmware Install: package, info, hsm, install');
+  const cmd = new Command('sfi').summary('STM32 Secure Firmware Install: package, info, check, hsm, install');
   cmd.addCommand(
     new Command('package')
       .summary('encrypt firmware areas and option bytes into an SFI image')
@@ -83,11 +98,20 @@ export function sfiCommand() {
           });
         else if (o.otfdecKey !== undefined) throw new RseError('E_USAGE', '--otfdec-key is for images with external-flash (X) areas');
         if (o.ob !== undefined) {
-          const text = o.ob
+          const edits = o.ob
             .trim()
             .split(/[\s,;]+/)
-            .filter(Boolean)
-            .join('\n');
+            .filter(Boolean);
+          // The RSS refuses to store the OTFDEC key where these option bytes make flash non-secure,
+          // and only at install, after the license is spent: refuse it here.
+          const why = areas.some((a) => a.type === 'X') ? editsMakeNonSecure(edits, o.otfdecKeyAddress) : undefined;
+          if (why !== undefined)
+            throw new RseError(
+              'E_CONFIG',
+              `--otfdec-key-address ${hex0x(o.otfdecKeyAddress, 8)} would be non-secure once --ob applies (${why}): the install would refuse it after spending a license; move the key into the secure area or widen the watermark`,
+              { field: '--otfdec-key-address' },
+            );
+          const text = edits.join('\n');
           areas.push({ type: 'C', destination: 0, data: new TextEncoder().encode(`${text}\n`) });
         }
         const bytes = packageSfi({ key, nonce, imageVersion: o.imageVersion, areas });
@@ -220,21 +244,52 @@ export function sfiCommand() {
       .addOption(dbOption())
       .option('--id <name>', 'the HSM within the ledger', 'default')
       .option('--json', 'machine-readable output')
+      .option('--dry-run', 'check the device, the image and the HSM (licenses left) without asking for a license; nothing is written')
+      .option('--key <hex|file>', 'with --dry-run: the OEM firmware key, to check the area contents too')
       .addOption(wrapKeyOption())
       .action(async (dir, path, o) => {
         const image = readInput(path, 'SFI image');
         const h = await SfiHsm.open(o.db, o.id, o.wrapKey === undefined ? {} : { wrapKeyFile: o.wrapKey });
         let r: Awaited<ReturnType<typeof sfiInstall>>;
         try {
-          r = await sfiInstall(dir, image, h);
+          if (o.dryRun === true) {
+            const info = await h.info();
+            r =
+              info.remaining > 0
+                ? await sfiInstall(dir, image, undefined, { check: o.key === undefined ? {} : { key: hexOrFileBytes(o.key, 16, '--key') } })
+                : {
+                    ok: false,
+                    steps: [{ ok: false, what: `HSM ${info.id}: no license left (${info.issued} of ${info.maxInstalls} issued)` }],
+                    writes: 0,
+                  };
+            if (r.ok)
+              r = { ...r, steps: [{ ok: true, what: `HSM ${info.id}: ${info.remaining} license(s) left, none asked for` }, ...r.steps] };
+          } else {
+            if (o.key !== undefined)
+              throw new RseError('E_USAGE', '--key goes with --dry-run: an install takes the key from the HSM license', { field: '--key' });
+            r = await sfiInstall(dir, image, h);
+          }
         } finally {
           await h.close();
         }
-        cliStatus.code = r.ok ? 0 : 1;
-        if (o.json) return printJson(r);
-        io.out(
-          `SFI install on ${dir}\n${r.steps.map((s) => `  ${s.ok ? 'ok  ' : 'FAIL'} ${s.what}`).join('\n')}\n${r.ok ? '  installed\n' : `  refused, device unchanged: ${r.halt}\n`}`,
-        );
+        report(dir, r, o.dryRun === true, o.json === true);
+      }),
+  );
+  cmd.addCommand(
+    new Command('check')
+      .summary('run every install check that needs no license (device, image layout; with --key the contents and option bytes)')
+      .description(
+        'Checks an SFI image against a device as the install would, without an HSM and without a license: RDP level 0, the image structure, every area destination, the OTFDEC key area; with --key (the OEM firmware key) also the header and area tags, the option bytes the image applies (allowed from level 0, the OTFDEC key left in secure flash) and every programming step. Nothing is written. Exit 0 when the install would pass these checks, 1 otherwise.',
+      )
+      .argument('<device>')
+      .argument('<image>')
+      .option('--key <hex|file>', 'OEM firmware key (16 bytes): check the area contents too')
+      .option('--json', 'machine-readable output')
+      .action(async (dir, path, o) => {
+        const r = await sfiInstall(dir, readInput(path, 'SFI image'), undefined, {
+          check: o.key === undefined ? {} : { key: hexOrFileBytes(o.key, 16, '--key') },
+        });
+        report(dir, r, true, o.json === true);
       }),
   );
   return cmd;

@@ -81,7 +81,7 @@ export function verifierCommand() {
               : `provisioning with ${provisioning.tokens.length} bearer token(s)`;
         const listening = `http://${o.host}:${s.port}`;
         const dropPid = o.pidFile === undefined ? undefined : writePidFile(o.pidFile);
-        if (o.json === true) printJson({ ok: true, listening, pid: process.pid });
+        if (o.json === true) printJson({ ok: true, listening, pid: process.pid }, true);
         else
           io.out(
             `verifier listening on ${listening} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,

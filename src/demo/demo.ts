@@ -3,21 +3,42 @@
  * verify it, show its layout, and show a tampered copy being rejected. It grows with every
  * capability rsekit gains.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RseServer } from '../comms/server.ts';
-import { Device, DirStore } from '../device/device.ts';
 import { FIRST_HOST_IMAGE_LOAD_ADDR, HOST_IMAGE_SIGN_FLAGS, HOST_IMAGE_SLOT_SIZE } from '../profiles/host-signing.ts';
-import { demoSteps } from './steps.ts';
+import { DEMO_LOG, demoSteps } from './steps.ts';
 import { stm32Legs } from './stm32.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'rsekit-demo-'));
-const demo = demoSteps(dir);
-const { f, step } = demo;
+const USAGE = `usage: node dist/src/demo/demo.js [--verbose] [--out DIR]
+  --verbose   print every command and its full output (default: one line per step; all of it in DIR/${DEMO_LOG})
+  --out DIR   the working directory (default: ./demo-output), emptied first when it holds an earlier demo
+`;
+const argv = process.argv.slice(2);
+if (argv.includes('-h') || argv.includes('--help')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const verbose = argv.includes('--verbose');
+const outAt = argv.indexOf('--out');
+const dir = resolve(outAt >= 0 ? (argv[outAt + 1] ?? '') : 'demo-output');
+// The demo writes only into its own directory, and replaces only an earlier demo's.
+const MARK = '.rsekit-demo';
+if (existsSync(dir) && readdirSync(dir).length > 0) {
+  if (!existsSync(join(dir, MARK))) {
+    process.stderr.write(`demo: ${dir} is not empty and not an earlier demo's directory: give --out DIR\n`);
+    process.exit(2);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, MARK), 'rsekit demo output: safe to delete\n');
+const demo = demoSteps(dir, { verbose });
+const { f, step, served } = demo;
 
-process.stdout.write(`rsekit demo — working in ${dir} ($DEMO)\n`);
+process.stdout.write(
+  `rsekit demo: working in ${dir} ($DEMO)${verbose ? '' : '; one line per step, every command and its output in $DEMO/demo.log (or --verbose)'}\n`,
+);
 writeFileSync(
   f('bl32.bin'),
   new Uint8Array(4096).map((_, i) => (i * 7 + 3) & 0xff),
@@ -138,45 +159,42 @@ await step('What BL2 placed in the AP boot SRAM: AP BL1 code at physical 0x0', [
   '--length',
   '0x40',
 ]);
-// The runtime services over a socket, as TF-A talks to them (in this process; `rse serve DEV` is
-// the same as a standalone server).
-const server = new RseServer(Device.open(new DirStore(f('device'))));
-server.boot();
-await server.listen({ path: f('rse.sock') });
-await step('Serve its runtime services on a Unix socket and fetch a CCA platform token (ES384, IAK from the boot state)', [
-  'call',
-  'attest',
-  '--socket',
-  f('rse.sock'),
-  '--challenge',
-  '5eed'.repeat(16),
-  '--claims',
-]);
-await step('Measured boot over the socket: TF-A BL1 extends slot 8 with BL2, then reads it back', [
-  'call',
-  'mboot',
-  'extend',
-  '--socket',
-  f('rse.sock'),
-  '--slot',
-  '8',
-  '--sw-type',
-  'BL_2',
-  '--measurement',
-  '0f'.repeat(32),
-  '--lock',
-]);
-await step('... read back: the slot holds H(0 ‖ measurement), locked', ['call', 'mboot', 'read', '8', '--socket', f('rse.sock')]);
-await step("A host NV counter (TF-A's rse-nv-counters test reads, increments, reads)", [
-  'call',
-  'nv',
-  'inc',
-  '0',
-  '--socket',
-  f('rse.sock'),
-]);
-await step('... now one higher', ['call', 'nv', 'read', '0', '--socket', f('rse.sock')]);
-await server.close();
+// The runtime services over a socket, as TF-A talks to them: `rse serve` in the background.
+await served(f('device'), f('rse.sock'), [], async () => {
+  await step('Fetch a CCA platform token over the socket, as TF-A does (ES384, IAK from the boot state)', [
+    'call',
+    'attest',
+    '--socket',
+    f('rse.sock'),
+    '--challenge',
+    '5eed'.repeat(16),
+    '--claims',
+  ]);
+  await step('Measured boot over the socket: TF-A BL1 extends slot 8 with BL2, then reads it back', [
+    'call',
+    'mboot',
+    'extend',
+    '--socket',
+    f('rse.sock'),
+    '--slot',
+    '8',
+    '--sw-type',
+    'BL_2',
+    '--measurement',
+    '0f'.repeat(32),
+    '--lock',
+  ]);
+  await step('... read back: the slot holds H(0 ‖ measurement), locked', ['call', 'mboot', 'read', '8', '--socket', f('rse.sock')]);
+  await step("A host NV counter (TF-A's rse-nv-counters test reads, increments, reads)", [
+    'call',
+    'nv',
+    'inc',
+    '0',
+    '--socket',
+    f('rse.sock'),
+  ]);
+  await step('... now one higher', ['call', 'nv', 'read', '0', '--socket', f('rse.sock')]);
+});
 
 const flash = readFileSync(f('flash/host_flash.bin'));
 flash[0x6000 + 0x2000 + 0x40] = (flash[0x6000 + 0x2000 + 0x40] as number) ^ 0x01;
@@ -307,22 +325,20 @@ await step("Boot it again: BL2 checks each image's binding tag (a CMAC under the
 ]);
 
 // The rse-2.3 device at run time: SFCP on the socket, its token appraised against its own build.
-const serve23 = new RseServer(Device.open(new DirStore(f('device-23'))));
-serve23.boot();
-await serve23.listen({ path: f('rse-23.sock') });
 const challenge23 = 'c0ffee'.repeat(16);
-await step('Serve the rse-2.3 device and fetch its CCA platform token over SFCP, as TF-A v2.15 asks for it', [
-  'call',
-  'attest',
-  '--socket',
-  f('rse-23.sock'),
-  '--sfcp',
-  '--challenge',
-  challenge23,
-  '-o',
-  f('token-23.cbor'),
-]);
-await serve23.close();
+await served(f('device-23'), f('rse-23.sock'), [], async () => {
+  await step('Fetch its CCA platform token over SFCP, as TF-A v2.15 asks for it', [
+    'call',
+    'attest',
+    '--socket',
+    f('rse-23.sock'),
+    '--sfcp',
+    '--challenge',
+    challenge23,
+    '-o',
+    f('token-23.cbor'),
+  ]);
+});
 await step("Reference values of the rse-2.3 build for this device (TF-M 2.3.1's platform config claim, the product's implementation id)", [
   'endorse',
   f('flash-23/manifest.json'),
@@ -341,21 +357,19 @@ await step('Appraise the rse-2.3 token against them', [
 ]);
 
 // The verifier leg: the rse-2.1 device's token, over the socket, against its own build's reference values.
-const attest = new RseServer(Device.open(new DirStore(f('device'))));
-attest.boot();
-await attest.listen({ path: f('rse.sock') });
 const challenge = 'c0ffee'.repeat(16); // 48 bytes
-await step('Serve the rse-2.1 device again and fetch a CCA platform token for a verifier challenge', [
-  'call',
-  'attest',
-  '--socket',
-  f('rse.sock'),
-  '--challenge',
-  challenge,
-  '-o',
-  f('token.cbor'),
-]);
-await attest.close();
+await served(f('device'), f('rse.sock'), [], async () => {
+  await step('Fetch a CCA platform token for a verifier challenge', [
+    'call',
+    'attest',
+    '--socket',
+    f('rse.sock'),
+    '--challenge',
+    challenge,
+    '-o',
+    f('token.cbor'),
+  ]);
+});
 await step("Reference values of the rse-2.1 build for this device: what each boot stage will measure, and the device's IAK", [
   'endorse',
   f('flash/manifest.json'),
@@ -375,4 +389,12 @@ await step("Appraise the token against them with Veraison's rules: the verdict (
 
 await stm32Legs(demo);
 
-process.stdout.write('\nDemo complete: every step behaved as expected.\n');
+await step('A report of everything above, to look at: flash maps, provisioning paths, boot checks, measurements, firewalls', [
+  'report',
+  dir,
+  '-o',
+  f('report.html'),
+]);
+process.stdout.write(
+  `\nDemo complete: every step behaved as expected.\n  report:  ${f('report.html')} (open it in a browser)\n  log:     ${f(DEMO_LOG)}\n  outputs: ${dir} (replaced by the next run; rm -rf it when done)\n`,
+);

@@ -5,11 +5,11 @@
  * a fault plan can cut the power before program operation N.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RandomSource, randomBytes } from '../crypto/index.ts';
 import { KMU_SLOT, Kmu } from '../crypto/kmu.ts';
-import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
+import { makeDirectory, readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import type { FaultPlan } from '../lib/power-cut.ts';
@@ -418,5 +418,5 @@ export function prepareDeviceDir(dir: string, force: boolean): void {
     if (readdirSync(dir).length > 0 && !force) {
       throw new RseError('E_EXISTS', `${dir} exists and is not empty (use --force to replace the device)`, { field: dir });
     }
-  } else mkdirSync(dir, { recursive: true });
+  } else makeDirectory(dir);
 }

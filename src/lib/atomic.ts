@@ -3,7 +3,19 @@
  * renamed over the target, so a crash leaves either the old file or the new one, never a part.
  * @module
  */
-import { closeSync, fchmodSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RseError } from './errors.ts';
 
@@ -250,5 +262,14 @@ export function readStateFile(path: string, maxBytes: number): Uint8Array | unde
     throw new RseError('E_DEVICE', `cannot read ${path}: ${code ?? (e as Error).message}`, { field: basename(path) });
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Creates `dir` (and its parents); a failure (a file in the way, no permission) is E_IO naming it. */
+export function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new RseError('E_IO', `cannot create directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { field: dir });
   }
 }

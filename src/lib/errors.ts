@@ -117,6 +117,10 @@ export const ERROR_CODES = {
   E_POWER_CUT: 'fault',
   /** A directory is held by another live process (a second server on one device). */
   E_LOCKED: 'usage',
+  /** A bug in rsekit: the CLI's JSON result for an unexpected exception (exit 70, the stack on stderr). */
+  E_INTERNAL: 'fault',
+  /** A command's checks failed; its report (the JSON result) says which. */
+  E_CHECK_FAILED: 'check',
 } as const satisfies Record<string, RseErrorCategory>;
 
 export type RseErrorCode = keyof typeof ERROR_CODES;

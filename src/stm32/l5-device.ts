@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AsymKey, aesEcbEncrypt, ecdsaSignRaw, randomBytes } from '../crypto/index.ts';
-import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
+import { makeDirectory, readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { array, bool, type Check, hexBytes, int, object, oneOf, optional, pair, SchemaError, str, u32 } from '../lib/schema.ts';
@@ -166,7 +166,7 @@ export class L5Device {
   static create(dir: string, o: { force?: boolean; ca?: AsymKey } = {}): L5Device {
     if (existsSync(join(dir, 'device.json')) && o.force !== true)
       throw new RseError('E_EXISTS', `${dir} already holds a device (--force to replace it)`, { field: dir });
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const chipSecret = randomBytes(32);
     const productId = '47200100';
     const cert = ecdsaSignRaw(o.ca ?? virtualStCa(), [new TextEncoder().encode(productId), p256PublicXY(l5ChipKey(chipSecret))]);

@@ -99,10 +99,55 @@ export function checkPage(p: number, field: string): void {
   if (!Number.isInteger(p) || p < 0 || p > 0x7f) throw bad(`${field}: page ${p} is not 0..127`, field);
 }
 
+/**
+ * Why option-byte edits alone leave the flash word at `addr` non-secure, or undefined when they
+ * could leave it secure: the edits are applied both to the factory option bytes and to ones where
+ * everything is secure, and only an address non-secure under both is the edits' doing (`tzen=0`,
+ * or a secure watermark of its bank that leaves it out).
+ */
+export function editsMakeNonSecure(edits: readonly string[], addr: number): string | undefined {
+  const offset = flashOffset(addr, 1);
+  if (offset === undefined) return undefined;
+  const bank = (offset < BANK_SIZE ? 0 : 1) as 0 | 1;
+  const page = Math.floor((offset % BANK_SIZE) / PAGE_SIZE);
+  const allSecure: OptionBytes = {
+    ...FACTORY_OPTION_BYTES,
+    tzen: true,
+    banks: FACTORY_OPTION_BYTES.banks.map((b) => ({
+      ...b,
+      secwmStart: 0,
+      secwmEnd: PAGES_PER_BANK - 1,
+    })) as unknown as OptionBytes['banks'],
+  };
+  const secureAfter = (base: OptionBytes): boolean => isSecurePage(editOptionBytes(base, edits), bank, page);
+  if (secureAfter(FACTORY_OPTION_BYTES) || secureAfter(allSecure)) return undefined;
+  const ob = editOptionBytes(allSecure, edits);
+  return ob.tzen
+    ? `secwm${bank + 1} leaves bank ${bank + 1} page ${page} (0x${addr.toString(16)}) out of the secure area`
+    : 'tzen=0 turns TrustZone off: no flash is secure';
+}
+
 /** The pages of bank `b` inside its secure watermark. */
 export function isSecurePage(ob: OptionBytes, bank: 0 | 1, page: number): boolean {
   const o = ob.banks[bank];
   return ob.tzen && o.secwmStart <= o.secwmEnd && page >= o.secwmStart && page <= o.secwmEnd;
+}
+
+/**
+ * Why an enabled HDP area of `bank` protects nothing, in the words of the rule: the HDP area is the
+ * start of the bank's secure watermark area up to HDPx_PEND, so it needs TrustZone and a secure
+ * watermark. Undefined when the area is active or not enabled.
+ */
+export function hdpInactiveReason(ob: OptionBytes, bank: 0 | 1): string | undefined {
+  const o = ob.banks[bank];
+  const n = bank + 1;
+  if (!o.hdpEnable) return undefined;
+  if (!ob.tzen) return `HDP area ${n} is enabled but TrustZone is off (tzen=0): HDP areas exist only in secure flash`;
+  if (o.secwmStart > o.secwmEnd)
+    return `HDP area ${n} is enabled but bank ${n} has no secure watermark area: the HDP area runs from the start of secwm${n} to hdp${n}, so set secwm${n}=START-END (e.g. secwm${n}=0-${o.hdpEnd}) first`;
+  if (o.hdpEnd < o.secwmStart)
+    return `HDP area ${n} ends (hdp${n}=${o.hdpEnd}) before the secure watermark area starts (page ${o.secwmStart}): it covers no page`;
+  return undefined;
 }
 
 /** HDP area of a bank: from the watermark start to HDP end, when enabled and inside the secure area. */

@@ -6,10 +6,10 @@
  * device until the FSBL opens what the platform allows.
  * @module
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AsymKey, randomBytes } from '../crypto/index.ts';
-import { readStateFile, writeFileAtomic } from '../lib/atomic.ts';
+import { makeDirectory, readStateFile, writeFileAtomic } from '../lib/atomic.ts';
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
@@ -73,7 +73,7 @@ export class Mp1Device {
   static create(dir: string, force = false, o: { ca?: AsymKey } = {}): Mp1Device {
     if (existsSync(join(dir, JSON_FILE)) && !force)
       throw new RseError('E_EXISTS', `${dir} already holds a device (--force to replace it)`, { field: dir });
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const hwSecret = randomBytes(32);
     const bsec = new Bsec();
     manufactureChip(bsec, hwSecret, o.ca);

@@ -45,8 +45,8 @@ export interface LicenseSource {
 export async function sfiInstall(
   dir: string,
   image: Uint8Array,
-  hsm: LicenseSource,
-  o: { faults?: FaultPlan; license?: Uint8Array } = {},
+  hsm: LicenseSource | undefined,
+  o: { faults?: FaultPlan; license?: Uint8Array; check?: { key?: Uint8Array } } = {},
 ): Promise<SfiInstallReport> {
   const dev = L5Device.open(dir);
   const steps: SfiStep[] = [];
@@ -70,28 +70,46 @@ export async function sfiInstall(
     if (e instanceof RseError) return stop(`SFI image: ${e.code}: ${e.message}`);
     throw e;
   }
-  // The license: the device certificate out, the license in, unwrapped with the chip key.
-  const sessionId = newSessionId();
-  let license: Uint8Array;
-  try {
-    license = o.license ?? (await hsm.issue(dev.certificateMessage(), sessionId));
-  } catch (e) {
-    if (e instanceof RseError) return stop(`HSM: ${e.code}: ${e.message}`);
-    throw e;
+  step(`SFI image parsed: ${img.areas.map((a) => `${a.type}@${hex0x(a.destination, 8)}+${a.length}`).join(', ')}`);
+  const layout = areaLayoutProblem(img);
+  if (layout !== undefined) return stop(layout);
+  // A check (rse sfi check, install --dry-run) asks for no license: with the OEM key it runs every
+  // other step and writes nothing; without it the area contents stay unchecked.
+  let key: Uint8Array;
+  if (o.check !== undefined) {
+    if (o.check.key === undefined) {
+      step('area contents (firmware, option bytes, OTFDEC key) not checked: they are encrypted (give the OEM key to check them)');
+      return { ok: true, steps, writes };
+    }
+    key = o.check.key.slice();
+  } else {
+    // The license: the device certificate out, the license in, unwrapped with the chip key.
+    const sessionId = newSessionId();
+    let license: Uint8Array;
+    try {
+      if (hsm === undefined && o.license === undefined) return stop('no HSM to ask for a license');
+      license = o.license ?? (await (hsm as LicenseSource).issue(dev.certificateMessage(), sessionId));
+    } catch (e) {
+      if (e instanceof RseError) return stop(`HSM: ${e.code}: ${e.message}`);
+      throw e;
+    }
+    step(`device ${dev.productId}: certificate sent, license received (session 0x${sessionId.toString(16).padStart(8, '0')})`);
+    let secret: Uint8Array;
+    try {
+      secret = unwrapLicense({ chipKey: l5ChipKey(dev.chipSecret), license, family: 'sfi', version: 0, versionName: 'RSS', sessionId });
+    } catch (e) {
+      if (e instanceof RseError) return stop(`license: ${e.code}: ${e.message}`);
+      throw e;
+    }
+    key = secret.slice(16, 32);
+    const nonce = secret.slice(0, 12);
+    secret.fill(0);
+    if (!constantTimeEqual(nonce, img.header.nonce)) {
+      key.fill(0);
+      return stop('license: it is for another SFI image (the nonce differs)');
+    }
   }
-  step(`device ${dev.productId}: certificate sent, license received (session 0x${sessionId.toString(16).padStart(8, '0')})`);
-  let secret: Uint8Array;
   try {
-    secret = unwrapLicense({ chipKey: l5ChipKey(dev.chipSecret), license, family: 'sfi', version: 0, versionName: 'RSS', sessionId });
-  } catch (e) {
-    if (e instanceof RseError) return stop(`license: ${e.code}: ${e.message}`);
-    throw e;
-  }
-  const key = secret.slice(16, 32);
-  const nonce = secret.slice(0, 12);
-  secret.fill(0);
-  try {
-    if (!constantTimeEqual(nonce, img.header.nonce)) return stop('license: it is for another SFI image (the nonce differs)');
     if (!checkHeaderTag(img, key)) return stop('SFI header tag does not authenticate: the image was made with another OEM key');
     step(`license unwrapped; SFI header authenticated (protocol ${img.header.protocolVersion}, ${img.header.areaCount} areas)`);
     // Every area authenticated and decrypted before anything is programmed.
@@ -192,6 +210,10 @@ export async function sfiInstall(
         return stop(`the OTFDEC key at ${hex0x(keyAddress, 8)} would sit in non-secure flash once the option bytes apply`);
     }
     for (const p of plains) p.fill(0);
+    if (o.check !== undefined) {
+      step('check only: every step passed, nothing written, no license spent');
+      return { ok: true, steps, writes };
+    }
     // One commit for flash and option bytes; then the reset that launches the option bytes.
     dev.flash.set(flash);
     dev.external.set(external);
@@ -204,4 +226,19 @@ export async function sfiInstall(
   } finally {
     key.fill(0);
   }
+}
+
+/** What in the image's clear area descriptors the device cannot take (destinations, the OTFDEC key area), if anything. */
+function areaLayoutProblem(img: ReturnType<typeof parseSfi>): string | undefined {
+  const hasX = img.areas.some((a) => a.type === 'X');
+  if (hasX && !img.areas.some((a) => a.type === 'K')) return 'external-flash areas but no OTFDEC key area';
+  for (const [i, a] of img.areas.entries()) {
+    if ((a.type === 'F' || a.type === 'M') && flashOffset(a.destination, a.length) === undefined)
+      return `area ${i}: ${a.length} bytes at 0x${a.destination.toString(16)} do not fit the flash`;
+    if (a.type === 'K' && flashOffset(a.destination, 16) === undefined)
+      return `area ${i} (OTFDEC key): 0x${a.destination.toString(16)} is not in the internal flash`;
+    if (a.type === 'X' && (a.destination < EXT_BASE || a.destination - EXT_BASE + a.length > EXT_SIZE))
+      return `area ${i}: ${a.length} bytes at 0x${a.destination.toString(16)} do not fit the external flash`;
+  }
+  return undefined;
 }

@@ -38,9 +38,10 @@ const LAYER: Readonly<Record<string, number>> = {
   endorse: 9,
   verifier: 9,
   stm32: 9,
-  cli: 10,
-  demo: 11,
-  index: 11,
+  report: 10,
+  cli: 11,
+  demo: 12,
+  index: 12,
 };
 
 function sources(dir: string): string[] {
