@@ -29,19 +29,20 @@ function relabelled(t: number): string {
   return base;
 }
 
-test('lms info on an H25 key answers at once from its files; signing with it is refused before any tree is built', async () => {
+// A tree of 2^25 leaves would take hours: the test's timeout (a liveness bound, not a speed figure;
+// speed is measured in bench/) fails it if either command started building one.
+test('lms info on an H25 key answers from its files; signing with it is refused before any tree is built', {
+  timeout: 60_000,
+}, async () => {
   const base = relabelled(9);
-  let t0 = performance.now();
   const info = await runCli(['lms', 'info', base, '--json']);
   assert.equal(info.code, 0, info.stderr);
-  assert.ok(performance.now() - t0 < 1000, `${performance.now() - t0} ms`);
   const j = JSON.parse(info.stdout) as { lmsType: string; remaining: number; tree: string };
   assert.deepEqual([j.lmsType, j.remaining, j.tree], ['LMS_SHA256_M32_H25', 2 ** 25, 'missing']);
   assert.equal(existsSync(`${base}.tree`), false, 'no tree written');
   const dir = tempDir();
   writeFileSync(join(dir, 'bl2.bin'), Buffer.alloc(4096, 1));
   writeFileSync(join(dir, 'enc.bin'), Buffer.alloc(32, 7));
-  t0 = performance.now();
   const sign = await runCli([
     'bl1',
     'sign',
@@ -55,7 +56,6 @@ test('lms info on an H25 key answers at once from its files; signing with it is 
   ]);
   assert.equal(sign.code, 2, sign.stdout + sign.stderr);
   assert.match(sign.stdout, /LMS_SHA256_M32_H25: rsekit signs with H5 or H10 keys/);
-  assert.ok(performance.now() - t0 < 1000, `${performance.now() - t0} ms`);
   // keygen offers only the heights rsekit builds.
   const kg = await runCli(['lms', 'keygen', join(dir, 'big'), '--height', '25']);
   assert.equal(kg.code, 2);

@@ -12,7 +12,8 @@ import { runCli, tempDir } from '../helpers.ts';
 
 const KEY = new URL('../../examples/keys/root-EC-P256.pem', import.meta.url).pathname;
 
-test('non-regular files are refused before being read: devices, a FIFO, a directory', async () => {
+// Reading /dev/zero or opening a FIFO with no writer never ends: the test's timeout is the liveness bound.
+test('non-regular files are refused before being read: devices, a FIFO, a directory', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   const fifo = join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
@@ -30,10 +31,8 @@ test('non-regular files are refused before being read: devices, a FIFO, a direct
     );
   cases.push(['flash', 'build', join(dir, 'p.yaml'), '-o', join(dir, 'out')]);
   for (const args of cases) {
-    const t0 = performance.now();
     const r = await runCli([...args, '--json'].filter((a) => !(args[0] === 'layout' && a === '--json')));
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.match(r.stdout + r.stderr, /not a regular file/, args.join(' '));
-    assert.ok(performance.now() - t0 < 2000, `${args.join(' ')} took ${performance.now() - t0} ms`);
   }
 });

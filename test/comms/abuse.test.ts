@@ -26,7 +26,9 @@ const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url
 const RSE = new URL('../../src/cli/rse.ts', import.meta.url).pathname;
 const TOKEN = 'control-token-0123456789abcdef';
 
-test('FrameReader: any split of a frame stream gives the same frames, in linear time for a byte-by-byte sender', () => {
+test('FrameReader: any split of a frame stream gives the same frames, in linear time for a byte-by-byte sender', {
+  timeout: 60_000,
+}, () => {
   fc.assert(
     fc.property(
       fc.array(fc.record({ kind: fc.integer({ min: 0, max: 255 }), payload: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 8 }),
@@ -48,13 +50,12 @@ test('FrameReader: any split of a frame stream gives the same frames, in linear 
       },
     ),
   );
-  // A 1 MiB frame one byte at a time: linear, not a copy of everything held per byte.
+  // A 1 MiB frame one byte at a time: linear, not a copy of everything held per byte (a quadratic
+  // reader copies about 5e11 bytes here and runs into the test's timeout, a liveness bound).
   const big = frame(0, new Uint8Array(0xfffff));
   const r = new FrameReader();
-  const t0 = performance.now();
   for (let i = 0; i < big.length; i++) r.push(big.subarray(i, i + 1));
   assert.equal(r.pending, 0);
-  assert.ok(performance.now() - t0 < 5000);
 });
 
 /** A served copy of the rse-2.1 example, its process and socket or port. */

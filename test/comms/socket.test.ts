@@ -206,7 +206,8 @@ test('the control channel under fuzz: any JSON value or bytes get a CTRL or erro
   }
 });
 
-test('rse call --timeout: a dropped reply fails the call (exit 2, E_COMMS) instead of waiting forever', async () => {
+// Waiting forever would run into the test's timeout (a liveness bound, not a speed figure).
+test('rse call --timeout: a dropped reply fails the call (exit 2, E_COMMS) instead of waiting forever', { timeout: 60_000 }, async () => {
   const server = new RseServer(deviceOf(exampleFixture('rse-2.1')));
   assert.equal(server.boot().ok, true);
   const path = await server.listen({ path: join(tempDir(), 'rse.sock') });
@@ -214,11 +215,9 @@ test('rse call --timeout: a dropped reply fails the call (exit 2, E_COMMS) inste
     const c = await RseClient.connect({ path });
     await c.control({ cmd: 'fault', drop: 1 });
     c.close();
-    const t0 = performance.now();
     const r = await runCli(['call', 'mboot', 'read', '2', '--socket', path, '--timeout', '300', '--json']);
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stdout + r.stderr, /no reply from the RSE within 300 ms/);
-    assert.ok(performance.now() - t0 < 5000);
     // The next call is answered.
     const ok = await runCli(['call', 'mboot', 'read', '2', '--socket', path, '--timeout', '2000', '--json']);
     assert.equal(ok.code, 0, ok.stderr);

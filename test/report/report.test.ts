@@ -53,7 +53,8 @@ test('the report gathers every build and device, escapes what it shows, and leav
     ['stm32l5', 'stm32mp1'],
   );
   const d = r.devices[0];
-  assert.ok(d !== undefined && d.boot.ok && d.lcs === 'SE');
+  assert.ok(d !== undefined);
+  assert.ok(d.boot.ok && d.lcs === 'SE');
   assert.ok(d.boot.measurements.length >= 5);
   assert.ok(d.boot.checks.some((c) => c.subject === 'image 0 (S) primary' && c.check === 'validate' && c.ok));
   assert.equal(snapshot(join(dir, 'device')), before, 'booted in memory only');
@@ -118,7 +119,13 @@ function devtools(chromium: string): {
     waitFor: (method, ms) =>
       new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no ${method} within ${ms} ms`)), ms);
-        waiters.push({ method, resolve: () => (clearTimeout(t), resolve()) });
+        waiters.push({
+          method,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        });
       }),
     close: () => child.kill('SIGKILL'),
   };
