@@ -10,6 +10,7 @@
  */
 import { decode, Tag } from 'cbor2';
 import { RseError } from '../lib/errors.ts';
+import { decodeFast } from './cbor-fast.ts';
 
 export { Tag };
 
@@ -20,8 +21,17 @@ const STRICT = {
   preferMap: true,
 } as const;
 
-/** Decodes one CBOR item that must fill `bytes` exactly. */
+/**
+ * Decodes one CBOR item that must fill `bytes` exactly. The common case goes through
+ * {@link decodeFast}; whatever it does not take, and every malformed input, is cbor2's to decode
+ * or refuse, so values and error messages are cbor2's either way.
+ */
 export function decodeStrict(bytes: Uint8Array, field: string): unknown {
+  try {
+    return decodeFast(bytes);
+  } catch {
+    // cbor2 decides below.
+  }
   try {
     return decode(bytes, STRICT);
   } catch (e) {
