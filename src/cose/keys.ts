@@ -34,12 +34,33 @@ function ecFromKeyObject(k: KeyObject, isPrivate: boolean): TokenKey {
   return isPrivate ? { kind: 'ec', crv: name, privateKey: k, publicKey: createPublicKey(k) } : { kind: 'ec', crv: name, publicKey: k };
 }
 
+/**
+ * Public keys made from points, the most recent 256: a verifier sees the same realm and platform
+ * keys token after token, and importing a point costs more than decoding the token around it.
+ * KeyObjects are immutable, so sharing one is safe.
+ */
+const PUBLIC_KEYS = new Map<string, TokenKey>();
+
+function cachedPublic(crv: EcCurve, x: Uint8Array, y: Uint8Array): TokenKey {
+  const id = `${crv}:${Buffer.from(x).toString('hex')}${Buffer.from(y).toString('hex')}`;
+  const hit = PUBLIC_KEYS.get(id);
+  if (hit !== undefined) {
+    PUBLIC_KEYS.delete(id);
+    PUBLIC_KEYS.set(id, hit);
+    return hit;
+  }
+  const k = ecFromKeyObject(ecPublicKeyFromPoint(crv, concatBytes([Uint8Array.of(4), x, y])), false);
+  PUBLIC_KEYS.set(id, k);
+  if (PUBLIC_KEYS.size > 256) PUBLIC_KEYS.delete(PUBLIC_KEYS.keys().next().value as string);
+  return k;
+}
+
 function ecFromCoordinates(crv: EcCurve, x: Uint8Array, y: Uint8Array, d?: Uint8Array): TokenKey {
   const n = CURVE_SIZE[crv];
   if (x.length !== n || y.length !== n || (d !== undefined && d.length !== n))
     throw new RseError('E_KEY', `${crv} coordinates must be ${n} bytes`, { field: 'key' });
   try {
-    if (d === undefined) return ecFromKeyObject(ecPublicKeyFromPoint(crv, concatBytes([Uint8Array.of(4), x, y])), false);
+    if (d === undefined) return cachedPublic(crv, x, y);
     const jwk = { kty: 'EC', crv, x: b64u(x), y: b64u(y), d: b64u(d) };
     return ecFromKeyObject(createPrivateKey({ key: jwk, format: 'jwk' }), true);
   } catch (e) {

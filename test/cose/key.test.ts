@@ -1,9 +1,10 @@
 /** COSE_Key of EC2 public keys: t_cose's map, checked against cbor2 and the spec's sizes. */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { encode } from 'cbor2';
 import fc from 'fast-check';
-import { coseKeyEc2 } from '../../src/cose/keys.ts';
+import { coseKeyEc2, ecKeyFromPoint } from '../../src/cose/keys.ts';
 import { ecPublicFromPrivate } from '../../src/crypto/index.ts';
 
 test('coseKeyEc2 is {1: 2, -1: crv, -2: x, -3: y} in that order, as cbor2 encodes it', () => {
@@ -33,4 +34,16 @@ test('coseKeyEc2 is {1: 2, -1: crv, -2: x, -3: y} in that order, as cbor2 encode
   }
   assert.throws(() => coseKeyEc2(new Uint8Array(65)), { code: 'E_COSE' });
   assert.throws(() => coseKeyEc2(Uint8Array.of(4, 1, 2)), { code: 'E_COSE' });
+});
+
+test('a point imported again gives the same key (the verifier does not re-import a realm key per token); other points their own', () => {
+  const a = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' });
+  const b = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' });
+  const point = (j: typeof a): Uint8Array =>
+    new Uint8Array(Buffer.concat([Buffer.of(4), Buffer.from(j.x as string, 'base64url'), Buffer.from(j.y as string, 'base64url')]));
+  const k1 = ecKeyFromPoint(point(a));
+  assert.equal(ecKeyFromPoint(point(a)), k1);
+  const k2 = ecKeyFromPoint(point(b));
+  assert.notEqual(k2, k1);
+  assert.equal(k2.kind === 'ec' && k2.publicKey.export({ format: 'jwk' }).x, b.x);
 });
