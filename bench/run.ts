@@ -37,7 +37,7 @@ import { encodeRomBundle, romBundleInputs } from '../src/provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../src/provisioning/values.ts';
 import { createVerifierApp, serveVerifier } from '../src/verifier/server.ts';
 import { openStore } from '../src/verifier/store.ts';
-import { childCpuMs, cpuMs, cpuMsAsync, interleaved, opensslRow } from './cpu.ts';
+import { childCpuMs, cpuMs, cpuMsAsync, interleaved, median, opensslRow } from './cpu.ts';
 import { benchRse23, benchRse23Runtime } from './rse23.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -71,11 +71,6 @@ function randomFor(name: string, size: number): Uint8Array {
   }
   return b;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
 
 const imgtool = which('imgtool');
 const rse = (args: readonly string[]): [string, string[]] => [process.execPath, [rseBin, ...args]];

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { ERROR_CODES, RseError, type RseErrorCode } from '../lib/errors.ts';
+import { processAlive } from '../lib/lock.ts';
 import { cliArgv } from './common.ts';
 
 /** Set in the child a `--daemon` parent starts: it reports readiness over the IPC channel. */
@@ -21,15 +22,6 @@ function rseBinary(): string {
   throw new RseError('E_USAGE', '--daemon runs from the built rse binary (npm run build): dist/rse.cjs not found');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Writes this process's pid to `path` (atomically) and returns a function that removes it again if
  * it still holds our pid. A pid file naming a live process is E_LOCKED.
@@ -37,7 +29,7 @@ function alive(pid: number): boolean {
 export function writePidFile(path: string): () => void {
   try {
     const pid = Number(readFileSync(path, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
       throw new RseError('E_LOCKED', `${path}: pid ${pid} is running (stop it first: kill ${pid})`, { field: '--pid-file' });
   } catch (e) {
     if (e instanceof RseError) throw e;

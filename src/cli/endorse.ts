@@ -1,23 +1,12 @@
 /** `rse endorse MANIFEST DEVICE`: a build's reference values and a device's trust anchor as a CoRIM. @module */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { Device, isDeviceDir, MemoryStore } from '../device/device.ts';
+import { openDeviceCopy } from '../device/device.ts';
 import { endorse } from '../endorse/endorse.ts';
 import { deviceFacts } from '../endorse/identity.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import { io, printJson, readInput } from './common.ts';
-
-/** The device's files in memory: finding its identity runs BL1, which must not touch the directory. */
-function deviceCopy(dir: string): Device {
-  if (!isDeviceDir(dir)) throw new RseError('E_DEVICE', `${dir} is not a device directory`, { field: dir });
-  const mem = new MemoryStore();
-  for (const name of readdirSync(dir))
-    if (statSync(join(dir, name)).isFile()) mem.files.set(name, readInput(join(dir, name), 'device file'));
-  return Device.open(mem);
-}
 
 const short = (b: Uint8Array): string => `${toHex(b.subarray(0, 8))}…`;
 
@@ -46,7 +35,7 @@ export function endorseCommand() {
         if (e instanceof RseError) throw e;
         throw new RseError('E_MANIFEST', `${manifestPath} is not JSON: ${(e as Error).message}`, { field: manifestPath });
       }
-      const facts = deviceFacts(deviceCopy(dir));
+      const facts = deviceFacts(openDeviceCopy(dir, (p) => readInput(p, 'device file')));
       const r = endorse(manifest, facts, o.id === undefined ? {} : { id: o.id });
       if (o.output !== undefined) writeFileAtomic(o.output, r.corim, { durable: false });
       const id = facts.identity;

@@ -1,6 +1,6 @@
 /** The `rse` command line. @module */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from '@commander-js/extra-typings';
+import { Command, CommanderError, type OutputConfiguration } from '@commander-js/extra-typings';
 import { RseError } from '../lib/errors.ts';
 import { type CliIo, cliArgv, cliStatus, flushJson, io, jsonResult, printJson, processIo } from './common.ts';
 import { HELP_LAYOUT, helpIndexOf } from './help-index.ts';
@@ -107,6 +107,17 @@ export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loade
   report: async () => [(await import('./report.ts')).reportCommand()],
 };
 
+/**
+ * Readies a verb's command tree: the help layout and the common --json on every command, and when
+ * it is to run, the help option, no process exit and output through `output`.
+ */
+function prepare(c: Command, output?: OutputConfiguration): void {
+  c.configureHelp(HELP_LAYOUT);
+  withJson(c);
+  if (output !== undefined) c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output);
+  for (const sub of c.commands) prepare(sub as Command, output);
+}
+
 /** Gives a leaf command that has no --json of its own the common one (its result is then `{ok}` and what it printed goes to stderr). */
 function withJson(c: Command): void {
   if (c.commands.length === 0 && !c.options.some((o) => o.long === '--json'))
@@ -142,12 +153,7 @@ async function ownParsers(): Promise<HelpCommand[]> {
 /** Every verb of `rse` as help data: what the top-level help, man pages and completion are made from. */
 export async function helpIndex(): Promise<HelpIndex> {
   const commands = (await Promise.all(Object.values(LOADERS).map((load) => load(() => [])))).flat();
-  const configure = (c: Command): void => {
-    c.configureHelp(HELP_LAYOUT);
-    withJson(c);
-    for (const sub of c.commands) configure(sub as Command);
-  };
-  for (const c of commands) configure(c as Command);
+  for (const c of commands) prepare(c as Command);
   const index = helpIndexOf(packageVersion(), RSE_DESCRIPTION, commands);
   const completion: HelpCommand = {
     name: 'completion',
@@ -260,12 +266,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const wanted = own !== undefined ? [own] : versionOnly ? [] : Object.values(LOADERS);
   const commands = (await Promise.all(wanted.map((load) => load(() => pairs)))).flat();
   for (const cmd of commands) {
-    const configure = (c: Command): void => {
-      c.helpOption('-h, --help', 'show help').exitOverride().configureOutput(output).configureHelp(HELP_LAYOUT);
-      withJson(c);
-      for (const sub of c.commands) configure(sub as Command);
-    };
-    configure(cmd as Command);
+    prepare(cmd as Command, output);
     program.addCommand(cmd as Command);
   }
   // Listed for help only: these verbs are dispatched before commander (see the top of run()).

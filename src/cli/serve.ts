@@ -150,59 +150,57 @@ export function serveCommand() {
 }
 
 async function serveLocked(dev: Device, listen: Listen, o: ServeOptions): Promise<void> {
-  {
-    const ctrlToken = ctrlTokenOf(o.ctrlToken as string | undefined);
-    const server = new RseServer(dev, {
-      ...(ctrlToken === undefined ? {} : { ctrlToken }),
-      limits: {
-        connections: positive(o.maxConnections, '--max-connections'),
-        buffered: positive(o.maxBuffered, '--max-buffered'),
-        frameMs: positive(o.frameTimeout, '--frame-timeout'),
-        idleMs: positive(o.idleTimeout, '--idle-timeout'),
-      },
-      ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
-      link: o.link,
-      permissions: o.permissions,
-      dakKeyFormat: o.dakKeyFormat,
-      mhuChannels: mhuChannels(o.mhuChannels),
-      onBoot: (r) =>
-        o.json !== true &&
-        io.out(
-          r.ok
-            ? `booted in ${r.ms.toFixed(1)} ms: ${r.measurements.length} measurements\n`
-            : `boot stopped: ${r.halt?.reason} [${r.halt?.code}]\n`,
-        ),
-      ...(o.log === true
-        ? {
-            onCall: (c) =>
-              io.out(
-                `seq ${c.header.seq} client ${c.clientId ?? c.header.clientId} ${c.kind} handle 0x${((c.handle ?? 0) >>> 0).toString(16)} type ${c.type ?? '-'}: ${statusName(c.status)}${c.why ? ` (${c.why})` : ''}\n`,
-              ),
-          }
-        : {}),
-    });
-    const r = server.boot();
-    if (!r.ok) cliStatus.code = 1;
-    const at = await server.listen(listen);
-    const stop = (): void => void server.close();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    process.once('SIGHUP', stop);
-    const dropPid = o.pidFile === undefined ? undefined : writePidFile(o.pidFile);
-    try {
-      const ready = { listening: at, pid: process.pid, profile: dev.profile.name, booted: r.ok };
-      if (o.json === true) printJson({ ok: true, ...ready }, true);
-      else io.out(`serving ${dev.profile.name} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
-      announceReady(ready);
-      await server.closed;
-    } finally {
-      dropPid?.();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.off('SIGHUP', stop);
-    }
-    if (o.json !== true) io.out(`served ${server.calls} calls\n`);
+  const ctrlToken = ctrlTokenOf(o.ctrlToken as string | undefined);
+  const server = new RseServer(dev, {
+    ...(ctrlToken === undefined ? {} : { ctrlToken }),
+    limits: {
+      connections: positive(o.maxConnections, '--max-connections'),
+      buffered: positive(o.maxBuffered, '--max-buffered'),
+      frameMs: positive(o.frameTimeout, '--frame-timeout'),
+      idleMs: positive(o.idleTimeout, '--idle-timeout'),
+    },
+    ...(o.packing === undefined ? {} : { packing: o.packing as CtrlPacking }),
+    link: o.link,
+    permissions: o.permissions,
+    dakKeyFormat: o.dakKeyFormat,
+    mhuChannels: mhuChannels(o.mhuChannels),
+    onBoot: (r) =>
+      o.json !== true &&
+      io.out(
+        r.ok
+          ? `booted in ${r.ms.toFixed(1)} ms: ${r.measurements.length} measurements\n`
+          : `boot stopped: ${r.halt?.reason} [${r.halt?.code}]\n`,
+      ),
+    ...(o.log === true
+      ? {
+          onCall: (c) =>
+            io.out(
+              `seq ${c.header.seq} client ${c.clientId ?? c.header.clientId} ${c.kind} handle 0x${((c.handle ?? 0) >>> 0).toString(16)} type ${c.type ?? '-'}: ${statusName(c.status)}${c.why ? ` (${c.why})` : ''}\n`,
+            ),
+        }
+      : {}),
+  });
+  const r = server.boot();
+  if (!r.ok) cliStatus.code = 1;
+  const at = await server.listen(listen);
+  const stop = (): void => void server.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop);
+  const dropPid = o.pidFile === undefined ? undefined : writePidFile(o.pidFile);
+  try {
+    const ready = { listening: at, pid: process.pid, profile: dev.profile.name, booted: r.ok };
+    if (o.json === true) printJson({ ok: true, ...ready }, true);
+    else io.out(`serving ${dev.profile.name} on ${at}${r.ok ? '' : ' (boot stopped: every call is answered busy until a reset)'}\n`);
+    announceReady(ready);
+    await server.closed;
+  } finally {
+    dropPid?.();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', stop);
   }
+  if (o.json !== true) io.out(`served ${server.calls} calls\n`);
 }
 
 function timeoutArg(v: string): number {

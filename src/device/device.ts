@@ -5,7 +5,7 @@
  * a fault plan can cut the power before program operation N.
  * @module
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RandomSource, randomBytes } from '../crypto/index.ts';
 import { KMU_SLOT, Kmu } from '../crypto/kmu.ts';
@@ -405,6 +405,17 @@ function sramImage(b: Uint8Array | undefined, size: number): Uint8Array {
   const out = new Uint8Array(size);
   if (b !== undefined) out.set(b.subarray(0, size));
   return out;
+}
+
+/**
+ * A device opened from a copy of its directory's files in memory (read with `read`): what runs on
+ * it (a boot for a report, BL1 for an identity) never touches the directory.
+ */
+export function openDeviceCopy(dir: string, read: (path: string) => Uint8Array): Device {
+  if (!isDeviceDir(dir)) throw new RseError('E_DEVICE', `${dir} is not a device directory`, { field: dir });
+  const mem = new MemoryStore();
+  for (const name of readdirSync(dir)) if (statSync(join(dir, name)).isFile()) mem.files.set(name, read(join(dir, name)));
+  return Device.open(mem);
 }
 
 /** Whether `dir` looks like a device directory. */

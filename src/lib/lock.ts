@@ -23,7 +23,8 @@ export interface DirLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -44,7 +45,7 @@ export function lockHolder(dir: string): LockHolder | undefined {
   try {
     const h = JSON.parse(text) as Partial<LockHolder>;
     if (typeof h.pid !== 'number' || !Number.isInteger(h.pid) || h.pid <= 0) return undefined;
-    return alive(h.pid) ? { pid: h.pid, what: String(h.what ?? 'a process'), since: String(h.since ?? '') } : undefined;
+    return processAlive(h.pid) ? { pid: h.pid, what: String(h.what ?? 'a process'), since: String(h.since ?? '') } : undefined;
   } catch {
     return undefined;
   }

@@ -3,11 +3,13 @@
  * every RSE device (booted in memory: the directory is not touched), every STM32MP15 and STM32L5
  * device. Plain data; {@link renderReport} draws it. @module
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bootDevice } from '../boot/chain.ts';
-import { Device, isDeviceDir, MemoryStore } from '../device/device.ts';
+import { isDeviceDir, openDeviceCopy } from '../device/device.ts';
+import { readStateFile } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
+import { STM32L5, STM32MP1 } from '../profiles/stm32.ts';
 import { MP15_PERIPHERALS } from '../stm32/etzpc.ts';
 import { hdpPages, isSecurePage, PAGES_PER_BANK } from '../stm32/l5.ts';
 import { L5Device } from '../stm32/l5-device.ts';
@@ -58,7 +60,10 @@ export interface DeviceReport {
 
 export interface FirewallReport {
   readonly path: string;
-  readonly kind: 'stm32mp1' | 'stm32l5';
+  readonly kind: typeof STM32MP1.name | typeof STM32L5.name;
+  /** What the cells are, and whether each shows its name (peripherals) or stays a swatch (pages). */
+  readonly caption: string;
+  readonly labelled: boolean;
   /** MP15: each ETZPC peripheral's DECPROT; L5: each flash page's security. */
   readonly cells: readonly { name: string; mode: string; detail: string }[];
   readonly maps: readonly MemoryMap[];
@@ -95,13 +100,13 @@ function directories(dir: string, depth = 2): string[] {
 }
 
 function buildOf(dir: string, root: string): BuildReport | undefined {
-  let m: Json;
+  let m: Json | undefined;
   try {
-    m = obj(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+    m = jsonFile(join(dir, 'manifest.json'));
   } catch {
     return undefined;
   }
-  if (!Array.isArray(m.images) || typeof m.platform !== 'string') return undefined;
+  if (m === undefined || !Array.isArray(m.images) || typeof m.platform !== 'string') return undefined;
   const maps: MemoryMap[] = [];
   const host = obj(m.hostFlash);
   if (num(host.size) > 0) {
@@ -147,19 +152,30 @@ function buildOf(dir: string, root: string): BuildReport | undefined {
   };
 }
 
-/** The device's files in memory: booting it for the report must not change the directory. */
-function inMemory(dir: string): Device {
-  const mem = new MemoryStore();
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isFile() && statSync(p).size <= 256 << 20) mem.files.set(name, new Uint8Array(readFileSync(p)));
+/** Bounds on what the report reads: a manifest or a device.json, and any one device file. */
+const JSON_MAX = 16 << 20;
+const FILE_MAX = 256 << 20;
+
+/** A JSON file of the tree, bounded, or undefined when it is absent or not JSON. */
+function jsonFile(path: string): Json | undefined {
+  try {
+    const b = readStateFile(path, JSON_MAX);
+    return b === undefined ? undefined : obj(JSON.parse(Buffer.from(b).toString('utf8')));
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined;
+    throw e;
   }
-  return Device.open(mem);
 }
 
-function deviceOf(dir: string, root: string): DeviceReport | undefined {
-  const json = obj(JSON.parse(readFileSync(join(dir, 'device.json'), 'utf8')));
-  const r = bootDevice(inMemory(dir));
+/** An RSE device, booted from a copy of its files (the directory is not changed). */
+function deviceOf(dir: string, root: string, json: Json): DeviceReport {
+  const r = bootDevice(
+    openDeviceCopy(dir, (p) => {
+      const b = readStateFile(p, FILE_MAX);
+      if (b === undefined) throw new RseError('E_DEVICE', `${p} vanished while the report read it`, { field: p });
+      return b;
+    }),
+  );
   return {
     path: relative(root, dir) || '.',
     profile: str(json.profile),
@@ -209,7 +225,9 @@ function mp1Of(dir: string, root: string): FirewallReport {
   });
   return {
     path: relative(root, dir) || '.',
-    kind: 'stm32mp1',
+    kind: STM32MP1.name,
+    caption: 'ETZPC: each peripheral’s DECPROT',
+    labelled: true,
     cells,
     maps: [{ title: 'DDR through the TZC-400 (4 GiB bus view)', size: 2 ** 32, regions }],
   };
@@ -238,7 +256,9 @@ function l5Of(dir: string, root: string): FirewallReport {
   }
   return {
     path: relative(root, dir) || '.',
-    kind: 'stm32l5',
+    kind: STM32L5.name,
+    caption: `flash pages, bank 1 then bank 2 (${PAGES_PER_BANK} each)`,
+    labelled: false,
     cells,
     maps: [{ title: `flash pages (RDP level ${dev.rdp}, TZEN ${dev.ob.tzen ? 1 : 0})`, size: 2 * PAGES_PER_BANK, regions }],
   };
@@ -254,18 +274,15 @@ export function gatherReport(dir: string): ReportData {
     const b = buildOf(d, dir);
     if (b !== undefined) builds.push(b);
     if (!existsSync(join(d, 'device.json'))) continue;
-    let profile = '';
     try {
-      profile = str(obj(JSON.parse(readFileSync(join(d, 'device.json'), 'utf8'))).profile);
-      if (profile === 'stm32mp1') firewalls.push(mp1Of(d, dir));
-      else if (profile === 'stm32l5') firewalls.push(l5Of(d, dir));
-      else if (isDeviceDir(d)) {
-        const r = deviceOf(d, dir);
-        if (r !== undefined) devices.push(r);
-      }
+      const json = jsonFile(join(d, 'device.json'));
+      if (json === undefined) continue;
+      if (json.profile === STM32MP1.name) firewalls.push(mp1Of(d, dir));
+      else if (json.profile === STM32L5.name) firewalls.push(l5Of(d, dir));
+      else if (isDeviceDir(d)) devices.push(deviceOf(d, dir, json));
     } catch (e) {
       // A device the report cannot read is left out, not the report failed.
-      if (!(e instanceof RseError) && !(e instanceof SyntaxError)) throw e;
+      if (!(e instanceof RseError)) throw e;
     }
   }
   return { dir, generated: new Date().toISOString(), builds, devices, firewalls };

@@ -128,7 +128,7 @@ function firewallBlock(f: FirewallReport): string {
   const cells = f.cells
     .map(
       (c) =>
-        `<span class="cell" style="background:${color(c.mode, 0)}" title="${esc(`${c.name}: ${c.mode} (${c.detail})`)}">${f.kind === 'stm32mp1' ? esc(c.name) : ''}</span>`,
+        `<span class="cell" style="background:${color(c.mode, 0)}" title="${esc(`${c.name}: ${c.mode} (${c.detail})`)}">${f.labelled ? esc(c.name) : ''}</span>`,
     )
     .join('');
   const modes = [...new Set(f.cells.map((c) => c.mode))]
@@ -136,8 +136,7 @@ function firewallBlock(f: FirewallReport): string {
       (m) => `<li><span class="sw" style="background:${color(m, 0)}"></span>${esc(m)} (${f.cells.filter((c) => c.mode === m).length})</li>`,
     )
     .join('');
-  const what = f.kind === 'stm32mp1' ? 'ETZPC: each peripheral’s DECPROT' : 'flash pages, bank 1 then bank 2 (128 each)';
-  return `<article><h3>${esc(f.path)} <small>${esc(f.kind)}</small></h3><p>${what}</p><div class="cells ${f.kind}">${cells}</div><ul class="legend">${modes}</ul>${f.maps.map(mapSvg).join('')}</article>`;
+  return `<article><h3>${esc(f.path)} <small>${esc(f.kind)}</small></h3><p>${esc(f.caption)}</p><div class="cells ${f.labelled ? 'named' : 'pages'}">${cells}</div><ul class="legend">${modes}</ul>${f.maps.map(mapSvg).join('')}</article>`;
 }
 
 const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}h2{border-bottom:2px solid #ccc;margin-top:2em}h3 small{color:#666;font-weight:normal}
@@ -147,7 +146,7 @@ th.rot{height:150px;white-space:nowrap;vertical-align:bottom}th.rot div{transfor
 p.pass{color:#2a7a2a}p.fail{color:#b22}.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px}
 .sw{display:inline-block;width:10px;height:10px;margin-right:4px}.lbl{font-size:11px;fill:#fff}
 .state rect{fill:#eee;stroke:#999}.state.done rect{fill:#cfe8cf;stroke:#4a4}.state.here rect{stroke-width:3}.arrow{stroke:#bbb;stroke-width:2}.arrow.done{stroke:#555}
-.cells{display:flex;flex-wrap:wrap;gap:2px}.cells span{display:inline-block;color:#fff;font-size:10px}.stm32mp1 span{padding:2px 4px}.stm32l5 span{width:7px;height:14px}
+.cells{display:flex;flex-wrap:wrap;gap:2px}.cells span{display:inline-block;color:#fff;font-size:10px}.named span{padding:2px 4px}.pages span{width:7px;height:14px}
 figure.map{margin:.5em 0}figcaption{font-weight:bold}`;
 
 /** The report page. */
