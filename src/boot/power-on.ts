@@ -18,7 +18,7 @@ import type { ProvisioningFormat } from '../profiles/types.ts';
 import { BUNDLE_SIZE, type BundleKind, checkBundleShape, encodeBundle } from '../provisioning/bundle.ts';
 import { PROVISIONING_MESSAGE_TYPE } from '../provisioning/message.ts';
 import { LCS_BIT, messageProvisioning, ROM_ROTPK_FILE, stageMessage } from '../provisioning/messages-rom.ts';
-import { bl1_2MessageProvisioning, stageRuntimeMessage } from '../provisioning/revocation-2.3.ts';
+import { bl1_2MessageProvisioning, stageBl1_2Message, stageRuntimeMessage } from '../provisioning/revocation-2.3.ts';
 import { BUNDLE_LOCATION, PSI_NAMES, type RigInput, type RomEvent, type RomOutcome, romProvisioning } from '../provisioning/rom.ts';
 import {
   BL2_DATA_FILE,
@@ -288,29 +288,46 @@ function validLcsMask(m: Uint8Array): number {
 /**
  * The message rig: stages each message before the boot that needs it and powers the device on
  * after every reset; a message is done once every LCS it is valid in is behind the device (a
- * combined blob serves CM and DM).
+ * combined blob serves CM and DM). When a blob's code waits for the next message (a chained
+ * loader, a plain-data handler) the rig hands over the one after it. In SE, a blob (or an
+ * authenticated plain data message) is staged for BL1_2, as a rig does with no flash attached.
  */
 function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageReport) => void): ProvisionRunResult {
   for (const k of ['cm', 'dm', 'romBundle', 'bl2Data', 'tfmData'] as const)
     if (input[k] !== undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices take provisioning messages, not ${k}`);
   const messages = input.messages ?? [];
   let next = 0;
+  /** The last message handed over in this boot (staged, or fetched by a blob's code), and the last one fetched. */
+  let cursor = -1;
+  let fetched = -1;
+  const rig: RigInput = {
+    nextMessage: () => {
+      if (cursor < 0 || cursor + 1 >= messages.length) return undefined;
+      cursor++;
+      fetched = cursor;
+      return messages[cursor];
+    },
+  };
   const stages: StageReport[] = [];
   for (let boot = 1; boot <= 4 + 3 * messages.length; boot++) {
-    // Messages whose LCSs are all behind the device (a re-run after a power cut) are done.
+    // Messages whose LCSs are all behind the device (a re-run after a power cut), or that a blob's
+    // code already fetched, are done.
     const lcsBit = LCS_BIT[lcsFromOtp(dev.otp)];
+    if (fetched >= next) next = fetched + 1;
     while (next < messages.length && validLcsMask(messages[next] as Uint8Array) < lcsBit) next++;
     const m = messages[next];
     if (m !== undefined) {
-      const forBl1_2 = m.length >= 4 && readU32le(m, 0) === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA;
-      if (forBl1_2) stageRuntimeMessage(dev, m);
+      const type = m.length >= 4 ? readU32le(m, 0) : 0;
+      if (type === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA) stageRuntimeMessage(dev, m);
+      else if (lcsBit === LCS_BIT.SE) stageBl1_2Message(dev, m);
       else stageMessage(dev, m);
     }
-    const r = powerOn(dev, {});
+    cursor = m === undefined ? -1 : next;
+    const r = powerOn(dev, rig);
     if (r.result.kind === 'ready') {
-      // BL1_2 handles a message the runtime staged (ROTPK revocation) before it loads BL2.
+      // BL1_2 handles a message the runtime or the rig staged for it before it loads BL2.
       const events = [...r.events];
-      const b = bl1_2MessageProvisioning(dev, events);
+      const b = bl1_2MessageProvisioning(dev, events, rig);
       if (b.kind === 'reset' || b.kind === 'error') {
         const summary = b.kind === 'reset' ? `BL1_2: ${b.reason}, cold reset` : `BL1_2 stopped: ${b.reason} [${b.code}]`;
         dev.json.lastBoot = summary;
@@ -322,7 +339,7 @@ function messageRun(dev: Device, input: ProvisionInput, onStage?: (s: StageRepor
           const final: PowerOnReport = { ...r, events, result: { kind: 'halt', reason: b.reason, code: b.code } };
           return { stages, final, ok: false };
         }
-        next++;
+        next = Math.max(next, fetched) + 1;
         continue;
       }
     }

@@ -100,6 +100,14 @@ export function deviceCommand() {
         'message-provisioned profiles (rse-2.3): firmware built with RSE_ROTPK_REVOCATION (BL1_2 takes revocation messages)',
       )
       .option(
+        '--non-endorsed-dm',
+        'rse-2.3: firmware built with RSE_NON_ENDORSED_DM_PROVISIONING (DM provisioning leaves the DM ROTPKs out; in SE, BL1_2 takes a plain-data-handler blob signed by a CM ROTPK and then the DM ROTPKs as plain data, if the CM policies allow it)',
+      )
+      .option(
+        '--chip-output-data',
+        "rse-2.3: firmware built with RSE_ENABLE_CHIP_OUTPUT_DATA (CM provisioning derives the RSE attestation key and records the CMAC'd Chip Output Data, read with `rse provision cod`; the SoC identity must be written first, `rse provision soc-id`)",
+      )
+      .option(
         '--image-binding',
         'rse-2.3: firmware built with MCUBOOT_IMAGE_BINDING (BL1_2 derives the binding key; BL2 binds each image to the device after its first verification and later checks its tag instead of the signature: a CMAC, or AES-CCM re-encryption with --enc-key; images must carry the 0xA4/0xA5 placeholders)',
       )
@@ -137,6 +145,8 @@ export function deviceCommand() {
           lcmVersion: o.lcmVersion === '1' ? 1 : 0,
           xip: o.xip === true,
           ...(o.rotpkRevocation === true ? { rotpkRevocation: true } : {}),
+          ...(o.nonEndorsedDm === true ? { nonEndorsedDm: true } : {}),
+          ...(o.chipOutputData === true ? { chipOutputData: true } : {}),
           ...(o.imageBinding === true ? { imageBinding: true } : {}),
           ...(o.multiSig === true ? { multiSig: true } : {}),
         });

@@ -4,26 +4,25 @@
  * @module
  */
 
-import { randomBytes } from 'node:crypto';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { parse as parseYaml } from 'yaml';
 import { provisionRun, type StageReport } from '../boot/power-on.ts';
 import { exportPublicDer, loadKey } from '../crypto/index.ts';
 import { bundleKey } from '../crypto/rse-keys.ts';
+import type { Device } from '../device/device.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex, hex0x } from '../lib/hex.ts';
+import { hex0x } from '../lib/hex.ts';
 import { TP_MODE } from '../otp/lcm.ts';
 import { encodeBundle, RESUMABLE_CODE_MARKER } from '../provisioning/bundle.ts';
-import { decodeBlob } from '../provisioning/message.ts';
-import { buildProvisioningMessage, buildRevocationMessage } from '../provisioning/messages-build.ts';
+import { socIdentity } from '../provisioning/cod-2.3.ts';
+import { buildRevocationMessage } from '../provisioning/messages-build.ts';
 import { bl2DataInputs, encodeBl2Data, encodeRomBundle, encodeTfmData, romBundleInputs, tfmDataInputs } from '../provisioning/rss17.ts';
 import { cmInputs, dmInputs } from '../provisioning/values.ts';
-import { cmValues23, dmValues23, VALUES_EXAMPLE_23 } from '../provisioning/values-2.3-yaml.ts';
 import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
 import { openDevice, tpOption } from './device.ts';
 import { example } from './help-text.ts';
+import { codCommand, messageCommand, readValues, socIdCommand } from './provision-2.3.ts';
 
 export function keyFor(kind: 'cm' | 'dm', o: { tpMode?: string; krtl?: string; key?: string }): Uint8Array {
   if (o.key !== undefined) {
@@ -64,26 +63,27 @@ tfm:                                # compiled into TF-M
   profile_definition: http://arm.com/CCA-SSD/1.0.0
 `;
 
-export function readValues(file: string | undefined): { description: unknown; read: (p: string) => Uint8Array } {
-  let description: unknown = {};
-  let base = process.cwd();
-  if (file !== undefined) {
-    const text = Buffer.from(readInput(file, 'values file')).toString('utf8');
-    try {
-      description = parseYaml(text);
-    } catch (e) {
-      throw new RseError('E_CONFIG', `${file}: ${(e as Error).message.split('\n')[0]}`, { field: file });
-    }
-    base = dirname(resolve(file));
-  }
-  return { description, read: (p: string): Uint8Array => readInput(isAbsolute(p) ? p : join(base, p)) };
-}
-
 /** rss-1.7's plain parts: the ROM bundle and the data BL2 / TF-M are built with. */
 export function rss17Part(kind: 'rom' | 'bl2' | 'tfm', description: unknown, read: (p: string) => Uint8Array): Uint8Array {
   if (kind === 'rom') return encodeRomBundle(romBundleInputs(description, read));
   if (kind === 'bl2') return encodeBl2Data(bl2DataInputs(description, read));
   return encodeTfmData(tfmDataInputs(description, read));
+}
+
+/**
+ * A build with Chip Output Data records the SoC identity during CM provisioning; without it TF-M
+ * 2.3.1 stops after writing the HUK, and the next run cannot write another HUK: the device is stuck.
+ */
+function codTrap(dev: Device): string | undefined {
+  if (dev.profile.provisioning.messages?.chipOutputData !== true || dev.lcm.getLcs() !== 'CM') return undefined;
+  const id = socIdentity(dev);
+  const missing = [
+    ...(id.socUid.every((b) => b === 0) ? ['the SoC unique id'] : []),
+    ...(id.familyId === 0 ? ['the family id'] : []),
+    ...(id.ieeeEcid.every((b) => b === 0) ? ['the IEEE ECID'] : []),
+  ];
+  if (missing.length === 0) return undefined;
+  return `this firmware records the Chip Output Data in CM provisioning, and ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not written: TF-M 2.3.1 would stop after writing the HUK and the device could not be provisioned again. Write them first ('rse provision soc-id DIR --family-id N --ecid HEX'), or run with --force`;
 }
 
 /** The option that fixes a run that stopped where a wrong or missing option leaves a device, if any. */
@@ -99,6 +99,8 @@ function provisionHint(dir: string, last: StageReport | undefined, tpGiven: bool
   }
   return undefined;
 }
+
+export { readValues } from './provision-2.3.ts';
 
 export function provisionCommand() {
   const cmd = new Command('provision').summary('CM/DM provisioning bundles and the whole provisioning journey');
@@ -158,81 +160,9 @@ export function provisionCommand() {
         else io.out(`${kind.toUpperCase()} bundle ${o.output}: ${hex0x(bundle.length)} bytes (${(o.tpMode ?? 'tci').toUpperCase()} key)\n`);
       }),
   );
-  cmd.addCommand(
-    new Command('message')
-      .summary('write a rse-2.3 provisioning message: a cm, dm or combined BLOB (ECDSA + AES-CTR, or AES-CCM)')
-      .description(
-        "The BLOB messages TF-M 2.3.1's BL1_1 consumes (rse_provisioning_message.h): the 8-byte header,\n" +
-          'the 248-byte authentication header (metadata, purpose: flow, TP mode, SP mode, valid LCS),\n' +
-          "rsekit's provisioning code, the non-secret values as DATA and the secrets. Asymmetric (the\n" +
-          'default, ROTPK in ROM): signed with -k (ECDSA P-256/P-384, RFC 6979) and the secrets\n' +
-          'AES-CTR encrypted under KPROV; --symmetric: AES-CCM under KPROV. KPROV is derived as the ROM\n' +
-          'derives it: KMASTER from the RTL key (zero in TCI mode, --krtl in PCI) and the batch or DM\n' +
-          'number, then KPROV_CM (cm, combined) or KPROV_DM. Paths in the values file are relative to it.\n\n' +
-          `Example values file:\n\n${example(VALUES_EXAMPLE_23)}`,
-      )
-      .addArgument(new Command().createArgument('<kind>', 'cm, dm or combined').choices(['cm', 'dm', 'combined']))
-      .requiredOption('--values <file>', 'YAML/JSON values: a cm: and/or dm: section')
-      .requiredOption('-o, --output <file>', 'message file to write')
-      .option('-k, --key <pem>', 'ECDSA signing key (the ROM provisioning key of the target device)')
-      .option('--symmetric', 'AES-CCM under KPROV instead of an ECDSA signature (RSE_SYMMETRIC_PROVISIONING)')
-      .addOption(tpOption('tci'))
-      .option('--krtl <file>', 'RTL key of the target device (PCI mode)')
-      .option('--iv <hex>', 'the 8-byte IV (default: random, as the scripts draw it)')
-      .option('--soc-uid <hex>', 'personalise the blob for this 12-byte SoC UID')
-      .option('--encrypt-code-data', 'encrypt the code and data too (RSE_PROVISIONING_*_ENCRYPT_CODE_DATA)')
-      .option('--version <n>', 'blob version (RSE_CM_BLOB_VERSION / RSE_DM_BLOB_VERSION)', '0')
-      .option('--batch-id <n>', 'batch number of the KMASTER_CM derivation', '0')
-      .option('--dm-number <n>', 'DM number of the KMASTER_DM derivation', '0')
-      .option('--json', 'print what went into the message')
-      .action((kind, o) => {
-        const { description, read } = readValues(o.values);
-        if ((o.key === undefined) === (o.symmetric !== true))
-          throw new RseError('E_USAGE', 'give -k KEY (ECDSA) or --symmetric (AES-CCM), one of them');
-        const pci = o.tpMode === 'pci';
-        if (pci && o.krtl === undefined) throw new RseError('E_USAGE', 'PCI mode needs --krtl');
-        const krtl = pci ? readInput(o.krtl as string, 'RTL key') : new Uint8Array(32);
-        if (krtl.length !== 32) throw new RseError('E_KEY', `the RTL key must be 32 bytes, got ${krtl.length}`, { field: '--krtl' });
-        const hex = (v: string | undefined, n: number, what: string): Uint8Array | undefined => {
-          if (v === undefined) return undefined;
-          const b = fromHex(v.replace(/^0x/i, ''), what);
-          if (b.length !== n) throw new RseError('E_ARGUMENT', `${what} is ${n} bytes, got ${b.length}`, { field: what });
-          return b;
-        };
-        const cm = kind === 'dm' ? undefined : cmValues23(description, read);
-        const dm = kind === 'cm' ? undefined : dmValues23(description, read);
-        const socUid = hex(o.socUid, 12, '--soc-uid');
-        const bytes = buildProvisioningMessage({
-          flow: kind,
-          ...(cm === undefined ? {} : { cm: cm.values, cmSecrets: cm.secrets }),
-          ...(dm === undefined ? {} : { dm: dm.values, dmSecrets: dm.secrets }),
-          tpMode: pci ? 'PCI' : 'TCI',
-          auth: o.key === undefined ? { kind: 'ccm' } : { kind: 'ecdsa', key: loadKey(readInput(o.key, 'signing key')) },
-          krtl,
-          iv: hex(o.iv, 8, '--iv') ?? new Uint8Array(randomBytes(8)),
-          version: parseInteger(o.version),
-          batchId: parseInteger(o.batchId),
-          dmNumber: parseInteger(o.dmNumber),
-          ...(socUid === undefined ? {} : { socUid }),
-          ...(o.encryptCodeData === true ? { encryptCodeData: true } : {}),
-        });
-        writeFileAtomic(o.output, bytes, { durable: false });
-        const words = decodeBlob(bytes, o.output).header;
-        const out = {
-          kind,
-          output: o.output,
-          size: bytes.length,
-          metadata: hex0x(words.metadata, 8),
-          purpose: hex0x(words.purpose, 8),
-          auth: o.key === undefined ? 'AES-CCM' : 'ECDSA',
-        };
-        if (o.json === true) printJson(out);
-        else
-          io.out(
-            `${kind.toUpperCase()} message ${o.output}: ${hex0x(bytes.length)} bytes, ${out.auth}, metadata ${out.metadata}, purpose ${out.purpose}\n`,
-          );
-      }),
-  );
+  cmd.addCommand(messageCommand());
+  cmd.addCommand(socIdCommand());
+  cmd.addCommand(codCommand());
   cmd.addCommand(
     new Command('revoke')
       .summary('write a rse-2.3 ROTPK revocation: the CM or DM ROTPK array moves on, optionally to new keys')
@@ -305,16 +235,22 @@ export function provisionCommand() {
           'again. Exit status 0 when the device reaches SE, 1 when it stops on the way.',
       )
       .argument('<dir>')
-      .option('--message <file...>', 'provisioning messages in order (rse-2.3): CM, DM or combined blobs, each staged at VM1 + 0x60000')
+      .option(
+        '--message <file...>',
+        "provisioning messages in order (rse-2.3), each staged at VM1 + 0x60000 when the device needs it (for BL1_2 in SE); a message a blob's code fetches (chained DM, plain data) follows that blob",
+      )
       .option('--cm <file>', 'CM bundle (rse-2.1)')
       .option('--dm <file>', 'DM bundle (rse-2.1)')
       .option('--rom-bundle <file>', 'BL1_1 ROM bundle, magic 0xC0DEFEED (rss-1.7)')
       .option('--bl2-data <file>', "BL2's provisioning data, from 'rse provision bundle bl2' (rss-1.7)")
       .option('--tfm-data <file>', "TF-M's provisioning data, from 'rse provision bundle tfm' (rss-1.7)")
       .addOption(tpOption())
+      .option('--force', 'run even where rsekit sees the run would leave the device stuck (Chip Output Data without the SoC identity)')
       .option('--json', 'print every boot report as JSON')
       .action((dir, o) => {
         const dev = openDevice(dir);
+        const trap = o.force === true ? undefined : codTrap(dev);
+        if (trap !== undefined) throw new RseError('E_USAGE', trap, { field: dir });
         const line = (s: StageReport): void => {
           if (o.json !== true) io.out(`boot ${s.boot}: LCS ${s.lcs.padEnd(3)} TP ${s.tpMode.padEnd(6)} ${s.summary}\n`);
         };

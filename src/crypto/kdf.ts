@@ -169,3 +169,23 @@ export function deriveHkdfEcKey(
   });
   return { privateKey, publicKey: ecPublicFromPrivate(curve, privateKey) };
 }
+
+/**
+ * CryptoCell's deterministic ECDSA key derivation (`cc3xx_lowlevel_ecdsa_derive_key`, used by
+ * TF-M 2.3's BL1 as `bl1_ecc_derive_key`): the big-endian counter KDF draws the curve's bits plus
+ * 64 (FIPS 186-5 A.2.1), rounded up to whole CMAC blocks, read as a big-endian number and reduced
+ * modulo the order. Returns the private scalar (the curve's size) and the uncompressed public point.
+ */
+export function cc3xxDeriveEcKey(
+  curve: 'P-256' | 'P-384',
+  key: Uint8Array,
+  label: KdfLabel,
+  context: Uint8Array,
+): { privateKey: Uint8Array; publicKey: Uint8Array } {
+  const size = CURVE_BITS[curve] / 8;
+  const draw = Math.ceil((size + 8) / BLOCK) * BLOCK;
+  const d = bigFromBytes(kdfCmacCounterBe(key, label, context, draw)) % CURVE_ORDERS[curve];
+  if (d === 0n) throw new RseError('E_BAD_FIELD', 'the derived ECDSA key is zero', { field: 'ecdsa.derive' });
+  const privateKey = bytesFromBig(d, size);
+  return { privateKey, publicKey: ecPublicFromPrivate(curve, privateKey) };
+}

@@ -94,9 +94,10 @@ export interface DeviceJson {
   readonly attestHal?: { readonly implementationId?: string };
   /**
    * `provisioning_staging_status` of the persistent data: `runtime` when the staged message was
-   * handed over by the runtime for BL1_2 (revocation); absent otherwise.
+   * handed over by the runtime for BL1_2 (revocation), `bl1_2` when a rig staged it for BL1_2 with
+   * no flash attached (non-endorsed DM ROTPKs in SE); absent otherwise.
    */
-  staging?: 'runtime';
+  staging?: 'runtime' | 'bl1_2';
   /** PSI/GPIO state (low 4 bits of gretreg) at the end of the last boot. */
   psi: number;
   /** How many cold boots this device has done. */
@@ -125,6 +126,10 @@ export interface CreateOptions {
   readonly xip?: boolean;
   /** Message-provisioned profiles: built with `RSE_ROTPK_REVOCATION`. */
   readonly rotpkRevocation?: boolean;
+  /** Message-provisioned profiles: built with `RSE_NON_ENDORSED_DM_PROVISIONING`. */
+  readonly nonEndorsedDm?: boolean;
+  /** Message-provisioned profiles: built with `RSE_ENABLE_CHIP_OUTPUT_DATA`. */
+  readonly chipOutputData?: boolean;
   /** Profiles with image binding (rse-2.3): built with `MCUBOOT_IMAGE_BINDING`. */
   readonly imageBinding?: boolean;
   /** Profiles with multi-signature BL2 (rse-2.3): built with `MCUBOOT_IMAGE_MULTI_SIG_SUPPORT`. */
@@ -343,7 +348,7 @@ const DEVICE_JSON = object({
   xip: optional(bool),
   build: optional(BUILD),
   attestHal: optional(object({ implementationId: optional(str(/^[0-9a-f]{64}$/, '64 lower-case hex digits (32 bytes)')) })),
-  staging: optional(oneOf(['runtime'] as const)),
+  staging: optional(oneOf(['runtime', 'bl1_2'] as const)),
   psi: u32,
   boots: int(0, Number.MAX_SAFE_INTEGER),
   lastBoot: optional(str()),
@@ -364,6 +369,18 @@ function deviceJsonOf(j: unknown): DeviceJson {
   return o as DeviceJson;
 }
 
+/** A provisioning build option of a message-provisioned profile: a flag of its message table. */
+function messagesOption(macro: string, key: 'rotpkRevocation' | 'nonEndorsedDm' | 'chipOutputData') {
+  return {
+    macro,
+    has: (p: RseProfile): boolean => p.provisioning.messages !== undefined,
+    apply: (p: RseProfile): RseProfile => {
+      const m = p.provisioning.messages;
+      return m === undefined ? p : { ...p, provisioning: { ...p.provisioning, messages: { ...m, [key]: true } } };
+    },
+  };
+}
+
 /** A BL2 build option: the profile has it when its table is there; the build turns it on. */
 function bl2Option(macro: string, key: 'imageBinding' | 'encImages' | 'multiSig') {
   return {
@@ -378,14 +395,9 @@ function bl2Option(macro: string, key: 'imageBinding' | 'encImages' | 'multiSig'
 
 /** The firmware build options a device may have beyond its profile's defaults: the macro, whether the profile has it, and what it changes. */
 const BUILD_OPTIONS = {
-  rotpkRevocation: {
-    macro: 'RSE_ROTPK_REVOCATION',
-    has: (p: RseProfile): boolean => p.provisioning.messages !== undefined,
-    apply: (p: RseProfile): RseProfile => {
-      const m = p.provisioning.messages;
-      return m === undefined ? p : { ...p, provisioning: { ...p.provisioning, messages: { ...m, rotpkRevocation: true } } };
-    },
-  },
+  rotpkRevocation: messagesOption('RSE_ROTPK_REVOCATION', 'rotpkRevocation'),
+  nonEndorsedDm: messagesOption('RSE_NON_ENDORSED_DM_PROVISIONING', 'nonEndorsedDm'),
+  chipOutputData: messagesOption('RSE_ENABLE_CHIP_OUTPUT_DATA', 'chipOutputData'),
   imageBinding: bl2Option('MCUBOOT_IMAGE_BINDING', 'imageBinding'),
   encImages: bl2Option('MCUBOOT_ENC_IMAGES', 'encImages'),
   multiSig: bl2Option('MCUBOOT_IMAGE_MULTI_SIG_SUPPORT', 'multiSig'),

@@ -150,11 +150,12 @@ export class PlatOtp {
   /**
    * `tfm_plat_otp_write(PLAT_OTP_ID_LCS)`: on 2.1, CM→DM first writes the CM-locked area size,
    * its zero count and the area's zero count (DM→SE likewise for the DM area), then asks the
-   * LCM for the transition, which takes effect at the next cold reset.
+   * LCM for the transition, which takes effect at the next cold reset. On 2.3, DM→SE writes the
+   * DM ROTPK array's zero count unless the DM ROTPKs come later (non-endorsed, `otp_lcm.c`).
    */
-  writeLcs(target: 'DM' | 'SE' | 'RMA'): void {
+  writeLcs(target: 'DM' | 'SE' | 'RMA', o: { readonly dmRotpkZeroCount?: boolean } = {}): void {
     if (this.layout.integrity === 'area-zero-counts') {
-      this.lcmCall('lcs', () => writeZeroCounts23(this.lcm, target));
+      this.lcmCall('lcs', () => writeZeroCounts23(this.lcm, target, o.dmRotpkZeroCount ?? true));
       this.lcmCall('lcs', () => this.lcm.setLcs(target));
       return;
     }

@@ -190,7 +190,7 @@ function writeRegion(lcm: Lcm, r: ZcRegion): void {
 }
 
 /** `write_zero_counts(new_lcs)` of `otp_write_lcs`, before the LCS transition is requested. */
-export function writeZeroCounts23(lcm: Lcm, target: 'DM' | 'SE' | 'RMA'): void {
+export function writeZeroCounts23(lcm: Lcm, target: 'DM' | 'SE' | 'RMA', dmRotpkZeroCount = true): void {
   const otp = lcm.otp;
   if (target === 'DM') {
     writeRegion(lcm, zcRegion(otp, 'header', 'cm'));
@@ -204,6 +204,6 @@ export function writeZeroCounts23(lcm: Lcm, target: 'DM' | 'SE' | 'RMA'): void {
   }
   if (target === 'SE') {
     writeRegion(lcm, zcRegion(otp, 'area', 'dm'));
-    writeRegion(lcm, zcRegion(otp, 'rotpk', 'dm', 0));
+    if (dmRotpkZeroCount) writeRegion(lcm, zcRegion(otp, 'rotpk', 'dm', 0));
   }
 }

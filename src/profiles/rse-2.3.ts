@@ -36,6 +36,7 @@ export const RSE_2_3: RseProfile = {
       valuesMax: 0x1000,
       rotpkRevocation: false,
       nonEndorsedDm: false,
+      chipOutputData: false,
       maxKrtlUsage: 6,
       romRotpkTci:
         '2acb403ce8feed5ba44995a1a91daee8dbbe1937cd14fb2f245737e5953988d9' +

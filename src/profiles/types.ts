@@ -43,6 +43,8 @@ export interface MessageProvisioning {
   /** `RSE_ROTPK_REVOCATION`, `RSE_NON_ENDORSED_DM_PROVISIONING`. */
   readonly rotpkRevocation: boolean;
   readonly nonEndorsedDm: boolean;
+  /** `RSE_ENABLE_CHIP_OUTPUT_DATA`: CM provisioning derives the RAK and writes the CMAC'd Chip Output Data. */
+  readonly chipOutputData: boolean;
   /** `RSE_ACCEPTABLE_MAX_KRTL_USAGE_VALUE` of the CM provisioning code. */
   readonly maxKrtlUsage: number;
   /**

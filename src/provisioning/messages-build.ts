@@ -13,7 +13,15 @@ import type { AsymKey } from '../crypto/index.ts';
 import { rawPublicKey } from '../crypto/index.ts';
 import { u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
-import { BLOB_AUTH_HEADER_SIZE, type BlobAuth, encodeBlob, PLAIN_DATA_TYPE, PROVISIONING_MESSAGE_TYPE } from './message.ts';
+import { RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
+import {
+  BLOB_AUTH_HEADER_SIZE,
+  type BlobAuth,
+  encodeBlob,
+  encodePlainDataMessage,
+  PLAIN_DATA_TYPE,
+  PROVISIONING_MESSAGE_TYPE,
+} from './message.ts';
 import { type BlobFlow, provisioningKey23, rsekitProvisioningCode } from './messages-rom.ts';
 import {
   type CmValues23,
@@ -48,22 +56,53 @@ export interface MessageSpec {
   readonly socUid?: Uint8Array;
   /** Also encrypt the code and data (`RSE_PROVISIONING_*_ENCRYPT_CODE_DATA`). */
   readonly encryptCodeData?: boolean;
+  /** The message a chained loader fetches (purpose bit 27); signed, if by ECDSA, as PREVIOUS_MESSAGE. */
+  readonly chained?: boolean;
+  /** ECDSA by this CM ROTPK of the array in use instead of the ROM key (ROTPK_NOT_IN_ROM, CM_ROTPK): its number. */
+  readonly cmRotpk?: number;
 }
 
-const VALID_LCS: Readonly<Record<BlobFlow, number>> = { cm: 1, dm: 2, combined: 3 };
+/** The LCSs a flow's blob is valid in (purpose bits [31:28]): the plain-data handler runs in SE. */
+const VALID_LCS: Readonly<Record<BlobFlow, number>> = { cm: 1, dm: 2, combined: 3, 'dm-chained': 2, 'plain-data': 4 };
 
 /** The `metadata` and `purpose` words of a blob. */
-export function blobWords(s: Pick<MessageSpec, 'flow' | 'tpMode' | 'auth' | 'socUid' | 'encryptCodeData'>): {
+export function blobWords(s: Pick<MessageSpec, 'flow' | 'tpMode' | 'auth' | 'socUid' | 'encryptCodeData' | 'chained' | 'cmRotpk'>): {
   metadata: number;
   purpose: number;
 } {
-  const sig = s.auth.kind === 'ccm' ? 1 : 2;
-  const metadata = ((sig << 28) | (s.socUid === undefined ? 0 : 1 << 30) | (1 << 2) | (s.encryptCodeData === true ? 1 : 0)) >>> 0;
-  const purpose = ((VALID_LCS[s.flow] << 28) | (1 << 11) | ((s.tpMode === 'TCI' ? 2 : 1) << 9) | (s.flow === 'combined' ? 2 : 1)) >>> 0;
+  // Signature config: 1 KRTL derivative (CCM), 2 ROTPK in ROM, 3 not in ROM (type [27:26]: 0 CM ROTPK, 1 previous message).
+  const notInRom = s.auth.kind === 'ecdsa' && (s.cmRotpk !== undefined || s.chained === true);
+  const sig = s.auth.kind === 'ccm' ? 1 : notInRom ? 3 : 2;
+  const pkType = notInRom && s.cmRotpk === undefined ? 1 : 0;
+  const secrets = SECRETLESS.has(s.flow) ? 0 : 1 << 2;
+  const metadata =
+    ((sig << 28) |
+      (pkType << 26) |
+      (s.socUid === undefined ? 0 : 1 << 30) |
+      (((s.cmRotpk ?? 0) & 0x1ff) << 8) |
+      secrets |
+      (s.encryptCodeData === true ? 1 : 0)) >>>
+    0;
+  // SP mode: required for provisioning in CM and DM; the plain-data handler runs in SE without it.
+  const sp = s.flow === 'plain-data' ? 0 : 1 << 11;
+  const purpose =
+    ((VALID_LCS[s.flow] << 28) |
+      ((s.chained === true ? 1 : 0) << 27) |
+      sp |
+      ((s.tpMode === 'TCI' ? 2 : 1) << 9) |
+      (s.flow === 'combined' ? 2 : 1)) >>>
+    0;
   return { metadata, purpose };
 }
 
-/** Makes a CM, DM or combined provisioning message. */
+/** Flows whose code reads no secret values (so none are encrypted). */
+const SECRETLESS: ReadonlySet<BlobFlow> = new Set(['dm-chained', 'plain-data']);
+
+/**
+ * Makes a provisioning BLOB: CM, DM or combined (values and secrets), a chained loader
+ * (`dm-chained`, no values: its code fetches the DM blob marked `chained`) or a plain-data handler
+ * (`plain-data`, valid in SE, signed by a CM ROTPK: its code fetches a plain data message).
+ */
 export function buildProvisioningMessage(s: MessageSpec): Uint8Array {
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new RseError('E_USAGE', `a ${s.flow} message needs ${what}`, { field: what });
@@ -71,19 +110,22 @@ export function buildProvisioningMessage(s: MessageSpec): Uint8Array {
   };
   const parts: Uint8Array[] = [];
   const secrets: (Uint8Array | undefined)[] = [];
-  if (s.flow !== 'dm') {
+  if (s.flow === 'cm' || s.flow === 'combined') {
     parts.push(encodeNonSecretCmValues(need(s.cm, 'CM values')));
     secrets.push(...need(s.cmSecrets, 'the CM secrets (GUK, KP_CM, KCE_CM)'));
   }
-  if (s.flow !== 'cm') {
+  if (s.flow === 'dm' || s.flow === 'combined') {
     parts.push(encodeNonSecretDmValues(need(s.dm, 'DM values')));
     secrets.push(...need(s.dmSecrets, 'the DM secrets (KP_DM, KCE_DM)'));
   }
+  if (s.chained === true && s.flow !== 'dm')
+    throw new RseError('E_USAGE', 'only a DM blob is fetched by a chained loader', { field: 'chained' });
   const { metadata, purpose } = blobWords(s);
-  const owner = s.flow === 'dm' ? 'DM' : 'CM';
+  const owner = s.flow === 'cm' || s.flow === 'combined' ? 'CM' : 'DM';
   const kprov = provisioningKey23(s.krtl, owner, owner === 'CM' ? (s.batchId ?? 0) : (s.dmNumber ?? 0));
   const auth: BlobAuth =
     s.auth.kind === 'ccm' ? { kind: 'ccm', key: kprov } : { kind: 'ecdsa', signingKey: s.auth.key, encryptionKey: kprov };
+  const publicKey = s.auth.kind === 'ecdsa' && s.cmRotpk !== undefined ? rawPublicKey(s.auth.key).subarray(1) : new Uint8Array(0);
   return encodeBlob(
     {
       metadata,
@@ -93,7 +135,7 @@ export function buildProvisioningMessage(s: MessageSpec): Uint8Array {
       socUid: s.socUid ?? new Uint8Array(12),
       batchId: s.batchId ?? 0,
       dmNumber: s.dmNumber ?? 0,
-      publicKey: new Uint8Array(0),
+      publicKey,
     },
     {
       code: rsekitProvisioningCode(s.flow, 0),
@@ -148,4 +190,17 @@ export function buildRevocationMessage(s: RevocationSpec): Uint8Array {
   return new Uint8Array(
     Buffer.concat([u32le(PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA, BLOB_AUTH_HEADER_SIZE + plain.length), a, plain]),
   );
+}
+
+/**
+ * A PLAIN_DATA message of non-endorsed DM ROTPKs (`create_non_endorsed_provisioning_plain_data_message.py`):
+ * `plain_metadata` NON_ENDORSED_DM_ROTPKS, then `rse_rotpk_revocation_dm_provisioning_values_t`
+ * (index 0: the next free array, the number of ROTPKs, which TF-M's handler requires to be the
+ * array's every slot, their policies, the ROTPKs).
+ */
+export function buildNonEndorsedDmMessage(rotpks: readonly Omit<RotpkValue, 'area'>[], index = 0): Uint8Array {
+  const values = encodeRotpkArrayValues('dm', index, rotpks);
+  // `handle_non_endorsed_dm` takes a whole array: num_rotpks is its every slot, the unused ones zero.
+  values.set(u32le(RSE_2_3_OTP_CONFIG.dmRotpksPerArea), 4);
+  return encodePlainDataMessage(PLAIN_DATA_TYPE.NON_ENDORSED_DM_ROTPKS, values);
 }

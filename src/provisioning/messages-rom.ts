@@ -11,168 +11,70 @@
 import { EC_SPKI_PREFIX } from '../crypto/asym.ts';
 import { ecdsaVerifyParts } from '../crypto/ecdsa-digest.ts';
 import { aesCcmDecrypt, aesCtr, hash, importRawPublicKey } from '../crypto/index.ts';
-import { kdfCmacCounterBe } from '../crypto/kdf.ts';
 import type { Device } from '../device/device.ts';
-import { readU32le, u32le } from '../lib/bytes.ts';
-import { isRseError, RseError } from '../lib/errors.ts';
+import { readU32le } from '../lib/bytes.ts';
+import { isRseError } from '../lib/errors.ts';
 import { hex0x } from '../lib/hex.ts';
-import { LCM_OTP, type LcsName, zeroBits } from '../otp/lcm.ts';
-import { DM_ROTPK_AREA_SIZE, rotpkArrayIndex, SOC_AREA_INFO, writeSocAreaInfo } from '../otp/zero-count-2.3.ts';
-import { RSE_2_3_AREAS, RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
+import type { LcsName } from '../otp/lcm.ts';
+import { rotpkArrayIndex, writeSocAreaInfo } from '../otp/zero-count-2.3.ts';
+import { RSE_2_3_OTP_CONFIG } from '../profiles/otp-rse-2.3.ts';
 import type { MessageProvisioning } from '../profiles/types.ts';
+import { doCmProvision, doDmProvision, type Unpacked, valuesOffset } from './blob-code-2.3.ts';
 import { BLOB_AUTH_HEADER_SIZE, MESSAGE_HEADER_SIZE, PROVISIONING_MESSAGE_TYPE } from './message.ts';
+import {
+  type BlobFlow,
+  bits,
+  H,
+  krtlOrZero,
+  LCS_BIT,
+  messageArea,
+  provisioningKey23,
+  ROM_ROTPK_FILE,
+  rsekitCodeOf,
+  VALUES_SIZE,
+} from './message-shape-2.3.ts';
+import { plainDataHandler } from './plain-data-2.3.ts';
+import { PROVISIONING_ERROR, Refused, refuse } from './refusal-2.3.ts';
 import { describeFailure, type RigInput, type RomEvent, type RomOutcome } from './rom.ts';
 
-/** The `tfm_plat_err_t` values of TF-M 2.3.1's RSE (`platform_error_codes.h`, base 1) the handler returns. */
-export const PROVISIONING_ERROR = {
-  PROVISIONING_INVALID_TP_MODE: 0x29,
-  PROVISIONING_INVALID_SP_MODE: 0x2a,
-  PROVISIONING_INVALID_MESSAGE_SEQUENCING: 0x2c,
-  PROVISIONING_INVALID_BLOB_PERSONALIZATION: 0x2d,
-  PROVISIONING_DERIVATION_INVALID_LCS: 0x31,
-  PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK_LCS: 0x32,
-  PROVISIONING_AUTH_MSG_INVALID_DM_ROTPK_LCS: 0x33,
-  PROVISIONING_AUTH_MSG_INVALID_NOT_IN_ROM_ROTPK_CONFIG: 0x35,
-  PROVISIONING_AUTH_MSG_INVALID_CODE_SIZE: 0x36,
-  PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE: 0x37,
-  PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE: 0x38,
-  PROVISIONING_AUTH_MSG_INVALID_TAG_LEN: 0x39,
-  PROVISIONING_AUTH_MSG_INVALID_CM_ROTPK: 0x3a,
-  PROVISIONING_AUTH_MSG_INVALID_HASH_VALUE: 0x3d,
-  PROVISIONING_AUTH_MSG_INVALID_SIZE: 0x3f,
-  PROVISIONING_BLOB_ZERO_CODE_SIZE: 0x40,
-  PROVISIONING_BLOB_INVALID_DM_ROTPK_SIGNATURE: 0x41,
-  PROVISIONING_MESSAGE_INVALID_TYPE: 0x45,
-  PROVISIONING_MESSAGE_NO_PLAIN_DATA_HANDLER: 0x47,
-  PROVISIONING_MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER: 0x48,
-  PROVISIONING_MESSAGE_NO_CERT_HANDLER: 0x49,
-  PROVISIONING_MESSAGE_INVALID_SIZE: 0x4a,
-  PROVISIONING_BUNDLE_COMBINED_INVALID_LCS: 0x4e,
-  PROVISIONING_SIGNATURE_TYPE_NOT_SUPPORTED: 0x4f,
-  PROVISIONING_AUTH_MSG_INVALID_DECRYPTION_CONFIG: 0x50,
-  PROVISIONING_AUTH_MSG_INVALID_PURPOSE: 0x51,
-  PROVISIONING_AUTH_MSG_INVALID_TP_MODE: 0x53,
-  PROVISIONING_DEVICE_STATUS_TAMPERING_DETECTED: 0x54,
-  PROVISIONING_CM_TAMPERING_DETECTED: 0x55,
-  PROVISIONING_DEBUG_DISABLE_FAILED: 0x57,
-  PROVISIONING_MESSAGE_NOT_FOUND: 0x59,
-  DM_PROVISIONING_INVALID_DM_AREA_SIZE: 0x28,
-  SET_OTP_COUNTER_MAX_VALUE: 0x78,
-  PROVISIONING_MESSAGE_NO_BLOB_HANDLER: 0x46,
-  PROVISIONING_AUTH_PLAIN_DATA_INVALID_SIZE: 0x42,
-  PROVISIONING_AUTH_PLAIN_DATA_INVALID_ROTPK: 0x43,
-  PROVISIONING_AUTH_PLAIN_DATA_INVALID_NON_ROM_ROTPK: 0x44,
-  PROVISIONING_PLAIN_DATA_NO_TYPE: 0x5a,
-  PROVISIONING_PLAIN_DATA_TYPE_INVALID: 0x5b,
-  PROVISIONING_PLAIN_DATA_INVALID_REVOCATION_SIZE: 0x5c,
-  PROVISIONING_PLAIN_DATA_INVALID_NUM_ROTPKS: 0x5f,
-  PROVISIONING_PLAIN_DATA_INVALID_ROTPK_SIZE: 0x60,
-  PROVISIONING_PLAIN_DATA_INVALID_LCS: 0x61,
-  PROVISIONING_PLAIN_DATA_INVALID_AUTH: 0x62,
-  ROTPK_REVOCATION_INVALID_INDEX: 0x22,
-  CM_ROTPK_UPDATE_INVALID_AREA: 0x24,
-  DM_ROTPK_UPDATE_REVOCATION_NOT_PERMITTED: 0x27,
-  /** A PSA AEAD/ECDSA failure the ROM passes on (`PSA_ERROR_INVALID_SIGNATURE`, -149). */
-  PSA_ERROR_INVALID_SIGNATURE: -149,
-} as const;
-export type ProvisioningErrorName = keyof typeof PROVISIONING_ERROR;
+export type { Unpacked } from './blob-code-2.3.ts';
+export {
+  type BlobFlow,
+  bits,
+  H,
+  LCS_BIT,
+  messageArea,
+  provisioningKey23,
+  ROM_ROTPK_FILE,
+  RSEKIT_PROVISIONING_CODE_MAGIC,
+  rsekitProvisioningCode,
+  stageMessage,
+  VALUES_SIZE,
+} from './message-shape-2.3.ts';
+export { PROVISIONING_ERROR, type ProvisioningErrorName, Refused, refuse } from './refusal-2.3.ts';
 
-/** A refusal of the handler: TF-M's name for it, and where in the message it was found. */
-export class Refused extends RseError {
-  readonly errName: ProvisioningErrorName;
-  readonly why: string;
-  constructor(errName: ProvisioningErrorName, why: string, offset?: number) {
-    super('E_AUTH', why, { field: 'provisioning message', ...(offset === undefined ? {} : { offset }) });
-    this.name = 'Refused';
-    this.errName = errName;
-    this.why = why;
-  }
-}
-export const refuse = (n: ProvisioningErrorName, why: string, offset?: number): never => {
-  throw new Refused(n, why, offset);
-};
-
-/** The code rsekit's message builder puts in a blob: a marker, then the DATA section's length and the flow. */
-export const RSEKIT_PROVISIONING_CODE_MAGIC = 'RSEKIT-PROVCODE\0';
-export type BlobFlow = 'cm' | 'dm' | 'combined';
-
-/** rsekit's provisioning code for a blob: its marker, the length of DATA before the values, the flow. */
-export function rsekitProvisioningCode(flow: BlobFlow, dataSectionLength: number): Uint8Array {
-  const code = new Uint8Array(32);
-  code.set(new TextEncoder().encode(RSEKIT_PROVISIONING_CODE_MAGIC));
-  code.set(u32le(1, dataSectionLength, ['cm', 'dm', 'combined'].indexOf(flow)), 16);
-  return code;
-}
-
-/** Where the OTP CM area struct starts in `rse_non_secret_cm_provisioning_values_t`: after 4 area infos and the DMA ICS with its size. */
-const CM_STRUCT_AT = 4 * 4 + RSE_2_3_OTP_CONFIG.dmaIcsSize + 4;
-
-/** Sizes of the provisioning values structs of TF-M 2.3.1 with the default OTP configuration. */
-export const VALUES_SIZE = {
-  cmNonSecret: CM_STRUCT_AT + RSE_2_3_AREAS.cm.size + RSE_2_3_AREAS.bl1_2.size,
-  dmNonSecret: RSE_2_3_AREAS.dm.size,
-  cmSecret: 96,
-  dmSecret: 64,
-} as const;
-
-const AUTH = MESSAGE_HEADER_SIZE; // the authentication header starts after the message header
-export const H = {
-  sigSize: AUTH + 0x00,
-  sig: AUTH + 0x04,
-  metadata: AUTH + 0x64,
-  purpose: AUTH + 0x68,
-  iv: AUTH + 0x70,
-  socUid: AUTH + 0x78,
-  batchId: AUTH + 0x84,
-  dmNumber: AUTH + 0x88,
-  codeSize: AUTH + 0x8c,
-  dataSize: AUTH + 0x90,
-  valuesSize: AUTH + 0x94,
-  publicKey: AUTH + 0x98,
-  body: AUTH + BLOB_AUTH_HEADER_SIZE,
-} as const;
-
-/** Bits `at`..`at + width - 1` of a header word. */
-export const bits = (w: number, at: number, width: number): number => (w >>> at) & ((1 << width) - 1);
-/** The purpose word's valid-LCS bit of each LCS. */
-export const LCS_BIT: Readonly<Record<LcsName, number>> = { CM: 1, DM: 2, SE: 4, RMA: 8, INVALID: 0 };
-
-/** The staged message, as the ROM sees it: VM1 from `PROVISIONING_MESSAGE_START`. */
-export function messageArea(dev: Device, cfg: MessageProvisioning): Uint8Array {
-  return dev.vm1.subarray(cfg.messageOffset, cfg.messageOffset + cfg.messageMaxSize);
-}
-
-/** Stages a provisioning message where BL1_1 reads it (VM1 + `PROVISIONING_MESSAGE_START`), as a rig does. */
-export function stageMessage(dev: Device, bytes: Uint8Array): void {
-  const cfg = dev.profile.provisioning.messages;
-  if (cfg === undefined) throw new RseError('E_USAGE', `${dev.profile.name} devices are not provisioned by messages`);
-  if (bytes.length > cfg.messageMaxSize)
-    throw new RseError('E_SIZE', `the message is ${bytes.length} bytes; the staging area holds ${cfg.messageMaxSize}`, {
-      field: 'message',
-    });
-  const area = messageArea(dev, cfg);
-  area.fill(0);
-  area.set(bytes);
-  dev.saveSram('vm1');
-}
-
-/** The ROM's provisioning public key for a TP mode (`tci_rotpk` / `pci_rotpk`), raw X ‖ Y. */
-export const ROM_ROTPK_FILE = { TCI: 'rom-rotpk-tci.bin', PCI: 'rom-rotpk-pci.bin' } as const;
-
-/** The KMASTER → KPROV derivation of `rse_provisioning_setup_aes_key`. */
-export function provisioningKey23(krtl: Uint8Array, owner: 'CM' | 'DM', number: number): Uint8Array {
-  const master = kdfCmacCounterBe(krtl, `KMASTER_${owner}`, u32le(number >>> 0), 32);
-  return kdfCmacCounterBe(master, `KPROV_${owner}`, new Uint8Array(0), 32);
-}
-
-export interface Unpacked {
-  readonly code: Uint8Array;
-  readonly data: Uint8Array;
-  readonly values: Uint8Array;
+/**
+ * The blob handler's context (`default_blob_authenticated_data_handler_ctx_t`): whether the message
+ * came through a chained loader (`message_is_chainloaded`), whose `aes_setup_key` reuses the key
+ * the loader's message set up and whose `get_rotpk` is the ROM's key; and the rig, which answers
+ * when a blob's code asks for the next message (`rse_provisioning_get_message`).
+ */
+export interface BlobContext {
+  readonly chained: boolean;
+  /** A chained message: the provisioning key the loader set up (none if nothing in it was encrypted). */
+  readonly loaderKey?: Uint8Array | undefined;
+  readonly rig: RigInput;
 }
 
 /** `validate_and_unpack_message` for a blob: sizes, then the CCM tag or the ECDSA signature. */
-export function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint8Array, msgSize: number, lcs: LcsName): Unpacked {
+export function validateAndUnpack(
+  dev: Device,
+  cfg: MessageProvisioning,
+  m: Uint8Array,
+  msgSize: number,
+  lcs: LcsName,
+  ctx?: BlobContext,
+): Unpacked {
   const u = (o: number): number => readU32le(m, o);
   const [code, data, values] = [u(H.codeSize), u(H.dataSize), u(H.valuesSize)];
   const rest = msgSize - BLOB_AUTH_HEADER_SIZE;
@@ -206,17 +108,23 @@ export function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint
   const clear = m.subarray(bodyAt, bodyAt + clearLen);
   const cipher = m.subarray(bodyAt + clearLen, bodyAt + clearLen + encLen);
   let key: Uint8Array | undefined;
-  if (symmetricConfig || encLen > 0) key = setupAesKey(dev, m, lcs);
+  if (symmetricConfig || encLen > 0) {
+    if (ctx?.chained === true) {
+      // The chained loader's `aes_setup_key` takes the KMU slot as the loader's message left it.
+      key = ctx.loaderKey ?? new Uint8Array(32);
+    } else key = setupAesKey(dev, m, lcs);
+  }
   let plain: Uint8Array;
   const iv = m.slice(H.iv, H.iv + 8);
   if (symmetricConfig) {
     const p = aesCcmDecrypt(key as Uint8Array, iv, Buffer.concat([header148, clear]), cipher, m.slice(H.sig, H.sig + 16));
-    if (p === undefined) refuse('PSA_ERROR_INVALID_SIGNATURE', 'the AES-CCM tag does not authenticate the message', H.sig);
+    if (p === undefined)
+      refuse('PSA_ERROR_INVALID_SIGNATURE', `the AES-CCM tag does not authenticate the message${noLoaderKey(ctx)}`, H.sig);
     plain = p as Uint8Array;
   } else {
     plain = encLen > 0 ? aesCtr(key as Uint8Array, Uint8Array.of(...iv, 0, 0, 0, 0, 0, 0, 0, 0), cipher) : new Uint8Array(0);
     const body = new Uint8Array(Buffer.concat([clear, plain]));
-    const point = rotpkFor(dev, cfg, m, lcs);
+    const point = ctx?.chained === true ? romRotpk(dev, cfg) : rotpkFor(dev, cfg, m, lcs);
     const n = cfg.curve === 'P-256' ? 32 : 48;
     const sig = m.slice(H.sig, H.sig + Math.min(sigSize, 96));
     let verified = false;
@@ -226,11 +134,23 @@ export function validateAndUnpack(dev: Device, cfg: MessageProvisioning, m: Uint
     } catch (e) {
       if (!isRseError(e)) throw e;
     }
-    if (!verified) refuse('PSA_ERROR_INVALID_SIGNATURE', 'the ECDSA signature does not verify with the provisioning key', H.sig);
+    if (!verified)
+      refuse(
+        'PSA_ERROR_INVALID_SIGNATURE',
+        `the ECDSA signature does not verify with the provisioning key${encLen > 0 ? noLoaderKey(ctx) : ''}`,
+        H.sig,
+      );
     plain = body.subarray(clearLen);
   }
   const all = new Uint8Array(Buffer.concat([clear, plain]));
-  return { code: all.slice(0, code), data: all.slice(code, code + data), values: all.slice(code + data) };
+  return { code: all.slice(0, code), data: all.slice(code, code + data), values: all.slice(code + data), key };
+}
+
+/** Why a chained message cannot authenticate when its loader set up no key. */
+function noLoaderKey(ctx: BlobContext | undefined): string {
+  return ctx?.chained === true && ctx.loaderKey === undefined
+    ? " (the chained loader's message had nothing encrypted, so no provisioning key was set up for this one: the loader must be sealed with AES-CCM or carry encrypted parts)"
+    : '';
 }
 
 /** `rse_provisioning_setup_aes_key`: KPROV_CM (CM, or a combined blob) or KPROV_DM from the KRTL (zero in TCI). */
@@ -238,8 +158,7 @@ function setupAesKey(dev: Device, m: Uint8Array, lcs: LcsName): Uint8Array {
   if (lcs !== 'CM' && lcs !== 'DM') refuse('PROVISIONING_DERIVATION_INVALID_LCS', `no provisioning key can be derived in LCS ${lcs}`);
   const combined = bits(readU32le(m, H.purpose), 0, 8) === 2;
   const cm = lcs === 'CM' || combined;
-  const krtl = dev.lcm.tpMode === 'TCI' ? new Uint8Array(32) : dev.krtl;
-  return provisioningKey23(krtl, cm ? 'CM' : 'DM', readU32le(m, cm ? H.batchId : H.dmNumber));
+  return provisioningKey23(krtlOrZero(dev), cm ? 'CM' : 'DM', readU32le(m, cm ? H.batchId : H.dmNumber));
 }
 
 /** `provisioning_rotpk_get`: the ROM key of the TP mode, or the key in the message checked against a CM ROTPK hash. */
@@ -271,6 +190,12 @@ function rotpkFor(dev: Device, cfg: MessageProvisioning, m: Uint8Array, lcs: Lcs
       refuse('PROVISIONING_AUTH_MSG_INVALID_HASH_VALUE', `the message's public key does not hash to ${field}`, H.publicKey);
     return point;
   }
+  return romRotpk(dev, cfg);
+}
+
+/** The ROM's provisioning key of the TP mode (`tci_rotpk` / `pci_rotpk`), raw X ‖ Y. */
+function romRotpk(dev: Device, cfg: MessageProvisioning): Uint8Array {
+  const n = cfg.curve === 'P-256' ? 32 : 48;
   const mode = dev.lcm.tpMode === 'TCI' ? 'TCI' : 'PCI';
   const raw = dev.store.read(ROM_ROTPK_FILE[mode]);
   if (raw === undefined || raw.length !== 2 * n)
@@ -278,83 +203,8 @@ function rotpkFor(dev: Device, cfg: MessageProvisioning, m: Uint8Array, lcs: Lcs
   return raw as Uint8Array;
 }
 
-/** Where the non-secret values start in the unpacked DATA (after the code's own DATA section). */
-function valuesOffset(u: Unpacked, size: number, flow: BlobFlow, events: RomEvent[]): number {
-  const magic = new TextDecoder().decode(u.code.subarray(0, 16));
-  if (magic === RSEKIT_PROVISIONING_CODE_MAGIC && u.code.length >= 32) {
-    const at = readU32le(u.code, 20);
-    if (at > u.data.length - size)
-      refuse('PROVISIONING_AUTH_MSG_INVALID_DATA_SIZE', `the code puts the values at DATA offset ${at}; DATA holds ${u.data.length} bytes`);
-    return at;
-  }
-  // Foreign provisioning code (not executed): the values end within 12 zero bytes of padding, and a
-  // CM struct starts with the CM area info.
-  for (let pad = 12; pad >= 0; pad -= 4) {
-    const at = u.data.length - size - pad;
-    if (at < 0 || u.data.subarray(at + size).some((b) => b !== 0)) continue;
-    if (flow !== 'dm' && readU32le(u.data, at) !== (RSE_2_3_AREAS.cm.offset | (RSE_2_3_AREAS.cm.size << 16))) continue;
-    events.push({ message: `the blob's code is not rsekit's: its provisioning values were found at DATA offset ${at}` });
-    return at;
-  }
-  return refuse('DM_PROVISIONING_INVALID_DM_AREA_SIZE', 'the provisioning values are not where the blob code would find them');
-}
-
-/** `do_cm_provision`, natively: GUK, KP_CM, DMA ICS, area infos, BL1_2, HUK, CM area, KCE_CM, then DM LCS. */
-function doCmProvision(dev: Device, cfg: MessageProvisioning, v: Uint8Array, s: Uint8Array, events: RomEvent[]): void {
-  const otp = dev.otp;
-  const lcm = dev.lcm;
-  const status = readU32le(otp, fieldAt(dev, 'header.device_status'));
-  if (status !== 0) refuse('PROVISIONING_DEVICE_STATUS_TAMPERING_DETECTED', `device_status is ${hex0x(status, 8)} before CM provisioning`);
-  const cmInfo = readU32le(v, 0);
-  const cmOff = cmInfo & 0xffff;
-  const cmSize = cmInfo >>> 16;
-  const region = otp.subarray(Math.min(cmOff, otp.length), Math.min(cmOff + cmSize, otp.length));
-  if (cmOff + cmSize > otp.length || zeroBits(region) !== 8 * cmSize)
-    refuse('PROVISIONING_CM_TAMPERING_DETECTED', `the CM area ${hex0x(cmOff, 4)}+${hex0x(cmSize)} is not blank before CM provisioning`);
-  const krtlUses = 64 - zeroBits(otp.subarray(fieldAt(dev, 'header.krtl_usage_counter'), fieldAt(dev, 'header.krtl_usage_counter') + 8));
-  if (krtlUses > cfg.maxKrtlUsage) refuse('SET_OTP_COUNTER_MAX_VALUE', `the KRTL was used ${krtlUses} times (at most ${cfg.maxKrtlUsage})`);
-  lcm.otpWrite(LCM_OTP.guk, s.subarray(0, 32), 'GUK');
-  lcm.otpWrite(LCM_OTP.kp_cm, s.subarray(32, 64), 'KP_CM');
-  const icsSize = readU32le(v, 16 + 0x108);
-  if (icsSize > RSE_2_3_OTP_CONFIG.dmaIcsSize)
-    refuse('PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE', `otp_dma_ics_size ${icsSize} exceeds ${RSE_2_3_OTP_CONFIG.dmaIcsSize}`);
-  lcm.otpWrite(fieldAt(dev, 'header.dma_ics'), v.subarray(16, 16 + icsSize), 'DMA ICS');
-  lcm.otpWrite(fieldAt(dev, 'header.cm_area_info.offset'), v.subarray(0, 4), 'CM area info');
-  lcm.otpWrite(fieldAt(dev, 'header.bl1_2_area_info.offset'), v.subarray(4, 8), 'BL1_2 area info');
-  lcm.otpWrite(fieldAt(dev, 'header.soc_area_info.offset'), u32le(SOC_AREA_INFO), 'SoC area info');
-  lcm.otpWrite(fieldAt(dev, 'header.dm_area_info.offset'), v.subarray(8, 12), 'DM area info');
-  lcm.otpWrite(fieldAt(dev, 'header.dynamic_area_info.offset'), v.subarray(12, 16), 'dynamic area info');
-  const bl1_2Info = readU32le(v, 4);
-  const bl1_2 = v.subarray(CM_STRUCT_AT + RSE_2_3_AREAS.cm.size, CM_STRUCT_AT + RSE_2_3_AREAS.cm.size + RSE_2_3_AREAS.bl1_2.size);
-  lcm.otpWrite(bl1_2Info & 0xffff, bl1_2, 'BL1_2 area');
-  lcm.otpWrite(LCM_OTP.huk, dev.trng(32), 'HUK (TRNG)');
-  lcm.otpWrite(cmOff, v.subarray(CM_STRUCT_AT, CM_STRUCT_AT + RSE_2_3_AREAS.cm.size), 'CM area');
-  lcm.otpWrite(LCM_OTP.kce_cm, s.subarray(64, 96), 'KCE_CM');
-  events.push({ message: 'CM values written: GUK, KP_CM, DMA ICS, area infos, BL1_2, HUK (TRNG), CM area, KCE_CM' });
-  dev.plat.writeLcs('DM');
-}
-
-/** `do_dm_provision`, natively: KP_DM, KCE_DM, the DM area and its ROTPK arrays, then SE LCS. */
-function doDmProvision(dev: Device, v: Uint8Array, s: Uint8Array, events: RomEvent[]): void {
-  const lcm = dev.lcm;
-  lcm.otpWrite(LCM_OTP.kp_dm, s.subarray(0, 32), 'KP_DM');
-  lcm.otpWrite(LCM_OTP.kce_dm, s.subarray(32, 64), 'KCE_DM');
-  const info = readU32le(dev.otp, fieldAt(dev, 'header.dm_area_info.offset'));
-  if (v.length !== info >>> 16)
-    refuse('DM_PROVISIONING_INVALID_DM_AREA_SIZE', `the DM values are ${v.length} bytes, the DM area ${info >>> 16}`);
-  const arrays = RSE_2_3_OTP_CONFIG.dmRotpkAreas * DM_ROTPK_AREA_SIZE;
-  lcm.otpWrite(info & 0xffff, v.subarray(0, v.length - arrays), 'DM area');
-  lcm.otpWrite((info & 0xffff) + v.length - arrays, v.subarray(v.length - arrays), 'DM ROTPK arrays');
-  events.push({ message: 'DM values written: KP_DM, KCE_DM, DM area, DM ROTPK arrays' });
-  dev.plat.writeLcs('SE');
-}
-
-function fieldAt(dev: Device, name: string): number {
-  return dev.plat.field(name).offset;
-}
-
-/** `default_blob_handler` up to running the blob, then the blob's `do_provision`. */
-function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size: number, events: RomEvent[]): RomOutcome {
+/** `default_blob_handler` up to running the blob, then what the blob's code does. */
+function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size: number, events: RomEvent[], ctx: BlobContext): RomOutcome {
   const lcs = dev.lcm.getLcs();
   const tp = dev.lcm.tpMode;
   const metadata = readU32le(m, H.metadata);
@@ -379,7 +229,12 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
     return { kind: 'reset', cold: false, reason: 'secure provisioning mode enabled' };
   }
   if (!spRequired && dev.lcm.spEnabled) return { kind: 'reset', cold: true, reason: 'the message needs SP mode off' };
-  if (bits(purpose, 27, 1) === 1) refuse('PROVISIONING_INVALID_MESSAGE_SEQUENCING', 'a chained message cannot be the first one', H.purpose);
+  if ((bits(purpose, 27, 1) === 1) !== ctx.chained)
+    refuse(
+      'PROVISIONING_INVALID_MESSAGE_SEQUENCING',
+      ctx.chained ? 'the chained loader fetched a message that is not marked chained' : 'a chained message cannot be the first one',
+      H.purpose,
+    );
   if (bits(metadata, 30, 2) === 1) {
     const uid = dev.plat.read('soc.soc_id_area.unique_id');
     if (Buffer.compare(Buffer.from(uid), Buffer.from(m.subarray(H.socUid, H.socUid + 12))) !== 0)
@@ -388,58 +243,131 @@ function blobHandler(dev: Device, cfg: MessageProvisioning, m: Uint8Array, size:
   if (readU32le(m, H.codeSize) === 0) refuse('PROVISIONING_BLOB_ZERO_CODE_SIZE', 'the blob has no code', H.codeSize);
   if (bits(metadata, 28, 2) === 3 && bits(metadata, 26, 2) === 2)
     refuse('PROVISIONING_BLOB_INVALID_DM_ROTPK_SIGNATURE', 'a blob cannot be signed by a DM ROTPK', H.metadata);
-  const u = validateAndUnpack(dev, cfg, m, size, lcs);
+  const u = validateAndUnpack(dev, cfg, m, size, lcs, ctx);
   events.push({
-    message: `blob authenticated (${cfg.symmetric ? 'AES-CCM' : `ECDSA ${cfg.curve}`}) and unpacked: code ${u.code.length}, data ${u.data.length}, values ${u.values.length} bytes`,
+    message: `${ctx.chained ? 'chained ' : ''}blob authenticated (${cfg.symmetric ? 'AES-CCM' : `ECDSA ${cfg.curve}`}) and unpacked: code ${u.code.length}, data ${u.data.length}, values ${u.values.length} bytes`,
   });
   const type = bits(purpose, 0, 8);
-  // The blob's code reads its secrets from the values area: they must all be there.
-  const secrets = type === 2 ? VALUES_SIZE.cmSecret + VALUES_SIZE.dmSecret : lcs === 'CM' ? VALUES_SIZE.cmSecret : VALUES_SIZE.dmSecret;
-  if (u.values.length < secrets)
-    refuse(
-      'PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE',
-      `the secret values are ${u.values.length} bytes; the code reads ${secrets}`,
-      H.valuesSize,
-    );
+  const flow: BlobFlow = rsekitCodeOf(u.code)?.flow ?? (type === 2 ? 'combined' : lcs === 'CM' ? 'cm' : 'dm');
   try {
-    if (type === 2) {
-      if (lcs !== 'CM' && lcs !== 'DM') refuse('PROVISIONING_BUNDLE_COMBINED_INVALID_LCS', `a combined blob runs in CM or DM, not ${lcs}`);
-      const at = valuesOffset(u, VALUES_SIZE.cmNonSecret + VALUES_SIZE.dmNonSecret, 'combined', events);
-      if (lcs === 'CM')
-        doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, VALUES_SIZE.cmSecret), events);
-      else
-        doDmProvision(
-          dev,
-          u.data.subarray(at + VALUES_SIZE.cmNonSecret, at + VALUES_SIZE.cmNonSecret + VALUES_SIZE.dmNonSecret),
-          u.values.subarray(VALUES_SIZE.cmSecret, VALUES_SIZE.cmSecret + VALUES_SIZE.dmSecret),
-          events,
-        );
-    } else if (lcs === 'CM') {
-      const at = valuesOffset(u, VALUES_SIZE.cmNonSecret, 'cm', events);
-      doCmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.cmNonSecret), u.values.subarray(0, VALUES_SIZE.cmSecret), events);
-    } else if (lcs === 'DM') {
-      const at = valuesOffset(u, VALUES_SIZE.dmNonSecret, 'dm', events);
-      doDmProvision(dev, u.data.subarray(at, at + VALUES_SIZE.dmNonSecret), u.values.subarray(0, VALUES_SIZE.dmSecret), events);
-    } else refuse('PROVISIONING_AUTH_MSG_INVALID_PURPOSE', `no blob flow runs in LCS ${lcs}`);
+    return runBlobCode(dev, cfg, u, flow, events, ctx);
   } finally {
     u.values.fill(0);
+    u.key?.fill(0);
   }
+}
+
+/** The secret values each flow's code reads. */
+const SECRETS: Readonly<Record<BlobFlow, number>> = {
+  cm: VALUES_SIZE.cmSecret,
+  dm: VALUES_SIZE.dmSecret,
+  combined: VALUES_SIZE.cmSecret + VALUES_SIZE.dmSecret,
+  'dm-chained': 0,
+  'plain-data': 0,
+};
+
+/** What the blob's code does (`do_provision`), natively. */
+function runBlobCode(dev: Device, cfg: MessageProvisioning, u: Unpacked, flow: BlobFlow, events: RomEvent[], ctx: BlobContext): RomOutcome {
+  const lcs = dev.lcm.getLcs();
+  // The blob's code reads its secrets from the values area: they must all be there.
+  if (u.values.length < SECRETS[flow])
+    refuse(
+      'PROVISIONING_AUTH_MSG_INVALID_VALUES_SIZE',
+      `the secret values are ${u.values.length} bytes; the code reads ${SECRETS[flow]}`,
+      H.valuesSize,
+    );
+  const cmAt = (at: number): Uint8Array => u.data.subarray(at, at + VALUES_SIZE.cmNonSecret);
+  if (flow === 'combined') {
+    if (lcs !== 'CM' && lcs !== 'DM') refuse('PROVISIONING_BUNDLE_COMBINED_INVALID_LCS', `a combined blob runs in CM or DM, not ${lcs}`);
+    const at = valuesOffset(u, VALUES_SIZE.cmNonSecret + VALUES_SIZE.dmNonSecret, 'combined', events);
+    if (lcs === 'CM') doCmProvision(dev, cfg, cmAt(at), u.values.subarray(0, VALUES_SIZE.cmSecret), events);
+    else {
+      const dm = at + VALUES_SIZE.cmNonSecret;
+      const secrets = u.values.subarray(VALUES_SIZE.cmSecret, VALUES_SIZE.cmSecret + VALUES_SIZE.dmSecret);
+      doDmProvision(dev, cfg, u.data.subarray(dm, dm + VALUES_SIZE.dmNonSecret), secrets, events);
+    }
+  } else if (flow === 'dm-chained') {
+    return chainLoad(dev, cfg, events, { chained: true, loaderKey: ctx.loaderKey ?? u.key?.slice(), rig: ctx.rig });
+  } else if (flow === 'plain-data') {
+    const m = fetchNext(dev, cfg, ctx.rig, 'plain-data');
+    const length = readU32le(m, 4);
+    if (length > m.length - MESSAGE_HEADER_SIZE)
+      refuse('PROVISIONING_MESSAGE_INVALID_SIZE', `data_length ${length} exceeds the staging area`, 4);
+    const type = readU32le(m, 0);
+    if (type !== PROVISIONING_MESSAGE_TYPE.PLAIN_DATA)
+      refuse('PROVISIONING_MESSAGE_NO_BLOB_HANDLER', `the plain data handler takes plain data, not message type ${hex0x(type, 8)}`, 0);
+    events.push({ message: `plain data message fetched (${length} bytes)` });
+    plainDataHandler(dev, cfg, m.subarray(MESSAGE_HEADER_SIZE, MESSAGE_HEADER_SIZE + length), 'none', events);
+    return { kind: 'reset', cold: true, reason: `${lcs} plain data provisioning finished` };
+  } else if (lcs === 'CM') {
+    const at = valuesOffset(u, VALUES_SIZE.cmNonSecret, 'cm', events);
+    doCmProvision(dev, cfg, cmAt(at), u.values.subarray(0, VALUES_SIZE.cmSecret), events);
+  } else if (lcs === 'DM') {
+    const at = valuesOffset(u, VALUES_SIZE.dmNonSecret, 'dm', events);
+    doDmProvision(dev, cfg, u.data.subarray(at, at + VALUES_SIZE.dmNonSecret), u.values.subarray(0, VALUES_SIZE.dmSecret), events);
+  } else refuse('PROVISIONING_AUTH_MSG_INVALID_PURPOSE', `no blob flow runs in LCS ${lcs}`);
   return { kind: 'reset', cold: true, reason: `${lcs} provisioning finished` };
 }
 
-/** `handle_provisioning_message` with BL1_1's handler set (a blob handler only). */
-function handleMessage(dev: Device, cfg: MessageProvisioning, m: Uint8Array, events: RomEvent[]): RomOutcome {
+/**
+ * `rse_provisioning_get_message` from a blob's code: the rig stages the next message where the
+ * first one was (the code runs from its own copy), or there is none (MESSAGE_NOT_FOUND).
+ */
+function fetchNext(dev: Device, cfg: MessageProvisioning, rig: RigInput, why: 'dm-chained' | 'plain-data'): Uint8Array {
+  const next = rig.nextMessage?.(why);
+  if (next === undefined) refuse('PROVISIONING_MESSAGE_NOT_FOUND', `the blob's code waits for the next message (${why}); the rig has none`);
+  const area = messageArea(dev, cfg);
+  if ((next as Uint8Array).length > area.length)
+    refuse(
+      'PROVISIONING_MESSAGE_INVALID_SIZE',
+      `the next message is ${(next as Uint8Array).length} bytes; the staging area holds ${area.length}`,
+    );
+  area.fill(0);
+  area.set(next as Uint8Array);
+  return area;
+}
+
+/** `dm_chained_provisioning_code.c`: the next message, handled by the blob handler as a chained one. */
+function chainLoad(dev: Device, cfg: MessageProvisioning, events: RomEvent[], ctx: BlobContext): RomOutcome {
+  const m = fetchNext(dev, cfg, ctx.rig, 'dm-chained');
+  events.push({ message: `the chained loader fetched the next message (${hex0x(readU32le(m, 0), 8)}, ${readU32le(m, 4)} bytes)` });
+  const length = readU32le(m, 4);
+  if (length > m.length - MESSAGE_HEADER_SIZE)
+    refuse('PROVISIONING_MESSAGE_INVALID_SIZE', `data_length ${length} exceeds the staging area`, 4);
+  if (readU32le(m, 0) !== PROVISIONING_MESSAGE_TYPE.BLOB) return handlerless(readU32le(m, 0), 'the chained loader');
+  return blobHandler(dev, cfg, m, length, events, ctx);
+}
+
+/** `handle_provisioning_message` for a type its caller has no handler for. */
+function handlerless(type: number, who: string): never {
+  if (type === PROVISIONING_MESSAGE_TYPE.BLOB) refuse('PROVISIONING_MESSAGE_NO_BLOB_HANDLER', `${who} has no blob handler`, 0);
+  if (type === PROVISIONING_MESSAGE_TYPE.PLAIN_DATA)
+    refuse('PROVISIONING_MESSAGE_NO_PLAIN_DATA_HANDLER', `${who} has no plain data handler`, 0);
+  if (type === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA)
+    refuse('PROVISIONING_MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER', `${who} has no authenticated plain data handler`, 0);
+  if (type === PROVISIONING_MESSAGE_TYPE.CERTIFICATE)
+    refuse('PROVISIONING_MESSAGE_NO_CERT_HANDLER', `${who} has no certificate handler`, 0);
+  return refuse('PROVISIONING_MESSAGE_INVALID_TYPE', `message type ${hex0x(type, 8)} is unknown`, 0);
+}
+
+/**
+ * `handle_provisioning_message` with a blob handler (BL1_1's set; BL1_2's in SE with
+ * non-endorsed DM provisioning): the staged message's size, then its type.
+ */
+export function handleBlobMessage(
+  dev: Device,
+  cfg: MessageProvisioning,
+  m: Uint8Array,
+  events: RomEvent[],
+  rig: RigInput,
+  who: string,
+): RomOutcome {
   const length = readU32le(m, 4);
   if (length > m.length - MESSAGE_HEADER_SIZE)
     refuse('PROVISIONING_MESSAGE_INVALID_SIZE', `data_length ${length} exceeds the ${m.length - MESSAGE_HEADER_SIZE}-byte area`, 4);
   const type = readU32le(m, 0);
-  if (type === PROVISIONING_MESSAGE_TYPE.BLOB) return blobHandler(dev, cfg, m, length, events);
-  if (type === PROVISIONING_MESSAGE_TYPE.PLAIN_DATA)
-    refuse('PROVISIONING_MESSAGE_NO_PLAIN_DATA_HANDLER', 'BL1_1 has no plain data handler', 0);
-  if (type === PROVISIONING_MESSAGE_TYPE.AUTHENTICATED_PLAIN_DATA)
-    refuse('PROVISIONING_MESSAGE_NO_AUTH_PLAIN_DATA_HANDLER', 'BL1_1 has no authenticated plain data handler', 0);
-  if (type === PROVISIONING_MESSAGE_TYPE.CERTIFICATE) refuse('PROVISIONING_MESSAGE_NO_CERT_HANDLER', 'BL1_1 has no certificate handler', 0);
-  return refuse('PROVISIONING_MESSAGE_INVALID_TYPE', `message type ${hex0x(type, 8)} is unknown`, 0);
+  if (type === PROVISIONING_MESSAGE_TYPE.BLOB) return blobHandler(dev, cfg, m, length, events, { chained: false, rig });
+  return handlerless(type, who);
 }
 
 /**
@@ -447,7 +375,7 @@ function handleMessage(dev: Device, cfg: MessageProvisioning, m: Uint8Array, eve
  * the SoC area info written at init, then the staged message handled. A refused message is wiped
  * and BL1_1 stops with TF-M's error; nothing is written to OTP for it.
  */
-export function messageProvisioning(dev: Device, _rig: RigInput, events: RomEvent[]): RomOutcome {
+export function messageProvisioning(dev: Device, rig: RigInput, events: RomEvent[]): RomOutcome {
   const cfg = dev.profile.provisioning.messages;
   if (cfg === undefined) return { kind: 'error', reason: `${dev.profile.name} has no message provisioning`, code: 'E_CONFIG' };
   const area = messageArea(dev, cfg);
@@ -465,7 +393,7 @@ export function messageProvisioning(dev: Device, _rig: RigInput, events: RomEven
       return { kind: 'wait', reason: 'message' };
     }
     events.push({ message: `LCS ${lcs}: handling the staged message (${hex0x(type, 8)}, ${readU32le(area, 4)} bytes)` });
-    const out = handleMessage(dev, cfg, area, events);
+    const out = handleBlobMessage(dev, cfg, area, events, rig, 'BL1_1');
     if (out.kind === 'reset' && out.cold && out.reason.endsWith('provisioning finished'))
       events.push({ message: `${out.reason}; the RSE resets` });
     return out;

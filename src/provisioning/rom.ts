@@ -64,6 +64,11 @@ export type RomOutcome =
 /** What the provisioning rig supplies: a debugger's TP-mode choice for a non-dummy ROM. */
 export interface RigInput {
   readonly tpMode?: 'TCI' | 'PCI';
+  /**
+   * Message provisioning: the rig's answer when a blob's code waits for the next message (a
+   * chained loader's DM blob, a plain-data handler's plain data), or none.
+   */
+  readonly nextMessage?: (why: 'dm-chained' | 'plain-data') => Uint8Array | undefined;
 }
 
 function gpio(dev: Device, events: RomEvent[], psi: number, message: string): void {

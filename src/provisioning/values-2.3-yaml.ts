@@ -169,3 +169,8 @@ export function dmValues23(d: unknown, read: ReadFile): { values: DmValues23; se
     secrets: [secret('kp_dm'), secret('kce_dm')],
   };
 }
+
+/** The `dm: rotpks:` of a values description alone (non-endorsed DM ROTPKs need no secrets). */
+export function dmRotpks23(d: unknown, read: ReadFile): RotpkValue[] {
+  return rotpks(section(d, 'dm').rotpks, 'dm', read);
+}
