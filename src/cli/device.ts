@@ -162,11 +162,23 @@ export function deviceCommand() {
           imageBinding: dev.profile.bl2.imageBinding?.enabled === true,
           multiSig: dev.profile.bl2.multiSig?.enabled === true,
           encImages: dev.profile.bl2.encImages?.enabled === true,
+          rotpkRevocation: dev.profile.provisioning.messages?.rotpkRevocation === true,
+          nonEndorsedDm: dev.profile.provisioning.messages?.nonEndorsedDm === true,
+          chipOutputData: dev.profile.provisioning.messages?.chipOutputData === true,
         };
+        const built = [
+          ...(dev.xip ? ['XIP'] : []),
+          ...(summary.imageBinding ? ['image binding'] : []),
+          ...(summary.multiSig ? ['multi-signature BL2'] : []),
+          ...(summary.encImages ? ['encrypted images'] : []),
+          ...(summary.rotpkRevocation ? ['ROTPK revocation'] : []),
+          ...(summary.nonEndorsedDm ? ['non-endorsed DM'] : []),
+          ...(summary.chipOutputData ? ['Chip Output Data'] : []),
+        ];
         if (o.json === true) printJson(summary);
         else
           io.out(
-            `created ${dir}: ${dev.profile.name}${dev.xip ? ' (XIP)' : ''}${summary.imageBinding ? ' (image binding)' : ''}${summary.multiSig ? ' (multi-signature BL2)' : ''}${summary.encImages ? ' (encrypted images)' : ''}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
+            `created ${dir}: ${dev.profile.name}${built.length === 0 ? '' : ` (${built.join(', ')})`}, LCM r${summary.lcmVersion}, LCS ${summary.lcs}, TP mode ${summary.tpMode}, ROM ${summary.dummyProvisioning ? `dummy provisioning (selects ${summary.romTpMode})` : 'waits for the debugger'}\n`,
           );
       }),
   );

@@ -277,20 +277,24 @@ await step('The rse-2.3 example platform (TF-M 2.3.1): BL2 as a v2 image, its LM
   '-o',
   f('flash-23'),
 ]);
-await step("Create an rse-2.3 device whose ROM holds the example's provisioning key, its firmware built with image binding", [
-  'device',
-  'create',
-  f('device-23'),
-  '--profile',
-  'rse-2.3',
-  '--image-binding',
-  // What a product's attestation HAL reports (TF-M 2.3.1's own: a 4-byte dummy no CCA verifier takes).
-  '--implementation-id',
-  'a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf',
-  '--rom-rotpk',
-  join(examples, 'keys/root-EC-P256.pem'),
-  '--force',
-]);
+await step(
+  "Create an rse-2.3 device whose ROM holds the example's provisioning key, its firmware built with image binding and Chip Output Data",
+  [
+    'device',
+    'create',
+    f('device-23'),
+    '--profile',
+    'rse-2.3',
+    '--image-binding',
+    '--chip-output-data',
+    // What a product's attestation HAL reports (TF-M 2.3.1's own: a 4-byte dummy no CCA verifier takes).
+    '--implementation-id',
+    'a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf',
+    '--rom-rotpk',
+    join(examples, 'keys/root-EC-P256.pem'),
+    '--force',
+  ],
+);
 for (const kind of ['cm', 'dm'])
   await step(
     `The ${kind.toUpperCase()} provisioning message: a BLOB signed with ECDSA P-256, its secrets AES-CTR under KPROV_${kind.toUpperCase()}`,
@@ -306,6 +310,15 @@ for (const kind of ['cm', 'dm'])
       f(`${kind}_message.bin`),
     ],
   );
+await step("The SoC's identity, as its DCSU writes it before CM provisioning: unique id from the TRNG, family id, IEEE ECID", [
+  'provision',
+  'soc-id',
+  f('device-23'),
+  '--family-id',
+  '0x5a',
+  '--ecid',
+  '00112233445566778899aabbccddeeff',
+]);
 await step('Provision it with the messages: TP mode from the message, SP mode, CM → DM → SE', [
   'provision',
   'run',
@@ -313,6 +326,13 @@ await step('Provision it with the messages: TP mode from the message, SP mode, C
   '--message',
   f('cm_message.bin'),
   f('dm_message.bin'),
+]);
+await step('Read its Chip Output Data back as the DCSU does, and check the CMAC under KEXPORT_CM', [
+  'provision',
+  'cod',
+  f('device-23'),
+  '-o',
+  f('cod-23.bin'),
 ]);
 await step('Attach its flash', ['device', 'load-flash', f('device-23'), f('flash-23/host_flash.bin')]);
 await step(
