@@ -2,7 +2,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, type Stats, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
-import { type AsymKey, loadKey } from '../crypto/index.ts';
+import { type AsymKey, deterministicKey, loadKey } from '../crypto/index.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x } from '../lib/hex.ts';
@@ -318,4 +318,16 @@ export function readTokens(path: string, what: string, option: string): string[]
   });
   if (lines.length === 0) throw new RseError('E_CONFIG', `${path} holds no token`, { field: option });
   return lines;
+}
+
+/** `--deterministic`, for every verb that signs with a key file. */
+export const DETERMINISTIC_HELP =
+  'ECDSA P-256/P-384 signatures with RFC 6979 nonces: the same key and input give the same bytes on every run and machine (Ed25519 always does; RSA-PSS stays randomized by its salt)';
+
+/** The key as `--deterministic` asks: RFC 6979 nonces for ECDSA; an RSA key is told it stays randomized. */
+export function signingKey(key: AsymKey, deterministic: boolean | undefined): AsymKey {
+  if (deterministic !== true) return key;
+  if (key.type === 'rsa-2048' || key.type === 'rsa-3072')
+    io.err('rse: --deterministic: RSA-PSS signatures stay randomized (a random salt); the rest of the output is reproducible\n');
+  return deterministicKey(key);
 }

@@ -4,8 +4,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { lmsDryRunPool, lmsSignerPool } from '../bl1/lms-key.ts';
-import { hash, randomBytes } from '../crypto/index.ts';
+import { deterministicKey, hash, randomBytes } from '../crypto/index.ts';
 import { buildFlash } from '../flash/build.ts';
+import { reproducibleRandom } from '../flash/io.ts';
 import { writeBuildOutput } from '../flash/output.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
@@ -80,9 +81,14 @@ export function flashCommand() {
     )
     .argument('<platform.yaml>')
     .option('-o, --output <dir>', 'output directory (default: build/ beside the YAML)')
+    .option(
+      '--deterministic',
+      'a reproducible build: ECDSA signatures with RFC 6979 nonces, and IVs, SIC nonces and LMS randomisers drawn from the inputs (HMAC of the description and every input read), so the same inputs and keys give byte-identical outputs on every run and machine. An LMS key advances a leaf per build: start from the same .prv state. RSA-PSS signatures stay randomized',
+    )
     .option('--json', 'print the manifest as JSON')
     .action((file, o) => {
-      const text = Buffer.from(readInput(file, 'platform description')).toString('utf8');
+      const yaml = readInput(file, 'platform description');
+      const text = Buffer.from(yaml).toString('utf8');
       let description: unknown;
       try {
         description = parseYaml(text);
@@ -96,16 +102,36 @@ export function flashCommand() {
       // Without an LMS-signed image the dry run is the build.
       const dry = lmsDryRunPool();
       let placeholders = false;
-      const inputs = { readFile: (p: string) => readInput(at(p)), readKey: (p: string) => readKey(at(p)) };
+      let rsaSeen = false;
+      // One set of inputs per build pass: with --deterministic, each pass draws from its own transcript.
+      const inputsFor = () => {
+        const det = o.deterministic === true ? reproducibleRandom(yaml) : undefined;
+        return {
+          readFile: (p: string) => {
+            const b = readInput(at(p));
+            det?.observe(p, b);
+            return b;
+          },
+          readKey: (p: string) => {
+            const k = readKey(at(p));
+            if (k.type === 'rsa-2048' || k.type === 'rsa-3072') rsaSeen = true;
+            return o.deterministic === true ? deterministicKey(k) : k;
+          },
+          random: det?.random ?? randomBytes,
+        };
+      };
       const tried = buildFlash(description, {
-        ...inputs,
+        ...inputsFor(),
         lmsSign: (p, msg) => {
           placeholders = true;
           return dry(at(p), msg);
         },
       });
-      const lms = lmsSignerPool(randomBytes);
-      const result = placeholders ? buildFlash(description, { ...inputs, lmsSign: (p, msg) => lms(at(p), msg) }) : tried;
+      const real = inputsFor();
+      const lms = lmsSignerPool(real.random);
+      const result = placeholders ? buildFlash(description, { ...real, lmsSign: (p, msg) => lms(at(p), msg) }) : tried;
+      if (o.deterministic === true && rsaSeen)
+        io.err('rse flash build: --deterministic: the RSA-PSS signatures stay randomized (a random salt); the rest is reproducible\n');
       const out = o.output ?? join(base, 'build');
       const files: [string, Uint8Array][] = [];
       // As TF-M's build names them: NAME_signed.bin, NAME_encrypted.bin and NAME_sic_tables_signed.bin.

@@ -7,7 +7,19 @@ import { dumpInfo, dumpInfoJson, dumpInfoText, dumpInfoYaml } from '../mcuboot/d
 import { signAppend, signatureUnits, signListText, signRemove } from '../mcuboot/multisig.ts';
 import { type KeyAttempt, type VerifyReport, verifyImage, verifyImageKeys } from '../mcuboot/verify.ts';
 import { formatVersion } from '../mcuboot/version.ts';
-import { io, isHexPath, openImageStream, parseInteger, printJson, readImageFile, readInput, readKey, STREAM_MIN_SIZE } from './common.ts';
+import {
+  DETERMINISTIC_HELP,
+  io,
+  isHexPath,
+  openImageStream,
+  parseInteger,
+  printJson,
+  readImageFile,
+  readInput,
+  readKey,
+  STREAM_MIN_SIZE,
+  signingKey,
+} from './common.ts';
 
 export function verifyCommand() {
   return new Command('verify')
@@ -150,9 +162,10 @@ export function signAppendCommand() {
     .argument('<outfile>', 'where to write the image with the new signature')
     .requiredOption('-k, --key <filename>', 'private signing key (PEM)')
     .requiredOption('--key-id <id>', KEY_ID_HELP, parseInteger)
+    .option('--deterministic', DETERMINISTIC_HELP)
     .option('--json', 'print the result as JSON')
     .action((imgfile, outfile, o) => {
-      const key = readKey(o.key);
+      const key = signingKey(readKey(o.key), o.deterministic);
       const out = signAppend(readInput(imgfile, 'image'), key, o.keyId);
       writeFileAtomic(outfile, out);
       if (o.json) printJson({ ok: true, keyId: o.keyId, outfile, signatures: signatureUnits(out).units.length });

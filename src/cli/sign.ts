@@ -11,6 +11,7 @@ import type { Dependency, SignedImage, SignOptions } from '../mcuboot/sign-optio
 import { parseVersion } from '../mcuboot/version.ts';
 import {
   collect,
+  DETERMINISTIC_HELP,
   io,
   isHexPath,
   openPayloadStream,
@@ -20,6 +21,7 @@ import {
   readInput,
   readKey,
   STREAM_MIN_SIZE,
+  signingKey,
 } from './common.ts';
 import { liblzmaCompressor } from './lzma.ts';
 
@@ -193,6 +195,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
     )
     .option('--vid <uuid|name>', 'vendor UUID, or a domain name (UUIDv5 in the DNS namespace)')
     .option('--cid <uuid|name>', 'image class UUID, or a name (UUIDv5 in the --vid namespace)')
+    .option('--deterministic', DETERMINISTIC_HELP)
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
@@ -217,7 +220,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
           .filter(([flag]) => flag === '--custom-tlv-file')
           .map(([, tag, file]): [number, Uint8Array] => [tlvTag(tag), readInput(file, 'custom TLV file')]),
       ];
-      const keys = (o.key ?? []).map((k) => readKey(k, 'signing key'));
+      const keys = (o.key ?? []).map((k) => signingKey(readKey(k, 'signing key'), o.deterministic));
       const key = keys[0];
       const psaKeyIds = (o.psaKeyIds ?? []).map(psaKeyId);
       const extraTlvs = extraTlvsOf(pairs().filter(([flag]) => flag === '--extra-tlv'));

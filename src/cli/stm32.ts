@@ -24,7 +24,7 @@ import { Mp1Device, mp1Boot } from '../stm32/mp1.ts';
 import { type DecprotEncoding, parsePlatform } from '../stm32/platform.ts';
 import { productId } from '../stm32/ssp.ts';
 import { ACTIONS, SEC_ATTR_NAMES } from '../stm32/tzc400.ts';
-import { cliStatus, hex8, io, parseU32, printJson, readInput, readKey } from './common.ts';
+import { cliStatus, DETERMINISTIC_HELP, hex8, io, parseU32, printJson, readInput, readKey, signingKey } from './common.ts';
 import { tampCommand } from './stm32-tamp.ts';
 
 /** The header as stm32image and mkimage print it, plus what they leave out. */
@@ -110,6 +110,7 @@ export function stm32Command() {
       .addOption(new Option('-m, --major <n>', 'header version: 1 (MP15) or 2 (MP13)').choices(['1', '2']).default('1'))
       .option('-n, --minor <n>', 'header minor version', parseU32('minor'), 0)
       .option('-k, --key <file>', 'P-256 private key: sign (v1); without it the image is unsigned (option bit 0)')
+      .option('--deterministic', DETERMINISTIC_HELP)
       .option('--json', 'machine-readable output')
       .action((input, output, o) => {
         const src = o.src ?? input;
@@ -124,7 +125,7 @@ export function stm32Command() {
           imageVersion: o.imageVersion,
           major: o.major === '2' ? 2 : 1,
           minor: o.minor,
-          ...(o.key === undefined ? {} : { key: readKey(o.key) }),
+          ...(o.key === undefined ? {} : { key: signingKey(readKey(o.key), o.deterministic) }),
         });
         writeFileAtomic(dest, bytes, { durable: false });
         const img = parseStm32Image(bytes);

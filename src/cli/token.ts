@@ -162,7 +162,9 @@ export function tokenCommand() {
       .option('--realm-key <file>', 'realm signing key of a CCA collection')
       .addOption(new Option('--form <form>', 'CCA collection form').choices(['907', '399'] as const).default('907' as const))
       .option('--no-validate', 'sign claims that break their profile (to test verifiers)')
+      .option('--deterministic', 'ECDSA with RFC 6979 nonces: the same claims and keys give the same token on every run')
       .action((claimsFile, o) => {
+        const det = (k: TokenKey): TokenKey => (o.deterministic === true && k.kind === 'ec' ? { ...k, nonce: 'rfc6979' } : k);
         let claims: Record<string, unknown>;
         try {
           claims = JSON.parse(Buffer.from(readInput(claimsFile, 'claims')).toString('utf8')) as Record<string, unknown>;
@@ -170,10 +172,10 @@ export function tokenCommand() {
           if (e instanceof RseError) throw e;
           throw new RseError('E_CLAIMS', `${claimsFile}: not JSON: ${(e as Error).message}`, { field: claimsFile });
         }
-        const token = createToken(claims, tokenKey(o.key, 'key'), {
+        const token = createToken(claims, det(tokenKey(o.key, 'key')), {
           validate: o.validate,
           form: o.form,
-          ...(o.realmKey === undefined ? {} : { realmKey: tokenKey(o.realmKey, 'realm key') }),
+          ...(o.realmKey === undefined ? {} : { realmKey: det(tokenKey(o.realmKey, 'realm key')) }),
         });
         writeFileAtomic(o.output, token, { durable: false });
         io.out(`${o.output}: ${token.length} bytes\n`);

@@ -21,7 +21,14 @@ const CURVE_BY_SIZE: Readonly<Record<number, EcCurve>> = { 32: 'P-256', 48: 'P-3
 const COSE_CRV: Readonly<Record<number, EcCurve>> = { 1: 'P-256', 2: 'P-384', 3: 'P-521' };
 
 export type TokenKey =
-  | { readonly kind: 'ec'; readonly crv: EcCurve; readonly publicKey: KeyObject; readonly privateKey?: KeyObject }
+  | {
+      readonly kind: 'ec';
+      readonly crv: EcCurve;
+      readonly publicKey: KeyObject;
+      readonly privateKey?: KeyObject;
+      /** RFC 6979 nonces (`--deterministic`) instead of OpenSSL's random ones. */
+      readonly nonce?: 'random' | 'rfc6979';
+    }
   | { readonly kind: 'hmac'; readonly secret: Uint8Array };
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');

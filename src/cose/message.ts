@@ -9,7 +9,8 @@
  */
 import { createHmac, sign, verify } from 'node:crypto';
 import { encode } from 'cbor2';
-import { type AsymKey, constantTimeEqual, ecdsaSignRaw } from '../crypto/index.ts';
+import { ecdsaSignDigestRfc6979 } from '../crypto/ecdsa-digest.ts';
+import { type AsymKey, constantTimeEqual, ecdsaSignRaw, hash } from '../crypto/index.ts';
 import { concatBytes as concat } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { bstrHead, bytesOf, cborType, decodeStrict, Tag } from './cbor.ts';
@@ -154,7 +155,19 @@ export function createCose(
   if (key.privateKey === undefined) throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
   const alg = ({ 'P-256': -7, 'P-384': -35, 'P-521': -36 } as const)[key.crv];
   const ph = encode(new Map([[1, alg]]));
-  const sig = sign((EC_ALG[alg] as { hash: string }).hash, toBeSigned(ph, payload), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  const hashAlg = (EC_ALG[alg] as { hash: string }).hash;
+  let sig: Uint8Array;
+  if (key.nonce === 'rfc6979') {
+    if (key.crv === 'P-521') throw new RseError('E_KEY', 'deterministic signing is for P-256 and P-384 keys', { field: 'key' });
+    const asym: AsymKey = {
+      type: key.crv === 'P-256' ? 'ecdsa-p256' : 'ecdsa-p384',
+      isPrivate: true,
+      publicKey: key.publicKey,
+      privateKey: key.privateKey,
+    };
+    const h = hashAlg === 'sha384' ? 'sha384' : 'sha256';
+    sig = ecdsaSignDigestRfc6979(asym, hash(h, toBeSigned(ph, payload)), h);
+  } else sig = sign(hashAlg, toBeSigned(ph, payload), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return encode(new Tag(COSE_SIGN1_TAG, [ph, unprotected, payload, new Uint8Array(sig)]));
 }
 

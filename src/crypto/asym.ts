@@ -20,6 +20,17 @@ export interface AsymKey {
   readonly isPrivate: boolean;
   readonly publicKey: KeyObject;
   readonly privateKey?: KeyObject;
+  /**
+   * How an ECDSA signature's nonce is drawn: from the CSPRNG (the default, as OpenSSL signs) or
+   * RFC 6979's HMAC-DRBG over the key and the digest (`--deterministic`: the same key and input
+   * always give the same signature).
+   */
+  readonly nonce?: 'random' | 'rfc6979';
+}
+
+/** The key with RFC 6979 nonces for its ECDSA signatures (other key types sign as before). */
+export function deterministicKey(key: AsymKey): AsymKey {
+  return key.type === 'ecdsa-p256' || key.type === 'ecdsa-p384' ? { ...key, nonce: 'rfc6979' } : key;
 }
 
 export function keyTypeOf(k: KeyObject): AsymKeyType {

@@ -1,15 +1,18 @@
 /**
  * ECDSA over a caller-supplied digest (PSA `psa_sign_hash` / `psa_verify_hash`) on P-256 and
- * P-384. node:crypto always hashes its input, so the curve arithmetic is done here (Jacobian
- * coordinates, BigInt); the nonce comes from node's CSPRNG, or, asked for, from RFC 6979's
- * HMAC-DRBG (deterministic signatures, as TF-M's scripts sign BL1_2 images). Signatures are
- * raw r ‖ s as PSA formats them. Not constant-time: it serves the virtual device and the
- * reproducible builds of test images, not production keys.
+ * P-384: node:crypto always hashes its input, and Node 20's OpenSSL 3.0 has no deterministic
+ * nonces. The nonce comes from node's CSPRNG, or, asked for, from RFC 6979's HMAC-DRBG
+ * (deterministic signatures, as TF-M's scripts sign BL1_2 images and `--deterministic` signs).
+ * Signing keeps secrets out of variable-time code: R = kG is OpenSSL's scalar multiplication, and
+ * s = k⁻¹(z + rd) is computed on values blinded by a fresh random factor b (s = (kb)⁻¹(bz + brd)),
+ * so the BigInt arithmetic only ever sees uniformly random numbers. Signatures are raw r ‖ s as
+ * PSA formats them. Verification of a digest (public data) is plain Jacobian arithmetic.
  * @module
  */
-import { verify } from 'node:crypto';
+import { createECDH, verify } from 'node:crypto';
 import { RseError } from '../lib/errors.ts';
-import { type AsymKey, hash, hmac, randomBytes } from './index.ts';
+import type { AsymKey } from './asym.ts';
+import { hash, hmac, randomBytes } from './hash.ts';
 
 interface Curve {
   readonly p: bigint;
@@ -159,18 +162,62 @@ export function ecdsaSignDigest(
 ): Uint8Array {
   const c = ECDSA_CURVES[curve];
   const dv = big(d);
+  if (dv <= 0n || dv >= c.n) throw new RseError('E_KEY', `the ${curve} private scalar is out of range`, { field: 'key' });
   const z = e(c, digest);
   const nonces = deterministic === undefined ? undefined : rfc6979Nonces(c, dv, digest, deterministic);
+  const point = createECDH(curve === 'P-256' ? 'prime256v1' : 'secp384r1');
+  const scalar = (): bigint => mod(big(randomBytes(c.size + 8)), c.n - 1n) + 1n;
   for (;;) {
-    const k = nonces === undefined ? mod(big(randomBytes(c.size + 8)), c.n - 1n) + 1n : (nonces.next().value as bigint);
-    const r = mod(affineX(c, mul(c, k, [c.gx, c.gy, 1n])), c.n);
+    const k = nonces === undefined ? scalar() : (nonces.next().value as bigint);
+    // R = kG by OpenSSL (constant-time scalar multiplication); r is its x coordinate mod n.
+    point.setPrivateKey(Buffer.from(bytes(k, c.size)));
+    const r = mod(big(point.getPublicKey().subarray(1, 1 + c.size)), c.n);
     if (r === 0n) continue;
-    const s = mod(inv(k, c.n) * (z + r * dv), c.n);
+    // s = k⁻¹(z + rd), blinded: the arithmetic sees kb, bz and (bd)r, never k or d alone.
+    const b = scalar();
+    const bd = mod(b * dv, c.n);
+    const s = mod(inv(mod(k * b, c.n), c.n) * mod(b * z + bd * r, c.n), c.n);
     if (s === 0n) continue;
     const out = new Uint8Array(2 * c.size);
     out.set(bytes(r, c.size), 0);
     out.set(bytes(s, c.size), c.size);
     return out;
+  }
+}
+
+/** A raw r ‖ s signature as DER (`Ecdsa-Sig-Value`, what OpenSSL and imgtool write). */
+export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
+  const half = raw.length / 2;
+  const int = (v: Uint8Array): Uint8Array => {
+    let i = 0;
+    while (i < v.length - 1 && v[i] === 0) i++;
+    const t = v.subarray(i);
+    const body = (t[0] as number) & 0x80 ? Uint8Array.of(0, ...t) : t;
+    return Uint8Array.of(0x02, body.length, ...body);
+  };
+  const seq = [...int(raw.subarray(0, half)), ...int(raw.subarray(half))];
+  return Uint8Array.from(seq.length < 0x80 ? [0x30, seq.length, ...seq] : [0x30, 0x81, seq.length, ...seq]);
+}
+
+/** The private scalar of an ECDSA key, left-padded to the curve's size. */
+function privateScalar(key: AsymKey, size: number): Uint8Array {
+  const d = key.privateKey?.export({ format: 'jwk' }).d;
+  if (d === undefined) throw new RseError('E_KEY', 'signing needs the private key', { field: 'key' });
+  const raw = new Uint8Array(Buffer.from(d, 'base64url'));
+  const scalar = new Uint8Array(size);
+  scalar.set(raw.subarray(Math.max(0, raw.length - size)), Math.max(0, size - raw.length));
+  raw.fill(0);
+  return scalar;
+}
+
+/** Signs a digest (of `hashAlg`) with an rsekit ECDSA key and RFC 6979 nonces: raw r ‖ s. */
+export function ecdsaSignDigestRfc6979(key: AsymKey, digest: Uint8Array, hashAlg: 'sha256' | 'sha384'): Uint8Array {
+  const p = ecdsaKeyParams(key);
+  const d = privateScalar(key, p.size);
+  try {
+    return ecdsaSignDigest(p.curve, d, digest, hashAlg);
+  } finally {
+    d.fill(0);
   }
 }
 
@@ -197,12 +244,7 @@ export function ecdsaKeyParams(key: AsymKey): { curve: 'P-256' | 'P-384'; hash: 
 /** Signs the curve's hash of `parts` with an rsekit key, RFC 6979 (as TF-M's scripts sign): raw r ‖ s. */
 export function ecdsaSignDeterministic(key: AsymKey, ...parts: readonly Uint8Array[]): Uint8Array {
   const p = ecdsaKeyParams(key);
-  const d = key.privateKey?.export({ format: 'jwk' }).d;
-  if (d === undefined) throw new RseError('E_KEY', 'signing needs the private key', { field: 'key' });
-  const raw = new Uint8Array(Buffer.from(d, 'base64url'));
-  const scalar = new Uint8Array(p.size);
-  scalar.set(raw.subarray(Math.max(0, raw.length - p.size)), Math.max(0, p.size - raw.length));
-  return ecdsaSignDigest(p.curve, scalar, hash(p.hash, ...parts), p.hash);
+  return ecdsaSignDigestRfc6979(key, hash(p.hash, ...parts), p.hash);
 }
 
 /** Verifies raw r ‖ s over the curve's hash of `parts` with an rsekit key (through OpenSSL). */

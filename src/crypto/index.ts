@@ -8,6 +8,7 @@
 export type { AsymKey, AsymKeyType } from './asym.ts';
 export {
   ASYM_KEY_TYPES,
+  deterministicKey,
   ecPublicKeyFromPoint,
   exportPrivateDer,
   exportPrivatePem,

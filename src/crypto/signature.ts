@@ -3,10 +3,20 @@
  * @module
  */
 
-import { constants, createSign, createVerify, sign as nodeSign, verify as nodeVerify, privateDecrypt, publicEncrypt } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createSign,
+  createVerify,
+  sign as nodeSign,
+  verify as nodeVerify,
+  privateDecrypt,
+  publicEncrypt,
+} from 'node:crypto';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { type AsymKey, requirePrivate } from './asym.ts';
+import { ecdsaRawToDer, ecdsaSignDigestRfc6979 } from './ecdsa-digest.ts';
 import { constantTimeEqual, hash, randomBytes } from './hash.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -84,15 +94,31 @@ export function rsaPssVerifyDigest(key: AsymKey, digest: Uint8Array, sig: Uint8A
 
 /** ECDSA with the curve's hash (P-256/SHA-256, P-384/SHA-384); DER signature unless `encoding` says raw r ‖ s. */
 export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[], encoding: 'der' | 'ieee-p1363' = 'der'): Uint8Array {
-  const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  const s = ecdsaSigner(key, encoding);
   for (const p of parts) s.update(p);
-  return asU8(s.sign({ key: requirePrivate(key), dsaEncoding: encoding }));
+  return s.sign();
 }
 
-/** {@link ecdsaSign} fed piece by piece. */
+/**
+ * {@link ecdsaSign} fed piece by piece. A key marked for RFC 6979 nonces ({@link AsymKey.nonce})
+ * signs the same input the same way every time; otherwise OpenSSL draws the nonce.
+ */
 export function ecdsaSigner(key: AsymKey, encoding: 'der' | 'ieee-p1363' = 'der'): { update(piece: Uint8Array): void; sign(): Uint8Array } {
-  const s = createSign(key.type === 'ecdsa-p384' ? 'sha384' : 'sha256');
+  const alg = key.type === 'ecdsa-p384' ? 'sha384' : 'sha256';
   const priv = requirePrivate(key);
+  if (key.nonce === 'rfc6979') {
+    const h = createHash(alg);
+    return {
+      update: (piece) => {
+        h.update(piece);
+      },
+      sign: () => {
+        const raw = ecdsaSignDigestRfc6979(key, asU8(h.digest()), alg);
+        return encoding === 'der' ? ecdsaRawToDer(raw) : raw;
+      },
+    };
+  }
+  const s = createSign(alg);
   return {
     update: (piece) => {
       s.update(piece);
