@@ -38,6 +38,7 @@ import { cmInputs, dmInputs } from '../src/provisioning/values.ts';
 import { createVerifierApp, serveVerifier } from '../src/verifier/server.ts';
 import { openStore } from '../src/verifier/store.ts';
 import { childCpuMs, cpuMs, cpuMsAsync, interleaved, median, opensslRow } from './cpu.ts';
+import { benchPkcs11 } from './pkcs11.ts';
 import { benchRse23, benchRse23Runtime } from './rse23.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -351,7 +352,10 @@ const bootRow = {
 
 const provRow = { mem: median(provMem), disk: median(provDisk), boot: median(boots), crypto: median(cryptoMs), rss17: median(prov17) };
 
-const rse23Section = benchRse23(rse, work, childEnv) + (await benchRse23Runtime(join(work, 'examples', 'rse-2.3'), work));
+const rse23Section =
+  benchRse23(rse, work, childEnv) +
+  (await benchRse23Runtime(join(work, 'examples', 'rse-2.3'), work)) +
+  benchPkcs11(rseBin, work, childEnv);
 
 rmSync(work, { recursive: true, force: true });
 

@@ -1,6 +1,6 @@
 /**
  * The one skip mechanism for reference tools (test oracles): Debian's fiptool, sgdisk, srec_cat,
- * mkimage, util-linux `script`, man-db's man, Debian's headless chromium, python3 with cbor2 and cryptography, PostgreSQL, and TypeScript
+ * mkimage, util-linux `script`, man-db's man, Debian's headless chromium, SoftHSM2, python3 with cbor2 and cryptography, PostgreSQL, and TypeScript
  * 5.4 for the consumer type check. A test whose oracle is missing is skipped with the way to get
  * it; CI installs them all and sets RSE_REQUIRE_ORACLES=1, and then a missing oracle fails.
  */
@@ -59,6 +59,17 @@ export const ORACLES = {
   man: tool('man', 'man-db'),
   bash: tool('bash', 'bash'),
   chromium: tool('chromium', 'chromium'),
+  softhsm2: {
+    find: () =>
+      hasTool('softhsm2-util')
+        ? [
+            '/usr/lib/softhsm/libsofthsm2.so',
+            '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+            '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+          ].find(existsSync)
+        : undefined,
+    how: 'apt-get install softhsm2 (and npm ci with the optional pkcs11js built)',
+  },
   python: { find: () => pythonWith('cryptography'), how: 'apt-get install python3-cryptography' },
   'python-cbor2': { find: () => pythonWith('cbor2, cryptography'), how: 'apt-get install python3-cbor2 python3-cryptography' },
   postgresql: { find: postgresBin, how: 'apt-get install postgresql' },

@@ -3,12 +3,13 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, typ
 import { extname } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { type AsymKey, deterministicKey, loadKey } from '../crypto/index.ts';
+import { openTokenKey } from '../crypto/pkcs11.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x } from '../lib/hex.ts';
 import { hexToBinary, parseIntelHex } from '../lib/intel-hex.ts';
 import type { PayloadStream } from '../mcuboot/sign-options.ts';
-import { keyPassphrase } from './passphrase.ts';
+import { keyPassphrase, promptHidden } from './passphrase.ts';
 
 /**
  * How a path is named in an error: as given, unless it is missing and looks like key material
@@ -176,6 +177,17 @@ export function readImageFile(path: string): { data: Uint8Array; baseAddr?: numb
 
 /** Loads a key file; an encrypted one takes its passphrase from RSE_KEY_PASSPHRASE or the terminal. */
 export function readKey(path: string, what = 'key'): AsymKey {
+  if (path.startsWith('pkcs11:'))
+    return openTokenKey(path, {
+      pin: () => {
+        const pin = process.env.RSE_PKCS11_PIN ?? promptHidden('Enter the token PIN: ');
+        if (pin === undefined)
+          throw new RseError('E_KEY', 'the token needs a PIN: pin-source= in the URI, RSE_PKCS11_PIN, or run on a terminal to be asked', {
+            field: 'pin',
+          });
+        return pin;
+      },
+    });
   const data = readInput(path, what);
   const load = (pass: string | undefined): AsymKey => {
     try {
@@ -330,4 +342,13 @@ export function signingKey(key: AsymKey, deterministic: boolean | undefined): As
   if (key.type === 'rsa-2048' || key.type === 'rsa-3072')
     io.err('rse: --deterministic: RSA-PSS signatures stay randomized (a random salt); the rest of the output is reproducible\n');
   return deterministicKey(key);
+}
+
+/** `--pkcs11-module`, for every verb that takes a key as a PKCS#11 URI. */
+export const PKCS11_MODULE_HELP =
+  'the PKCS#11 module (.so) of a -k pkcs11: URI key, when the URI has no module-path (default: PKCS11_MODULE)';
+
+/** Makes `--pkcs11-module` the module {@link readKey} opens token keys with. */
+export function usePkcs11Module(path: string | undefined): void {
+  if (path !== undefined) process.env.PKCS11_MODULE = path;
 }

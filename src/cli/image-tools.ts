@@ -12,6 +12,7 @@ import {
   io,
   isHexPath,
   openImageStream,
+  PKCS11_MODULE_HELP,
   parseInteger,
   printJson,
   readImageFile,
@@ -19,6 +20,7 @@ import {
   readKey,
   STREAM_MIN_SIZE,
   signingKey,
+  usePkcs11Module,
 } from './common.ts';
 
 export function verifyCommand() {
@@ -160,11 +162,13 @@ export function signAppendCommand() {
     )
     .argument('<imgfile>', 'padded image (binary)')
     .argument('<outfile>', 'where to write the image with the new signature')
-    .requiredOption('-k, --key <filename>', 'private signing key (PEM)')
+    .requiredOption('-k, --key <filename>', 'private signing key (PEM, or a pkcs11: URI of a key in a token)')
     .requiredOption('--key-id <id>', KEY_ID_HELP, parseInteger)
+    .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
     .option('--deterministic', DETERMINISTIC_HELP)
     .option('--json', 'print the result as JSON')
     .action((imgfile, outfile, o) => {
+      usePkcs11Module(o.pkcs11Module);
       const key = signingKey(readKey(o.key), o.deterministic);
       const out = signAppend(readInput(imgfile, 'image'), key, o.keyId);
       writeFileAtomic(outfile, out);

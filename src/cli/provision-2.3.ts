@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
-import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x, toHex } from '../lib/hex.ts';
@@ -18,7 +17,7 @@ import { decodeBlob } from '../provisioning/message.ts';
 import { buildNonEndorsedDmMessage, buildProvisioningMessage } from '../provisioning/messages-build.ts';
 import { Refused } from '../provisioning/refusal-2.3.ts';
 import { cmValues23, dmRotpks23, dmValues23, VALUES_EXAMPLE_23 } from '../provisioning/values-2.3-yaml.ts';
-import { cliStatus, io, parseInteger, printJson, readInput } from './common.ts';
+import { cliStatus, io, PKCS11_MODULE_HELP, parseInteger, printJson, readInput, readKey, usePkcs11Module } from './common.ts';
 import { openDevice, tpOption } from './device.ts';
 import { example } from './help-text.ts';
 
@@ -72,7 +71,11 @@ export function messageCommand() {
     .addArgument(new Command().createArgument('<kind>', KINDS.join(', ')).choices(KINDS))
     .option('--values <file>', 'YAML/JSON values: a cm: and/or dm: section (cm, dm, combined, non-endorsed-dm-rotpks)')
     .requiredOption('-o, --output <file>', 'message file to write')
-    .option('-k, --key <pem>', 'ECDSA signing key: the ROM provisioning key of the target device, or with --cm-rotpk a CM ROTPK')
+    .option(
+      '-k, --key <pem>',
+      'ECDSA signing key (PEM, or a pkcs11: URI of a key in a token): the ROM provisioning key of the target device, or with --cm-rotpk a CM ROTPK',
+    )
+    .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
     .option('--symmetric', 'AES-CCM under KPROV instead of an ECDSA signature (RSE_SYMMETRIC_PROVISIONING)')
     .addOption(tpOption('tci'))
     .option('--krtl <file>', 'RTL key of the target device (PCI mode)')
@@ -87,6 +90,7 @@ export function messageCommand() {
     .option('--json', 'print what went into the message')
     .action((kind, o) => {
       const { description, read } = readValues(o.values);
+      usePkcs11Module(o.pkcs11Module);
       const needValues = kind === 'cm' || kind === 'dm' || kind === 'combined' || kind === 'non-endorsed-dm-rotpks';
       if (needValues && o.values === undefined) throw new RseError('E_USAGE', `a ${kind} message needs --values`);
       if (kind === 'non-endorsed-dm-rotpks') {
@@ -115,7 +119,7 @@ export function messageCommand() {
         ...(cm === undefined ? {} : { cm: cm.values, cmSecrets: cm.secrets }),
         ...(dm === undefined ? {} : { dm: dm.values, dmSecrets: dm.secrets }),
         tpMode: pci ? 'PCI' : 'TCI',
-        auth: o.key === undefined ? { kind: 'ccm' } : { kind: 'ecdsa', key: loadKey(readInput(o.key, 'signing key')) },
+        auth: o.key === undefined ? { kind: 'ccm' } : { kind: 'ecdsa', key: readKey(o.key, 'signing key') },
         krtl,
         iv: hexOf(o.iv, 8, '--iv') ?? new Uint8Array(randomBytes(8)),
         version: parseInteger(o.version),

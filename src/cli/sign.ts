@@ -15,6 +15,7 @@ import {
   io,
   isHexPath,
   openPayloadStream,
+  PKCS11_MODULE_HELP,
   parseInteger,
   printJson,
   readImageFile,
@@ -22,6 +23,7 @@ import {
   readKey,
   STREAM_MIN_SIZE,
   signingKey,
+  usePkcs11Module,
 } from './common.ts';
 import { liblzmaCompressor } from './lzma.ts';
 
@@ -125,9 +127,10 @@ export function signCommand(pairs: () => [string, string, string][]) {
     .argument('<outfile>', 'image to write (binary or .hex)')
     .option(
       '-k, --key <filename>',
-      'private signing key (PEM); omit for an unsigned image; repeat for several signatures (imgtool of MCUboot tfm-2.3.0)',
+      'private signing key (PEM, or a pkcs11: URI of a key in a token); omit for an unsigned image; repeat for several signatures (imgtool of MCUboot tfm-2.3.0)',
       collect,
     )
+    .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
     .option('--psa-key-ids <id>', 'PSA key id (decimal u32) for the i-th -k: a KEYID TLV before its key TLV (repeatable)', collect)
     .addOption(
       new Option('--public-key-format <format>', 'put the key hash or the full key in the image')
@@ -220,6 +223,7 @@ export function signCommand(pairs: () => [string, string, string][]) {
           .filter(([flag]) => flag === '--custom-tlv-file')
           .map(([, tag, file]): [number, Uint8Array] => [tlvTag(tag), readInput(file, 'custom TLV file')]),
       ];
+      usePkcs11Module(o.pkcs11Module);
       const keys = (o.key ?? []).map((k) => signingKey(readKey(k, 'signing key'), o.deterministic));
       const key = keys[0];
       const psaKeyIds = (o.psaKeyIds ?? []).map(psaKeyId);

@@ -24,7 +24,19 @@ import { Mp1Device, mp1Boot } from '../stm32/mp1.ts';
 import { type DecprotEncoding, parsePlatform } from '../stm32/platform.ts';
 import { productId } from '../stm32/ssp.ts';
 import { ACTIONS, SEC_ATTR_NAMES } from '../stm32/tzc400.ts';
-import { cliStatus, DETERMINISTIC_HELP, hex8, io, parseU32, printJson, readInput, readKey, signingKey } from './common.ts';
+import {
+  cliStatus,
+  DETERMINISTIC_HELP,
+  hex8,
+  io,
+  PKCS11_MODULE_HELP,
+  parseU32,
+  printJson,
+  readInput,
+  readKey,
+  signingKey,
+  usePkcs11Module,
+} from './common.ts';
 import { tampCommand } from './stm32-tamp.ts';
 
 /** The header as stm32image and mkimage print it, plus what they leave out. */
@@ -109,10 +121,15 @@ export function stm32Command() {
       .option('-v, --image-version <n>', 'image version, checked against the OTP monotonic counter', parseU32('image version'), 0)
       .addOption(new Option('-m, --major <n>', 'header version: 1 (MP15) or 2 (MP13)').choices(['1', '2']).default('1'))
       .option('-n, --minor <n>', 'header minor version', parseU32('minor'), 0)
-      .option('-k, --key <file>', 'P-256 private key: sign (v1); without it the image is unsigned (option bit 0)')
+      .option(
+        '-k, --key <file>',
+        'P-256 private key (PEM, or a pkcs11: URI of a key in a token): sign (v1); without it the image is unsigned (option bit 0)',
+      )
+      .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
       .option('--deterministic', DETERMINISTIC_HELP)
       .option('--json', 'machine-readable output')
       .action((input, output, o) => {
+        usePkcs11Module(o.pkcs11Module);
         const src = o.src ?? input;
         const dest = o.dest ?? output;
         if (src === undefined) throw new RseError('E_USAGE', 'missing the input binary (argument or -s)');

@@ -26,10 +26,24 @@ export interface AsymKey {
    * always give the same signature).
    */
   readonly nonce?: 'random' | 'rfc6979';
+  /** A key held in a PKCS#11 token: signatures are made there ({@link TokenSigner}); `privateKey` is absent. */
+  readonly token?: TokenSigner;
+}
+
+/** How a token-held key signs: what the mechanism takes (a digest, or for EdDSA the message). */
+export interface TokenSigner {
+  /** ECDSA: raw r ‖ s of a digest; RSA: PSS (SHA-256, MGF1, 32-byte salt) of a SHA-256 digest; Ed25519: of the message. */
+  sign(input: Uint8Array): Uint8Array;
+  /** The key's URI without its PIN, for messages. */
+  readonly uri: string;
 }
 
 /** The key with RFC 6979 nonces for its ECDSA signatures (other key types sign as before). */
 export function deterministicKey(key: AsymKey): AsymKey {
+  if (key.token !== undefined)
+    throw new RseError('E_USAGE', `${key.token.uri}: --deterministic needs the key in a file (a token draws its own nonces)`, {
+      field: '--deterministic',
+    });
   return key.type === 'ecdsa-p256' || key.type === 'ecdsa-p384' ? { ...key, nonce: 'rfc6979' } : key;
 }
 
@@ -199,6 +213,14 @@ export function importRawPublicKey(type: AsymKeyType, raw: Uint8Array): AsymKey 
 }
 
 export function requirePrivate(key: AsymKey): KeyObject {
+  if (key.token !== undefined)
+    throw new RseError(
+      'E_KEY',
+      `${key.token.uri} is held in a PKCS#11 token, which does not give its private key out; this needs a key file`,
+      {
+        field: 'key',
+      },
+    );
   if (key.privateKey === undefined) throw new RseError('E_KEY', `a private ${key.type} key is needed`);
   return key.privateKey;
 }

@@ -244,6 +244,8 @@ export function ecdsaKeyParams(key: AsymKey): { curve: 'P-256' | 'P-384'; hash: 
 /** Signs the curve's hash of `parts` with an rsekit key, RFC 6979 (as TF-M's scripts sign): raw r ‖ s. */
 export function ecdsaSignDeterministic(key: AsymKey, ...parts: readonly Uint8Array[]): Uint8Array {
   const p = ecdsaKeyParams(key);
+  // A token key signs the digest in the token, with the token's own nonce.
+  if (key.token !== undefined) return key.token.sign(hash(p.hash, ...parts));
   return ecdsaSignDigestRfc6979(key, hash(p.hash, ...parts), p.hash);
 }
 

@@ -45,6 +45,8 @@ export function rsaModulusBits(key: AsymKey): number {
  */
 export function rsaPssSignDigest(key: AsymKey, digest: Uint8Array, salt: Uint8Array = randomBytes(32)): Uint8Array {
   if (digest.length !== 32 || salt.length !== 32) throw new RseError('E_ARGUMENT', 'RSA-PSS needs a 32-byte digest and salt');
+  // A token key: CKM_RSA_PKCS_PSS over the digest, its salt drawn in the token.
+  if (key.token !== undefined) return key.token.sign(digest);
   const emBits = rsaModulusBits(key) - 1;
   const emLen = Math.ceil(emBits / 8);
   const h = hash('sha256', new Uint8Array(8), digest, salt);
@@ -105,6 +107,20 @@ export function ecdsaSign(key: AsymKey, parts: readonly Uint8Array[], encoding: 
  */
 export function ecdsaSigner(key: AsymKey, encoding: 'der' | 'ieee-p1363' = 'der'): { update(piece: Uint8Array): void; sign(): Uint8Array } {
   const alg = key.type === 'ecdsa-p384' ? 'sha384' : 'sha256';
+  const token = key.token;
+  if (token !== undefined) {
+    // Hashed here; only the digest goes to the token (CKM_ECDSA), which returns r ‖ s.
+    const h = createHash(alg);
+    return {
+      update: (piece) => {
+        h.update(piece);
+      },
+      sign: () => {
+        const raw = token.sign(asU8(h.digest()));
+        return encoding === 'der' ? ecdsaRawToDer(raw) : raw;
+      },
+    };
+  }
   const priv = requirePrivate(key);
   if (key.nonce === 'rfc6979') {
     const h = createHash(alg);
@@ -164,6 +180,7 @@ export const ecdsaVerifyRaw = (key: AsymKey, parts: readonly Uint8Array[], sig: 
 
 /** Plain Ed25519 over `message`. */
 export function ed25519Sign(key: AsymKey, message: Uint8Array): Uint8Array {
+  if (key.token !== undefined) return key.token.sign(message);
   return asU8(nodeSign(null, message, requirePrivate(key)));
 }
 

@@ -250,7 +250,8 @@ export function createStm32Image(o: Stm32CreateOptions): Uint8Array {
   out.set(o.payload, headerSize);
   if (o.key !== undefined) {
     out.set(p256PublicXY(o.key), 0x6c);
-    if (o.key.privateKey === undefined) throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
+    if (o.key.privateKey === undefined && o.key.token === undefined)
+      throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
     out.set(ecdsaSign(o.key, [out.subarray(0x48, headerSize), o.payload], 'ieee-p1363'), 0x04);
   }
   return out;
