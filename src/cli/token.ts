@@ -12,9 +12,20 @@ import { coseAlgName } from '../cose/message.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
-import { cliStatus, io, printJson, readInput } from './common.ts';
+import { cliStatus, io, PKCS11_MODULE_HELP, printJson, readInput, readKey, usePkcs11Module } from './common.ts';
 
 function tokenKey(path: string, what: string): TokenKey {
+  if (path.startsWith('pkcs11:')) {
+    const k = readKey(path, what);
+    if (k.type !== 'ecdsa-p256' && k.type !== 'ecdsa-p384')
+      throw new RseError('E_KEY', `${what}: a token is signed with an ECDSA P-256 or P-384 key, not ${k.type}`, { field: path });
+    return {
+      kind: 'ec',
+      crv: k.type === 'ecdsa-p256' ? 'P-256' : 'P-384',
+      publicKey: k.publicKey,
+      ...(k.token === undefined ? {} : { token: k.token }),
+    };
+  }
   try {
     return loadTokenKey(readInput(path, what));
   } catch (e) {
@@ -157,14 +168,23 @@ export function tokenCommand() {
           'delegated-token}) becomes a collection signed with -k (platform) and --realm-key (realm).',
       )
       .argument('<claims>', 'JSON claim set')
-      .requiredOption('-k, --key <file>', 'signing key (EC private key or HMAC key)')
+      .requiredOption('-k, --key <file>', 'signing key (EC private key or HMAC key, or a pkcs11: URI of an EC key in a token)')
       .requiredOption('-o, --output <file>', 'token output')
       .option('--realm-key <file>', 'realm signing key of a CCA collection')
       .addOption(new Option('--form <form>', 'CCA collection form').choices(['907', '399'] as const).default('907' as const))
       .option('--no-validate', 'sign claims that break their profile (to test verifiers)')
       .option('--deterministic', 'ECDSA with RFC 6979 nonces: the same claims and keys give the same token on every run')
+      .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
       .action((claimsFile, o) => {
-        const det = (k: TokenKey): TokenKey => (o.deterministic === true && k.kind === 'ec' ? { ...k, nonce: 'rfc6979' } : k);
+        usePkcs11Module(o.pkcs11Module);
+        const det = (k: TokenKey): TokenKey => {
+          if (o.deterministic !== true || k.kind !== 'ec') return k;
+          if (k.token !== undefined)
+            throw new RseError('E_USAGE', `${k.token.uri}: --deterministic needs the key in a file (a token draws its own nonces)`, {
+              field: '--deterministic',
+            });
+          return { ...k, nonce: 'rfc6979' };
+        };
         let claims: Record<string, unknown>;
         try {
           claims = JSON.parse(Buffer.from(readInput(claimsFile, 'claims')).toString('utf8')) as Record<string, unknown>;

@@ -8,6 +8,7 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import type { TokenSigner } from '../crypto/asym.ts';
 import { type AsymKey, ecPublicKeyFromPoint } from '../crypto/index.ts';
 import { concatBytes } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
@@ -28,6 +29,8 @@ export type TokenKey =
       readonly privateKey?: KeyObject;
       /** RFC 6979 nonces (`--deterministic`) instead of OpenSSL's random ones. */
       readonly nonce?: 'random' | 'rfc6979';
+      /** A key held in a PKCS#11 token: it signs the digest there (no `privateKey`). */
+      readonly token?: TokenSigner;
     }
   | { readonly kind: 'hmac'; readonly secret: Uint8Array };
 

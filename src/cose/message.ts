@@ -152,22 +152,26 @@ export function createCose(
       .digest();
     return encode(new Tag(COSE_MAC0_TAG, [ph, unprotected, payload, new Uint8Array(tag)]));
   }
-  if (key.privateKey === undefined) throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
+  if (key.privateKey === undefined && key.token === undefined) throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
   const alg = ({ 'P-256': -7, 'P-384': -35, 'P-521': -36 } as const)[key.crv];
   const ph = encode(new Map([[1, alg]]));
   const hashAlg = (EC_ALG[alg] as { hash: string }).hash;
   let sig: Uint8Array;
-  if (key.nonce === 'rfc6979') {
+  if (key.token !== undefined) {
+    // The token signs the digest (CKM_ECDSA) and returns r ‖ s, COSE's form.
+    sig = key.token.sign(hash(hashAlg === 'sha384' ? 'sha384' : hashAlg === 'sha512' ? 'sha512' : 'sha256', toBeSigned(ph, payload)));
+  } else if (key.nonce === 'rfc6979') {
     if (key.crv === 'P-521') throw new RseError('E_KEY', 'deterministic signing is for P-256 and P-384 keys', { field: 'key' });
     const asym: AsymKey = {
       type: key.crv === 'P-256' ? 'ecdsa-p256' : 'ecdsa-p384',
       isPrivate: true,
       publicKey: key.publicKey,
-      privateKey: key.privateKey,
+      ...(key.privateKey === undefined ? {} : { privateKey: key.privateKey }),
     };
     const h = hashAlg === 'sha384' ? 'sha384' : 'sha256';
     sig = ecdsaSignDigestRfc6979(asym, hash(h, toBeSigned(ph, payload)), h);
-  } else sig = sign(hashAlg, toBeSigned(ph, payload), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  } else if (key.privateKey !== undefined) sig = sign(hashAlg, toBeSigned(ph, payload), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  else throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
   return encode(new Tag(COSE_SIGN1_TAG, [ph, unprotected, payload, new Uint8Array(sig)]));
 }
 

@@ -231,4 +231,28 @@ test('sign-append, stm32 sign and a provisioning message through SoftHSM2, each 
   const body = openBlob(blob, { kind: 'ecdsa', verifyingKey: loadKey(readFileSync(pem)), encryptionKey: kprovDm });
   assert.equal(body.secretValues.length, 64);
   assert.throws(() => openBlob(blob, { kind: 'ecdsa', verifyingKey: generateKey('ecdsa-p256'), encryptionKey: kprovDm }));
+  // A PSA token signed by the token key, verified with the PEM key.
+  const claims = join(dir, 'claims.json');
+  writeFileSync(
+    claims,
+    JSON.stringify({
+      'eat-profile': 'http://arm.com/psa/2.0.0',
+      'psa-client-id': 1,
+      'psa-security-lifecycle': 12288,
+      'psa-implementation-id': Buffer.alloc(32, 1).toString('base64'),
+      'psa-boot-seed': Buffer.alloc(32, 2).toString('base64'),
+      'psa-software-components': [
+        { 'measurement-value': Buffer.alloc(32, 3).toString('base64'), 'signer-id': Buffer.alloc(32, 4).toString('base64') },
+      ],
+      'psa-nonce': Buffer.alloc(32, 5).toString('base64'),
+      'psa-instance-id': Buffer.concat([Buffer.of(1), Buffer.alloc(32, 6)]).toString('base64'),
+    }),
+  );
+  const tok = join(dir, 'token.cbor');
+  ok(await runCli(['token', 'create', claims, '-k', withPin, '-o', tok]));
+  ok(await runCli(['token', 'verify', tok, '-k', pem]));
+  const other = join(dir, 'other.pem');
+  writeFileSync(other, exportPrivatePem(generateKey('ecdsa-p256')));
+  ok(await runCli(['token', 'verify', tok, '-k', other]), 1);
+  ok(await runCli(['token', 'create', claims, '-k', withPin, '-o', join(dir, 't2.cbor'), '--deterministic']), 2);
 });
