@@ -68,3 +68,17 @@ export function filesUnder(dir: string): string[] {
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
+
+/** A valid PSA 2.0.0 claim set (Veraison's claim names) for `rse token create`. */
+export const PSA_CLAIMS_JSON = JSON.stringify({
+  'eat-profile': 'http://arm.com/psa/2.0.0',
+  'psa-client-id': 1,
+  'psa-security-lifecycle': 12288,
+  'psa-implementation-id': Buffer.alloc(32, 1).toString('base64'),
+  'psa-boot-seed': Buffer.alloc(32, 2).toString('base64'),
+  'psa-software-components': [
+    { 'measurement-value': Buffer.alloc(32, 3).toString('base64'), 'signer-id': Buffer.alloc(32, 4).toString('base64') },
+  ],
+  'psa-nonce': Buffer.alloc(32, 5).toString('base64'),
+  'psa-instance-id': Buffer.concat([Buffer.of(1), Buffer.alloc(32, 6)]).toString('base64'),
+});

@@ -336,11 +336,14 @@ export function readTokens(path: string, what: string, option: string): string[]
 export const DETERMINISTIC_HELP =
   'ECDSA P-256/P-384 signatures with RFC 6979 nonces: the same key and input give the same bytes on every run and machine (Ed25519 always does; RSA-PSS stays randomized by its salt)';
 
-/** The key as `--deterministic` asks: RFC 6979 nonces for ECDSA; an RSA key is told it stays randomized. */
+let rsaWarned = false;
+/** The key as `--deterministic` asks: RFC 6979 nonces for ECDSA; for an RSA key, said once, its signatures stay randomized. */
 export function signingKey(key: AsymKey, deterministic: boolean | undefined): AsymKey {
   if (deterministic !== true) return key;
-  if (key.type === 'rsa-2048' || key.type === 'rsa-3072')
+  if ((key.type === 'rsa-2048' || key.type === 'rsa-3072') && !rsaWarned) {
+    rsaWarned = true;
     io.err('rse: --deterministic: RSA-PSS signatures stay randomized (a random salt); the rest of the output is reproducible\n');
+  }
   return deterministicKey(key);
 }
 

@@ -4,13 +4,13 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { lmsDryRunPool, lmsSignerPool } from '../bl1/lms-key.ts';
-import { deterministicKey, hash, randomBytes } from '../crypto/index.ts';
+import { hash, randomBytes } from '../crypto/index.ts';
 import { buildFlash } from '../flash/build.ts';
 import { reproducibleRandom } from '../flash/io.ts';
 import { writeBuildOutput } from '../flash/output.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
-import { io, printJson, readInput, readKey } from './common.ts';
+import { io, printJson, readInput, readKey, signingKey } from './common.ts';
 import { example } from './help-text.ts';
 
 export const FLASH_EXAMPLE = `platform: rse-2.1                # or rss-1.7 (FIP names rss-*)
@@ -102,7 +102,6 @@ export function flashCommand() {
       // Without an LMS-signed image the dry run is the build.
       const dry = lmsDryRunPool();
       let placeholders = false;
-      let rsaSeen = false;
       // One set of inputs per build pass: with --deterministic, each pass draws from its own transcript.
       const inputsFor = () => {
         const det = o.deterministic === true ? reproducibleRandom(yaml) : undefined;
@@ -112,11 +111,7 @@ export function flashCommand() {
             det?.observe(p, b);
             return b;
           },
-          readKey: (p: string) => {
-            const k = readKey(at(p));
-            if (k.type === 'rsa-2048' || k.type === 'rsa-3072') rsaSeen = true;
-            return o.deterministic === true ? deterministicKey(k) : k;
-          },
+          readKey: (p: string) => signingKey(readKey(at(p)), o.deterministic),
           random: det?.random ?? randomBytes,
         };
       };
@@ -130,8 +125,6 @@ export function flashCommand() {
       const real = inputsFor();
       const lms = lmsSignerPool(real.random);
       const result = placeholders ? buildFlash(description, { ...real, lmsSign: (p, msg) => lms(at(p), msg) }) : tried;
-      if (o.deterministic === true && rsaSeen)
-        io.err('rse flash build: --deterministic: the RSA-PSS signatures stay randomized (a random salt); the rest is reproducible\n');
       const out = o.output ?? join(base, 'build');
       const files: [string, Uint8Array][] = [];
       // As TF-M's build names them: NAME_signed.bin, NAME_encrypted.bin and NAME_sic_tables_signed.bin.

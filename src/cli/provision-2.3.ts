@@ -11,13 +11,23 @@ import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
-import { fromHex, hex0x, toHex } from '../lib/hex.ts';
-import { codCmacVerifies, readChipOutputData, socIdentity, writeSocIdentity } from '../provisioning/cod-2.3.ts';
+import { hex0x, toHex } from '../lib/hex.ts';
+import { COD_REPLY_TYPE, codCmacVerifies, readChipOutputData, socIdentity, writeSocIdentity } from '../provisioning/cod-2.3.ts';
 import { decodeBlob } from '../provisioning/message.ts';
 import { buildNonEndorsedDmMessage, buildProvisioningMessage } from '../provisioning/messages-build.ts';
 import { Refused } from '../provisioning/refusal-2.3.ts';
 import { cmValues23, dmRotpks23, dmValues23, VALUES_EXAMPLE_23 } from '../provisioning/values-2.3-yaml.ts';
-import { cliStatus, io, PKCS11_MODULE_HELP, parseInteger, printJson, readInput, readKey, usePkcs11Module } from './common.ts';
+import {
+  cliStatus,
+  hexOrFileBytes,
+  io,
+  PKCS11_MODULE_HELP,
+  parseInteger,
+  printJson,
+  readInput,
+  readKey,
+  usePkcs11Module,
+} from './common.ts';
 import { openDevice, tpOption } from './device.ts';
 import { example } from './help-text.ts';
 
@@ -37,12 +47,9 @@ export function readValues(file: string | undefined): { description: unknown; re
   return { description, read: (p: string): Uint8Array => readInput(isAbsolute(p) ? p : join(base, p)) };
 }
 
-const hexOf = (v: string | undefined, n: number, what: string): Uint8Array | undefined => {
-  if (v === undefined) return undefined;
-  const b = fromHex(v.replace(/^0x/i, ''), what);
-  if (b.length !== n) throw new RseError('E_ARGUMENT', `${what} is ${n} bytes, got ${b.length}`, { field: what });
-  return b;
-};
+/** Optional `n` bytes of hex (or a file holding them). */
+const hexOf = (v: string | undefined, n: number, what: string): Uint8Array | undefined =>
+  v === undefined ? undefined : hexOrFileBytes(v, n, what);
 
 const KINDS = ['cm', 'dm', 'combined', 'dm-chained', 'plain-data-handler', 'non-endorsed-dm-rotpks'] as const;
 
@@ -247,7 +254,7 @@ export function codCommand() {
       if (o.output !== undefined) writeFileAtomic(o.output, c.reply, { durable: false });
       const f = c.fields;
       const out = {
-        type: hex0x(0x33330c0d, 8),
+        type: hex0x(COD_REPLY_TYPE, 8),
         size: c.reply.length,
         cmac: toHex(c.cmac),
         cmacVerified: verified ?? null,

@@ -100,8 +100,6 @@ function provisionHint(dir: string, last: StageReport | undefined, tpGiven: bool
   return undefined;
 }
 
-export { readValues } from './provision-2.3.ts';
-
 export function provisionCommand() {
   const cmd = new Command('provision').summary('CM/DM provisioning bundles and the whole provisioning journey');
   cmd.addCommand(

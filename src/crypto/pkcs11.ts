@@ -45,13 +45,12 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   const out: Record<string, string | Uint8Array> = {};
   const decode = (v: string): Uint8Array => {
     const bytes: number[] = [];
-    for (let i = 0; i < v.length; i++) {
-      if (v[i] === '%') {
-        const h = v.slice(i + 1, i + 3);
-        if (!/^[0-9a-fA-F]{2}$/.test(h)) bad(`bad percent-encoding in ${v}`);
-        bytes.push(Number.parseInt(h, 16));
-        i += 2;
-      } else bytes.push(...Buffer.from(v[i] as string, 'utf8'));
+    for (const piece of v.split(/(%..)/)) {
+      if (piece.startsWith('%')) {
+        if (!/^%[0-9a-fA-F]{2}$/.test(piece)) bad(`bad percent-encoding in ${v}`);
+        bytes.push(Number.parseInt(piece.slice(1), 16));
+      } else if (piece.includes('%')) bad(`bad percent-encoding in ${v}`);
+      else bytes.push(...new TextEncoder().encode(piece));
     }
     return Uint8Array.from(bytes);
   };
@@ -207,8 +206,15 @@ export function openTokenKey(uri: string, o: TokenKeyOptions = {}): AsymKey {
   } catch (e) {
     throw tokenError(e, 'listing the slots');
   }
+  const info = (s: Buffer): ReturnType<Module['C_GetTokenInfo']> => {
+    try {
+      return m.C_GetTokenInfo(s);
+    } catch (e) {
+      throw tokenError(e, 'reading the token information');
+    }
+  };
   const slot = slots.find((s) => {
-    const t = m.C_GetTokenInfo(s);
+    const t = info(s);
     return (
       (u.token === undefined || trim(t.label) === u.token) &&
       (u.manufacturer === undefined || trim(t.manufacturerID) === u.manufacturer) &&

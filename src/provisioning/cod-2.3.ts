@@ -59,21 +59,6 @@ export function encodeCodFields(f: CodFields): Uint8Array {
   ]);
 }
 
-/** Reads `rse_chip_output_data_fields_t` back (the caller gives exactly {@link COD_FIELDS_SIZE} bytes). */
-export function decodeCodFields(b: Uint8Array): CodFields {
-  const hashSize = RSE_2_3_OTP_CONFIG.bl1_2HashSize;
-  return {
-    socUid: b.slice(0, 12),
-    familyId: readU32le(b, 12),
-    ieeeEcid: b.slice(16, 32),
-    dieId: readU32le(b, 32),
-    rakPublic: b.slice(36, 132),
-    cmBlobVersion: readU32le(b, 132),
-    bl1_2Hash: b.slice(136, 136 + hashSize),
-    dmaIcsHash: b.slice(136 + hashSize, 136 + hashSize + 48),
-  };
-}
-
 const nonZero = (b: Uint8Array): boolean => b.some((x) => x !== 0);
 
 /** The SoC identity in OTP: the unique id, family id and IEEE ECID (zero until written). */

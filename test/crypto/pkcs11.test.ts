@@ -18,7 +18,7 @@ import { parseImage } from '../../src/mcuboot/image.ts';
 import { decodeBlob, openBlob } from '../../src/provisioning/message.ts';
 import { provisioningKey23 } from '../../src/provisioning/messages-rom.ts';
 import { checkStm32Image, p256PublicXY, parseStm32Image, publicKeyHash } from '../../src/stm32/image.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { PSA_CLAIMS_JSON, runCli, tempDir } from '../helpers.ts';
 
 const SIG_TLVS = new Set<number>([TLV.ECDSASIG, TLV.RSA2048, TLV.RSA3072, TLV.ED25519]);
 
@@ -233,21 +233,7 @@ test('sign-append, stm32 sign and a provisioning message through SoftHSM2, each 
   assert.throws(() => openBlob(blob, { kind: 'ecdsa', verifyingKey: generateKey('ecdsa-p256'), encryptionKey: kprovDm }));
   // A PSA token signed by the token key, verified with the PEM key.
   const claims = join(dir, 'claims.json');
-  writeFileSync(
-    claims,
-    JSON.stringify({
-      'eat-profile': 'http://arm.com/psa/2.0.0',
-      'psa-client-id': 1,
-      'psa-security-lifecycle': 12288,
-      'psa-implementation-id': Buffer.alloc(32, 1).toString('base64'),
-      'psa-boot-seed': Buffer.alloc(32, 2).toString('base64'),
-      'psa-software-components': [
-        { 'measurement-value': Buffer.alloc(32, 3).toString('base64'), 'signer-id': Buffer.alloc(32, 4).toString('base64') },
-      ],
-      'psa-nonce': Buffer.alloc(32, 5).toString('base64'),
-      'psa-instance-id': Buffer.concat([Buffer.of(1), Buffer.alloc(32, 6)]).toString('base64'),
-    }),
-  );
+  writeFileSync(claims, PSA_CLAIMS_JSON);
   const tok = join(dir, 'token.cbor');
   ok(await runCli(['token', 'create', claims, '-k', withPin, '-o', tok]));
   ok(await runCli(['token', 'verify', tok, '-k', pem]));

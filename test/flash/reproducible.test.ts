@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { hash } from '../../src/crypto/index.ts';
 import { toHex } from '../../src/lib/hex.ts';
-import { runCli, tempDir } from '../helpers.ts';
+import { PSA_CLAIMS_JSON, runCli, tempDir } from '../helpers.ts';
 
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '../../examples');
 
@@ -114,21 +114,7 @@ test('rse sign, sign-append, stm32 sign and token create --deterministic: the sa
   ]);
   assert.deepEqual(m1, m2);
   const claims = join(dir, 'claims.json');
-  writeFileSync(
-    claims,
-    JSON.stringify({
-      'eat-profile': 'http://arm.com/psa/2.0.0',
-      'psa-client-id': 1,
-      'psa-security-lifecycle': 12288,
-      'psa-implementation-id': Buffer.alloc(32, 1).toString('base64'),
-      'psa-boot-seed': Buffer.alloc(32, 2).toString('base64'),
-      'psa-software-components': [
-        { 'measurement-value': Buffer.alloc(32, 3).toString('base64'), 'signer-id': Buffer.alloc(32, 4).toString('base64') },
-      ],
-      'psa-nonce': Buffer.alloc(32, 5).toString('base64'),
-      'psa-instance-id': Buffer.concat([Buffer.of(1), Buffer.alloc(32, 6)]).toString('base64'),
-    }),
-  );
+  writeFileSync(claims, PSA_CLAIMS_JSON);
   const [t1, t2] = await twice((out) => ['token', 'create', claims, '-k', key, '-o', out, '--deterministic']);
   assert.deepEqual(t1, t2);
   const token = join(dir, 'token.cbor');

@@ -30,8 +30,9 @@ import {
 import { buildNonEndorsedDmMessage, buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
 import { ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
 import { Refused } from '../../src/provisioning/refusal-2.3.ts';
+import type { CmValues23 } from '../../src/provisioning/values-2.3.ts';
 import { testTrng } from './helpers.ts';
-import { CM, file, key, signer, spec } from './helpers-2.3.ts';
+import { CM, cmNonEndorsed, dmRotpkArray, file, key, signer, spec } from './helpers-2.3.ts';
 
 const SYM: RseProfile = {
   ...RSE_2_3,
@@ -139,30 +140,8 @@ test('Chip Output Data before the SoC identity: CM provisioning stops after the 
   assert.throws(() => readChipOutputData(device()), refusedAs('COD_DATA_NOT_PROVISIONED'));
 });
 
-/** CM values whose policies allow non-endorsed DM ROTPKs and whose CM ROTPK 2 is the plain-data blob's signer. */
-const cmNonEndorsed = (policies = 1 << 4) => ({
-  ...CM,
-  cmPolicies: policies,
-  rotpks: [
-    ...CM.rotpks,
-    {
-      area: 0,
-      index: 2,
-      key: exportPublicDer(signer, 'spki'),
-      type: 'ecdsa' as const,
-      hashAlg: 'sha256' as const,
-      policy: 'required' as const,
-    },
-  ],
-});
 const nsKey = exportPublicDer(generateKey('ecdsa-p256'), 'spki');
-const dmRotpks = [0, 1, 2].map((index) => ({
-  index,
-  key: index === 1 ? nsKey : exportPublicDer(generateKey('ecdsa-p256'), 'spki'),
-  type: 'ecdsa' as const,
-  hashAlg: 'sha256' as const,
-  policy: 'required' as const,
-}));
+const dmRotpks = dmRotpkArray(nsKey);
 const handlerBlob = (over = {}) => buildProvisioningMessage(spec('plain-data', { cmRotpk: 2, ...over }));
 
 test('non-endorsed DM: DM provisioning leaves the DM ROTPKs out; in SE a CM-ROTPK-signed handler blob takes them as plain data', () => {
@@ -192,7 +171,7 @@ test('non-endorsed DM: DM provisioning leaves the DM ROTPKs out; in SE a CM-ROTP
 });
 
 test("non-endorsed DM refusals: CM policy, index, TF-M's own vector, no plain data, a ROM-signed handler, no build option", () => {
-  const run = (cm: ReturnType<typeof cmNonEndorsed>, after: Uint8Array[], build: Build = { nonEndorsedDm: true }) => {
+  const run = (cm: CmValues23, after: Uint8Array[], build: Build = { nonEndorsedDm: true }) => {
     const dev = device(build);
     const r1 = provisionRun(dev, { messages: [buildProvisioningMessage(spec('cm', { cm })), buildProvisioningMessage(spec('dm'))] });
     assert.equal(r1.ok, true, summary(r1));

@@ -1,7 +1,7 @@
 /** Values, keys and message specs the `rse-2.3` provisioning tests share (TF-M 2.3.1 vector inputs). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportPublicDer, loadKey } from '../../src/crypto/index.ts';
+import { exportPublicDer, generateKey, loadKey } from '../../src/crypto/index.ts';
 import type { MessageSpec } from '../../src/provisioning/messages-build.ts';
 import type { CmValues23, DmValues23 } from '../../src/provisioning/values-2.3.ts';
 import { vectorsDir } from '../helpers.ts';
@@ -43,4 +43,23 @@ export function spec(flow: MessageSpec['flow'], over: Partial<MessageSpec> = {})
     iv: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
     ...over,
   };
+}
+
+/** CM values whose policies allow non-endorsed DM ROTPKs (bit 4) and whose CM ROTPK 2 is `signer` (the plain-data blob's). */
+export function cmNonEndorsed(policies = 1 << 4): CmValues23 {
+  const rotpk2 = { area: 0, index: 2, key: exportPublicDer(signer, 'spki'), type: 'ecdsa', hashAlg: 'sha256', policy: 'required' } as const;
+  return { ...CM, cmPolicies: policies, rotpks: [...CM.rotpks, rotpk2] };
+}
+
+/** A whole DM ROTPK array of fresh P-256 keys (slot 1 given, if any), as non-endorsed DM ROTPKs. */
+export function dmRotpkArray(
+  slot1?: Uint8Array,
+): { index: number; key: Uint8Array; type: 'ecdsa'; hashAlg: 'sha256'; policy: 'required' }[] {
+  return [0, 1, 2].map((index) => ({
+    index,
+    key: index === 1 && slot1 !== undefined ? slot1 : exportPublicDer(generateKey('ecdsa-p256'), 'spki'),
+    type: 'ecdsa',
+    hashAlg: 'sha256',
+    policy: 'required',
+  }));
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDevice, provisionRun } from '../../src/boot/power-on.ts';
-import { exportPublicDer, generateKey, rawPublicKey } from '../../src/crypto/index.ts';
+import { rawPublicKey } from '../../src/crypto/index.ts';
 import { type CreateOptions, Device, FaultPlan, MemoryStore, PowerCut } from '../../src/device/device.ts';
 import { readU32le } from '../../src/lib/bytes.ts';
 import { LCM_OTP } from '../../src/otp/lcm.ts';
@@ -17,7 +17,7 @@ import { RSE_2_3, type RseProfile, registerRseProfile } from '../../src/profiles
 import { writeSocIdentity } from '../../src/provisioning/cod-2.3.ts';
 import { buildNonEndorsedDmMessage, buildProvisioningMessage } from '../../src/provisioning/messages-build.ts';
 import { ROM_ROTPK_FILE } from '../../src/provisioning/messages-rom.ts';
-import { CM, key, signer, spec } from './helpers-2.3.ts';
+import { cmNonEndorsed, dmRotpkArray, key, signer, spec } from './helpers-2.3.ts';
 
 const SYM: RseProfile = {
   ...RSE_2_3,
@@ -120,29 +120,9 @@ for (const c of CAMPAIGNS) {
 }
 
 test('rse-2.3 power cut while non-endorsed DM ROTPKs are written: a cut before the first write re-runs; after it the array can never be written', () => {
-  const cm = {
-    ...CM,
-    cmPolicies: 1 << 4,
-    rotpks: [
-      ...CM.rotpks,
-      {
-        area: 0,
-        index: 2,
-        key: exportPublicDer(signer, 'spki'),
-        type: 'ecdsa' as const,
-        hashAlg: 'sha256' as const,
-        policy: 'required' as const,
-      },
-    ],
-  };
+  const cm = cmNonEndorsed();
   const setupMessages = [buildProvisioningMessage(spec('cm', { cm })), buildProvisioningMessage(spec('dm'))];
-  const dmKeys = [0, 1, 2].map((index) => ({
-    index,
-    key: exportPublicDer(generateKey('ecdsa-p256'), 'spki'),
-    type: 'ecdsa' as const,
-    hashAlg: 'sha256' as const,
-    policy: 'required' as const,
-  }));
+  const dmKeys = dmRotpkArray();
   const messages = [buildProvisioningMessage(spec('plain-data', { cmRotpk: 2 })), buildNonEndorsedDmMessage(dmKeys)];
   const toSe = (faults?: FaultPlan) => {
     const store = new MemoryStore();
