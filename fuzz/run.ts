@@ -215,6 +215,28 @@ const TARGETS: readonly Target[] = [
     (f) => ['token', 'verify', join(V, 'attestation/cca/veraison-services/cca-good.cbor'), '--corim', f, '--json'],
   ),
   cliTarget(
+    'signed-corim',
+    async (w) => {
+      // The valid CCA CoRIM signed with Veraison's EAR test key; its public half is the trusted signer.
+      const { signCorim } = await import('../src/attestation/corim-sign.ts');
+      const { loadTokenKey, publicPem } = await import('../src/cose/keys.ts');
+      const k = loadTokenKey(new Uint8Array(readFileSync(join(V, 'attestation/ear/skey.json'))));
+      writeFileSync(join(w, 'signer.pem'), publicPem(k));
+      const c = new Uint8Array(readFileSync(join(V, 'attestation/corim/cca/corim-cca-platform-valid.cbor')));
+      return [signCorim(c, k, { signer: 'fuzz', signerUri: 'https://example.com', notAfter: new Date('2099-01-01') }, Uint8Array.of(1, 2))];
+    },
+    (f, w) => [
+      'token',
+      'verify',
+      join(V, 'attestation/cca/veraison-services/cca-good.cbor'),
+      '--corim',
+      f,
+      '--corim-signer',
+      join(w, 'signer.pem'),
+      '--json',
+    ],
+  ),
+  cliTarget(
     'layout-hex',
     () => read([...files(join(V, 'srec'), /\.hex$/), ...files(join(V, 'mcuboot/signed'), /\.hex$/)]),
     (f, w) => ['layout', f, '-Intel', '-o', join(w, 'out.bin'), '-Binary', '--max-size', '0x1000000'],

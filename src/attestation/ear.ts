@@ -3,7 +3,7 @@
  * trustworthiness vector, the status tier it implies, the claims-set JSON and its ES256 JWT form.
  * @module
  */
-import { sign, verify } from 'node:crypto';
+import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import type { TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 
@@ -90,12 +90,17 @@ const b64u = (s: string | Uint8Array): string => Buffer.from(s).toString('base64
 
 /** Signs an EAR as a compact JWT with ES256 (P-256), ES384 (P-384) or ES512 (P-521). */
 export function signEar(ear: Ear, key: TokenKey): string {
-  if (key.kind !== 'ec' || key.privateKey === undefined)
+  if (key.kind !== 'ec' || (key.privateKey === undefined && key.token === undefined))
     throw new RseError('E_KEY', 'the EAR signing key must be a private EC key', { field: 'ear-key' });
   const alg = ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as const)[key.crv];
   const input = `${b64u(JSON.stringify({ alg, typ: 'JWT' }))}.${b64u(JSON.stringify(ear))}`;
   const hash = ({ ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' } as const)[alg];
-  return `${input}.${b64u(sign(hash, Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }))}`;
+  // A token key signs the digest there (CKM_ECDSA gives r ‖ s, the JWS form).
+  const sig =
+    key.token !== undefined
+      ? key.token.sign(createHash(hash).update(input).digest())
+      : sign(hash, Buffer.from(input), { key: key.privateKey as KeyObject, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${b64u(sig)}`;
 }
 
 /** Verifies an EAR JWT and returns its claims; `E_SIGNATURE` when it does not verify. */

@@ -2,8 +2,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, type Stats, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
 import { type AsymKey, deterministicKey, loadKey } from '../crypto/index.ts';
-import { openTokenKey } from '../crypto/pkcs11.ts';
+import { openTokenKey } from '../crypto/pkcs11-keys.ts';
 import { asU8 } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, hex0x } from '../lib/hex.ts';
@@ -176,18 +177,18 @@ export function readImageFile(path: string): { data: Uint8Array; baseAddr?: numb
 }
 
 /** Loads a key file; an encrypted one takes its passphrase from RSE_KEY_PASSPHRASE or the terminal. */
-export function readKey(path: string, what = 'key'): AsymKey {
-  if (path.startsWith('pkcs11:'))
-    return openTokenKey(path, {
-      pin: () => {
-        const pin = process.env.RSE_PKCS11_PIN ?? promptHidden('Enter the token PIN: ');
-        if (pin === undefined)
-          throw new RseError('E_KEY', 'the token needs a PIN: pin-source= in the URI, RSE_PKCS11_PIN, or run on a terminal to be asked', {
-            field: 'pin',
-          });
-        return pin;
-      },
+/** A token's PIN when its URI has none: RSE_PKCS11_PIN, or asked on the terminal. */
+export function tokenPin(): string {
+  const pin = process.env.RSE_PKCS11_PIN ?? promptHidden('Enter the token PIN: ');
+  if (pin === undefined)
+    throw new RseError('E_KEY', 'the token needs a PIN: pin-source= in the URI, RSE_PKCS11_PIN, or run on a terminal to be asked', {
+      field: 'pin',
     });
+  return pin;
+}
+
+export function readKey(path: string, what = 'key'): AsymKey {
+  if (path.startsWith('pkcs11:')) return openTokenKey(path, { pin: tokenPin });
   const data = readInput(path, what);
   const load = (pass: string | undefined): AsymKey => {
     try {
@@ -354,4 +355,38 @@ export const PKCS11_MODULE_HELP =
 /** Makes `--pkcs11-module` the module {@link readKey} opens token keys with. */
 export function usePkcs11Module(path: string | undefined): void {
   if (path !== undefined) process.env.PKCS11_MODULE = path;
+}
+
+/**
+ * An EC key for COSE and JWS (tokens, CoRIMs, EARs): a PEM, JWK or COSE_Key file (or a raw HMAC
+ * key where a token takes one), or a P-256/P-384 key in a PKCS#11 token (`pkcs11:` URI).
+ */
+export function tokenKey(path: string, what: string): TokenKey {
+  if (path.startsWith('pkcs11:')) {
+    const k = readKey(path, what);
+    if (k.type !== 'ecdsa-p256' && k.type !== 'ecdsa-p384')
+      throw new RseError('E_KEY', `${what}: an ECDSA P-256 or P-384 key is needed, not ${k.type}`, { field: what });
+    return {
+      kind: 'ec',
+      crv: k.type === 'ecdsa-p256' ? 'P-256' : 'P-384',
+      publicKey: k.publicKey,
+      ...(k.token === undefined ? {} : { token: k.token }),
+    };
+  }
+  try {
+    return loadTokenKey(readInput(path, what));
+  } catch (e) {
+    if (e instanceof RseError) throw new RseError(e.code, `${path}: ${e.message}`, { field: path });
+    throw e;
+  }
+}
+
+/** An EC token key as `--deterministic` asks: RFC 6979 nonces; refused for a key in a token (it draws its own). */
+export function deterministicTokenKey(k: TokenKey, deterministic: boolean | undefined): TokenKey {
+  if (deterministic !== true || k.kind !== 'ec') return k;
+  if (k.token !== undefined)
+    throw new RseError('E_USAGE', `${k.token.uri}: --deterministic needs the key in a file (a token draws its own nonces)`, {
+      field: '--deterministic',
+    });
+  return { ...k, nonce: 'rfc6979' };
 }

@@ -18,7 +18,17 @@ import {
 } from '../stm32/sfi.ts';
 import { SfiHsm } from '../stm32/sfi-hsm.ts';
 import { sfiInstall } from '../stm32/sfi-install.ts';
-import { cliStatus, collect, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
+import {
+  cliStatus,
+  collect,
+  hexOrFileBytes,
+  io,
+  PKCS11_MODULE_HELP,
+  parseInteger,
+  printJson,
+  readInput,
+  usePkcs11Module,
+} from './common.ts';
 
 function parseArea(spec: string, unique: boolean): AreaInput {
   const m = /^([FMX]):([^:]+):(.+)$/i.exec(spec);
@@ -177,9 +187,10 @@ export function sfiCommand() {
     ).makeOptionMandatory();
   const wrapKeyOption = () =>
     new Option(
-      '--wrap-key <file>',
-      'the 32-byte key that wraps the OEM key and nonce in the ledger, kept outside it (default: DIR.wrap-key beside a PGlite ledger, made 0600 by init; required with postgres://)',
+      '--wrap-key <file|uri>',
+      'the key that wraps the OEM key and nonce in the ledger, kept outside it: a 32-byte file, or a pkcs11: URI of an AES-256 key in a token (made there by init; PIN from the URI or RSE_PKCS11_PIN) (default: DIR.wrap-key beside a PGlite ledger, made 0600 by init; required with postgres://)',
     );
+  const moduleOption = () => new Option('--pkcs11-module <lib>', PKCS11_MODULE_HELP);
   const hsm = new Command('hsm').summary('the SFI HSM: OEM key, nonce and a counted number of installs, in a PGlite or PostgreSQL ledger');
   hsm.addCommand(
     new Command('init')
@@ -197,7 +208,9 @@ export function sfiCommand() {
       )
       .option('--force', 'replace an HSM of that id (its count starts again)')
       .addOption(wrapKeyOption())
+      .addOption(moduleOption())
       .action(async (o) => {
+        usePkcs11Module(o.pkcs11Module);
         const h = await SfiHsm.init(
           o.db,
           o.id,
@@ -247,7 +260,9 @@ export function sfiCommand() {
       .option('--dry-run', 'check the device, the image and the HSM (licenses left) without asking for a license; nothing is written')
       .option('--key <hex|file>', 'with --dry-run: the OEM firmware key, to check the area contents too')
       .addOption(wrapKeyOption())
+      .addOption(moduleOption())
       .action(async (dir, path, o) => {
+        usePkcs11Module(o.pkcs11Module);
         const image = readInput(path, 'SFI image');
         const h = await SfiHsm.open(o.db, o.id, o.wrapKey === undefined ? {} : { wrapKeyFile: o.wrapKey });
         let r: Awaited<ReturnType<typeof sfiInstall>>;

@@ -20,7 +20,10 @@ import {
   packagePayload,
 } from '../stm32/ssp.ts';
 import { SspHsm, sspProvision } from '../stm32/ssp-provision.ts';
-import { cliStatus, hexOrFileBytes, io, parseInteger, printJson, readInput } from './common.ts';
+import { cliStatus, hexOrFileBytes, io, PKCS11_MODULE_HELP, parseInteger, printJson, readInput, usePkcs11Module } from './common.ts';
+
+const WRAP_KEY_HELP =
+  'the key that wraps the OEM key and IV, kept outside the HSM directory: a 32-byte file, or a pkcs11: URI of an AES-256 key in a token (made there by init; PIN from the URI or RSE_PKCS11_PIN) (default: DIR.wrap-key, made 0600)';
 
 const bytes16 = (v: string, what: string): Uint8Array => hexOrFileBytes(v, 16, what);
 
@@ -68,7 +71,10 @@ export function sspCommand() {
       .option('--ca <file>', 'the CA public key that signs chip certificates (default: the virtual ST CA of rse stm32 device create)')
       .addOption(new Option('--license <type>', 'live (bound to the boot session) or normal').choices(['live', 'normal']).default('live'))
       .option('--force', 'replace an HSM already there')
+      .option('--wrap-key <file|uri>', WRAP_KEY_HELP)
+      .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
       .action((dir, o) => {
+        usePkcs11Module(o.pkcs11Module);
         const h = SspHsm.init(
           dir,
           {
@@ -80,6 +86,7 @@ export function sspCommand() {
             ...(o.ca === undefined ? {} : { ca: loadKey(readInput(o.ca, 'CA key')) }),
           },
           o.force === true,
+          o.wrapKey,
         );
         io.out(`${dir}: SSP HSM, ${h.remaining} ${o.license} licenses\n`);
       }),
@@ -116,12 +123,15 @@ export function sspCommand() {
       .requiredOption('--fsbl <file>', 'the SSP FSBL with its STM32 header (its version is checked against the license)')
       .option('--license <file>', 'send this license instead of asking the HSM (a replay)')
       .option('--save-license <file>', 'keep the license the HSM issued')
+      .option('--wrap-key <file|uri>', 'the key the HSM was made with (rse ssp hsm init --wrap-key)')
+      .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
       .option('--json', 'machine-readable output')
       .action((dir, o) => {
+        usePkcs11Module(o.pkcs11Module);
         const dev = Mp1Device.open(dir);
         const payload = readInput(o.payload, 'payload');
         const replay = o.license === undefined ? undefined : readInput(o.license, 'license');
-        const h = replay === undefined ? SspHsm.open(o.hsm) : undefined;
+        const h = replay === undefined ? SspHsm.open(o.hsm, o.wrapKey) : undefined;
         const r = sspProvision(dev, readInput(o.fsbl, 'FSBL'), ({ certificate, sessionId }) => {
           const license = replay ?? (h as SspHsm).issue(certificate, sessionId);
           if (o.saveLicense !== undefined && replay === undefined) writeFileAtomic(o.saveLicense, license, { durable: false });

@@ -3,36 +3,17 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { appraise, MemoryStore } from '../attestation/appraise.ts';
 import { claimsToJson } from '../attestation/claims-write.ts';
 import { type Endorsements, readCorim } from '../attestation/corim.ts';
+import { checkCorimSigners } from '../attestation/corim-sign.ts';
 import { createToken } from '../attestation/create.ts';
 import { signEar } from '../attestation/ear.ts';
 import { decodeEvidence, type Evidence, freshnessProblem, verifyEvidence } from '../attestation/token.ts';
 import { fromBase64Url } from '../cose/cbor.ts';
-import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
+import type { TokenKey } from '../cose/keys.ts';
 import { coseAlgName } from '../cose/message.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex } from '../lib/hex.ts';
-import { cliStatus, io, PKCS11_MODULE_HELP, printJson, readInput, readKey, usePkcs11Module } from './common.ts';
-
-function tokenKey(path: string, what: string): TokenKey {
-  if (path.startsWith('pkcs11:')) {
-    const k = readKey(path, what);
-    if (k.type !== 'ecdsa-p256' && k.type !== 'ecdsa-p384')
-      throw new RseError('E_KEY', `${what}: a token is signed with an ECDSA P-256 or P-384 key, not ${k.type}`, { field: path });
-    return {
-      kind: 'ec',
-      crv: k.type === 'ecdsa-p256' ? 'P-256' : 'P-384',
-      publicKey: k.publicKey,
-      ...(k.token === undefined ? {} : { token: k.token }),
-    };
-  }
-  try {
-    return loadTokenKey(readInput(path, what));
-  } catch (e) {
-    if (e instanceof RseError) throw new RseError(e.code, `${path}: ${e.message}`, { field: path });
-    throw e;
-  }
-}
+import { cliStatus, deterministicTokenKey, io, PKCS11_MODULE_HELP, printJson, readInput, tokenKey, usePkcs11Module } from './common.ts';
 
 function nonceOf(o: { nonce?: string; nonceB64?: string }): Uint8Array | undefined {
   if (o.nonce !== undefined && o.nonceB64 !== undefined) throw new RseError('E_USAGE', '--nonce and --nonce-b64 are mutually exclusive');
@@ -108,6 +89,7 @@ export function tokenCommand() {
       .argument('<token>')
       .option('-k, --key <file>', 'the attestation key (PEM, JWK, COSE_Key, or raw HMAC key)')
       .option('--corim <file...>', 'CoRIMs (trust anchors, reference values) to appraise against')
+      .option('--corim-signer <file...>', 'trusted CoRIM signer public keys: every --corim must be signed by one (within its validity)')
       .option('--nonce <hex>', 'the expected nonce (realm challenge for CCA; zero-padded to 64 bytes)')
       .option('--nonce-b64 <b64>', 'the expected nonce, base64 or base64url')
       .option('--ear-key <file>', 'sign the EAR with this EC private key and print the JWT')
@@ -121,10 +103,13 @@ export function tokenCommand() {
         if (o.corim === undefined && o.key === undefined) throw new RseError('E_USAGE', 'give -k KEY or --corim FILE...');
         if (o.corim !== undefined) {
           const store = new MemoryStore();
+          const signers = (o.corimSigner ?? []).map((k) => tokenKey(k, 'CoRIM signer key'));
           for (const f of o.corim) {
             let e: Endorsements;
             try {
-              e = readCorim(readInput(f, 'CoRIM'));
+              const c = readInput(f, 'CoRIM');
+              if (signers.length > 0) checkCorimSigners(c, signers, new Date());
+              e = readCorim(c);
             } catch (err) {
               if (err instanceof RseError) throw new RseError(err.code, `${f}: ${err.message}`, { field: f });
               throw err;
@@ -177,14 +162,7 @@ export function tokenCommand() {
       .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
       .action((claimsFile, o) => {
         usePkcs11Module(o.pkcs11Module);
-        const det = (k: TokenKey): TokenKey => {
-          if (o.deterministic !== true || k.kind !== 'ec') return k;
-          if (k.token !== undefined)
-            throw new RseError('E_USAGE', `${k.token.uri}: --deterministic needs the key in a file (a token draws its own nonces)`, {
-              field: '--deterministic',
-            });
-          return { ...k, nonce: 'rfc6979' };
-        };
+        const det = (k: TokenKey): TokenKey => deterministicTokenKey(k, o.deterministic);
         let claims: Record<string, unknown>;
         try {
           claims = JSON.parse(Buffer.from(readInput(claimsFile, 'claims')).toString('utf8')) as Record<string, unknown>;

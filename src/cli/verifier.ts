@@ -4,17 +4,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Command } from '@commander-js/extra-typings';
 import { isLoopbackHost } from '../comms/server.ts';
 import type { TokenKey } from '../cose/keys.ts';
-import { loadTokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { createVerifierApp, DEFAULT_LIMITS, serveVerifier } from '../verifier/server.ts';
 import { openStore } from '../verifier/store.ts';
-import { io, parseInteger, printJson, readInput, readTokens } from './common.ts';
+import { io, PKCS11_MODULE_HELP, parseInteger, printJson, readTokens, tokenKey, usePkcs11Module } from './common.ts';
 import { announceReady, daemonize, writePidFile } from './daemon.ts';
 
 function earKeyOf(path: string | undefined): TokenKey {
   if (path !== undefined) {
-    const k = loadTokenKey(readInput(path, 'EAR key'));
-    if (k.kind !== 'ec' || k.privateKey === undefined)
+    const k = tokenKey(path, 'EAR key');
+    if (k.kind !== 'ec' || (k.privateKey === undefined && k.token === undefined))
       throw new RseError('E_KEY', `${path}: the EAR key must be an EC private key`, { field: '--ear-key' });
     return k;
   }
@@ -29,10 +28,14 @@ export function verifierCommand() {
       .summary('serve challenge-response sessions and endorsement provisioning over HTTP')
       .description(
         'POST /challenge-response/v1/newSession[?nonce=B64URL|nonceSize=N], POST|GET|DELETE\n' +
-          '/challenge-response/v1/session/ID, POST /endorsement-provisioning/v1/submit (application/rim+cbor),\n' +
+          '/challenge-response/v1/session/ID, POST /endorsement-provisioning/v1/submit (application/rim+cbor\n' +
+          'or application/rim+cose: an unsigned or signed CoRIM),\n' +
           'GET /.well-known/veraison/verification. State lives in an embedded PGlite database (in memory, or in\n' +
           '--db DIR) or in PostgreSQL with --db postgres://…, which several verifier processes can share.\n' +
-          'The EAR is signed with --ear-key (a P-256 key is generated per start without one).\n' +
+          'The EAR is signed with --ear-key (a P-256 key is generated per start without one); it may be a\n' +
+          'key in a PKCS#11 token (pkcs11: URI with pin-source=). With --corim-signer keys, every CoRIM\n' +
+          'submitted must be signed by one of them within its validity; without, a signed CoRIM is taken\n' +
+          'with its signature unchecked.\n' +
           'Provisioning needs a bearer token from --auth-tokens (Authorization: Bearer TOKEN); without one it\n' +
           'is closed, and only --insecure opens it to anyone. A CoRIM submitted again is stored once. Bodies\n' +
           'over --max-evidence / --max-corim get 413. Verification (sessions) needs no credential, as in Veraison.',
@@ -40,7 +43,9 @@ export function verifierCommand() {
       .option('-p, --port <n>', 'TCP port (0 = any free port)', '8080')
       .option('--host <addr>', 'address to bind', '127.0.0.1')
       .option('--db <url|dir>', 'postgres://… URL, or a PGlite data directory (default: in memory)')
-      .option('--ear-key <file>', 'EC private key (PEM or JWK) that signs the EAR')
+      .option('--ear-key <file|uri>', 'EC private key (PEM, JWK or pkcs11: URI) that signs the EAR')
+      .option('--corim-signer <file...>', 'public keys (PEM, JWK) of trusted CoRIM signers: CoRIMs must be signed by one')
+      .option('--pkcs11-module <so>', PKCS11_MODULE_HELP)
       .option('--session-ttl <s>', 'session lifetime in seconds', '150')
       .option(
         '--auth-tokens <file>',
@@ -64,10 +69,14 @@ export function verifierCommand() {
           throw new RseError('E_USAGE', '--insecure opens provisioning to anyone: it cannot go with --auth-tokens');
         const tokens = o.authTokens === undefined ? undefined : readTokens(o.authTokens, 'provisioning tokens', '--auth-tokens');
         const provisioning = o.insecure === true ? ('open' as const) : { tokens: tokens ?? [] };
+        usePkcs11Module(o.pkcs11Module);
+        const earKey = earKeyOf(o.earKey);
+        const corimSigners = (o.corimSigner ?? []).map((f) => tokenKey(f, 'CoRIM signer key'));
         const store = await openStore(o.db);
         const app = createVerifierApp({
           store,
-          earKey: earKeyOf(o.earKey),
+          earKey,
+          corimSigners,
           sessionTtlSeconds: parseInteger(o.sessionTtl),
           provisioning,
           limits: { evidence: parseInteger(o.maxEvidence), corim: parseInteger(o.maxCorim) },

@@ -141,7 +141,12 @@ export function verifyCose(msg: CoseMessage, key: TokenKey, opts: CoseVerifyOpti
 export function createCose(
   payload: Uint8Array,
   key: TokenKey,
-  opts: { readonly macAlg?: 5 | 6 | 7; readonly kid?: Uint8Array } = {},
+  opts: {
+    readonly macAlg?: 5 | 6 | 7;
+    readonly kid?: Uint8Array;
+    /** More protected header parameters, after alg (1): a signed CoRIM's content type and meta. */
+    readonly headers?: ReadonlyMap<number, unknown>;
+  } = {},
 ): Uint8Array {
   const unprotected = new Map<number, Uint8Array>(opts.kid === undefined ? [] : [[4, opts.kid]]);
   if (key.kind === 'hmac') {
@@ -154,7 +159,7 @@ export function createCose(
   }
   if (key.privateKey === undefined && key.token === undefined) throw new RseError('E_KEY', 'signing needs a private key', { field: 'key' });
   const alg = ({ 'P-256': -7, 'P-384': -35, 'P-521': -36 } as const)[key.crv];
-  const ph = encode(new Map([[1, alg]]));
+  const ph = encode(new Map<number, unknown>([[1, alg], ...(opts.headers ?? [])]));
   const hashAlg = (EC_ALG[alg] as { hash: string }).hash;
   let sig: Uint8Array;
   if (key.token !== undefined) {

@@ -1,21 +1,16 @@
 /**
- * Signing keys held in a PKCS#11 token (an HSM, or SoftHSM2 in the tests), named by RFC 7512 URIs
- * (`pkcs11:token=rsekit;object=fw-signing?pin-source=file:pin.txt`). The private key never leaves
- * the token: the data is hashed on the host and only the digest goes to it (CKM_ECDSA,
- * CKM_RSA_PKCS_PSS with SHA-256/MGF1/32-byte salt as MCUboot wants), except Ed25519 (CKM_EDDSA over
- * what is signed, which for MCUboot is the image digest). The public key is read from the token's
- * public object of the same label or id. The module comes from the URI's `module-path`, the
- * caller (`--pkcs11-module`) or `PKCS11_MODULE`; the PIN from `pin-value`, `pin-source` or the
- * caller's prompt. Binding: the maintained `pkcs11js` (optional dependency, a native addon).
+ * PKCS#11 tokens (an HSM, or SoftHSM2 in the tests) named by RFC 7512 URIs
+ * (`pkcs11:token=rsekit;object=fw-signing?pin-source=file:pin.txt`): the URI, the module, and a
+ * logged-in session on the token it names ({@link openTokenSession}); the keys are in
+ * `pkcs11-keys.ts`. The module comes from the URI's `module-path`, the caller
+ * (`--pkcs11-module`) or `PKCS11_MODULE`; the PIN from `pin-value`, `pin-source` or the caller's
+ * prompt. Binding: the maintained `pkcs11js` (optional dependency, a native addon).
  * @module
  */
 
-import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RseError } from '../lib/errors.ts';
-import type { AsymKey, AsymKeyType, TokenSigner } from './asym.ts';
-import { importRawPublicKey } from './asym.ts';
 
 /** What an RFC 7512 URI names (the attributes rsekit uses). */
 export interface Pkcs11Uri {
@@ -69,7 +64,8 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   take(path, ';', ['token', 'manufacturer', 'serial', 'model', 'object', 'id', 'type', 'library-description']);
   take(query, '&', ['pin-value', 'pin-source', 'module-path', 'module-name']);
   const s = (k: string): string | undefined => out[k] as string | undefined;
-  if (s('type') !== undefined && s('type') !== 'private') bad(`type=${s('type')}: a signing key is type=private`);
+  if (s('type') !== undefined && s('type') !== 'private' && s('type') !== 'secret')
+    bad(`type=${s('type')}: rsekit uses private keys (signing) and secret keys (wrapping)`);
   const r: Record<string, unknown> = {
     token: s('token'),
     manufacturer: s('manufacturer'),
@@ -92,7 +88,8 @@ interface Binding {
   PKCS11: new () => Module;
   [constant: string]: unknown;
 }
-interface Module {
+/** The subset of a loaded pkcs11js module rsekit calls. */
+export interface Module {
   load(path: string): void;
   C_Initialize(): void;
   C_Finalize(): void;
@@ -106,7 +103,21 @@ interface Module {
   C_GetAttributeValue(session: Buffer, object: Buffer, template: { type: number }[]): { type: number; value?: Buffer }[];
   C_SignInit(session: Buffer, mechanism: { mechanism: number; parameter?: unknown }, key: Buffer): void;
   C_Sign(session: Buffer, data: Buffer, out: Buffer): Buffer;
+  C_GenerateKeyPair(
+    session: Buffer,
+    mechanism: { mechanism: number },
+    pub: Template,
+    priv: Template,
+  ): { publicKey: Buffer; privateKey: Buffer };
+  C_GenerateKey(session: Buffer, mechanism: { mechanism: number }, template: Template): Buffer;
+  C_EncryptInit(session: Buffer, mechanism: { mechanism: number; parameter?: unknown }, key: Buffer): void;
+  C_Encrypt(session: Buffer, data: Buffer, out: Buffer): Buffer;
+  C_DecryptInit(session: Buffer, mechanism: { mechanism: number; parameter?: unknown }, key: Buffer): void;
+  C_Decrypt(session: Buffer, data: Buffer, out: Buffer): Buffer;
 }
+
+/** A PKCS#11 attribute template. */
+export type Template = { type: number; value?: unknown }[];
 
 let binding: Binding | undefined;
 function loadBinding(): Binding {
@@ -124,11 +135,11 @@ function loadBinding(): Binding {
 }
 
 /** PKCS#11 3.0 constants the binding may lack. */
-const LATER: Readonly<Record<string, number>> = { CKM_EDDSA: 0x1057, CKK_EC_EDWARDS: 0x40 };
-const C = (name: string): number => (loadBinding()[name] as number | undefined) ?? (LATER[name] as number);
+const LATER: Readonly<Record<string, number>> = { CKM_EDDSA: 0x1057, CKK_EC_EDWARDS: 0x40, CKM_EC_EDWARDS_KEY_PAIR_GEN: 0x1055 };
+export const C = (name: string): number => (loadBinding()[name] as number | undefined) ?? (LATER[name] as number);
 
 /** Maps a pkcs11js error to a typed one (the PIN never appears in it). */
-function tokenError(e: unknown, what: string): RseError {
+export function tokenError(e: unknown, what: string): RseError {
   const m = e instanceof Error ? e.message : String(e);
   const ckr = /CKR_[A-Z_]+/.exec(m)?.[0] ?? m.split('\n')[0]?.slice(0, 120) ?? 'error';
   const hint =
@@ -185,14 +196,25 @@ function uriPin(u: Pkcs11Uri): string | undefined {
   }
 }
 
-/** Options for {@link openTokenKey}: the module when the URI names none, and where a PIN comes from otherwise. */
+/** Where a PIN comes from when the URI has none, and the module when the URI names none. */
 export interface TokenKeyOptions {
   readonly module?: string;
-  readonly pin?: () => string;
+  readonly pin?: () => string | undefined;
 }
 
-/** Opens the private key a PKCS#11 URI names: logs in, finds it and its public key, and returns an rsekit key that signs through the token. */
-export function openTokenKey(uri: string, o: TokenKeyOptions = {}): AsymKey {
+/** A logged-in session on the token a URI names. */
+export interface TokenSession {
+  readonly uri: Pkcs11Uri;
+  readonly module: Module;
+  readonly session: Buffer;
+  /** The URI's naming attributes, for messages (never the PIN). */
+  readonly name: string;
+  /** The one object of class `cls` (CKO_…) the URI names, if any (E_KEY when it names several). */
+  find(cls: string): Buffer | undefined;
+}
+
+/** Opens a session (read-write for `rw`) on the token the URI names and logs the user in. */
+export function openTokenSession(uri: string, o: TokenKeyOptions = {}, rw = false): TokenSession {
   const u = parsePkcs11Uri(uri);
   const modulePath = u.modulePath ?? o.module ?? process.env.PKCS11_MODULE;
   if (modulePath === undefined || modulePath === '')
@@ -222,10 +244,11 @@ export function openTokenKey(uri: string, o: TokenKeyOptions = {}): AsymKey {
       (u.serial === undefined || trim(t.serialNumber) === u.serial)
     );
   });
-  if (slot === undefined) throw new RseError('E_KEY', `PKCS#11: no token matches ${describe(u)} in ${modulePath}`, { field: 'pkcs11' });
+  const name = describe(u);
+  if (slot === undefined) throw new RseError('E_KEY', `PKCS#11: no token matches ${name} in ${modulePath}`, { field: 'pkcs11' });
   let session: Buffer;
   try {
-    session = m.C_OpenSession(slot, C('CKF_SERIAL_SESSION'));
+    session = m.C_OpenSession(slot, C('CKF_SERIAL_SESSION') | (rw ? C('CKF_RW_SESSION') : 0));
   } catch (e) {
     throw tokenError(e, 'opening a session');
   }
@@ -246,7 +269,7 @@ export function openTokenKey(uri: string, o: TokenKeyOptions = {}): AsymKey {
       const found = m.C_FindObjects(session, 2);
       m.C_FindObjectsFinal(session);
       if (found.length > 1)
-        throw new RseError('E_KEY', `PKCS#11: ${describe(u)} names more than one ${cls === 'CKO_PRIVATE_KEY' ? 'private' : 'public'} key`, {
+        throw new RseError('E_KEY', `PKCS#11: ${name} names more than one ${cls.replace('CKO_', '').replace('_', ' ').toLowerCase()}`, {
           field: 'pkcs11',
         });
       return found[0];
@@ -255,37 +278,7 @@ export function openTokenKey(uri: string, o: TokenKeyOptions = {}): AsymKey {
       throw tokenError(e, 'finding the key');
     }
   };
-  const priv = find('CKO_PRIVATE_KEY');
-  if (priv === undefined) throw new RseError('E_KEY', `PKCS#11: no private key ${describe(u)} on the token`, { field: 'pkcs11' });
-  const pub = find('CKO_PUBLIC_KEY');
-  if (pub === undefined)
-    throw new RseError(
-      'E_KEY',
-      `PKCS#11: no public key object ${describe(u)} beside the private key (rsekit reads the public key from it)`,
-      {
-        field: 'pkcs11',
-      },
-    );
-  const { type, publicKey } = publicOf(m, session, pub);
-  const mechanism =
-    type === 'rsa-2048' || type === 'rsa-3072'
-      ? {
-          mechanism: C('CKM_RSA_PKCS_PSS'),
-          parameter: { type: C('CK_PARAMS_RSA_PSS'), hashAlg: C('CKM_SHA256'), mgf: C('CKG_MGF1_SHA256'), saltLen: 32 },
-        }
-      : { mechanism: C(type === 'ed25519' ? 'CKM_EDDSA' : 'CKM_ECDSA') };
-  const token: TokenSigner = {
-    uri: describe(u),
-    sign: (input) => {
-      try {
-        m.C_SignInit(session, mechanism, priv);
-        return new Uint8Array(m.C_Sign(session, Buffer.from(input), Buffer.alloc(512)));
-      } catch (e) {
-        throw tokenError(e, 'signing');
-      }
-    },
-  };
-  return { type, isPrivate: true, publicKey, token };
+  return { uri: u, module: m, session, name, find };
 }
 
 /** The URI's naming attributes, for messages (never the PIN). */
@@ -296,44 +289,4 @@ function describe(u: Pkcs11Uri): string {
     ...(u.id === undefined ? [] : [`id=${Buffer.from(u.id).toString('hex')}`]),
   ];
   return `pkcs11:${parts.join(';')}`;
-}
-
-/** DER OIDs of the curves rsekit signs with, as CKA_EC_PARAMS holds them. */
-const EC_PARAMS: Readonly<Record<string, AsymKeyType>> = {
-  '06082a8648ce3d030107': 'ecdsa-p256',
-  '06052b81040022': 'ecdsa-p384',
-  '06032b6570': 'ed25519',
-  '130c656477617264733235353139': 'ed25519', // PrintableString "edwards25519"
-};
-
-function publicOf(m: Module, session: Buffer, object: Buffer): { type: AsymKeyType; publicKey: AsymKey['publicKey'] } {
-  const attr = (t: string): Buffer | undefined => {
-    try {
-      return m.C_GetAttributeValue(session, object, [{ type: C(t) }])[0]?.value;
-    } catch {
-      return undefined;
-    }
-  };
-  const keyType = attr('CKA_KEY_TYPE');
-  const kt = keyType === undefined ? -1 : keyType.readUIntLE(0, Math.min(keyType.length, 6));
-  if (kt === C('CKK_RSA')) {
-    const n = attr('CKA_MODULUS');
-    const e = attr('CKA_PUBLIC_EXPONENT');
-    if (n === undefined || e === undefined)
-      throw new RseError('E_KEY', 'PKCS#11: the RSA public key has no modulus or exponent', { field: 'pkcs11' });
-    const publicKey = createPublicKey({ key: { kty: 'RSA', n: n.toString('base64url'), e: e.toString('base64url') }, format: 'jwk' });
-    const bits = publicKey.asymmetricKeyDetails?.modulusLength;
-    if (bits !== 2048 && bits !== 3072)
-      throw new RseError('E_KEY', `PKCS#11: an RSA-${bits} key; rsekit signs with RSA-2048 or 3072`, { field: 'pkcs11' });
-    return { type: bits === 2048 ? 'rsa-2048' : 'rsa-3072', publicKey };
-  }
-  const params = attr('CKA_EC_PARAMS');
-  const point = attr('CKA_EC_POINT');
-  const type = params === undefined ? undefined : EC_PARAMS[params.toString('hex')];
-  if (type === undefined || point === undefined)
-    throw new RseError('E_KEY', 'PKCS#11: the key is not RSA-2048/3072, ECDSA P-256/P-384 or Ed25519', { field: 'pkcs11' });
-  // CKA_EC_POINT is a DER OCTET STRING around the point (some modules give the bare point).
-  const size = type === 'ecdsa-p256' ? 65 : type === 'ecdsa-p384' ? 97 : 32;
-  const raw = point.length === size + 2 && point[0] === 0x04 && point[1] === size ? point.subarray(2) : point;
-  return { type, publicKey: importRawPublicKey(type, new Uint8Array(raw)).publicKey };
 }

@@ -16,7 +16,7 @@ import { type AsymKey, importRawPublicKey, randomBytes, rawPublicKey } from '../
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
 import { isPostgresUrl, openDatabase, type Sql, transaction } from '../store/sql.ts';
-import { unwrapSecret, wrapKeyFileBeside, wrapKeyOf, wrapSecret } from './hsm-wrap.ts';
+import { memoryWrapKey, unwrapSecret, type WrapKey, wrapKeyFileBeside, wrapKeyOf, wrapSecret } from './hsm-wrap.ts';
 import { publicKeyHash } from './image.ts';
 import { decodeCertificate, makeLicense, verifyCertificate, virtualStCa } from './ssp.ts';
 
@@ -45,10 +45,10 @@ function defaultWrapKeyFile(db: string): string | undefined {
 }
 
 /** The wrapping key of ledger `db`: `file`'s, the default file's, or for an in-memory ledger this process's own. */
-function ledgerWrapKey(db: string, file: string | undefined, create: boolean): Uint8Array {
+function ledgerWrapKey(db: string, file: string | undefined, create: boolean): WrapKey {
   const path = file ?? defaultWrapKeyFile(db);
   if (path !== undefined) return wrapKeyOf(path, create);
-  if (db === 'memory:') return randomBytes(32);
+  if (db === 'memory:') return memoryWrapKey(randomBytes(32));
   throw new RseError('E_USAGE', 'a PostgreSQL ledger needs --wrap-key FILE: the key that wraps the OEM key lives outside the database', {
     field: 'wrap-key',
   });
@@ -105,15 +105,15 @@ export class SfiHsm {
   readonly id: string;
   private readonly sql: Sql;
   /** The wrapping key, or how to find it when a license is first issued (`show` never needs it). */
-  private wrapping: Uint8Array | (() => Uint8Array);
+  private wrapping: WrapKey | (() => WrapKey);
 
-  private constructor(sql: Sql, id: string, wrapKey: Uint8Array | (() => Uint8Array)) {
+  private constructor(sql: Sql, id: string, wrapKey: WrapKey | (() => WrapKey)) {
     this.sql = sql;
     this.id = id;
     this.wrapping = wrapKey;
   }
 
-  private get wrapKey(): Uint8Array {
+  private get wrapKey(): WrapKey {
     if (typeof this.wrapping === 'function') this.wrapping = this.wrapping();
     return this.wrapping;
   }
@@ -127,7 +127,7 @@ export class SfiHsm {
     id: string,
     o: SfiHsmInit,
     force = false,
-    w: { wrapKey?: Uint8Array; wrapKeyFile?: string } = {},
+    w: { wrapKey?: WrapKey; wrapKeyFile?: string } = {},
   ): Promise<SfiHsm> {
     if (o.key.length !== 16 || o.nonce.length !== 12)
       throw new RseError('E_ARGUMENT', 'the SFI key is 16 bytes and the nonce 12', { field: 'key' });
@@ -156,8 +156,8 @@ export class SfiHsm {
     return new SfiHsm(sql, id, wrapKey);
   }
 
-  static async open(db: string, id: string, w: { wrapKey?: Uint8Array; wrapKeyFile?: string } = {}): Promise<SfiHsm> {
-    const wrapKey = w.wrapKey ?? ((): Uint8Array => ledgerWrapKey(db, w.wrapKeyFile, false));
+  static async open(db: string, id: string, w: { wrapKey?: WrapKey; wrapKeyFile?: string } = {}): Promise<SfiHsm> {
+    const wrapKey = w.wrapKey ?? ((): WrapKey => ledgerWrapKey(db, w.wrapKeyFile, false));
     const sql = await connect(db);
     const { rows } = await sql.query('SELECT id FROM sfi_hsm WHERE id = $1', [id]);
     if (rows.length === 0) {

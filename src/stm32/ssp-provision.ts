@@ -67,7 +67,7 @@ export class SspHsm {
     this.wrapKeyFile = wrapKeyFile;
   }
 
-  /** `wrapKeyFile`: where the wrapping key is (default `DIR.wrap-key`, made 0600 here). */
+  /** `wrapKeyFile`: where the wrapping key is: a file (default `DIR.wrap-key`, made 0600 here) or a `pkcs11:` URI. */
   static init(dir: string, o: HsmInit, force = false, wrapKeyFile = wrapKeyFileBeside(dir)): SspHsm {
     if (existsSync(join(dir, HSM_FILE)) && !force)
       throw new RseError('E_EXISTS', `${dir} already holds an HSM (--force to replace it)`, { field: dir });

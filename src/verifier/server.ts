@@ -11,6 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { appraise, type Scheme } from '../attestation/appraise.ts';
 import { readCorim } from '../attestation/corim.ts';
+import { checkCorimSigners } from '../attestation/corim-sign.ts';
 import { signEar } from '../attestation/ear.ts';
 import { fromBase64Url, toBase64, toBase64Url } from '../cose/cbor.ts';
 import { publicJwk, type TokenKey } from '../cose/keys.ts';
@@ -60,6 +61,11 @@ export interface VerifierOptions {
   readonly provisioning?: { readonly tokens: readonly string[] } | 'open';
   /** Request body limits in bytes (413 beyond): evidence (default 64 KiB), CoRIMs (default 4 MiB). */
   readonly limits?: { readonly evidence?: number; readonly corim?: number };
+  /**
+   * The keys of trusted CoRIM signers. With any, every CoRIM submitted must be signed
+   * (COSE_Sign1) by one of them, within its validity; without, signed CoRIMs are taken unchecked.
+   */
+  readonly corimSigners?: readonly TokenKey[];
 }
 
 /** Default body limits: a PSA or CCA token is a few KiB; a CoRIM with certificates a few hundred. */
@@ -99,7 +105,6 @@ function accepts(header: string | undefined, type: string): boolean {
   });
 }
 
-/** The hono application (routes only; `serveVerifier` binds it to a port). */
 /**
  * The verifier as a fetch handler: what {@link createVerifierApp} returns (a Hono application;
  * only these two methods are public, so the package's types do not depend on Hono's).
@@ -122,6 +127,7 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
   const tooLarge = (max: number) => (): Response => problem(413, 'Content Too Large', `the request body is larger than ${max} bytes`);
   const evidenceMax = opts.limits?.evidence ?? DEFAULT_LIMITS.evidence;
   const corimMax = opts.limits?.corim ?? DEFAULT_LIMITS.corim;
+  const corimSigners = opts.corimSigners ?? [];
 
   const sessionJson = (s: Session): Record<string, unknown> => ({
     status: s.status,
@@ -233,13 +239,15 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
   app.post('/endorsement-provisioning/v1/submit', bodyLimit({ maxSize: corimMax, onError: tooLarge(corimMax) }), async (c) => {
     const raw = c.req.header('content-type');
     const mt = raw === undefined ? undefined : normalizeMediaType(raw);
-    if (mt === undefined || !mt.startsWith('application/rim+cbor')) return unsupported(raw, 'application/rim+cbor');
+    if (mt === undefined || !(mt.startsWith('application/rim+cbor') || mt.startsWith('application/rim+cose')))
+      return unsupported(raw, 'application/rim+cbor, application/rim+cose');
     const profile = /profile="([^"]*)"/.exec(mt)?.[1];
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length === 0) return problem(400, 'Bad Request', 'empty CoRIM');
     const reply = (o: Record<string, unknown>): Response =>
       new Response(JSON.stringify(o), { status: 200, headers: { 'content-type': PROVISIONING_MEDIA_TYPE } });
     try {
+      if (corimSigners.length > 0) checkCorimSigners(body, corimSigners, new Date(now()));
       const r = await store.addEndorsements(readCorim(body, profile), createHash('sha256').update(body).digest());
       // What was stored, or that this CoRIM already was (stored once).
       return reply({

@@ -7,8 +7,7 @@
  * error (exit 2) and write nothing. RFC 7512 URIs are parsed as the RFC says.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportPrivatePem, generateKey, loadKey } from '../../src/crypto/index.ts';
@@ -22,7 +21,8 @@ import { PSA_CLAIMS_JSON, runCli, tempDir } from '../helpers.ts';
 
 const SIG_TLVS = new Set<number>([TLV.ECDSASIG, TLV.RSA2048, TLV.RSA3072, TLV.ED25519]);
 
-import { oracle, oracleSkip } from '../oracles.ts';
+import { oracleSkip } from '../oracles.ts';
+import { softToken } from '../softhsm.ts';
 
 test('RFC 7512 URIs: path and query attributes, percent-encoding, an id in bytes, the PIN kept apart', () => {
   const u = parsePkcs11Uri('pkcs11:token=My%20Token;object=fw-key;id=%01%A2?pin-source=file:/run/pin&module-path=/usr/lib/x.so&x-other=1');
@@ -48,35 +48,7 @@ test('RFC 7512 URIs: path and query attributes, percent-encoding, an id in bytes
 
 const skip = oracleSkip('softhsm2');
 
-/**
- * The SoftHSM2 token `rsekit` (PIN 1234) of this file, in a temporary directory: the module reads
- * its configuration once per process, so every test adds its PEM keys to this one token.
- */
-let tokenDir: string | undefined;
-let nextId = 1;
-function token(keys: Record<string, string>): { module: string; dir: string } {
-  if (tokenDir === undefined) {
-    tokenDir = tempDir();
-    mkdirSync(join(tokenDir, 'tokens'));
-    writeFileSync(
-      join(tokenDir, 'softhsm2.conf'),
-      `directories.tokendir = ${join(tokenDir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`,
-    );
-    process.env.SOFTHSM2_CONF = join(tokenDir, 'softhsm2.conf');
-    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'rsekit', '--so-pin', '5678', '--pin', '1234'], {
-      stdio: 'ignore',
-    });
-  }
-  for (const [label, pem] of Object.entries(keys))
-    execFileSync(
-      'softhsm2-util',
-      ['--import', pem, '--token', 'rsekit', '--label', label, '--id', (nextId++).toString(16).padStart(4, '0'), '--pin', '1234'],
-      {
-        stdio: 'ignore',
-      },
-    );
-  return { module: oracle('softhsm2') as string, dir: tokenDir };
-}
+const token = softToken;
 
 const ok = (r: { code: number; stdout: string; stderr: string }, code = 0): void => assert.equal(r.code, code, r.stdout + r.stderr);
 
