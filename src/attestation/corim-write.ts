@@ -106,7 +106,8 @@ export function encodeCorim(c: CorimContent): Uint8Array {
       new Map<number, unknown>([
         [0, c.id],
         [1, tags],
-        [3, c.profile],
+        // corim.profile is a URI: tag 32 (the draft's CDDL; Veraison's decoder refuses a bare text).
+        [3, new Tag(32, c.profile)],
         [
           5,
           [
