@@ -149,3 +149,18 @@ export function checkEar(v: unknown): Ear {
   }
   return v as Ear;
 }
+
+/** One line per submod: its status and the trust claims that are set, and the problem if any. */
+export function earLines(ear: Ear): string[] {
+  const out: string[] = [];
+  for (const [name, s] of Object.entries(ear.submods)) {
+    const tv = Object.entries(s['ear.trustworthiness-vector'])
+      .filter(([, v]) => v !== 0)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    out.push(`${name}: ${s['ear.status']} (${tv})`);
+    const problem = s['ear.veraison.policy-claims']?.problem;
+    if (typeof problem === 'string') out.push(`  ${problem}`);
+  }
+  return out;
+}

@@ -22,7 +22,14 @@ export { CCA_PLATFORM_PROFILE, PSA_PROFILE, REALM_PROFILE } from './claims.ts';
 export type { Endorsements, PlatformConfigReference, RealmReference, SwReference, TrustAnchor } from './corim.ts';
 export { CORIM_PROFILE, mergeEndorsements, readCorim } from './corim.ts';
 export type { CorimMeta, SignedCorim } from './corim-sign.ts';
-export { checkCorimSigners, decodeSignedCorim, isSignedCorim, SIGNED_CORIM_CONTENT_TYPE, signCorim, verifySignedCorim } from './corim-sign.ts';
+export {
+  checkCorimSigners,
+  decodeSignedCorim,
+  isSignedCorim,
+  SIGNED_CORIM_CONTENT_TYPE,
+  signCorim,
+  verifySignedCorim,
+} from './corim-sign.ts';
 export type { CorimContent } from './corim-write.ts';
 export { encodeCorim } from './corim-write.ts';
 export type { CreateOptions } from './create.ts';

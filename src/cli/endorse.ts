@@ -7,7 +7,8 @@ import { deviceFacts } from '../endorse/identity.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
-import { deterministicTokenKey, io, PKCS11_MODULE_HELP, printJson, readInput, tokenKey, usePkcs11Module } from './common.ts';
+import { submitEndorsements, verifierBase } from '../verifier/client.ts';
+import { deterministicTokenKey, io, PKCS11_MODULE_HELP, printJson, readInput, readTokens, tokenKey, usePkcs11Module } from './common.ts';
 
 function dateOf(v: string, field: string): Date {
   const d = new Date(v);
@@ -46,9 +47,12 @@ export function endorseCommand() {
     .option('--kid <hex>', "the signer's key id, in the protected header (with -k)")
     .option('--deterministic', 'ECDSA with RFC 6979 nonces: the same inputs and key give the same signed CoRIM')
     .option('--pkcs11-module <lib>', PKCS11_MODULE_HELP)
+    .option('--submit <url>', "submit the CoRIM to a verifier's provisioning API (rse verifier serve, Veraison)")
+    .option('--auth-token <file>', 'the bearer token --submit sends (first line of FILE)')
     .option('--json', 'machine-readable output')
-    .action((manifestPath, dir, o) => {
+    .action(async (manifestPath, dir, o) => {
       usePkcs11Module(o.pkcs11Module);
+      const submitTo = o.submit === undefined ? undefined : verifierBase(o.submit);
       const signOnly = [o.signerUri, o.notBefore, o.notAfter, o.kid, o.deterministic].some((v) => v !== undefined);
       if (o.key === undefined && signOnly)
         throw new RseError('E_USAGE', '--signer-uri, --not-before, --not-after, --kid and --deterministic sign the CoRIM: give -k KEY');
@@ -74,6 +78,14 @@ export function endorseCommand() {
       const r = endorse(manifest, facts, o.id === undefined ? {} : { id: o.id });
       const corim = key === undefined ? r.corim : signCorim(r.corim, key, meta, o.kid === undefined ? undefined : fromHex(o.kid, '--kid'));
       if (o.output !== undefined) writeFileAtomic(o.output, corim, { durable: false });
+      // Signed: application/rim+cose; unsigned: application/rim+cbor; the profile as a parameter.
+      const mediaType = `application/rim+${key === undefined ? 'cbor' : 'cose'}; profile="${r.endorsements.profile}"`;
+      const submitted =
+        submitTo === undefined
+          ? undefined
+          : await submitEndorsements(submitTo, corim, mediaType, {
+              ...(o.authToken === undefined ? {} : { bearer: readTokens(o.authToken, 'provisioning token', '--auth-token')[0] as string }),
+            });
       const id = facts.identity;
       if (o.json) {
         printJson({
@@ -92,6 +104,7 @@ export function endorseCommand() {
           })),
           platformConfig: toHex(r.endorsements.platformConfigs[0]?.value ?? new Uint8Array(0)),
           signed: key !== undefined,
+          ...(submitted === undefined ? {} : { submitted: { verifier: o.submit, mediaType, reply: submitted } }),
           ...(o.output === undefined ? { corim: toHex(corim) } : { output: o.output, size: corim.length }),
         });
         return;
@@ -108,8 +121,9 @@ export function endorseCommand() {
         ),
         `  platform config ${toHex(r.endorsements.platformConfigs[0]?.value ?? new Uint8Array(0))}`,
         o.output === undefined
-          ? `${what} (${corim.length} bytes, not written: give -o FILE)`
+          ? `${what} (${corim.length} bytes, not written${o.submit === undefined ? ': give -o FILE' : ''})`
           : `wrote ${o.output}: ${what}, ${corim.length} bytes, ${r.components.length} components, 1 trust anchor`,
+        ...(submitted === undefined ? [] : [`submitted to ${o.submit} as ${mediaType}: ${String(submitted.status)}`]),
       ];
       io.out(`${lines.join('\n')}\n`);
     });

@@ -54,6 +54,7 @@ export const VERB_FILES = {
   ssp: 'ssp',
   token: 'token',
   endorse: 'endorse',
+  attest: 'attest',
   verifier: 'verifier',
   fip: 'fip',
   layout: 'layout',
@@ -103,6 +104,7 @@ export const LOADERS: Readonly<Record<Exclude<VerbFile, 'fip' | 'layout'>, Loade
   ssp: async () => [(await import('./ssp.ts')).sspCommand()],
   token: async () => [(await import('./token.ts')).tokenCommand()],
   endorse: async () => [(await import('./endorse.ts')).endorseCommand()],
+  attest: async () => [(await import('./attest.ts')).attestCommand()],
   verifier: async () => [(await import('./verifier.ts')).verifierCommand()],
   report: async () => [(await import('./report.ts')).reportCommand()],
 };

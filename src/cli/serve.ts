@@ -209,7 +209,7 @@ function timeoutArg(v: string): number {
   return n;
 }
 
-async function withClient<T>(
+export async function withClient<T>(
   o: {
     socket?: string;
     port?: string;
@@ -245,7 +245,8 @@ function statusOut(status: number, json: boolean, extra: Record<string, unknown>
   else io.out(status === PSA.SUCCESS ? text : `${statusName(status)} (${status})\n`);
 }
 
-const common = (c: Command): Command => {
+/** The transport and protocol options of a client of a served RSE (`rse call …`, `rse attest`). */
+export const clientOptions = (c: Command): Command => {
   transportOptions(c);
   return c
     .addOption(new Option('--packing <p>', 'ctrl_param packing').choices(['v2.11', 'v2.10']).default('v2.11'))
@@ -303,7 +304,7 @@ function hexArg(v: string, what: string): Uint8Array {
 
 export function callCommand() {
   const cmd = new Command('call').summary('call a served RSE (rse serve) the way TF-A does');
-  const attest = common(new Command('attest').summary('get a platform attestation token (GET_TOKEN)'))
+  const attest = clientOptions(new Command('attest').summary('get a platform attestation token (GET_TOKEN)'))
     .option('--challenge <hex>', '32, 48 or 64 bytes (default: 32 random bytes)')
     .option('-o, --output <file>', 'write the token (COSE_Sign1) to a file')
     .option('--claims', 'print the decoded claims instead of the token bytes')
@@ -323,7 +324,7 @@ export function callCommand() {
     });
   const mboot = new Command('mboot').summary('measured boot: read or extend a slot');
   mboot.addCommand(
-    common(new Command('read').summary('read a slot (READ)').argument('<slot>')).action(
+    clientOptions(new Command('read').summary('read a slot (READ)').argument('<slot>')).action(
       async (slot: string, o: Record<string, string | boolean | undefined>) => {
         const r = await withClient(o as Record<string, string>, (c) =>
           c.measuredBootRead(Number(slot), { swTypeMax: o.packing === 'v2.10' ? 20 : 32 }),
@@ -351,7 +352,7 @@ export function callCommand() {
     ),
   );
   mboot.addCommand(
-    common(new Command('extend').summary('extend a slot (EXTEND)'))
+    clientOptions(new Command('extend').summary('extend a slot (EXTEND)'))
       .requiredOption('--slot <n>', 'slot 0..31')
       .requiredOption('--measurement <hex>', '32..64 bytes')
       .option('--signer-id <hex>', '32..64 bytes (default 32 zero bytes)')
@@ -377,18 +378,20 @@ export function callCommand() {
   );
   const nv = new Command('nv').summary('host NV counters 0..2 (NV_READ, NV_INCREMENT)');
   nv.addCommand(
-    common(new Command('read').argument('<id>')).action(async (id: string, o: Record<string, string | boolean | undefined>) => {
+    clientOptions(new Command('read').argument('<id>')).action(async (id: string, o: Record<string, string | boolean | undefined>) => {
       const r = await withClient(o as Record<string, string>, (c) => c.nvRead(Number(id)));
       statusOut(r.status, o.json === true, r.value === undefined ? {} : { id: Number(id), value: r.value }, `${r.value}\n`);
     }),
   );
   nv.addCommand(
-    common(new Command('inc').argument('<id>')).action(async (id: string, o: Record<string, string | boolean | undefined>) => {
+    clientOptions(new Command('inc').argument('<id>')).action(async (id: string, o: Record<string, string | boolean | undefined>) => {
       const r = await withClient(o as Record<string, string>, (c) => c.nvIncrement(Number(id)));
       statusOut(r.status, o.json === true, { id: Number(id) }, `counter ${id} incremented\n`);
     }),
   );
-  const rotpk = common(new Command('rotpk').summary('export a host ROTPK (crypto EXPORT_PUBLIC_KEY)').argument('<which>', 's, ns or cca'))
+  const rotpk = clientOptions(
+    new Command('rotpk').summary('export a host ROTPK (crypto EXPORT_PUBLIC_KEY)').argument('<which>', 's, ns or cca'),
+  )
     .addOption(
       new Option('--abi <abi>', 'crypto function ids: tfm-2.1 (0x0206) or tfm-2.0 (0x0701, TF-A ≤ v2.11)')
         .choices(['tfm-2.1', 'tfm-2.0'])
@@ -401,7 +404,7 @@ export function callCommand() {
       const key = r.outVecs[0];
       statusOut(r.status, o.json === true, key === undefined ? {} : { which, key: toHex(key) }, `${toHex(key ?? new Uint8Array(0))}\n`);
     });
-  const control = common(
+  const control = clientOptions(
     new Command('control').summary("the server's control channel").argument('<cmd>', 'state, reset, power-cycle, shutdown'),
   ).action(async (c: string, o: Record<string, string | boolean | undefined>) => {
     const r = await withClient(o as Record<string, string>, (cl) => cl.control({ cmd: c }));

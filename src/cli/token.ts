@@ -5,7 +5,7 @@ import { claimsToJson } from '../attestation/claims-write.ts';
 import { type Endorsements, readCorim } from '../attestation/corim.ts';
 import { checkCorimSigners } from '../attestation/corim-sign.ts';
 import { createToken } from '../attestation/create.ts';
-import { signEar } from '../attestation/ear.ts';
+import { earLines, signEar } from '../attestation/ear.ts';
 import { decodeEvidence, type Evidence, freshnessProblem, verifyEvidence } from '../attestation/token.ts';
 import { fromBase64Url } from '../cose/cbor.ts';
 import type { TokenKey } from '../cose/keys.ts';
@@ -121,15 +121,7 @@ export function tokenCommand() {
           if (statuses.some((s) => s !== 'affirming')) cliStatus.code = 1;
           const jwt = o.earKey === undefined ? undefined : signEar(a.ear, tokenKey(o.earKey, 'EAR key'));
           if (o.json === true) return printJson({ ear: a.ear, problems: a.problems, ...(jwt === undefined ? {} : { jwt }) });
-          for (const [name, s] of Object.entries(a.ear.submods)) {
-            const tv = Object.entries(s['ear.trustworthiness-vector'])
-              .filter(([, v]) => v !== 0)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(' ');
-            io.out(`${name}: ${s['ear.status']} (${tv})\n`);
-            const problem = s['ear.veraison.policy-claims']?.problem;
-            if (typeof problem === 'string') io.out(`  ${problem}\n`);
-          }
+          for (const line of earLines(a.ear)) io.out(`${line}\n`);
           for (const p of a.problems)
             if (!Object.values(a.ear.submods).some((s) => s['ear.veraison.policy-claims']?.problem === p)) io.out(`  ${p}\n`);
           if (jwt !== undefined) io.out(`${jwt}\n`);

@@ -93,6 +93,8 @@ export const ERROR_CODES = {
   E_CORIM: 'check',
   /** A build manifest (`rse flash build`) is malformed, or lacks an image the device boots. */
   E_MANIFEST: 'input',
+  /** A verifier (`--verifier`, `--submit`) cannot be reached or refused the request (its status and problem detail). */
+  E_VERIFIER: 'input',
   /** The requester may not reach this word, register or address (secure-only OTP, a lock, a firewall rule). */
   E_ACCESS: 'check',
   /** A provisioning license, payload or chip certificate does not authenticate or breaks its format's rules. */

@@ -16,10 +16,10 @@ import { signEar } from '../attestation/ear.ts';
 import { fromBase64Url, toBase64, toBase64Url } from '../cose/cbor.ts';
 import { publicJwk, type TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
+import { PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE } from './client.ts';
 import type { Session, SqlStore } from './store.ts';
 
-export const SESSION_MEDIA_TYPE = 'application/vnd.veraison.challenge-response-session+json';
-export const PROVISIONING_MEDIA_TYPE = 'application/vnd.veraison.provisioning-session+json';
+export { PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE };
 export const DISCOVERY_MEDIA_TYPE = 'application/vnd.veraison.discovery+json';
 
 /** Evidence media types and the scheme each selects. */
