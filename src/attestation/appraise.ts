@@ -31,6 +31,8 @@ export interface AppraiseOptions {
   /** Which scheme to report when the evidence cannot be decoded (from the media type). */
   readonly scheme?: Scheme;
   readonly mode?: Mode;
+  /** Read COSE without its CBOR tag (off: refused as Veraison does). */
+  readonly allowUntagged?: boolean;
   /** Also require each component's signer id to match the reference's (off in Veraison). */
   readonly compareSignerId?: boolean;
   readonly verifierId?: { build: string; developer: string };
@@ -169,7 +171,7 @@ export async function appraise(bytes: Uint8Array, store: EndorsementStore, opts:
   });
   let ev: Evidence;
   try {
-    ev = decodeEvidence(bytes, { mode });
+    ev = decodeEvidence(bytes, { mode, allowUntagged: opts.allowUntagged === true });
   } catch (e) {
     problems.push((e as Error).message);
     return { ear: ear(failed(opts.scheme ?? 'PSA_IOT', 'could not establish identity from evidence')), evidence: undefined, problems };

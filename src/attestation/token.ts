@@ -49,6 +49,11 @@ export type Evidence =
 /** How {@link decodeEvidence} reads: strict, or lenient about the rules upstream verifiers disagree on. */
 export interface DecodeOptions {
   readonly mode?: Mode;
+  /**
+   * Read a COSE message that lacks its CBOR tag (18 or 17), with a warning. Off by default, as in
+   * Veraison (`invalid COSE_Sign1_Tagged object`) and tf-m-tools' iat-verifier ("Message was not tagged").
+   */
+  readonly allowUntagged?: boolean;
 }
 
 function claimsMap(cose: CoseMessage, field: string): ReadonlyMap<unknown, unknown> {
@@ -57,10 +62,11 @@ function claimsMap(cose: CoseMessage, field: string): ReadonlyMap<unknown, unkno
   return m;
 }
 
-function requireTag(cose: CoseMessage, mode: Mode, warnings: Warnings, field: string): void {
+function requireTag(cose: CoseMessage, allowUntagged: boolean, warnings: Warnings, field: string): void {
   if (cose.kind !== 'sign1' && field !== 'token') throw new RseError('E_COSE', `${field}: must be a COSE_Sign1`, { field });
   if (cose.tagged) return;
-  if (mode === 'strict') throw new RseError('E_COSE', `${field}: invalid COSE_Sign1_Tagged object (tag 18 missing)`, { field });
+  const what = cose.kind === 'mac0' ? 'COSE_Mac0_Tagged object (tag 17 missing)' : 'COSE_Sign1_Tagged object (tag 18 missing)';
+  if (!allowUntagged) throw new RseError('E_COSE', `${field}: invalid ${what}; --allow-untagged reads it`, { field });
   warnings.push(`${field}: COSE message without its CBOR tag`);
 }
 
@@ -84,6 +90,7 @@ function collectionEntry(v: unknown, form: '907' | '399', label: number, name: s
 /** Decodes evidence and validates its claims (no cryptography). */
 export function decodeEvidence(bytes: Uint8Array, opts: DecodeOptions = {}): Evidence {
   const mode = opts.mode ?? 'lenient';
+  const untagged = opts.allowUntagged === true && mode !== 'strict';
   const warnings: Warnings = [];
   const top = decodeStrict(bytes, 'token');
   if (top instanceof Tag && (top.tag === CCA_COLLECTION_TAG || top.tag === CCA_LEGACY_COLLECTION_TAG)) {
@@ -93,9 +100,9 @@ export function decodeEvidence(bytes: Uint8Array, opts: DecodeOptions = {}): Evi
     const p = collectionEntry(m.get(CCA_PLATFORM_LABEL), form, CCA_PLATFORM_LABEL, 'platform');
     const r = collectionEntry(m.get(CCA_REALM_LABEL), form, CCA_REALM_LABEL, 'realm');
     const pc = decodeCose(p.bytes, 'platform');
-    requireTag(pc, mode, warnings, 'platform');
+    requireTag(pc, untagged, warnings, 'platform');
     const rc = decodeCose(r.bytes, 'realm');
-    requireTag(rc, mode, warnings, 'realm');
+    requireTag(rc, untagged, warnings, 'realm');
     const platform = ccaPlatformClaimsFromMap(claimsMap(pc, 'platform'), mode, warnings);
     const realm = realmClaimsFromMap(claimsMap(rc, 'realm'), mode, warnings);
     const coherent =
@@ -115,7 +122,7 @@ export function decodeEvidence(bytes: Uint8Array, opts: DecodeOptions = {}): Evi
   if (top instanceof Tag && top.tag !== 17 && top.tag !== 18)
     throw new RseError('E_CBOR', `wrong tag number ${top.tag}: not a COSE message nor a CCA collection (907/399)`, { field: 'token' });
   const cose = decodeCose(top, 'token');
-  requireTag(cose, mode, warnings, 'token');
+  requireTag(cose, untagged, warnings, 'token');
   const m = claimsMap(cose, 'token');
   const profile = m.get(265);
   if (profile === CCA_PLATFORM_PROFILE.CURRENT || profile === CCA_PLATFORM_PROFILE.LEGACY)

@@ -49,7 +49,9 @@ function summary(ev: Evidence): string {
   return `PSA token ${ev.token.claims.profile} (${ev.token.cose.kind === 'mac0' ? 'COSE_Mac0' : 'COSE_Sign1'} ${coseAlgName(ev.token.cose.alg)})`;
 }
 
-const STRICT_HELP = 'refuse what upstream verifiers disagree on (empty protected header, untagged COSE, odd profile values)';
+const STRICT_HELP = 'refuse what upstream verifiers disagree on (empty protected header, odd profile values)';
+const UNTAGGED_HELP =
+  'read a COSE_Sign1/Mac0 without its CBOR tag (18/17), with a warning; refused otherwise, as Veraison and iat-verifier do';
 
 export function tokenCommand() {
   const cmd = new Command('token').summary('PSA and CCA attestation tokens: print, verify, create');
@@ -64,9 +66,13 @@ export function tokenCommand() {
       )
       .argument('<token>')
       .option('--strict', STRICT_HELP)
+      .option('--allow-untagged', UNTAGGED_HELP)
       .option('--json', 'machine-readable output')
       .action((file, o) => {
-        const ev = decodeEvidence(readInput(file, 'token'), { mode: o.strict === true ? 'strict' : 'lenient' });
+        const ev = decodeEvidence(readInput(file, 'token'), {
+          mode: o.strict === true ? 'strict' : 'lenient',
+          allowUntagged: o.allowUntagged === true,
+        });
         if (o.json === true) return printJson(evidenceJson(ev));
         io.out(`${summary(ev)}\n`);
         for (const w of ev.warnings) io.out(`warning: ${w}\n`);
@@ -95,8 +101,10 @@ export function tokenCommand() {
       .option('--ear-key <file>', 'sign the EAR with this EC private key and print the JWT')
       .option('--signer-id', 'also require software components to carry the reference signer id')
       .option('--strict', STRICT_HELP)
+      .option('--allow-untagged', UNTAGGED_HELP)
       .option('--json', 'machine-readable output')
       .action(async (file, o) => {
+        const allowUntagged = o.allowUntagged === true;
         const bytes = readInput(file, 'token');
         const mode = o.strict === true ? 'strict' : 'lenient';
         const nonce = nonceOf(o);
@@ -116,7 +124,12 @@ export function tokenCommand() {
             }
             store.add(e);
           }
-          const a = await appraise(bytes, store, { mode, compareSignerId: o.signerId === true, ...(nonce === undefined ? {} : { nonce }) });
+          const a = await appraise(bytes, store, {
+            mode,
+            allowUntagged,
+            compareSignerId: o.signerId === true,
+            ...(nonce === undefined ? {} : { nonce }),
+          });
           const statuses = Object.values(a.ear.submods).map((s) => s['ear.status']);
           if (statuses.some((s) => s !== 'affirming')) cliStatus.code = 1;
           const jwt = o.earKey === undefined ? undefined : signEar(a.ear, tokenKey(o.earKey, 'EAR key'));
@@ -127,7 +140,7 @@ export function tokenCommand() {
           if (jwt !== undefined) io.out(`${jwt}\n`);
           return;
         }
-        const ev = decodeEvidence(bytes, { mode });
+        const ev = decodeEvidence(bytes, { mode, allowUntagged });
         verifyEvidence(ev, tokenKey(o.key as string, 'key'), { mode });
         const stale = nonce === undefined ? undefined : freshnessProblem(ev, nonce);
         if (stale !== undefined) throw new RseError('E_FRESHNESS', stale, { field: 'nonce' });

@@ -1,8 +1,9 @@
 /** `rse token print | verify | create` end to end through the CLI. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { appraise, MemoryStore } from '../../src/attestation/appraise.ts';
 import { runCli, tempDir, vectorsDir } from '../helpers.ts';
 
 const V = vectorsDir('attestation');
@@ -122,4 +123,28 @@ test('create: JSON claims signed into PSA and CCA tokens that verify; broken cla
     broken,
   ]);
   assert.equal(r.code, 0);
+});
+
+test('untagged COSE (issue 26): refused by default as Veraison and iat-verifier do; --allow-untagged reads it with a warning; the verifier refuses it', async () => {
+  const dir = tempDir();
+  // A tagged PSA Sign1 starts with tag 18 (0xd2): without that byte it is the same message untagged.
+  const psa = readFileSync(v('psa/tfm-tools/psa-2_0_0_sign1-token.cbor'));
+  assert.equal(psa[0], 0xd2);
+  const untagged = join(dir, 'untagged.cbor');
+  writeFileSync(untagged, psa.subarray(1));
+  const refused = await runCli(['token', 'print', untagged, '--json']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stdout, /invalid COSE_Sign1_Tagged object \(tag 18 missing\); --allow-untagged reads it/);
+  const read = await runCli(['token', 'print', untagged, '--allow-untagged', '--json']);
+  assert.equal(read.code, 0, read.stdout);
+  assert.match(read.stdout, /COSE message without its CBOR tag/);
+  const key = v('psa/tfm-tools/key.pem');
+  assert.equal((await runCli(['token', 'verify', untagged, '-k', key])).code, 1);
+  assert.equal((await runCli(['token', 'verify', untagged, '-k', key, '--allow-untagged'])).code, 0);
+  // --strict wins over --allow-untagged: strict reading refuses what verifiers disagree on.
+  assert.equal((await runCli(['token', 'verify', untagged, '-k', key, '--allow-untagged', '--strict'])).code, 1);
+  // The verifier's appraisal (what a session runs) refuses it before looking for a trust anchor.
+  const a = await appraise(new Uint8Array(psa.subarray(1)), new MemoryStore());
+  assert.equal(a.ear.submods.PSA_IOT?.['ear.status'], 'contraindicated');
+  assert.match(a.problems.join(' '), /COSE_Sign1_Tagged/);
 });
