@@ -33,6 +33,8 @@ export interface AppraiseOptions {
   readonly mode?: Mode;
   /** Read COSE without its CBOR tag (off: refused as Veraison does). */
   readonly allowUntagged?: boolean;
+  /** The kinds of evidence the media type carries; another kind cannot be identified (empty: any). */
+  readonly evidenceKinds?: readonly Evidence['kind'][];
   /** Also require each component's signer id to match the reference's (off in Veraison). */
   readonly compareSignerId?: boolean;
   readonly verifierId?: { build: string; developer: string };
@@ -175,6 +177,11 @@ export async function appraise(bytes: Uint8Array, store: EndorsementStore, opts:
   } catch (e) {
     problems.push((e as Error).message);
     return { ear: ear(failed(opts.scheme ?? 'PSA_IOT', 'could not establish identity from evidence')), evidence: undefined, problems };
+  }
+  const kinds = opts.evidenceKinds ?? [];
+  if (kinds.length > 0 && !kinds.includes(ev.kind)) {
+    problems.push(`the evidence is a ${ev.kind} token, not what its media type carries (${kinds.join(', ')})`);
+    return { ear: ear(failed(opts.scheme ?? 'PSA_IOT', 'could not establish identity from evidence')), evidence: ev, problems };
   }
   const scheme: Scheme = ev.kind === 'psa' ? 'PSA_IOT' : 'ARM_CCA';
   const stop = (problem: string): Appraisal => {

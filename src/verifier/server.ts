@@ -9,42 +9,27 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { appraise, type Scheme } from '../attestation/appraise.ts';
-import { readCorim } from '../attestation/corim.ts';
+import { appraise } from '../attestation/appraise.ts';
+import { corimFromCbor, profileOf, readCorim } from '../attestation/corim.ts';
 import { checkCorimSigners } from '../attestation/corim-sign.ts';
 import { signEar } from '../attestation/ear.ts';
 import { fromBase64Url, toBase64, toBase64Url } from '../cose/cbor.ts';
 import { publicJwk, type TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE } from './client.ts';
+import {
+  accepts,
+  CMW_MEDIA_TYPES,
+  DISCOVERY_MEDIA_TYPE,
+  EVIDENCE_KINDS,
+  EVIDENCE_MEDIA_TYPES,
+  normalizeMediaType,
+  PROVISIONING_MEDIA_TYPES,
+  unwrapCmw,
+} from './media.ts';
 import type { Session, SqlStore } from './store.ts';
 
-export { PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE };
-export const DISCOVERY_MEDIA_TYPE = 'application/vnd.veraison.discovery+json';
-
-/** Evidence media types and the scheme each selects. */
-export const EVIDENCE_MEDIA_TYPES: Readonly<Record<string, Scheme>> = {
-  'application/psa-attestation-token': 'PSA_IOT',
-  'application/eat-cwt; profile="http://arm.com/psa/2.0.0"': 'PSA_IOT',
-  'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"': 'PSA_IOT',
-  'application/eat+cwt; eat_profile="tag:psacertified.org,2019:psa#legacy"': 'PSA_IOT',
-  'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"': 'ARM_CCA',
-  'application/eat+cwt; eat_profile="tag:arm.com,2023:cca_platform#1.0.0"': 'ARM_CCA',
-};
-
-/** Lower-cases the type, trims whitespace and re-quotes parameters; undefined when it does not parse. */
-export function normalizeMediaType(s: string): string | undefined {
-  const [type, ...params] = s.split(';').map((p) => p.trim());
-  if (type === undefined || !/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i.test(type)) return undefined;
-  const out = [type.toLowerCase()];
-  for (const p of params) {
-    if (p === '') continue;
-    const m = /^([a-z0-9_.-]+)=(?:"([^"]*)"|([^\s";:/]+))$/i.exec(p);
-    if (m === null) return undefined;
-    out.push(`${(m[1] as string).toLowerCase()}="${m[2] ?? m[3]}"`);
-  }
-  return out.join('; ');
-}
+export { DISCOVERY_MEDIA_TYPE, EVIDENCE_MEDIA_TYPES, normalizeMediaType, PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE };
 
 /** What {@link createVerifierApp} needs: the store and the EAR signing key, and the session lifetime. */
 export interface VerifierOptions {
@@ -90,20 +75,24 @@ function problem(status: ContentfulStatusCode, title: string, detail: string, he
   });
 }
 
+/**
+ * A CoRIM under the profile its media type names: the CoRIM's own profile, when it names one, must
+ * be the same (legacy URIs read as the current ones); one that names none takes the media type's.
+ */
+function readCorimAs(body: Uint8Array, mediaTypeProfile: string): ReturnType<typeof readCorim> {
+  const want = profileOf(mediaTypeProfile, undefined);
+  const own = corimFromCbor(body).profile;
+  if (own !== undefined && profileOf(own, undefined) !== want)
+    throw new RseError('E_CORIM', `the CoRIM's profile ${own} is not the media type's ${mediaTypeProfile}`, { field: 'corim.profile' });
+  return readCorim(body, own === undefined ? mediaTypeProfile : undefined);
+}
+
 /** 415 with the media types that would have been accepted. */
 function unsupported(raw: string | undefined, accept: string): Response {
   return problem(415, 'Unsupported Media Type', `no active plugin found for ${raw ?? '(none)'}`, { accept });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function accepts(header: string | undefined, type: string): boolean {
-  if (header === undefined || header.trim() === '') return true;
-  return header.split(',').some((a) => {
-    const t = a.split(';')[0]?.trim().toLowerCase();
-    return t === '*/*' || t === type || t === `${type.split('/')[0]}/*`;
-  });
-}
 
 /**
  * The verifier as a fetch handler: what {@link createVerifierApp} returns (a Hono application;
@@ -140,87 +129,129 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
   const sessionResponse = (body: Record<string, unknown>, status: 200 | 201, headers: Record<string, string> = {}): Response =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': SESSION_MEDIA_TYPE, ...headers } });
 
+  const notAcceptable = (type: string): Response => problem(406, 'Not Acceptable', `the only supported output format is ${type}`);
+  const discovery = (body: Record<string, unknown>, accept: string | undefined): Response =>
+    !accepts(accept, DISCOVERY_MEDIA_TYPE) && !accepts(accept, 'application/json')
+      ? notAcceptable(DISCOVERY_MEDIA_TYPE)
+      : new Response(JSON.stringify({ ...body, version: opts.version ?? 'rsekit', 'service-state': 'READY' }), {
+          status: 200,
+          headers: { 'content-type': DISCOVERY_MEDIA_TYPE, 'cache-control': 'max-age=60' },
+        });
   app.get('/.well-known/veraison/verification', (c) =>
-    c.body(
-      JSON.stringify({
+    discovery(
+      {
         'ear-verification-key': { ...publicJwk(opts.earKey), alg: 'ES256' },
         'media-types': supported,
         'attestation-schemes': ['PSA_IOT', 'ARM_CCA'],
-        version: opts.version ?? 'rsekit',
-        'service-state': 'READY',
         'api-endpoints': { newChallengeResponseSession: '/challenge-response/v1/newSession' },
-      }),
-      200,
-      { 'content-type': DISCOVERY_MEDIA_TYPE, 'cache-control': 'max-age=60' },
+      },
+      c.req.header('accept'),
+    ),
+  );
+  app.get('/.well-known/veraison/provisioning', (c) =>
+    discovery(
+      { 'media-types': PROVISIONING_MEDIA_TYPES, 'api-endpoints': { provisioningSubmit: '/endorsement-provisioning/v1/submit' } },
+      c.req.header('accept'),
     ),
   );
 
+  /** Veraison's reading of a session id in the path: the error names the path and uuid.Parse's reason. */
+  const sessionId = (c: { req: { param(k: string): string; url: string } }): { id: string } | { bad: Response } => {
+    const id = c.req.param('id');
+    if (UUID.test(id)) return { id: id.toLowerCase() };
+    const why = [32, 36, 38, 41].includes(id.length) ? 'invalid UUID format' : `invalid UUID length: ${id.length}`;
+    return { bad: problem(400, 'Bad Request', `invalid session id (${new URL(c.req.url).pathname}) in path segment: ${why}`) };
+  };
+  const expires = (s: Session): Record<string, string> => ({ expires: s.expiry.toUTCString() });
+  const live = async (id: string): Promise<Session | undefined> => {
+    const s = await store.getSession(id);
+    return s === undefined || s.expiry.getTime() < now() ? undefined : s;
+  };
+
   app.post('/challenge-response/v1/newSession', async (c) => {
-    if (!accepts(c.req.header('accept'), SESSION_MEDIA_TYPE))
-      return problem(406, 'Not Acceptable', `the client must accept ${SESSION_MEDIA_TYPE}`);
-    const nonceQ = c.req.query('nonce');
-    const sizeQ = c.req.query('nonceSize');
-    if (nonceQ !== undefined && sizeQ !== undefined) return problem(400, 'Bad Request', 'nonce and nonceSize are mutually exclusive');
+    if (!accepts(c.req.header('accept'), SESSION_MEDIA_TYPE)) return notAcceptable(SESSION_MEDIA_TYPE);
+    // As Veraison reads its query: an empty value is no value.
+    const nonceQ = c.req.query('nonce') || undefined;
+    const sizeQ = c.req.query('nonceSize') || undefined;
+    const bad = (why: string): Response => problem(400, 'Bad Request', `failed handling nonce request: ${why}`);
+    if (nonceQ !== undefined && sizeQ !== undefined) return bad('nonce and nonceSize are mutually exclusive');
     let nonce: Uint8Array;
     if (nonceQ !== undefined) {
-      try {
-        nonce = fromBase64Url(nonceQ, 'nonce');
-      } catch {
-        return problem(400, 'Bad Request', 'failed handling nonce request: nonce is not base64url');
-      }
-      if (nonce.length < 8 || nonce.length > 64)
-        return problem(400, 'Bad Request', `failed handling nonce request: nonce must be between 8 and 64 bytes long; got ${nonce.length}`);
+      // base64url, padded or not (Veraison's own clients send both); standard base64's + and / are not base64url.
+      if (!/^[A-Za-z0-9_-]*={0,2}$/.test(nonceQ) || nonceQ.replace(/=+$/, '').length % 4 === 1) return bad('nonce must be valid base64');
+      nonce = fromBase64Url(nonceQ.replace(/=+$/, ''), 'nonce');
+      if (nonce.length < 8 || nonce.length > 64) return bad(`nonce must be between 8 and 64 bytes long; got ${nonce.length}`);
     } else {
       const n = sizeQ === undefined ? 32 : Number(sizeQ);
-      if (!Number.isInteger(n) || n < 8 || n > 64) return problem(400, 'Bad Request', 'nonceSize must be in range 8..64');
+      if (!/^\d+$/.test(sizeQ ?? '32') || n < 8 || n > 64) return bad('nonceSize must be in range 8..64');
       nonce = new Uint8Array(randomBytes(n));
     }
     const s = await store.createSession(randomUUID(), nonce, new Date(now() + ttl * 1000));
-    return sessionResponse(sessionJson(s), 201, { location: `session/${s.id}` });
+    return sessionResponse(sessionJson(s), 201, { location: `session/${s.id}`, ...expires(s) });
   });
 
   app.get('/challenge-response/v1/session/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!UUID.test(id)) return problem(400, 'Bad Request', `invalid session id ${id}`);
-    const s = await store.getSession(id);
-    if (s === undefined) return problem(404, 'Not Found', `no session ${id}`);
-    return sessionResponse(sessionJson(s), 200);
+    if (!accepts(c.req.header('accept'), SESSION_MEDIA_TYPE)) return notAcceptable(SESSION_MEDIA_TYPE);
+    const r = sessionId(c);
+    if ('bad' in r) return r.bad;
+    const s = await live(r.id);
+    if (s === undefined) return problem(404, 'Not Found', 'session not found');
+    return sessionResponse(sessionJson(s), 200, expires(s));
   });
 
+  // Veraison answers 204 whether or not the session was there.
   app.delete('/challenge-response/v1/session/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!UUID.test(id)) return problem(400, 'Bad Request', `invalid session id ${id}`);
-    return (await store.deleteSession(id)) ? c.body(null, 204) : problem(404, 'Not Found', `no session ${id}`);
+    const r = sessionId(c);
+    if ('bad' in r) return r.bad;
+    await store.deleteSession(r.id);
+    return c.body(null, 204);
   });
 
   app.post('/challenge-response/v1/session/:id', bodyLimit({ maxSize: evidenceMax, onError: tooLarge(evidenceMax) }), async (c) => {
-    const id = c.req.param('id');
-    if (!UUID.test(id)) return problem(400, 'Bad Request', `invalid session id ${id}`);
-    const raw = c.req.header('content-type');
-    const mt = raw === undefined ? undefined : normalizeMediaType(raw);
-    const scheme = mt === undefined ? undefined : EVIDENCE_MEDIA_TYPES[mt];
-    if (scheme === undefined) return unsupported(raw, supported.join(', '));
-    const s = await store.getSession(id);
-    if (s === undefined) return problem(404, 'Not Found', `no session ${id}`);
-    if (s.expiry.getTime() < now()) return problem(404, 'Not Found', `session ${id} has expired`);
-    if (s.status !== 'waiting') return problem(409, 'Conflict', `session ${id} is ${s.status}`);
-    const evidence = new Uint8Array(await c.req.arrayBuffer());
-    if (evidence.length === 0) return problem(400, 'Bad Request', 'empty evidence');
+    if (!accepts(c.req.header('accept'), SESSION_MEDIA_TYPE)) return notAcceptable(SESSION_MEDIA_TYPE);
+    let evidence = new Uint8Array(await c.req.arrayBuffer());
+    if (evidence.length === 0) return problem(400, 'Bad Request', 'unable to read evidence from the request body');
+    const raw = c.req.header('content-type') ?? '';
+    let mt = normalizeMediaType(raw);
+    if (mt === undefined) return problem(400, 'Bad Request', `could not check media type with verifier: invalid media type "${raw}"`);
+    if (CMW_MEDIA_TYPES.includes(mt)) {
+      let inner: ReturnType<typeof unwrapCmw>;
+      try {
+        inner = unwrapCmw(evidence);
+      } catch (e) {
+        if (!(e instanceof RseError)) throw e;
+        return problem(400, 'Bad Request', e.message);
+      }
+      if (inner !== undefined) {
+        const n = normalizeMediaType(inner.mediaType);
+        if (n === undefined) return problem(400, 'Bad Request', `could not extract CMW media type: "${inner.mediaType}"`);
+        mt = n;
+        evidence = new Uint8Array(inner.value);
+      }
+    }
+    const scheme = EVIDENCE_MEDIA_TYPES[mt];
+    if (scheme === undefined) return unsupported(raw === '' ? mt : raw, supported.join(', '));
+    const r = sessionId(c);
+    if ('bad' in r) return r.bad;
+    const s = await live(r.id);
+    if (s === undefined) return problem(404, 'Not Found', 'session not found');
+    // A session already complete is appraised again, as Veraison does.
     let result: string;
     try {
       const a = await appraise(evidence, store, {
         nonce: s.nonce,
         scheme,
+        evidenceKinds: EVIDENCE_KINDS[mt] ?? [],
         verifierId: { build: opts.version ?? 'rsekit', developer: 'rsekit' },
       });
       result = signEar(a.ear, opts.earKey);
     } catch (e) {
-      await store.completeSession(id, 'failed', mt as string, evidence, undefined);
+      await store.completeSession(r.id, 'failed', mt, evidence, undefined);
+      if (e instanceof RseError) return problem(500, 'Internal Server Error', 'error encountered while processing evidence');
       throw e;
     }
-    if (!(await store.completeSession(id, 'complete', mt as string, evidence, result)))
-      return problem(409, 'Conflict', `session ${id} was completed meanwhile`);
-    return sessionResponse(sessionJson({ ...s, status: 'complete', mediaType: mt, evidence, result }), 200);
+    await store.completeSession(r.id, 'complete', mt, evidence, result);
+    return sessionResponse(sessionJson({ ...s, status: 'complete', mediaType: mt, evidence, result }), 200, expires(s));
   });
 
   app.post('/endorsement-provisioning/v1/submit', async (c, next) => {
@@ -237,28 +268,29 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
     return next();
   });
   app.post('/endorsement-provisioning/v1/submit', bodyLimit({ maxSize: corimMax, onError: tooLarge(corimMax) }), async (c) => {
-    const raw = c.req.header('content-type');
-    const mt = raw === undefined ? undefined : normalizeMediaType(raw);
-    if (mt === undefined || !(mt.startsWith('application/rim+cbor') || mt.startsWith('application/rim+cose')))
-      return unsupported(raw, 'application/rim+cbor, application/rim+cose');
-    const profile = /profile="([^"]*)"/.exec(mt)?.[1];
+    if (!accepts(c.req.header('accept'), PROVISIONING_MEDIA_TYPE)) return notAcceptable(PROVISIONING_MEDIA_TYPE);
+    const raw = c.req.header('content-type') ?? '';
+    const mt = normalizeMediaType(raw);
+    if (mt === undefined) return problem(400, 'Bad Request', `could not check media type with provisioner: invalid media type "${raw}"`);
+    if (!PROVISIONING_MEDIA_TYPES.includes(mt)) return unsupported(raw, PROVISIONING_MEDIA_TYPES.join(', '));
     const body = new Uint8Array(await c.req.arrayBuffer());
-    if (body.length === 0) return problem(400, 'Bad Request', 'empty CoRIM');
+    if (body.length === 0) return problem(400, 'Bad Request', 'empty body');
     const reply = (o: Record<string, unknown>): Response =>
-      new Response(JSON.stringify(o), { status: 200, headers: { 'content-type': PROVISIONING_MEDIA_TYPE } });
+      new Response(JSON.stringify({ ...o, expiry: new Date(now()).toISOString() }), {
+        status: 200,
+        headers: { 'content-type': PROVISIONING_MEDIA_TYPE },
+      });
     try {
       if (corimSigners.length > 0) checkCorimSigners(body, corimSigners, new Date(now()));
-      const r = await store.addEndorsements(readCorim(body, profile), createHash('sha256').update(body).digest());
+      const r = await store.addEndorsements(
+        readCorimAs(body, /profile="([^"]*)"/.exec(mt)?.[1] as string),
+        createHash('sha256').update(body).digest(),
+      );
       // What was stored, or that this CoRIM already was (stored once).
-      return reply({
-        status: 'success',
-        expiry: new Date(now() + ttl * 1000).toISOString(),
-        count: r.stored,
-        ...(r.duplicate ? { duplicate: true } : { stored: r.kinds }),
-      });
+      return reply({ status: 'success', count: r.stored, ...(r.duplicate ? { duplicate: true } : { stored: r.kinds }) });
     } catch (e) {
       if (!(e instanceof RseError)) throw e;
-      return reply({ status: 'failed', 'failure-reason': e.message });
+      return reply({ status: 'failed', 'failure-reason': `submit endorsement returned error: ${e.message}` });
     }
   });
 

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decode, encode } from 'cbor2';
 import fc from 'fast-check';
 import { verifyEar } from '../../src/attestation/ear.ts';
 import { keyFromJwk, loadTokenKey } from '../../src/cose/keys.ts';
-import { createVerifierApp, SESSION_MEDIA_TYPE, type VerifierApp } from '../../src/verifier/server.ts';
+import { createVerifierApp, PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE, type VerifierApp } from '../../src/verifier/server.ts';
 import { openStore, type SqlStore } from '../../src/verifier/store.ts';
 import { vectorsDir } from '../helpers.ts';
 
@@ -32,7 +33,7 @@ const post = (path: string, type: string, body: Uint8Array | string, auth: strin
     method: 'POST',
     headers: {
       'content-type': type,
-      accept: `${SESSION_MEDIA_TYPE}, application/problem+json`,
+      accept: `${path.startsWith('/endorsement-provisioning') ? PROVISIONING_MEDIA_TYPE : SESSION_MEDIA_TYPE}, application/problem+json`,
       ...(auth === null || !path.startsWith('/endorsement-provisioning') ? {} : { authorization: auth }),
     },
     body,
@@ -53,7 +54,7 @@ describe('verifier HTTP API', () => {
     assert.deepEqual(d['api-endpoints'], { newChallengeResponseSession: '/challenge-response/v1/newSession' });
   });
 
-  it('provisioning: CoRIMs are stored; a broken one fails with its reason; other types get 415', async () => {
+  it('provisioning: CoRIMs are stored; a broken one fails with its reason; other types, or no profile, get 415', async () => {
     for (const [f, p] of [
       ['corim/psa/corim-psa-valid.cbor', 'tag:arm.com,2025:psa#1.0.0'],
       ['corim/cca/corim-cca-platform-valid.cbor', 'tag:arm.com,2025:cca_platform#1.0.0'],
@@ -63,11 +64,31 @@ describe('verifier HTTP API', () => {
       assert.equal(r.status, 200);
       assert.equal(((await r.json()) as { status: string }).status, 'success');
     }
-    const bad = await post('/endorsement-provisioning/v1/submit', 'application/rim+cbor', file('corim/psa/corim-psa-bad-ta-cert.cbor'));
+    const psa = 'application/rim+cbor; profile="tag:arm.com,2025:psa#1.0.0"';
+    const bad = await post('/endorsement-provisioning/v1/submit', psa, file('corim/psa/corim-psa-bad-ta-cert.cbor'));
     const j = (await bad.json()) as { status: string; 'failure-reason': string };
     assert.equal(j.status, 'failed');
-    assert.match(j['failure-reason'], /pkix-base64-cert/);
-    assert.equal((await post('/endorsement-provisioning/v1/submit', 'text/plain', 'x')).status, 415);
+    assert.match(j['failure-reason'], /^submit endorsement returned error: .*pkix-base64-cert/);
+    // The media type's profile is the CoRIM's: another is refused, not silently applied.
+    const other = await post('/endorsement-provisioning/v1/submit', psa, file('corim/cca/corim-cca-platform-valid.cbor'));
+    assert.match(
+      ((await other.json()) as { 'failure-reason': string })['failure-reason'],
+      /profile .*cca_platform.* is not the media type's/,
+    );
+    for (const t of ['text/plain', 'application/rim+cbor', 'application/rim+cbor; profile="tag:example.com,2026:x"']) {
+      const r = await post('/endorsement-provisioning/v1/submit', t, 'x');
+      assert.equal(r.status, 415, t);
+      assert.match(r.headers.get('accept') ?? '', /application\/rim\+cose; profile="tag:arm.com,2025:psa#1.0.0"/);
+    }
+    const missing = await req('/endorsement-provisioning/v1/submit', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: new Uint8Array(1),
+    });
+    assert.equal(missing.status, 400);
+    const empty = await post('/endorsement-provisioning/v1/submit', psa, new Uint8Array(0));
+    assert.equal(empty.status, 400);
+    assert.equal(((await empty.json()) as { detail: string }).detail, 'empty body');
   });
 
   it('a PSA session: 201 with Location, evidence → complete with an EAR JWT, GET, DELETE', async () => {
@@ -91,13 +112,16 @@ describe('verifier HTTP API', () => {
     assert.equal(ear.submods.PSA_IOT?.['ear.status'], 'affirming');
     assert.equal(ear.eat_nonce, PSA_NONCE);
     assert.equal(((await (await req(`/challenge-response/v1/${loc}`)).json()) as { status: string }).status, 'complete');
+    assert.ok(r.headers.get('expires'), 'Expires on the session');
+    // A second POST is appraised again, as Veraison does.
     assert.equal(
       (await post(`/challenge-response/v1/${loc}`, 'application/psa-attestation-token', file('psa/veraison-services/psa.good.cose')))
         .status,
-      409,
+      200,
     );
     assert.equal((await req(`/challenge-response/v1/${loc}`, { method: 'DELETE' })).status, 204);
     assert.equal((await req(`/challenge-response/v1/${loc}`)).status, 404);
+    assert.equal((await req(`/challenge-response/v1/${loc}`, { method: 'DELETE' })).status, 204, 'DELETE of a session not there: 204');
   });
 
   it('a CCA session with a 64-byte nonce: platform and realm affirming; a media type with odd spacing is normalised', async () => {
@@ -117,14 +141,69 @@ describe('verifier HTTP API', () => {
     assert.equal(ear.submods.CCA_REALM?.['ear.status'], 'affirming');
   });
 
+  it('CMW records (CBOR and JSON) are unwrapped to their media type; a bare platform token is not a collection; provisioning discovery', async () => {
+    const cca = file('cca/veraison-services/cca-good.cbor');
+    const session = async (): Promise<string> =>
+      (await post(`/challenge-response/v1/newSession?nonce=${CCA_NONCE}`, 'application/json', '')).headers.get('location') as string;
+    const submit = async (type: string, body: Uint8Array | string) => {
+      const r = await post(`/challenge-response/v1/${await session()}`, type, body);
+      return { status: r.status, body: (await r.json()) as { result?: string; detail?: string; evidence?: { type: string } } };
+    };
+    for (const [type, body] of [
+      ['application/cmw+cbor', encode([CCA_MT, new Uint8Array(cca)])],
+      ['application/vnd.veraison.cmw+json', JSON.stringify([CCA_MT, cca.toString('base64url')])],
+    ] as const) {
+      const r = await submit(type, body);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.evidence?.type, CCA_MT, 'the session records the inner media type');
+      const ear = verifyEar(r.body.result as string, await earKey());
+      assert.equal(ear.submods.CCA_SSD_PLATFORM?.['ear.status'], 'affirming', type);
+    }
+    const broken = await submit('application/cmw+cbor', encode({ notARecord: 1 }).subarray(0, 3));
+    assert.equal(broken.status, 400);
+    assert.match(broken.body.detail ?? '', /^could not unwrap the CMW/);
+    // The platform token alone, under the collection's media type: not identified.
+    const collection = decode(cca) as { contents: Map<number, [number, Uint8Array]> };
+    const platform = collection.contents.get(44234)?.[1] as Uint8Array;
+    const bare = await submit(CCA_MT, platform);
+    assert.equal(bare.status, 200);
+    const ear = verifyEar(bare.body.result as string, await earKey());
+    assert.match(JSON.stringify(ear.submods), /could not establish identity from evidence/);
+    const d = await req('/.well-known/veraison/provisioning');
+    assert.equal(d.status, 200);
+    const j = (await d.json()) as { 'media-types': string[]; 'api-endpoints': Record<string, string> };
+    assert.ok(j['media-types'].includes('application/rim+cose; profile="tag:arm.com,2025:cca_platform#1.0.0"'));
+    assert.deepEqual(j['api-endpoints'], { provisioningSubmit: '/endorsement-provisioning/v1/submit' });
+  });
+
   it('request errors are problem+json with Veraison details', async () => {
     const cases: [Promise<Response>, number, RegExp][] = [
       [post('/challenge-response/v1/newSession?nonceSize=4', 'application/json', ''), 400, /nonceSize must be in range 8\.\.64/],
       [post(`/challenge-response/v1/newSession?nonce=${PSA_NONCE}&nonceSize=32`, 'application/json', ''), 400, /mutually exclusive/],
       [post('/challenge-response/v1/newSession?nonce=AAAA', 'application/json', ''), 400, /between 8 and 64 bytes long; got 3/],
-      [req('/challenge-response/v1/newSession', { method: 'POST', headers: { accept: 'text/html' } }), 406, /must accept/],
-      [post('/challenge-response/v1/session/not-a-uuid', 'application/psa-attestation-token', 'x'), 400, /invalid session id/],
-      [post(`/challenge-response/v1/session/${crypto.randomUUID()}`, 'application/psa-attestation-token', 'x'), 404, /no session/],
+      [
+        post('/challenge-response/v1/newSession?nonce=%5E%5E%5E%5E', 'application/json', ''),
+        400,
+        /^failed handling nonce request: nonce must be valid base64$/,
+      ],
+      [
+        req('/challenge-response/v1/newSession', { method: 'POST', headers: { accept: 'text/html' } }),
+        406,
+        /^the only supported output format is/,
+      ],
+      [
+        req(`/challenge-response/v1/session/${crypto.randomUUID()}`, { headers: { accept: 'text/html' } }),
+        406,
+        /^the only supported output format is/,
+      ],
+      [req('/.well-known/veraison/provisioning', { headers: { accept: 'text/html' } }), 406, /^the only supported output format is/],
+      [
+        post('/challenge-response/v1/session/1234', 'application/psa-attestation-token', 'x'),
+        400,
+        /^invalid session id \(\/challenge-response\/v1\/session\/1234\) in path segment: invalid UUID length: 4$/,
+      ],
+      [post(`/challenge-response/v1/session/${crypto.randomUUID()}`, 'application/psa-attestation-token', 'x'), 404, /^session not found$/],
+      [post(`/challenge-response/v1/session/${crypto.randomUUID()}`, 'x y', 'x'), 400, /^could not check media type with verifier/],
       [post(`/challenge-response/v1/session/${crypto.randomUUID()}`, 'application/x-unknown', 'x'), 415, /no active plugin found/],
       [req('/nowhere'), 404, /no route/],
     ];
@@ -138,6 +217,7 @@ describe('verifier HTTP API', () => {
     const loc = r.headers.get('location') as string;
     const empty = await post(`/challenge-response/v1/${loc}`, 'application/psa-attestation-token', new Uint8Array(0));
     assert.equal(empty.status, 400);
+    assert.equal(((await empty.json()) as { detail: string }).detail, 'unable to read evidence from the request body');
   });
 
   it('hostile requests get problem+json or a contraindicated EAR, and the service stays up', async () => {
