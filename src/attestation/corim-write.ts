@@ -8,7 +8,16 @@ import { encode } from 'cbor2';
 import { Tag } from '../cose/cbor.ts';
 import { hash } from '../crypto/index.ts';
 import { toHex } from '../lib/hex.ts';
-import { CORIM_PROFILE, type CorimProfile, fail, type PlatformConfigReference, type SwReference, type TrustAnchor } from './corim.ts';
+import {
+  CORIM_PROFILE,
+  type CorimProfile,
+  type Digest,
+  fail,
+  type PlatformConfigReference,
+  type RealmReference,
+  type SwReference,
+  type TrustAnchor,
+} from './corim.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -17,10 +26,12 @@ import { CORIM_PROFILE, type CorimProfile, fail, type PlatformConfigReference, t
 export interface CorimContent {
   /** corim-id (text). */
   readonly id: string;
-  readonly profile: Exclude<CorimProfile, typeof CORIM_PROFILE.CCA_REALM>;
+  readonly profile: CorimProfile;
   readonly anchors: readonly Omit<TrustAnchor, 'key'>[];
   readonly software: readonly SwReference[];
   readonly platformConfigs: readonly PlatformConfigReference[];
+  /** Realm reference values (the CCA realm profile only): RIM, REMs and personalisation value. */
+  readonly realms?: readonly RealmReference[];
   /** The entity named as the CoRIM's creator. */
   readonly creator?: string;
 }
@@ -96,6 +107,34 @@ export function encodeCorim(c: CorimContent): Uint8Array {
     return e;
   };
   const tags: Tag[] = [];
+  const realms = c.realms ?? [];
+  if (realms.length > 0 && c.profile !== CORIM_PROFILE.CCA_REALM) fail('realm reference values need the CCA realm profile', 'cca.rim');
+  if (c.profile === CORIM_PROFILE.CCA_REALM && (c.software.length > 0 || c.anchors.length > 0 || c.platformConfigs.length > 0))
+    fail('the CCA realm profile holds realm reference values only', 'corim.profile');
+  const digests = (d: readonly Digest[]): Map<number, unknown> => new Map([[2, d.map((x) => [x.alg, x.value])]]);
+  const measured = (key: string, mval: Map<number, unknown>): Map<number, unknown> =>
+    new Map<number, unknown>([
+      [0, key],
+      [1, mval],
+    ]);
+  if (realms.length > 0)
+    tags.push(
+      comid(
+        new Map([
+          [
+            0,
+            realms.map((r) => [
+              env(r.rim),
+              [
+                measured('cca.rim', digests(r.rimDigests)),
+                ...r.rems.flatMap((d, i) => (d === undefined ? [] : [measured(`cca.rem${i}`, digests(d))])),
+                ...(r.rpv === undefined ? [] : [measured('cca.rpv', new Map([[4, new Tag(560, r.rpv)]]))]),
+              ],
+            ]),
+          ],
+        ]),
+      ),
+    );
   if (byImpl.size > 0) tags.push(comid(new Map([[0, [...byImpl.values()].map((g) => [env(g.impl), g.measurements])]])));
   if (c.anchors.length > 0)
     tags.push(comid(new Map([[3, c.anchors.map((a) => [env(a.implementationId, a.instanceId), [new Tag(554, a.keyPem.trim())]])]])));
