@@ -281,10 +281,14 @@ test('a CoRIM signed through the token and an EAR signed by a token key: checked
     });
     const submit = (body: Uint8Array, type: string) =>
       app.request('/endorsement-provisioning/v1/submit', { method: 'POST', headers: { 'content-type': type }, body });
-    const refused = (await (await submit(readFileSync(unsigned), 'application/rim+cbor')).json()) as Record<string, string>;
+    const refused = (await (
+      await submit(readFileSync(unsigned), 'application/rim+cbor; profile="tag:arm.com,2025:cca_platform#1.0.0"')
+    ).json()) as Record<string, string>;
     assert.equal(refused.status, 'failed');
     assert.match(refused['failure-reason'] as string, /signed CoRIMs only/);
-    const accepted = (await (await submit(readFileSync(signed), 'application/rim+cose')).json()) as Record<string, string>;
+    const accepted = (await (
+      await submit(readFileSync(signed), 'application/rim+cose; profile="tag:arm.com,2025:cca_platform#1.0.0"')
+    ).json()) as Record<string, string>;
     assert.equal(accepted.status, 'success', JSON.stringify(accepted));
     const s = await app.request(`/challenge-response/v1/newSession?nonce=${toBase64Url(CHALLENGE)}`, { method: 'POST' });
     assert.equal(s.status, 201);
