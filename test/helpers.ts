@@ -1,7 +1,7 @@
 /** Test helpers: locating the shared vectors and running the CLI in-process. */
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,21 @@ export function filesUnder(dir: string): string[] {
   return (readdirSync(dir, { recursive: true, withFileTypes: true }) as { name: string; parentPath: string; isFile(): boolean }[])
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+/** The files under `dir` that hold `secret`: raw, in hex (either case) or base64. */
+export function filesHolding(dir: string, secret: Uint8Array): string[] {
+  const hex = Buffer.from(secret).toString('hex');
+  const forms = [
+    Buffer.from(secret),
+    Buffer.from(hex),
+    Buffer.from(hex.toUpperCase()),
+    Buffer.from(Buffer.from(secret).toString('base64')),
+  ];
+  return filesUnder(dir).filter((f) => {
+    const b = readFileSync(join(dir, f));
+    return forms.some((x) => b.includes(x));
+  });
 }
 
 /** A valid PSA 2.0.0 claim set (Veraison's claim names) for `rse token create`. */

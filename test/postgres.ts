@@ -83,3 +83,18 @@ export async function stopAll(procs: readonly ChildProcess[]): Promise<void> {
     await gone;
   }
 }
+
+const TSX = new URL('../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
+const RSE = new URL('../src/cli/rse.ts', import.meta.url).pathname;
+
+/**
+ * `rse verifier serve --port 0 ARGS` as its own process (from the sources, through tsx); added to
+ * the front of `procs` (stopped before PostgreSQL); resolves with its URL once it listens.
+ */
+export function spawnVerifier(args: readonly string[], procs: ChildProcess[]): Promise<string> {
+  const p = spawn(process.execPath, ['--import', TSX, RSE, 'verifier', 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  procs.unshift(p);
+  return started(p, /listening on (http:\/\/[0-9.:]+)/);
+}

@@ -140,22 +140,28 @@ export function decodeSignedCorim(bytes: Uint8Array): SignedCorim {
 export function verifySignedCorim(bytes: Uint8Array, key: TokenKey, now: Date = new Date()): SignedCorim {
   const s = decodeSignedCorim(bytes);
   verifyCose(s.cose, key, {}, 'signed-corim');
+  checkValidity(s, now);
+  return s;
+}
+
+/** E_CORIM when `now` is outside the signature's validity window (when the meta has one). */
+function checkValidity(s: SignedCorim, now: Date): void {
   const m = s.meta;
   if (m?.notBefore !== undefined && now < m.notBefore)
     bad(`the CoRIM's signature is valid from ${m.notBefore.toISOString()}, not yet`, 'corim-meta.validity');
   if (m?.notAfter !== undefined && now > m.notAfter)
     bad(`the CoRIM's signature expired at ${m.notAfter.toISOString()}`, 'corim-meta.validity');
-  return s;
 }
 
 /** A CoRIM's signature by one of `signers`, within its validity; E_CORIM / E_SIGNATURE otherwise. */
 export function checkCorimSigners(body: Uint8Array, signers: readonly TokenKey[], at: Date): void {
   if (!isSignedCorim(body)) throw new RseError('E_CORIM', 'this verifier takes signed CoRIMs only (COSE_Sign1 by a trusted signer)');
-  decodeSignedCorim(body);
+  const s = decodeSignedCorim(body);
   let last: unknown;
   for (const k of signers) {
     try {
-      verifySignedCorim(body, k, at);
+      verifyCose(s.cose, k, {}, 'signed-corim');
+      checkValidity(s, at);
       return;
     } catch (e) {
       // Another signer's key (E_SIGNATURE) or curve (E_COSE): try the next; an expired CoRIM is refused.

@@ -7,20 +7,31 @@
  */
 import type { Scheme } from '../attestation/appraise.ts';
 import { CORIM_PROFILE, LEGACY_PROFILES } from '../attestation/corim.ts';
+import type { Evidence } from '../attestation/token.ts';
 import { bytesOf, decodeStrict } from '../cose/cbor.ts';
 import { RseError } from '../lib/errors.ts';
 
 export const DISCOVERY_MEDIA_TYPE = 'application/vnd.veraison.discovery+json';
 
-/** Evidence media types and the scheme each selects. */
-export const EVIDENCE_MEDIA_TYPES: Readonly<Record<string, Scheme>> = {
-  'application/psa-attestation-token': 'PSA_IOT',
-  'application/eat-cwt; profile="http://arm.com/psa/2.0.0"': 'PSA_IOT',
-  'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"': 'PSA_IOT',
-  'application/eat+cwt; eat_profile="tag:psacertified.org,2019:psa#legacy"': 'PSA_IOT',
-  'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"': 'ARM_CCA',
-  'application/eat+cwt; eat_profile="tag:arm.com,2023:cca_platform#1.0.0"': 'ARM_CCA',
+/** Evidence media types: the scheme each selects and the kinds of evidence it carries (a bare platform token is not a collection). */
+const EVIDENCE: Readonly<Record<string, { readonly scheme: Scheme; readonly kinds: readonly Evidence['kind'][] }>> = {
+  'application/psa-attestation-token': { scheme: 'PSA_IOT', kinds: ['psa'] },
+  'application/eat-cwt; profile="http://arm.com/psa/2.0.0"': { scheme: 'PSA_IOT', kinds: ['psa'] },
+  'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"': { scheme: 'PSA_IOT', kinds: ['psa'] },
+  'application/eat+cwt; eat_profile="tag:psacertified.org,2019:psa#legacy"': { scheme: 'PSA_IOT', kinds: ['psa'] },
+  'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"': { scheme: 'ARM_CCA', kinds: ['cca'] },
+  'application/eat+cwt; eat_profile="tag:arm.com,2023:cca_platform#1.0.0"': { scheme: 'ARM_CCA', kinds: ['cca-platform'] },
 };
+
+/** Evidence media types and the scheme each selects. */
+export const EVIDENCE_MEDIA_TYPES: Readonly<Record<string, Scheme>> = Object.fromEntries(
+  Object.entries(EVIDENCE).map(([t, e]) => [t, e.scheme]),
+);
+
+/** The kinds of evidence each media type carries. */
+export const EVIDENCE_KINDS: Readonly<Record<string, readonly Evidence['kind'][]>> = Object.fromEntries(
+  Object.entries(EVIDENCE).map(([t, e]) => [t, e.kinds]),
+);
 
 /** Lower-cases the type, trims whitespace and re-quotes parameters; undefined when it does not parse. */
 export function normalizeMediaType(s: string): string | undefined {
@@ -35,16 +46,6 @@ export function normalizeMediaType(s: string): string | undefined {
   }
   return out.join('; ');
 }
-
-/** The kinds of evidence each media type carries (a bare platform token is not a collection). */
-export const EVIDENCE_KINDS: Readonly<Record<string, readonly ('psa' | 'cca' | 'cca-platform')[]>> = {
-  'application/psa-attestation-token': ['psa'],
-  'application/eat-cwt; profile="http://arm.com/psa/2.0.0"': ['psa'],
-  'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"': ['psa'],
-  'application/eat+cwt; eat_profile="tag:psacertified.org,2019:psa#legacy"': ['psa'],
-  'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"': ['cca'],
-  'application/eat+cwt; eat_profile="tag:arm.com,2023:cca_platform#1.0.0"': ['cca-platform'],
-};
 
 /** Provisioning media types: unsigned and signed CoRIMs of each profile (and the legacy unsigned types). */
 export const PROVISIONING_MEDIA_TYPES: readonly string[] = [

@@ -18,7 +18,7 @@ import { createVerifierApp } from '../../src/verifier/server.ts';
 import { openStore } from '../../src/verifier/store.ts';
 import { CHALLENGE, tokenOverSocket } from '../attestation/socket-token.ts';
 import { deviceOf, exampleFixture } from '../boot/examples.ts';
-import { filesUnder, runCli, tempDir } from '../helpers.ts';
+import { filesHolding, runCli, tempDir } from '../helpers.ts';
 import { oracle, oracleSkip } from '../oracles.ts';
 import { softToken } from '../softhsm.ts';
 
@@ -308,12 +308,6 @@ test('a CoRIM signed through the token and an EAR signed by a token key: checked
   }
 });
 
-/** Whether any file under `dir` holds `secret` raw or in hex. */
-function leaks(dir: string, secret: Uint8Array): string[] {
-  const forms = [Buffer.from(secret), Buffer.from(toHex(secret)), Buffer.from(toHex(secret).toUpperCase())];
-  return filesUnder(dir).filter((f) => forms.some((x) => readFileSync(join(dir, f)).includes(x)));
-}
-
 test('the SSP and SFI HSMs with their wrapping key in the token: licences issued and counted as before; another key unwraps nothing and spends nothing', {
   skip,
 }, async () => {
@@ -369,7 +363,7 @@ test('the SSP and SFI HSMs with their wrapping key in the token: licences issued
     ])
       ok(await runCli(args));
     assert.equal(existsSync(`${hsm}.wrap-key`), false, 'no wrapping-key file: the key is in the token');
-    assert.deepEqual(leaks(hsm, key), [], 'the OEM key is nowhere in the HSM directory');
+    assert.deepEqual(filesHolding(hsm, key), [], 'the OEM key is nowhere in the HSM directory');
     const provision = (dev: string, ...more: string[]) =>
       runCli([
         'ssp',
@@ -421,8 +415,8 @@ test('the SSP and SFI HSMs with their wrapping key in the token: licences issued
     ])
       ok(await runCli(args));
     assert.equal(existsSync(`${db}.wrap-key`), false);
-    assert.deepEqual(leaks(db, key), []);
-    assert.deepEqual(leaks(db, nonce), []);
+    assert.deepEqual(filesHolding(db, key), []);
+    assert.deepEqual(filesHolding(db, nonce), []);
     const wrongKey = await runCli(['sfi', 'install', join(dir, 'l5b'), sfi, '--db', db, '--wrap-key', sspWrap, '--pkcs11-module', module]);
     assert.notEqual(wrongKey.code, 0);
     assert.match(wrongKey.stdout + wrongKey.stderr, /does not unwrap: wrong wrapping key/);

@@ -5,25 +5,11 @@
  * stores are readable by their owner only, and another wrapping key cannot unwrap them.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { toHex } from '../../src/lib/hex.ts';
-import { filesUnder, runCli, tempDir } from '../helpers.ts';
-
-/** Whether any file under `dir` holds `secret`: raw, in hex (either case) or base64. */
-function leaks(dir: string, secret: Uint8Array): string[] {
-  const forms = [
-    Buffer.from(secret),
-    Buffer.from(toHex(secret)),
-    Buffer.from(toHex(secret).toUpperCase()),
-    Buffer.from(Buffer.from(secret).toString('base64')),
-  ];
-  return filesUnder(dir).filter((f) => {
-    const b = readFileSync(join(dir, f));
-    return forms.some((x) => b.includes(x));
-  });
-}
+import { filesHolding, filesUnder, runCli, tempDir } from '../helpers.ts';
 
 const KEY = Uint8Array.from({ length: 16 }, (_, i) => 0xc0 + i);
 const NONCE = Uint8Array.from({ length: 12 }, (_, i) => 0x51 + i);
@@ -43,8 +29,8 @@ test('the SFI ledger: after init and an install, no file of the PGlite directory
     const r = await runCli(args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
   }
-  assert.deepEqual(leaks(db, KEY), [], 'the OEM key is nowhere in the ledger');
-  assert.deepEqual(leaks(db, NONCE), [], 'nor the nonce');
+  assert.deepEqual(filesHolding(db, KEY), [], 'the OEM key is nowhere in the ledger');
+  assert.deepEqual(filesHolding(db, NONCE), [], 'nor the nonce');
   assert.equal(statSync(db).mode & 0o777, 0o700);
   assert.equal(statSync(`${db}.wrap-key`).mode & 0o777, 0o600);
   // Another wrapping key unwraps nothing: the install is refused, the device unchanged.
@@ -64,8 +50,8 @@ test('the SSP HSM: its JSON holds neither the OEM key nor the IV, is 0600 in a 0
   writeFileSync(join(dir, 'iv.hex'), toHex(iv));
   const r = await runCli(['ssp', 'hsm', 'init', hsm, '--key', toHex(KEY), '--iv', join(dir, 'iv.hex'), '--max', '1']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.deepEqual(leaks(hsm, KEY), []);
-  assert.deepEqual(leaks(hsm, iv), []);
+  assert.deepEqual(filesHolding(hsm, KEY), []);
+  assert.deepEqual(filesHolding(hsm, iv), []);
   assert.equal(statSync(hsm).mode & 0o777, 0o700);
   for (const f of filesUnder(hsm)) assert.equal(statSync(join(hsm, f)).mode & 0o077, 0, f);
   assert.equal(statSync(`${hsm}.wrap-key`).mode & 0o777, 0o600);

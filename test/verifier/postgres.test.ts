@@ -4,7 +4,7 @@
  * completed on the other, then read back from the first.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,11 +13,9 @@ import { verifyEar } from '../../src/attestation/ear.ts';
 import { loadTokenKey } from '../../src/cose/keys.ts';
 import { MIGRATIONS, openDatabase, openStore } from '../../src/verifier/store.ts';
 import { tempDir, vectorsDir } from '../helpers.ts';
-import { pgSkip, started, startPostgres, stopAll } from '../postgres.ts';
+import { pgSkip, spawnVerifier, startPostgres, stopAll } from '../postgres.ts';
 
 const V = vectorsDir('attestation');
-const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
-const RSE = new URL('../../src/cli/rse.ts', import.meta.url).pathname;
 
 const skip = pgSkip;
 const procs: ChildProcess[] = [];
@@ -44,29 +42,7 @@ function tokens(): string {
 }
 
 function verifier(): Promise<string> {
-  const p = spawn(
-    process.execPath,
-    [
-      '--import',
-      TSX,
-      RSE,
-      'verifier',
-      'serve',
-      '--port',
-      '0',
-      '--db',
-      url,
-      '--ear-key',
-      join(V, 'ear/skey.json'),
-      '--auth-tokens',
-      tokens(),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  procs.unshift(p);
-  return started(p, /listening on (http:\/\/[0-9.:]+)/);
+  return spawnVerifier(['--db', url, '--ear-key', join(V, 'ear/skey.json'), '--auth-tokens', tokens()], procs);
 }
 
 test('two verifier processes share one PostgreSQL: a session created on one completes on the other', {

@@ -6,7 +6,7 @@
  * the session's or the common nonce), and each EAR is checked as its checker does, with its key.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,12 +18,10 @@ import { createToken } from '../../src/attestation/create.ts';
 import { verifyEar } from '../../src/attestation/ear.ts';
 import { loadTokenKey, type TokenKey } from '../../src/cose/keys.ts';
 import { tempDir, vectorsDir } from '../helpers.ts';
-import { pgSkip, started, startPostgres, stopAll } from '../postgres.ts';
+import { pgSkip, spawnVerifier, startPostgres, stopAll } from '../postgres.ts';
 
 const V = vectorsDir('attestation');
 const VI = join(V, 'veraison-integration');
-const TSX = new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url).pathname;
-const RSE = new URL('../../src/cli/rse.ts', import.meta.url).pathname;
 const TOKEN = 'veraison-replay-provisioner-0123456789';
 
 interface Stage {
@@ -77,26 +75,7 @@ let shared: string[] = [];
 const corimSigner = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
 function verifier(tokens: string, db?: string): Promise<string> {
-  const p = spawn(
-    process.execPath,
-    [
-      '--import',
-      TSX,
-      RSE,
-      'verifier',
-      'serve',
-      '--port',
-      '0',
-      '--ear-key',
-      join(V, 'ear/skey.json'),
-      '--auth-tokens',
-      tokens,
-      ...(db === undefined ? [] : ['--db', db]),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  procs.unshift(p);
-  return started(p, /listening on (http:\/\/[0-9.:]+)/);
+  return spawnVerifier(['--ear-key', join(V, 'ear/skey.json'), '--auth-tokens', tokens, ...(db === undefined ? [] : ['--db', db])], procs);
 }
 
 before(async () => {
