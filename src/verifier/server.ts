@@ -178,8 +178,11 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
     let nonce: Uint8Array;
     if (nonceQ !== undefined) {
       // base64url, padded or not (Veraison's own clients send both); standard base64's + and / are not base64url.
-      if (!/^[A-Za-z0-9_-]*={0,2}$/.test(nonceQ) || nonceQ.replace(/=+$/, '').length % 4 === 1) return bad('nonce must be valid base64');
-      nonce = fromBase64Url(nonceQ.replace(/=+$/, ''), 'nonce');
+      try {
+        nonce = fromBase64Url(nonceQ, 'nonce');
+      } catch {
+        return bad('nonce must be valid base64');
+      }
       if (nonce.length < 8 || nonce.length > 64) return bad(`nonce must be between 8 and 64 bytes long; got ${nonce.length}`);
     } else {
       const n = sizeQ === undefined ? 32 : Number(sizeQ);
