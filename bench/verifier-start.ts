@@ -1,10 +1,10 @@
 /**
  * Issue 26's weight figures: how long `rse verifier serve` takes to listen and what it holds then,
- * on its embedded default (PGlite in memory) and on a PGlite directory: wall time to the
+ * on its embedded default (SQLite in memory) and on a data directory: wall time to the
  * "listening" line, the process's CPU time and resident set at that moment (from /proc), median of
  * three starts each.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +16,29 @@ interface Start {
   readonly rssMiB: number;
 }
 
-/** One start: spawn, wait for "listening", read /proc/PID, stop it. */
-function startOnce(rseBin: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Start> {
+/** CPU ms (user + system) and resident MiB of a process, from /proc; NaN elsewhere. */
+export function procUsage(pid: number): { cpuMs: number; rssMiB: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / 100, // utime + stime in clock ticks (100 Hz)
+      rssMiB: Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024,
+    };
+  } catch {
+    return { cpuMs: Number.NaN, rssMiB: Number.NaN }; // not Linux
+  }
+}
+
+/** A started `rse verifier serve`: its base URL, process and the wall ms it took to listen. */
+export interface ServedVerifier {
+  readonly base: string;
+  readonly process: ChildProcess;
+  readonly wallMs: number;
+}
+
+/** Spawns `rse verifier serve --port 0 ARGS` and waits for its "listening" line. */
+export function serveVerifierProcess(rseBin: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServedVerifier> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const p = spawn(process.execPath, [rseBin, 'verifier', 'serve', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -28,21 +49,10 @@ function startOnce(rseBin: string, args: readonly string[], env: NodeJS.ProcessE
     }, 60_000);
     p.stdout.on('data', (d: Buffer) => {
       seen += d.toString();
-      if (!/listening on/.test(seen)) return;
-      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      let cpu = Number.NaN;
-      let rss = Number.NaN;
-      try {
-        const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        cpu = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime in clock ticks (100 Hz)
-        rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1]) / 1024;
-      } catch {
-        // not Linux: the wall time alone
-      }
+      const m = /listening on (\S+)/.exec(seen);
+      if (m === null) return;
       clearTimeout(timer);
-      p.once('exit', () => resolve({ wallMs, cpuMs: cpu, rssMiB: rss }));
-      p.kill('SIGTERM');
+      resolve({ base: m[1] as string, process: p, wallMs: Number(process.hrtime.bigint() - t0) / 1e6 });
     });
     p.stderr.on('data', (d: Buffer) => {
       seen += d.toString();
@@ -51,14 +61,25 @@ function startOnce(rseBin: string, args: readonly string[], env: NodeJS.ProcessE
   });
 }
 
+/** One start: spawn, wait for "listening", read /proc/PID, stop it. */
+async function startOnce(rseBin: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Start> {
+  const v = await serveVerifierProcess(rseBin, args, env);
+  const u = procUsage(v.process.pid as number);
+  await new Promise((resolve) => {
+    v.process.once('exit', resolve);
+    v.process.kill('SIGTERM');
+  });
+  return { wallMs: v.wallMs, ...u };
+}
+
 /** The report lines: each store, median of three starts. */
 export async function benchVerifierStart(rseBin: string, env: NodeJS.ProcessEnv): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'rsekit-verifier-'));
   const rows: string[] = [];
   try {
     for (const [what, args] of [
-      ['PGlite in memory (the default)', []],
-      ['PGlite in a directory (--db DIR)', ['--db', join(dir, 'db')]],
+      ['SQLite in memory (the default)', []],
+      ['SQLite in a directory (--db DIR)', ['--db', join(dir, 'db')]],
     ] as const) {
       const runs: Start[] = [];
       for (let i = 0; i < 3; i++) runs.push(await startOnce(rseBin, args, env));

@@ -370,8 +370,8 @@ function httpTarget(): Target {
       const { openStore } = await import('../src/verifier/store.ts');
       const { loadTokenKey } = await import('../src/cose/keys.ts');
       app = createVerifierApp({
-        // PostgreSQL when the parent started one (as a production verifier runs); else a PGlite
-        // data directory, whose embedded database alone takes some 800 MiB (issue 26).
+        // PostgreSQL when the parent started one (as a shared production verifier runs); else the
+        // embedded SQLite in a data directory.
         store: await openStore(process.env.RSE_FUZZ_PG ?? join(work, 'db')),
         earKey: loadTokenKey(new Uint8Array(readFileSync(join(V, 'attestation/ear/skey.json')))),
         provisioning: { tokens: ['fuzz-provisioning-token-0000'] },
@@ -422,8 +422,8 @@ async function child(name: string, seconds: number, seed: number, out: string): 
     const input = join(work, t.text === true ? 'input.txt' : 'input.bin');
     const current = join(out, `${name}.current`);
     const end = Date.now() + seconds * 1000;
-    // A target whose setup alone passes the limit (the verifier's embedded PGlite: issue 26) is
-    // held to its own baseline plus 256 MiB instead, and the report says so.
+    // A target whose setup alone passes the limit (none today) is held to its own baseline plus
+    // 256 MiB instead, and the report says so.
     const baseline = process.memoryUsage().rss;
     const limit = Math.max(RSS_LIMIT, baseline + 256 * 1024 * 1024);
     send({ baseline });
@@ -531,7 +531,7 @@ async function parent(argv: readonly string[]): Promise<number> {
       pg = started;
       process.env.RSE_FUZZ_PG = started.url;
     } catch {
-      process.stdout.write('  (PostgreSQL not found: the verifier target uses an embedded PGlite store)\n');
+      process.stdout.write('  (PostgreSQL not found: the verifier target uses the embedded SQLite store)\n');
     }
   }
   process.stdout.write(`rsekit fuzz: ${targets.length} targets, ${each.toFixed(1)} s each, seed ${seed}, findings in ${out}\n`);

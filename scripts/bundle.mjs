@@ -1,7 +1,7 @@
 // Bundles the CLI. Three outputs:
 // - dist/rse.mjs: every verb, ESM with code splitting (the entry holds the dispatcher, each verb's
 //   module and what it alone needs sit in dist/chunks/). Runs help, typos, and the verbs whose
-//   dependencies are ESM-only (the verifier's PGlite, pg and hono stay in node_modules).
+//   dependencies are ESM-only (the embedded SQLite, pg and hono stay in node_modules).
 // - dist/verbs/<file>.cjs: one standalone CommonJS CLI per src/cli file, holding only that file's
 //   verbs. Node starts a CommonJS script faster than an ESM graph of chunks (no ESM loader, no
 //   resolution of each chunk): `rse sign` takes about a quarter less time.
@@ -49,8 +49,8 @@ const builtinsByRequire = {
   },
 };
 
-// PGlite loads its WebAssembly next to its own module; the verifier's server stack stays in node_modules.
-const ESM_ONLY = ['@electric-sql/pglite', 'pg', 'hono', '@hono/node-server'];
+// libsql loads its native binary from its platform package; the verifier's server stack stays in node_modules.
+const ESM_ONLY = ['libsql', 'pg', 'hono', '@hono/node-server'];
 
 await build({
   entryPoints: { rse: resolve(root, 'src/cli/rse.ts') },

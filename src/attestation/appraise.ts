@@ -14,7 +14,7 @@ import type { Digest, PlatformConfigReference, RealmReference, SwReference, Trus
 import { EAR_PROFILE, type Ear, type Submod, submod, TRUST, type TrustVector, uniformVector } from './ear.ts';
 import { decodeEvidence, type Evidence, evidenceIdentity, freshnessProblem, verifyEvidence } from './token.ts';
 
-/** Where appraisal finds trust anchors and reference values (in memory, PGlite or PostgreSQL). */
+/** Where appraisal finds trust anchors and reference values (in memory, SQLite or PostgreSQL). */
 export interface EndorsementStore {
   anchor(implementationId: Uint8Array, instanceId: Uint8Array): Promise<TrustAnchor | undefined>;
   software(implementationId: Uint8Array): Promise<readonly SwReference[]>;

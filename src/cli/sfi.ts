@@ -183,15 +183,15 @@ export function sfiCommand() {
   const dbOption = () =>
     new Option(
       '--db <url|dir>',
-      'the HSM ledger: a PGlite directory, or a postgres:// URL shared by production lines',
+      'the HSM ledger: a data directory (SQLite), or a postgres:// URL shared by production lines',
     ).makeOptionMandatory();
   const wrapKeyOption = () =>
     new Option(
       '--wrap-key <file|uri>',
-      'the key that wraps the OEM key and nonce in the ledger, kept outside it: a 32-byte file, or a pkcs11: URI of an AES-256 key in a token (made there by init; PIN from the URI or RSE_PKCS11_PIN) (default: DIR.wrap-key beside a PGlite ledger, made 0600 by init; required with postgres://)',
+      'the key that wraps the OEM key and nonce in the ledger, kept outside it: a 32-byte file, or a pkcs11: URI of an AES-256 key in a token (made there by init; PIN from the URI or RSE_PKCS11_PIN) (default: DIR.wrap-key beside a ledger directory, made 0600 by init; required with postgres://)',
     );
   const moduleOption = () => new Option('--pkcs11-module <lib>', PKCS11_MODULE_HELP);
-  const hsm = new Command('hsm').summary('the SFI HSM: OEM key, nonce and a counted number of installs, in a PGlite or PostgreSQL ledger');
+  const hsm = new Command('hsm').summary('the SFI HSM: OEM key, nonce and a counted number of installs, in a SQLite or PostgreSQL ledger');
   hsm.addCommand(
     new Command('init')
       .description(

@@ -30,8 +30,9 @@ export function verifierCommand() {
         'POST /challenge-response/v1/newSession[?nonce=B64URL|nonceSize=N], POST|GET|DELETE\n' +
           '/challenge-response/v1/session/ID, POST /endorsement-provisioning/v1/submit (application/rim+cbor\n' +
           'or application/rim+cose: an unsigned or signed CoRIM),\n' +
-          'GET /.well-known/veraison/verification. State lives in an embedded PGlite database (in memory, or in\n' +
-          '--db DIR) or in PostgreSQL with --db postgres://…, which several verifier processes can share.\n' +
+          'GET /.well-known/veraison/verification. State lives in an embedded SQLite database (in memory, or the file\n' +
+          'DIR/rse.sqlite with --db DIR, which verifier processes on one host can share) or in PostgreSQL\n' +
+          'with --db postgres://…, which verifier processes anywhere can share.\n' +
           'The EAR is signed with --ear-key (a P-256 key is generated per start without one); it may be a\n' +
           'key in a PKCS#11 token (pkcs11: URI with pin-source=). With --corim-signer keys, every CoRIM\n' +
           'submitted must be signed by one of them within its validity; without, a signed CoRIM is taken\n' +
@@ -42,7 +43,7 @@ export function verifierCommand() {
       )
       .option('-p, --port <n>', 'TCP port (0 = any free port)', '8080')
       .option('--host <addr>', 'address to bind', '127.0.0.1')
-      .option('--db <url|dir>', 'postgres://… URL, or a PGlite data directory (default: in memory)')
+      .option('--db <url|dir>', 'postgres://… URL, or a data directory for SQLite (default: in memory)')
       .option('--ear-key <file|uri>', 'EC private key (PEM, JWK or pkcs11: URI) that signs the EAR')
       .option('--corim-signer <file...>', 'public keys (PEM, JWK) of trusted CoRIM signers: CoRIMs must be signed by one')
       .option('--pkcs11-module <so>', PKCS11_MODULE_HELP)
@@ -93,7 +94,7 @@ export function verifierCommand() {
         if (o.json === true) printJson({ ok: true, listening, pid: process.pid }, true);
         else
           io.out(
-            `verifier listening on ${listening} (${o.db === undefined ? 'PGlite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,
+            `verifier listening on ${listening} (${o.db === undefined ? 'SQLite in memory' : o.db.replace(/\/\/[^@]*@/, '//')}; ${how})\n`,
           );
         announceReady({ listening, pid: process.pid });
         if (provisioning === 'open' && !isLoopbackHost(o.host))

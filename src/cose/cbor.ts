@@ -43,7 +43,8 @@ const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffse
 
 /** The value as bytes, or undefined when it is not a byte string. */
 export function bytesOf(v: unknown): Uint8Array | undefined {
-  return v instanceof Uint8Array ? view(v) : undefined;
+  // A plain Uint8Array as it is: a view's `.buffer` makes V8 move a small array off its heap.
+  return v instanceof Uint8Array ? (v.constructor === Uint8Array ? v : view(v)) : undefined;
 }
 
 /** CBOR's name of a decoded value's type, for error messages. */

@@ -196,7 +196,7 @@ export async function stm32Legs({ f, step }: Demo): Promise<void> {
     '-o',
     f('l5-firmware.sfi'),
   ]);
-  await step('An HSM with the firmware key, allowing two installs (its ledger in an embedded PGlite database)', [
+  await step('An HSM with the firmware key, allowing two installs (its ledger in an embedded SQLite database)', [
     'sfi',
     'hsm',
     'init',

@@ -1,14 +1,14 @@
 /**
  * The SFI HSM: it holds the OEM firmware key and nonce, authenticates each device certificate
  * against the CA it trusts, and issues one counted license per device, refusing once the count is
- * spent. Its state is a ledger in SQL: an embedded PGlite database (a directory) by default, or a
+ * spent. Its state is a ledger in SQL: an embedded SQLite database (a file in a directory) by default, or a
  * PostgreSQL server that several production lines share. The count is taken with one conditional
  * UPDATE in the same transaction as the ledger row, so concurrent lines never exceed it.
  *
  * The OEM key and nonce are stored wrapped (AES-256-GCM, bound to the HSM id) under a wrapping
- * key that is not in the database: for a PGlite directory, the file `DIR.wrap-key` beside it (0600,
+ * key that is not in the database: for a data directory, the file `DIR.wrap-key` beside it (0600,
  * made by `init`); for PostgreSQL, a key file the caller names. A copy of the database, its
- * write-ahead log or a dump reveals neither. A PGlite directory is kept 0700.
+ * write-ahead log or a dump reveals neither. The data directory is kept 0700.
  * @module
  */
 import { chmodSync, mkdirSync } from 'node:fs';
@@ -39,7 +39,7 @@ export interface SfiHsmInfo {
   readonly ledger: readonly { readonly seq: number; readonly productId: string; readonly chip: string }[];
 }
 
-/** Where the wrapping key of a ledger lives by default: beside a PGlite directory; none for a URL or memory. */
+/** Where the wrapping key of a ledger lives by default: beside a data directory; none for a URL or memory. */
 function defaultWrapKeyFile(db: string): string | undefined {
   return isPostgresUrl(db) || db === 'memory:' ? undefined : wrapKeyFileBeside(db);
 }
@@ -59,7 +59,7 @@ async function connect(db: string): Promise<Sql> {
   let sql: Sql | undefined;
   try {
     if (!isPostgresUrl(db) && db !== 'memory:') {
-      // Only its owner may enter the ledger's directory, whatever modes PGlite gives its files.
+      // Only its owner may enter the ledger's directory, whatever modes SQLite gives its files.
       mkdirSync(db, { recursive: true, mode: 0o700 });
       chmodSync(db, 0o700);
     }
@@ -76,18 +76,17 @@ async function connect(db: string): Promise<Sql> {
 }
 
 async function schema(sql: Sql): Promise<void> {
-  await sql.session(async (q) => {
-    await q('SELECT pg_advisory_lock($1)', [LOCK]);
-    try {
-      await q(`CREATE TABLE IF NOT EXISTS sfi_hsm (
+  await sql.exclusive(LOCK, async (q) => {
+    await q(
+      sql.ddl(`CREATE TABLE IF NOT EXISTS sfi_hsm (
         id TEXT PRIMARY KEY, oem_key TEXT NOT NULL, nonce TEXT NOT NULL, ca TEXT NOT NULL,
-        license TEXT NOT NULL, max_installs INT NOT NULL, issued INT NOT NULL DEFAULT 0)`);
-      await q(`CREATE TABLE IF NOT EXISTS sfi_license (
+        license TEXT NOT NULL, max_installs INT NOT NULL, issued INT NOT NULL DEFAULT 0)`),
+    );
+    await q(
+      sql.ddl(`CREATE TABLE IF NOT EXISTS sfi_license (
         hsm TEXT NOT NULL, seq INT NOT NULL, product_id TEXT NOT NULL, chip TEXT NOT NULL,
-        issued_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (hsm, seq))`);
-    } finally {
-      await q('SELECT pg_advisory_unlock($1)', [LOCK]);
-    }
+        issued_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (hsm, seq))`),
+    );
   });
 }
 
@@ -119,8 +118,8 @@ export class SfiHsm {
   }
 
   /**
-   * `db`: a `postgres://` URL, a PGlite directory, or `memory:`; `wrapKey`: the wrapping key
-   * itself (default: {@link wrapKeyOf} with `wrapKeyFile`, made for a new PGlite ledger).
+   * `db`: a `postgres://` URL, a data directory, or `memory:`; `wrapKey`: the wrapping key
+   * itself (default: {@link wrapKeyOf} with `wrapKeyFile`, made for a new ledger in a directory).
    */
   static async init(
     db: string,

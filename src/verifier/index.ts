@@ -1,6 +1,6 @@
 /**
  * `rsekit/verifier`: a Veraison-compatible challenge-response verifier and endorsement
- * provisioning service over HTTP, on an embedded store (PGlite) or PostgreSQL.
+ * provisioning service over HTTP, on an embedded store (SQLite) or PostgreSQL.
  *
  * @example
  * ```ts

@@ -1,8 +1,9 @@
 /**
  * The verifier's state: endorsements (trust anchors and reference values) and challenge-response
- * sessions, in one SQL schema with numbered migrations that run the same on the embedded PGlite
- * (default, in memory or in a data directory) and on PostgreSQL (`postgres://…`, shared by several
- * verifier processes). Migrations take an advisory lock, so processes starting together agree.
+ * sessions, in one SQL schema with numbered migrations that run the same on the embedded SQLite
+ * (default, in memory or in a data directory, which several verifier processes on one host can
+ * share) and on PostgreSQL (`postgres://…`, shared by verifier processes anywhere). Migrations run
+ * under a lock, so processes starting together agree.
  * @module
  */
 import type { EndorsementStore } from '../attestation/appraise.ts';

@@ -386,7 +386,7 @@ test('the SSP and SFI HSMs with their wrapping key in the token: licences issued
     ok(a);
     assert.match(a.stdout, /provisioned and closed; .*HSM: 1 licenses left/);
 
-    // SFI: a PGlite ledger whose wrapping key is in the token; another token key spends nothing.
+    // SFI: a ledger in a data directory whose wrapping key is in the token; another token key spends nothing.
     const db = join(dir, 'ledger');
     const nonce = Uint8Array.from({ length: 12 }, (_, i) => 0x31 + i);
     const sfi = join(dir, 'fw.sfi');

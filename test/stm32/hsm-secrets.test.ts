@@ -14,7 +14,7 @@ import { filesHolding, filesUnder, runCli, tempDir } from '../helpers.ts';
 const KEY = Uint8Array.from({ length: 16 }, (_, i) => 0xc0 + i);
 const NONCE = Uint8Array.from({ length: 12 }, (_, i) => 0x51 + i);
 
-test('the SFI ledger: after init and an install, no file of the PGlite directory holds the OEM key or nonce; the directory is 0700, the wrapping key 0600 outside it', async () => {
+test('the SFI ledger: after init and an install, no file of the ledger directory holds the OEM key or nonce; the directory is 0700, the wrapping key 0600 outside it', async () => {
   const dir = tempDir();
   const db = join(dir, 'ledger');
   const fw = join(dir, 'fw.bin');

@@ -165,7 +165,7 @@ test('power cut at every write of the install: the device is untouched or fully 
   await h.close();
 });
 
-test('CLI: rse sfi package, hsm init (PGlite ledger) allowing two, install on two devices, the third refused', async () => {
+test('CLI: rse sfi package, hsm init (SQLite ledger in a directory) allowing two, install on two devices, the third refused', async () => {
   const dir = tempDir();
   const fw = join(dir, 'fw.bin');
   writeFileSync(fw, SECURE_FW);

@@ -1,4 +1,4 @@
-/** The verifier's HTTP API in process (hono app + embedded PGlite): sessions, provisioning, discovery, errors. */
+/** The verifier's HTTP API in process (hono app + embedded SQLite): sessions, provisioning, discovery, errors. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

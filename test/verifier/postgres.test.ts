@@ -102,3 +102,45 @@ test('migrations: servers starting together on an empty database all come up on 
     await admin.close();
   }
 });
+
+test('migrations: the same migrations make the same tables and columns on SQLite and PostgreSQL', { skip, timeout: 120_000 }, async () => {
+  const admin = await openDatabase(url);
+  try {
+    await admin.query('CREATE DATABASE sameschema');
+    const pg = await openStore(url.replace(/\/postgres$/, '/sameschema'));
+    const lite = await openStore(join(tempDir(), 'db'));
+    const { rows } = await pg.sql.query<{ t: string; c: string; n: string }>(
+      "SELECT table_name AS t, column_name AS c, is_nullable AS n FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+    );
+    const onPg = rows.map((r) => `${r.t}.${r.c}${r.n === 'NO' ? ' not null' : ''}`);
+    const tables = await lite.sql.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    const onLite: string[] = [];
+    for (const { name } of tables.rows) {
+      const cols = await lite.sql.query<{ name: string; notnull: number; pk: number }>(
+        `SELECT name, "notnull", pk FROM pragma_table_info('${name}')`,
+      );
+      // SQLite's INTEGER PRIMARY KEY (the row id) may be NULL on insert: it is assigned, as BIGSERIAL's is.
+      for (const c of cols.rows) onLite.push(`${name}.${c.name}${c.notnull === 1 || c.pk === 1 ? ' not null' : ''}`);
+    }
+    assert.ok(onPg.length > 10);
+    assert.deepEqual(onLite.sort(), onPg.sort());
+    await Promise.all([pg.sql.close(), lite.sql.close()]);
+  } finally {
+    await admin.close();
+  }
+});
+
+test('migrations: stores opening one new data directory together all come up on one schema (SQLite)', async () => {
+  for (let round = 0; round < 5; round++) {
+    const dir = join(tempDir(), 'db');
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(dir)));
+    const { rows } = (await stores[0]?.sql.query<{ n: number }>('SELECT count(*) AS n FROM schema_migration')) ?? { rows: [] };
+    assert.equal(Number(rows[0]?.n), MIGRATIONS.length);
+    const e = readCorim(new Uint8Array(readFileSync(join(V, 'corim/psa/corim-psa-valid.cbor'))));
+    await Promise.all(stores.flatMap((s) => [s.addEndorsements(e), s.addEndorsements(e)]));
+    const per = e.anchors.length + e.software.length + e.platformConfigs.length + e.realms.length;
+    const count = await stores[1]?.sql.query<{ n: number }>('SELECT count(*) AS n FROM endorsement');
+    assert.equal(Number(count?.rows[0]?.n), 8 * per);
+    await Promise.all(stores.map((s) => s.sql.close()));
+  }
+});

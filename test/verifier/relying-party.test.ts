@@ -104,6 +104,6 @@ test('rse attest before provisioning: no trust anchor, exit 1; rse endorse --sub
   assert.equal(gone.code, 2);
   assert.match((JSON.parse(gone.stdout) as { error: { message: string } }).error.message, /cannot be reached/);
   // Every session was deleted after its round trip.
-  const { rows } = await store.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM session');
+  const { rows } = await store.sql.query<{ n: number }>('SELECT CAST(count(*) AS INT) AS n FROM session');
   assert.equal(rows[0]?.n, 0);
 });

@@ -68,8 +68,10 @@ const std = (b64: string): string => {
 };
 
 const procs: ChildProcess[] = [];
-/** The embedded store: one verifier process. */
+/** The embedded store in memory: one verifier process. */
 let embedded: string[] = [];
+/** The embedded store in one data directory: two verifier processes sharing its SQLite file. */
+let sharedDir: string[] = [];
 /** PostgreSQL: two verifier processes sharing it; the replay alternates its requests between them. */
 let shared: string[] = [];
 const corimSigner = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -83,6 +85,7 @@ before(async () => {
   const tokens = join(dir, 'tokens');
   writeFileSync(tokens, `${TOKEN}\n`, { mode: 0o600 });
   embedded = [await verifier(tokens)];
+  sharedDir = [await verifier(tokens, join(dir, 'db')), await verifier(tokens, join(dir, 'db'))];
   if (pgSkip !== false) return;
   const pg = await startPostgres();
   procs.push(pg.process);
@@ -194,6 +197,10 @@ async function runCase(c: Replay['cases'][number], bases: readonly string[]): Pr
 
 describe("Veraison's integration tests, replayed against rse verifier serve (embedded store)", () => {
   for (const c of replay.cases) it(`${c.name} (${c.from})`, () => runCase(c, embedded));
+});
+
+describe('the same replay against two rse verifier serve processes sharing one data directory (SQLite), requests alternating', () => {
+  for (const c of replay.cases) it(`${c.name} (${c.from})`, () => runCase(c, sharedDir));
 });
 
 describe('the same replay against two rse verifier serve processes sharing PostgreSQL, requests alternating', { skip: pgSkip }, () => {
