@@ -376,7 +376,20 @@ function httpTarget(): Target {
         earKey: loadTokenKey(new Uint8Array(readFileSync(join(V, 'attestation/ear/skey.json')))),
         provisioning: { tokens: ['fuzz-provisioning-token-0000'] },
       });
+      // CoSERV queries (reference values of a PSA class, trust anchors of an instance) as seeds too.
+      const { encode, Tag } = await import('cbor2');
+      const coserv = (artifact: number, kind: number, sel: unknown): Uint8Array =>
+        encode(
+          new Map<number, unknown>([
+            [0, 'tag:arm.com,2025:psa#1.0.0'],
+            [1, new Map<number, unknown>([[0, artifact], [1, new Map([[kind, [[sel]]]])], [2, 0]])],
+          ]),
+        );
+      writeFileSync(join(work, 'coserv-rv.cbor'), coserv(2, 0, new Map([[0, new Tag(600, new Uint8Array(32).fill(0x7f))]])));
+      writeFileSync(join(work, 'coserv-ta.cbor'), coserv(1, 1, new Tag(550, new Uint8Array(33).fill(1))));
       return read([
+        join(work, 'coserv-rv.cbor'),
+        join(work, 'coserv-ta.cbor'),
         ...files(join(V, 'attestation/corim'), /\.cbor$/, 64 << 10).slice(0, 20),
         ...files(join(V, 'attestation/psa/veraison-services'), /\.cose$/),
         ...files(join(V, 'attestation/cca/veraison-services'), /\.cbor$/),
@@ -399,6 +412,8 @@ function httpTarget(): Target {
         });
         if (r.status >= 500) return { kind: 'internal', detail: `${path}: ${r.status} ${await r.text()}` };
       }
+      const q = await a.request(`/endorsement-distribution/v1/coserv/${Buffer.from(body).toString('base64url')}`);
+      if (q.status >= 500) return { kind: 'internal', detail: `coserv: ${q.status} ${await q.text()}` };
       return undefined;
     },
   };

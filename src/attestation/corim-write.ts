@@ -57,12 +57,28 @@ export function comid(triples: Map<number, unknown>): Tag {
   );
 }
 
+/** The environment of a triple: class id (tagged bytes) and, for a key, the instance id (UEID). */
+const environment = (impl: Uint8Array, instance?: Uint8Array): Map<number, unknown> => {
+  const e = new Map<number, unknown>([[0, new Map([[0, new Tag(560, impl)]])]]);
+  if (instance !== undefined) e.set(1, new Tag(550, instance));
+  return e;
+};
+const digestsMval = (d: readonly Digest[]): Map<number, unknown> => new Map([[2, d.map((x) => [x.alg, x.value])]]);
+const measured = (key: string, mval: Map<number, unknown>): Map<number, unknown> =>
+  new Map<number, unknown>([
+    [0, key],
+    [1, mval],
+  ]);
+
+/** What reference-value triples are made of: one profile's software, platform configs and realms. */
+export type ReferenceContent = Pick<CorimContent, 'profile' | 'software' | 'platformConfigs' | 'realms'>;
+
 /**
- * Encodes an unsigned CoRIM (tag 501) as Veraison's Arm profiles lay it out: one CoMID with the
- * reference values (a triple per implementation id: software components, then the platform
- * config), one with the attester verification keys (a triple per anchor). Same content, same bytes.
+ * Reference-value triples (`[environment, [measurement…]]`) as Veraison's Arm profiles lay them
+ * out: one per implementation id (its software components, then its platform config), and one per
+ * realm (RIM, REMs, personalisation value).
  */
-export function encodeCorim(c: CorimContent): Uint8Array {
+export function referenceTriples(c: ReferenceContent): { readonly platform: unknown[]; readonly realms: unknown[] } {
   const mkey = c.profile === CORIM_PROFILE.PSA ? 'psa.software-component' : 'cca.software-component';
   const byImpl = new Map<string, { impl: Uint8Array; measurements: Map<number, unknown>[] }>();
   const group = (impl: Uint8Array): Map<number, unknown>[] => {
@@ -83,61 +99,44 @@ export function encodeCorim(c: CorimContent): Uint8Array {
     );
     if (s.name !== undefined) mval.set(11, s.name);
     if (s.signerId !== undefined) mval.set(13, [new Tag(560, s.signerId)]);
-    group(s.implementationId).push(
-      new Map<number, unknown>([
-        [0, mkey],
-        [1, mval],
-      ]),
-    );
+    group(s.implementationId).push(measured(mkey, mval));
   }
   for (const p of c.platformConfigs) {
     if (c.profile === CORIM_PROFILE.PSA) fail('the PSA profile has no platform config', 'cca.platform-config');
     const mval = new Map<number, unknown>([[4, new Tag(560, p.value)]]);
     mval.set(5, p.mask ?? new Uint8Array(p.value.length).fill(0xff));
-    group(p.implementationId).push(
-      new Map<number, unknown>([
-        [0, 'cca.platform-config'],
-        [1, mval],
-      ]),
-    );
+    group(p.implementationId).push(measured('cca.platform-config', mval));
   }
-  const env = (impl: Uint8Array, instance?: Uint8Array): Map<number, unknown> => {
-    const e = new Map<number, unknown>([[0, new Map([[0, new Tag(560, impl)]])]]);
-    if (instance !== undefined) e.set(1, new Tag(550, instance));
-    return e;
-  };
-  const tags: Tag[] = [];
+  const realms = (c.realms ?? []).map((r) => [
+    environment(r.rim),
+    [
+      measured('cca.rim', digestsMval(r.rimDigests)),
+      ...r.rems.flatMap((d, i) => (d === undefined ? [] : [measured(`cca.rem${i}`, digestsMval(d))])),
+      ...(r.rpv === undefined ? [] : [measured('cca.rpv', new Map([[4, new Tag(560, r.rpv)]]))]),
+    ],
+  ]);
+  return { platform: [...byImpl.values()].map((g) => [environment(g.impl), g.measurements]), realms };
+}
+
+/** Attester verification key triples: one per anchor, its key as a tagged PKIX base64 key. */
+export const keyTriples = (anchors: readonly Omit<TrustAnchor, 'key'>[]): unknown[] =>
+  anchors.map((a) => [environment(a.implementationId, a.instanceId), [new Tag(554, a.keyPem.trim())]]);
+
+/**
+ * Encodes an unsigned CoRIM (tag 501) as Veraison's Arm profiles lay it out: one CoMID with the
+ * reference values (a triple per implementation id: software components, then the platform
+ * config), one with the attester verification keys (a triple per anchor). Same content, same bytes.
+ */
+export function encodeCorim(c: CorimContent): Uint8Array {
   const realms = c.realms ?? [];
   if (realms.length > 0 && c.profile !== CORIM_PROFILE.CCA_REALM) fail('realm reference values need the CCA realm profile', 'cca.rim');
   if (c.profile === CORIM_PROFILE.CCA_REALM && (c.software.length > 0 || c.anchors.length > 0 || c.platformConfigs.length > 0))
     fail('the CCA realm profile holds realm reference values only', 'corim.profile');
-  const digests = (d: readonly Digest[]): Map<number, unknown> => new Map([[2, d.map((x) => [x.alg, x.value])]]);
-  const measured = (key: string, mval: Map<number, unknown>): Map<number, unknown> =>
-    new Map<number, unknown>([
-      [0, key],
-      [1, mval],
-    ]);
-  if (realms.length > 0)
-    tags.push(
-      comid(
-        new Map([
-          [
-            0,
-            realms.map((r) => [
-              env(r.rim),
-              [
-                measured('cca.rim', digests(r.rimDigests)),
-                ...r.rems.flatMap((d, i) => (d === undefined ? [] : [measured(`cca.rem${i}`, digests(d))])),
-                ...(r.rpv === undefined ? [] : [measured('cca.rpv', new Map([[4, new Tag(560, r.rpv)]]))]),
-              ],
-            ]),
-          ],
-        ]),
-      ),
-    );
-  if (byImpl.size > 0) tags.push(comid(new Map([[0, [...byImpl.values()].map((g) => [env(g.impl), g.measurements])]])));
-  if (c.anchors.length > 0)
-    tags.push(comid(new Map([[3, c.anchors.map((a) => [env(a.implementationId, a.instanceId), [new Tag(554, a.keyPem.trim())]])]])));
+  const triples = referenceTriples(c);
+  const tags: Tag[] = [];
+  if (triples.realms.length > 0) tags.push(comid(new Map([[0, triples.realms]])));
+  if (triples.platform.length > 0) tags.push(comid(new Map([[0, triples.platform]])));
+  if (c.anchors.length > 0) tags.push(comid(new Map([[3, keyTriples(c.anchors)]])));
   if (tags.length === 0) fail('nothing to put in the CoRIM: no anchors and no reference values', 'corim.tags');
   return encode(
     new Tag(

@@ -10,13 +10,16 @@ import { openStore } from '../verifier/store.ts';
 import { io, PKCS11_MODULE_HELP, parseInteger, printJson, readTokens, tokenKey, usePkcs11Module } from './common.ts';
 import { announceReady, daemonize, writePidFile } from './daemon.ts';
 
+/** An EC private key (file or pkcs11: URI) that signs what the verifier sends. */
+function signingKey(path: string, what: string, flag: string): TokenKey {
+  const k = tokenKey(path, what);
+  if (k.kind !== 'ec' || (k.privateKey === undefined && k.token === undefined))
+    throw new RseError('E_KEY', `${path}: the ${what} must be an EC private key`, { field: flag });
+  return k;
+}
+
 function earKeyOf(path: string | undefined): TokenKey {
-  if (path !== undefined) {
-    const k = tokenKey(path, 'EAR key');
-    if (k.kind !== 'ec' || (k.privateKey === undefined && k.token === undefined))
-      throw new RseError('E_KEY', `${path}: the EAR key must be an EC private key`, { field: '--ear-key' });
-    return k;
-  }
+  if (path !== undefined) return signingKey(path, 'EAR key', '--ear-key');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return { kind: 'ec', crv: 'P-256', privateKey, publicKey };
 }
@@ -27,15 +30,20 @@ export function verifierCommand() {
     new Command('serve')
       .summary('serve challenge-response sessions and endorsement provisioning over HTTP')
       .description(
-        'POST /challenge-response/v1/newSession[?nonce=B64URL|nonceSize=N], POST|GET|DELETE\n' +
-          '/challenge-response/v1/session/ID, POST /endorsement-provisioning/v1/submit (application/rim+cbor\n' +
-          'or application/rim+cose: an unsigned or signed CoRIM),\n' +
-          'GET /.well-known/veraison/verification. State lives in an embedded SQLite database (in memory, or the file\n' +
-          'DIR/rse.sqlite with --db DIR, which verifier processes on one host can share) or in PostgreSQL\n' +
-          'with --db postgres://…, which verifier processes anywhere can share.\n' +
-          'The EAR is signed with --ear-key (a P-256 key is generated per start without one); it may be a\n' +
-          'key in a PKCS#11 token (pkcs11: URI with pin-source=). With --corim-signer keys, every CoRIM\n' +
-          'submitted must be signed by one of them within its validity; without, a signed CoRIM is taken\n' +
+        'POST /challenge-response/v1/newSession[?nonce=B64URL|nonceSize=N],\n' +
+          'POST|GET|DELETE /challenge-response/v1/session/ID, POST\n' +
+          '/endorsement-provisioning/v1/submit (application/rim+cbor or\n' +
+          'application/rim+cose: an unsigned or signed CoRIM), GET\n' +
+          '/.well-known/veraison/verification, GET /.well-known/coserv-configuration and\n' +
+          'GET /endorsement-distribution/v1/coserv/QUERY (CoSERV: the reference values\n' +
+          'and trust anchors provisioned, signed with --coserv-key when asked for\n' +
+          'application/coserv+cose). State lives in an embedded SQLite database (in\n' +
+          'memory, or the file DIR/rse.sqlite with --db DIR, which verifier processes on\n' +
+          'one host can share) or in PostgreSQL with --db postgres://…, which verifier\n' +
+          'processes anywhere can share. The EAR is signed with --ear-key (a P-256 key is\n' +
+          'generated per start without one); it may be a key in a PKCS#11 token (pkcs11:\n' +
+          'URI with pin-source=). With --corim-signer keys, every CoRIM submitted must be\n' +
+          'signed by one of them within its validity; without, a signed CoRIM is taken\n' +
           'with its signature unchecked.\n' +
           'Provisioning needs a bearer token from --auth-tokens (Authorization: Bearer TOKEN); without one it\n' +
           'is closed, and only --insecure opens it to anyone. A CoRIM submitted again is stored once. Bodies\n' +
@@ -48,6 +56,8 @@ export function verifierCommand() {
       .option('--corim-signer <file...>', 'public keys (PEM, JWK) of trusted CoRIM signers: CoRIMs must be signed by one')
       .option('--pkcs11-module <so>', PKCS11_MODULE_HELP)
       .option('--session-ttl <s>', 'session lifetime in seconds', '150')
+      .option('--coserv-key <file|uri>', 'EC private key (PEM, JWK or pkcs11: URI) that signs CoSERV answers (application/coserv+cose)')
+      .option('--coserv-max-age <s>', 'how long CoSERV answers may be cached (their expiry)', '3600')
       .option(
         '--auth-tokens <file>',
         'bearer tokens that may provision endorsements, one per line (# comments; at least 16 characters each); without it provisioning is closed (401)',
@@ -81,6 +91,10 @@ export function verifierCommand() {
           sessionTtlSeconds: parseInteger(o.sessionTtl),
           provisioning,
           limits: { evidence: parseInteger(o.maxEvidence), corim: parseInteger(o.maxCorim) },
+          coserv: {
+            ...(o.coservKey === undefined ? {} : { key: signingKey(o.coservKey, 'CoSERV key', '--coserv-key') }),
+            maxAgeSeconds: parseInteger(o.coservMaxAge),
+          },
         });
         const s = await serveVerifier(app, parseInteger(o.port), o.host);
         const how =

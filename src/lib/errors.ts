@@ -93,6 +93,8 @@ export const ERROR_CODES = {
   E_CORIM: 'check',
   /** A build manifest (`rse flash build`) is malformed, or lacks an image the device boots. */
   E_MANIFEST: 'input',
+  /** A CoSERV query is malformed, or asks for what this verifier does not keep (RIM selectors, source artifacts). */
+  E_COSERV: 'input',
   /** A verifier (`--verifier`, `--submit`) cannot be reached or refused the request (its status and problem detail). */
   E_VERIFIER: 'input',
   /** The requester may not reach this word, register or address (secure-only OTP, a lock, a firewall rule). */

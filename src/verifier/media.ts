@@ -62,6 +62,20 @@ export function accepts(header: string | undefined, type: string): boolean {
   });
 }
 
+/**
+ * The first of `offered` the Accept header allows, in the header's order (an absent or empty header
+ * takes the first offered; q-values are not weighed, as Veraison's gin does not); undefined when none.
+ */
+export function negotiate(header: string | undefined, offered: readonly string[]): string | undefined {
+  if (header === undefined || header.trim() === '') return offered[0];
+  for (const a of header.split(',')) {
+    const t = a.split(';')[0]?.trim().toLowerCase();
+    const hit = offered.find((o) => t === '*/*' || t === o || t === `${o.split('/')[0]}/*`);
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
+
 /** The content types under which Veraison unwraps a CMW record. */
 export const CMW_MEDIA_TYPES: readonly string[] = [
   'application/cmw',

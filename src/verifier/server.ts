@@ -17,6 +17,7 @@ import { fromBase64Url, toBase64, toBase64Url } from '../cose/cbor.ts';
 import { publicJwk, type TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { PROVISIONING_MEDIA_TYPE, SESSION_MEDIA_TYPE } from './client.ts';
+import { mountCoserv } from './coserv-routes.ts';
 import {
   accepts,
   CMW_MEDIA_TYPES,
@@ -51,6 +52,12 @@ export interface VerifierOptions {
    * (COSE_Sign1) by one of them, within its validity; without, signed CoRIMs are taken unchecked.
    */
   readonly corimSigners?: readonly TokenKey[];
+  /**
+   * CoSERV endorsement distribution: `key` signs `application/coserv+cose` answers (without it,
+   * only `application/coserv+cbor` is served) and is the authority named in each quad (default:
+   * the EAR key); `maxAgeSeconds` is how long an answer may be cached (default 3600).
+   */
+  readonly coserv?: { readonly key?: TokenKey; readonly maxAgeSeconds?: number };
 }
 
 /** Default body limits: a PSA or CCA token is a few KiB; a CoRIM with certificates a few hundred. */
@@ -256,6 +263,8 @@ export function createVerifierApp(opts: VerifierOptions): VerifierApp {
     await store.completeSession(r.id, 'complete', mt, evidence, result);
     return sessionResponse(sessionJson({ ...s, status: 'complete', mediaType: mt, evidence, result }), 200, expires(s));
   });
+
+  mountCoserv(app, { store, earKey: opts.earKey, now, version: opts.version ?? 'rsekit', ...opts.coserv });
 
   app.post('/endorsement-provisioning/v1/submit', async (c, next) => {
     // The credential first: nothing of an unauthenticated request is read or stored.

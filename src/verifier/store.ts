@@ -56,6 +56,36 @@ const digestsJson = (ds: readonly { alg: number; value: Uint8Array }[]): DigestJ
 const digestsOf = (ds: readonly DigestJson[]): { alg: number; value: Uint8Array }[] =>
   ds.map((d) => ({ alg: d.alg, value: unhex(d.value) }));
 
+type AnchorBody = { key: string };
+type SoftwareBody = { name: string | null; version: string | null; signerId: string | null; digests: DigestJson[] };
+type PlatformConfigBody = { value: string; mask: string | null };
+type RealmBody = { rim: DigestJson[]; rems: (DigestJson[] | null)[]; rpv: string | null };
+
+const anchorOf = (implementationId: Uint8Array, instanceId: Uint8Array, b: AnchorBody): TrustAnchor => ({
+  implementationId,
+  instanceId,
+  keyPem: b.key,
+  key: loadTokenKey(new TextEncoder().encode(b.key)),
+});
+const softwareOf = (implementationId: Uint8Array, b: SoftwareBody): SwReference => ({
+  implementationId,
+  name: b.name ?? undefined,
+  version: b.version ?? undefined,
+  signerId: b.signerId === null ? undefined : unhex(b.signerId),
+  digests: digestsOf(b.digests),
+});
+const platformConfigOf = (implementationId: Uint8Array, b: PlatformConfigBody): PlatformConfigReference => ({
+  implementationId,
+  value: unhex(b.value),
+  mask: b.mask === null ? undefined : unhex(b.mask),
+});
+const realmOf = (rim: Uint8Array, b: RealmBody): RealmReference => ({
+  rim,
+  rimDigests: digestsOf(b.rim),
+  rems: b.rems.map((d) => (d === null ? undefined : digestsOf(d))),
+  rpv: b.rpv === null ? undefined : unhex(b.rpv),
+});
+
 export type SessionStatus = 'waiting' | 'processing' | 'complete' | 'failed';
 
 /** A challenge-response session: nonce, status, evidence and result. */
@@ -163,38 +193,51 @@ export class SqlStore implements EndorsementStore {
   }
 
   async anchor(implementationId: Uint8Array, instanceId: Uint8Array): Promise<TrustAnchor | undefined> {
-    const [b] = await this.bodies<{ key: string }>('anchor', implementationId, instanceId);
-    if (b === undefined) return undefined;
-    return { implementationId, instanceId, keyPem: b.key, key: loadTokenKey(new TextEncoder().encode(b.key)) };
+    const [b] = await this.bodies<AnchorBody>('anchor', implementationId, instanceId);
+    return b === undefined ? undefined : anchorOf(implementationId, instanceId, b);
   }
 
   async software(implementationId: Uint8Array): Promise<readonly SwReference[]> {
-    const bs = await this.bodies<{ name: string | null; version: string | null; signerId: string | null; digests: DigestJson[] }>(
-      'software',
-      implementationId,
-    );
-    return bs.map((b) => ({
-      implementationId,
-      name: b.name ?? undefined,
-      version: b.version ?? undefined,
-      signerId: b.signerId === null ? undefined : unhex(b.signerId),
-      digests: digestsOf(b.digests),
-    }));
+    return (await this.bodies<SoftwareBody>('software', implementationId)).map((b) => softwareOf(implementationId, b));
   }
 
   async platformConfigs(implementationId: Uint8Array): Promise<readonly PlatformConfigReference[]> {
-    const bs = await this.bodies<{ value: string; mask: string | null }>('platform-config', implementationId);
-    return bs.map((b) => ({ implementationId, value: unhex(b.value), mask: b.mask === null ? undefined : unhex(b.mask) }));
+    return (await this.bodies<PlatformConfigBody>('platform-config', implementationId)).map((b) => platformConfigOf(implementationId, b));
   }
 
   async realms(rim: Uint8Array): Promise<readonly RealmReference[]> {
-    const bs = await this.bodies<{ rim: DigestJson[]; rems: (DigestJson[] | null)[]; rpv: string | null }>('realm', rim);
-    return bs.map((b) => ({
-      rim,
-      rimDigests: digestsOf(b.rim),
-      rems: b.rems.map((d) => (d === null ? undefined : digestsOf(d))),
-      rpv: b.rpv === null ? undefined : unhex(b.rpv),
-    }));
+    return (await this.bodies<RealmBody>('realm', rim)).map((b) => realmOf(rim, b));
+  }
+
+  /**
+   * Everything provisioned under `profile` for one class (its implementation id, or a realm's
+   * RIM) or one instance (a device's instance id): what a CoSERV query selects.
+   */
+  async endorsementsFor(
+    profile: string,
+    by: { readonly classId: Uint8Array } | { readonly instanceId: Uint8Array },
+  ): Promise<Endorsements> {
+    const { rows } = await this.sql.query<{ kind: string; class_id: string; instance_id: string | null; body: unknown }>(
+      'classId' in by
+        ? 'SELECT kind, class_id, instance_id, body FROM endorsement WHERE profile = $1 AND class_id = $2 ORDER BY id'
+        : 'SELECT kind, class_id, instance_id, body FROM endorsement WHERE profile = $1 AND instance_id = $2 ORDER BY id',
+      [profile, hex('classId' in by ? by.classId : by.instanceId)],
+    );
+    const e = {
+      anchors: [] as TrustAnchor[],
+      software: [] as SwReference[],
+      platformConfigs: [] as PlatformConfigReference[],
+      realms: [] as RealmReference[],
+    };
+    for (const r of rows) {
+      const cls = unhex(r.class_id);
+      const b = typeof r.body === 'string' ? (JSON.parse(r.body) as unknown) : r.body;
+      if (r.kind === 'anchor' && r.instance_id !== null) e.anchors.push(anchorOf(cls, unhex(r.instance_id), b as AnchorBody));
+      else if (r.kind === 'software') e.software.push(softwareOf(cls, b as SoftwareBody));
+      else if (r.kind === 'platform-config') e.platformConfigs.push(platformConfigOf(cls, b as PlatformConfigBody));
+      else if (r.kind === 'realm') e.realms.push(realmOf(cls, b as RealmBody));
+    }
+    return { profile: profile as Endorsements['profile'], ...e };
   }
 
   async createSession(id: string, nonce: Uint8Array, expiry: Date): Promise<Session> {
