@@ -4,7 +4,16 @@
  */
 import { encode } from 'cbor2';
 import { toBase64 } from '../cose/cbor.ts';
-import { CCA_PLATFORM_TABLE, type ClaimDef, type Claims, PSA_TABLES, REALM_TABLE, type SwComponent } from './claims.ts';
+import {
+  CCA_PLATFORM_TABLE,
+  type ClaimDef,
+  type Claims,
+  type ExtensionDevice,
+  PSA_TABLES,
+  REALM_TABLE,
+  type SwComponent,
+  type TbbRotpk,
+} from './claims.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Writing claims: JSON (annotated evidence, `rse token print`) and CBOR (`rse token create`)
@@ -32,6 +41,30 @@ export function swToCbor(c: SwComponent): Map<number, unknown> {
 }
 
 export type Field = { readonly d: ClaimDef | undefined; readonly v: unknown };
+
+/** An item of a cca_platform#2.0.0 list claim: its fields by CBOR key and JSON name. */
+export type Item = readonly (readonly [number, string, unknown])[];
+
+const tbbItem = (r: TbbRotpk): Item => [
+  [1, 'name', r.name],
+  [2, 'active-array-index', r.activeArrayIndex],
+  [3, 'index', r.index],
+  [4, 'hash', r.hash],
+];
+const extensionItem = (e: ExtensionDevice): Item => [
+  [1, 'hash-algo-id', e.hashAlgId],
+  [2, 'device-measurements-digest', e.deviceMeasurementsDigest],
+  [3, 'certificate-chain-digest', e.certificateChainDigest],
+  [4, 'uses-ide', e.usesIde],
+  [5, 'protocol', e.protocol],
+  [6, 'vca-digest', e.vcaDigest],
+  [7, 'device-type', e.deviceType],
+  [8, 'encryption-type', e.encryptionType],
+];
+const isItems = (v: unknown): v is Item[] => Array.isArray(v) && Array.isArray(v[0]) && Array.isArray(v[0][0]);
+const itemJson = (i: Item): Record<string, Json> =>
+  Object.fromEntries(i.filter(([, , v]) => v !== undefined).map(([, n, v]) => [n, v instanceof Uint8Array ? toBase64(v) : (v as Json)]));
+const itemCbor = (i: Item): Map<number, unknown> => new Map(i.filter(([, , v]) => v !== undefined).map(([k, , v]) => [k, v]));
 
 export function fieldsOf(c: Claims): Field[] {
   if (c.kind === 'psa') {
@@ -62,6 +95,11 @@ export function fieldsOf(c: Claims): Field[] {
       { d: t.swComponents, v: c.swComponents },
       { d: t.verificationService, v: c.verificationService },
       { d: t.hashAlgId, v: c.hashAlgId },
+      { d: t.clientId, v: c.clientId },
+      { d: t.manufacturingConfig, v: c.manufacturingConfig },
+      { d: t.extension, v: c.extension?.map(extensionItem) },
+      { d: t.tbbRotpk, v: c.tbbRotpk?.map(tbbItem) },
+      { d: t.peerSigners, v: c.peerSigners },
     ];
   }
   const t = REALM_TABLE;
@@ -87,6 +125,7 @@ export function claimsToJson(c: Claims): Record<string, Json> {
     if (v instanceof Uint8Array) out[d.json] = toBase64(v);
     else if (d.type === 'swcomps') out[d.json] = (v as SwComponent[]).map(swToJson);
     else if (d.type === 'bytes-array') out[d.json] = (v as Uint8Array[]).map(toBase64);
+    else if (isItems(v)) out[d.json] = v.map(itemJson);
     else out[d.json] = v as Json;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -97,7 +136,7 @@ export function claimsToMap(c: Claims): Map<number, unknown> {
   const m = new Map<number, unknown>();
   for (const { d, v } of fieldsOf(c)) {
     if (d === undefined || v === undefined) continue;
-    m.set(d.key, d.type === 'swcomps' ? (v as SwComponent[]).map(swToCbor) : v);
+    m.set(d.key, d.type === 'swcomps' ? (v as SwComponent[]).map(swToCbor) : isItems(v) ? v.map(itemCbor) : v);
   }
   return m;
 }

@@ -20,8 +20,16 @@ export const PSA_PROFILE = {
 } as const;
 export type PsaProfile = (typeof PSA_PROFILE)[keyof typeof PSA_PROFILE];
 
-/** The CCA platform token profiles rsekit reads: `cca_platform#1.0.0` and the legacy CCA-SSD one. */
-export const CCA_PLATFORM_PROFILE = { CURRENT: 'tag:arm.com,2023:cca_platform#1.0.0', LEGACY: 'http://arm.com/CCA-SSD/1.0.0' } as const;
+/**
+ * The CCA platform token profiles rsekit reads: `cca_platform#1.0.0`, the legacy CCA-SSD one, and
+ * the 2024 `cca_platform#2.0.0` (draft-ffm-rats-cca-token-03: client id, manufacturing config,
+ * extension devices, TBB ROTPKs and peer signers).
+ */
+export const CCA_PLATFORM_PROFILE = {
+  CURRENT: 'tag:arm.com,2023:cca_platform#1.0.0',
+  LEGACY: 'http://arm.com/CCA-SSD/1.0.0',
+  V2: 'tag:arm.com,2024:cca_platform#2.0.0',
+} as const;
 export type CcaPlatformProfile = (typeof CCA_PLATFORM_PROFILE)[keyof typeof CCA_PLATFORM_PROFILE];
 
 /** The CCA realm token profiles rsekit reads. */
@@ -68,7 +76,50 @@ export interface CcaPlatformClaims {
   readonly swComponents: readonly SwComponent[];
   readonly verificationService: string | undefined;
   readonly hashAlgId: string;
+  /** cca_platform#2.0.0: the client id (1), and the optional claims of that profile. */
+  readonly clientId?: number;
+  readonly manufacturingConfig?: Uint8Array;
+  readonly extension?: readonly ExtensionDevice[];
+  readonly tbbRotpk?: readonly TbbRotpk[];
+  readonly peerSigners?: Uint8Array;
 }
+
+/** One TBB ROTPK of a cca_platform#2.0.0 token (keys 1..4, all required). */
+export interface TbbRotpk {
+  readonly name: string;
+  readonly activeArrayIndex: number;
+  readonly index: number;
+  readonly hash: Uint8Array;
+}
+
+/** One extension device of a cca_platform#2.0.0 token (keys 1..8). */
+export interface ExtensionDevice {
+  readonly hashAlgId?: string;
+  readonly deviceMeasurementsDigest: Uint8Array;
+  readonly certificateChainDigest: Uint8Array;
+  readonly usesIde: boolean;
+  readonly protocol: string;
+  readonly vcaDigest?: Uint8Array;
+  readonly deviceType: string;
+  readonly encryptionType?: number;
+}
+
+/**
+ * The two readings of `realm#2.0.0` verifiers disagree on: TF-M tools' iat-verifier (what TF-RMM
+ * emits: MEC policy an integer, the realm instance id present) and Veraison's rust-ccatoken (MEC
+ * policy "private" or "shared", no instance id). Each is `true` when the token satisfies it, else
+ * the reason it does not.
+ */
+export interface RealmReadings {
+  readonly 'tf-m-tools': true | string;
+  readonly veraison: true | string;
+}
+
+/** Who each reading is (for messages). */
+export const REALM_READING_NAMES: Readonly<Record<keyof RealmReadings, string>> = {
+  'tf-m-tools': "TF-M tools' iat-verifier (TF-RMM's form)",
+  veraison: "Veraison's rust-ccatoken",
+};
 
 /** The claims of a CCA realm token, validated. */
 export interface RealmClaims {
@@ -85,7 +136,10 @@ export interface RealmClaims {
   /** 'cose-key' (profiles) or 'raw' (legacy SEC1 point). */
   readonly publicKeyForm: 'cose-key' | 'raw';
   readonly publicKeyHashAlgId: string;
-  readonly mecPolicy: number | undefined;
+  /** An integer (0 shared, 1 private: TF-RMM) or "shared"/"private" (rust-ccatoken). */
+  readonly mecPolicy: number | string | undefined;
+  /** realm#2.0.0: which verifiers' readings the token satisfies. */
+  readonly readings?: RealmReadings;
 }
 
 export type Claims = PsaClaims | CcaPlatformClaims | RealmClaims;
@@ -159,7 +213,12 @@ export type CcaField =
   | 'lifecycle'
   | 'swComponents'
   | 'verificationService'
-  | 'hashAlgId';
+  | 'hashAlgId'
+  | 'clientId'
+  | 'manufacturingConfig'
+  | 'extension'
+  | 'tbbRotpk'
+  | 'peerSigners';
 
 export const CCA_PLATFORM_TABLE: Readonly<Record<CcaField, ClaimDef>> = {
   profile: def(265, 'cca-platform-profile', 'text'),
@@ -171,6 +230,37 @@ export const CCA_PLATFORM_TABLE: Readonly<Record<CcaField, ClaimDef>> = {
   swComponents: def(2399, 'cca-platform-sw-components', 'swcomps'),
   verificationService: def(2400, 'cca-platform-service-indicator', 'text'),
   hashAlgId: def(2402, 'cca-platform-hash-algo-id', 'text'),
+  clientId: def(2394, 'cca-platform-client-id', 'int'),
+  manufacturingConfig: def(2403, 'cca-platform-manufacturing-config', 'bytes'),
+  extension: def(2404, 'cca-platform-extension', 'any'),
+  tbbRotpk: def(2405, 'cca-platform-tbb-rotpk', 'any'),
+  peerSigners: def(2406, 'cca-platform-peer-signers', 'bytes'),
+};
+
+/**
+ * What each CCA platform profile adds to the claims every one carries: the claims it requires and
+ * those it allows beyond them, and whether it is deprecated. (The instance id is a RAND UEID in all.)
+ */
+export const CCA_PLATFORM_RULES: Readonly<
+  Record<CcaPlatformProfile, { readonly requires: readonly CcaField[]; readonly allows: readonly CcaField[]; readonly deprecated: boolean }>
+> = {
+  [CCA_PLATFORM_PROFILE.LEGACY]: { requires: [], allows: [], deprecated: true },
+  [CCA_PLATFORM_PROFILE.CURRENT]: { requires: [], allows: [], deprecated: false },
+  [CCA_PLATFORM_PROFILE.V2]: {
+    requires: ['clientId'],
+    allows: ['manufacturingConfig', 'extension', 'tbbRotpk', 'peerSigners'],
+    deprecated: false,
+  },
+};
+
+/**
+ * The realm profiles a platform profile pairs with in what TF-RMM emits (an other pairing is read,
+ * with a warning).
+ */
+export const CCA_REALM_PAIRING: Readonly<Record<CcaPlatformProfile, readonly RealmProfile[]>> = {
+  [CCA_PLATFORM_PROFILE.LEGACY]: ['legacy'],
+  [CCA_PLATFORM_PROFILE.CURRENT]: [REALM_PROFILE.V1, REALM_PROFILE.V2],
+  [CCA_PLATFORM_PROFILE.V2]: [REALM_PROFILE.V2],
 };
 
 export type RealmField =

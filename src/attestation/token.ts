@@ -13,11 +13,11 @@ import { constantTimeEqual } from '../crypto/index.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
 import {
-  CCA_PLATFORM_PROFILE,
+  CCA_PLATFORM_RULES,
+  CCA_REALM_PAIRING,
   type CcaPlatformClaims,
   type Mode,
   type PsaClaims,
-  REALM_PROFILE,
   type RealmClaims,
   type Warnings,
 } from './claims.ts';
@@ -105,11 +105,7 @@ export function decodeEvidence(bytes: Uint8Array, opts: DecodeOptions = {}): Evi
     requireTag(rc, untagged, warnings, 'realm');
     const platform = ccaPlatformClaimsFromMap(claimsMap(pc, 'platform'), mode, warnings);
     const realm = realmClaimsFromMap(claimsMap(rc, 'realm'), mode, warnings);
-    const coherent =
-      platform.profile === CCA_PLATFORM_PROFILE.LEGACY
-        ? realm.profile === 'legacy'
-        : realm.profile === REALM_PROFILE.V1 || realm.profile === REALM_PROFILE.V2;
-    if (!coherent)
+    if (!CCA_REALM_PAIRING[platform.profile].includes(realm.profile))
       warnings.push(`platform profile ${platform.profile} with realm profile ${realm.profile} is not a combination TF-RMM emits`);
     return {
       kind: 'cca',
@@ -125,7 +121,7 @@ export function decodeEvidence(bytes: Uint8Array, opts: DecodeOptions = {}): Evi
   requireTag(cose, untagged, warnings, 'token');
   const m = claimsMap(cose, 'token');
   const profile = m.get(265);
-  if (profile === CCA_PLATFORM_PROFILE.CURRENT || profile === CCA_PLATFORM_PROFILE.LEGACY)
+  if (typeof profile === 'string' && profile in CCA_PLATFORM_RULES)
     return { kind: 'cca-platform', token: { cose, claims: ccaPlatformClaimsFromMap(m, mode, warnings) }, warnings };
   return { kind: 'psa', token: { cose, claims: psaClaimsFromMap(m, mode, warnings) }, warnings };
 }

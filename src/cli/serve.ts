@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { decode } from 'cbor2';
 import { Command, Option } from 'commander';
+import { CCA_PLATFORM_PROFILE } from '../attestation/claims.ts';
 import { RseClient } from '../comms/client.ts';
 import type { CtrlPacking } from '../comms/protocol.ts';
 import { type Listen, RseServer, SERVE_LIMITS } from '../comms/server.ts';
@@ -21,11 +22,17 @@ import { openDevice } from './device.ts';
 
 const DEFAULT_SOCKET = 'rse.sock';
 
+/** The CCA platform profiles `--token-profile` takes: a tag URI's last part, or the whole URI. */
+const TOKEN_PROFILES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.values(CCA_PLATFORM_PROFILE).flatMap((u) => [[u.startsWith('tag:') ? u.slice(u.lastIndexOf(':') + 1) : u, u] as const]),
+);
+
 interface ServeOptions {
   packing?: string;
   link: 'ap-monitor' | 'ap-ns';
   permissions: 'tc' | 'open';
   dakKeyFormat: 'sec1' | 'cose-key';
+  tokenProfile?: string;
   mhuChannels: string;
   maxConnections: string;
   maxBuffered: string;
@@ -118,6 +125,12 @@ export function serveCommand() {
         .choices(['sec1', 'cose-key'] as const)
         .default('sec1' as const),
     )
+    .addOption(
+      new Option(
+        '--token-profile <p>',
+        "the CCA platform token profile the attestation service emits (default: the firmware's); 2.0.0 adds the client id",
+      ).choices(Object.keys(TOKEN_PROFILES)),
+    )
     .option('--mhu-channels <n>', 'channels per round for clients using MHU framing (frame kinds 0x03/0x04)', '16')
     .option('--max-connections <n>', 'open connections at most', String(SERVE_LIMITS.connections))
     .option('--max-buffered <bytes>', 'bytes of incomplete frames held over all connections', String(SERVE_LIMITS.buffered))
@@ -163,6 +176,7 @@ async function serveLocked(dev: Device, listen: Listen, o: ServeOptions): Promis
     link: o.link,
     permissions: o.permissions,
     dakKeyFormat: o.dakKeyFormat,
+    ...(o.tokenProfile === undefined ? {} : { tokenProfile: TOKEN_PROFILES[o.tokenProfile] as string }),
     mhuChannels: mhuChannels(o.mhuChannels),
     onBoot: (r) =>
       o.json !== true &&

@@ -1,6 +1,7 @@
 /** `rse token print | verify | create`: PSA and CCA attestation tokens. @module */
 import { Command, Option } from '@commander-js/extra-typings';
 import { appraise, MemoryStore } from '../attestation/appraise.ts';
+import { REALM_READING_NAMES } from '../attestation/claims.ts';
 import { claimsToJson } from '../attestation/claims-write.ts';
 import { type Endorsements, readCorim } from '../attestation/corim.ts';
 import { checkCorimSigners } from '../attestation/corim-sign.ts';
@@ -29,7 +30,11 @@ export function evidenceJson(ev: Evidence): Record<string, unknown> {
       kind: 'cca',
       form: ev.form,
       platform: { alg: coseAlgName(ev.platform.cose.alg), claims: claimsToJson(ev.platform.claims) },
-      realm: { alg: coseAlgName(ev.realm.cose.alg), claims: claimsToJson(ev.realm.claims) },
+      realm: {
+        alg: coseAlgName(ev.realm.cose.alg),
+        claims: claimsToJson(ev.realm.claims),
+        ...(ev.realm.claims.readings === undefined ? {} : { readings: ev.realm.claims.readings }),
+      },
       warnings: ev.warnings,
     };
   return {
@@ -40,6 +45,16 @@ export function evidenceJson(ev: Evidence): Record<string, unknown> {
     claims: claimsToJson(ev.token.claims),
     warnings: ev.warnings,
   };
+}
+
+/** Which readings of realm#2.0.0 the token satisfies, one line each (none for other profiles). */
+export function readingLines(ev: Evidence): string[] {
+  const r = ev.kind === 'cca' ? ev.realm.claims.readings : undefined;
+  if (r === undefined) return [];
+  return (Object.keys(r) as (keyof typeof r)[]).map((k) => {
+    const v = r[k];
+    return `realm ${ev.kind === 'cca' ? ev.realm.claims.profile : ''} as ${REALM_READING_NAMES[k]} reads it: ${v === true ? 'satisfied' : `not satisfied (${v})`}`;
+  });
 }
 
 function summary(ev: Evidence): string {
@@ -146,6 +161,7 @@ export function tokenCommand() {
         if (stale !== undefined) throw new RseError('E_FRESHNESS', stale, { field: 'nonce' });
         if (o.json === true) return printJson({ verified: true, ...evidenceJson(ev) });
         io.out(`verified: ${summary(ev)}${ev.kind === 'cca' ? ', binding ok' : ''}\n`);
+        for (const line of readingLines(ev)) io.out(`${line}\n`);
         for (const w of ev.warnings) io.out(`warning: ${w}\n`);
       }),
   );

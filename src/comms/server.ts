@@ -26,6 +26,7 @@ export interface ServeOptions {
   readonly link?: HostLink;
   readonly permissions?: RuntimeOptions['permissions'];
   readonly dakKeyFormat?: RuntimeOptions['dakKeyFormat'];
+  readonly tokenProfile?: RuntimeOptions['tokenProfile'];
   /** Channels per MHU round for clients that use MHU framing (default 16). */
   readonly mhuChannels?: number;
   readonly onCall?: (r: CallRecord) => void;
@@ -97,6 +98,7 @@ export class RseServer {
           new Runtime(this.dev, r.measurements, {
             ...(this.o.permissions === undefined ? {} : { permissions: this.o.permissions }),
             ...(this.o.dakKeyFormat === undefined ? {} : { dakKeyFormat: this.o.dakKeyFormat }),
+            ...(this.o.tokenProfile === undefined ? {} : { tokenProfile: this.o.tokenProfile }),
             onAbuseReset: () => {
               this.abuseResets++;
               this.boot();

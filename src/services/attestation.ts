@@ -12,6 +12,7 @@
  * @module
  */
 import { encode } from 'cbor2';
+import { CCA_PLATFORM_RULES, type CcaPlatformProfile } from '../attestation/claims.ts';
 import { bstrHead } from '../cose/cbor.ts';
 import { coseKeyEc2 } from '../cose/keys.ts';
 import { coseSign1, coseSign1Size } from '../cose/message.ts';
@@ -37,6 +38,7 @@ export const CCA_CLAIM = {
   VERIFICATION_SERVICE: 2400,
   PLATFORM_CONFIG: 2401,
   HASH_ALGO: 2402,
+  CLIENT_ID: 2394,
 } as const;
 
 /** The platform config claim RSE 2.1 reports: `0xDEADBEEF`, little-endian (a placeholder in TF-M 2.1). */
@@ -131,10 +133,10 @@ export class Attestation {
   claims(challenge: Uint8Array): Uint8Array {
     if (this.rest?.generation !== this.mb.generation) this.rest = { generation: this.mb.generation, bytes: this.encodeRest() };
     const rest = this.rest.bytes;
-    // The rest is a map of 8 (head 0xa8); the token's map has 9 (0xa9), the challenge (key 10) first.
+    // The rest is a map of N < 23 (head 0xa0 + N); the token's has N + 1, the challenge (key 10) first.
     const head = bstrHead(challenge.length);
     const out = new Uint8Array(2 + head.length + challenge.length + rest.length - 1);
-    out[0] = 0xa9;
+    out[0] = (rest[0] as number) + 1;
     out[1] = CCA_CLAIM.CHALLENGE;
     out.set(head, 2);
     out.set(challenge, 2 + head.length);
@@ -144,6 +146,8 @@ export class Attestation {
 
   private encodeRest(): Uint8Array {
     const p = this.p;
+    const extras =
+      CCA_PLATFORM_RULES[p.profile as CcaPlatformProfile]?.requires.includes('clientId') === true ? [[CCA_CLAIM.CLIENT_ID, 1]] : [];
     const m = new Map<number, unknown>([
       [CCA_CLAIM.INSTANCE_ID, p.instanceId],
       [CCA_CLAIM.IMPLEMENTATION_ID, p.implementationId],
@@ -153,6 +157,8 @@ export class Attestation {
       [CCA_CLAIM.HASH_ALGO, 'sha-256'],
       [CCA_CLAIM.PLATFORM_CONFIG, p.platformConfig],
       [CCA_CLAIM.VERIFICATION_SERVICE, p.verificationService],
+      // cca_platform#2.0.0: the client id, 1 for the CCA platform (draft-ffm-rats-cca-token-03).
+      ...(extras as [number, unknown][]),
     ]);
     return u8(encode(m));
   }

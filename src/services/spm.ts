@@ -51,6 +51,8 @@ export interface RuntimeOptions {
   readonly onSystemReset?: () => void;
   /** The delegated attestation key binding; `sec1` (TF-M 2.1) unless given. */
   readonly dakKeyFormat?: DakKeyFormat;
+  /** The CCA platform token profile the attestation partition emits (default: the firmware's). */
+  readonly tokenProfile?: string;
 }
 
 /** Who the attestation partition says the device is (the CPAK seed must be in the KMU: BL1_2 derives it). */
@@ -154,7 +156,7 @@ export class Runtime {
         implementationId: id.implementationId,
         platformConfig: id.platformConfig,
         lifecycle: id.lifecycle,
-        profile: id.profile,
+        profile: options.tokenProfile ?? id.profile,
         verificationService: id.verificationService,
         dakSeed: dev.kmu.use(KMU_SLOT.DAK_SEED),
         dakKeyFormat: options.dakKeyFormat ?? 'sec1',

@@ -21,6 +21,7 @@ const EVIDENCE: Readonly<Record<string, { readonly scheme: Scheme; readonly kind
   'application/eat+cwt; eat_profile="tag:psacertified.org,2019:psa#legacy"': { scheme: 'PSA_IOT', kinds: ['psa'] },
   'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"': { scheme: 'ARM_CCA', kinds: ['cca'] },
   'application/eat+cwt; eat_profile="tag:arm.com,2023:cca_platform#1.0.0"': { scheme: 'ARM_CCA', kinds: ['cca-platform'] },
+  'application/eat+cwt; eat_profile="tag:arm.com,2024:cca_platform#2.0.0"': { scheme: 'ARM_CCA', kinds: ['cca-platform'] },
 };
 
 /** Evidence media types and the scheme each selects. */
