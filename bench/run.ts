@@ -575,7 +575,8 @@ let deviceToken: Uint8Array | undefined;
   }
   // The verifier in its own process, as a relying party meets it; this process is the clients.
   const token = randomBytes(24).toString('hex');
-  const tokenFile = join(work, 'verifier-tokens');
+  const tokenDir = mkdtempSync(join(tmpdir(), 'rsekit-verifier-'));
+  const tokenFile = join(tokenDir, 'tokens');
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const served = await serveVerifierProcess(rseBin, ['--auth-tokens', tokenFile], childEnv);
   const base = served.base;
@@ -631,6 +632,7 @@ let deviceToken: Uint8Array | undefined;
     served.process.once('exit', r);
     served.process.kill('SIGTERM');
   });
+  rmSync(tokenDir, { recursive: true, force: true });
   const starts = await benchVerifierStart(rseBin, childEnv);
   const fmt = (r: { rate: number; p50: number; p95: number }, who: string): string =>
     `${r.rate.toFixed(0)}/s ${who} (p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms)`;

@@ -5,11 +5,14 @@ import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { lmsDryRunPool, lmsSignerPool } from '../bl1/lms-key.ts';
 import { hash, randomBytes } from '../crypto/index.ts';
+import { assemble, layoutOfProfile, parseSigningLayout } from '../flash/assemble.ts';
 import { buildFlash } from '../flash/build.ts';
 import { reproducibleRandom } from '../flash/io.ts';
 import { writeBuildOutput } from '../flash/output.ts';
+import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { toHex } from '../lib/hex.ts';
+import { rseProfile } from '../profiles/index.ts';
 import { io, printJson, readInput, readKey, signingKey } from './common.ts';
 import { example } from './help-text.ts';
 
@@ -170,5 +173,46 @@ export function flashCommand() {
         );
     });
   cmd.addCommand(build as unknown as Command);
+  cmd.addCommand(assembleCommand() as unknown as Command);
   return cmd;
+}
+
+/** `rse flash assemble`: TF-M's assemble.py (S and NS side by side in one file). */
+function assembleCommand() {
+  return new Command('assemble')
+    .summary("put the S and NS images in one file at their layout's offsets (TF-M's assemble.py)")
+    .description(
+      "What TF-M's build runs to make tfm_s_ns.bin and, with several MCUboot images,\n" +
+        'tfm_s_ns_signed.bin: the secure image at the secure offset, 0xFF up to the non-secure\n' +
+        'offset, then the non-secure image; each no larger than its partition. The layout is a\n' +
+        "profile's (its S and NS primary slots: rss-1.7 puts NS 0x80000 after S) or TF-M's\n" +
+        'preprocessed signing layout (-l FILE, RE_SECURE_IMAGE_OFFSET = … lines). The RSS 1.7 readme\n' +
+        'then places the file at 0x40000 and 0x140000 with srec_cat.\n\n' +
+        example(
+          'rse sign … tfm_s.bin tfm_s_signed.bin; rse sign … tfm_ns.bin tfm_ns_signed.bin\n' +
+            'rse flash assemble --profile rss-1.7 -s tfm_s_signed.bin \\\n' +
+            '    -n tfm_ns_signed.bin -o tfm_s_ns_signed.bin',
+        ),
+    )
+    .option('-l, --layout <file>', "TF-M's preprocessed signing layout (signing_layout_s.o)")
+    .option('--profile <name>', 'take the layout from this profile instead (rss-1.7)')
+    .requiredOption('-s, --secure <file>', 'the secure image (signed or not)')
+    .requiredOption('-n, --non_secure <file>', 'the non-secure image')
+    .requiredOption('-o, --output <file>', 'the combined file')
+    .option('--json', 'print {ok, output, size, secure, nonSecure}')
+    .action((o) => {
+      if ((o.layout === undefined) === (o.profile === undefined))
+        throw new RseError('E_USAGE', 'give the layout: -l FILE or --profile NAME (one of them)', { field: 'layout' });
+      const layout =
+        o.layout !== undefined
+          ? parseSigningLayout(new TextDecoder().decode(readInput(o.layout, 'signing layout')))
+          : layoutOfProfile(rseProfile(o.profile as string));
+      const out = assemble(layout, readInput(o.secure, 'secure image'), readInput(o.non_secure, 'non-secure image'));
+      writeFileAtomic(o.output, out);
+      if (o.json === true)
+        return printJson({ ok: true, output: o.output, size: out.length, secure: layout.secure, nonSecure: layout.nonSecure });
+      io.out(
+        `${o.output}: ${out.length} bytes (secure at 0x${layout.secure.offset.toString(16)}, non-secure at 0x${layout.nonSecure.offset.toString(16)})\n`,
+      );
+    });
 }
