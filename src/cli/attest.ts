@@ -17,7 +17,8 @@ import { clientOptions, withClient } from './serve.ts';
 /** The media type Veraison registers for this kind of evidence. */
 export function evidenceMediaType(ev: Evidence): string {
   if (ev.kind === 'cca') return 'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"';
-  if (ev.kind === 'cca-platform') return `application/eat+cwt; eat_profile="${ev.token.claims.profile === 'http://arm.com/CCA-SSD/1.0.0' ? 'tag:arm.com,2023:cca_platform#1.0.0' : ev.token.claims.profile}"`;
+  if (ev.kind === 'cca-platform')
+    return `application/eat+cwt; eat_profile="${ev.token.claims.profile === 'http://arm.com/CCA-SSD/1.0.0' ? 'tag:arm.com,2023:cca_platform#1.0.0' : ev.token.claims.profile}"`;
   const p = ev.token.claims.profile;
   if (p === 'tag:psacertified.org,2023:psa#tfm') return 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"';
   if (p === 'http://arm.com/psa/2.0.0') return 'application/eat-cwt; profile="http://arm.com/psa/2.0.0"';

@@ -350,21 +350,30 @@ export function stm32Command() {
     new Command('access')
       .summary('may this master read or write this address? (the firewalls the last boot configured)')
       .description(
-        'One access on the virtual bus of a booted device: the ETZPC (DECPROT per peripheral, TZMA splits of ROM and SYSRAM), the TZC-400 (DDR regions, secure attributes, NSAIDs) and the secure-only blocks decide. A denied access is recorded as the hardware records it (the TZC-400 FAIL registers, the violation log) unless --dry-run. Exit 0 allowed, 1 denied.',
+        'One access on the virtual bus of a booted device: the ETZPC (DECPROT per peripheral, TZMA splits of ROM and SYSRAM), the TZC-400 (DDR regions, secure attributes, NSAIDs), the secure-only blocks and the secure configuration of RCC (TZEN, MCKPROT), PWR, RTC (RTC_SMCR), TAMP (TAMP_SMCR zones and DPROT), GPIOZ (per-pin SECCFGR), EXTI (per-line TZENR), GIC (group 0) and MDMA (CxCR.SM) decide; a secure --write --value to one of their control registers sets it. A denied access is recorded as the hardware records it (the TZC-400 FAIL registers, the violation log) unless --dry-run. Exit 0 allowed, 1 denied.',
       )
       .argument('<dir>')
       .requiredOption('--master <m>', 'a7-s (Cortex-A7 secure), a7-ns (Cortex-A7 non-secure) or m4 (Cortex-M4)')
       .requiredOption('--addr <a>', 'physical address', parseU32('address'))
       .option('--read', 'a read (the default)')
       .option('--write', 'a write')
-      .option('--dry-run', 'decide without recording a violation')
+      .option(
+        '--value <v>',
+        'the value a write carries: which pins, lines, interrupts or channels it touches, and what a secure write to a control register (RCC_TZCR, RTC_SMCR, TAMP_SMCR, GPIOZ_SECCFGR, EXTI_TZENRx, GICD_IGROUPRx, MDMA_CxCR) sets (default: all bits)',
+        parseU32('value'),
+      )
+      .option('--dry-run', 'decide without recording a violation or changing a register')
       .option('--json', 'machine-readable output')
       .action((dir, o) => {
         if (o.read === true && o.write === true) throw new RseError('E_USAGE', '--read and --write are mutually exclusive');
+        if (o.value !== undefined && o.write !== true) throw new RseError('E_USAGE', '--value goes with --write');
         const dev = Mp1Device.open(dir);
         const master = parseMaster(o.master);
-        const r = o.dryRun === true ? dev.bus.check(master, o.addr, o.write === true) : dev.bus.access(master, o.addr, o.write === true);
-        if (r.violation !== undefined && o.dryRun !== true) dev.save();
+        const r =
+          o.dryRun === true
+            ? dev.bus.check(master, o.addr, o.write === true, o.value)
+            : dev.bus.access(master, o.addr, o.write === true, o.value);
+        if ((r.violation !== undefined || o.write === true) && o.dryRun !== true) dev.save();
         cliStatus.code = r.allowed ? 0 : 1;
         if (o.json) return printJson(r);
         io.out(
@@ -402,6 +411,12 @@ export function stm32Command() {
             );
         });
         lines.push(`  TZC-400 action ${ACTIONS[s.tzc.action]}, INT_STATUS ${hex8(s.tzc.intStatus)}`);
+        const c = dev.bus.secure;
+        const h = (n: number, w: number): string => `0x${n.toString(16).padStart(w, '0')}`;
+        lines.push(
+          `  secure configuration: RTC_SMCR ${h(c.rtcSmcr, 4)}, TAMP zones ${dev.tamp.zone1End}/${dev.tamp.zone2End} DPROT ${c.tampDprot ? 1 : 0}, GPIOZ_SECCFGR ${h(c.gpiozSeccfgr, 2)}`,
+          `  secure configuration: EXTI_TZENR ${c.extiTzenr.map((v) => h(v, 8)).join(' ')}, MDMA secure channels ${h(c.mdmaSecure, 8)}, GIC group-1 interrupts ${c.gicGroup.reduce((n, w) => n + w.toString(2).replaceAll('0', '').length, 0)} of 288`,
+        );
         s.tzc.failures.forEach((f, i) => {
           if (f !== null) lines.push(`  TZC-400 filter ${i}: FAIL_ADDR ${hex8(f.addr)} FAIL_CONTROL ${hex8(f.control)} FAIL_ID ${f.id}`);
         });

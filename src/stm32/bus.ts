@@ -9,6 +9,7 @@
  */
 import { RseError } from '../lib/errors.ts';
 import { Etzpc, type EtzpcState, MASTERS, type Master, type Peripheral, peripheralAt, TZMA, type TzmaName } from './etzpc.ts';
+import { SecureConfig, type SecureConfigState, type TampZones } from './secure-config.ts';
 import { DDR_BASE, DDR_MAX_SIZE, Tzc400, type TzcState } from './tzc400.ts';
 
 /** Register blocks outside the DECPROT list that only the secure world reaches. */
@@ -16,7 +17,6 @@ export const SECURE_BLOCKS: readonly { readonly name: string; readonly base: num
   { name: 'BSEC', base: 0x5c005000, size: 0x1000 },
   { name: 'TZC-400', base: 0x5c006000, size: 0x1000 },
   { name: 'ETZPC', base: 0x5c007000, size: 0x1000 },
-  { name: 'TAMP', base: 0x5c00a000, size: 0x1000 },
 ];
 
 export type Target =
@@ -41,7 +41,7 @@ export interface Violation {
   readonly master: Master;
   readonly addr: number;
   readonly write: boolean;
-  readonly firewall: 'ETZPC' | 'TZC-400' | 'secure block';
+  readonly firewall: 'ETZPC' | 'TZC-400' | 'secure block' | 'secure configuration';
   readonly rule: string;
   /** What the master saw: a bus error, or zero read / write dropped. */
   readonly response: 'bus error' | 'read as zero' | 'write ignored';
@@ -62,6 +62,8 @@ export interface FirewallState {
   readonly etzpc: EtzpcState;
   readonly tzc: TzcState;
   readonly violations: readonly Violation[];
+  /** The secure restrictions of RCC, PWR, RTC, TAMP, GPIOZ, EXTI, GIC and MDMA (absent: reset values). */
+  readonly secureConfig?: SecureConfigState;
 }
 
 export function parseMaster(s: string): Master {
@@ -74,28 +76,36 @@ export class Mp1Bus {
   readonly etzpc: Etzpc;
   readonly tzc: Tzc400;
   readonly violations: Violation[];
+  readonly secure: SecureConfig;
+  /** The TAMP whose backup-register zones TAMP_SMCR sets (the device's). */
+  tamp: TampZones | undefined;
 
   constructor(state?: FirewallState) {
     this.etzpc = new Etzpc(state?.etzpc);
     this.tzc = new Tzc400(state?.tzc);
     this.violations = state === undefined ? [] : state.violations.map((v) => ({ ...v }));
+    this.secure = new SecureConfig(state?.secureConfig);
   }
 
   save(): FirewallState {
-    return { etzpc: this.etzpc.save(), tzc: this.tzc.save(), violations: [...this.violations] };
+    return { etzpc: this.etzpc.save(), tzc: this.tzc.save(), violations: [...this.violations], secureConfig: this.secure.save() };
   }
 
-  /** The decision alone: nothing recorded. */
-  check(master: Master, addr: number, write: boolean): AccessResult {
-    return this.run(master, addr, write, false);
+  /** The decision alone: nothing recorded, nothing changed. */
+  check(master: Master, addr: number, write: boolean, value?: number): AccessResult {
+    return this.run(master, addr, write, false, value);
   }
 
-  /** One access on the bus: a denied one is recorded. */
-  access(master: Master, addr: number, write: boolean): AccessResult {
-    return this.run(master, addr, write, true);
+  /**
+   * One access on the bus: a denied one is recorded; a secure write of `value` to a register that
+   * sets a secure restriction (RCC_TZCR, RTC_SMCR, TAMP_SMCR, GPIOZ_SECCFGR, EXTI_TZENRx,
+   * GICD_IGROUPRx, MDMA_CxCR) changes it.
+   */
+  access(master: Master, addr: number, write: boolean, value?: number): AccessResult {
+    return this.run(master, addr, write, true, value);
   }
 
-  private run(master: Master, addr: number, write: boolean, record: boolean): AccessResult {
+  private run(master: Master, addr: number, write: boolean, record: boolean, value?: number): AccessResult {
     if (!Number.isInteger(addr) || addr < 0 || addr > 0xffffffff)
       throw new RseError('E_ARGUMENT', `address ${addr} is not a 32-bit address`, { field: 'addr' });
     const t = decode(addr);
@@ -122,7 +132,12 @@ export class Mp1Bus {
       case 'peripheral': {
         const p = t.peripheral;
         const d = this.etzpc.checkPeripheral(p, master, write);
-        return d.allowed ? { ...base, allowed: true, target: p.name, rule: d.rule } : deny(p.name, d.rule, 'ETZPC', silent, false);
+        if (!d.allowed) return deny(p.name, d.rule, 'ETZPC', silent, false);
+        const s = this.secureRule(master, addr, write, record, value);
+        if (s === undefined) return { ...base, allowed: true, target: p.name, rule: d.rule };
+        return s.allowed
+          ? { ...base, allowed: true, target: s.target, rule: `${d.rule}; ${s.rule}` }
+          : deny(s.target, s.rule, 'secure configuration', silent, false);
       }
       case 'ddr': {
         const d = this.tzc.access(addr, master, write, record);
@@ -134,9 +149,23 @@ export class Mp1Bus {
         return master === 'a7-s'
           ? { ...base, allowed: true, target: t.name, rule: `${t.name} registers: secure only` }
           : deny(t.name, `${t.name} registers: secure only`, 'secure block', 'bus error', false);
-      case 'unguarded':
-        break;
+      case 'unguarded': {
+        const s = this.secureRule(master, addr, write, record, value);
+        if (s === undefined) break;
+        return s.allowed
+          ? { ...base, allowed: true, target: s.target, rule: s.rule }
+          : deny(s.target, s.rule, 'secure configuration', silent, false);
+      }
     }
     return { ...base, allowed: true, target: 'unguarded', rule: `no firewall guards 0x${addr.toString(16)}` };
+  }
+
+  private secureRule(master: Master, addr: number, write: boolean, apply: boolean, value: number | undefined) {
+    return this.secure.decide(master, addr, write, {
+      etzpc: this.etzpc,
+      tamp: this.tamp,
+      apply,
+      ...(value === undefined ? {} : { value }),
+    });
   }
 }

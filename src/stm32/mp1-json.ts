@@ -9,6 +9,7 @@ import { STM32MP1 } from '../profiles/stm32.ts';
 import { BSEC_WORDS } from './bsec.ts';
 import type { FirewallState } from './bus.ts';
 import { DECPROT_MODES, ETZPC_IDS, MASTERS, TZMA_ALL_SECURE } from './etzpc.ts';
+import { GIC_INTERRUPTS } from './secure-config.ts';
 import { BACKUP_REGISTERS, TAMPER_SOURCES, type TamperSource, type TampState } from './tamp.ts';
 import { TZC_FILTERS, TZC_REGIONS } from './tzc400.ts';
 
@@ -53,12 +54,22 @@ const FIREWALL: Check<FirewallState> = object({
       master: oneOf(MASTERS),
       addr: u32,
       write: bool,
-      firewall: oneOf(['ETZPC', 'TZC-400', 'secure block'] as const),
+      firewall: oneOf(['ETZPC', 'TZC-400', 'secure block', 'secure configuration'] as const),
       rule: str(),
       response: oneOf(['bus error', 'read as zero', 'write ignored'] as const),
       interrupt: bool,
     }),
     { max: 1_000_000 },
+  ),
+  secureConfig: optional(
+    object({
+      rtcSmcr: int(0, 0xffff),
+      tampDprot: bool,
+      gpiozSeccfgr: int(0, 0xff),
+      extiTzenr: array(u32, { length: 3 }),
+      gicGroup: array(u32, { length: GIC_INTERRUPTS / 32 }),
+      mdmaSecure: u32,
+    }),
   ),
 });
 

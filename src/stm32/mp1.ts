@@ -63,6 +63,7 @@ export class Mp1Device {
     this.hwSecret = hwSecret;
     this.bus = bus;
     this.tamp = tamp;
+    bus.tamp = tamp;
   }
 
   /**
@@ -187,7 +188,13 @@ const AUTH_CHECKS: readonly string[] = ['option flags', 'algorithm', 'public key
 export function romBoot(dev: Mp1Device, fsbl: Uint8Array, o: { save?: boolean } = {}): RomBoot {
   const b = dev.bsec;
   b.reset();
+  // A system reset returns the firewalls to their reset values; the backup domain (RTC_SMCR,
+  // TAMP_SMCR) keeps its own.
+  const kept = dev.bus.secure;
   dev.bus = new Mp1Bus();
+  dev.bus.tamp = dev.tamp;
+  dev.bus.secure.rtcSmcr = kept.rtcSmcr;
+  dev.bus.secure.tampDprot = kept.tampDprot;
   dev.boots++;
   if (o.save !== false) dev.save();
   const closed = b.closed;

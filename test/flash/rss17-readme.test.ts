@@ -43,7 +43,9 @@ test("the RSS 1.7 readme's srec_cat sequence, with rse flash assemble's tfm_s_ns
   // The readme's commands, as written (ROM: BL1_1 and the bundle; flash: two copies of each).
   const srec = oracle('srec_cat') as string;
   const rom = join(dir, 'rom.bin');
-  const romInputs = (fx.description as unknown as { rom: { placements: { file: string }[] } }).rom.placements.map((p) => join(fx.dir, p.file));
+  const romInputs = (fx.description as unknown as { rom: { placements: { file: string }[] } }).rom.placements.map((p) =>
+    join(fx.dir, p.file),
+  );
   execFileSync(srec, [
     romInputs[0] as string,
     '-Binary',
