@@ -8,7 +8,7 @@
  */
 import type { EndorsementStore } from '../attestation/appraise.ts';
 import type { Endorsements, PlatformConfigReference, RealmReference, SwReference, TrustAnchor } from '../attestation/corim.ts';
-import { loadTokenKey } from '../cose/keys.ts';
+import { loadTokenKey, type TokenKey } from '../cose/keys.ts';
 import { RseError } from '../lib/errors.ts';
 import { migrate as migrateSql, openDatabase, type Sql, transaction } from '../store/sql.ts';
 
@@ -61,11 +61,23 @@ type SoftwareBody = { name: string | null; version: string | null; signerId: str
 type PlatformConfigBody = { value: string; mask: string | null };
 type RealmBody = { rim: DigestJson[]; rems: (DigestJson[] | null)[]; rpv: string | null };
 
+/** Anchor keys parsed once (importing a PEM costs more than verifying an ES256 signature). */
+const ANCHOR_KEYS = new Map<string, TokenKey>();
+function anchorKey(pem: string): TokenKey {
+  let k = ANCHOR_KEYS.get(pem);
+  if (k === undefined) {
+    k = loadTokenKey(new TextEncoder().encode(pem));
+    if (ANCHOR_KEYS.size >= 1024) ANCHOR_KEYS.delete(ANCHOR_KEYS.keys().next().value as string);
+    ANCHOR_KEYS.set(pem, k);
+  }
+  return k;
+}
+
 const anchorOf = (implementationId: Uint8Array, instanceId: Uint8Array, b: AnchorBody): TrustAnchor => ({
   implementationId,
   instanceId,
   keyPem: b.key,
-  key: loadTokenKey(new TextEncoder().encode(b.key)),
+  key: anchorKey(b.key),
 });
 const softwareOf = (implementationId: Uint8Array, b: SoftwareBody): SwReference => ({
   implementationId,
