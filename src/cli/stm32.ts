@@ -5,7 +5,7 @@ import { loadKey } from '../crypto/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
-import { OTP_WORD } from '../stm32/bsec.ts';
+import { DENABLE, OTP_WORD } from '../stm32/bsec.ts';
 import { parseMaster } from '../stm32/bus.ts';
 import { MP15_PERIPHERALS, TZMA_ALL_SECURE } from '../stm32/etzpc.ts';
 import {
@@ -426,6 +426,34 @@ export function stm32Command() {
           );
         if (s.violations.length === 0) lines.push('  no violations since boot');
         io.out(`${lines.join('\n')}\n`);
+      }),
+  );
+  cmd.addCommand(
+    new Command('debug')
+      .summary('the debug the last boot left open: DENABLE decoded, and whether DENREG froze it')
+      .description(
+        "DENABLE as the FSBL left it after applying the platform file's debug (JSON `debug: {secure, nonSecure, lock}`, or in a .dts the boolean properties rsekit,debug-secure, rsekit,debug-non-secure and rsekit,debug-unlocked): secure debug is SPIDEN and SPNIDEN, non-secure debug DBGEN, NIDEN and DEVICEEN, both behind DBGSWENABLE; DENREG keeps DENABLE until the next reset. An open device before its first boot has every path open.",
+      )
+      .argument('<dir>')
+      .option('--json', 'machine-readable output')
+      .action((dir, o) => {
+        const dev = Mp1Device.open(dir);
+        const b = dev.bsec;
+        const open = b.debug();
+        const bits = (Object.entries(DENABLE) as [string, number][]).filter(([, v]) => (b.denable & v) !== 0).map(([k]) => k);
+        if (o.json)
+          return printJson({
+            denable: b.denable,
+            bits,
+            secure: open.secure,
+            nonSecure: open.nonSecure,
+            locked: b.denableLocked,
+            boots: dev.boots,
+          });
+        io.out(
+          `${dir}: DENABLE ${hex8(b.denable)} (${bits.join(' ') || 'nothing'})${b.denableLocked ? ', frozen by DENREG until reset' : ', not frozen'}\n` +
+            `  secure debug ${open.secure ? 'open' : 'closed'}, non-secure debug ${open.nonSecure ? 'open' : 'closed'}\n`,
+        );
       }),
   );
   cmd.addCommand(tampCommand());

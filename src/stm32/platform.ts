@@ -270,7 +270,21 @@ function parseDts(src: string, encoding: DecprotEncoding): Mp1Platform {
   for (let i = 0; i < ranges.length; i += 4) memoryRanges.push(memoryRange(ranges.slice(i, i + 4) as [number, number, number, number]));
   if (decprot.length === 0 && memoryRanges.length === 0)
     throw bad('no st,decprot or memory-ranges property in the device tree', 'platform');
-  return finish({ decprot, memoryRanges });
+  return finish({ decprot, memoryRanges, debug: dtsDebug(body) });
+}
+
+/**
+ * The debug the FSBL opens, from boolean properties (rsekit's own, under its vendor prefix: ST's
+ * binding has none; the JSON form's `debug` says the same): `rsekit,debug-secure;` opens secure
+ * debug (SPIDEN, SPNIDEN), `rsekit,debug-non-secure;` non-secure debug (DBGEN, NIDEN, DEVICEEN),
+ * `rsekit,debug-unlocked;` leaves DENABLE unfrozen (DENREG not set). None: debug closed and locked.
+ */
+export function dtsDebug(body: string): Mp1Platform['debug'] {
+  const has = (name: string): boolean => new RegExp(`(^|[\\s;{])${name.replace(',', '\\,')}\\s*;`).test(body);
+  for (const m of body.matchAll(/rsekit,debug-[\w-]+/g))
+    if (!['rsekit,debug-secure', 'rsekit,debug-non-secure', 'rsekit,debug-unlocked'].includes(m[0]))
+      throw bad(`unknown property ${m[0]} (rsekit,debug-secure, rsekit,debug-non-secure, rsekit,debug-unlocked)`, m[0]);
+  return { secure: has('rsekit,debug-secure'), nonSecure: has('rsekit,debug-non-secure'), lock: !has('rsekit,debug-unlocked') };
 }
 
 function memoryRange([base, size, secAttr, idAccess]: [number, number, number, number]): MemoryRange {

@@ -1,0 +1,71 @@
+/**
+ * Issue 27: the STM32MP15 debug configuration in the device-tree platform file (not only JSON), and
+ * `rse stm32 debug`: after a boot with the example's firewall.dts plus `rsekit,debug-non-secure;`,
+ * non-secure debug is open, secure debug closed and DENABLE frozen; with no debug property both are
+ * closed; an unknown rsekit,debug-* property is refused.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parsePlatform } from '../../src/stm32/platform.ts';
+import { refusalOf, runCli, tempDir } from '../helpers.ts';
+
+const EXAMPLE = readFileSync(new URL('../../examples/stm32mp1/firewall.dts', import.meta.url), 'utf8');
+const withDebug = (props: string): string => `${EXAMPLE}\n&bsec {\n${props}\n};\n`;
+
+test('the .dts platform file carries the debug the FSBL opens: secure, non-secure, unlocked; none = closed and locked', () => {
+  assert.deepEqual(parsePlatform(EXAMPLE).debug, { secure: false, nonSecure: false, lock: true });
+  assert.deepEqual(parsePlatform(withDebug('\trsekit,debug-non-secure;')).debug, { secure: false, nonSecure: true, lock: true });
+  assert.deepEqual(parsePlatform(withDebug('\trsekit,debug-secure;\n\trsekit,debug-non-secure;\n\trsekit,debug-unlocked;')).debug, {
+    secure: true,
+    nonSecure: true,
+    lock: false,
+  });
+  // A commented-out property is not one.
+  assert.deepEqual(parsePlatform(withDebug('\t/* rsekit,debug-secure; */')).debug.secure, false);
+  assert.match(refusalOf(() => parsePlatform(withDebug('\trsekit,debug-everything;'))) ?? '', /unknown property rsekit,debug-everything/);
+});
+
+test('CLI: rse stm32 boot with a .dts opening non-secure debug, then rse stm32 debug shows it (text and JSON)', async () => {
+  const dir = tempDir();
+  const key = join(dir, 'oem.pem');
+  assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 0);
+  writeFileSync(join(dir, 'bl2.bin'), new Uint8Array(1024).fill(7));
+  writeFileSync(join(dir, 'fw.dts'), withDebug('\trsekit,debug-non-secure;'));
+  const dev = join(dir, 'dev');
+  for (const args of [
+    [
+      'stm32',
+      'sign',
+      join(dir, 'bl2.bin'),
+      join(dir, 'bl2.stm32'),
+      '-l',
+      '0x2ffc2500',
+      '-e',
+      '0x2ffc2500',
+      '-b',
+      '0x10',
+      '-v',
+      '1',
+      '-k',
+      key,
+    ],
+    ['stm32', 'device', 'create', dev],
+    ['stm32', 'provision', dev, '-k', key, '--close'],
+    ['stm32', 'boot', dev, join(dir, 'bl2.stm32'), '--platform', join(dir, 'fw.dts')],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  }
+  const text = await runCli(['stm32', 'debug', dev]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /DENABLE 0x0000040e \(DBGEN NIDEN DEVICEEN DBGSWENABLE\), frozen by DENREG until reset/);
+  assert.match(text.stdout, /secure debug closed, non-secure debug open/);
+  const j = JSON.parse((await runCli(['stm32', 'debug', dev, '--json'])).stdout) as {
+    secure: boolean;
+    nonSecure: boolean;
+    locked: boolean;
+  };
+  assert.deepEqual([j.secure, j.nonSecure, j.locked], [false, true, true]);
+});
