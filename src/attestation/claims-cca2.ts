@@ -161,17 +161,15 @@ export function ccaPlatformExtras(src: Source, profile: CcaPlatformProfile, mode
  * (0 or 1) and the realm instance id present; Veraison's rust-ccatoken wants it "private" or
  * "shared" (and ignores an instance id). A token that satisfies neither is refused with both reasons.
  */
-export function realmReadings(mecPolicy: unknown, hasMec: boolean, instanceId: Uint8Array | undefined, claim: string): RealmReadings {
+export function realmReadings(mecPolicy: number | string | undefined, instanceId: Uint8Array | undefined, claim: string): RealmReadings {
+  const given = mecPolicy === undefined ? ' (missing)' : `, not ${JSON.stringify(mecPolicy)}`;
   const tfm =
-    !hasMec || !(mecPolicy === 0 || mecPolicy === 1)
-      ? `MEC policy must be the integer 0 or 1${hasMec ? `, not ${JSON.stringify(mecPolicy) ?? String(mecPolicy)}` : ' (missing)'}`
+    mecPolicy !== 0 && mecPolicy !== 1
+      ? `MEC policy must be the integer 0 or 1${given}`
       : instanceId === undefined
         ? 'the realm instance id (256) is missing'
         : true;
-  const veraison =
-    hasMec && (mecPolicy === 'private' || mecPolicy === 'shared')
-      ? true
-      : `mec-policy must be "private" or "shared"${hasMec ? `, not ${JSON.stringify(mecPolicy) ?? String(mecPolicy)}` : ' (missing)'}`;
+  const veraison = mecPolicy === 'private' || mecPolicy === 'shared' ? true : `mec-policy must be "private" or "shared"${given}`;
   if (tfm !== true && veraison !== true)
     bad(
       claim,

@@ -23,25 +23,6 @@ import {
   type Warnings,
 } from './claims.ts';
 
-export {
-  bad,
-  cborSource,
-  hashName,
-  isInt,
-  jsonSource,
-  lifecycle,
-  nonce,
-  nonEmptyText,
-  opt,
-  readBytes,
-  req,
-  type Source,
-  sized,
-  swComponents,
-  text,
-  ueid,
-} from './claims-read-base.ts';
-
 import { ccaPlatformExtras, mecValue, realmReadings } from './claims-cca2.ts';
 import {
   bad,
@@ -272,8 +253,7 @@ export function validateRealm(src: Source, mode: Mode, warnings: Warnings): Real
   const publicKeyHashAlgId = req(src, t.publicKeyHashAlgId, hashName);
   const mecPolicy = opt(src, t.mecPolicy, mecValue);
   // realm#2.0.0 is read two ways today; which the token satisfies is reported, one must hold.
-  const readings =
-    profile === REALM_PROFILE.V2 ? realmReadings(mecPolicy, mecPolicy !== undefined, instanceId, t.mecPolicy.json) : undefined;
+  const readings = profile === REALM_PROFILE.V2 ? realmReadings(mecPolicy, instanceId, t.mecPolicy.json) : undefined;
   if (readings === undefined && mecPolicy !== undefined && mecPolicy !== 0 && mecPolicy !== 1)
     bad(t.mecPolicy.json, `must be 0 or 1, not ${JSON.stringify(mecPolicy)}`);
   return {

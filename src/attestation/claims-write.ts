@@ -61,7 +61,6 @@ const extensionItem = (e: ExtensionDevice): Item => [
   [7, 'device-type', e.deviceType],
   [8, 'encryption-type', e.encryptionType],
 ];
-const isItems = (v: unknown): v is Item[] => Array.isArray(v) && Array.isArray(v[0]) && Array.isArray(v[0][0]);
 const itemJson = (i: Item): Record<string, Json> =>
   Object.fromEntries(i.filter(([, , v]) => v !== undefined).map(([, n, v]) => [n, v instanceof Uint8Array ? toBase64(v) : (v as Json)]));
 const itemCbor = (i: Item): Map<number, unknown> => new Map(i.filter(([, , v]) => v !== undefined).map(([k, , v]) => [k, v]));
@@ -125,7 +124,7 @@ export function claimsToJson(c: Claims): Record<string, Json> {
     if (v instanceof Uint8Array) out[d.json] = toBase64(v);
     else if (d.type === 'swcomps') out[d.json] = (v as SwComponent[]).map(swToJson);
     else if (d.type === 'bytes-array') out[d.json] = (v as Uint8Array[]).map(toBase64);
-    else if (isItems(v)) out[d.json] = v.map(itemJson);
+    else if (d.type === 'items') out[d.json] = (v as Item[]).map(itemJson);
     else out[d.json] = v as Json;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -136,7 +135,7 @@ export function claimsToMap(c: Claims): Map<number, unknown> {
   const m = new Map<number, unknown>();
   for (const { d, v } of fieldsOf(c)) {
     if (d === undefined || v === undefined) continue;
-    m.set(d.key, d.type === 'swcomps' ? (v as SwComponent[]).map(swToCbor) : isItems(v) ? v.map(itemCbor) : v);
+    m.set(d.key, d.type === 'swcomps' ? (v as SwComponent[]).map(swToCbor) : d.type === 'items' ? (v as Item[]).map(itemCbor) : v);
   }
   return m;
 }

@@ -150,7 +150,7 @@ export type Warnings = string[];
 // ---------------------------------------------------------------------------------------------
 // Claim tables
 
-export type ClaimType = 'bytes' | 'text' | 'int' | 'uint' | 'swcomps' | 'bytes-array' | 'any';
+export type ClaimType = 'bytes' | 'text' | 'int' | 'uint' | 'swcomps' | 'bytes-array' | 'items' | 'any';
 export interface ClaimDef {
   readonly key: number;
   readonly json: string;
@@ -232,8 +232,8 @@ export const CCA_PLATFORM_TABLE: Readonly<Record<CcaField, ClaimDef>> = {
   hashAlgId: def(2402, 'cca-platform-hash-algo-id', 'text'),
   clientId: def(2394, 'cca-platform-client-id', 'int'),
   manufacturingConfig: def(2403, 'cca-platform-manufacturing-config', 'bytes'),
-  extension: def(2404, 'cca-platform-extension', 'any'),
-  tbbRotpk: def(2405, 'cca-platform-tbb-rotpk', 'any'),
+  extension: def(2404, 'cca-platform-extension', 'items'),
+  tbbRotpk: def(2405, 'cca-platform-tbb-rotpk', 'items'),
   peerSigners: def(2406, 'cca-platform-peer-signers', 'bytes'),
 };
 

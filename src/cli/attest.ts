@@ -4,6 +4,7 @@
  * check the EAR's signature and print its verdict. @module
  */
 import { Command } from 'commander';
+import { CCA_PLATFORM_PROFILE, CCA_PLATFORM_RULES } from '../attestation/claims.ts';
 import { earLines, verifyEar } from '../attestation/ear.ts';
 import { decodeEvidence, type Evidence } from '../attestation/token.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
@@ -17,8 +18,11 @@ import { clientOptions, withClient } from './serve.ts';
 /** The media type Veraison registers for this kind of evidence. */
 export function evidenceMediaType(ev: Evidence): string {
   if (ev.kind === 'cca') return 'application/eat-collection; profile="http://arm.com/CCA-SSD/1.0.0"';
-  if (ev.kind === 'cca-platform')
-    return `application/eat+cwt; eat_profile="${ev.token.claims.profile === 'http://arm.com/CCA-SSD/1.0.0' ? 'tag:arm.com,2023:cca_platform#1.0.0' : ev.token.claims.profile}"`;
+  if (ev.kind === 'cca-platform') {
+    // A bare platform token of the deprecated CCA-SSD profile goes under the current profile's type.
+    const cp = ev.token.claims.profile;
+    return `application/eat+cwt; eat_profile="${CCA_PLATFORM_RULES[cp].deprecated ? CCA_PLATFORM_PROFILE.CURRENT : cp}"`;
+  }
   const p = ev.token.claims.profile;
   if (p === 'tag:psacertified.org,2023:psa#tfm') return 'application/eat+cwt; eat_profile="tag:psacertified.org,2023:psa#tfm"';
   if (p === 'http://arm.com/psa/2.0.0') return 'application/eat-cwt; profile="http://arm.com/psa/2.0.0"';

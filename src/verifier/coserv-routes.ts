@@ -21,10 +21,10 @@ import {
 import { accepts, negotiate } from './media.ts';
 import type { SqlStore } from './store.ts';
 
-const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 406: 'Not Acceptable', 500: 'Internal Server Error' };
+const STATUS_TEXT = { 400: 'Bad Request', 406: 'Not Acceptable' } as const;
 
-function cborProblem(status: 400 | 406 | 500, detail: string): Response {
-  return new Response(conciseProblem(STATUS_TEXT[status] as string, detail), {
+function cborProblem(status: keyof typeof STATUS_TEXT, detail: string): Response {
+  return new Response(conciseProblem(STATUS_TEXT[status], detail), {
     status,
     headers: { 'content-type': 'application/concise-problem-details+cbor' },
   });

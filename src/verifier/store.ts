@@ -61,6 +61,9 @@ type SoftwareBody = { name: string | null; version: string | null; signerId: str
 type PlatformConfigBody = { value: string; mask: string | null };
 type RealmBody = { rim: DigestJson[]; rems: (DigestJson[] | null)[]; rpv: string | null };
 
+/** An endorsement body: PostgreSQL gives JSONB as an object, SQLite as its text. */
+const bodyOf = (body: unknown): unknown => (typeof body === 'string' ? (JSON.parse(body) as unknown) : body);
+
 /** Anchor keys parsed once (importing a PEM costs more than verifying an ES256 signature). */
 const ANCHOR_KEYS = new Map<string, TokenKey>();
 function anchorKey(pem: string): TokenKey {
@@ -201,7 +204,7 @@ export class SqlStore implements EndorsementStore {
         : 'SELECT body FROM endorsement WHERE kind = $1 AND class_id = $2 AND instance_id = $3 ORDER BY id',
       inst === undefined ? [kind, hex(cls)] : [kind, hex(cls), hex(inst)],
     );
-    return rows.map((r) => (typeof r.body === 'string' ? (JSON.parse(r.body) as T) : r.body));
+    return rows.map((r) => bodyOf(r.body) as T);
   }
 
   async anchor(implementationId: Uint8Array, instanceId: Uint8Array): Promise<TrustAnchor | undefined> {
@@ -243,7 +246,7 @@ export class SqlStore implements EndorsementStore {
     };
     for (const r of rows) {
       const cls = unhex(r.class_id);
-      const b = typeof r.body === 'string' ? (JSON.parse(r.body) as unknown) : r.body;
+      const b = bodyOf(r.body);
       if (r.kind === 'anchor' && r.instance_id !== null) e.anchors.push(anchorOf(cls, unhex(r.instance_id), b as AnchorBody));
       else if (r.kind === 'software') e.software.push(softwareOf(cls, b as SoftwareBody));
       else if (r.kind === 'platform-config') e.platformConfigs.push(platformConfigOf(cls, b as PlatformConfigBody));

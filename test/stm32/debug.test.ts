@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parsePlatform } from '../../src/stm32/platform.ts';
 import { refusalOf, runCli, tempDir } from '../helpers.ts';
+import { closedCliDevice } from './closed-device.ts';
 
 const EXAMPLE = readFileSync(new URL('../../examples/stm32mp1/firewall.dts', import.meta.url), 'utf8');
 const withDebug = (props: string): string => `${EXAMPLE}\n&bsec {\n${props}\n};\n`;
@@ -29,35 +30,10 @@ test('the .dts platform file carries the debug the FSBL opens: secure, non-secur
 
 test('CLI: rse stm32 boot with a .dts opening non-secure debug, then rse stm32 debug shows it (text and JSON)', async () => {
   const dir = tempDir();
-  const key = join(dir, 'oem.pem');
-  assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 0);
-  writeFileSync(join(dir, 'bl2.bin'), new Uint8Array(1024).fill(7));
   writeFileSync(join(dir, 'fw.dts'), withDebug('\trsekit,debug-non-secure;'));
-  const dev = join(dir, 'dev');
-  for (const args of [
-    [
-      'stm32',
-      'sign',
-      join(dir, 'bl2.bin'),
-      join(dir, 'bl2.stm32'),
-      '-l',
-      '0x2ffc2500',
-      '-e',
-      '0x2ffc2500',
-      '-b',
-      '0x10',
-      '-v',
-      '1',
-      '-k',
-      key,
-    ],
-    ['stm32', 'device', 'create', dev],
-    ['stm32', 'provision', dev, '-k', key, '--close'],
-    ['stm32', 'boot', dev, join(dir, 'bl2.stm32'), '--platform', join(dir, 'fw.dts')],
-  ]) {
-    const r = await runCli(args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-  }
+  const { fsbl, dev } = await closedCliDevice(dir);
+  const boot = await runCli(['stm32', 'boot', dev, fsbl, '--platform', join(dir, 'fw.dts')]);
+  assert.equal(boot.code, 0, boot.stdout + boot.stderr);
   const text = await runCli(['stm32', 'debug', dev]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /DENABLE 0x0000040e \(DBGEN NIDEN DEVICEEN DBGSWENABLE\), frozen by DENREG until reset/);

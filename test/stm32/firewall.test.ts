@@ -13,6 +13,7 @@ import { Mp1Device, mp1Boot } from '../../src/stm32/mp1.ts';
 import { applyPlatform, decodeDecprotCell, parsePlatform } from '../../src/stm32/platform.ts';
 import { NSEC_ALL_ACCESS_RDWR, Tzc400 } from '../../src/stm32/tzc400.ts';
 import { refusalOf, runCli, tempDir } from '../helpers.ts';
+import { closedCliDevice } from './closed-device.ts';
 
 /** OP-TEE's style: secure DDR at the top for OP-TEE, the rest non-secure for every NSAID. */
 const DTS = `/* board firewall */
@@ -306,33 +307,9 @@ test('FSBL stage: next images against the same PKH, the platform debug opened th
 
 test('CLI: rse stm32 boot --platform, access (exit 0 allowed, 1 denied), firewall', async () => {
   const dir = tempDir();
-  const key = join(dir, 'oem.pem');
-  assert.equal((await runCli(['keygen', '-t', 'ecdsa-p256', '-k', key])).code, 0);
-  writeFileSync(join(dir, 'bl2.bin'), new Uint8Array(1024).fill(7));
   writeFileSync(join(dir, 'fw.dts'), DTS);
-  const dev = join(dir, 'dev');
-  for (const args of [
-    [
-      'stm32',
-      'sign',
-      join(dir, 'bl2.bin'),
-      join(dir, 'bl2.stm32'),
-      '-l',
-      '0x2ffc2500',
-      '-e',
-      '0x2ffc2500',
-      '-b',
-      '0x10',
-      '-v',
-      '1',
-      '-k',
-      key,
-    ],
-    ['stm32', 'device', 'create', dev],
-    ['stm32', 'provision', dev, '-k', key, '--close'],
-  ])
-    assert.equal((await runCli(args)).code, 0, args.join(' '));
-  const boot = await runCli(['stm32', 'boot', dev, join(dir, 'bl2.stm32'), '--platform', join(dir, 'fw.dts')]);
+  const { fsbl, dev } = await closedCliDevice(dir);
+  const boot = await runCli(['stm32', 'boot', dev, fsbl, '--platform', join(dir, 'fw.dts')]);
   assert.equal(boot.code, 0, boot.stderr);
   assert.match(boot.stdout, /FSBL TZC-400 region 2: 0xfe000000\.\.0xffffffff secure read-write/);
   const ok = await runCli(['stm32', 'access', dev, '--master', 'a7-ns', '--addr', '0x4000e000', '--write']);
