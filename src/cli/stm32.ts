@@ -37,6 +37,7 @@ import {
   signingKey,
   usePkcs11Module,
 } from './common.ts';
+import { smcCallCommand, smcServeCommand } from './stm32-smc.ts';
 import { tampCommand } from './stm32-tamp.ts';
 
 /** The header as stm32image and mkimage print it, plus what they leave out. */
@@ -457,6 +458,8 @@ export function stm32Command() {
       }),
   );
   cmd.addCommand(tampCommand());
+  cmd.addCommand(smcServeCommand());
+  cmd.addCommand(smcCallCommand());
   return cmd;
 }
 

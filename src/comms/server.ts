@@ -365,7 +365,7 @@ export class RseServer {
 }
 
 /** Makes `path` free for a Unix socket: nothing there, or a stale socket (removed); anything else is E_EXISTS. */
-async function freeSocketPath(path: string): Promise<void> {
+export async function freeSocketPath(path: string): Promise<void> {
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);

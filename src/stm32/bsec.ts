@@ -142,9 +142,13 @@ export class Bsec {
     return this.sticky[kind][wordIndex(n)] === true;
   }
 
+  /** Whether non-secure software may read word `n`: a lower word, or an upper one the platform marks non-secure. */
+  nonSecureReadable(n: number): boolean {
+    return n < LOWER_WORDS || this.nonSecureUpper.has(n);
+  }
+
   private canRead(n: number, who: Requester): void {
-    if (!who.secure && n >= LOWER_WORDS && !this.nonSecureUpper.has(n))
-      throw denied(`OTP word ${n} is an upper word: secure only (not marked non-secure)`, n);
+    if (!who.secure && !this.nonSecureReadable(n)) throw denied(`OTP word ${n} is an upper word: secure only (not marked non-secure)`, n);
   }
 
   /** The shadow register (what software reads). */

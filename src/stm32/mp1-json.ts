@@ -9,6 +9,7 @@ import { STM32MP1 } from '../profiles/stm32.ts';
 import { BSEC_WORDS } from './bsec.ts';
 import type { FirewallState } from './bus.ts';
 import { DECPROT_MODES, ETZPC_IDS, MASTERS, TZMA_ALL_SECURE } from './etzpc.ts';
+import { CORES, type MonitorState } from './monitor.ts';
 import { GIC_INTERRUPTS } from './secure-config.ts';
 import { BACKUP_REGISTERS, TAMPER_SOURCES, type TamperSource, type TampState } from './tamp.ts';
 import { TZC_FILTERS, TZC_REGIONS } from './tzc400.ts';
@@ -23,7 +24,15 @@ export interface Mp1Json {
   /** The backup domain (VBAT): survives resets. */
   readonly tamp?: TampState;
   /** What the last boot left running: firewalls, debug register. Gone at the next reset. */
-  readonly runtime?: { readonly firewall: FirewallState; readonly denable: number; readonly denableLocked: boolean };
+  readonly runtime?: {
+    readonly firewall: FirewallState;
+    readonly denable: number;
+    readonly denableLocked: boolean;
+    /** The last stage the last boot reached. */
+    readonly reached?: 'rom' | 'fsbl' | 'runtime';
+    /** The secure monitor's state once something called it (`rse stm32 serve`). */
+    readonly monitor?: MonitorState;
+  };
 }
 
 const source = oneOf(Object.keys(TAMPER_SOURCES) as TamperSource[]);
@@ -73,6 +82,21 @@ const FIREWALL: Check<FirewallState> = object({
   ),
 });
 
+const MONITOR: Check<MonitorState> = object({
+  monitor: str(),
+  cores: array(oneOf(['off', 'on'] as const), { length: CORES }),
+  agents: array(
+    object({
+      clocks: array(bool, { max: 256 }),
+      resets: array(bool, { max: 256 }),
+      voltages: array(object({ on: bool, level: int(-0x80000000, 0x7fffffff) }), { max: 256 }),
+    }),
+    { max: 8 },
+  ),
+  calls: int(0, Number.MAX_SAFE_INTEGER),
+  halted: optional(str()),
+});
+
 /** `device.json` of an STM32MP15 device: every field, typed. */
 export const MP1_JSON: Check<Mp1Json> = object({
   format: oneOf([1] as const),
@@ -91,5 +115,13 @@ export const MP1_JSON: Check<Mp1Json> = object({
       flags: sources,
     }),
   ),
-  runtime: optional(object({ firewall: FIREWALL, denable: int(0, 0x7ff), denableLocked: bool })),
+  runtime: optional(
+    object({
+      firewall: FIREWALL,
+      denable: int(0, 0x7ff),
+      denableLocked: bool,
+      reached: optional(oneOf(['rom', 'fsbl', 'runtime'] as const)),
+      monitor: optional(MONITOR),
+    }),
+  ),
 });

@@ -18,6 +18,7 @@ import { STM32MP1 } from '../profiles/stm32.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
 import { Mp1Bus } from './bus.ts';
 import { binaryTypeName, checkStm32Image, parseStm32Image, pkhOtpWords, type Stm32Check } from './image.ts';
+import type { MonitorState } from './monitor.ts';
 import { MP1_JSON, type Mp1Json } from './mp1-json.ts';
 import { applyPlatform, denableFor, type Mp1Platform } from './platform.ts';
 import { manufactureChip } from './ssp.ts';
@@ -55,6 +56,10 @@ export class Mp1Device {
   bus: Mp1Bus;
   readonly hwSecret: Uint8Array;
   readonly tamp: Tamp;
+  /** The last stage the last boot reached (undefined before the first boot). */
+  reached: 'rom' | 'fsbl' | 'runtime' | undefined;
+  /** The secure monitor's run-time state, once something called it since the last boot. */
+  monitor: MonitorState | undefined;
 
   private constructor(dir: string, bsec: Bsec, boots: number, hwSecret: Uint8Array, bus = new Mp1Bus(), tamp = new Tamp()) {
     this.dir = dir;
@@ -115,7 +120,25 @@ export class Mp1Device {
       if (e instanceof RseError) throw e;
       throw new RseError('E_DEVICE', `${dir}: backup domain: ${(e as Error).message}`, { field: 'tamp' });
     }
-    return new Mp1Device(dir, bsec, json.boots, hw, bus, tamp);
+    const dev = new Mp1Device(dir, bsec, json.boots, hw, bus, tamp);
+    dev.reached = rt?.reached;
+    dev.monitor = rt?.monitor === undefined ? undefined : (structuredClone(rt.monitor) as MonitorState);
+    return dev;
+  }
+
+  /**
+   * A system reset: BSEC shadows reloaded and its sticky locks released, the firewalls back to their
+   * reset values (the backup domain's RTC_SMCR and TAMP_SMCR keep theirs), the run time gone.
+   */
+  systemReset(): void {
+    this.bsec.reset();
+    const kept = this.bus.secure;
+    this.bus = new Mp1Bus();
+    this.bus.tamp = this.tamp;
+    this.bus.secure.rtcSmcr = kept.rtcSmcr;
+    this.bus.secure.tampDprot = kept.tampDprot;
+    this.reached = undefined;
+    this.monitor = undefined;
   }
 
   /** Fuses first, then the JSON: each file is replaced whole. */
@@ -132,7 +155,13 @@ export class Mp1Device {
       boots: this.boots,
       hwSecret: toHex(this.hwSecret),
       tamp: this.tamp.save(),
-      runtime: { firewall: this.bus.save(), denable: this.bsec.denable, denableLocked: this.bsec.denableLocked },
+      runtime: {
+        firewall: this.bus.save(),
+        denable: this.bsec.denable,
+        denableLocked: this.bsec.denableLocked,
+        ...(this.reached === undefined ? {} : { reached: this.reached }),
+        ...(this.monitor === undefined ? {} : { monitor: this.monitor }),
+      },
     };
     writeFileAtomic(join(this.dir, JSON_FILE), `${JSON.stringify(json, null, 2)}\n`, { durable: true });
   }
@@ -187,14 +216,8 @@ const AUTH_CHECKS: readonly string[] = ['option flags', 'algorithm', 'public key
  */
 export function romBoot(dev: Mp1Device, fsbl: Uint8Array, o: { save?: boolean } = {}): RomBoot {
   const b = dev.bsec;
-  b.reset();
-  // A system reset returns the firewalls to their reset values; the backup domain (RTC_SMCR,
-  // TAMP_SMCR) keeps its own.
-  const kept = dev.bus.secure;
-  dev.bus = new Mp1Bus();
-  dev.bus.tamp = dev.tamp;
-  dev.bus.secure.rtcSmcr = kept.rtcSmcr;
-  dev.bus.secure.tampDprot = kept.tampDprot;
+  dev.systemReset();
+  dev.reached = 'rom';
   dev.boots++;
   if (o.save !== false) dev.save();
   const closed = b.closed;
@@ -274,6 +297,7 @@ export function mp1Boot(
   const firewall: string[] = [];
   const warnings: string[] = [];
   const report = (reached: Mp1BootReport['reached'], halt?: string): Mp1BootReport => {
+    dev.reached = halt === undefined ? reached : reached === 'rom' ? 'rom' : 'fsbl';
     dev.save();
     return {
       ok: halt === undefined,

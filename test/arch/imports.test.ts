@@ -34,11 +34,12 @@ const LAYER: Readonly<Record<string, number>> = {
   boot: 7,
   flash: 7,
   services: 8,
-  comms: 9,
   endorse: 9,
   verifier: 9,
   stm32: 9,
   report: 10,
+  // The socket servers: the RSE's runtime services and the STM32MP15 secure monitor's SMCs.
+  comms: 10,
   cli: 11,
   demo: 12,
   index: 12,
