@@ -186,10 +186,11 @@ function psciCall() {
     const r = await withSmc(o, (c) => c.smc({ cpu: num(o.cpu, '--cpu'), regs }));
     report(r, o, (g) => {
       const v = signed(g[0] as number);
-      if (key(fn) === 'VERSION') return { ok: true, text: `PSCI ${(v >>> 16) & 0xffff}.${v & 0xffff}` };
-      if (key(fn) === 'AFFINITY_INFO' && v >= 0) return { ok: true, text: ['ON', 'OFF', 'ON_PENDING'][v] ?? String(v) };
-      if (key(fn) === 'MIGRATE_INFO_TYPE' && v >= 0) return { ok: true, text: `migrate info type ${v}` };
-      return { ok: v >= 0, text: v >= 0 ? (v === 0 ? 'SUCCESS' : String(v)) : nameOf(PSCI_RET, v) };
+      const f = `PSCI ${key(fn)}`;
+      if (key(fn) === 'VERSION') return { ok: true, text: `${f}: ${(v >>> 16) & 0xffff}.${v & 0xffff}` };
+      if (key(fn) === 'AFFINITY_INFO' && v >= 0) return { ok: true, text: `${f}: ${['ON', 'OFF', 'ON_PENDING'][v] ?? String(v)}` };
+      if (key(fn) === 'MIGRATE_INFO_TYPE' && v >= 0) return { ok: true, text: `${f}: type ${v}` };
+      return { ok: v >= 0, text: `${f}: ${v >= 0 ? (v === 0 ? 'SUCCESS' : String(v)) : nameOf(PSCI_RET, v)}` };
     });
   });
 }
@@ -234,7 +235,8 @@ function sipCall() {
         r0,
       );
       const read = key(args[0] ?? '').startsWith('READ');
-      return { ok, text: ok && read ? `OTP ${args[1]}: ${hex(g[1] as number)}` : what, ...(ok && read ? { extra: { value: g[1] } } : {}) };
+      const f = `BSEC ${key(args[0] ?? '')} OTP ${args[1]}`;
+      return { ok, text: ok && read ? `${f}: ${hex(g[1] as number)}` : `${f}: ${what}`, ...(ok && read ? { extra: { value: g[1] } } : {}) };
     });
   });
 }

@@ -21,6 +21,8 @@ export interface Demo {
    * `rse call control shutdown`, waiting until the server has let the device go.
    */
   served(device: string, socket: string, extra: string[], body: () => Promise<void>): Promise<void>;
+  /** The same for an STM32MP15's secure monitor: `rse stm32 serve DEVICE --daemon`, `body`, shutdown. */
+  smcServed(device: string, socket: string, body: () => Promise<void>): Promise<void>;
 }
 
 /** The demo's log: every command with its full output. */
@@ -58,16 +60,19 @@ export function demoSteps(dir: string, o: { verbose: boolean }): Demo {
       process.exit(1);
     }
   };
+  /** A server started with --daemon on `socket`, `body`, then its shutdown, waiting until it let the device go. */
+  const daemon = async (serve: string[], shutdown: string[], socket: string, body: () => Promise<void>): Promise<void> => {
+    const pid = `${socket}.pid`;
+    await step('', [...serve, '--daemon', '--socket', socket, '--pid-file', pid]);
+    await body();
+    await step('', [...shutdown, '--socket', socket]);
+    for (let i = 0; i < 200 && existsSync(pid); i++) await new Promise((r) => setTimeout(r, 25));
+  };
   return {
     dir,
     f: (name) => join(dir, name),
     step,
-    served: async (device, socket, extra, body) => {
-      const pid = `${socket}.pid`;
-      await step('', ['serve', device, '--daemon', '--socket', socket, '--pid-file', pid, ...extra]);
-      await body();
-      await step('', ['call', 'control', 'shutdown', '--socket', socket]);
-      for (let i = 0; i < 200 && existsSync(pid); i++) await new Promise((r) => setTimeout(r, 25));
-    },
+    served: (device, socket, extra, body) => daemon(['serve', device, ...extra], ['call', 'control', 'shutdown'], socket, body),
+    smcServed: (device, socket, body) => daemon(['stm32', 'serve', device], ['stm32', 'call', 'control', 'shutdown'], socket, body),
   };
 }

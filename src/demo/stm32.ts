@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Demo } from './steps.ts';
 
-export async function stm32Legs({ f, step }: Demo): Promise<void> {
+export async function stm32Legs({ f, step, smcServed }: Demo): Promise<void> {
   // The stm32mp1 leg: STM32 headers, SSP with a counting HSM, ROM + FSBL boot, firewalls, tamper.
   writeFileSync(
     f('mp1-bl2.bin'),
@@ -145,6 +145,35 @@ export async function stm32Legs({ f, step }: Demo): Promise<void> {
     ['stm32', 'access', f('mp1-dev'), '--master', 'a7-ns', '--addr', '0xfe000000', '--read'],
     1,
   );
+  // The secure monitor (OP-TEE) answering Linux's SMCs: PSCI, SCMI, ST's SiP services.
+  await smcServed(f('mp1-dev'), f('mp1-smc.sock'), async () => {
+    const sock = ['--socket', f('mp1-smc.sock')];
+    await step('PSCI CPU_ON: Linux starts the second Cortex-A7 at its entry point in DDR', [
+      'stm32',
+      'call',
+      'psci',
+      'cpu-on',
+      '1',
+      '0xc0100000',
+      ...sock,
+    ]);
+    await step(
+      'SCMI: Linux asks to enable the CRYP1 clock: DENIED, the ETZPC keeps CRYP1 secure (exit status 1)',
+      ['stm32', 'call', 'scmi', 'clock', 'config-set', '10', '1', ...sock],
+      1,
+    );
+    await step("SiP BSEC: the factory burns the board's MAC address into OTP 57 (a word marked non-secure)", [
+      'stm32',
+      'call',
+      'sip',
+      'bsec',
+      'prog-otp',
+      '57',
+      '0x5e80e100',
+      ...sock,
+    ]);
+    await step('SiP BSEC: Linux reads it back from the fuses', ['stm32', 'call', 'sip', 'bsec', 'read-otp', '57', ...sock]);
+  });
   await step(
     'An unsigned FSBL on the closed device: the ROM refuses it (exit status 1)',
     ['stm32', 'boot', f('mp1-dev'), f('mp1-ssp-bl2.stm32')],

@@ -76,7 +76,7 @@ test('CLI: PSCI, SCMI and SiP calls with their exit statuses; what they change p
   // A second server answers from that state.
   await serving(dev, sock, [], async (call) => {
     assert.match((await call('scmi', 'clock', 'clock-attributes', '20')).stdout, /"usart1_k" enabled/);
-    assert.match((await call('psci', 'affinity-info', '1')).stdout, /^ON/);
+    assert.match((await call('psci', 'affinity-info', '1')).stdout, /^PSCI AFFINITY_INFO: ON/);
     assert.match((await call('sip', 'bsec', 'read-otp', '10')).stdout, /OTP 10: 0x00000100/);
     // SYSTEM_RESET does not return; the SoC then answers nothing.
     const reset = await call('psci', 'system-reset', '--json');
@@ -96,7 +96,7 @@ test('serve refuses a device whose boot stopped, and a monitor other than the on
   const { dir, dev, fsbl } = await booted();
   const sock = join(dir, 'smc.sock');
   await serving(dev, sock, ['--monitor', 'sp-min'], async (call) => {
-    assert.match((await call('psci', 'version')).stdout, /PSCI 1\.1/);
+    assert.match((await call('psci', 'version')).stdout, /PSCI VERSION: 1\.1/);
     assert.match((await call('psci', 'cpu-suspend', '0')).stdout, /SUCCESS/);
   });
   const other = await runCli(['stm32', 'serve', dev, '--socket', sock, '--monitor', 'optee']);
@@ -111,7 +111,7 @@ test('serve refuses a device whose boot stopped, and a monitor other than the on
   // Booted again: served afresh (the run time starts at the hand-over state).
   assert.equal((await runCli(['stm32', 'boot', dev, fsbl, '--platform', FIREWALL])).code, 0);
   await serving(dev, sock, [], async (call) => {
-    assert.match((await call('psci', 'affinity-info', '1')).stdout, /^OFF/);
+    assert.match((await call('psci', 'affinity-info', '1')).stdout, /^PSCI AFFINITY_INFO: OFF/);
   });
 });
 
