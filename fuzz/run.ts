@@ -318,6 +318,7 @@ const TARGETS: readonly Target[] = [
   deviceTarget('l5-device-json', ['l5', 'device', 'create'], (d) => ['l5', 'ob', 'show', d, '--json']),
   socketTarget(),
   httpTarget(),
+  smcTarget(),
 ];
 
 /** The socket entry point: frames of every kind into a served rse-2.1 device (in process). */
@@ -351,6 +352,59 @@ function socketTarget(): Target {
       try {
         // A fault injection that silences replies is allowed: the next runs would see nothing.
         if (b[0] === 2 && /"fault"|"shutdown"/.test(new TextDecoder().decode(b))) return undefined;
+        handle?.(b[0] ?? 0, b.subarray(1));
+      } catch (e) {
+        if (!isRseError(e)) return { kind: 'internal', detail: String((e as Error).stack ?? e) };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The STM32MP15 secure monitor's socket entry point: SMC frames (PSCI, SiP, SCMI channels) into a booted device (in process). */
+function smcTarget(): Target {
+  let handle: ((kind: number, payload: Uint8Array) => unknown) | undefined;
+  return {
+    name: 'smc-frames',
+    async setup(work) {
+      const { SmcServer, encodeSmc } = await import('../src/comms/smc.ts');
+      const { Mp1Device } = await import('../src/stm32/mp1.ts');
+      const { smtMessage } = await import('../src/stm32/scmi.ts');
+      const { MONITOR_OPTEE } = await import('../src/profiles/stm32-monitor.ts');
+      const quiet = { out: () => {}, err: () => {} };
+      const dev = join(work, 'dev');
+      writeFileSync(join(work, 'bl2.bin'), new Uint8Array(1024).fill(7));
+      for (const args of [
+        ['stm32', 'sign', join(work, 'bl2.bin'), join(work, 'bl2.stm32'), '-l', '0x2ffc2500', '-e', '0x2ffc2500', '-b', '0x10'],
+        ['stm32', 'device', 'create', dev],
+        ['stm32', 'boot', dev, join(work, 'bl2.stm32'), '--platform', join(root, 'examples/stm32mp1/firewall.dts')],
+      ])
+        if ((await main(args, quiet)) !== 0) throw new Error(`smc-frames: ${args.join(' ')} failed`);
+      const server = new SmcServer(Mp1Device.open(dev));
+      handle = (k, p) => server.handleFrame(k, p);
+      const smc = (regs: number[], shm?: Uint8Array): Uint8Array =>
+        Uint8Array.of(0x10, ...encodeSmc({ cpu: 0, regs, ...(shm === undefined ? {} : { shm }) }));
+      const scmi = (protocol: number, message: number, words: number[]): Uint8Array =>
+        smc([0x82002000], smtMessage(MONITOR_OPTEE, protocol, message, new Uint8Array(new Uint32Array(words).buffer)));
+      return [
+        smc([0x84000000]),
+        smc([0x84000003, 1, 0xc0100000]),
+        smc([0x8400000a, 0x84000001]),
+        smc([0x82001003, 4, 57]),
+        smc([0x82001003, 2, 10, 0x100]),
+        scmi(0x10, 6, [0]),
+        scmi(0x14, 7, [20, 1]),
+        scmi(0x16, 4, [0, 2, 0]),
+        scmi(0x17, 4, [3, 0]),
+        Uint8Array.of(2, ...new TextEncoder().encode('{"cmd":"state"}')),
+      ];
+    },
+    async run(file) {
+      const b = new Uint8Array(readFileSync(file));
+      // Calls that stop the SoC or a core would leave the next runs nothing to reach: not sent.
+      const fid = b.length >= 9 ? new DataView(b.buffer, b.byteOffset).getUint32(5, true) : 0;
+      if ([0x84000002, 0x84000008, 0x84000009].includes(fid) || (b[0] === 2 && /shutdown/.test(new TextDecoder().decode(b)))) return undefined;
+      try {
         handle?.(b[0] ?? 0, b.subarray(1));
       } catch (e) {
         if (!isRseError(e)) return { kind: 'internal', detail: String((e as Error).stack ?? e) };

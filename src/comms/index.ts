@@ -24,3 +24,5 @@ export { CLIENT_BUFFER_BASE, RseClient } from './client.ts';
 export type { CtrlPacking } from './protocol.ts';
 export type { Listen, ServeOptions } from './server.ts';
 export { RseServer } from './server.ts';
+export type { SmcFrame, SmcReply, SmcServeOptions } from './smc.ts';
+export { SmcClient, SmcServer } from './smc.ts';

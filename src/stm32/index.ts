@@ -1,7 +1,8 @@
 /**
  * `rsekit/stm32`: STM32 root-security features: STM32MP1 image headers (sign, verify, parse),
  * the virtual STM32MP15 (BSEC fuses, ROM and FSBL secure boot, ETZPC/TZC-400 firewalls, TAMP,
- * Secure Secret Provisioning with a counting HSM) and the virtual STM32L552 (option bytes, RDP,
+ * Secure Secret Provisioning with a counting HSM, the secure monitor's PSCI/SCMI/SiP services)
+ * and the virtual STM32L552 (option bytes, RDP,
  * HDP, RSSLIB, Secure Firmware Install with a counting HSM, OTFDEC).
  *
  * @example Sign an FSBL with an STM32 header v1 and check it as the ROM does
@@ -26,6 +27,8 @@
 export type { Stm32CheckOptions, Stm32CreateOptions, Stm32Header, Stm32Image } from './image.ts';
 export { checkStm32Image, createStm32Image, p256PublicXY, parseStm32Image, pkhOtpWords, publicKeyHash } from './image.ts';
 export { L5Device } from './l5-device.ts';
+export type { MonitorState, SmcCall, SmcResult } from './monitor.ts';
+export { initialMonitorState, SecureMonitor } from './monitor.ts';
 export type { Mp1BootReport } from './mp1.ts';
 export { Mp1Device, mp1Boot } from './mp1.ts';
 export type { SfiImage } from './sfi.ts';
