@@ -185,9 +185,10 @@ export class SecureMonitor {
       }
       case 'CPU_ON': {
         const pos = corePos(a1);
+        // The target first, then the entry point (TF-A's order).
+        if (pos < 0) return ret(PSCI_RET.INVALID_PARAMETERS, `no core ${hex(a1)}`);
         if (p.entryFloor !== undefined && a2 < p.entryFloor)
           return ret(PSCI_RET.INVALID_ADDRESS, `entry ${hex(a2)} is below DDR (${hex(p.entryFloor)})`);
-        if (pos < 0) return ret(PSCI_RET.INVALID_PARAMETERS, `no core ${hex(a1)}`);
         if (pos === 0) return ret(PSCI_RET[p.cpuOnBootCore], 'core 0 is the boot core and runs');
         if (st.cores[pos] === 'on') return ret(PSCI_RET.ALREADY_ON, `core ${pos} is already on`);
         st.cores[pos] = 'on';
