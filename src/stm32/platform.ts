@@ -270,7 +270,10 @@ function parseDts(src: string, encoding: DecprotEncoding): Mp1Platform {
   for (let i = 0; i < ranges.length; i += 4) memoryRanges.push(memoryRange(ranges.slice(i, i + 4) as [number, number, number, number]));
   if (decprot.length === 0 && memoryRanges.length === 0)
     throw bad('no st,decprot or memory-ranges property in the device tree', 'platform');
-  return finish({ decprot, memoryRanges, debug: dtsDebug(body) });
+  // OP-TEE's clock driver sets RCC TZEN for "st,stm32mp1-rcc-secure" and clears it for "st,stm32mp1-rcc".
+  const rcc = [...body.matchAll(/compatible\s*=\s*"st,stm32mp1-rcc(-secure)?"/g)].map((m) => m[1] !== undefined);
+  if (new Set(rcc).size > 1) throw bad('the RCC is both "st,stm32mp1-rcc" and "st,stm32mp1-rcc-secure"', 'rcc');
+  return finish({ decprot, memoryRanges, debug: dtsDebug(body), ...(rcc.length === 0 ? {} : { tzen: rcc[0] as boolean }) });
 }
 
 /**

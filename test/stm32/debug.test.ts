@@ -45,3 +45,11 @@ test('CLI: rse stm32 boot with a .dts opening non-secure debug, then rse stm32 d
   };
   assert.deepEqual([j.secure, j.nonSecure, j.locked], [false, true, true]);
 });
+
+test('the .dts RCC compatible sets RCC TZEN as OP-TEE does: -secure sets it, the plain one clears it, both at once is refused', () => {
+  assert.equal(parsePlatform(EXAMPLE).tzen, true, 'no RCC node: TZEN set');
+  const rcc = (c: string): string => `${EXAMPLE}\n&rcc {\n\tcompatible = "${c}", "syscon";\n};\n`;
+  assert.equal(parsePlatform(rcc('st,stm32mp1-rcc-secure')).tzen, true);
+  assert.equal(parsePlatform(rcc('st,stm32mp1-rcc')).tzen, false);
+  assert.match(refusalOf(() => parsePlatform(`${rcc('st,stm32mp1-rcc')}${rcc('st,stm32mp1-rcc-secure')}`)) ?? '', /both/);
+});
