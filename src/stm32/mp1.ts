@@ -13,6 +13,7 @@ import { makeDirectory, readStateFile, writeFileAtomic } from '../lib/atomic.ts'
 import { readU32le, u32le } from '../lib/bytes.ts';
 import { RseError } from '../lib/errors.ts';
 import { fromHex, toHex } from '../lib/hex.ts';
+import { lockHolder } from '../lib/lock.ts';
 import { SchemaError } from '../lib/schema.ts';
 import { STM32MP1 } from '../profiles/stm32.ts';
 import { BSEC_WORDS, Bsec, CFG0_CLOSED, OTP_WORD } from './bsec.ts';
@@ -141,8 +142,14 @@ export class Mp1Device {
     this.monitor = undefined;
   }
 
-  /** Fuses first, then the JSON: each file is replaced whole. */
+  /**
+   * Fuses first, then the JSON: each file is replaced whole. Refused (`E_LOCKED`) while another
+   * process owns the device (`rse stm32 serve`): its next save would undo this one.
+   */
   save(): void {
+    const holder = lockHolder(this.dir);
+    if (holder !== undefined && holder.pid !== process.pid)
+      throw new RseError('E_LOCKED', `${this.dir} is in use by ${holder.what} (pid ${holder.pid}): stop it first`, { field: this.dir });
     const f = this.bsec.save();
     const otp = new Uint8Array(BSEC_WORDS * 4);
     for (const [i, w] of f.words.entries()) otp.set(u32le(w), 4 * i);

@@ -5,6 +5,7 @@
  * is not served; random frames on the socket's framing get a defined reply.
  */
 import assert from 'node:assert/strict';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -129,4 +130,15 @@ test('property: any frame kind and payload on the socket framing gets an SMC rep
     }),
     { numRuns: 300 },
   );
+});
+
+test('while another process serves the device, its other verbs are refused (E_LOCKED) instead of racing the server', async () => {
+  const { dev } = await booted();
+  // The parent process is alive and is not us: as a served device's lock names its server.
+  writeFileSync(join(dev, '.rse.lock'), JSON.stringify({ pid: process.ppid, what: 'rse stm32 serve', since: 'now' }));
+  const r = await runCli(['stm32', 'otp', 'program', dev, '10', '0x1']);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /in use by rse stm32 serve/);
+  unlinkSync(join(dev, '.rse.lock'));
+  assert.equal((await runCli(['stm32', 'otp', 'program', dev, '10', '0x1'])).code, 0);
 });
