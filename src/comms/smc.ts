@@ -25,6 +25,8 @@ import { freeSocketPath, type Listen } from './server.ts';
 
 export const SMC_FRAME = { SMC: 0x10, EVENT: 0x11, CTRL: FRAME.CTRL, ERROR: FRAME.ERROR } as const;
 export const SMC_REGS = 8;
+/** Connections a server keeps open at once; one more is told so and closed. */
+export const SMC_MAX_CONNECTIONS = 256;
 const CALL_SIZE = 4 + 4 * SMC_REGS;
 
 export interface SmcFrame {
@@ -151,6 +153,11 @@ export class SmcServer {
   }
 
   private connection(sock: Socket): void {
+    if (this.sockets.size >= SMC_MAX_CONNECTIONS) {
+      sock.on('error', () => sock.destroy());
+      sock.end(frame(SMC_FRAME.ERROR, new TextEncoder().encode(`too many connections (${SMC_MAX_CONNECTIONS})`)));
+      return;
+    }
     this.sockets.add(sock);
     const reader = new FrameReader();
     sock.setTimeout(this.o.idleMs ?? 120_000, () => sock.destroy());
