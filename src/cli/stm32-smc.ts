@@ -65,7 +65,8 @@ export function smcServeCommand() {
         '{"cmd": "state" | "shutdown"}, 0x7F an error text. Each call is saved with the device before ' +
         'its reply: powered cores, gated clocks, asserted resets and burnt fuses persist. SYSTEM_RESET ' +
         'and SYSTEM_OFF stop the SoC until the next rse stm32 boot. The Unix socket is 0600; TCP is ' +
-        'loopback only.',
+        'loopback only. At most 256 connections; one idle for 2 minutes is closed. While it runs, ' +
+        'other rse stm32 verbs that would change the device are refused (E_LOCKED).',
     )
     .argument('<device>')
     .addOption(new Option('--monitor <name>', 'whose secure monitor answers').choices(MONITORS.map((m) => m.name)))
