@@ -111,6 +111,8 @@ export function smcServeCommand() {
         else io.out(`serving the ${server.monitor.data.description} secure monitor of ${dir} on ${at}\n`);
         announceReady(ready);
         await server.closed;
+        // The device is free before the pid file goes: whoever waits on the pid file may write it at once.
+        lock.release();
       } finally {
         dropPid?.();
         process.off('SIGINT', stop);
