@@ -55,27 +55,27 @@ test('flash build killed at 40 random moments: after recovery the directory hold
   const span = Math.ceil(performance.now() - t0);
   let finished = 0;
   const outcomes = { old: 0, new: 0 };
-  for (let trial = 1; trial <= 40; trial++) {
+  const trial = async (n: number, lo: number, hi: number): Promise<void> => {
     const before = readFileSync(join(out, 'manifest.json'), 'utf8');
-    setVersion(trial);
-    if (await runKilled(['flash', 'build', yaml, '-o', out], rand(Math.floor(span * 0.4), Math.ceil(span * 1.1)))) finished++;
+    setVersion(n);
+    if (await runKilled(['flash', 'build', yaml, '-o', out], rand(Math.floor(span * lo), Math.ceil(span * hi)))) finished++;
     recoverBuildOutput(out); // what the next run does first
     const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; size: number; sha256: string }[] };
     for (const f of m.files) {
       const b = readFileSync(join(out, f.path));
-      assert.equal(toHex(hash('sha256', b)), f.sha256, `trial ${trial}: ${f.path} is not the one its manifest describes`);
+      assert.equal(toHex(hash('sha256', b)), f.sha256, `trial ${n}: ${f.path} is not the one its manifest describes`);
     }
-    assert.deepEqual(
-      filesUnder(out).sort(),
-      [...m.files.map((f) => f.path), 'manifest.json'].sort(),
-      `trial ${trial}: files beyond the build`,
-    );
+    assert.deepEqual(filesUnder(out).sort(), [...m.files.map((f) => f.path), 'manifest.json'].sort(), `trial ${n}: files beyond the build`);
     const now = readFileSync(join(out, 'manifest.json'), 'utf8');
     if (now === before) outcomes.old++;
     else outcomes.new++;
     // Whichever build it is, the next one starts from it.
-    if (now !== before) assert.match(now, new RegExp(`"version": "1\\.0\\.${trial}\\+0"`));
-  }
+    if (now !== before) assert.match(now, new RegExp(`"version": "1\\.0\\.${n}\\+0"`));
+  };
+  for (let n = 1; n <= 40; n++) await trial(n, 0.4, 1.1);
+  // On a loaded machine the commit point moves against the span measured above: kill at wider
+  // moments (each trial checked the same way) until both sides of it were seen.
+  for (let n = 41; n <= 120 && (outcomes.old === 0 || outcomes.new === 0); n++) await trial(n, 0.1, 2);
   // The kills fell both before and after the commit point.
   assert.ok(outcomes.old > 0 && outcomes.new > 0, JSON.stringify({ ...outcomes, finished }));
 });
@@ -156,28 +156,33 @@ test('sfi install stopped at 40 random moments (SIGKILL, SIGTERM, SIGINT, SIGHUP
   const rand = rng(99);
   const seen = { old: 0, installed: 0 };
   const signals: NodeJS.Signals[] = ['SIGKILL', 'SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP'];
-  for (let trial = 1; trial <= 40; trial++) {
-    const dev = join(dir, `t${trial}`);
+  let trials = 0;
+  const trial = async (n: number, lo: number, hi: number): Promise<void> => {
+    trials++;
+    const dev = join(dir, `t${n}`);
     cpSync(pristine, dev, { recursive: true });
-    const sig = signals[trial % signals.length] as NodeJS.Signals;
-    await runKilled(['sfi', 'install', dev, sfi, '--db', db], rand(Math.floor(span * 0.3), Math.ceil(span * 1.1)), sig);
+    const sig = signals[n % signals.length] as NodeJS.Signals;
+    await runKilled(['sfi', 'install', dev, sfi, '--db', db], rand(Math.floor(span * lo), Math.ceil(span * hi)), sig);
     // A stopping signal (not SIGKILL) leaves no temporary behind, before any next run.
     if (sig !== 'SIGKILL')
       assert.deepEqual(
         filesUnder(dev).filter((n) => n.endsWith('.tmp')),
         [],
-        `trial ${trial} (${sig}): temporaries left`,
+        `trial ${n} (${sig}): temporaries left`,
       );
     // Power back on: an unfinished commit is finished or dropped.
-    assert.equal(spawnSync(process.execPath, [RSE, 'l5', 'ob', 'show', dev]).status, 0, `trial ${trial}: the device opens`);
+    assert.equal(spawnSync(process.execPath, [RSE, 'l5', 'ob', 'show', dev]).status, 0, `trial ${n}: the device opens`);
     const now = state(dev);
-    assert.ok(now === before || now === after, `trial ${trial}: a state that is neither the old nor the installed one`);
+    assert.ok(now === before || now === after, `trial ${n}: a state that is neither the old nor the installed one`);
     seen[now === before ? 'old' : 'installed']++;
-  }
+  };
+  for (let n = 1; n <= 40; n++) await trial(n, 0.3, 1.1);
+  // As above: wider moments until both outcomes were seen, on a machine slower than when measured.
+  for (let n = 41; n <= 120 && (seen.old === 0 || seen.installed === 0); n++) await trial(n, 0.1, 2);
   const show = spawnSync(process.execPath, [RSE, 'sfi', 'hsm', 'show', '--db', db, '--json'], { encoding: 'utf8' });
   assert.equal(show.status, 0, show.stderr);
   const issued = (JSON.parse(show.stdout) as { issued: number }).issued;
   // Every installed device took a license; a kill after the license and before the commit spends one more.
-  assert.ok(issued >= 1 + seen.installed && issued <= 41, `${issued} licenses for ${JSON.stringify(seen)}`);
+  assert.ok(issued >= 1 + seen.installed && issued <= 1 + trials, `${issued} licenses for ${JSON.stringify(seen)}`);
   assert.ok(seen.old > 0 && seen.installed > 0, JSON.stringify(seen));
 });
