@@ -43,7 +43,10 @@ export interface LayoutOptions {
 export interface LayoutPlan {
   readonly size: number;
   readonly redundant: LayoutResult['redundant'];
-  /** The image in windows of at most `window` bytes (1 MiB by default), in order: memory stays bounded. */
+  /**
+   * The image in windows of at most `window` bytes (1 MiB by default), in order: memory stays
+   * bounded. One buffer is reused: a window is valid until the next one is taken (copy it to keep it).
+   */
   chunks(window?: number): Generator<Uint8Array>;
   /** The image's bytes in [from, to) (clipped to the image). */
   range(from: number, to: number): Uint8Array;
@@ -157,8 +160,8 @@ export function planLayout(
 
   const fills = options.fills ?? [];
   const placed = placements.filter((p) => p.data.length > 0);
-  const range = (w: number, top: number): Uint8Array => {
-    const buf = new Uint8Array(top - w);
+  const range = (w: number, top: number, into?: Uint8Array): Uint8Array => {
+    const buf = into === undefined ? new Uint8Array(top - w) : into.subarray(0, top - w).fill(0);
     // Fills first, in order, then every input over them (a later input over an earlier one):
     // the same bytes as filling only the holes.
     for (const f of fills) if (f.to > w && f.from < top) buf.fill(f.value, Math.max(f.from, w) - w, Math.min(f.to, top) - w);
@@ -170,7 +173,9 @@ export function planLayout(
     return buf;
   };
   function* chunks(window = 1 << 20): Generator<Uint8Array> {
-    for (let w = 0; w < end; w += window) yield range(w, Math.min(end, w + window));
+    // One window, reused: memory is one window whatever the image (and no garbage for the GC to be late on).
+    const buf = new Uint8Array(Math.min(window, end));
+    for (let w = 0; w < end; w += window) yield range(w, Math.min(end, w + window), buf);
   }
   return { size: end, redundant, chunks, range: (from, to) => range(Math.max(0, from), Math.min(end, Math.max(from, to))) };
 }
