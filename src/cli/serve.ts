@@ -50,22 +50,37 @@ function mhuChannels(v: string): number {
   return n;
 }
 
+/** The environment variables naming a server, and the socket when none is set. */
+export interface ServerNames {
+  readonly socketVar: string;
+  readonly portVar?: string;
+  readonly hostVar?: string;
+  readonly socket: string;
+}
+const RSE_NAMES: ServerNames = { socketVar: 'RSE_SOCKET', portVar: 'RSE_PORT', hostVar: 'RSE_HOST', socket: DEFAULT_SOCKET };
+
 /**
  * Where to listen or connect: --socket or --port (with --host), else the environment's RSE_SOCKET
- * or RSE_PORT (with RSE_HOST), as TPM2TOOLS_TCTI names a swtpm, else ./rse.sock.
+ * or RSE_PORT (with RSE_HOST), as TPM2TOOLS_TCTI names a swtpm, else ./rse.sock (`names` gives
+ * another server its own variables and socket).
  */
-export function where(o: { socket?: string; port?: string; host?: string }, env: NodeJS.ProcessEnv = process.env): Listen {
+export function where(
+  o: { socket?: string; port?: string; host?: string },
+  env: NodeJS.ProcessEnv = process.env,
+  names: ServerNames = RSE_NAMES,
+): Listen {
   const fromEnv = o.socket === undefined && o.port === undefined;
-  const portText = o.port ?? (fromEnv && env.RSE_SOCKET === undefined ? env.RSE_PORT : undefined);
-  const host = o.host ?? (fromEnv ? env.RSE_HOST : undefined);
+  const envOf = (v: string | undefined): string | undefined => (fromEnv && v !== undefined ? env[v] : undefined);
+  const portText = o.port ?? (env[names.socketVar] === undefined ? envOf(names.portVar) : undefined);
+  const host = o.host ?? envOf(names.hostVar);
   if (portText !== undefined) {
     const port = Number(portText);
-    const what = o.port !== undefined ? '--port' : 'RSE_PORT';
+    const what = o.port !== undefined ? '--port' : (names.portVar as string);
     if (portText.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
       throw new RseError('E_USAGE', `${what} ${portText} is not a TCP port`, { field: what });
     return { port, ...(host === undefined ? {} : { host }) };
   }
-  return { path: o.socket ?? (fromEnv ? env.RSE_SOCKET : undefined) ?? DEFAULT_SOCKET };
+  return { path: o.socket ?? envOf(names.socketVar) ?? names.socket };
 }
 
 const transportOptions = (c: Command): Command =>

@@ -20,18 +20,9 @@ import { Mp1Device } from '../stm32/mp1.ts';
 import { smtMessage, smtReply } from '../stm32/scmi.ts';
 import { cliStatus, io, parseInteger, printJson } from './common.ts';
 import { announceReady, daemonize, writePidFile } from './daemon.ts';
+import { where } from './serve.ts';
 
 const DEFAULT_SOCKET = 'rse-smc.sock';
-
-function listenOf(o: Transport): Listen {
-  if (o.port !== undefined) {
-    const port = Number(o.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new RseError('E_USAGE', `--port ${o.port} is not a TCP port`, { field: '--port' });
-    return { port, ...(o.host === undefined ? {} : { host: o.host }) };
-  }
-  return { path: o.socket ?? process.env.RSE_SMC_SOCKET ?? DEFAULT_SOCKET };
-}
 
 interface Transport {
   readonly socket?: string;
@@ -46,7 +37,7 @@ function transport<C extends { option(flags: string, description: string): unkno
   c.option('--host <addr>', 'TCP address: loopback only (default 127.0.0.1)');
   return c;
 }
-const where = (o: object): Listen => listenOf(o as Transport);
+const listenOf = (o: object): Listen => where(o as Transport, process.env, { socketVar: 'RSE_SMC_SOCKET', socket: DEFAULT_SOCKET });
 
 export function smcServeCommand() {
   const cmd = new Command('serve')
@@ -78,7 +69,7 @@ export function smcServeCommand() {
   transport(cmd);
   return cmd.action(async (dir, o) => {
     const dev = Mp1Device.open(dir);
-    const listen = where(o);
+    const listen = listenOf(o);
     if (o.daemon === true) {
       // Check before forking: a device that cannot serve fails here, not in the child's log.
       new SmcServer(dev, o.monitor === undefined ? {} : { monitor: o.monitor });
@@ -130,14 +121,23 @@ const num = (v: string, what: string): number => {
   if (n < -0x80000000 || n > 0xffffffff) throw new RseError('E_USAGE', `${what} ${v} is not a 32-bit value`, { field: what });
   return n >>> 0;
 };
+/** `--cpu`: the core byte of the frame (the monitor says whether that core exists). */
+const cpuOf = (v: string): number => {
+  const n = parseInteger(v);
+  if (n < 0 || n > 0xff) throw new RseError('E_USAGE', `--cpu ${v}: a core number (0 or 1)`, { field: '--cpu' });
+  return n;
+};
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+/** `cpu-on` ⇄ `CPU_ON`. */
 const key = (s: string): string => s.toUpperCase().replaceAll('-', '_');
+const kebab = (s: string): string => s.toLowerCase().replaceAll('_', '-');
+const psciId = (name: string): number | undefined => (PSCI_FN as Readonly<Record<string, number>>)[key(name)];
 const signed = (n: number): number => n | 0;
 const nameOf = (table: Readonly<Record<string, number>>, v: number): string =>
   Object.entries(table).find(([, x]) => x === v)?.[0] ?? String(v);
 
 async function withSmc<T>(o: object, f: (c: SmcClient) => Promise<T>): Promise<T> {
-  const c = await SmcClient.connect(where(o));
+  const c = await SmcClient.connect(listenOf(o));
   try {
     return await f(c);
   } finally {
@@ -164,7 +164,7 @@ function report(
 }
 
 function psciCall() {
-  const names = Object.keys(PSCI_FN).map((k) => k.toLowerCase().replaceAll('_', '-'));
+  const names = Object.keys(PSCI_FN).map(kebab);
   return transport(
     new Command('psci')
       .summary('one PSCI call: version, features, cpu-on, cpu-off, cpu-suspend, affinity-info, system-reset, …')
@@ -176,17 +176,11 @@ function psciCall() {
       .option('--cpu <n>', 'the core that calls (0 or 1)', '0')
       .option('--json', 'machine-readable output'),
   ).action(async (fn, args, o) => {
-    const id = (PSCI_FN as Record<string, number>)[key(fn)];
+    const id = psciId(fn);
     if (id === undefined) throw new RseError('E_USAGE', `no PSCI function ${fn} (${names.join(', ')})`, { field: 'function' });
-    const regs = [
-      id,
-      ...args.map((a, i) =>
-        i === 0 && key(fn) === 'FEATURES' && (PSCI_FN as Record<string, number>)[key(a)] !== undefined
-          ? ((PSCI_FN as Record<string, number>)[key(a)] as number)
-          : num(a, `r${i + 1}`),
-      ),
-    ];
-    const r = await withSmc(o, (c) => c.smc({ cpu: num(o.cpu, '--cpu'), regs }));
+    // FEATURES takes the function it asks about by name too.
+    const regs = [id, ...args.map((a, i) => (i === 0 && key(fn) === 'FEATURES' ? psciId(a) : undefined) ?? num(a, `r${i + 1}`))];
+    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs }));
     report(r, o, (g) => {
       const v = signed(g[0] as number);
       const f = `PSCI ${key(fn)}`;
@@ -203,11 +197,7 @@ function sipCall() {
     new Command('sip')
       .summary("one call to ST's SiP service: bsec (OTP), uid, version, count")
       .description(
-        `SERVICE bsec takes a command (${Object.keys(BSEC_CMD)
-          .map((k) => k.toLowerCase().replaceAll('_', '-'))
-          .join(
-            ', ',
-          )}), the OTP word and, to program or write a shadow, the value. Examples:\n  rse stm32 call sip bsec read-otp 57\n  rse stm32 call sip bsec read-shadow 60\n  rse stm32 call sip uid\nExit status 1 when the service answers FAILED, INVALID_PARAMS or NOT_SUPPORTED.`,
+        `SERVICE bsec takes a command (${Object.keys(BSEC_CMD).map(kebab).join(', ')}), the OTP word and, to program or write a shadow, the value. Examples:\n  rse stm32 call sip bsec read-otp 57\n  rse stm32 call sip bsec read-shadow 60\n  rse stm32 call sip uid\nExit status 1 when the service answers FAILED, INVALID_PARAMS or NOT_SUPPORTED.`,
       )
       .argument('<service>')
       .argument('[args...]')
@@ -226,7 +216,7 @@ function sipCall() {
     else if (s === 'VERSION') regs = [SMCCC.SIP_REVISION];
     else if (s === 'COUNT') regs = [SMCCC.SIP_CALL_COUNT];
     else throw new RseError('E_USAGE', `no SiP service ${svc} (bsec, uid, version, count)`, { field: 'service' });
-    const r = await withSmc(o, (c) => c.smc({ cpu: num(o.cpu, '--cpu'), regs }));
+    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs }));
     report(r, o, (g) => {
       const r0 = g[0] as number;
       if (s === 'UID') return { ok: true, text: `UID ${g.slice(0, 4).map(hex).join(' ')}` };
@@ -313,7 +303,7 @@ function scmiCall() {
     const fid = DOORBELLS[agent];
     if (fid === undefined) throw new RseError('E_USAGE', `no SCMI agent ${agent} (0..${DOORBELLS.length - 1})`, { field: '--agent' });
     const shm = smtMessage(MONITOR_OPTEE, protocol, message, payload);
-    const r = await withSmc(o, (c) => c.smc({ cpu: num(o.cpu, '--cpu'), regs: [fid], shm }));
+    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs: [fid], shm }));
     report(r, o, (g) => {
       if (g[0] !== 0) return { ok: false, text: `the doorbell answered ${nameOf({ NOT_SUPPORTED: SMCCC.NOT_SUPPORTED }, g[0] as number)}` };
       if (r.kind !== 'regs' || r.shm === undefined) return { ok: false, text: 'no channel came back' };
@@ -371,9 +361,7 @@ function rawCall() {
       .option('--cpu <n>', 'the core that calls (0 or 1)', '0')
       .option('--json', 'machine-readable output'),
   ).action(async (fid, args, o) => {
-    const r = await withSmc(o, (c) =>
-      c.smc({ cpu: num(o.cpu, '--cpu'), regs: [num(fid, 'fid'), ...args.map((a, i) => num(a, `r${i + 1}`))] }),
-    );
+    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs: [num(fid, 'fid'), ...args.map((a, i) => num(a, `r${i + 1}`))] }));
     report(r, o, (g) => ({ ok: g[0] !== SMCCC.NOT_SUPPORTED, text: `r0 ${hex(g[0] as number)}` }));
   });
 }

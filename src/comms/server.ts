@@ -322,8 +322,7 @@ export class RseServer {
    * file, or a socket a server still answers on, is refused (`E_EXISTS`) and left alone.
    */
   async listen(where: Listen): Promise<string> {
-    if ('path' in where) await freeSocketPath(where.path);
-    else if (!isLoopbackHost(where.host ?? '127.0.0.1') && this.o.ctrlToken === undefined)
+    if (!('path' in where) && !isLoopbackHost(where.host ?? '127.0.0.1') && this.o.ctrlToken === undefined)
       throw new RseError(
         'E_USAGE',
         `listening on ${where.host} would let anyone who reaches it reset or shut down the RSE: give --ctrl-token FILE (or bind 127.0.0.1)`,
@@ -331,22 +330,9 @@ export class RseServer {
       );
     // On a Unix socket the file mode guards the control channel; anywhere else, the token does.
     this.ctrlGuarded = !('path' in where);
-    const server = createServer((s) => this.connection(s));
+    const { server, address } = await listenOn(where, (s) => this.connection(s));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      if ('path' in where)
-        server.listen(where.path, () => {
-          // The owner only: another local user can neither call nor control this RSE.
-          chmodSync(where.path, 0o600);
-          resolve(where.path);
-        });
-      else
-        server.listen(where.port, where.host ?? '127.0.0.1', () => {
-          const a = server.address();
-          resolve(typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : String(a));
-        });
-    });
+    return address;
   }
 
   private markClosed: () => void = () => {};
@@ -364,8 +350,32 @@ export class RseServer {
   }
 }
 
+/**
+ * A server listening on `where` for `onConnection`: a Unix socket (a stale one replaced, then made
+ * 0600: another local user can neither call nor control it) or TCP. Resolves with the server and
+ * the address it listens on (the path, or `host:port`).
+ */
+export async function listenOn(where: Listen, onConnection: (s: Socket) => void): Promise<{ server: Server; address: string }> {
+  if ('path' in where) await freeSocketPath(where.path);
+  const server = createServer(onConnection);
+  const address = await new Promise<string>((resolve, reject) => {
+    server.once('error', reject);
+    if ('path' in where)
+      server.listen(where.path, () => {
+        chmodSync(where.path, 0o600);
+        resolve(where.path);
+      });
+    else
+      server.listen(where.port, where.host ?? '127.0.0.1', () => {
+        const a = server.address();
+        resolve(typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : String(a));
+      });
+  });
+  return { server, address };
+}
+
 /** Makes `path` free for a Unix socket: nothing there, or a stale socket (removed); anything else is E_EXISTS. */
-export async function freeSocketPath(path: string): Promise<void> {
+async function freeSocketPath(path: string): Promise<void> {
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);

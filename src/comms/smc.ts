@@ -15,13 +15,12 @@
  * powered core survive the server). The server owns the device while it runs.
  * @module
  */
-import { chmodSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { isRseError, RseError } from '../lib/errors.ts';
 import { initialMonitorState, monitorData, SecureMonitor, type SmcResult } from '../stm32/monitor.ts';
 import type { Mp1Device } from '../stm32/mp1.ts';
 import { FRAME, FrameReader, frame } from './frames.ts';
-import { freeSocketPath, type Listen } from './server.ts';
+import { isLoopbackHost, type Listen, listenOn } from './server.ts';
 
 export const SMC_FRAME = { SMC: 0x10, EVENT: 0x11, CTRL: FRAME.CTRL, ERROR: FRAME.ERROR } as const;
 export const SMC_REGS = 8;
@@ -36,6 +35,8 @@ export interface SmcFrame {
 }
 
 export function encodeSmc(c: SmcFrame): Uint8Array {
+  if (!Number.isInteger(c.cpu) || c.cpu < 0 || c.cpu > 0xff)
+    throw new RseError('E_ARGUMENT', `core ${c.cpu} does not fit the frame's byte`, { field: 'cpu' });
   const out = new Uint8Array(CALL_SIZE + (c.shm?.length ?? 0));
   const dv = new DataView(out.buffer);
   out[0] = c.cpu;
@@ -88,12 +89,12 @@ export class SmcServer {
         { field: 'device' },
       );
     const want = o.monitor ?? dev.monitor?.monitor ?? 'optee';
-    monitorData(want);
+    const data = monitorData(want);
     if (dev.monitor !== undefined && dev.monitor.monitor !== want)
       throw new RseError('E_USAGE', `${dev.dir} runs ${dev.monitor.monitor} since its last boot; boot it again to run ${want}`, {
         field: 'monitor',
       });
-    dev.monitor ??= initialMonitorState(monitorData(want));
+    dev.monitor ??= initialMonitorState(data);
     if (dev.monitor.halted !== undefined)
       throw new RseError('E_DEVICE', `${dev.dir} is stopped (${dev.monitor.halted}): rse stm32 boot it again`, { field: 'device' });
     this.dev = dev;
@@ -177,24 +178,11 @@ export class SmcServer {
 
   /** Starts listening: a Unix socket (0600, a stale one replaced) or loopback TCP. */
   async listen(where: Listen): Promise<string> {
-    if ('path' in where) await freeSocketPath(where.path);
-    else if ((where.host ?? '127.0.0.1') !== '127.0.0.1' && where.host !== 'localhost' && where.host !== '::1')
+    if (!('path' in where) && !isLoopbackHost(where.host ?? '127.0.0.1'))
       throw new RseError('E_USAGE', 'the secure monitor listens on loopback only: anyone reaching it could burn fuses', { field: 'host' });
-    const server = createServer((s) => this.connection(s));
+    const { server, address } = await listenOn(where, (s) => this.connection(s));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      if ('path' in where)
-        server.listen(where.path, () => {
-          chmodSync(where.path, 0o600);
-          resolve(where.path);
-        });
-      else
-        server.listen(where.port, where.host ?? '127.0.0.1', () => {
-          const a = server.address();
-          resolve(typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : String(a));
-        });
-    });
+    return address;
   }
 
   private markClosed: () => void = () => {};

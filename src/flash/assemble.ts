@@ -8,6 +8,7 @@
  * @module
  */
 
+import { LAYOUT_MAX_SIZE } from '../layout/layout.ts';
 import { RseError } from '../lib/errors.ts';
 import type { RseProfile } from '../profiles/types.ts';
 
@@ -85,6 +86,9 @@ export function assemble(layout: AssembleLayout, secure: Uint8Array, nonSecure: 
       });
     end = at.offset + img.length;
   }
+  // The layout file is input: its offsets are bounded before anything is allocated.
+  if (end > LAYOUT_MAX_SIZE)
+    throw new RseError('E_SIZE', `the combined file would be ${end} bytes, more than ${LAYOUT_MAX_SIZE}`, { field: 'layout' });
   const out = new Uint8Array(end).fill(0xff);
   for (const [, at, img] of parts) out.set(img, at.offset);
   return out;

@@ -145,8 +145,8 @@ export interface MonitorData {
     readonly version: number;
     /** The functions the monitor implements; any other PSCI id answers NOT_SUPPORTED. */
     readonly functions: readonly PsciFunction[];
-    /** What PSCI_FEATURES reports as present (OP-TEE's list is shorter than what it implements). */
-    readonly features: readonly PsciFunction[];
+    /** What PSCI_FEATURES reports as present when it is not every function (OP-TEE's list is shorter than what it implements). */
+    readonly features?: readonly PsciFunction[];
     /** CPU_ON refuses a non-secure entry point below this address (INVALID_ADDRESS). */
     readonly entryFloor?: number;
     /** CPU_ON aimed at core 0, which always runs: OP-TEE refuses the target, TF-A's library finds it on. */
@@ -292,18 +292,6 @@ export const MONITOR_SP_MIN: MonitorData = {
   psci: {
     version: 0x10001,
     functions: [
-      'VERSION',
-      'CPU_SUSPEND',
-      'CPU_OFF',
-      'CPU_ON',
-      'AFFINITY_INFO',
-      'MIGRATE_INFO_TYPE',
-      'SYSTEM_OFF',
-      'SYSTEM_RESET',
-      'FEATURES',
-      'NODE_HW_STATE',
-    ],
-    features: [
       'VERSION',
       'CPU_SUSPEND',
       'CPU_OFF',

@@ -89,11 +89,23 @@ const BSEC_BY_ID = new Map<number, BsecCommand>((Object.entries(BSEC_CMD) as [Bs
 const u32 = (n: number): number => n >>> 0;
 const hex = (n: number): string => `0x${u32(n).toString(16).padStart(8, '0')}`;
 
-/** The core an MPIDR names (aff0 the core, aff1 the cluster), or -1 when the SoC has none. */
+/** The core an MPIDR names (aff0; one cluster, aff1 and aff2 zero), or -1 when the SoC has none. */
 export function corePos(mpidr: number): number {
-  const aff = u32(mpidr) & 0xffffff;
-  const pos = (aff >>> 8) * CORES + (aff & 0xff);
-  return aff >>> 16 === 0 && (aff & 0xff) < CORES && aff >>> 8 === 0 ? pos : -1;
+  const aff0 = mpidr & 0xff;
+  return (u32(mpidr) & 0xffff00) === 0 && aff0 < CORES ? aff0 : -1;
+}
+
+/** A kept state that fits the monitor's resource lists (one entry per clock, reset and regulator of each agent), else `E_DEVICE`. */
+function checkState(m: MonitorData, st: MonitorState): void {
+  const fits =
+    st.cores.length === CORES &&
+    st.agents.length === m.scmi.agents.length &&
+    m.scmi.agents.every((a, i) => {
+      const s = st.agents[i] as ScmiAgentState;
+      return s.clocks.length === a.clocks.length && s.resets.length === a.resets.length && s.voltages.length === a.voltages.length;
+    });
+  if (!fits)
+    throw new RseError('E_DEVICE', `the kept secure-monitor state does not fit ${m.name}'s resource lists`, { field: 'runtime.monitor' });
 }
 
 export class SecureMonitor {
@@ -104,6 +116,7 @@ export class SecureMonitor {
 
   constructor(state: MonitorState, bsec: Bsec, etzpc: Etzpc) {
     this.data = monitorData(state.monitor);
+    checkState(this.data, state);
     this.state = state;
     this.bsec = bsec;
     this.etzpc = etzpc;
@@ -120,8 +133,8 @@ export class SecureMonitor {
     st.calls++;
     const regs = c.regs.map(u32);
     const fid = regs[0] as number;
-    const done = (service: SmcResult['service'], detail: string, ...r0: number[]): SmcResult => {
-      r0.forEach((v, i) => {
+    const done = (service: SmcResult['service'], detail: string, ...results: number[]): SmcResult => {
+      results.forEach((v, i) => {
         regs[i] = u32(v);
       });
       return { regs, service, detail };
@@ -175,7 +188,7 @@ export class SecureMonitor {
         return ret(p.version, `${p.version >>> 16}.${p.version & 0xffff}`);
       case 'FEATURES': {
         const f = PSCI_BY_ID.get(a1);
-        const ok = a1 === SMCCC.VERSION || (f !== undefined && p.features.includes(f));
+        const ok = a1 === SMCCC.VERSION || (f !== undefined && (p.features ?? p.functions).includes(f));
         return ret(ok ? PSCI_RET.SUCCESS : PSCI_RET.NOT_SUPPORTED, `${f ?? hex(a1)} ${ok ? 'present' : 'not supported'}`);
       }
       case 'AFFINITY_INFO': {

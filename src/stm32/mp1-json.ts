@@ -6,6 +6,7 @@
  */
 import { array, bool, type Check, hexBytes, int, nullable, object, oneOf, optional, str, u32 } from '../lib/schema.ts';
 import { STM32MP1 } from '../profiles/stm32.ts';
+import { MONITORS } from '../profiles/stm32-monitor.ts';
 import { BSEC_WORDS } from './bsec.ts';
 import type { FirewallState } from './bus.ts';
 import { DECPROT_MODES, ETZPC_IDS, MASTERS, TZMA_ALL_SECURE } from './etzpc.ts';
@@ -83,7 +84,7 @@ const FIREWALL: Check<FirewallState> = object({
 });
 
 const MONITOR: Check<MonitorState> = object({
-  monitor: str(),
+  monitor: oneOf(MONITORS.map((m) => m.name)),
   cores: array(oneOf(['off', 'on'] as const), { length: CORES }),
   agents: array(
     object({

@@ -11,6 +11,7 @@
  * (bits 7:0 message, 17:10 protocol, 27:18 token) · payload.
  * @module
  */
+import { RseError } from '../lib/errors.ts';
 import {
   type Gate,
   type MonitorData,
@@ -62,7 +63,6 @@ const MESSAGES: Readonly<Record<ScmiProtocolName, number>> = { BASE: 7, CLOCK: 8
 
 class Out {
   readonly words: number[] = [];
-  bytes: Uint8Array | undefined;
   u32(...v: number[]): this {
     for (const x of v) this.words.push(x >>> 0);
     return this;
@@ -75,7 +75,6 @@ class Out {
     return this;
   }
   encode(): Uint8Array {
-    if (this.bytes !== undefined) return this.bytes;
     const b = new Uint8Array(4 * this.words.length);
     const dv = new DataView(b.buffer);
     this.words.forEach((w, i) => {
@@ -128,13 +127,12 @@ function base(m: MonitorData, id: number, input: Uint8Array, outSize: number): O
     const skip = new DataView(input.buffer, input.byteOffset).getUint32(0, true);
     const list = m.scmi.protocols.map((p) => SCMI_PROTOCOL[p]);
     const count = list.length > skip ? Math.min(list.length - skip, outSize - 8) : 0;
-    const out = new Uint8Array(8 + Math.ceil(count / 4) * 4);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(4, count, true);
-    out.set(list.slice(skip, skip + count), 8);
-    const o = new Out();
-    o.bytes = out;
-    return o;
+    // The protocol ids one byte each, packed little-endian into words (the last one zero-padded).
+    const ids = list.slice(skip, skip + count);
+    const words = Array.from({ length: Math.ceil(count / 4) }, (_, i) =>
+      ids.slice(4 * i, 4 * i + 4).reduce((w, id, k) => w | (id << (8 * k)), 0),
+    );
+    return new Out().u32(S.SUCCESS, count, ...words);
   }
   if (input.length !== 0) return status(S.PROTOCOL_ERROR);
   switch (id) {
@@ -260,16 +258,23 @@ function voltage(a: ScmiAgentData, st: ScmiAgentState, id: number, input: Uint8A
   }
 }
 
+/** A channel holds at least its header and a status word (E_COMMS otherwise). */
+function channelSize(shm: Uint8Array): void {
+  if (shm.length < SMT_HEADER + 4)
+    throw new RseError('E_COMMS', `an SCMI channel of ${shm.length} bytes: the header alone is ${SMT_HEADER}`, { field: 'shm', offset: 0 });
+}
+
 /**
  * The monitor taking the message an agent left in its channel (`shm`, changed in place): the
  * reply replaces the payload, `length` is updated, and the channel is marked free (with the
  * error bit when the channel itself was unusable).
  */
 export function scmiSmtEntry(m: MonitorData, agentIndex: number, st: ScmiAgentState, canReach: GateCheck, shm: Uint8Array): ScmiTrace {
+  channelSize(shm);
   const dv = new DataView(shm.buffer, shm.byteOffset, shm.byteLength);
-  const fail = (why: string, protocol = -1, message = -1): ScmiTrace => {
+  const fail = (why: string): ScmiTrace => {
     dv.setUint32(4, dv.getUint32(4, true) | STATUS_ERROR | STATUS_FREE, true);
-    return { protocol, message, status: undefined, channelError: why };
+    return { protocol: -1, message: -1, status: undefined, channelError: why };
   };
   const chan = dv.getUint32(4, true);
   const inSize = (dv.getUint32(20, true) - 4) >>> 0;
@@ -301,6 +306,7 @@ export function smtMessage(m: MonitorData, protocol: number, message: number, pa
 
 /** The reply an agent reads back from its channel: status, the payload after it, and the channel flags. */
 export function smtReply(shm: Uint8Array): { status: number; payload: Uint8Array; free: boolean; error: boolean } {
+  channelSize(shm);
   const dv = new DataView(shm.buffer, shm.byteOffset, shm.byteLength);
   const chan = dv.getUint32(4, true);
   const len = Math.min(Math.max(dv.getUint32(20, true) - 4, 0), shm.length - SMT_HEADER);
