@@ -176,11 +176,12 @@ function psciCall() {
       .option('--cpu <n>', 'the core that calls (0 or 1)', '0')
       .option('--json', 'machine-readable output'),
   ).action(async (fn, args, o) => {
+    const cpu = cpuOf(o.cpu);
     const id = psciId(fn);
     if (id === undefined) throw new RseError('E_USAGE', `no PSCI function ${fn} (${names.join(', ')})`, { field: 'function' });
     // FEATURES takes the function it asks about by name too.
     const regs = [id, ...args.map((a, i) => (i === 0 && key(fn) === 'FEATURES' ? psciId(a) : undefined) ?? num(a, `r${i + 1}`))];
-    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs }));
+    const r = await withSmc(o, (c) => c.smc({ cpu, regs }));
     report(r, o, (g) => {
       const v = signed(g[0] as number);
       const f = `PSCI ${key(fn)}`;
@@ -204,6 +205,7 @@ function sipCall() {
       .option('--cpu <n>', 'the core that calls (0 or 1)', '0')
       .option('--json', 'machine-readable output'),
   ).action(async (svc, args, o) => {
+    const cpu = cpuOf(o.cpu);
     const s = key(svc);
     let regs: number[];
     if (s === 'BSEC') {
@@ -216,7 +218,7 @@ function sipCall() {
     else if (s === 'VERSION') regs = [SMCCC.SIP_REVISION];
     else if (s === 'COUNT') regs = [SMCCC.SIP_CALL_COUNT];
     else throw new RseError('E_USAGE', `no SiP service ${svc} (bsec, uid, version, count)`, { field: 'service' });
-    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs }));
+    const r = await withSmc(o, (c) => c.smc({ cpu, regs }));
     report(r, o, (g) => {
       const r0 = g[0] as number;
       if (s === 'UID') return { ok: true, text: `UID ${g.slice(0, 4).map(hex).join(' ')}` };
@@ -287,6 +289,7 @@ function scmiCall() {
       .option('--cpu <n>', 'the core that rings the doorbell (0 or 1)', '0')
       .option('--json', 'machine-readable output'),
   ).action(async (proto, msg, args, o) => {
+    const cpu = cpuOf(o.cpu);
     const p = proto.toLowerCase();
     const protocol = SCMI_IDS[p];
     const messages = SCMI_MESSAGES[p];
@@ -303,7 +306,7 @@ function scmiCall() {
     const fid = DOORBELLS[agent];
     if (fid === undefined) throw new RseError('E_USAGE', `no SCMI agent ${agent} (0..${DOORBELLS.length - 1})`, { field: '--agent' });
     const shm = smtMessage(MONITOR_OPTEE, protocol, message, payload);
-    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs: [fid], shm }));
+    const r = await withSmc(o, (c) => c.smc({ cpu, regs: [fid], shm }));
     report(r, o, (g) => {
       if (g[0] !== 0) return { ok: false, text: `the doorbell answered ${nameOf({ NOT_SUPPORTED: SMCCC.NOT_SUPPORTED }, g[0] as number)}` };
       if (r.kind !== 'regs' || r.shm === undefined) return { ok: false, text: 'no channel came back' };
@@ -361,7 +364,8 @@ function rawCall() {
       .option('--cpu <n>', 'the core that calls (0 or 1)', '0')
       .option('--json', 'machine-readable output'),
   ).action(async (fid, args, o) => {
-    const r = await withSmc(o, (c) => c.smc({ cpu: cpuOf(o.cpu), regs: [num(fid, 'fid'), ...args.map((a, i) => num(a, `r${i + 1}`))] }));
+    const call = { cpu: cpuOf(o.cpu), regs: [num(fid, 'fid'), ...args.map((a, i) => num(a, `r${i + 1}`))] };
+    const r = await withSmc(o, (c) => c.smc(call));
     report(r, o, (g) => ({ ok: g[0] !== SMCCC.NOT_SUPPORTED, text: `r0 ${hex(g[0] as number)}` }));
   });
 }
